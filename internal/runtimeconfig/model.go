@@ -1,0 +1,186 @@
+// Package runtimeconfig holds the contract between deploy, gateway, agent and
+// provisioner: the typed model of functions.yml, routing.yml and
+// resources.yml, how they are loaded and validated, how a deploy is merged
+// into an env's CONFIG_DIR, and how that directory is seeded.
+//
+// Every struct keeps fields it does not know in Extra, so a reader built
+// before a field was added neither rejects nor drops it when it rewrites the
+// file during a merge.
+package runtimeconfig
+
+// File names inside CONFIG_DIR.
+const (
+	FunctionsFileName = "functions.yml"
+	RoutingFileName   = "routing.yml"
+	ResourcesFileName = "resources.yml"
+	LockFileName      = ".deploy.lock"
+)
+
+// FileNames lists the three config files in the order they are written.
+var FileNames = [...]string{FunctionsFileName, RoutingFileName, ResourcesFileName}
+
+// Payload format versions of API Gateway proxy events.
+const (
+	PayloadV1 = "1.0" // REST API (SAM event type Api)
+	PayloadV2 = "2.0" // HTTP API (SAM event type HttpApi)
+)
+
+// MethodAny matches every HTTP method.
+const MethodAny = "ANY"
+
+// Config is one complete generation of runtime config: the three files
+// decoded together.
+type Config struct {
+	Functions FunctionsFile
+	Routing   RoutingFile
+	Resources ResourcesFile
+}
+
+// FunctionsFile is functions.yml.
+type FunctionsFile struct {
+	Defaults  Defaults            `yaml:"defaults,omitempty"`
+	Functions map[string]Function `yaml:"functions"`
+	Extra     map[string]any      `yaml:",inline"`
+}
+
+// Defaults apply to every function that does not set the value itself.
+// Merging keeps existing keys and only adds missing ones.
+type Defaults struct {
+	Environment map[string]string `yaml:"environment,omitempty"`
+	Extra       map[string]any    `yaml:",inline"`
+}
+
+// Function is one Lambda function. Its key in FunctionsFile.Functions is the
+// SAM FunctionName, else the logical ID.
+type Function struct {
+	Image         string            `yaml:"image"`
+	Digest        string            `yaml:"digest,omitempty"`
+	Runtime       string            `yaml:"runtime,omitempty"`
+	Handler       string            `yaml:"handler,omitempty"`
+	Timeout       int               `yaml:"timeout,omitempty"`     // seconds
+	MemorySize    int               `yaml:"memory_size,omitempty"` // MB
+	Architectures []string          `yaml:"architectures,omitempty"`
+	Environment   map[string]string `yaml:"environment,omitempty"`
+	Layers        []string          `yaml:"layers,omitempty"`
+	Scaling       Scaling           `yaml:"scaling,omitempty"`
+	Schedules     []Schedule        `yaml:"schedules,omitempty"`
+	Extra         map[string]any    `yaml:",inline"`
+}
+
+// Scaling bounds how many containers of a function run.
+type Scaling struct {
+	MaxConcurrency int            `yaml:"max_concurrency,omitempty"`
+	MinWarm        int            `yaml:"min_warm,omitempty"`
+	IdleTimeout    int            `yaml:"idle_timeout,omitempty"` // seconds
+	Extra          map[string]any `yaml:",inline"`
+}
+
+// Schedule is a SAM Schedule event, kept on its function.
+type Schedule struct {
+	Name       string         `yaml:"name,omitempty"`
+	Expression string         `yaml:"expression"`
+	Input      string         `yaml:"input,omitempty"`
+	Enabled    *bool          `yaml:"enabled,omitempty"`
+	Extra      map[string]any `yaml:",inline"`
+}
+
+// RoutingFile is routing.yml.
+type RoutingFile struct {
+	Routes []Route        `yaml:"routes"`
+	Extra  map[string]any `yaml:",inline"`
+}
+
+// Route maps (Path, Method) to a function. Path uses API Gateway syntax:
+// "/items/{id}", "/files/{proxy+}".
+type Route struct {
+	Path     string         `yaml:"path"`
+	Method   string         `yaml:"method"`
+	Function string         `yaml:"function"`
+	Payload  string         `yaml:"payload"`
+	Stage    string         `yaml:"stage,omitempty"`
+	Extra    map[string]any `yaml:",inline"`
+}
+
+// RouteKey identifies a route for merging.
+type RouteKey struct{ Path, Method string }
+
+// Key returns the route's merge key.
+func (r Route) Key() RouteKey { return RouteKey{Path: r.Path, Method: r.Method} }
+
+// ResourcesFile is resources.yml.
+type ResourcesFile struct {
+	Resources Resources      `yaml:"resources"`
+	Extra     map[string]any `yaml:",inline"`
+}
+
+// Resources holds each kind the merge knows a key for. Kinds it does not
+// know land in Extra: kept when already present, skipped with a warning when
+// a deploy brings them.
+type Resources struct {
+	DynamoDB []DynamoDBTable `yaml:"dynamodb,omitempty"`
+	S3       []S3Bucket      `yaml:"s3,omitempty"`
+	Layers   []Layer         `yaml:"layers,omitempty"`
+	Extra    map[string]any  `yaml:",inline"`
+}
+
+// DynamoDBTable mirrors the CloudFormation AWS::DynamoDB::Table properties
+// the provisioner passes to CreateTable. Merge key: TableName.
+type DynamoDBTable struct {
+	TableName               string                 `yaml:"TableName"`
+	KeySchema               []KeySchemaElement     `yaml:"KeySchema"`
+	AttributeDefinitions    []AttributeDefinition  `yaml:"AttributeDefinitions"`
+	BillingMode             string                 `yaml:"BillingMode,omitempty"`
+	ProvisionedThroughput   *ProvisionedThroughput `yaml:"ProvisionedThroughput,omitempty"`
+	GlobalSecondaryIndexes  []SecondaryIndex       `yaml:"GlobalSecondaryIndexes,omitempty"`
+	LocalSecondaryIndexes   []SecondaryIndex       `yaml:"LocalSecondaryIndexes,omitempty"`
+	StreamSpecification     map[string]any         `yaml:"StreamSpecification,omitempty"`
+	TimeToLiveSpecification map[string]any         `yaml:"TimeToLiveSpecification,omitempty"`
+	Extra                   map[string]any         `yaml:",inline"`
+}
+
+// KeySchemaElement is one key attribute of a table or index.
+type KeySchemaElement struct {
+	AttributeName string `yaml:"AttributeName"`
+	KeyType       string `yaml:"KeyType"` // HASH or RANGE
+}
+
+// AttributeDefinition declares the type of a key attribute.
+type AttributeDefinition struct {
+	AttributeName string `yaml:"AttributeName"`
+	AttributeType string `yaml:"AttributeType"` // S, N or B
+}
+
+// ProvisionedThroughput is a table's or index's capacity.
+type ProvisionedThroughput struct {
+	ReadCapacityUnits  int64 `yaml:"ReadCapacityUnits"`
+	WriteCapacityUnits int64 `yaml:"WriteCapacityUnits"`
+}
+
+// SecondaryIndex is a global or local secondary index.
+type SecondaryIndex struct {
+	IndexName             string                 `yaml:"IndexName"`
+	KeySchema             []KeySchemaElement     `yaml:"KeySchema"`
+	Projection            Projection             `yaml:"Projection"`
+	ProvisionedThroughput *ProvisionedThroughput `yaml:"ProvisionedThroughput,omitempty"`
+}
+
+// Projection selects the attributes copied into an index.
+type Projection struct {
+	ProjectionType   string   `yaml:"ProjectionType,omitempty"`
+	NonKeyAttributes []string `yaml:"NonKeyAttributes,omitempty"`
+}
+
+// S3Bucket mirrors AWS::S3::Bucket. Merge key: BucketName.
+type S3Bucket struct {
+	BucketName             string         `yaml:"BucketName"`
+	LifecycleConfiguration map[string]any `yaml:"LifecycleConfiguration,omitempty"`
+	Extra                  map[string]any `yaml:",inline"`
+}
+
+// Layer is an AWS::Serverless::LayerVersion. Merge key: Name.
+type Layer struct {
+	Name               string         `yaml:"Name"`
+	ContentURI         string         `yaml:"ContentUri,omitempty"`
+	CompatibleRuntimes []string       `yaml:"CompatibleRuntimes,omitempty"`
+	Extra              map[string]any `yaml:",inline"`
+}
