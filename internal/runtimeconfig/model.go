@@ -140,20 +140,23 @@ type DynamoDBTable struct {
 
 // KeySchemaElement is one key attribute of a table or index.
 type KeySchemaElement struct {
-	AttributeName string `yaml:"AttributeName"`
-	KeyType       string `yaml:"KeyType"` // HASH or RANGE
+	AttributeName string         `yaml:"AttributeName"`
+	KeyType       string         `yaml:"KeyType"` // HASH or RANGE
+	Extra         map[string]any `yaml:",inline"`
 }
 
 // AttributeDefinition declares the type of a key attribute.
 type AttributeDefinition struct {
-	AttributeName string `yaml:"AttributeName"`
-	AttributeType string `yaml:"AttributeType"` // S, N or B
+	AttributeName string         `yaml:"AttributeName"`
+	AttributeType string         `yaml:"AttributeType"` // S, N or B
+	Extra         map[string]any `yaml:",inline"`
 }
 
 // ProvisionedThroughput is a table's or index's capacity.
 type ProvisionedThroughput struct {
-	ReadCapacityUnits  int64 `yaml:"ReadCapacityUnits"`
-	WriteCapacityUnits int64 `yaml:"WriteCapacityUnits"`
+	ReadCapacityUnits  int64          `yaml:"ReadCapacityUnits"`
+	WriteCapacityUnits int64          `yaml:"WriteCapacityUnits"`
+	Extra              map[string]any `yaml:",inline"`
 }
 
 // SecondaryIndex is a global or local secondary index.
@@ -162,12 +165,14 @@ type SecondaryIndex struct {
 	KeySchema             []KeySchemaElement     `yaml:"KeySchema"`
 	Projection            Projection             `yaml:"Projection"`
 	ProvisionedThroughput *ProvisionedThroughput `yaml:"ProvisionedThroughput,omitempty"`
+	Extra                 map[string]any         `yaml:",inline"`
 }
 
 // Projection selects the attributes copied into an index.
 type Projection struct {
-	ProjectionType   string   `yaml:"ProjectionType,omitempty"`
-	NonKeyAttributes []string `yaml:"NonKeyAttributes,omitempty"`
+	ProjectionType   string         `yaml:"ProjectionType,omitempty"`
+	NonKeyAttributes []string       `yaml:"NonKeyAttributes,omitempty"`
+	Extra            map[string]any `yaml:",inline"`
 }
 
 // S3Bucket mirrors AWS::S3::Bucket. Merge key: BucketName.

@@ -1,0 +1,176 @@
+package runtimeconfig
+
+import (
+	"errors"
+	"sort"
+)
+
+// supportedMethod reports whether the gateway can match method. Upper case
+// only: the merge key compares methods byte for byte, so "get" and "GET"
+// would otherwise be two routes for the same requests.
+func supportedMethod(method string) bool {
+	switch method {
+	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", MethodAny:
+		return true
+	}
+	return false
+}
+
+// sources are the YAML trees of the three files of one Config.
+type sources struct {
+	functions, routing, resources source
+}
+
+func memorySources() sources {
+	return sources{
+		functions: source{file: FunctionsFileName},
+		routing:   source{file: RoutingFileName},
+		resources: source{file: ResourcesFileName},
+	}
+}
+
+// Validate checks every file and that each route names a function of
+// functions.yml. All problems are joined; each is a *FieldError. A Config
+// built in memory has no lines, so its errors name file and field only.
+func (c Config) Validate() error { return c.validate(memorySources()) }
+
+func (c Config) validate(src sources) error {
+	var errs []error
+	errs = append(errs, validateFunctions(c.Functions, src.functions)...)
+	errs = append(errs, validateRouting(c.Routing, src.routing, c.Functions.Functions)...)
+	errs = append(errs, validateResources(c.Resources, src.resources)...)
+	return errors.Join(errs...)
+}
+
+// Validate checks functions.yml on its own.
+func (f FunctionsFile) Validate() error {
+	return errors.Join(validateFunctions(f, source{file: FunctionsFileName})...)
+}
+
+// Validate checks routing.yml on its own, without knowing which functions
+// exist; Config.Validate checks that too.
+func (r RoutingFile) Validate() error {
+	return errors.Join(validateRouting(r, source{file: RoutingFileName}, nil)...)
+}
+
+// Validate checks resources.yml on its own.
+func (r ResourcesFile) Validate() error {
+	return errors.Join(validateResources(r, source{file: ResourcesFileName})...)
+}
+
+func validateFunctions(f FunctionsFile, src source) []error {
+	p := problems{src: src}
+	names := make([]string, 0, len(f.Functions))
+	for name := range f.Functions {
+		names = append(names, name)
+	}
+	sort.Strings(names) // map order would shuffle the error list run to run
+	for _, name := range names {
+		fn := f.Functions[name]
+		at := fieldPath{"functions", name}
+		if name == "" {
+			p.add(at, "function name must not be empty")
+		}
+		if fn.Image == "" {
+			p.add(at.with("image"), "must not be empty")
+		}
+		nonNegative(&p, at.with("timeout"), fn.Timeout)
+		nonNegative(&p, at.with("memory_size"), fn.MemorySize)
+		nonNegative(&p, at.with("scaling", "max_concurrency"), fn.Scaling.MaxConcurrency)
+		nonNegative(&p, at.with("scaling", "min_warm"), fn.Scaling.MinWarm)
+		nonNegative(&p, at.with("scaling", "idle_timeout"), fn.Scaling.IdleTimeout)
+	}
+	return p.errs
+}
+
+func nonNegative(p *problems, at fieldPath, v int) {
+	if v < 0 {
+		p.add(at, "must be >= 0, got %d", v)
+	}
+}
+
+// validateRouting checks routes; functions, when not nil, are the known
+// function names each route must point at.
+func validateRouting(r RoutingFile, src source, functions map[string]Function) []error {
+	p := problems{src: src}
+	first := make(map[RouteKey]int, len(r.Routes))
+	for i, rt := range r.Routes {
+		at := fieldPath{"routes", i}
+		switch {
+		case rt.Path == "":
+			p.add(at.with("path"), "must not be empty")
+		case rt.Path[0] != '/':
+			p.add(at.with("path"), "must start with \"/\", got %q", rt.Path)
+		}
+		switch {
+		case rt.Method == "":
+			p.add(at.with("method"), "must not be empty")
+		case !supportedMethod(rt.Method):
+			p.add(at.with("method"), "unsupported method %q", rt.Method)
+		}
+		switch rt.Payload {
+		case PayloadV1, PayloadV2:
+		case "":
+			p.add(at.with("payload"), "must not be empty")
+		default:
+			p.add(at.with("payload"), "unsupported payload %q (want %q or %q)", rt.Payload, PayloadV1, PayloadV2)
+		}
+		if rt.Function == "" {
+			p.add(at.with("function"), "must not be empty")
+		} else if _, ok := functions[rt.Function]; functions != nil && !ok {
+			p.add(at.with("function"), "unknown function %q (not in %s)", rt.Function, FunctionsFileName)
+		}
+		if j, dup := first[rt.Key()]; dup {
+			p.add(at, "duplicate route %s %s (first at %s)", rt.Method, rt.Path, fieldPath{"routes", j})
+		} else {
+			first[rt.Key()] = i
+		}
+	}
+	return p.errs
+}
+
+func validateResources(r ResourcesFile, src source) []error {
+	p := problems{src: src}
+	res := r.Resources
+	tables := make(map[string]int, len(res.DynamoDB))
+	for i, t := range res.DynamoDB {
+		at := fieldPath{"resources", "dynamodb", i}
+		if t.TableName == "" {
+			p.add(at.with("TableName"), "must not be empty")
+		} else {
+			unique(&p, tables, t.TableName, at, i, "table")
+		}
+		if len(t.KeySchema) == 0 {
+			p.add(at.with("KeySchema"), "must not be empty")
+		}
+	}
+	buckets := make(map[string]int, len(res.S3))
+	for i, b := range res.S3 {
+		at := fieldPath{"resources", "s3", i}
+		if b.BucketName == "" {
+			p.add(at.with("BucketName"), "must not be empty")
+		} else {
+			unique(&p, buckets, b.BucketName, at, i, "bucket")
+		}
+	}
+	layers := make(map[string]int, len(res.Layers))
+	for i, l := range res.Layers {
+		at := fieldPath{"resources", "layers", i}
+		if l.Name == "" {
+			p.add(at.with("Name"), "must not be empty")
+		} else {
+			unique(&p, layers, l.Name, at, i, "layer")
+		}
+	}
+	return p.errs
+}
+
+// unique reports a second entry with the same merge key: the merge would
+// treat both as one, so which one the provisioner sees would be an accident.
+func unique(p *problems, seen map[string]int, key string, at fieldPath, i int, what string) {
+	if j, dup := seen[key]; dup {
+		p.add(at, "duplicate %s %q (first at %s)", what, key, at[:len(at)-1].with(j))
+		return
+	}
+	seen[key] = i
+}
