@@ -44,6 +44,7 @@ type command struct {
 func commands() []command {
 	cmds := []command{
 		versionCommand(),
+		envCommand(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds

@@ -1,9 +1,6 @@
 package platform
 
-import (
-	"fmt"
-	"strconv"
-)
+import "fmt"
 
 // Port names a host port of the platform, as the compose files read it.
 type Port struct {
@@ -24,24 +21,17 @@ func Ports() []Port {
 	}
 }
 
-// PortBlock resolves each port: an explicit override wins, else the default
-// shifted by offset. lookup reads overrides (os.LookupEnv at the edge).
-func PortBlock(offset int, lookup func(string) (string, bool)) (map[string]int, error) {
+// PortBlock is the port block shifted by offset. Ports are never read from
+// PORT_* variables: after `eval "$(esb env -e a)"` they belong to env a, and
+// must not leak into env b.
+func PortBlock(offset int) (map[string]int, error) {
 	if offset < 0 || offset > 60000 {
 		return nil, fmt.Errorf("port offset %d out of range 0..60000", offset)
 	}
 	ports := Ports()
 	block := make(map[string]int, len(ports))
 	for _, p := range ports {
-		port := p.Default + offset
-		if v, ok := lookup(p.Var); ok && v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 65535 {
-				return nil, fmt.Errorf("%s=%q is not a port number", p.Var, v)
-			}
-			port = n
-		}
-		block[p.Var] = port
+		block[p.Var] = p.Default + offset
 	}
 	return block, nil
 }

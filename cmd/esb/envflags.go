@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/pflag"
+
+	"github.com/esb-dev/esb/internal/platform"
+)
+
+// envOptions selects an env; every command that talks to a platform env
+// embeds it so -e/--env, --brand and --port-offset mean the same everywhere.
+type envOptions struct {
+	env        string
+	brand      string
+	portOffset int
+}
+
+func (o *envOptions) bind(fs *pflag.FlagSet, c *cli) {
+	env := c.getenv("ESB_ENV")
+	if env == "" {
+		env = "dev"
+	}
+	brand := c.getenv("ESB_BRAND")
+	if brand == "" {
+		brand = platform.DefaultBrand
+	}
+	offset, _ := strconv.Atoi(c.getenv("ESB_PORT_OFFSET"))
+	fs.StringVarP(&o.env, "env", "e", env, "environment name (default from $ESB_ENV)")
+	fs.StringVar(&o.brand, "brand", brand, "brand prefix of projects, images and cache dirs ($ESB_BRAND)")
+	fs.IntVar(&o.portOffset, "port-offset", offset, "shift the env's host port block; parallel envs use steps of 100 ($ESB_PORT_OFFSET)")
+}
+
+// layout resolves the selected env against the process environment.
+func (o *envOptions) layout(c *cli) (platform.Layout, error) {
+	e, err := platform.New(o.brand, o.env)
+	if err != nil {
+		return platform.Layout{}, usageError{err}
+	}
+	if o.portOffset%100 != 0 {
+		return platform.Layout{}, usageError{fmt.Errorf("--port-offset %d: use a multiple of 100", o.portOffset)}
+	}
+	return platform.Resolve(e, platform.LayoutOptions{
+		Dirs:       platform.Dirs{XDGCacheHome: c.getenv("XDG_CACHE_HOME"), Home: c.getenv("HOME")},
+		PortOffset: o.portOffset,
+	})
+}

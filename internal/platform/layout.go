@@ -1,0 +1,79 @@
+package platform
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+)
+
+// Layout is everything the compose files and the CLI need to address one
+// env: names, host paths and the port block.
+type Layout struct {
+	Env        Env
+	ConfigDir  string
+	PortOffset int
+	Ports      map[string]int // by variable name, e.g. PORT_REGISTRY
+}
+
+// Var is one environment variable of the compose contract.
+type Var struct{ Name, Value string }
+
+// LayoutOptions are the inputs of Resolve that come from the process
+// environment; the caller reads them once at the edge.
+type LayoutOptions struct {
+	Dirs       Dirs
+	PortOffset int
+}
+
+// Resolve computes an env's layout.
+func Resolve(e Env, opts LayoutOptions) (Layout, error) {
+	dir, err := e.ConfigDir(opts.Dirs)
+	if err != nil {
+		return Layout{}, fmt.Errorf("env %s: %w", e.Name, err)
+	}
+	ports, err := PortBlock(opts.PortOffset)
+	if err != nil {
+		return Layout{}, fmt.Errorf("env %s: %w", e.Name, err)
+	}
+	return Layout{Env: e, ConfigDir: dir, PortOffset: opts.PortOffset, Ports: ports}, nil
+}
+
+// slot numbers the env's port block (offsets step by 100); it also keeps the
+// Dagger engines of parallel envs, which share the host network, on distinct
+// bridges and subnets.
+func (l Layout) slot() int { return (l.PortOffset / 100) % 256 }
+
+// DaggerNetwork is the bridge name and CIDR of this env's Dagger engine.
+func (l Layout) DaggerNetwork() (name, cidr string) {
+	return "esbdag" + strconv.Itoa(l.slot()), fmt.Sprintf("10.89.%d.0/24", l.slot())
+}
+
+// DaggerSocket is the host path of the env's Dagger engine socket. The
+// compose file mounts ${CONFIG_DIR}/../dagger-run at /run/dagger.
+func (l Layout) DaggerSocket() string {
+	return filepath.Join(filepath.Dir(l.ConfigDir), "dagger-run", "engine.sock")
+}
+
+// RegistryAddr is host:port of the env's registry as seen from the host.
+func (l Layout) RegistryAddr() string {
+	return "127.0.0.1:" + strconv.Itoa(l.Ports["PORT_REGISTRY"])
+}
+
+// Vars lists the compose contract in a stable order.
+func (l Layout) Vars() []Var {
+	netName, netCIDR := l.DaggerNetwork()
+	vars := []Var{
+		{"ENV", l.Env.Key()},
+		{"ESB_BRAND", l.Env.Brand},
+		{"COMPOSE_PROJECT_NAME", l.Env.Project()},
+		{"CONFIG_DIR", l.ConfigDir},
+		{"ESB_PORT_OFFSET", strconv.Itoa(l.PortOffset)},
+	}
+	for _, p := range Ports() {
+		vars = append(vars, Var{p.Var, strconv.Itoa(l.Ports[p.Var])})
+	}
+	return append(vars,
+		Var{"DAGGER_NETWORK_NAME", netName},
+		Var{"DAGGER_NETWORK_CIDR", netCIDR},
+	)
+}

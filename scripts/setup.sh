@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# setup.sh installs what ESB needs on a Debian host, and only what is missing:
+# Docker Engine (started when not running), the Compose v2 plugin, just, the
+# Debian base images, a Go builder image, the Dagger engine image and the
+# matching dagger CLI. Where an image can be pulled it is pulled; where it
+# cannot (air-gapped sites), it is built from Debian's archive and the Go
+# module proxy. A second run does no rebuild work.
+#
+# Environment:
+#   ESB_HOME          where esb keeps its tools (default ~/.esb); dagger lands in $ESB_HOME/bin
+#   ESB_EXTRA_CA_FILE extra trusted root CA bundle for container builds
+#                     (default: $SSL_CERT_FILE when set)
+#   ESB_OFFLINE=1     never try to pull from public registries
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ESB_HOME=${ESB_HOME:-$HOME/.esb}
+BIN=$ESB_HOME/bin
+LOG_DIR=$ESB_HOME/log
+DAGGER_VERSION=v0.19.10
+COMPOSE_VERSION=v5.6.0
+GO_TOOLCHAIN=go1.26.8
+GOLANG_IMAGE=golang:1.26-bookworm
+DAGGER_ENGINE_IMAGE=esb/dagger-engine:$DAGGER_VERSION
+DAGGER_UPSTREAM_IMAGE=registry.dagger.io/engine:$DAGGER_VERSION
+mkdir -p "$BIN" "$LOG_DIR"
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+ok() { printf '    ok: %s\n' "$*" >&2; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+elapsed() { printf '%ds' $((SECONDS - $1)); }
+
+apt_install() {
+	local missing=() p
+	for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	step "apt-get install ${missing[*]}"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+can_pull() { [ "${ESB_OFFLINE:-0}" != 1 ] && timeout 120 docker pull -q "$1" >/dev/null 2>&1; }
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+ensure_docker() {
+	if ! command -v dockerd >/dev/null 2>&1; then
+		apt_install docker.io
+	fi
+	if docker info >/dev/null 2>&1; then ok "docker engine running"; return; fi
+	step "starting dockerd (log: $LOG_DIR/dockerd.log)"
+	$SUDO sh -c "setsid nohup dockerd >'$LOG_DIR/dockerd.log' 2>&1 &"
+	local i
+	for i in $(seq 1 60); do
+		docker info >/dev/null 2>&1 && { ok "docker engine up after ${i}s"; return; }
+		sleep 1
+	done
+	tail -n 20 "$LOG_DIR/dockerd.log" >&2 || true
+	die "dockerd did not come up within 60s"
+}
+
+ensure_compose() {
+	local v
+	v=$(docker compose version --short 2>/dev/null || true)
+	case "$v" in
+	2.2[0-9]* | 2.[3-9][0-9]* | v5* | 5*) ok "docker compose $v"; return ;;
+	esac
+	step "building Docker Compose $COMPOSE_VERSION from the Go module proxy"
+	local t=$SECONDS dir src
+	dir=$(go mod download -json "github.com/docker/compose/v5@$COMPOSE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	[ -n "$dir" ] || die "go mod download of docker compose failed"
+	src=$(mktemp -d)
+	cp -r "$dir/." "$src" && chmod -R u+w "$src"
+	local plugins=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
+	mkdir -p "$plugins"
+	(cd "$src" && CGO_ENABLED=0 go build -trimpath \
+		-ldflags "-s -w -X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION" \
+		-o "$plugins/docker-compose" ./cmd)
+	rm -rf "$src"
+	ok "docker compose $(docker compose version --short) in $(elapsed $t)"
+}
+
+ensure_just() {
+	if command -v just >/dev/null 2>&1; then ok "just $(just --version | cut -d' ' -f2)"; return; fi
+	step "installing just (npm rust-just)"
+	npm install -g --silent rust-just >/dev/null
+	command -v just >/dev/null 2>&1 || die "just installed but not on PATH (npm prefix: $(npm prefix -g)/bin)"
+	ok "just $(just --version | cut -d' ' -f2)"
+}
+
+# Container builds that fetch over HTTPS trust the certs in $REPO/certs, so
+# sites behind an intercepting proxy work like any other.
+ensure_ca() {
+	local src=${ESB_EXTRA_CA_FILE:-${SSL_CERT_FILE:-}}
+	local dst=$REPO/certs/extra-ca.crt
+	if [ -z "$src" ]; then ok "no extra CA (set ESB_EXTRA_CA_FILE to add one)"; return; fi
+	[ -r "$src" ] || die "extra CA bundle $src is not readable"
+	if cmp -s "$src" "$dst"; then ok "extra CA $src"; return; fi
+	cp "$src" "$dst"
+	ok "extra CA $src copied to certs/ for container builds"
+}
+
+debootstrap_image() {
+	local suite=$1 tag=$2 root
+	apt_install debootstrap
+	step "building $tag with debootstrap (no registry can serve it)"
+	local t=$SECONDS
+	root=$(mktemp -d)
+	$SUDO debootstrap --variant=minbase --include=ca-certificates "$suite" "$root" http://deb.debian.org/debian \
+		>"$LOG_DIR/debootstrap-$suite.log" 2>&1 || { tail -n 20 "$LOG_DIR/debootstrap-$suite.log" >&2; die "debootstrap $suite failed"; }
+	# Same trimming as the official slim images: no package lists, no .debs.
+	$SUDO rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/*
+	$SUDO tar -C "$root" -c . | docker import -q \
+		-c 'CMD ["bash"]' -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		- "$tag" >/dev/null
+	$SUDO rm -rf "$root"
+	ok "$tag in $(elapsed $t)"
+}
+
+ensure_base_image() {
+	local suite=$1 tag=debian:$1-slim
+	if have_image "$tag"; then ok "$tag"; return; fi
+	if can_pull "$tag"; then ok "$tag pulled"; return; fi
+	debootstrap_image "$suite" "$tag"
+}
+
+# The Go toolchain is served by the Go module proxy as a module; unpacked on
+# Debian bookworm where the official image keeps it, it is that image.
+ensure_golang_image() {
+	if have_image "$GOLANG_IMAGE"; then ok "$GOLANG_IMAGE"; return; fi
+	if can_pull "$GOLANG_IMAGE"; then ok "$GOLANG_IMAGE pulled"; return; fi
+	step "building $GOLANG_IMAGE from golang.org/toolchain@$GO_TOOLCHAIN"
+	local t=$SECONDS zip ctx
+	zip=$(GOFLAGS=-mod=mod go mod download -json "golang.org/toolchain@v0.0.1-$GO_TOOLCHAIN.linux-amd64" | sed -n 's/^\t"Zip": "\(.*\)",$/\1/p')
+	[ -n "$zip" ] || die "go mod download of the $GO_TOOLCHAIN toolchain failed"
+	ctx=$(mktemp -d)
+	(cd "$ctx" && python3 -c 'import sys,zipfile; zipfile.ZipFile(sys.argv[1]).extractall(".")' "$zip" 2>/dev/null || unzip -q "$zip")
+	mv "$ctx/golang.org/toolchain@v0.0.1-$GO_TOOLCHAIN.linux-amd64" "$ctx/go"
+	rm -rf "$ctx/golang.org"
+	chmod -R a+rX "$ctx/go" && find "$ctx/go/bin" "$ctx/go/pkg/tool" -type f -exec chmod +x {} +
+	docker build -q -t "$GOLANG_IMAGE" -f "$REPO/services/golang/Dockerfile" "$ctx" >/dev/null
+	rm -rf "$ctx"
+	ok "$GOLANG_IMAGE in $(elapsed $t)"
+}
+
+# The engine image is the one compose's dagger-engine service uses; the dagger
+# CLI the Go SDK drives is copied out of it so both always match.
+ensure_dagger() {
+	if ! have_image "$DAGGER_ENGINE_IMAGE"; then
+		if can_pull "$DAGGER_UPSTREAM_IMAGE"; then
+			docker tag "$DAGGER_UPSTREAM_IMAGE" "$DAGGER_ENGINE_IMAGE"
+			ok "dagger engine pulled ($DAGGER_UPSTREAM_IMAGE)"
+		else
+			step "building the Dagger engine $DAGGER_VERSION from its Go module (about 10 min the first time)"
+			local t=$SECONDS
+			docker build -t "$DAGGER_ENGINE_IMAGE" -f "$REPO/services/dagger-engine/Dockerfile" "$REPO" \
+				>"$LOG_DIR/dagger-engine-build.log" 2>&1 || { tail -n 30 "$LOG_DIR/dagger-engine-build.log" >&2; die "dagger engine build failed (log: $LOG_DIR/dagger-engine-build.log)"; }
+			ok "dagger engine image in $(elapsed $t)"
+		fi
+	else
+		ok "dagger engine image $DAGGER_ENGINE_IMAGE"
+	fi
+	if [ -x "$BIN/dagger" ] && "$BIN/dagger" version 2>/dev/null | grep -q "$DAGGER_VERSION"; then
+		ok "dagger CLI $DAGGER_VERSION"
+		return
+	fi
+	local cid
+	cid=$(docker create "$DAGGER_ENGINE_IMAGE")
+	if docker cp "$cid:/usr/local/bin/dagger" "$BIN/dagger.new" 2>/dev/null; then
+		docker rm "$cid" >/dev/null
+		mv "$BIN/dagger.new" "$BIN/dagger"
+	else
+		docker rm "$cid" >/dev/null
+		step "building the dagger CLI $DAGGER_VERSION"
+		local dir src
+		dir=$(GONOSUMDB=github.com/dagger/dagger go mod download -json "github.com/dagger/dagger@$DAGGER_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+		src=$(mktemp -d)
+		cp -r "$dir/." "$src" && chmod -R u+w "$src"
+		"$REPO/services/dagger-engine/prepare-source.sh" "$src" "$REPO/services/dagger-engine/distconsts"
+		(cd "$src" && GONOSUMDB=github.com/dagger/dagger GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath \
+			-ldflags "-s -w -X github.com/dagger/dagger/engine.Version=$DAGGER_VERSION -X github.com/dagger/dagger/engine.Tag=$DAGGER_VERSION" \
+			-o "$BIN/dagger" ./cmd/dagger)
+		rm -rf "$src"
+	fi
+	ok "dagger CLI $("$BIN/dagger" version | cut -d' ' -f2) at $BIN/dagger"
+}
+
+main() {
+	local t0=$SECONDS
+	command -v go >/dev/null 2>&1 || die "Go is required on PATH"
+	ensure_docker
+	ensure_compose
+	ensure_just
+	ensure_ca
+	ensure_base_image bookworm
+	ensure_base_image trixie
+	ensure_golang_image
+	ensure_dagger
+	step "setup done in $(elapsed $t0)"
+}
+
+main "$@"
