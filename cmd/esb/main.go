@@ -45,6 +45,7 @@ func commands() []command {
 	cmds := []command{
 		versionCommand(),
 		envCommand(),
+		statusCommand(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds

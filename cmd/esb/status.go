@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+
+	"github.com/esb-dev/esb/internal/platform"
+)
+
+func statusCommand() command {
+	const summary = "Show which platform services of an env run and are healthy"
+	return command{
+		name:    "status",
+		summary: summary,
+		run: func(ctx context.Context, c *cli, args []string) error {
+			var opts envOptions
+			fs := newFlagSet(c, "status", "[-e ENV]", summary+".\nExits 1 unless every service runs and passes its healthcheck.")
+			opts.bind(fs, c)
+			if err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			if fs.NArg() > 0 {
+				return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+			}
+			l, err := opts.layout(c)
+			if err != nil {
+				return err
+			}
+			docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+			if err != nil {
+				return fmt.Errorf("docker client: %w", err)
+			}
+			defer docker.Close()
+			return runStatus(ctx, c, l, dockerContainers{docker})
+		},
+	}
+}
+
+// containerLister reports the containers of a compose project.
+type containerLister interface {
+	ProjectContainers(ctx context.Context, project string) ([]platform.ContainerState, error)
+}
+
+func runStatus(ctx context.Context, c *cli, l platform.Layout, lister containerLister) error {
+	observed, err := lister.ProjectContainers(ctx, l.Env.Project())
+	if err != nil {
+		return fmt.Errorf("list containers of %s: %w", l.Env.Project(), err)
+	}
+	rows := platform.Status(platform.Services(), observed)
+	fmt.Fprintf(c.stdout, "env %s (project %s, CONFIG_DIR %s)\n", l.Env.Key(), l.Env.Project(), l.ConfigDir)
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tSTATE\tHEALTH\tROLE")
+	var bad []string
+	for _, r := range rows {
+		health := r.Health
+		if health == "" {
+			health = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.State, health, r.Role)
+		if r.Role != "" && !r.OK() {
+			bad = append(bad, r.Name)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(bad) > 0 {
+		return errors.New("not running or not healthy: " + strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+// dockerContainers lists containers through the Docker API by compose label.
+type dockerContainers struct{ api client.APIClient }
+
+func (d dockerContainers) ProjectContainers(ctx context.Context, project string) ([]platform.ContainerState, error) {
+	list, err := d.api.ContainerList(ctx, container.ListOptions{
+		All:     true,
+		Filters: filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+project)),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]platform.ContainerState, 0, len(list))
+	for _, ct := range list {
+		out = append(out, platform.ContainerState{
+			Service: ct.Labels["com.docker.compose.service"],
+			State:   string(ct.State),
+			Health:  healthFromStatus(ct.Status),
+		})
+	}
+	return out, nil
+}
+
+// healthFromStatus reads the health the list API puts in the status text,
+// e.g. "Up 3 minutes (healthy)", saving one inspect call per container.
+func healthFromStatus(status string) string {
+	for _, h := range []string{"unhealthy", "healthy", "health: starting"} {
+		if strings.Contains(status, "("+h+")") {
+			return strings.TrimPrefix(h, "health: ")
+		}
+	}
+	return ""
+}

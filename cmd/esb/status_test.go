@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/internal/platform"
+)
+
+type fakeLister struct {
+	containers []platform.ContainerState
+	err        error
+	project    string
+}
+
+func (f *fakeLister) ProjectContainers(_ context.Context, project string) ([]platform.ContainerState, error) {
+	f.project = project
+	return f.containers, f.err
+}
+
+func statusLayout(t *testing.T) platform.Layout {
+	t.Helper()
+	e, err := platform.New("", "dev")
+	require.NoError(t, err)
+	l, err := platform.Resolve(e, platform.LayoutOptions{Dirs: platform.Dirs{Home: "/h"}})
+	require.NoError(t, err)
+	return l
+}
+
+func TestStatusAllHealthy(t *testing.T) {
+	var observed []platform.ContainerState
+	for _, s := range platform.Services() {
+		observed = append(observed, platform.ContainerState{Service: s.Name, State: "running", Health: "healthy"})
+	}
+	var out bytes.Buffer
+	lister := &fakeLister{containers: observed}
+	err := runStatus(t.Context(), &cli{stdout: &out}, statusLayout(t), lister)
+	require.NoError(t, err)
+	assert.Equal(t, "esb-dev", lister.project)
+	assert.Contains(t, out.String(), "registry")
+	assert.Regexp(t, `dagger-engine\s+running\s+healthy`, out.String())
+}
+
+func TestStatusReportsMissingAndUnhealthy(t *testing.T) {
+	lister := &fakeLister{containers: []platform.ContainerState{
+		{Service: "registry", State: "running", Health: "healthy"},
+		{Service: "database", State: "running", Health: "unhealthy"},
+		{Service: "logs", State: "exited"},
+		{Service: "provisioner", State: "exited"},
+	}}
+	var out bytes.Buffer
+	err := runStatus(t.Context(), &cli{stdout: &out}, statusLayout(t), lister)
+	require.Error(t, err)
+	assert.Equal(t, "not running or not healthy: s3-storage, database, logs, dagger-engine", err.Error())
+	assert.Regexp(t, `s3-storage\s+missing`, out.String())
+	// A one-shot service that exited is shown but is not a failure.
+	assert.Regexp(t, `provisioner\s+exited`, out.String())
+}
+
+func TestStatusListError(t *testing.T) {
+	err := runStatus(t.Context(), &cli{stdout: &bytes.Buffer{}}, statusLayout(t), &fakeLister{err: errors.New("no socket")})
+	assert.EqualError(t, err, "list containers of esb-dev: no socket")
+}
+
+func TestHealthFromStatus(t *testing.T) {
+	for in, want := range map[string]string{
+		"Up 3 minutes (healthy)":         "healthy",
+		"Up 1 second (health: starting)": "starting",
+		"Up 2 hours (unhealthy)":         "unhealthy",
+		"Up 5 minutes":                   "",
+		"Exited (1) 2 minutes ago":       "",
+	} {
+		assert.Equal(t, want, healthFromStatus(in), in)
+	}
+}
