@@ -58,28 +58,33 @@ func Empty() Config {
 // are kept, never rejected. Every problem is reported, joined, as a
 // *FieldError naming file, line, column and field.
 func Decode(files Files) (Config, error) {
-	var (
-		cfg  Config
-		srcs sources
-		errs []error
-		err  error
-	)
-	if cfg.Functions, srcs.functions, err = decodeFunctions(files.Functions); err != nil {
-		errs = append(errs, err)
+	fns, fnsSrc, fnsErr := decodeFunctions(files.Functions)
+	routing, routingSrc, routingErr := decodeRouting(files.Routing)
+	res, resSrc, resErr := decodeResources(files.Resources)
+	// Report everything wrong in one go: a file that decoded is validated
+	// even when another did not, so a user fixes all files in one round.
+	errs := []error{fnsErr}
+	if fnsErr == nil {
+		errs = append(errs, validateFunctions(fns, fnsSrc)...)
 	}
-	if cfg.Routing, srcs.routing, err = decodeRouting(files.Routing); err != nil {
-		errs = append(errs, err)
+	if routingErr == nil {
+		known := fns.Functions
+		if fnsErr != nil {
+			known = nil // unknown, not empty: do not call every route dangling
+		}
+		errs = append(errs, validateRouting(routing, routingSrc, known)...)
+	} else {
+		errs = append(errs, routingErr)
 	}
-	if cfg.Resources, srcs.resources, err = decodeResources(files.Resources); err != nil {
-		errs = append(errs, err)
+	if resErr == nil {
+		errs = append(errs, validateResources(res, resSrc)...)
+	} else {
+		errs = append(errs, resErr)
 	}
-	if len(errs) > 0 {
-		return Config{}, errors.Join(errs...)
-	}
-	if err := cfg.validate(srcs); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
-	return cfg, nil
+	return Config{Functions: fns, Routing: routing, Resources: res}, nil
 }
 
 // DecodeFunctions decodes and validates functions.yml on its own.

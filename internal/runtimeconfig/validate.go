@@ -16,29 +16,18 @@ func supportedMethod(method string) bool {
 	return false
 }
 
-// sources are the YAML trees of the three files of one Config.
-type sources struct {
-	functions, routing, resources source
-}
-
-func memorySources() sources {
-	return sources{
-		functions: source{file: FunctionsFileName},
-		routing:   source{file: RoutingFileName},
-		resources: source{file: ResourcesFileName},
-	}
-}
-
 // Validate checks every file and that each route names a function of
 // functions.yml. All problems are joined; each is a *FieldError. A Config
 // built in memory has no lines, so its errors name file and field only.
-func (c Config) Validate() error { return c.validate(memorySources()) }
-
-func (c Config) validate(src sources) error {
+func (c Config) Validate() error {
 	var errs []error
-	errs = append(errs, validateFunctions(c.Functions, src.functions)...)
-	errs = append(errs, validateRouting(c.Routing, src.routing, c.Functions.Functions)...)
-	errs = append(errs, validateResources(c.Resources, src.resources)...)
+	errs = append(errs, validateFunctions(c.Functions, source{file: FunctionsFileName})...)
+	known := c.Functions.Functions
+	if known == nil {
+		known = map[string]Function{} // nil would mean "not known" and skip the check
+	}
+	errs = append(errs, validateRouting(c.Routing, source{file: RoutingFileName}, known)...)
+	errs = append(errs, validateResources(c.Resources, source{file: ResourcesFileName})...)
 	return errors.Join(errs...)
 }
 
