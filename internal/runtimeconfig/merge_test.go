@@ -79,10 +79,14 @@ func TestMerge(t *testing.T) {
 			}),
 		},
 		{
-			name:   "defaults environment keeps existing variables and adds missing ones",
-			base:   cfg(func(c *Config) { c.Functions.Defaults.Environment = map[string]string{"LOG_LEVEL": "INFO"} }),
-			deploy: cfg(func(c *Config) { c.Functions.Defaults.Environment = map[string]string{"LOG_LEVEL": "DEBUG", "REGION": "local"} }),
-			want:   cfg(func(c *Config) { c.Functions.Defaults.Environment = map[string]string{"LOG_LEVEL": "INFO", "REGION": "local"} }),
+			name: "defaults environment keeps existing variables and adds missing ones",
+			base: cfg(func(c *Config) { c.Functions.Defaults.Environment = map[string]string{"LOG_LEVEL": "INFO"} }),
+			deploy: cfg(func(c *Config) {
+				c.Functions.Defaults.Environment = map[string]string{"LOG_LEVEL": "DEBUG", "REGION": "local"}
+			}),
+			want: cfg(func(c *Config) {
+				c.Functions.Defaults.Environment = map[string]string{"LOG_LEVEL": "INFO", "REGION": "local"}
+			}),
 		},
 		{
 			name:   "defaults environment added to a base without defaults",
