@@ -1,0 +1,172 @@
+//go:build e2e
+
+// Package e2e runs ESB end to end against the real stack: real Docker, the
+// compose files of this repository, the real registry, S3, DynamoDB, log
+// and Dagger services. Run with `go test -tags e2e ./e2e/...`.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/internal/platform"
+)
+
+// stack is one env of the platform brought up by a test.
+type stack struct {
+	layout platform.Layout
+	root   string // repository root
+	env    []string
+}
+
+// repoRoot is the directory holding docker-compose.yml.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("..")
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(dir, "docker-compose.yml"))
+	require.NoError(t, err, "e2e tests run from the e2e directory of the repository")
+	return dir
+}
+
+// newStack resolves a throwaway env: its CONFIG_DIR lives under the test's
+// temp dir, so nothing a developer deployed is touched.
+func newStack(t *testing.T, name string, portOffset int) *stack {
+	t.Helper()
+	e, err := platform.New("", name)
+	require.NoError(t, err)
+	cache := filepath.Join(os.TempDir(), "esb-e2e-cache")
+	l, err := platform.Resolve(e, platform.LayoutOptions{
+		Dirs:       platform.Dirs{XDGCacheHome: cache, Home: os.Getenv("HOME")},
+		PortOffset: portOffset,
+	})
+	require.NoError(t, err)
+	s := &stack{layout: l, root: repoRoot(t)}
+	s.env = os.Environ()
+	for _, v := range l.Vars() {
+		s.env = append(s.env, v.Name+"="+v.Value)
+	}
+	return s
+}
+
+// compose runs docker compose on the mode's files, as the E2E contract says:
+// never through the root file's include.
+func (s *stack) compose(ctx context.Context, args ...string) (string, error) {
+	full := append([]string{"compose",
+		"-f", filepath.Join(s.root, "compose", "docker-compose.infra.yml"),
+		"-f", filepath.Join(s.root, "compose", "docker-compose.docker.yml"),
+	}, args...)
+	cmd := exec.CommandContext(ctx, "docker", full...)
+	cmd.Dir = s.root
+	cmd.Env = s.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// up starts the env and registers its teardown. ESB_E2E_KEEP=1 keeps it
+// running for inspection.
+func (s *stack) up(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Minute)
+	defer cancel()
+	t.Logf("compose up %s (first run builds the images)", s.layout.Env.Project())
+	out, err := s.compose(ctx, "up", "-d", "--wait")
+	require.NoError(t, err, "compose up:\n%s", out)
+	t.Cleanup(func() {
+		if os.Getenv("ESB_E2E_KEEP") == "1" {
+			return
+		}
+		s.down(t)
+	})
+}
+
+func (s *stack) down(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := s.compose(ctx, "down", "--volumes", "--remove-orphans", "--timeout", "10")
+	require.NoError(t, err, "compose down:\n%s", out)
+}
+
+// projectVolumes lists the volumes compose created for the env.
+func projectVolumes(ctx context.Context, t *testing.T, docker client.APIClient, project string) []string {
+	t.Helper()
+	resp, err := docker.VolumeList(ctx, volume.ListOptions{
+		Filters: filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+project)),
+	})
+	require.NoError(t, err)
+	var names []string
+	for _, v := range resp.Volumes {
+		names = append(names, v.Name)
+	}
+	return names
+}
+
+func (s *stack) url(portVar, path string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d%s", s.layout.Ports[portVar], path)
+}
+
+// waitHTTP polls url every interval until it answers want or ctx ends.
+func waitHTTP(ctx context.Context, url string, want int, interval time.Duration) error {
+	var last string
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == want {
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: want %d, last: %s: %w", url, want, strings.TrimSpace(last), ctx.Err())
+		case <-time.After(interval):
+		}
+	}
+}
+
+func dockerClient(t *testing.T) client.APIClient {
+	t.Helper()
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// daggerCLI is the dagger binary scripts/setup.sh installed.
+func daggerCLI(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("_EXPERIMENTAL_DAGGER_CLI_BIN"); p != "" {
+		return p
+	}
+	home := os.Getenv("ESB_HOME")
+	if home == "" {
+		home = filepath.Join(os.Getenv("HOME"), ".esb")
+	}
+	p := filepath.Join(home, "bin", "dagger")
+	_, err := os.Stat(p)
+	require.NoError(t, err, "dagger CLI missing: run scripts/setup.sh")
+	return p
+}
