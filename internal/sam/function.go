@@ -1,0 +1,542 @@
+package sam
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/esb-dev/esb/internal/runtimecatalog"
+	"gopkg.in/yaml.v3"
+)
+
+// Lambda's limits, checked here because AWS would reject the template.
+const (
+	defaultTimeout    = 3
+	defaultMemorySize = 128
+	maxTimeout        = 900
+	minMemorySize     = 128
+	maxMemorySize     = 10240
+	maxLayers         = 5
+	maxConcurrency    = 1 << 30
+)
+
+var (
+	functionNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	envKeyPattern       = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+)
+
+// reservedEnv are the variables the Lambda runtime sets itself; Lambda
+// rejects functions that set them.
+func reservedEnv(key string) bool {
+	switch key {
+	case "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+		"AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+		"AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+		"AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+		"AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR":
+		return true
+	}
+	return false
+}
+
+func (p *parser) readFunction(r *rawResource) (Function, bool) {
+	before := len(p.d.errs)
+	serverless := r.typ == TypeServerlessFunction
+	props := r.props
+	if serverless {
+		props = p.withGlobals("Function", props)
+	}
+	o := obj{n: props, path: r.path + ".Properties"}
+	if o.n == nil {
+		o.n = emptyMap(r.node)
+	}
+	f := Function{LogicalID: r.id, Type: r.typ, Name: r.id, PackageType: PackageZip}
+
+	if v, ok := p.str(o, "FunctionName"); ok {
+		if !functionNamePattern.MatchString(v.s) {
+			p.d.add(p.d.errf(v.n, v.path, "invalid function name %s (1 to 64 letters, digits, '-' or '_')", quote(v.s)))
+		}
+		f.Name = v.s
+	}
+	if v, ok := p.str(o, "PackageType"); ok && p.oneOf(v, PackageZip, PackageImage) {
+		f.PackageType = v.s
+	}
+	f.Timeout = p.integer(o, "Timeout", defaultTimeout, 1, maxTimeout)
+	f.MemorySize = p.integer(o, "MemorySize", defaultMemorySize, minMemorySize, maxMemorySize)
+	f.Architectures = p.architectures(o)
+	f.Environment = p.environment(o)
+	f.ReservedConcurrency = p.integer(o, "ReservedConcurrentExecutions", 0, 0, maxConcurrency)
+	if pc, ok := p.object(o, "ProvisionedConcurrencyConfig"); ok {
+		if lookup(pc.n, "ProvisionedConcurrentExecutions") == nil {
+			p.d.add(p.d.errf(pc.n, pc.path+".ProvisionedConcurrentExecutions", "required"))
+		}
+		f.ProvisionedConcurrency = p.integer(pc, "ProvisionedConcurrentExecutions", 0, 1, maxConcurrency)
+	}
+
+	switch {
+	case f.PackageType == PackageImage && serverless:
+		p.serverlessImage(r, o, &f)
+	case f.PackageType == PackageImage:
+		p.lambdaImage(o, &f)
+	case serverless:
+		if raw := lookup(o.n, "InlineCode"); raw != nil {
+			p.d.add(p.d.errf(raw, p.pathOf(raw, o.path+".InlineCode"), "inline code is not supported; put the code in a directory and point CodeUri at it"))
+		}
+		p.zipCode(o, "CodeUri", &f)
+		if bm := deref(lookup(r.metadata, "BuildMethod")); bm != nil && bm.Kind == yaml.ScalarNode {
+			f.BuildMethod = bm.Value
+		}
+	default:
+		p.lambdaZip(o, &f)
+	}
+	if f.PackageType == PackageZip {
+		p.runtimeAndHandler(o, &f)
+		p.layers(o, &f)
+	} else if raw := lookup(o.n, "Layers"); raw != nil {
+		p.d.add(p.d.errf(raw, p.pathOf(raw, o.path+".Layers"), "Image functions cannot have layers; install the layer's content in the image"))
+	}
+	if serverless {
+		p.events(r, obj{n: lookup(o.n, "Events"), path: o.path + ".Events"}, &f)
+	}
+	return f, len(p.d.errs) == before
+}
+
+func (p *parser) architectures(o obj) []string {
+	vs, ok := p.strList(o, "Architectures")
+	if !ok || vs == nil {
+		return nil
+	}
+	if len(vs) != 1 {
+		raw := lookup(o.n, "Architectures")
+		p.d.add(p.d.errf(raw, p.pathOf(raw, o.path+".Architectures"), "want exactly one architecture (x86_64 or arm64), got %d", len(vs)))
+		return nil
+	}
+	if !p.oneOf(vs[0], "x86_64", "arm64") {
+		return nil
+	}
+	return strs(vs)
+}
+
+func (p *parser) environment(o obj) map[string]string {
+	env, ok := p.object(o, "Environment")
+	if !ok {
+		return nil
+	}
+	vars, ok := p.object(env, "Variables")
+	if !ok {
+		return nil
+	}
+	out := map[string]string{}
+	for _, kv := range pairs(vars.n) {
+		path := p.pathOf(kv.val, joinPath(vars.path, kv.key))
+		switch {
+		case !envKeyPattern.MatchString(kv.key):
+			p.d.add(p.d.errf(kv.knode, path, "invalid environment variable name (letters, digits and '_', starting with a letter)"))
+			continue
+		case reservedEnv(kv.key):
+			p.d.add(p.d.errf(kv.knode, path, "%s is reserved by the Lambda runtime", kv.key))
+			continue
+		}
+		v := deref(kv.val)
+		switch {
+		case isNull(v):
+			out[kv.key] = ""
+		case v.Kind == yaml.ScalarNode:
+			out[kv.key] = v.Value
+		default:
+			p.d.add(p.d.errf(v, path, "want a string, got %s", describe(v)))
+		}
+	}
+	return out
+}
+
+// zipCode reads a code directory property (CodeUri, or a Lambda::Function's
+// Code given as a path, as `sam build` accepts).
+func (p *parser) zipCode(o obj, key string, f *Function) {
+	raw := lookup(o.n, key)
+	if raw == nil {
+		// The SAM CLI builds from the template's directory when CodeUri is
+		// missing.
+		f.CodeDir = p.dir
+		return
+	}
+	v, path := p.field(o, key)
+	if v == nil {
+		f.CodeDir = p.dir
+		return
+	}
+	if v.Kind == yaml.MappingNode {
+		p.d.add(p.d.errf(v, path, "S3 locations are not supported; ESB builds from local directories (give a path relative to the template)"))
+		return
+	}
+	if v.Kind != yaml.ScalarNode {
+		p.d.add(p.d.errf(v, path, "want a directory path, got %s", describe(v)))
+		return
+	}
+	if dir, ok := p.localDir(value{s: v.Value, n: v, path: path}); ok {
+		f.CodeDir = dir
+	}
+}
+
+// localDir resolves a directory named in the template. It must exist and,
+// after symlinks are followed, stay inside the template's directory: the
+// deploy pipeline ships only that directory to the build engine.
+func (p *parser) localDir(v value) (string, bool) {
+	rel := v.s
+	switch {
+	case rel == "":
+		p.d.add(p.d.errf(v.n, v.path, "empty path"))
+		return "", false
+	case strings.HasPrefix(rel, "s3://"), strings.HasPrefix(rel, "https://"), strings.HasPrefix(rel, "http://"):
+		p.d.add(p.d.errf(v.n, v.path, "%s: remote locations are not supported; ESB builds from local directories", quote(rel)))
+		return "", false
+	}
+	full := rel
+	if !filepath.IsAbs(full) {
+		full = filepath.Join(p.dir, filepath.FromSlash(rel))
+	}
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		if os.IsNotExist(err) {
+			p.d.add(p.d.errf(v.n, v.path, "directory %s does not exist", quote(rel)))
+		} else {
+			p.d.add(p.d.errorAt(v.n, v.path, err))
+		}
+		return "", false
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		p.d.add(p.d.errorAt(v.n, v.path, err))
+		return "", false
+	}
+	if !fi.IsDir() {
+		p.d.add(p.d.errf(v.n, v.path, "%s is not a directory (ESB builds from local directories, not archives)", quote(rel)))
+		return "", false
+	}
+	if !within(p.dir, real) {
+		p.d.add(p.d.errf(v.n, v.path, "%s is outside the template's directory (symlinks followed); move the code under it", quote(rel)))
+		return "", false
+	}
+	return real, true
+}
+
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	if err != nil {
+		return false
+	}
+	return rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+func (p *parser) runtimeAndHandler(o obj, f *Function) {
+	if v, ok := p.required(o, "Runtime", " for Zip functions"); ok {
+		if _, known := runtimecatalog.Lookup(v.s); known {
+			f.Runtime = v.s
+		} else {
+			p.d.add(p.d.errf(v.n, v.path, "unsupported runtime %s (supported: %s)", quote(v.s), strings.Join(runtimecatalog.Names(), ", ")))
+		}
+	}
+	if v, ok := p.required(o, "Handler", " for Zip functions"); ok {
+		f.Handler = v.s
+		p.checkHandlerFile(v, f)
+	}
+}
+
+// checkHandlerFile warns when the handler's file is missing from the code
+// directory: the function would deploy and then fail on its first call.
+// Builds (Metadata.BuildMethod) create files, so they are not checked.
+func (p *parser) checkHandlerFile(v value, f *Function) {
+	rt, ok := runtimecatalog.Lookup(f.Runtime)
+	if !ok || f.CodeDir == "" || f.BuildMethod != "" {
+		return
+	}
+	dot := strings.LastIndex(v.s, ".")
+	if dot <= 0 {
+		if rt.Family != runtimecatalog.FamilyProvided {
+			p.d.add(p.d.errf(v.n, v.path, "handler %s: want module.function", quote(v.s)))
+		}
+		return
+	}
+	module := v.s[:dot]
+	var candidates []string
+	switch rt.Family {
+	case runtimecatalog.FamilyPython:
+		m := strings.ReplaceAll(module, ".", "/")
+		candidates = []string{m + ".py", m + "/__init__.py"}
+	case runtimecatalog.FamilyNodejs:
+		candidates = []string{module + ".js", module + ".mjs", module + ".cjs"}
+	default:
+		return
+	}
+	for _, c := range candidates {
+		if fi, err := os.Stat(filepath.Join(f.CodeDir, filepath.FromSlash(c))); err == nil && !fi.IsDir() {
+			return
+		}
+	}
+	rel, err := filepath.Rel(p.dir, f.CodeDir)
+	if err != nil {
+		rel = f.CodeDir
+	}
+	p.d.warn(v.n, v.path, "handler file not found: looked for %s in %s", strings.Join(candidates, ", "), filepath.ToSlash(rel))
+}
+
+func (p *parser) layers(o obj, f *Function) {
+	vs, _ := p.strList(o, "Layers")
+	if len(vs) > maxLayers {
+		p.d.add(p.d.errf(vs[0].n, vs[0].path, "a function can have at most %d layers, got %d", maxLayers, len(vs)))
+		return
+	}
+	for _, v := range vs {
+		id, ok := p.localLayer(v.s)
+		if !ok {
+			p.d.warn(v.n, v.path, "layer %s is not defined in this template and cannot be fetched locally; skipped", quote(v.s))
+			continue
+		}
+		p.fnLayers[f.LogicalID] = append(p.fnLayers[f.LogicalID], id)
+	}
+}
+
+// localLayer maps a layer ARN back to the LayerVersion of this template
+// that Ref produced it from, however the reference was written
+// (!Ref, !If, !Sub...).
+func (p *parser) localLayer(arn string) (string, bool) {
+	for _, id := range p.order {
+		r := p.resources[id]
+		if r.typ != TypeServerlessLayer || r.skipped {
+			continue
+		}
+		if name, err := p.physicalName(nil, id, r.path); err == nil && name == arn {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+func (p *parser) serverlessImage(r *rawResource, o obj, f *Function) {
+	if v, ok := p.str(o, "ImageUri"); ok {
+		f.ImageURI = v.s
+		return
+	}
+	m := obj{n: r.metadata, path: r.path + ".Metadata"}
+	ctx, hasCtx := p.str(m, "DockerContext")
+	file, hasFile := p.str(m, "Dockerfile")
+	if !hasCtx && !hasFile {
+		p.d.add(p.d.errf(r.typNode, r.path, "PackageType Image needs Properties.ImageUri, or Metadata.Dockerfile and Metadata.DockerContext to build the image"))
+		return
+	}
+	if !hasCtx {
+		p.d.add(p.d.errf(r.metadata, m.path+".DockerContext", "required with Dockerfile"))
+		return
+	}
+	if !hasFile {
+		p.d.add(p.d.errf(r.metadata, m.path+".Dockerfile", "required with DockerContext"))
+		return
+	}
+	dir, ok := p.localDir(ctx)
+	if !ok {
+		return
+	}
+	df := filepath.Join(dir, filepath.FromSlash(file.s))
+	if fi, err := os.Stat(df); err != nil || fi.IsDir() {
+		p.d.add(p.d.errf(file.n, file.path, "Dockerfile %s not found in DockerContext %s", quote(file.s), quote(ctx.s)))
+		return
+	}
+	f.DockerContext, f.Dockerfile = dir, file.s
+	if tag, ok := p.str(m, "DockerTag"); ok {
+		f.DockerTag = tag.s
+	}
+}
+
+func (p *parser) lambdaImage(o obj, f *Function) {
+	code, ok := p.object(o, "Code")
+	if !ok {
+		p.d.add(p.d.errf(o.n, o.path+".Code", "required: {ImageUri: ...} for PackageType Image"))
+		return
+	}
+	if v, ok := p.required(code, "ImageUri", " for PackageType Image"); ok {
+		f.ImageURI = v.s
+	}
+}
+
+func (p *parser) lambdaZip(o obj, f *Function) {
+	raw := lookup(o.n, "Code")
+	if raw == nil {
+		p.d.add(p.d.errf(o.n, o.path+".Code", "required"))
+		return
+	}
+	if isMap(raw) {
+		code, ok := p.object(o, "Code")
+		if !ok {
+			return
+		}
+		switch {
+		case lookup(code.n, "ZipFile") != nil:
+			p.d.add(p.d.errf(code.n, code.path+".ZipFile", "inline code is not supported; put the code in a directory and use AWS::Serverless::Function with CodeUri"))
+		default:
+			p.d.add(p.d.errf(code.n, code.path, "S3 locations are not supported; ESB builds from local directories (give a path relative to the template)"))
+		}
+		return
+	}
+	p.zipCode(o, "Code", f)
+}
+
+func (p *parser) events(r *rawResource, evs obj, f *Function) {
+	if evs.n == nil {
+		return
+	}
+	if !isMap(evs.n) {
+		p.d.add(p.d.errf(evs.n, evs.path, "want a mapping of events, got %s", describe(evs.n)))
+		return
+	}
+	for _, kv := range pairs(evs.n) {
+		path := joinPath(evs.path, kv.key)
+		if !isMap(kv.val) {
+			p.d.add(p.d.errf(kv.val, path, "want a mapping with Type and Properties, got %s", describe(kv.val)))
+			continue
+		}
+		ev := obj{n: deref(kv.val), path: path}
+		typ, ok := p.required(ev, "Type", "")
+		if !ok {
+			continue
+		}
+		props := obj{n: lookup(ev.n, "Properties"), path: path + ".Properties"}
+		if props.n == nil {
+			props.n = emptyMap(ev.n)
+		}
+		switch typ.s {
+		case EventAPI:
+			p.apiEvent(kv.key, props, f)
+		case EventHTTPAPI:
+			p.httpAPIEvent(kv.key, props, f)
+		case "Schedule":
+			p.scheduleEvent(kv.key, props, "Schedule", "Enabled", f)
+		case "ScheduleV2":
+			p.scheduleEvent(kv.key, props, "ScheduleExpression", "", f)
+		default:
+			p.d.warn(typ.n, typ.path, "event type %s is not supported locally; event %s of %s skipped", typ.s, kv.key, r.id)
+		}
+	}
+}
+
+func (p *parser) method(v value) (string, bool) {
+	m := strings.ToUpper(v.s)
+	switch m {
+	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY":
+		return m, true
+	case "X-AMAZON-APIGATEWAY-ANY-METHOD":
+		return "ANY", true
+	}
+	p.d.add(p.d.errf(v.n, v.path, "unsupported method %s (want GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY)", quote(v.s)))
+	return "", false
+}
+
+func (p *parser) routePath(v value) bool {
+	if !strings.HasPrefix(v.s, "/") || strings.ContainsAny(v.s, " \t?#") {
+		p.d.add(p.d.errf(v.n, v.path, "path %s must start with / and contain no spaces, '?' or '#'", quote(v.s)))
+		return false
+	}
+	return true
+}
+
+// apiRef reads RestApiId/ApiId: it must name an API of this template, of
+// the kind the event needs.
+func (p *parser) apiRef(props obj, key, typ, implicit string) (string, bool) {
+	v, ok := p.str(props, key)
+	if !ok {
+		return implicit, lookup(props.n, key) == nil
+	}
+	if r, found := p.resources[v.s]; found && r.typ == typ && !r.skipped {
+		return v.s, true
+	}
+	p.d.add(p.d.errf(v.n, v.path, "%s is not an %s of this template (use !Ref to one)", quote(v.s), typ))
+	return "", false
+}
+
+func (p *parser) apiEvent(name string, props obj, f *Function) {
+	path, okPath := p.required(props, "Path", "")
+	method, okMethod := p.required(props, "Method", "")
+	api, okAPI := p.apiRef(props, "RestApiId", TypeServerlessAPI, ImplicitRestAPI)
+	if !okPath || !okMethod || !okAPI || !p.routePath(path) {
+		return
+	}
+	m, ok := p.method(method)
+	if !ok {
+		return
+	}
+	f.Routes = append(f.Routes, Route{Event: name, Type: EventAPI, Path: path.s, Method: m, Payload: "1.0", API: api})
+}
+
+func (p *parser) httpAPIEvent(name string, props obj, f *Function) {
+	path, hasPath := p.str(props, "Path")
+	method, hasMethod := p.str(props, "Method")
+	api, okAPI := p.apiRef(props, "ApiId", TypeServerlessHTTPAPI, ImplicitHTTPAPI)
+	payload := "2.0"
+	if v, ok := p.str(props, "PayloadFormatVersion"); ok {
+		if !p.oneOf(v, "1.0", "2.0") {
+			return
+		}
+		payload = v.s
+	}
+	if !okAPI {
+		return
+	}
+	rt := Route{Event: name, Type: EventHTTPAPI, Payload: payload, API: api}
+	switch {
+	case !hasPath && !hasMethod:
+		// SAM makes such an event the API's catch-all ($default) route.
+		rt.Path, rt.Method = "/{proxy+}", "ANY"
+	case !hasMethod:
+		p.d.add(p.d.errf(props.n, props.path+".Method", "required when Path is set (omit both for a catch-all route)"))
+		return
+	case !hasPath:
+		p.d.add(p.d.errf(props.n, props.path+".Path", "required when Method is set (omit both for a catch-all route)"))
+		return
+	default:
+		if !p.routePath(path) {
+			return
+		}
+		m, ok := p.method(method)
+		if !ok {
+			return
+		}
+		rt.Path, rt.Method = path.s, m
+	}
+	f.Routes = append(f.Routes, rt)
+}
+
+var scheduleExpr = regexp.MustCompile(`^(rate|cron|at)\(.+\)$`)
+
+func (p *parser) scheduleEvent(name string, props obj, exprKey, enabledKey string, f *Function) {
+	expr, ok := p.required(props, exprKey, "")
+	if !ok {
+		return
+	}
+	if !scheduleExpr.MatchString(expr.s) || (exprKey == "Schedule" && strings.HasPrefix(expr.s, "at(")) {
+		p.d.add(p.d.errf(expr.n, expr.path, "invalid schedule expression %s (want rate(...) or cron(...))", quote(expr.s)))
+		return
+	}
+	s := Schedule{Event: name, Expression: expr.s}
+	if v, ok := p.str(props, "Name"); ok {
+		s.Name = v.s
+	}
+	if v, ok := p.str(props, "Input"); ok {
+		if !json.Valid([]byte(v.s)) {
+			p.d.add(p.d.errf(v.n, v.path, "Input must be a JSON text"))
+			return
+		}
+		s.Input = v.s
+	}
+	if enabledKey != "" {
+		s.Enabled = p.boolean(props, enabledKey)
+	}
+	if v, ok := p.str(props, "State"); ok {
+		if !p.oneOf(v, "ENABLED", "DISABLED") {
+			return
+		}
+		on := v.s == "ENABLED"
+		s.Enabled = &on
+	}
+	f.Schedules = append(f.Schedules, s)
+}

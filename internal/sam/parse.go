@@ -1,0 +1,586 @@
+package sam
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults of the pseudo parameters, used when Options leaves them empty.
+// The account ID is the one AWS documentation uses in examples.
+const (
+	DefaultRegion    = "us-east-1"
+	DefaultAccountID = "123456789012"
+	DefaultStackName = "esb"
+)
+
+// SAMTransform is the Transform a template needs to use AWS::Serverless::*
+// resources.
+const SAMTransform = "AWS::Serverless-2016-10-31"
+
+// maxNodes bounds the size of a template after YAML aliases are expanded,
+// so a small "billion laughs" document cannot exhaust memory or time.
+const maxNodes = 1 << 20
+
+// Options are the values a template is evaluated with. The zero value is
+// usable.
+type Options struct {
+	// ParameterOverrides set template parameters by name, as
+	// `sam deploy --parameter-overrides` does. Naming a parameter the
+	// template does not declare is an error.
+	ParameterOverrides map[string]string
+	Region             string // AWS::Region; DefaultRegion if empty
+	AccountID          string // AWS::AccountId; DefaultAccountID if empty
+	StackName          string // AWS::StackName; DefaultStackName if empty
+}
+
+// ParseFile reads and parses the template at path. Errors name the file as
+// path was given.
+func ParseFile(path string, opts Options) (*Template, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("template path %s: %w", path, err)
+	}
+	t, err := Parse(path, src, filepath.Dir(abs), opts)
+	if err != nil {
+		return nil, err
+	}
+	t.Path = abs
+	return t, nil
+}
+
+// Parse parses the template src. name is how errors refer to the file; dir
+// is the directory CodeUri, ContentUri and DockerContext are relative to,
+// and which they may not leave.
+func Parse(name string, src []byte, dir string, opts Options) (*Template, error) {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("template directory %s: %w", dir, err)
+	}
+	realDir, err := filepath.EvalSymlinks(absDir)
+	if err != nil {
+		return nil, fmt.Errorf("template directory: %w", err)
+	}
+	p := newParser(name, realDir, opts)
+	root, err := p.decodeYAML(src)
+	if err != nil {
+		return nil, err
+	}
+	t := p.parse(root)
+	if err := p.d.err(); err != nil {
+		return nil, err
+	}
+	t.Dir = realDir
+	t.Warnings = p.d.warns
+	return t, nil
+}
+
+var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// decodeYAML parses src into a node tree. yaml.v3 reports syntax errors as
+// "yaml: line N: ..."; they are turned into positioned errors.
+func (p *parser) decodeYAML(src []byte) (root *yaml.Node, err error) {
+	// The parser is third-party code fed with user input: a panic in it
+	// must become an error, never a crash of the CLI.
+	defer func() {
+		if r := recover(); r != nil {
+			root, err = nil, p.d.errf(nil, "", "invalid YAML: %v", r)
+		}
+	}()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		msg := err.Error()
+		if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, &Error{File: p.d.file, Line: line, Err: fmt.Errorf("invalid YAML: %s", m[2])}
+		}
+		return nil, p.d.errorAt(nil, "", fmt.Errorf("invalid YAML: %w", err))
+	}
+	if len(doc.Content) == 0 {
+		return nil, p.d.errf(nil, "", "template is empty")
+	}
+	root = doc.Content[0]
+	if size := countNodes(root, maxNodes+1); size > maxNodes {
+		return nil, p.d.errf(root, "", "template is too large once YAML aliases are expanded (over %d nodes)", maxNodes)
+	}
+	if deref(root) == nil || deref(root).Kind != yaml.MappingNode {
+		return nil, p.d.errf(root, "", "template must be a mapping of sections (Resources, Parameters, ...), got %s", describe(root))
+	}
+	return deref(root), nil
+}
+
+// countNodes counts nodes with aliases expanded, stopping at limit.
+func countNodes(n *yaml.Node, limit int) int {
+	count := 0
+	var walk func(n *yaml.Node, depth int)
+	walk = func(n *yaml.Node, depth int) {
+		if count >= limit {
+			return
+		}
+		count++
+		if n == nil {
+			return
+		}
+		if n.Kind == yaml.AliasNode {
+			if depth > maxAliasDepth {
+				count = limit
+				return
+			}
+			walk(n.Alias, depth+1)
+			return
+		}
+		for _, c := range n.Content {
+			walk(c, depth)
+		}
+	}
+	walk(n, 0)
+	return count
+}
+
+// parser holds one parse: the raw sections and the evaluation state.
+type parser struct {
+	d    *diag
+	dir  string
+	opts Options
+
+	params     map[string]*param
+	paramOrder []string
+	mappings   *yaml.Node
+	conditions map[string]*yaml.Node
+	condKeys   map[string]*yaml.Node
+	resources  map[string]*rawResource
+	order      []string
+	globals    map[string]*yaml.Node // section name -> mapping
+	implicit   map[string]string     // SAM-generated logical ID -> resource type
+
+	// Conditions and resource names are evaluated once, on first use; the
+	// state (0 not seen, 1 evaluating, 2 done) detects cycles, and the
+	// stacks name them in the message.
+	condState map[string]int
+	condValue map[string]bool
+	condErr   map[string]error
+	condStack []string
+	condDepth int // > 0 while evaluating a condition, where resources may not be referenced
+	nameState map[string]int
+	nameValue map[string]string
+	nameErr   map[string]error
+	nameStack []string
+	fnLayers  map[string][]string // function logical ID -> layer logical IDs
+	// origins gives nodes taken from Globals their own path.
+	origins map[*yaml.Node]string
+}
+
+// rawResource is one entry of Resources before evaluation.
+type rawResource struct {
+	id        string
+	path      string // "Resources.<id>"
+	node      *yaml.Node
+	typ       string
+	typNode   *yaml.Node
+	props     *yaml.Node // mapping or nil
+	condition string
+	condNode  *yaml.Node
+	metadata  *yaml.Node
+	skipped   bool // its Condition is false
+}
+
+func newParser(file, dir string, opts Options) *parser {
+	if opts.Region == "" {
+		opts.Region = DefaultRegion
+	}
+	if opts.AccountID == "" {
+		opts.AccountID = DefaultAccountID
+	}
+	if opts.StackName == "" {
+		opts.StackName = DefaultStackName
+	}
+	return &parser{
+		d:          newDiag(file),
+		dir:        dir,
+		opts:       opts,
+		params:     map[string]*param{},
+		conditions: map[string]*yaml.Node{},
+		condKeys:   map[string]*yaml.Node{},
+		resources:  map[string]*rawResource{},
+		globals:    map[string]*yaml.Node{},
+		implicit:   map[string]string{},
+		condState:  map[string]int{},
+		condValue:  map[string]bool{},
+		condErr:    map[string]error{},
+		nameState:  map[string]int{},
+		nameValue:  map[string]string{},
+		nameErr:    map[string]error{},
+		origins:    map[*yaml.Node]string{},
+		fnLayers:   map[string][]string{},
+	}
+}
+
+var logicalIDPattern = regexp.MustCompile(`^[A-Za-z0-9]+$`)
+
+// parse runs the phases in order. Each later phase relies on the earlier
+// ones being error-free, so it stops at the first phase that fails.
+func (p *parser) parse(root *yaml.Node) *Template {
+	t := &Template{}
+	p.readSections(root, t)
+	if p.d.err() != nil {
+		return t
+	}
+	p.checkReferences(root)
+	if p.d.err() != nil {
+		return t
+	}
+	p.resolveParameters()
+	if p.d.err() != nil {
+		return t
+	}
+	p.applyConditions()
+	if p.d.err() != nil {
+		return t
+	}
+	p.readResources(t)
+	if p.d.err() != nil {
+		return t
+	}
+	p.checkUnique(t)
+	return t
+}
+
+// readSections splits the template into its sections and checks their
+// shape.
+func (p *parser) readSections(root *yaml.Node, t *Template) {
+	var resources, globals, params, transform *yaml.Node
+	for _, s := range pairs(root) {
+		switch s.key {
+		case "AWSTemplateFormatVersion", "Metadata", "Rules", "Outputs":
+		case "Description":
+			if v := deref(s.val); v != nil && v.Kind == yaml.ScalarNode {
+				t.Description = v.Value
+			}
+		case "Transform":
+			transform = s.val
+		case "Parameters":
+			params = s.val
+		case "Mappings":
+			p.mappings = s.val
+			if !isMap(s.val) && !isNull(s.val) {
+				p.d.add(p.d.errf(s.val, "Mappings", "want a mapping, got %s", describe(s.val)))
+			}
+		case "Conditions":
+			if !isMap(s.val) && !isNull(s.val) {
+				p.d.add(p.d.errf(s.val, "Conditions", "want a mapping, got %s", describe(s.val)))
+			}
+			for _, c := range pairs(s.val) {
+				p.conditions[c.key] = c.val
+				p.condKeys[c.key] = c.knode
+			}
+		case "Resources":
+			resources = s.val
+		case "Globals":
+			globals = s.val
+		default:
+			p.d.add(p.d.errf(s.knode, s.key, "unknown template section (want AWSTemplateFormatVersion, Transform, Description, Metadata, Parameters, Rules, Mappings, Conditions, Globals, Resources or Outputs)"))
+		}
+	}
+	p.readParameterDecls(params)
+	if resources == nil || len(pairs(resources)) == 0 {
+		at := resources
+		if at == nil {
+			at = root
+		}
+		p.d.add(p.d.errf(at, "Resources", "a template needs at least one resource"))
+		return
+	}
+	if !isMap(resources) {
+		p.d.add(p.d.errf(resources, "Resources", "want a mapping, got %s", describe(resources)))
+		return
+	}
+	for _, r := range pairs(resources) {
+		p.readRawResource(r)
+	}
+	p.checkTransform(transform)
+	p.readGlobals(globals)
+	p.findImplicit()
+}
+
+func (p *parser) readRawResource(r pair) {
+	path := "Resources." + r.key
+	if !logicalIDPattern.MatchString(r.key) {
+		p.d.add(p.d.errf(r.knode, path, "logical ID must be alphanumeric (A-Z, a-z, 0-9)"))
+		return
+	}
+	if _, dup := p.resources[r.key]; dup {
+		p.d.add(p.d.errf(r.knode, path, "resource defined twice"))
+		return
+	}
+	if _, clash := p.params[r.key]; clash {
+		p.d.add(p.d.errf(r.knode, path, "a parameter has the same name; Ref would be ambiguous"))
+		return
+	}
+	if !isMap(r.val) {
+		p.d.add(p.d.errf(r.val, path, "want a mapping with Type and Properties, got %s", describe(r.val)))
+		return
+	}
+	res := &rawResource{id: r.key, path: path, node: deref(r.val)}
+	for _, a := range pairs(r.val) {
+		switch a.key {
+		case "Type":
+			v := deref(a.val)
+			if v == nil || v.Kind != yaml.ScalarNode || v.Value == "" || isCustomTag(v.Tag) {
+				p.d.add(p.d.errf(a.val, path+".Type", "want a resource type such as AWS::Serverless::Function, got %s", describe(a.val)))
+				return
+			}
+			res.typ, res.typNode = v.Value, v
+		case "Properties":
+			if isNull(a.val) {
+				continue
+			}
+			if _, _, ok := intrinsic(a.val, false); ok || !isMap(a.val) {
+				p.d.add(p.d.errf(a.val, path+".Properties", "want a mapping of properties, got %s", describe(a.val)))
+				return
+			}
+			res.props = deref(a.val)
+		case "Condition":
+			v := deref(a.val)
+			if v == nil || v.Kind != yaml.ScalarNode || isCustomTag(v.Tag) {
+				p.d.add(p.d.errf(a.val, path+".Condition", "want a condition name, got %s", describe(a.val)))
+				return
+			}
+			res.condition, res.condNode = v.Value, v
+		case "Metadata":
+			res.metadata = a.val
+		case "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "UpdatePolicy", "CreationPolicy", "Version":
+		default:
+			p.d.add(p.d.errf(a.knode, path+"."+a.key, "unknown resource attribute (want Type, Properties, Condition, DependsOn, Metadata, DeletionPolicy, UpdateReplacePolicy, UpdatePolicy or CreationPolicy)"))
+		}
+	}
+	if res.typ == "" {
+		p.d.add(p.d.errf(r.val, path, "Type is missing"))
+		return
+	}
+	p.resources[r.key] = res
+	p.order = append(p.order, r.key)
+}
+
+// checkTransform enforces what CloudFormation enforces: without the SAM
+// transform, AWS::Serverless::* types do not exist.
+func (p *parser) checkTransform(transform *yaml.Node) {
+	has := false
+	tn := deref(transform)
+	if tn != nil {
+		switch tn.Kind {
+		case yaml.ScalarNode:
+			has = tn.Value == SAMTransform
+		case yaml.SequenceNode:
+			for _, c := range tn.Content {
+				if c := deref(c); c != nil && c.Value == SAMTransform {
+					has = true
+				}
+			}
+		}
+	}
+	if has {
+		return
+	}
+	for _, id := range p.order {
+		r := p.resources[id]
+		if strings.HasPrefix(r.typ, "AWS::Serverless::") {
+			p.d.add(p.d.errf(r.typNode, r.path+".Type", "%s needs \"Transform: %s\" at the top of the template", r.typ, SAMTransform))
+			return
+		}
+	}
+}
+
+// readGlobals keeps the Globals sections that apply to resources ESB reads.
+func (p *parser) readGlobals(g *yaml.Node) {
+	if isNull(g) {
+		return
+	}
+	if !isMap(g) {
+		p.d.add(p.d.errf(g, "Globals", "want a mapping, got %s", describe(g)))
+		return
+	}
+	for _, s := range pairs(g) {
+		path := "Globals." + s.key
+		switch s.key {
+		case "Function", "Api", "HttpApi", "SimpleTable", "StateMachine", "CapacityProvider":
+		default:
+			p.d.add(p.d.errf(s.knode, path, "unknown Globals section (want Function, Api, HttpApi, SimpleTable, StateMachine or CapacityProvider)"))
+			continue
+		}
+		if !isMap(s.val) {
+			p.d.add(p.d.errf(s.val, path, "want a mapping, got %s", describe(s.val)))
+			continue
+		}
+		if s.key == "Function" {
+			for _, f := range pairs(s.val) {
+				switch f.key {
+				case "FunctionName", "Events", "Role", "Policies":
+					p.d.add(p.d.errf(f.knode, path+"."+f.key, "cannot be set in Globals; set it on each function"))
+				}
+			}
+		}
+		p.globals[s.key] = deref(s.val)
+		// Values taken from Globals keep their own path in messages, so an
+		// error points at the line to fix and not at every function.
+		for _, f := range pairs(s.val) {
+			p.markOrigin(f.val, path+"."+f.key)
+		}
+	}
+}
+
+func (p *parser) markOrigin(n *yaml.Node, path string) {
+	if n != nil {
+		p.origins[n] = path
+	}
+}
+
+// findImplicit registers the resources the SAM transform generates, which
+// templates commonly reference (for instance in Outputs:
+// !Sub "https://${ServerlessRestApi}.execute-api...").
+func (p *parser) findImplicit() {
+	for _, id := range p.order {
+		r := p.resources[id]
+		if r.typ != TypeServerlessFunction {
+			continue
+		}
+		if lookup(r.props, "Role") == nil {
+			p.implicit[id+"Role"] = "AWS::IAM::Role"
+		}
+		if a := deref(lookup(r.props, "AutoPublishAlias")); a != nil && a.Kind == yaml.ScalarNode {
+			p.implicit[id+"Alias"+a.Value] = "AWS::Lambda::Alias"
+		}
+		for _, ev := range pairs(lookup(r.props, "Events")) {
+			typ := deref(lookup(ev.val, "Type"))
+			if typ == nil {
+				continue
+			}
+			props := lookup(ev.val, "Properties")
+			switch typ.Value {
+			case EventAPI:
+				if lookup(props, "RestApiId") == nil {
+					p.implicit[ImplicitRestAPI] = TypeServerlessAPI
+				}
+			case EventHTTPAPI:
+				if lookup(props, "ApiId") == nil {
+					p.implicit[ImplicitHTTPAPI] = TypeServerlessHTTPAPI
+				}
+			}
+		}
+	}
+}
+
+// applyConditions evaluates every named condition, so an error in one
+// that no resource uses is still reported, then marks the resources whose
+// Condition is false.
+func (p *parser) applyConditions() {
+	for name := range p.conditions {
+		if _, err := p.namedCondition(name, p.condKeys[name], "Conditions."+name); err != nil {
+			p.d.add(err)
+		}
+	}
+	for _, id := range p.order {
+		r := p.resources[id]
+		if r.condition == "" {
+			continue
+		}
+		v, err := p.namedCondition(r.condition, r.condNode, r.path+".Condition")
+		if err != nil {
+			p.d.add(err)
+			continue
+		}
+		r.skipped = !v
+	}
+}
+
+// readResources turns each created resource into its typed form.
+func (p *parser) readResources(t *Template) {
+	for _, id := range p.order {
+		r := p.resources[id]
+		if r.skipped {
+			continue
+		}
+		switch r.typ {
+		case TypeServerlessFunction, TypeLambdaFunction:
+			if f, ok := p.readFunction(r); ok {
+				t.Functions = append(t.Functions, f)
+			}
+		case TypeServerlessAPI, TypeServerlessHTTPAPI:
+			if a, ok := p.readAPI(r); ok {
+				t.APIs = append(t.APIs, a)
+			}
+		case TypeServerlessLayer:
+			if l, ok := p.readLayer(r); ok {
+				t.Layers = append(t.Layers, l)
+			}
+		case TypeDynamoDBTable:
+			if tb, ok := p.readDynamoDBTable(r); ok {
+				t.Tables = append(t.Tables, tb)
+			}
+		case TypeServerlessTable:
+			if tb, ok := p.readSimpleTable(r); ok {
+				t.Tables = append(t.Tables, tb)
+			}
+		case TypeS3Bucket:
+			if b, ok := p.readBucket(r); ok {
+				t.Buckets = append(t.Buckets, b)
+			}
+		default:
+			p.d.warn(r.typNode, r.path, "resource type %s is not supported locally; %s skipped", r.typ, r.id)
+		}
+	}
+	p.resolveRoutes(t)
+}
+
+// checkUnique rejects two resources that would land on the same key of the
+// runtime config, where the later would silently replace the earlier.
+func (p *parser) checkUnique(t *Template) {
+	check := func(kind, name, id string, m map[string]string) {
+		if prev, ok := m[name]; ok {
+			r := p.resources[id]
+			p.d.add(p.d.errf(r.node, r.path, "%s name %q is also used by %s", kind, name, prev))
+			return
+		}
+		m[name] = id
+	}
+	fns, tables, buckets, layers := map[string]string{}, map[string]string{}, map[string]string{}, map[string]string{}
+	for _, f := range t.Functions {
+		check("function", f.Name, f.LogicalID, fns)
+	}
+	for _, tb := range t.Tables {
+		check("table", tb.TableName, tb.LogicalID, tables)
+	}
+	for _, b := range t.Buckets {
+		check("bucket", b.BucketName, b.LogicalID, buckets)
+	}
+	for _, l := range t.Layers {
+		check("layer", l.Name, l.LogicalID, layers)
+	}
+	routes := map[string]string{}
+	for _, f := range t.Functions {
+		for _, rt := range f.Routes {
+			key := rt.Method + " " + rt.Path
+			where := f.LogicalID + ".Events." + rt.Event
+			if prev, ok := routes[key]; ok {
+				r := p.resources[f.LogicalID]
+				ev := lookup(lookup(r.props, "Events"), rt.Event)
+				p.d.add(p.d.errf(ev, r.path+".Properties.Events."+rt.Event, "route %s is also defined by %s; ESB serves all APIs of a template on one gateway", key, prev))
+				continue
+			}
+			routes[key] = where
+		}
+	}
+}
+
+// errNotCreated is wrapped when a reference names a resource whose
+// Condition is false.
+var errNotCreated = errors.New("resource is not created")

@@ -1,0 +1,183 @@
+// Package sam reads AWS SAM templates (YAML or JSON) the way CloudFormation
+// and the SAM transform would, and returns the resources ESB can run
+// locally: functions with their HTTP and schedule events, APIs, layers,
+// DynamoDB tables and S3 buckets.
+//
+// Intrinsic functions are evaluated with parameter values, mappings,
+// conditions and pseudo parameters, but only where ESB reads a value: a
+// template that uses, say, Fn::ImportValue in an IAM policy still parses.
+// Every reference is nevertheless checked up front, as CloudFormation does.
+// Problems come back as *Error values carrying file, line, column and the
+// path inside the template; several are joined with errors.Join.
+package sam
+
+// Package types, as CloudFormation spells them.
+const (
+	PackageZip   = "Zip"
+	PackageImage = "Image"
+)
+
+// Resource types this package reads.
+const (
+	TypeServerlessFunction = "AWS::Serverless::Function"
+	TypeServerlessAPI      = "AWS::Serverless::Api"
+	TypeServerlessHTTPAPI  = "AWS::Serverless::HttpApi"
+	TypeServerlessLayer    = "AWS::Serverless::LayerVersion"
+	TypeServerlessTable    = "AWS::Serverless::SimpleTable"
+	TypeLambdaFunction     = "AWS::Lambda::Function"
+	TypeDynamoDBTable      = "AWS::DynamoDB::Table"
+	TypeS3Bucket           = "AWS::S3::Bucket"
+)
+
+// Event types that produce routes.
+const (
+	EventAPI     = "Api"     // REST API, payload format 1.0
+	EventHTTPAPI = "HttpApi" // HTTP API, payload format 2.0 unless set
+)
+
+// Logical IDs SAM gives the APIs it creates for events without
+// RestApiId/ApiId.
+const (
+	ImplicitRestAPI = "ServerlessRestApi"
+	ImplicitHTTPAPI = "ServerlessHttpApi"
+)
+
+// Template is a parsed SAM template with conditions applied: resources
+// whose Condition is false are absent. Slices keep template order.
+type Template struct {
+	Path        string // absolute path of the template file
+	Dir         string // its directory, symlinks resolved; code paths are relative to it
+	Description string
+	Functions   []Function
+	APIs        []API
+	Layers      []Layer
+	Tables      []Table
+	Buckets     []Bucket
+	// Warnings name what was skipped or cannot behave as on AWS.
+	Warnings []Warning
+}
+
+// Function is an AWS::Serverless::Function or AWS::Lambda::Function with
+// Globals and defaults applied. It carries what the deploy pipeline needs to
+// build the function's image.
+type Function struct {
+	LogicalID   string
+	Type        string // TypeServerlessFunction or TypeLambdaFunction
+	Name        string // FunctionName, else LogicalID
+	PackageType string // PackageZip or PackageImage
+
+	// Zip functions.
+	Runtime     string // a name from runtimecatalog
+	Handler     string
+	CodeDir     string // absolute, symlinks resolved, inside Template.Dir
+	BuildMethod string // Metadata.BuildMethod (e.g. esbuild, makefile), if any
+	Layers      []Layer
+
+	// Image functions: either a ready image or a Dockerfile to build.
+	ImageURI      string
+	DockerContext string // absolute, symlinks resolved, inside Template.Dir
+	Dockerfile    string // relative to DockerContext, as in SAM's Metadata
+	DockerTag     string
+
+	Timeout       int // seconds; SAM default 3
+	MemorySize    int // MB; SAM default 128
+	Architectures []string
+	Environment   map[string]string
+
+	// ReservedConcurrency is ReservedConcurrentExecutions; 0 means unset.
+	ReservedConcurrency int
+	// ProvisionedConcurrency is ProvisionedConcurrencyConfig's
+	// ProvisionedConcurrentExecutions; 0 means unset.
+	ProvisionedConcurrency int
+
+	Routes    []Route
+	Schedules []Schedule
+}
+
+// Route is an Api or HttpApi event of a function.
+type Route struct {
+	Event   string // the event's key under Events
+	Type    string // EventAPI or EventHTTPAPI
+	Path    string // API Gateway syntax: /items/{id}, /files/{proxy+}
+	Method  string // upper case; "ANY" matches all
+	Payload string // "1.0" or "2.0"
+	API     string // logical ID of the API, ImplicitRestAPI/ImplicitHTTPAPI if none was named
+	Stage   string
+}
+
+// Schedule is a Schedule or ScheduleV2 event of a function.
+type Schedule struct {
+	Event      string
+	Name       string
+	Expression string // rate(...), cron(...) or, for ScheduleV2, at(...)
+	Input      string // JSON passed as the event, if set
+	Enabled    *bool  // nil when the template does not say
+}
+
+// API is an AWS::Serverless::Api or AWS::Serverless::HttpApi.
+type API struct {
+	LogicalID string
+	Type      string
+	Name      string
+	StageName string
+}
+
+// Layer is an AWS::Serverless::LayerVersion.
+type Layer struct {
+	LogicalID          string
+	Name               string // LayerName, else LogicalID
+	ContentURI         string // as written, cleaned, slash-separated
+	ContentDir         string // absolute, symlinks resolved, inside Template.Dir
+	CompatibleRuntimes []string
+	BuildMethod        string
+}
+
+// Table is an AWS::DynamoDB::Table, or the table an
+// AWS::Serverless::SimpleTable stands for.
+type Table struct {
+	LogicalID               string
+	Type                    string
+	TableName               string
+	KeySchema               []KeySchemaElement
+	AttributeDefinitions    []AttributeDefinition
+	BillingMode             string // PAY_PER_REQUEST or PROVISIONED
+	ProvisionedThroughput   *ProvisionedThroughput
+	GlobalSecondaryIndexes  []SecondaryIndex
+	LocalSecondaryIndexes   []SecondaryIndex
+	StreamSpecification     map[string]any
+	TimeToLiveSpecification map[string]any
+}
+
+// KeySchemaElement is one key attribute of a table or index.
+type KeySchemaElement struct {
+	AttributeName string
+	KeyType       string // HASH or RANGE
+}
+
+// AttributeDefinition declares the type of a key attribute.
+type AttributeDefinition struct {
+	AttributeName string
+	AttributeType string // S, N or B
+}
+
+// ProvisionedThroughput is a table's or index's capacity.
+type ProvisionedThroughput struct {
+	ReadCapacityUnits  int64
+	WriteCapacityUnits int64
+}
+
+// SecondaryIndex is a global or local secondary index.
+type SecondaryIndex struct {
+	IndexName             string
+	KeySchema             []KeySchemaElement
+	ProjectionType        string
+	NonKeyAttributes      []string
+	ProvisionedThroughput *ProvisionedThroughput
+}
+
+// Bucket is an AWS::S3::Bucket.
+type Bucket struct {
+	LogicalID              string
+	BucketName             string
+	LifecycleConfiguration map[string]any
+}
