@@ -1,6 +1,7 @@
 package runtimeconfig
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -18,8 +19,10 @@ const (
 	childNameEnv = "ESB_TEST_FUNCTION"
 )
 
-// childReady is printed by a looping child once its first merge is on disk,
-// so the parent knows that killing it from then on lands mid-work.
+// childReady is printed by a looping child once its first merge is on disk;
+// it then waits for a line on stdin before looping. Releasing all children
+// together matters: flock waiters poll, so a child already looping would
+// starve one still trying to get through its first merge.
 const childReady = "merged"
 
 // TestMain lets the multi-process tests re-execute this test binary as a
@@ -50,6 +53,10 @@ func runChild(mode, dir, name string) int {
 			}
 			if gen == 0 {
 				fmt.Println(childReady)
+				if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					return 1
+				}
 			}
 		}
 	default:
