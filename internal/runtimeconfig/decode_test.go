@@ -49,6 +49,15 @@ func TestLoadValidKeepsUnknownFields(t *testing.T) {
 	assert.Equal(t, map[string]any{"queues": []any{map[string]any{"QueueName": "jobs"}}}, res.Extra)
 }
 
+func TestEmptyDirIsAnError(t *testing.T) {
+	_, err := Load("")
+	assert.ErrorContains(t, err, "config dir is empty")
+	_, err = MergeInto(t.Context(), "", Empty(), MergeOptions{})
+	assert.ErrorContains(t, err, "config dir is empty")
+	_, err = Seed(t.Context(), "", "", SeedOptions{})
+	assert.ErrorContains(t, err, "config dir is empty")
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	dir := t.TempDir()
 	copyFixture(t, "valid", dir)
@@ -226,9 +235,21 @@ func TestDecodePerFile(t *testing.T) {
 func TestValidateInMemory(t *testing.T) {
 	tests := []struct {
 		name string
+		zero bool // start from Config{} instead of Empty()
 		cfg  func(c *Config)
 		want []string
 	}{
+		{
+			name: "zero config is valid",
+			zero: true,
+			cfg:  func(*Config) {},
+		},
+		{
+			name: "zero config still checks route functions",
+			zero: true,
+			cfg:  func(c *Config) { c.Routing.Routes = []Route{route("/a", "GET", "A")} },
+			want: []string{`routing.yml: routes[0].function: unknown function "A" (not in functions.yml)`},
+		},
 		{
 			name: "valid",
 			cfg: func(c *Config) {
@@ -289,6 +310,9 @@ func TestValidateInMemory(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := Empty()
+			if tt.zero {
+				c = Config{}
+			}
 			tt.cfg(&c)
 			assert.Equal(t, tt.want, errorLines(c.Validate()))
 		})

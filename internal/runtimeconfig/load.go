@@ -11,6 +11,9 @@ import (
 // read is always a complete file, and the read order keeps the three
 // consistent with each other (see the comment inside).
 func ReadFiles(dir string) (Files, error) {
+	if dir == "" {
+		return Files{}, errEmptyDir
+	}
 	var (
 		files Files
 		errs  []error

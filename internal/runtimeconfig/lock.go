@@ -11,14 +11,21 @@ import (
 	"github.com/gofrs/flock"
 )
 
-// Lock defaults.
-const (
-	DefaultLockTimeout       = 30 * time.Second
-	DefaultLockRetryInterval = 50 * time.Millisecond
-)
+// DefaultLockTimeout is how long Lock waits when LockOptions.Timeout is
+// zero: long enough for another deploy's merge (milliseconds) or a gateway's
+// seed init, short enough that a stuck holder is reported, not waited out.
+const DefaultLockTimeout = 30 * time.Second
+
+// DefaultLockRetryInterval is how often Lock polls a held lock when
+// LockOptions.RetryInterval is zero.
+const DefaultLockRetryInterval = 50 * time.Millisecond
 
 // ErrLockHeld is wrapped by the error Lock returns when it gave up waiting.
 var ErrLockHeld = errors.New("another deploy or gateway start holds it")
+
+// errEmptyDir guards against an unset CONFIG_DIR turning into the current
+// directory: the contract wants a clear error, never a silent default.
+var errEmptyDir = errors.New("config dir is empty (CONFIG_DIR not set?)")
 
 // LockOptions tunes waiting for the deploy lock. Zero values mean the
 // defaults.
@@ -36,7 +43,9 @@ type LockOptions struct {
 //
 // The lock is an flock(2) on a file, so it is released by the kernel when
 // the holder dies, and it also excludes goroutines of one process from each
-// other, since each call opens the file anew.
+// other, since each call opens the file anew. Waiters poll every
+// opts.RetryInterval and are not queued: fine for deploys seconds apart, but
+// a holder that re-locks in a tight loop can starve them.
 func Lock(ctx context.Context, dir string, opts LockOptions) (unlock func() error, err error) {
 	timeout := opts.Timeout
 	if timeout <= 0 {
@@ -45,6 +54,9 @@ func Lock(ctx context.Context, dir string, opts LockOptions) (unlock func() erro
 	retry := opts.RetryInterval
 	if retry <= 0 {
 		retry = DefaultLockRetryInterval
+	}
+	if dir == "" {
+		return nil, errEmptyDir
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create config dir: %w", err)

@@ -6,6 +6,12 @@
 // Every struct keeps fields it does not know in Extra, so a reader built
 // before a field was added neither rejects nor drops it when it rewrites the
 // file during a merge.
+//
+// Writers (MergeInto, Seed) hold ${CONFIG_DIR}/.deploy.lock and replace
+// each file by rename, functions.yml first; readers (Load, ReadFiles) take
+// no lock and read functions.yml last. Together with "functions are never
+// deleted" this means a reader always gets three complete files whose
+// routes name functions that exist, even in the middle of a deploy.
 package runtimeconfig
 
 // File names inside CONFIG_DIR.

@@ -37,8 +37,8 @@ type SeedResult struct {
 //  1. a file already in configDir is used as it is (a deploy's result
 //     must survive gateway restarts);
 //  2. else the file of the same name in seedDir (the seed config baked into
-//     the gateway image) is copied, byte for byte; an empty seedDir or a
-//     missing one is allowed;
+//     the gateway image) is copied, byte for byte; seedDir may be "" or not
+//     exist, and may lack some of the files;
 //  3. else the file is written in its empty form.
 //
 // An existing file is never overwritten. The resulting config is decoded and
@@ -57,7 +57,7 @@ func Seed(ctx context.Context, configDir, seedDir string, opts SeedOptions) (res
 	}
 	defer func() {
 		if uerr := unlock(); uerr != nil && err == nil {
-			res, err = SeedResult{}, uerr
+			err = uerr
 		}
 	}()
 

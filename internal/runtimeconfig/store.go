@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // MergeOptions tunes MergeInto. The zero value is ready to use.
@@ -34,7 +35,9 @@ type Result struct {
 // Concurrent readers such as the gateway never see a partial file: each
 // file is written to "<name>.yml.tmp", synced, then renamed over the old
 // one. A crash leaves at most a stale .tmp file, which the next write
-// truncates. On any error before the first rename, dir is unchanged.
+// truncates. On any error before the first rename, dir is unchanged (but
+// for the lock file). If only releasing the lock fails, the files are
+// written and res is filled in alongside the error.
 func MergeInto(ctx context.Context, dir string, deploy Config, opts MergeOptions) (res Result, err error) {
 	unlock, err := Lock(ctx, dir, opts.Lock)
 	if err != nil {
@@ -42,7 +45,7 @@ func MergeInto(ctx context.Context, dir string, deploy Config, opts MergeOptions
 	}
 	defer func() {
 		if uerr := unlock(); uerr != nil && err == nil {
-			res, err = Result{}, uerr
+			err = uerr
 		}
 	}()
 
@@ -109,12 +112,11 @@ func writeFiles(dir string, files Files, names []string) error {
 		return nil
 	}
 	for _, name := range FileNames {
-		for _, want := range names {
-			if want == name {
-				if err := writeFileAtomic(dir, name, files.get(name)); err != nil {
-					return err
-				}
-			}
+		if !slices.Contains(names, name) {
+			continue
+		}
+		if err := writeFileAtomic(dir, name, files.get(name)); err != nil {
+			return err
 		}
 	}
 	return syncDir(dir)
