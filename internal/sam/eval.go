@@ -555,9 +555,7 @@ func (p *parser) getAtt(at *yaml.Node, id, attr, path string) (string, error) {
 		})
 	default:
 		if attr == "Arn" {
-			parts := strings.Split(typ, "::")
-			service := strings.ToLower(parts[min(1, len(parts)-1)])
-			return p.arn(service, strings.ToLower(parts[len(parts)-1])+"/"+name), nil
+			return p.genericARN(typ, name), nil
 		}
 		return "", p.d.errf(at, path, "Fn::GetAtt %s.%s: attribute of %s is not available locally", id, attr, typ)
 	}
@@ -570,6 +568,23 @@ func (p *parser) getAtt(at *yaml.Node, id, attr, path string) (string, error) {
 		return "", p.d.errf(at, path, "Fn::GetAtt %s.%s: %s has no attributes (use Ref)", id, attr, typ)
 	}
 	return "", p.d.errf(at, path, "Fn::GetAtt %s.%s: %s has no attribute %q (supported: %s)", id, attr, typ, attr, strings.Join(supported, ", "))
+}
+
+// genericARN makes a plausible ARN for a resource type ESB does not run,
+// so templates that pass such ARNs around (policies, environment) still
+// evaluate.
+func (p *parser) genericARN(typ, name string) string {
+	parts := strings.Split(typ, "::")
+	service := strings.ToLower(parts[min(1, len(parts)-1)])
+	switch typ {
+	case "AWS::SQS::Queue", "AWS::SNS::Topic":
+		return p.arn(service, name)
+	case "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine":
+		return p.arn("states", "stateMachine:"+name)
+	case "AWS::Logs::LogGroup":
+		return p.arn("logs", "log-group:"+name+":*")
+	}
+	return p.arn(service, strings.ToLower(parts[len(parts)-1])+"/"+name)
 }
 
 // namedCondition evaluates the condition called name, once.

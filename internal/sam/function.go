@@ -46,7 +46,7 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 	serverless := r.typ == TypeServerlessFunction
 	props := r.props
 	if serverless {
-		props = p.withGlobals("Function", props)
+		props = p.withGlobals("Function", props, r.path+".Properties")
 	}
 	o := obj{n: props, path: r.path + ".Properties"}
 	if o.n == nil {
@@ -68,6 +68,9 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 	f.Architectures = p.architectures(o)
 	f.Environment = p.environment(o)
 	f.ReservedConcurrency = p.integer(o, "ReservedConcurrentExecutions", 0, 0, maxConcurrency)
+	if v, path := p.field(o, "ReservedConcurrentExecutions"); v != nil && f.ReservedConcurrency == 0 && v.Value == "0" {
+		p.d.warn(v, path, "0 stops every invocation on AWS; ESB does not throttle to zero and runs the function without a limit")
+	}
 	if pc, ok := p.object(o, "ProvisionedConcurrencyConfig"); ok {
 		if lookup(pc.n, "ProvisionedConcurrentExecutions") == nil {
 			p.d.add(p.d.errf(pc.n, pc.path+".ProvisionedConcurrentExecutions", "required"))
@@ -530,6 +533,10 @@ func (p *parser) scheduleEvent(name string, props obj, exprKey, enabledKey strin
 	}
 	if enabledKey != "" {
 		s.Enabled = p.boolean(props, enabledKey)
+	}
+	if tz, ok := p.str(props, "ScheduleExpressionTimezone"); ok && tz.s != "UTC" {
+		// runtimeconfig.Schedule has no time zone yet.
+		p.d.warn(tz.n, tz.path, "ESB runs schedules in UTC; time zone %s is ignored", quote(tz.s))
 	}
 	if v, ok := p.str(props, "State"); ok {
 		if !p.oneOf(v, "ENABLED", "DISABLED") {

@@ -6,7 +6,7 @@ import "gopkg.in/yaml.v3"
 // way the SAM transform does: the resource's value wins for scalars,
 // mappings merge key by key, lists concatenate (globals first), and an
 // intrinsic function counts as a scalar.
-func (p *parser) withGlobals(section string, props *yaml.Node) *yaml.Node {
+func (p *parser) withGlobals(section string, props *yaml.Node, propsPath string) *yaml.Node {
 	g := p.globals[section]
 	if g == nil {
 		return props
@@ -14,7 +14,7 @@ func (p *parser) withGlobals(section string, props *yaml.Node) *yaml.Node {
 	if props == nil {
 		return g
 	}
-	return p.merge(g, props, "Globals."+section)
+	return p.merge(g, props, "Globals."+section, propsPath)
 }
 
 type mergeKind int
@@ -41,8 +41,10 @@ func kindForMerge(n *yaml.Node) mergeKind {
 }
 
 // merge merges global value g (at gPath) with local value l. Nodes kept from
-// g are recorded with their Globals path.
-func (p *parser) merge(g, l *yaml.Node, gPath string) *yaml.Node {
+// g are recorded with their Globals path; list items of l keep their own
+// index (under lPath) although the
+// merged list puts the global items first.
+func (p *parser) merge(g, l *yaml.Node, gPath, lPath string) *yaml.Node {
 	gk, lk := kindForMerge(g), kindForMerge(l)
 	if gk != lk || gk == mergeScalar {
 		return l
@@ -53,6 +55,9 @@ func (p *parser) merge(g, l *yaml.Node, gPath string) *yaml.Node {
 		for i, c := range gd.Content {
 			p.keepOrigin(c, indexPath(gPath, i))
 			out.Content = append(out.Content, c)
+		}
+		for i, c := range ld.Content {
+			p.keepOrigin(c, indexPath(lPath, i))
 		}
 		out.Content = append(out.Content, ld.Content...)
 		return out
@@ -67,7 +72,7 @@ func (p *parser) merge(g, l *yaml.Node, gPath string) *yaml.Node {
 		inGlobal[kv.key] = true
 		path := joinPath(gPath, kv.key)
 		if lv, ok := local[kv.key]; ok {
-			out.Content = append(out.Content, kv.knode, p.merge(kv.val, lv, path))
+			out.Content = append(out.Content, kv.knode, p.merge(kv.val, lv, path, joinPath(lPath, kv.key)))
 			continue
 		}
 		p.keepOrigin(kv.val, path)

@@ -91,7 +91,7 @@ func describe(n *yaml.Node) string {
 // quote renders a user value for a message, shortened so a huge value
 // cannot flood the terminal.
 func quote(s string) string {
-	const max = 80
+	const max = 200
 	if len(s) > max {
 		s = s[:max] + "..."
 	}

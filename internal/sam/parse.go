@@ -239,6 +239,10 @@ func (p *parser) parse(root *yaml.Node) *Template {
 	if p.d.err() != nil {
 		return t
 	}
+	p.checkCycles()
+	if p.d.err() != nil {
+		return t
+	}
 	p.resolveParameters()
 	if p.d.err() != nil {
 		return t

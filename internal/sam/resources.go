@@ -20,7 +20,7 @@ var (
 func (p *parser) props(r *rawResource, section string) obj {
 	n := r.props
 	if section != "" {
-		n = p.withGlobals(section, n)
+		n = p.withGlobals(section, n, r.path+".Properties")
 	}
 	if n == nil {
 		n = emptyMap(r.node)

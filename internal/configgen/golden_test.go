@@ -1,0 +1,92 @@
+package configgen
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/internal/sam"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under fixtures/sam/*/golden")
+
+const fixtures = "../../fixtures/sam"
+
+// caseOptions is a fixture's options.yml: what the CLI would pass.
+type caseOptions struct {
+	ParameterOverrides map[string]string `yaml:"parameter_overrides"`
+	Region             string            `yaml:"region"`
+	StackName          string            `yaml:"stack_name"`
+	AccountID          string            `yaml:"account_id"`
+}
+
+func readCaseOptions(t *testing.T, dir string) sam.Options {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "options.yml"))
+	if os.IsNotExist(err) {
+		return sam.Options{}
+	}
+	require.NoError(t, err)
+	var o caseOptions
+	require.NoError(t, yaml.Unmarshal(data, &o))
+	return sam.Options{ParameterOverrides: o.ParameterOverrides, Region: o.Region, StackName: o.StackName, AccountID: o.AccountID}
+}
+
+// TestGolden parses every fixture template and compares the generated
+// functions.yml, routing.yml and resources.yml, and the warnings, with the
+// files in its golden/ directory. Run with -update to rewrite them, then
+// review the diff: the golden files are the specification.
+func TestGolden(t *testing.T) {
+	templates, err := filepath.Glob(filepath.Join(fixtures, "*", "template.yml"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(templates), 15, "the fixture corpus shrank")
+	for _, tmplPath := range templates {
+		dir := filepath.Dir(tmplPath)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			src, err := os.ReadFile(tmplPath)
+			require.NoError(t, err)
+			tmpl, err := sam.Parse("template.yml", src, dir, readCaseOptions(t, dir))
+			require.NoError(t, err)
+			cfg, err := Generate(tmpl, Options{})
+			require.NoError(t, err)
+			files, err := runtimeconfig.Marshal(cfg)
+			require.NoError(t, err)
+
+			var warnings strings.Builder
+			for _, w := range tmpl.Warnings {
+				warnings.WriteString(w.String() + "\n")
+			}
+			got := map[string][]byte{
+				runtimeconfig.FunctionsFileName: files.Functions,
+				runtimeconfig.RoutingFileName:   files.Routing,
+				runtimeconfig.ResourcesFileName: files.Resources,
+				"warnings.txt":                  []byte(warnings.String()),
+			}
+			goldenDir := filepath.Join(dir, "golden")
+			for name, data := range got {
+				path := filepath.Join(goldenDir, name)
+				if *update {
+					require.NoError(t, os.MkdirAll(goldenDir, 0o755))
+					require.NoError(t, os.WriteFile(path, data, 0o644))
+					continue
+				}
+				want, err := os.ReadFile(path)
+				require.NoError(t, err, "missing golden file; run go test ./internal/configgen -run TestGolden -update")
+				assert.Equal(t, string(want), string(data), name)
+			}
+
+			// What the generator writes must be what the gateway and the
+			// merge accept.
+			decoded, err := runtimeconfig.Decode(files)
+			require.NoError(t, err)
+			assert.Len(t, decoded.Functions.Functions, len(cfg.Functions.Functions))
+		})
+	}
+}

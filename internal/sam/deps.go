@@ -1,0 +1,121 @@
+package sam
+
+import (
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// checkCycles rejects resources that depend on each other through Ref,
+// Fn::GetAtt, Fn::Sub or DependsOn, as CloudFormation does ("circular
+// dependency"). A SAM function's Events are left out: the transform turns
+// them into other resources, so an API whose OpenAPI body names the
+// function and an event naming the API is no cycle.
+func (p *parser) checkCycles() {
+	deps := map[string][]string{}
+	for _, id := range p.order {
+		r := p.resources[id]
+		seen := map[string]bool{}
+		add := func(dep string) {
+			if _, ok := p.resources[dep]; ok && !seen[dep] {
+				seen[dep] = true
+				deps[id] = append(deps[id], dep)
+			}
+		}
+		for _, kv := range pairs(r.props) {
+			if kv.key == "Events" && (r.typ == TypeServerlessFunction || r.typ == "AWS::Serverless::StateMachine") {
+				continue
+			}
+			p.collectDeps(kv.val, add, 0)
+		}
+		if dep := deref(lookup(r.node, "DependsOn")); dep != nil {
+			if dep.Kind == yaml.ScalarNode {
+				add(dep.Value)
+			}
+			for _, c := range dep.Content {
+				if c := deref(c); c != nil {
+					add(c.Value)
+				}
+			}
+		}
+	}
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := map[string]int{}
+	var stack []string
+	var visit func(id string) bool
+	visit = func(id string) bool {
+		switch state[id] {
+		case visiting:
+			start := 0
+			for i, s := range stack {
+				if s == id {
+					start = i
+				}
+			}
+			cycle := append(append([]string{}, stack[start:]...), id)
+			r := p.resources[cycle[0]]
+			p.d.add(p.d.errf(r.node, r.path, "circular dependency: %s", strings.Join(cycle, " -> ")))
+			return false
+		case done:
+			return true
+		}
+		state[id] = visiting
+		stack = append(stack, id)
+		for _, d := range deps[id] {
+			if !visit(d) {
+				return false
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[id] = done
+		return true
+	}
+	for _, id := range p.order {
+		if state[id] == unvisited && !visit(id) {
+			return
+		}
+	}
+}
+
+// collectDeps reports each resource n references.
+func (p *parser) collectDeps(n *yaml.Node, add func(string), depth int) {
+	n = deref(n)
+	if n == nil || depth > maxAliasDepth*10 {
+		return
+	}
+	if fn, arg, ok := intrinsic(n, false); ok {
+		switch fn {
+		case "Ref":
+			if a := deref(arg); a != nil && a.Kind == yaml.ScalarNode {
+				base, _, _ := strings.Cut(a.Value, ".")
+				add(base)
+			}
+		case "Fn::GetAtt":
+			if res, _, ok := splitGetAtt(arg); ok {
+				add(res)
+			}
+		case "Fn::Sub":
+			a := deref(arg)
+			if a != nil && a.Kind == yaml.SequenceNode && len(a.Content) > 0 {
+				a = deref(a.Content[0])
+			}
+			if a != nil && a.Kind == yaml.ScalarNode {
+				if parts, err := parseSub(a.Value); err == nil {
+					for _, part := range parts {
+						if part.isVar {
+							base, _, _ := strings.Cut(part.text, ".")
+							add(base)
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, c := range n.Content {
+		p.collectDeps(c, add, depth+1)
+	}
+}
