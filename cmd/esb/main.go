@@ -44,6 +44,7 @@ type command struct {
 func commands() []command {
 	cmds := []command{
 		versionCommand(),
+		validateCommand(),
 		envCommand(),
 		statusCommand(),
 	}

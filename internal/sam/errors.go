@@ -3,6 +3,7 @@ package sam
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -117,4 +118,24 @@ func (d *diag) warn(n *yaml.Node, path, format string, args ...any) {
 	d.warns = append(d.warns, w)
 }
 
-func (d *diag) err() error { return errors.Join(d.errs...) }
+// err returns the errors found so far, in file order, so the list reads top
+// to bottom like the template.
+func (d *diag) err() error {
+	errs := append([]error(nil), d.errs...)
+	pos := func(e error) (int, int) {
+		var pe *Error
+		if errors.As(e, &pe) {
+			return pe.Line, pe.Column
+		}
+		return 0, 0
+	}
+	sort.SliceStable(errs, func(i, j int) bool {
+		li, ci := pos(errs[i])
+		lj, cj := pos(errs[j])
+		if li != lj {
+			return li < lj
+		}
+		return ci < cj
+	})
+	return errors.Join(errs...)
+}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/esb-dev/esb/internal/configgen"
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/internal/sam"
+)
+
+// validateOptions are the flags of `esb validate`.
+type validateOptions struct {
+	template  string
+	overrides []string
+	output    string
+}
+
+func validateCommand() command {
+	const summary = "Check a SAM template and show the runtime config it deploys, without Docker"
+	return command{
+		name:    "validate",
+		summary: summary,
+		run: func(ctx context.Context, c *cli, args []string) error {
+			var opts validateOptions
+			fs := newFlagSet(c, "validate", "[-t template.yml] [--parameter-overrides K=V ...] [-o DIR]", summary)
+			fs.StringVarP(&opts.template, "template", "t", "", "SAM template (default: template.yaml or template.yml in the current directory)")
+			fs.StringArrayVar(&opts.overrides, "parameter-overrides", nil, "template parameter values: K=V, \"K1=V1 K2=V2\" or ParameterKey=K,ParameterValue=V (repeatable)")
+			fs.StringVarP(&opts.output, "output", "o", "", "write functions.yml, routing.yml and resources.yml into `DIR` instead of printing them")
+			if err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			if fs.NArg() > 0 {
+				return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+			}
+			return runValidate(ctx, c, opts)
+		},
+	}
+}
+
+func runValidate(_ context.Context, c *cli, opts validateOptions) error {
+	path, err := findTemplate(opts.template)
+	if err != nil {
+		return err
+	}
+	overrides, err := parseParameterOverrides(opts.overrides)
+	if err != nil {
+		return usageError{err}
+	}
+	tmpl, err := sam.ParseFile(path, sam.Options{ParameterOverrides: overrides})
+	if err != nil {
+		return templateError(path, err)
+	}
+	for _, w := range tmpl.Warnings {
+		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	}
+	cfg, err := configgen.Generate(tmpl, configgen.Options{})
+	if err != nil {
+		return fmt.Errorf("generate config from %s: %w", path, err)
+	}
+	files, err := runtimeconfig.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	named := []struct {
+		name string
+		data []byte
+	}{
+		{runtimeconfig.FunctionsFileName, files.Functions},
+		{runtimeconfig.RoutingFileName, files.Routing},
+		{runtimeconfig.ResourcesFileName, files.Resources},
+	}
+	if opts.output == "" {
+		for i, f := range named {
+			if i > 0 {
+				fmt.Fprintln(c.stdout, "---")
+			}
+			fmt.Fprintf(c.stdout, "# %s\n%s", f.name, f.data)
+		}
+	} else {
+		if err := os.MkdirAll(opts.output, 0o755); err != nil {
+			return fmt.Errorf("create output directory: %w", err)
+		}
+		for _, f := range named {
+			if err := os.WriteFile(filepath.Join(opts.output, f.name), f.data, 0o644); err != nil {
+				return fmt.Errorf("write %s: %w", f.name, err)
+			}
+		}
+	}
+	res := cfg.Resources.Resources
+	fmt.Fprintf(c.stderr, "%s is valid: %s, %s, %s, %s, %s", path,
+		plural(len(cfg.Functions.Functions), "function"), plural(len(cfg.Routing.Routes), "route"),
+		plural(len(res.DynamoDB), "table"), plural(len(res.S3), "bucket"), plural(len(res.Layers), "layer"))
+	if opts.output != "" {
+		fmt.Fprintf(c.stderr, " (written to %s)", opts.output)
+	}
+	fmt.Fprintln(c.stderr)
+	return nil
+}
+
+// findTemplate returns the template to read: the one named, else the SAM
+// CLI's default names in the current directory.
+func findTemplate(name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	for _, candidate := range []string{"template.yaml", "template.yml"} {
+		if _, err := os.Stat(candidate); err == nil {
+			return candidate, nil
+		}
+	}
+	return "", usageError{errors.New("no template.yaml or template.yml in the current directory (pass -t)")}
+}
+
+// templateError puts each positioned problem on its own line, after a count,
+// so editors and CI annotators can pick them up.
+func templateError(path string, err error) error {
+	var many interface{ Unwrap() []error }
+	n := 1
+	if errors.As(err, &many) {
+		n = len(many.Unwrap())
+	}
+	var positioned *sam.Error
+	if n == 1 && !errors.As(err, &positioned) {
+		return err // not a template problem (unreadable file...)
+	}
+	return fmt.Errorf("%s has %s:\n%w", path, plural(n, "error"), err)
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// parseParameterOverrides accepts the forms `sam deploy` users type:
+// repeated K=V flags, several pairs in one quoted flag ("K1=V1 K2=V2", a
+// value with spaces quoted inside it) and CloudFormation's
+// ParameterKey=K,ParameterValue=V.
+func parseParameterOverrides(values []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range values {
+		tokens, err := splitOverrides(v)
+		if err != nil {
+			return nil, err
+		}
+		for _, tok := range tokens {
+			var key, val string
+			if rest, ok := strings.CutPrefix(tok, "ParameterKey="); ok {
+				if key, val, ok = strings.Cut(rest, ",ParameterValue="); !ok {
+					return nil, fmt.Errorf("parameter override %q: want ParameterKey=KEY,ParameterValue=VALUE", tok)
+				}
+			} else {
+				var found bool
+				if key, val, found = strings.Cut(tok, "="); !found {
+					return nil, fmt.Errorf("parameter override %q: want KEY=VALUE", tok)
+				}
+			}
+			if key == "" {
+				return nil, fmt.Errorf("parameter override %q: the parameter name is empty", tok)
+			}
+			out[key] = val
+		}
+	}
+	return out, nil
+}
+
+// splitOverrides splits s at unquoted white space and removes the quotes.
+func splitOverrides(s string) ([]string, error) {
+	var tokens []string
+	var cur strings.Builder
+	inToken := false
+	var quote rune
+	for _, r := range s {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '"' || r == '\'':
+			quote, inToken = r, true
+		case r == ' ' || r == '\t' || r == '\n':
+			if inToken {
+				tokens = append(tokens, cur.String())
+				cur.Reset()
+				inToken = false
+			}
+		default:
+			cur.WriteRune(r)
+			inToken = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("parameter overrides %q: unterminated %c quote", s, quote)
+	}
+	if inToken {
+		tokens = append(tokens, cur.String())
+	}
+	return tokens, nil
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const fixtureDir = "../../fixtures/sam"
+
+// runESB runs esb with an empty environment and returns exit code, stdout
+// and stderr.
+func runESB(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	c := &cli{stdout: &stdout, stderr: &stderr, lookupEnv: func(string) (string, bool) { return "", false }}
+	code := run(t.Context(), c, args)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestValidatePrintsConfig(t *testing.T) {
+	tmpl := filepath.Join(fixtureDir, "hello-python", "template.yml")
+	code, out, errOut := runESB(t, "validate", "-t", tmpl)
+	require.Equal(t, 0, code, errOut)
+	golden := func(name string) string {
+		data, err := os.ReadFile(filepath.Join(fixtureDir, "hello-python", "golden", name))
+		require.NoError(t, err)
+		return string(data)
+	}
+	want := "# functions.yml\n" + golden("functions.yml") +
+		"---\n# routing.yml\n" + golden("routing.yml") +
+		"---\n# resources.yml\n" + golden("resources.yml")
+	assert.Equal(t, want, out)
+	assert.Equal(t, tmpl+" is valid: 1 function, 1 route, 0 tables, 0 buckets, 0 layers\n", errOut)
+}
+
+func TestValidateWritesFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	code, out, errOut := runESB(t, "validate", "--template", filepath.Join(fixtureDir, "unsupported", "template.yml"), "-o", dir)
+	require.Equal(t, 0, code, errOut)
+	assert.Empty(t, out)
+	for _, name := range []string{"functions.yml", "routing.yml", "resources.yml"} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		want, err := os.ReadFile(filepath.Join(fixtureDir, "unsupported", "golden", name))
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got), name)
+	}
+	assert.Contains(t, errOut, "warning: "+filepath.Join(fixtureDir, "unsupported", "template.yml")+":7:11: Resources.JobsQueue: resource type AWS::SQS::Queue is not supported locally; JobsQueue skipped\n")
+	assert.Contains(t, errOut, "(written to "+dir+")")
+}
+
+func TestValidateParameterOverrides(t *testing.T) {
+	tmpl := filepath.Join(fixtureDir, "parameters", "template.yml")
+	tests := []struct {
+		name      string
+		overrides []string
+		wantCode  int
+		wantOut   []string
+		wantErr   string
+	}{
+		{
+			name:      "repeated K=V",
+			overrides: []string{"Stage=staging", "MemoryMb=1024"},
+			wantOut:   []string{"  catalog-staging:\n", "memory_size: 1024\n", "path: /staging/products\n"},
+		},
+		{
+			name:      "several pairs in one value, quoted value",
+			overrides: []string{`Stage=prod ServiceName="shop"`},
+			wantOut:   []string{"  shop-prod:\n"},
+		},
+		{
+			name:      "CloudFormation form, list value with commas",
+			overrides: []string{"ParameterKey=AllowedOrigins,ParameterValue=https://a.example,https://b.example"},
+			wantOut:   []string{"ORIGINS: https://a.example,https://b.example\n"},
+		},
+		{
+			name:      "undeclared parameter",
+			overrides: []string{"Stag=prod"},
+			wantCode:  1,
+			wantErr:   "esb validate: " + tmpl + " has 1 error:\n" + tmpl + `: parameter override "Stag": the template declares no such parameter (known parameters: AllowedOrigins, ApiKey, MemoryMb, Ports, ServiceName, Stage, SubnetIds, TimeoutSeconds)` + "\n",
+		},
+		{
+			name:      "value not allowed",
+			overrides: []string{"Stage=qa"},
+			wantCode:  1,
+			wantErr:   "esb validate: " + tmpl + " has 1 error:\n" + tmpl + `:8:3: Parameters.Stage: override value "qa" is not one of the AllowedValues (dev, staging, prod)` + "\n",
+		},
+		{
+			name:      "not K=V",
+			overrides: []string{"Stage"},
+			wantCode:  2,
+			wantErr:   "esb validate: parameter override \"Stage\": want KEY=VALUE\nRun 'esb validate --help' for usage.\n",
+		},
+		{
+			name:      "unterminated quote",
+			overrides: []string{`Stage="prod`},
+			wantCode:  2,
+			wantErr:   "esb validate: parameter overrides \"Stage=\\\"prod\": unterminated \" quote\nRun 'esb validate --help' for usage.\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"validate", "-t", tmpl}
+			for _, o := range tt.overrides {
+				args = append(args, "--parameter-overrides", o)
+			}
+			code, out, errOut := runESB(t, args...)
+			require.Equal(t, tt.wantCode, code, errOut)
+			for _, w := range tt.wantOut {
+				assert.Contains(t, out, w)
+			}
+			if tt.wantErr != "" {
+				assert.Equal(t, tt.wantErr, errOut)
+			}
+		})
+	}
+}
+
+func TestValidateBadTemplate(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "src"), 0o755))
+	tmpl := filepath.Join(dir, "template.yml")
+	require.NoError(t, os.WriteFile(tmpl, []byte(`Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python2.7
+      Timeout: 3000
+`), 0o644))
+	code, out, errOut := runESB(t, "validate", "-t", tmpl)
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	assert.Equal(t, "esb validate: "+tmpl+" has 2 errors:\n"+
+		tmpl+`:8:16: Resources.Fn.Properties.Runtime: unsupported runtime "python2.7" (supported: nodejs20.x, provided.al2, provided.al2023, python3.13)`+"\n"+
+		tmpl+":9:16: Resources.Fn.Properties.Timeout: 3000 is out of range [1, 900]\n", errOut)
+}
+
+func TestValidateUsage(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{name: "extra argument", args: []string{"validate", "-t", "x.yml", "extra"}, wantCode: 2, wantErr: "esb validate: unexpected argument \"extra\"\n"},
+		{name: "missing file", args: []string{"validate", "-t", "does-not-exist.yml"}, wantCode: 1, wantErr: "esb validate: read template: open does-not-exist.yml: no such file or directory\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := runESB(t, tt.args...)
+			assert.Equal(t, tt.wantCode, code)
+			assert.Contains(t, errOut, tt.wantErr)
+		})
+	}
+}
+
+func TestValidateDefaultTemplate(t *testing.T) {
+	t.Chdir(filepath.Join(fixtureDir, "schedules"))
+	code, _, errOut := runESB(t, "validate")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "template.yml is valid: 2 functions, 1 route")
+}
