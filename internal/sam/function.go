@@ -461,11 +461,12 @@ func (p *parser) apiEvent(name string, props obj, f *Function) {
 	path, okPath := p.required(props, "Path", "")
 	method, okMethod := p.required(props, "Method", "")
 	api, okAPI := p.apiRef(props, "RestApiId", TypeServerlessAPI, ImplicitRestAPI)
-	if !okPath || !okMethod || !okAPI || !p.routePath(path) {
+	if !okPath || !okMethod || !okAPI {
 		return
 	}
-	m, ok := p.method(method)
-	if !ok {
+	okPath = p.routePath(path)
+	m, okMethod := p.method(method)
+	if !okPath || !okMethod {
 		return
 	}
 	f.Routes = append(f.Routes, Route{Event: name, Type: EventAPI, Path: path.s, Method: m, Payload: "1.0", API: api})
@@ -497,11 +498,9 @@ func (p *parser) httpAPIEvent(name string, props obj, f *Function) {
 		p.d.add(p.d.errf(props.n, props.path+".Path", "required when Method is set (omit both for a catch-all route)"))
 		return
 	default:
-		if !p.routePath(path) {
-			return
-		}
-		m, ok := p.method(method)
-		if !ok {
+		okPath := p.routePath(path)
+		m, okMethod := p.method(method)
+		if !okPath || !okMethod {
 			return
 		}
 		rt.Path, rt.Method = path.s, m

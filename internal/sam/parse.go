@@ -26,7 +26,7 @@ const SAMTransform = "AWS::Serverless-2016-10-31"
 
 // maxNodes bounds the size of a template after YAML aliases are expanded,
 // so a small "billion laughs" document cannot exhaust memory or time.
-const maxNodes = 1 << 20
+const maxNodes = 1 << 18
 
 // Options are the values a template is evaluated with. The zero value is
 // usable.
@@ -158,6 +158,7 @@ type parser struct {
 	mappings   *yaml.Node
 	conditions map[string]*yaml.Node
 	condKeys   map[string]*yaml.Node
+	condOrder  []string
 	resources  map[string]*rawResource
 	order      []string
 	globals    map[string]*yaml.Node // section name -> mapping
@@ -252,9 +253,8 @@ func (p *parser) parse(root *yaml.Node) *Template {
 		return t
 	}
 	p.readResources(t)
-	if p.d.err() != nil {
-		return t
-	}
+	// Resources that were read are checked for clashes even when others
+	// failed: those are independent problems.
 	p.checkUnique(t)
 	return t
 }
@@ -286,6 +286,7 @@ func (p *parser) readSections(root *yaml.Node, t *Template) {
 			for _, c := range pairs(s.val) {
 				p.conditions[c.key] = c.val
 				p.condKeys[c.key] = c.knode
+				p.condOrder = append(p.condOrder, c.key)
 			}
 		case "Resources":
 			resources = s.val
@@ -487,7 +488,7 @@ func (p *parser) findImplicit() {
 // that no resource uses is still reported, then marks the resources whose
 // Condition is false.
 func (p *parser) applyConditions() {
-	for name := range p.conditions {
+	for _, name := range p.condOrder {
 		if _, err := p.namedCondition(name, p.condKeys[name], "Conditions."+name); err != nil {
 			p.d.add(err)
 		}

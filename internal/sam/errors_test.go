@@ -1,0 +1,231 @@
+package sam
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestErrors pins the exact messages for bad templates: they are what a
+// person reads to fix the template, so position, path and wording matter.
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name      string
+		file      string
+		overrides map[string]string
+		want      []string
+	}{
+		{
+			name: "unsupported runtime",
+			file: "unsupported-runtime.yml",
+			want: []string{
+				`template.yml:8:16: Resources.HelloFunction.Properties.Runtime: unsupported runtime "python2.7" (supported: nodejs20.x, provided.al2, provided.al2023, python3.13)`,
+			},
+		},
+		{
+			name: "unknown references, malformed intrinsics",
+			file: "unknown-references.yml",
+			want: []string{
+				`template.yml:11:18: Resources.HelloFunction.Properties.Environment.Variables.TABLE: Ref to unknown "MissingTable" (not a parameter, pseudo parameter or resource)`,
+				`template.yml:12:16: Resources.HelloFunction.Properties.Environment.Variables.ARN: Fn::GetAtt: unknown resource "MissingQueue"`,
+				`template.yml:13:16: Resources.HelloFunction.Properties.Environment.Variables.URL: Fn::Sub: ${MissingApi} is not a parameter, pseudo parameter, resource or variable`,
+				`template.yml:13:16: Resources.HelloFunction.Properties.Environment.Variables.URL: Fn::Sub: ${Stage} is not a parameter, pseudo parameter, resource or variable`,
+				`template.yml:14:22: Resources.HelloFunction.Properties.Environment.Variables.FLAG: unknown condition "NoSuchCondition" (the template has no conditions)`,
+				`template.yml:15:19: Resources.HelloFunction.Properties.Environment.Variables.BROKEN: Fn::Sub: malformed variable "${Env" (want ${Name}; write ${!Name} for a literal ${Name})`,
+				`template.yml:16:18: Resources.HelloFunction.Properties.Environment.Variables.SHAPE: Fn::Select: want [index, [values...]], got a list of 1`,
+				`template.yml:17:17: Resources.HelloFunction.DependsOn: unknown resource "NoSuchResource"`,
+			},
+		},
+		{
+			name: "circular dependency through GetAtt and Sub",
+			file: "circular-dependency.yml",
+			want: []string{
+				`template.yml:9:5: Resources.PingFunction: circular dependency: PingFunction -> PongFunction -> PingFunction`,
+			},
+		},
+		{
+			name: "cyclic conditions",
+			file: "cyclic-conditions.yml",
+			want: []string{
+				`template.yml:4:12: Conditions.B: cyclic condition: A -> B -> A`,
+			},
+		},
+		{
+			name: "unknown condition names",
+			file: "conditions.yml",
+			want: []string{
+				`template.yml:4:31: Conditions.Unknown: unknown condition "Missing" (known conditions: A, Unknown)`,
+				`template.yml:8:16: Resources.Bucket.Condition: unknown condition "NoSuchCondition" (known conditions: A, Unknown)`,
+			},
+		},
+		{
+			name: "condition referencing a resource",
+			file: "condition-uses-resource.yml",
+			want: []string{
+				`template.yml:3:26: Conditions.UsesResource: Ref Bucket: conditions can only use parameters, pseudo parameters and mappings`,
+			},
+		},
+		{
+			name: "bad Fn::Select index",
+			file: "bad-select.yml",
+			want: []string{
+				`template.yml:15:18: Resources.HelloFunction.Properties.Environment.Variables.THIRD: Fn::Select: index 2 is out of range for a list of 2`,
+				`template.yml:16:21: Resources.HelloFunction.Properties.Environment.Variables.NEGATIVE: Fn::Select: index -1 is out of range for a list of 2`,
+				`template.yml:17:17: Resources.HelloFunction.Properties.Environment.Variables.WORD: Fn::Select: index "first" is not an integer`,
+			},
+		},
+		{
+			name: "wrong property types and values",
+			file: "wrong-types.yml",
+			want: []string{
+				`template.yml:8:16: Resources.HelloFunction.Properties.Runtime: want a string, got a list`,
+				`template.yml:9:16: Resources.HelloFunction.Properties.Timeout: want an integer, got "soon"`,
+				`template.yml:10:19: Resources.HelloFunction.Properties.MemorySize: 64 is out of range [128, 10240]`,
+				`template.yml:11:22: Resources.HelloFunction.Properties.Architectures: want exactly one architecture (x86_64 or arm64), got 2`,
+				`template.yml:14:11: Resources.HelloFunction.Properties.Environment.Variables: want a mapping, got a list`,
+				`template.yml:19:19: Resources.HelloFunction.Properties.Events.Api.Properties.Path: path "hello" must start with / and contain no spaces, '?' or '#'`,
+				`template.yml:20:21: Resources.HelloFunction.Properties.Events.Api.Properties.Method: unsupported method "FETCH" (want GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY)`,
+			},
+		},
+		{
+			name: "parameter without value, bad default",
+			file: "missing-parameter.yml",
+			want: []string{
+				`template.yml:3:3: Parameters.DatabaseUrl: parameter "DatabaseUrl" has no Default and no value was given (pass it as a parameter override DatabaseUrl=...)`,
+				`template.yml:7:14: Parameters.Replicas: Default "two" is not a number`,
+			},
+		},
+		{
+			name:      "parameter overrides: undeclared and not allowed",
+			file:      "missing-parameter.yml",
+			overrides: map[string]string{"DatabaseUrl": "postgres://db", "Replicas": "x2", "Replica": "2"},
+			want: []string{
+				`template.yml: parameter override "Replica": the template declares no such parameter (known parameters: DatabaseUrl, Replicas)`,
+				`template.yml:5:3: Parameters.Replicas: override value "x2" is not a number`,
+			},
+		},
+		{
+			name: "code locations",
+			file: "code-locations.yml",
+			want: []string{
+				`template.yml:11:9: Resources.S3Function.Properties.CodeUri: S3 locations are not supported; ESB builds from local directories (give a path relative to the template)`,
+				`template.yml:16:16: Resources.MissingFunction.Properties.CodeUri: directory "hello_world/" does not exist`,
+				`template.yml:20:16: Resources.OutsideFunction.Properties.CodeUri: "../" is outside the template's directory (symlinks followed); move the code under it`,
+				`template.yml:24:16: Resources.ZipFileFunction.Properties.CodeUri: "code/app.py" is not a directory (ESB builds from local directories, not archives)`,
+				`template.yml:28:19: Resources.Layer.Properties.ContentUri: "s3://bucket/layer.zip": remote locations are not supported; ESB builds from local directories`,
+			},
+		},
+		{
+			name: "YAML syntax",
+			file: "yaml-syntax.yml",
+			want: []string{`template.yml:2: invalid YAML: did not find expected key`},
+		},
+		{
+			name: "unknown tag",
+			file: "unknown-tag.yml",
+			want: []string{
+				`template.yml:6:19: Resources.Bucket.Properties.BucketName: unknown tag !Reference (CloudFormation short forms are !Ref, !Sub, !GetAtt, !Join, !Select, !Split, !If, !Equals, !And, !Or, !Not, !Condition, !FindInMap, !ImportValue, !Base64, !GetAZs, !Cidr)`,
+			},
+		},
+		{
+			name: "serverless type without the transform",
+			file: "no-transform.yml",
+			want: []string{
+				`template.yml:4:11: Resources.Table.Type: AWS::Serverless::SimpleTable needs "Transform: AWS::Serverless-2016-10-31" at the top of the template`,
+			},
+		},
+		{
+			name: "globals",
+			file: "globals.yml",
+			want: []string{
+				`template.yml:4:5: Globals.Function.FunctionName: cannot be set in Globals; set it on each function`,
+				`template.yml:5:5: Globals.Function.Events: cannot be set in Globals; set it on each function`,
+				`template.yml:6:3: Globals.Table: unknown Globals section (want Function, Api, HttpApi, SimpleTable, StateMachine or CapacityProvider)`,
+			},
+		},
+		{
+			name: "functions and events",
+			file: "functions-and-events.yml",
+			want: []string{
+				`template.yml:9:7: Resources.NoHandlerFunction.Properties.Handler: required for Zip functions`,
+				`template.yml:12:11: Resources.NoHandlerFunction.Properties.Environment.Variables.AWS_REGION: AWS_REGION is reserved by the Lambda runtime`,
+				`template.yml:21:23: Resources.RoutesFunction.Properties.Events.Half.Properties.Method: required when Path is set (omit both for a catch-all route)`,
+				`template.yml:25:24: Resources.RoutesFunction.Properties.Events.WrongApi.Properties.RestApiId: "HttpApi" is not an AWS::Serverless::Api of this template (use !Ref to one)`,
+				`template.yml:31:23: Resources.RoutesFunction.Properties.Events.Tick.Properties.Schedule: invalid schedule expression "every 5 minutes" (want rate(...) or cron(...))`,
+				`template.yml:33:11: Resources.ImageFunction: PackageType Image needs Properties.ImageUri, or Metadata.Dockerfile and Metadata.DockerContext to build the image`,
+				`template.yml:36:15: Resources.ImageFunction.Properties.Layers: Image functions cannot have layers; install the layer's content in the image`,
+			},
+		},
+		{
+			name: "duplicate function names and routes",
+			file: "duplicate-routes.yml",
+			want: []string{
+				`template.yml:16:5: Resources.OtherListFunction: function name "ListFunction" is also used by ListFunction`,
+				`template.yml:21:11: Resources.OtherListFunction.Properties.Events.Http: route GET /items is also defined by ListFunction.Events.Rest; ESB serves all APIs of a template on one gateway`,
+			},
+		},
+		{
+			name: "tables and buckets",
+			file: "tables-and-buckets.yml",
+			want: []string{
+				`template.yml:8:9: Resources.OrdersTable.Properties.AttributeDefinitions: attribute "unused" is defined but is not a key of the table or of an index (DynamoDB rejects that)`,
+				`template.yml:15:7: Resources.UsersTable.Properties.ProvisionedThroughput: required unless BillingMode is PAY_PER_REQUEST`,
+				`template.yml:17:46: Resources.UsersTable.Properties.AttributeDefinitions[0].AttributeType: "STRING" is not one of S, N, B`,
+				`template.yml:19:40: Resources.UsersTable.Properties.KeySchema[0].KeyType: the first key must be HASH and the second RANGE`,
+				`template.yml:23:19: Resources.BadBucket.Properties.BucketName: invalid bucket name "My_Bucket" (3 to 63 lower-case letters, digits, '.' or '-', starting and ending with a letter or digit)`,
+				`template.yml:29:5: Resources.SameBucketAgain: bucket name "assets" is also used by SameBucket`,
+			},
+		},
+		{
+			name: "intrinsics that cannot be evaluated",
+			file: "intrinsic-misuse.yml",
+			want: []string{
+				`template.yml:21:19: Resources.HelloFunction.Properties.MemorySize: Fn::FindInMap: mapping "Sizes" has no key "Cpu" under "dev" (known keys: Memory)`,
+				`template.yml:24:19: Resources.HelloFunction.Properties.Environment.Variables.BUCKET: AWS::S3::Bucket "Bucket": resource is not created, its Condition "IsProd" is false (guard the reference with Fn::If)`,
+				`template.yml:25:19: Resources.HelloFunction.Properties.Environment.Variables.SHARED: Fn::ImportValue "network-vpc-id": other stacks' exports do not exist locally; pass the value as a parameter instead`,
+				`template.yml:26:18: Resources.HelloFunction.Properties.Environment.Variables.EQUAL: Fn::Equals can only be used in the Conditions section (use Fn::If with a named condition)`,
+				`template.yml:27:19: Resources.HelloFunction.Properties.Environment.Variables.JOINED: Fn::Join: want a list, got "plain"`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := os.ReadFile(filepath.Join("testdata", "errors", tt.file))
+			require.NoError(t, err)
+			tmpl, err := Parse("template.yml", src, filepath.Join("testdata", "errors"), Options{ParameterOverrides: tt.overrides})
+			require.Error(t, err)
+			assert.Nil(t, tmpl)
+			assert.Equal(t, strings.Join(tt.want, "\n"), err.Error())
+			var pe *Error
+			assert.True(t, errors.As(err, &pe), "errors are *sam.Error")
+		})
+	}
+}
+
+// TestCodeURISymlinkEscape checks that a symlink inside the template's
+// directory cannot smuggle in code from outside it.
+func TestCodeURISymlinkEscape(t *testing.T) {
+	root := t.TempDir()
+	outside := filepath.Join(root, "outside")
+	project := filepath.Join(root, "project")
+	require.NoError(t, os.MkdirAll(outside, 0o755))
+	require.NoError(t, os.MkdirAll(project, 0o755))
+	require.NoError(t, os.Symlink(outside, filepath.Join(project, "code")))
+	src := []byte(`Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: code
+      Handler: bootstrap
+      Runtime: provided.al2023
+`)
+	_, err := Parse("template.yml", src, project, Options{})
+	require.Error(t, err)
+	assert.Equal(t, `template.yml:6:16: Resources.Fn.Properties.CodeUri: "code" is outside the template's directory (symlinks followed); move the code under it`, err.Error())
+}

@@ -1,0 +1,270 @@
+package sam
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const fixtures = "../../fixtures/sam"
+
+func realPath(t *testing.T, path string) string {
+	t.Helper()
+	abs, err := filepath.Abs(path)
+	require.NoError(t, err)
+	real, err := filepath.EvalSymlinks(abs)
+	require.NoError(t, err)
+	return real
+}
+
+func parseFixture(t *testing.T, name string, opts Options) *Template {
+	t.Helper()
+	tmpl, err := ParseFile(filepath.Join(fixtures, name, "template.yml"), opts)
+	require.NoError(t, err)
+	return tmpl
+}
+
+func function(t *testing.T, tmpl *Template, id string) Function {
+	t.Helper()
+	for _, f := range tmpl.Functions {
+		if f.LogicalID == id {
+			return f
+		}
+	}
+	require.Failf(t, "function not found", "%s", id)
+	return Function{}
+}
+
+// TestBuildInputs checks what the deploy pipeline reads to build images.
+func TestBuildInputs(t *testing.T) {
+	t.Run("zip function", func(t *testing.T) {
+		tmpl := parseFixture(t, "hello-python", Options{})
+		assert.Equal(t, realPath(t, filepath.Join(fixtures, "hello-python")), tmpl.Dir)
+		f := function(t, tmpl, "HelloWorldFunction")
+		assert.Equal(t, PackageZip, f.PackageType)
+		assert.Equal(t, realPath(t, filepath.Join(fixtures, "hello-python", "hello_world")), f.CodeDir)
+		assert.Equal(t, "python3.13", f.Runtime)
+		assert.Equal(t, "app.lambda_handler", f.Handler)
+	})
+	t.Run("layers", func(t *testing.T) {
+		tmpl := parseFixture(t, "layers", Options{})
+		f := function(t, tmpl, "NodeFunction")
+		require.Len(t, f.Layers, 2)
+		assert.Equal(t, "common", f.Layers[0].Name)
+		assert.Equal(t, realPath(t, filepath.Join(fixtures, "layers", "layers", "common")), f.Layers[0].ContentDir)
+		assert.Equal(t, "python3.13", f.Layers[0].BuildMethod)
+		assert.Equal(t, realPath(t, filepath.Join(fixtures, "layers", "layers", "nodeutils")), f.Layers[1].ContentDir)
+	})
+	t.Run("image functions", func(t *testing.T) {
+		tmpl := parseFixture(t, "image-functions", Options{})
+		thumb := function(t, tmpl, "ThumbnailFunction")
+		assert.Equal(t, PackageImage, thumb.PackageType)
+		assert.Equal(t, realPath(t, filepath.Join(fixtures, "image-functions", "thumbnailer")), thumb.DockerContext)
+		assert.Equal(t, "Dockerfile", thumb.Dockerfile)
+		assert.Equal(t, "python3.13-v1", thumb.DockerTag)
+		assert.Empty(t, thumb.Runtime, "Globals Runtime does not apply to image functions")
+		assert.Equal(t, "registry.example.com/tools/pdf-render:2.4.1", function(t, tmpl, "PrebuiltFunction").ImageURI)
+		assert.Equal(t, "registry.example.com/tools/ocr:1.0", function(t, tmpl, "RawImageFunction").ImageURI)
+		raw := function(t, tmpl, "RawZipFunction")
+		assert.Equal(t, TypeLambdaFunction, raw.Type)
+		assert.Equal(t, realPath(t, filepath.Join(fixtures, "image-functions", "legacy")), raw.CodeDir)
+	})
+	t.Run("build method", func(t *testing.T) {
+		tmpl := parseFixture(t, "provided-runtime", Options{})
+		assert.Equal(t, "makefile", function(t, tmpl, "GoFunction").BuildMethod)
+	})
+}
+
+// parseInline parses a one-function template and returns the function's
+// environment, the easiest place to observe evaluated intrinsics.
+func parseInline(t *testing.T, src string, opts Options) (map[string]string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "app.py"), []byte("def handler(e, c):\n    return {}\n"), 0o644))
+	tmpl, err := Parse("template.yml", []byte(src), dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range tmpl.Functions {
+		if f.LogicalID == "Fn" {
+			return f.Environment, nil
+		}
+	}
+	require.Fail(t, "function Fn not found")
+	return nil, nil
+}
+
+const inlineHead = `Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Name: {Type: String, Default: demo}
+  List: {Type: CommaDelimitedList, Default: "x, y ,z"}
+Mappings:
+  M:
+    k: {v: mapped, l: [p, q]}
+Conditions:
+  IsDemo: !Equals [!Ref Name, demo]
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+  Other:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: other
+      AutoPublishAlias: live
+      CodeUri: .
+      Handler: app.handler
+      Runtime: python3.13
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: .
+      Handler: app.handler
+      Runtime: python3.13
+      Environment:
+        Variables:
+          V: `
+
+func TestIntrinsics(t *testing.T) {
+	tests := []struct {
+		name string
+		expr string
+		opts Options
+		want string
+	}{
+		{name: "Ref parameter", expr: `!Ref Name`, want: "demo"},
+		{name: "Ref parameter long form", expr: `{Ref: Name}`, want: "demo"},
+		{name: "Ref resource", expr: `!Ref Other`, want: "other"},
+		{name: "Ref unsupported resource", expr: `!Ref Queue`, want: "Queue"},
+		{name: "Sub string", expr: `!Sub "${Name}-${AWS::Region}-${!Literal}"`, want: "demo-us-east-1-${Literal}"},
+		{name: "Sub with variables", expr: `!Sub ["${A}/${Name}", {A: !Ref AWS::AccountId}]`, want: "123456789012/demo"},
+		{name: "Sub attribute", expr: `!Sub "${Other.Arn}"`, want: "arn:aws:lambda:us-east-1:123456789012:function:other"},
+		{name: "Sub generic ARN", expr: `!Sub "${Queue.Arn}"`, want: "arn:aws:sqs:us-east-1:123456789012:Queue"},
+		{name: "GetAtt dotted", expr: `!GetAtt Other.Arn`, want: "arn:aws:lambda:us-east-1:123456789012:function:other"},
+		{name: "GetAtt list with computed attribute", expr: `{"Fn::GetAtt": [Other, !Join ["", [A, rn]]]}`, want: "arn:aws:lambda:us-east-1:123456789012:function:other"},
+		{name: "Join list parameter", expr: `!Join ["|", !Ref List]`, want: "x|y|z"},
+		{name: "Join drops NoValue", expr: `!Join [",", [a, !Ref AWS::NoValue, b]]`, want: "a,b"},
+		{name: "Select Split", expr: `!Select [1, !Split ["/", "a/b/c"]]`, want: "b"},
+		{name: "If true", expr: `!If [IsDemo, yes, no]`, want: "yes"},
+		{name: "If false via override", expr: `!If [IsDemo, yes, no]`, opts: Options{ParameterOverrides: map[string]string{"Name": "other"}}, want: "no"},
+		{name: "FindInMap", expr: `!FindInMap [M, k, v]`, want: "mapped"},
+		{name: "FindInMap list", expr: `!Join ["", !FindInMap [M, k, l]]`, want: "pq"},
+		{name: "FindInMap default", expr: `!FindInMap [M, nope, v, {DefaultValue: fallback}]`, want: "fallback"},
+		{name: "Base64", expr: `!Base64 hi`, want: "aGk="},
+		{name: "GetAZs", expr: `!Select [2, !GetAZs ""]`, want: "eu-west-1c", opts: Options{Region: "eu-west-1"}},
+		{name: "pseudo partition in China", expr: `!Sub "${AWS::Partition}/${AWS::URLSuffix}"`, opts: Options{Region: "cn-north-1"}, want: "aws-cn/amazonaws.com.cn"},
+		{name: "stack name default", expr: `!Ref AWS::StackName`, want: DefaultStackName},
+		{name: "number scalar", expr: `42`, want: "42"},
+		{name: "function alias", expr: `!Ref Other.Alias`, want: "arn:aws:lambda:us-east-1:123456789012:function:other:live"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, err := parseInline(t, inlineHead+tt.expr+"\n", tt.opts)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, env["V"])
+		})
+	}
+}
+
+func TestNoValueRemovesKey(t *testing.T) {
+	env, err := parseInline(t, inlineHead+"!Ref AWS::NoValue\n          W: kept\n", Options{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"W": "kept"}, env)
+}
+
+// TestGlobalsErrorsPointAtGlobals: a bad value in Globals is reported once,
+// at its own line, not once per function.
+func TestGlobalsErrorsPointAtGlobals(t *testing.T) {
+	dir := t.TempDir()
+	src := `Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python2.7
+    CodeUri: .
+    Handler: app.handler
+    Layers: [!Ref Missing]
+Resources:
+  A:
+    Type: AWS::Serverless::Function
+  B:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+`
+	_, err := Parse("template.yml", []byte(src), dir, Options{})
+	require.Error(t, err)
+	assert.Equal(t, `template.yml:7:14: Globals.Function.Layers[0]: Ref to unknown "Missing" (not a parameter, pseudo parameter or resource)`, err.Error())
+
+	src = `Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python2.7
+    CodeUri: .
+    Handler: app.handler
+Resources:
+  A:
+    Type: AWS::Serverless::Function
+  B:
+    Type: AWS::Serverless::Function
+  C:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+`
+	_, err = Parse("template.yml", []byte(src), dir, Options{})
+	require.Error(t, err)
+	assert.Equal(t, `template.yml:4:14: Globals.Function.Runtime: unsupported runtime "python2.7" (supported: nodejs20.x, provided.al2, provided.al2023, python3.13)`, err.Error())
+}
+
+func TestWarnings(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "src"), 0o755))
+	src := `Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Secret: {Type: "AWS::SSM::Parameter::Value<String>", Default: /app/secret}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src
+      Handler: missing.handler
+      Runtime: python3.13
+`
+	tmpl, err := Parse("template.yml", []byte(src), dir, Options{})
+	require.NoError(t, err)
+	var got []string
+	for _, w := range tmpl.Warnings {
+		got = append(got, w.String())
+	}
+	assert.Equal(t, []string{
+		`template.yml:3:18: Parameters.Secret.Type: ESB has no SSM Parameter Store; the parameter's literal value is used instead of the value stored under that name`,
+		`template.yml:9:16: Resources.Fn.Properties.Handler: handler file not found: looked for missing.py, missing/__init__.py in src`,
+	}, got)
+}
+
+func TestParseEdgeCases(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want string
+	}{
+		{name: "empty", src: "", want: "template.yml: template is empty"},
+		{name: "not a mapping", src: "- a\n- b\n", want: "template.yml:1:1: template must be a mapping of sections (Resources, Parameters, ...), got a list"},
+		{name: "no resources", src: "Description: x\n", want: "template.yml:1:1: Resources: a template needs at least one resource"},
+		{name: "alias bomb", src: "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n",
+			want: "template.yml:1:1: template is too large once YAML aliases are expanded (over 262144 nodes)"},
+		{name: "self-referencing alias", src: "Resources: &r\n  A: *r\n", want: "template.yml:1:1: template is too large once YAML aliases are expanded (over 262144 nodes)"},
+		{name: "unknown section", src: "Resource: {}\nResources: {B: {Type: AWS::S3::Bucket}}\n", want: "template.yml:1:1: Resource: unknown template section (want AWSTemplateFormatVersion, Transform, Description, Metadata, Parameters, Rules, Mappings, Conditions, Globals, Resources or Outputs)"},
+		{name: "bad logical ID", src: "Resources: {my-bucket: {Type: AWS::S3::Bucket}}\n", want: "template.yml:1:13: Resources.my-bucket: logical ID must be alphanumeric (A-Z, a-z, 0-9)"},
+		{name: "missing type", src: "Resources: {B: {Properties: {}}}\n", want: "template.yml:1:16: Resources.B: Type is missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("template.yml", []byte(tt.src), t.TempDir(), Options{})
+			require.Error(t, err)
+			assert.Equal(t, tt.want, err.Error())
+		})
+	}
+}
