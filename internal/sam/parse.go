@@ -1,6 +1,8 @@
 package sam
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -98,7 +100,7 @@ func (p *parser) decodeYAML(src []byte) (root *yaml.Node, err error) {
 		}
 	}()
 	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
+	if err := yaml.Unmarshal(jsonAsYAML(src), &doc); err != nil {
 		msg := err.Error()
 		if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
 			line, _ := strconv.Atoi(m[1])
@@ -117,6 +119,30 @@ func (p *parser) decodeYAML(src []byte) (root *yaml.Node, err error) {
 		return nil, p.d.errf(root, "", "template must be a mapping of sections (Resources, Parameters, ...), got %s", describe(root))
 	}
 	return deref(root), nil
+}
+
+// jsonAsYAML makes a JSON template parseable as YAML. JSON is YAML except
+// for one escape: "\/" (which some JSON encoders write for "/") is not a
+// YAML escape. Outside strings valid JSON has no backslash, so unescaping
+// every "\/" that is not itself an escaped backslash is safe.
+func jsonAsYAML(src []byte) []byte {
+	if !bytes.Contains(src, []byte(`\/`)) || !json.Valid(src) {
+		return src
+	}
+	out := make([]byte, 0, len(src))
+	for i := 0; i < len(src); i++ {
+		if src[i] == '\\' && i+1 < len(src) {
+			if src[i+1] == '/' {
+				out = append(out, '/')
+			} else {
+				out = append(out, src[i], src[i+1])
+			}
+			i++
+			continue
+		}
+		out = append(out, src[i])
+	}
+	return out
 }
 
 // countNodes counts nodes with aliases expanded, stopping at limit.

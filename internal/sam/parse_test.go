@@ -268,3 +268,16 @@ func TestParseEdgeCases(t *testing.T) {
 		})
 	}
 }
+
+// TestJSONSlashEscape: "\/" is a JSON escape YAML lacks; JSON templates
+// written by some encoders use it.
+func TestJSONSlashEscape(t *testing.T) {
+	dir := t.TempDir()
+	src := `{"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {
+  "LifecycleConfiguration": {"Rules": [{"Prefix": "tmp\/a\\/b", "Status": "Enabled"}]}}}}}`
+	tmpl, err := Parse("template.json", []byte(src), dir, Options{})
+	require.NoError(t, err)
+	require.Len(t, tmpl.Buckets, 1)
+	rules := tmpl.Buckets[0].LifecycleConfiguration["Rules"].([]any)
+	assert.Equal(t, `tmp/a\/b`, rules[0].(map[string]any)["Prefix"])
+}

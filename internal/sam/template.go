@@ -45,7 +45,7 @@ const (
 // Template is a parsed SAM template with conditions applied: resources
 // whose Condition is false are absent. Slices keep template order.
 type Template struct {
-	Path        string // absolute path of the template file
+	Path        string // absolute path of the template file; empty when parsed with Parse
 	Dir         string // its directory, symlinks resolved; code paths are relative to it
 	Description string
 	Functions   []Function
