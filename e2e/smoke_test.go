@@ -42,14 +42,19 @@ func TestPlatformSmoke(t *testing.T) {
 	nonce := fmt.Sprintf("%d", time.Now().UnixNano())
 
 	t.Run("compose requires CONFIG_DIR for up and down", func(t *testing.T) {
+		// Project given by -p: compose must load the files and fail.
+		bare := withoutVar(withoutVar(s.env, "CONFIG_DIR"), "COMPOSE_PROJECT_NAME")
 		for _, verb := range []string{"up", "down"} {
-			cmd := exec.CommandContext(ctx, "docker", "compose", "-f", filepath.Join(s.root, "docker-compose.yml"), verb, "--dry-run")
-			cmd.Dir = s.root
-			cmd.Env = withoutVar(s.env, "CONFIG_DIR")
-			out, err := cmd.CombinedOutput()
+			out, err := composeWith(ctx, s.root, bare, "-p", s.layout.Env.Project(), "-f", "docker-compose.yml", verb, "--dry-run")
 			require.Error(t, err, "%s without CONFIG_DIR must fail:\n%s", verb, out)
-			assert.Contains(t, string(out), "CONFIG_DIR is not set", verb)
+			assert.Contains(t, out, "CONFIG_DIR is not set", verb)
 		}
+		// With COMPOSE_PROJECT_NAME exported (as `esb env` does), `up` still
+		// refuses; `down` falls back to compose's label-driven teardown,
+		// which the reset subtest below proves still removes the volumes.
+		out, err := composeWith(ctx, s.root, withoutVar(s.env, "CONFIG_DIR"), "up", "--dry-run")
+		require.Error(t, err, out)
+		assert.Contains(t, out, "CONFIG_DIR is not set")
 	})
 
 	s.up(t)
@@ -198,6 +203,25 @@ func TestPlatformSmoke(t *testing.T) {
 		s.down(t)
 		assert.Empty(t, projectVolumes(ctx, t, docker, project))
 	})
+
+	t.Run("reset without CONFIG_DIR still removes the volumes", func(t *testing.T) {
+		// The seed saw `down --volumes` fail without CONFIG_DIR and leave
+		// volumes behind; with the project name exported it must not.
+		s.up(t)
+		project := s.layout.Env.Project()
+		require.NotEmpty(t, projectVolumes(ctx, t, docker, project))
+		out, err := composeWith(ctx, s.root, withoutVar(s.env, "CONFIG_DIR"), "down", "--volumes", "--timeout", "10")
+		require.NoError(t, err, out)
+		assert.Empty(t, projectVolumes(ctx, t, docker, project))
+	})
+}
+
+func composeWith(ctx context.Context, dir string, env []string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "docker", append([]string{"compose"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 func withoutVar(env []string, name string) []string {

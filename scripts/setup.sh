@@ -21,7 +21,8 @@ DAGGER_VERSION=v0.19.10
 COMPOSE_VERSION=v5.6.0
 GO_TOOLCHAIN=go1.26.8
 GOLANG_IMAGE=golang:1.26-bookworm
-DAGGER_ENGINE_IMAGE=esb/dagger-engine:$DAGGER_VERSION
+# The engine image compose runs; its tag lives once, in the compose file.
+DAGGER_ENGINE_IMAGE=$(sed -n 's/^ *image: \(esb\/dagger-engine:.*\)$/\1/p' "$REPO/compose/docker-compose.infra.yml")
 DAGGER_UPSTREAM_IMAGE=registry.dagger.io/engine:$DAGGER_VERSION
 mkdir -p "$BIN" "$LOG_DIR"
 
@@ -148,19 +149,21 @@ ensure_golang_image() {
 # The engine image is the one compose's dagger-engine service uses; the dagger
 # CLI the Go SDK drives is copied out of it so both always match.
 ensure_dagger() {
-	if ! have_image "$DAGGER_ENGINE_IMAGE"; then
+	[ -n "$DAGGER_ENGINE_IMAGE" ] || die "no esb/dagger-engine image in compose/docker-compose.infra.yml"
+	if have_image "$DAGGER_ENGINE_IMAGE"; then
+		ok "dagger engine image $DAGGER_ENGINE_IMAGE"
+	else
+		local t=$SECONDS dockerfile=Dockerfile
 		if can_pull "$DAGGER_UPSTREAM_IMAGE"; then
-			docker tag "$DAGGER_UPSTREAM_IMAGE" "$DAGGER_ENGINE_IMAGE"
-			ok "dagger engine pulled ($DAGGER_UPSTREAM_IMAGE)"
+			dockerfile=Dockerfile.upstream
+			step "building $DAGGER_ENGINE_IMAGE on the upstream release"
 		else
 			step "building the Dagger engine $DAGGER_VERSION from its Go module (about 10 min the first time)"
-			local t=$SECONDS
-			docker build -t "$DAGGER_ENGINE_IMAGE" -f "$REPO/services/dagger-engine/Dockerfile" "$REPO" \
-				>"$LOG_DIR/dagger-engine-build.log" 2>&1 || { tail -n 30 "$LOG_DIR/dagger-engine-build.log" >&2; die "dagger engine build failed (log: $LOG_DIR/dagger-engine-build.log)"; }
-			ok "dagger engine image in $(elapsed $t)"
 		fi
-	else
-		ok "dagger engine image $DAGGER_ENGINE_IMAGE"
+		docker build -t "$DAGGER_ENGINE_IMAGE" --build-arg "DAGGER_VERSION=$DAGGER_VERSION" \
+			-f "$REPO/services/dagger-engine/$dockerfile" "$REPO" >"$LOG_DIR/dagger-engine-build.log" 2>&1 ||
+			{ tail -n 30 "$LOG_DIR/dagger-engine-build.log" >&2; die "dagger engine build failed (log: $LOG_DIR/dagger-engine-build.log)"; }
+		ok "dagger engine image in $(elapsed $t)"
 	fi
 	if [ -x "$BIN/dagger" ] && "$BIN/dagger" version 2>/dev/null | grep -q "$DAGGER_VERSION"; then
 		ok "dagger CLI $DAGGER_VERSION"

@@ -1,0 +1,52 @@
+# Recipes people use day to day. The env defaults to $ESB_ENV, else dev.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+env := env_var_or_default("ESB_ENV", "dev")
+esb := justfile_directory() / "bin/esb"
+
+# List the recipes.
+default:
+    @just --list
+
+# Install what is missing on this host (Docker, Compose v2, base images, Dagger).
+setup:
+    scripts/setup.sh
+
+# Build the esb CLI into bin/.
+cli:
+    go build -o bin/esb ./cmd/esb
+
+# Start the platform of an env and wait until every service is healthy.
+up: cli
+    eval "$({{esb}} env -e {{env}})" && docker compose up -d --wait
+    {{esb}} status -e {{env}}
+
+# Show the env's services.
+status: cli
+    {{esb}} status -e {{env}}
+
+# Stop the env; its CONFIG_DIR and volumes stay.
+down: cli
+    eval "$({{esb}} env -e {{env}})" && docker compose down
+
+# Stop the env and delete its volumes and CONFIG_DIR: the next up starts clean.
+reset: cli
+    eval "$({{esb}} env -e {{env}})" && docker compose down --volumes --remove-orphans && rm -rf "$CONFIG_DIR"
+
+# Follow the logs of the env (all services, or one).
+logs service="": cli
+    eval "$({{esb}} env -e {{env}})" && docker compose logs -f --tail 100 {{service}}
+
+# Unit tests, vet and a short fuzz run of the SAM parser.
+unit:
+    test -z "$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+    go vet ./...
+    go vet -tags e2e ./e2e/...
+    go test -race -count=1 ./...
+
+# End-to-end tests against the real stack (starts and removes throwaway envs).
+e2e:
+    go test -tags e2e -count=1 -timeout 85m -v ./e2e/...
+
+# Everything CI runs: unit, then end-to-end.
+test: unit e2e
