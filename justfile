@@ -43,6 +43,11 @@ unit:
     go vet ./...
     go vet -tags e2e ./e2e/...
     go test -race -count=1 ./...
+    go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 30s ./internal/sam
+
+# Host-side deploy benchmark: parse + generate + merge of a 200-function template.
+bench:
+    go test -run '^$' -bench . -benchtime 2s ./internal/configgen ./internal/runtimeconfig
 
 # End-to-end tests against the real stack (starts and removes throwaway envs).
 e2e:
