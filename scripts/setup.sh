@@ -39,8 +39,10 @@ apt_install() {
 	for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	step "apt-get install ${missing[*]}"
-	$SUDO apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	$SUDO apt-get update -qq >"$LOG_DIR/apt.log" 2>&1 || { tail -n 20 "$LOG_DIR/apt.log" >&2; die "apt-get update failed"; }
+	$SUDO env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 \
+		apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$LOG_DIR/apt.log" 2>&1 ||
+		{ tail -n 20 "$LOG_DIR/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
 }
 
 can_pull() { [ "${ESB_OFFLINE:-0}" != 1 ] && timeout 120 docker pull -q "$1" >/dev/null 2>&1; }
@@ -70,7 +72,7 @@ ensure_compose() {
 	esac
 	step "building Docker Compose $COMPOSE_VERSION from the Go module proxy"
 	local t=$SECONDS dir src
-	dir=$(go mod download -json "github.com/docker/compose/v5@$COMPOSE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	dir=$(go mod download -json "github.com/docker/compose/v5@$COMPOSE_VERSION" 2>/dev/null | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 	[ -n "$dir" ] || die "go mod download of docker compose failed"
 	src=$(mktemp -d)
 	cp -r "$dir/." "$src" && chmod -R u+w "$src"
@@ -78,7 +80,8 @@ ensure_compose() {
 	mkdir -p "$plugins"
 	(cd "$src" && CGO_ENABLED=0 go build -trimpath \
 		-ldflags "-s -w -X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION" \
-		-o "$plugins/docker-compose" ./cmd)
+		-o "$plugins/docker-compose" ./cmd) >"$LOG_DIR/compose-build.log" 2>&1 ||
+		{ tail -n 20 "$LOG_DIR/compose-build.log" >&2; die "docker compose build failed"; }
 	rm -rf "$src"
 	ok "docker compose $(docker compose version --short) in $(elapsed $t)"
 }
@@ -113,7 +116,7 @@ debootstrap_image() {
 		>"$LOG_DIR/debootstrap-$suite.log" 2>&1 || { tail -n 20 "$LOG_DIR/debootstrap-$suite.log" >&2; die "debootstrap $suite failed"; }
 	# Same trimming as the official slim images: no package lists, no .debs.
 	$SUDO rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/*
-	$SUDO tar -C "$root" -c . | docker import -q \
+	$SUDO tar -C "$root" -c . | docker import \
 		-c 'CMD ["bash"]' -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 		- "$tag" >/dev/null
 	$SUDO rm -rf "$root"

@@ -1,0 +1,87 @@
+// Package agentapi is the contract between the gateway and the agent: the
+// agent owns function containers (it alone holds the container runtime's
+// socket), the gateway leases one per invocation. The API is internal to
+// the platform network and never published on the host.
+//
+//	PUT  /v1/functions               Desired: every function of the live config generation
+//	POST /v1/functions/{name}/acquire AcquireRequest -> Lease (an idle warm container, or a new one)
+//	POST /v1/leases/{id}/release     ReleaseRequest -> 204
+//	GET  /v1/health                  Health
+//
+// Errors are JSON Error bodies with a non-2xx status.
+package agentapi
+
+import "github.com/esb-dev/esb/internal/runtimeconfig"
+
+// Container labels the agent sets on every function container. The runtime
+// is the source of truth: containers are listed, reused and reaped by them.
+const (
+	LabelManaged  = "dev.esb.managed" // "true"
+	LabelBrand    = "dev.esb.brand"
+	LabelEnv      = "dev.esb.env"
+	LabelFunction = "dev.esb.function"
+	LabelDigest   = "dev.esb.digest" // image digest the container runs; a change means recreate
+)
+
+// DefaultPort is where the agent listens on the platform network.
+const DefaultPort = 9000
+
+// RIEPort is where the Runtime Interface Emulator listens inside a function
+// container; Invocations is its invoke path.
+const (
+	RIEPort     = 8080
+	Invocations = "/2015-03-31/functions/function/invocations"
+)
+
+// FunctionSpec is everything the agent needs to run one function: the
+// function entry of functions.yml with defaults already applied.
+type FunctionSpec struct {
+	Name     string                 `json:"name"`
+	Function runtimeconfig.Function `json:"function"`
+}
+
+// Desired is the full set of functions of one config generation. The agent
+// retires containers whose digest no longer matches and keeps min_warm
+// containers of each function; it never removes a function the gateway
+// still serves.
+type Desired struct {
+	Generation uint64         `json:"generation"`
+	Functions  []FunctionSpec `json:"functions"`
+}
+
+// AcquireRequest asks for a container of a function. The spec travels with
+// every request so an acquire racing a config reload never starts a
+// container from a stale spec.
+type AcquireRequest struct {
+	Spec FunctionSpec `json:"spec"`
+}
+
+// Lease is one container reserved for one invocation.
+type Lease struct {
+	ID        string `json:"id"`
+	Endpoint  string `json:"endpoint"` // base URL of the container's RIE, e.g. http://10.0.3.7:8080
+	Container string `json:"container"`
+	Cold      bool   `json:"cold"` // started for this request
+}
+
+// ReleaseRequest returns a lease. Discard removes the container instead of
+// keeping it warm: after a timeout (the function may still run) or a crash.
+type ReleaseRequest struct {
+	Discard bool   `json:"discard"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Health is the agent's status.
+type Health struct {
+	Status     string `json:"status"`  // "ok"
+	Runtime    string `json:"runtime"` // docker or containerd
+	Generation uint64 `json:"generation"`
+	Containers int    `json:"containers"`
+	Busy       int    `json:"busy"`
+}
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Code    string `json:"code"` // e.g. FunctionNotFound, ImagePullFailed, StartTimeout
+	Message string `json:"message"`
+}

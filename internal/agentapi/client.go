@@ -1,0 +1,108 @@
+package agentapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// maxResponse bounds what the client reads from the agent.
+const maxResponse = 1 << 20
+
+// Client calls the agent's API. The zero HTTP field means
+// http.DefaultClient.
+type Client struct {
+	BaseURL string // e.g. http://agent:9000
+	HTTP    *http.Client
+}
+
+// APIError is an Error answer with its HTTP status.
+type APIError struct {
+	Status int
+	Error_ Error
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("agent: %d %s: %s", e.Status, e.Error_.Code, e.Error_.Message)
+}
+
+// SetDesired replaces the agent's desired state.
+func (c *Client) SetDesired(ctx context.Context, d Desired) error {
+	return c.do(ctx, http.MethodPut, "/v1/functions", d, nil)
+}
+
+// Acquire leases a container for one invocation of spec.
+func (c *Client) Acquire(ctx context.Context, spec FunctionSpec) (Lease, error) {
+	var l Lease
+	err := c.do(ctx, http.MethodPost, "/v1/functions/"+url.PathEscape(spec.Name)+"/acquire", AcquireRequest{Spec: spec}, &l)
+	return l, err
+}
+
+// Release returns a lease.
+func (c *Client) Release(ctx context.Context, leaseID string, req ReleaseRequest) error {
+	return c.do(ctx, http.MethodPost, "/v1/leases/"+url.PathEscape(leaseID)+"/release", req, nil)
+}
+
+// Health reports the agent's status.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var h Health
+	err := c.do(ctx, http.MethodGet, "/v1/health", nil, &h)
+	return h, err
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("agent %s %s: %w", method, path, err)
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, body)
+	if err != nil {
+		return fmt.Errorf("agent %s %s: %w", method, path, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("agent %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("agent %s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		apiErr := &APIError{Status: resp.StatusCode}
+		if json.Unmarshal(data, &apiErr.Error_) != nil || apiErr.Error_.Code == "" {
+			apiErr.Error_ = Error{Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(data))}
+		}
+		return apiErr
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("agent %s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// IsCode reports whether err is an agent answer with the given code.
+func IsCode(err error, code string) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.Error_.Code == code
+}
