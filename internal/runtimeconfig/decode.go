@@ -19,8 +19,8 @@ type Files struct {
 	Resources []byte
 }
 
-// get returns the bytes of the file called name.
-func (f Files) get(name string) []byte {
+// Get returns the bytes of the file called name.
+func (f Files) Get(name string) []byte {
 	switch name {
 	case FunctionsFileName:
 		return f.Functions

@@ -88,7 +88,7 @@ func Seed(ctx context.Context, configDir, seedDir string, opts SeedOptions) (res
 			}
 		}
 		res.Created = append(res.Created, name)
-		files.set(name, empty.get(name))
+		files.set(name, empty.Get(name))
 	}
 
 	cfg, err := Decode(files)

@@ -148,7 +148,7 @@ func TestSeed(t *testing.T) {
 			for _, name := range tt.wantCreated {
 				got, err := os.ReadFile(filepath.Join(configDir, name))
 				require.NoError(t, err)
-				assert.Equal(t, string(empty.get(name)), string(got))
+				assert.Equal(t, string(empty.Get(name)), string(got))
 			}
 
 			onDisk, err := Load(configDir)

@@ -14,6 +14,12 @@ import (
 // MergeOptions tunes MergeInto. The zero value is ready to use.
 type MergeOptions struct {
 	Lock LockOptions
+	// AfterWrite, when set, runs once the merged files are on disk, still
+	// under the lock. If it fails, the files are put back exactly as they
+	// were and MergeInto fails: a deploy whose provisioning fails leaves
+	// CONFIG_DIR as it found it. Readers may see the merged files for the
+	// duration of the hook.
+	AfterWrite func(ctx context.Context, res Result) error
 }
 
 // Result is what MergeInto left in the config dir.
@@ -35,9 +41,10 @@ type Result struct {
 // Concurrent readers such as the gateway never see a partial file: each
 // file is written to "<name>.yml.tmp", synced, then renamed over the old
 // one. A crash leaves at most a stale .tmp file, which the next write
-// truncates. On any error before the first rename, dir is unchanged (but
-// for the lock file). If only releasing the lock fails, the files are
-// written and res is filled in alongside the error.
+// truncates. On any error dir is left as it was (but for the lock file): a
+// failed write or a failed AfterWrite puts the previous files back. If only
+// releasing the lock fails, the files are written and res is filled in
+// alongside the error.
 func MergeInto(ctx context.Context, dir string, deploy Config, opts MergeOptions) (res Result, err error) {
 	unlock, err := Lock(ctx, dir, opts.Lock)
 	if err != nil {
@@ -68,7 +75,7 @@ func MergeInto(ctx context.Context, dir string, deploy Config, opts MergeOptions
 
 	var changed []string
 	for _, name := range FileNames {
-		if !present[name] || !bytes.Equal(current.get(name), next.get(name)) {
+		if !present[name] || !bytes.Equal(current.Get(name), next.Get(name)) {
 			changed = append(changed, name)
 		}
 	}
@@ -77,9 +84,38 @@ func MergeInto(ctx context.Context, dir string, deploy Config, opts MergeOptions
 		return Result{}, fmt.Errorf("merge into %s: %w", dir, err)
 	}
 	if err := writeFiles(dir, next, changed); err != nil {
-		return Result{}, err
+		return Result{}, errors.Join(err, restore(dir, current, present, changed))
 	}
-	return Result{Config: merged, Warnings: warnings, Written: changed}, nil
+	res = Result{Config: merged, Warnings: warnings, Written: changed}
+	if opts.AfterWrite != nil {
+		if err := opts.AfterWrite(ctx, res); err != nil {
+			if rerr := restore(dir, current, present, changed); rerr != nil {
+				return Result{}, errors.Join(err, fmt.Errorf("restore %s: %w", dir, rerr))
+			}
+			return Result{}, err
+		}
+	}
+	return res, nil
+}
+
+// restore puts the named files of dir back as they were before a merge:
+// the old bytes where a file existed, no file where none did.
+func restore(dir string, old Files, present map[string]bool, names []string) error {
+	var errs []error
+	for _, name := range FileNames {
+		if !slices.Contains(names, name) {
+			continue
+		}
+		if present[name] {
+			errs = append(errs, writeFileAtomic(dir, name, old.Get(name)))
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, syncDir(dir))
+	return errors.Join(errs...)
 }
 
 // readExisting reads the files of dir, treating a missing one as empty.
@@ -115,7 +151,7 @@ func writeFiles(dir string, files Files, names []string) error {
 		if !slices.Contains(names, name) {
 			continue
 		}
-		if err := writeFileAtomic(dir, name, files.get(name)); err != nil {
+		if err := writeFileAtomic(dir, name, files.Get(name)); err != nil {
 			return err
 		}
 	}

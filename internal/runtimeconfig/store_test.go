@@ -253,3 +253,63 @@ func TestLock(t *testing.T) {
 		assert.Contains(t, err.Error(), "create config dir")
 	})
 }
+
+func TestMergeIntoAfterWrite(t *testing.T) {
+	deploy := cfg(func(c *Config) {
+		c.Functions.Functions["B"] = fn("b")
+		c.Routing.Routes = []Route{route("/b", "GET", "B")}
+	})
+	snapshot := func(t *testing.T, dir string) map[string]string {
+		t.Helper()
+		files := map[string]string{}
+		for _, name := range FileNames {
+			data, err := os.ReadFile(filepath.Join(dir, name))
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			require.NoError(t, err)
+			files[name] = string(data)
+		}
+		return files
+	}
+
+	t.Run("a failing hook restores the previous files", func(t *testing.T) {
+		dir := t.TempDir()
+		copyFixture(t, "valid", dir)
+		before := snapshot(t, dir)
+		var sawB bool
+		_, err := MergeInto(t.Context(), dir, deploy, MergeOptions{AfterWrite: func(ctx context.Context, res Result) error {
+			onDisk, err := Load(dir)
+			require.NoError(t, err)
+			_, sawB = onDisk.Functions.Functions["B"]
+			return errors.New("provisioner exited 1")
+		}})
+		require.EqualError(t, err, "provisioner exited 1")
+		assert.True(t, sawB, "the hook runs with the merged files on disk")
+		assert.Equal(t, before, snapshot(t, dir))
+	})
+
+	t.Run("a failing hook on a fresh dir leaves no files", func(t *testing.T) {
+		dir := t.TempDir()
+		_, err := MergeInto(t.Context(), dir, deploy, MergeOptions{AfterWrite: func(context.Context, Result) error {
+			return errors.New("no")
+		}})
+		require.Error(t, err)
+		assert.Empty(t, snapshot(t, dir))
+	})
+
+	t.Run("a passing hook keeps the merge", func(t *testing.T) {
+		dir := t.TempDir()
+		calls := 0
+		res, err := MergeInto(t.Context(), dir, deploy, MergeOptions{AfterWrite: func(_ context.Context, res Result) error {
+			calls++
+			assert.Contains(t, res.Config.Functions.Functions, "B")
+			return nil
+		}})
+		require.NoError(t, err)
+		assert.Equal(t, 1, calls)
+		onDisk, err := Load(dir)
+		require.NoError(t, err)
+		assert.Equal(t, res.Config, onDisk)
+	})
+}

@@ -1,0 +1,377 @@
+// Package pipeline is the deploy pipeline that runs on the Dagger engine:
+// it builds one image per function of a parsed SAM template (runtime base,
+// layers in /opt, code in /var/task, dependencies installed), publishes
+// each to the platform registry, and exports the generated runtime config
+// with the published digests to the host. It builds function images only,
+// never the platform's own images.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"dagger.io/dagger"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/esb-dev/esb/internal/progress"
+	"github.com/esb-dev/esb/internal/runtimecatalog"
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/internal/sam"
+)
+
+// Request is one deploy of one template.
+type Request struct {
+	Template *sam.Template
+	// Config is the template's generated runtime config; its image refs are
+	// where the functions are published. Run fills in the digests.
+	Config runtimeconfig.Config
+	// Previous holds the digests the env serves now, by function name, to
+	// tell changed functions from unchanged ones.
+	Previous map[string]string
+	// CacheNamespace names the env's cache volumes: parallel envs never
+	// share a package cache.
+	CacheNamespace string
+	// NoCache rebuilds every step and uses fresh, empty cache volumes.
+	NoCache bool
+	// Bases builds the runtime base images.
+	Bases Bases
+	// Output is the host directory the generated files are exported to.
+	Output string
+	// Concurrency bounds parallel function builds; 0 means 4.
+	Concurrency int
+	Events      progress.Sink
+}
+
+// Bases provides the base image of each runtime family: either built from
+// the Dockerfiles in FS, or an image a user pointed a runtime at.
+type Bases struct {
+	FS fs.FS
+	// Dockerfile names the Dockerfile in FS of a runtime family.
+	Dockerfile func(family string) (string, error)
+	// Images overrides the base of a runtime with an image ref, e.g.
+	// python3.13=public.ecr.aws/lambda/python:3.13 where that is reachable.
+	Images map[string]string
+}
+
+// Built is one published function image.
+type Built struct {
+	Function string
+	Image    string // the ref published to
+	Digest   string // sha256:...
+	Changed  bool   // the digest differs from Request.Previous
+	Duration time.Duration
+}
+
+// Result is what a successful Run produced.
+type Result struct {
+	Config    runtimeconfig.Config // the generated config with digests
+	Functions []Built              // sorted by function name
+}
+
+// Run builds and publishes every function of the request's template, then
+// exports functions.yml, routing.yml and resources.yml to req.Output. On
+// error nothing is exported; images published before the error stay in the
+// registry, unreferenced by any config.
+func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
+	if req.Events == nil {
+		req.Events = progress.Discard{}
+	}
+	r := &run{dag: dag, req: req, bases: map[string]*dagger.Container{}}
+	if req.NoCache {
+		r.nonce = fmt.Sprintf("%d", time.Now().UnixNano())
+	}
+	built, err := r.buildAll(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	cfg := req.Config.Clone()
+	for _, b := range built {
+		fn := cfg.Functions.Functions[b.Function]
+		fn.Digest = b.Digest
+		cfg.Functions.Functions[b.Function] = fn
+	}
+	if err := r.export(ctx, cfg); err != nil {
+		return Result{}, err
+	}
+	return Result{Config: cfg, Functions: built}, nil
+}
+
+type run struct {
+	dag   *dagger.Client
+	req   Request
+	nonce string // set with NoCache: busts every cached step
+
+	mu    sync.Mutex
+	bases map[string]*dagger.Container
+}
+
+func (r *run) event(id string, st progress.Status, text string) {
+	r.req.Events.Event(progress.Event{ID: id, Parent: "build", Status: st, Text: text, At: time.Now()})
+}
+
+func (r *run) buildAll(ctx context.Context) ([]Built, error) {
+	fns := r.req.Template.Functions
+	limit := r.req.Concurrency
+	if limit <= 0 {
+		limit = 4
+	}
+	built := make([]Built, len(fns))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	for i, f := range fns {
+		g.Go(func() error {
+			b, err := r.buildOne(gctx, f)
+			if err != nil {
+				r.event(f.Name, progress.Failed, err.Error())
+				return fmt.Errorf("function %s: %w", f.Name, err)
+			}
+			built[i] = b
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	sort.Slice(built, func(i, j int) bool { return built[i].Function < built[j].Function })
+	return built, nil
+}
+
+func (r *run) buildOne(ctx context.Context, f sam.Function) (Built, error) {
+	start := time.Now()
+	fn, ok := r.req.Config.Functions.Functions[f.Name]
+	if !ok || fn.Image == "" {
+		return Built{}, errors.New("no image ref in the generated config")
+	}
+	r.event(f.Name, progress.Working, "building "+describe(f))
+	ctr, err := r.container(f)
+	if err != nil {
+		return Built{}, err
+	}
+	published, err := ctr.Publish(ctx, fn.Image)
+	if err != nil {
+		return Built{}, fmt.Errorf("build and publish %s: %w", fn.Image, err)
+	}
+	_, digest, ok := strings.Cut(published, "@")
+	if !ok {
+		return Built{}, fmt.Errorf("publish %s: engine returned %q without a digest", fn.Image, published)
+	}
+	b := Built{
+		Function: f.Name,
+		Image:    fn.Image,
+		Digest:   digest,
+		Changed:  r.req.Previous[f.Name] != digest,
+		Duration: time.Since(start),
+	}
+	state := "unchanged"
+	if b.Changed {
+		state = "published"
+	}
+	r.event(f.Name, progress.Done, fmt.Sprintf("%s %s (%.1fs)", state, shortDigest(digest), b.Duration.Seconds()))
+	return b, nil
+}
+
+func describe(f sam.Function) string {
+	switch {
+	case f.PackageType == sam.PackageImage && f.ImageURI != "":
+		return "from " + f.ImageURI
+	case f.PackageType == sam.PackageImage:
+		return "from its Dockerfile"
+	default:
+		return f.Runtime
+	}
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
+
+// container is the function's image, not yet evaluated.
+func (r *run) container(f sam.Function) (*dagger.Container, error) {
+	if f.PackageType == sam.PackageImage {
+		if f.ImageURI != "" {
+			return r.dag.Container().From(f.ImageURI), nil
+		}
+		opts := dagger.DirectoryDockerBuildOpts{Dockerfile: f.Dockerfile}
+		if r.nonce != "" {
+			opts.BuildArgs = []dagger.BuildArg{{Name: "ESB_CACHEBUST", Value: r.nonce}}
+		}
+		return r.hostDir(f.DockerContext).DockerBuild(opts), nil
+	}
+	rt, ok := runtimecatalog.Lookup(f.Runtime)
+	if !ok {
+		return nil, fmt.Errorf("unsupported runtime %q (supported: %s)", f.Runtime, strings.Join(runtimecatalog.Names(), ", "))
+	}
+	ctr, err := r.base(rt)
+	if err != nil {
+		return nil, err
+	}
+	if r.nonce != "" {
+		ctr = ctr.WithEnvVariable("ESB_CACHEBUST", r.nonce)
+	}
+	for _, l := range f.Layers {
+		ctr = ctr.WithDirectory("/opt", r.hostDir(l.ContentDir))
+		ctr = r.installDeps(ctr, rt.Family, l.ContentDir, layerDepsDir(rt.Family))
+	}
+	ctr = ctr.WithDirectory("/var/task", r.hostDir(f.CodeDir))
+	ctr = r.installDeps(ctr, rt.Family, f.CodeDir, "/var/task")
+	if r.nonce != "" {
+		ctr = ctr.WithoutEnvVariable("ESB_CACHEBUST")
+	}
+	return ctr.WithDefaultArgs([]string{f.Handler}), nil
+}
+
+// layerDepsDir is where a layer's own dependencies land, as AWS's layer
+// layout has them.
+func layerDepsDir(family string) string {
+	switch family {
+	case runtimecatalog.FamilyPython:
+		return "/opt/python"
+	case runtimecatalog.FamilyNodejs:
+		return "/opt/nodejs"
+	default:
+		return ""
+	}
+}
+
+// installDeps installs requirements.txt or package.json found in hostDir
+// into target inside the image, through the env's package caches. Both need
+// a reachable package index (PyPI or npm registry, or a mirror set with
+// PIP_INDEX_URL / NPM_CONFIG_REGISTRY in the base image).
+func (r *run) installDeps(ctr *dagger.Container, family, hostDir, target string) *dagger.Container {
+	if target == "" {
+		return ctr
+	}
+	switch family {
+	case runtimecatalog.FamilyPython:
+		if !fileExists(filepath.Join(hostDir, "requirements.txt")) {
+			return ctr
+		}
+		src := target
+		if target == "/opt/python" {
+			src = "/opt" // a layer's requirements.txt sits at its root
+		}
+		return ctr.
+			WithMountedCache("/root/.cache/pip", r.cache("pip")).
+			WithExec([]string{"python3", "-m", "pip", "install", "--disable-pip-version-check", "--break-system-packages",
+				"--no-compile", "-r", src + "/requirements.txt", "--target", target})
+	case runtimecatalog.FamilyNodejs:
+		dir := target
+		if target == "/opt/nodejs" {
+			dir = "/opt"
+		}
+		if !fileExists(filepath.Join(hostDir, "package.json")) {
+			return ctr
+		}
+		return ctr.
+			WithMountedCache("/root/.npm", r.cache("npm")).
+			WithWorkdir(dir).
+			WithExec([]string{"npm", "install", "--omit=dev", "--no-audit", "--no-fund"}).
+			WithWorkdir("/var/task")
+	default:
+		return ctr
+	}
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// cache is a package cache volume of the env; with NoCache a fresh one.
+func (r *run) cache(kind string) *dagger.CacheVolume {
+	name := r.req.CacheNamespace + "-" + kind
+	if r.nonce != "" {
+		name += "-" + r.nonce
+	}
+	return r.dag.CacheVolume(name)
+}
+
+// hostDir uploads a directory of the template, without what local tooling
+// leaves behind.
+func (r *run) hostDir(path string) *dagger.Directory {
+	return r.dag.Host().Directory(path, dagger.HostDirectoryOpts{
+		Exclude: []string{".aws-sam", ".git", "**/__pycache__", "**/*.pyc", ".esb"},
+	})
+}
+
+// base is the runtime's base image, built once per run.
+func (r *run) base(rt runtimecatalog.Runtime) (*dagger.Container, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ctr, ok := r.bases[rt.Name]; ok {
+		return ctr, nil
+	}
+	var ctr *dagger.Container
+	if img := r.req.Bases.Images[rt.Name]; img != "" {
+		ctr = r.dag.Container().From(img)
+	} else {
+		if r.req.Bases.FS == nil || r.req.Bases.Dockerfile == nil {
+			return nil, errors.New("no runtime base images configured")
+		}
+		dockerfile, err := r.req.Bases.Dockerfile(rt.Family)
+		if err != nil {
+			return nil, err
+		}
+		dir, err := directoryFromFS(r.dag, r.req.Bases.FS)
+		if err != nil {
+			return nil, fmt.Errorf("runtime %s: %w", rt.Name, err)
+		}
+		opts := dagger.DirectoryDockerBuildOpts{Dockerfile: dockerfile}
+		if r.nonce != "" {
+			opts.BuildArgs = []dagger.BuildArg{{Name: "ESB_CACHEBUST", Value: r.nonce}}
+		}
+		ctr = dir.DockerBuild(opts)
+	}
+	r.bases[rt.Name] = ctr
+	return ctr, nil
+}
+
+// directoryFromFS turns an embedded tree into a Dagger directory. Shell
+// scripts and files named bootstrap keep their execute bit, which embed.FS
+// does not record.
+func directoryFromFS(dag *dagger.Client, fsys fs.FS) (*dagger.Directory, error) {
+	dir := dag.Directory()
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		perm := 0o644
+		if strings.HasSuffix(p, ".sh") || filepath.Base(p) == "bootstrap" {
+			perm = 0o755
+		}
+		dir = dir.WithNewFile(p, string(data), dagger.DirectoryWithNewFileOpts{Permissions: perm})
+		return nil
+	})
+	return dir, err
+}
+
+// export writes the three config files through the engine to req.Output.
+func (r *run) export(ctx context.Context, cfg runtimeconfig.Config) error {
+	files, err := runtimeconfig.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("generated config: %w", err)
+	}
+	dir := r.dag.Directory()
+	for _, name := range runtimeconfig.FileNames {
+		dir = dir.WithNewFile(name, string(files.Get(name)))
+	}
+	if _, err := dir.Export(ctx, r.req.Output); err != nil {
+		return fmt.Errorf("export config to %s: %w", r.req.Output, err)
+	}
+	return nil
+}
