@@ -1,0 +1,161 @@
+// Command provisioner creates the DynamoDB tables and S3 buckets that an
+// env's resources.yml declares. `esb deploy` runs it after every deploy
+// with `docker compose run --rm provisioner`; it only ever creates, so
+// running it again is harmless.
+//
+// Environment:
+//
+//	CONFIG_DIR             directory holding resources.yml (default /app/runtime-config)
+//	RESOURCES_YML          manifest to use when CONFIG_DIR has none
+//	DYNAMODB_ENDPOINT      default http://database:8000
+//	S3_ENDPOINT            default http://s3-storage:7070
+//	AWS_REGION             default us-east-1
+//	AWS_ACCESS_KEY_ID      default esb
+//	AWS_SECRET_ACCESS_KEY  default esb-local-secret
+//
+// Exit status: 0 when every resource exists afterwards (or there is nothing
+// to do), 1 when the manifest is malformed or any resource failed.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/services/provisioner/provision"
+)
+
+// config is everything the provisioner takes from its environment.
+type config struct {
+	manifestPaths []string // tried in order
+	endpoints     provision.Endpoints
+}
+
+func configFromEnv(getenv func(string) string) config {
+	or := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	return config{
+		manifestPaths: []string{
+			filepath.Join(or("CONFIG_DIR", "/app/runtime-config"), runtimeconfig.ResourcesFileName),
+			getenv("RESOURCES_YML"),
+		},
+		endpoints: provision.Endpoints{
+			DynamoDB:        or("DYNAMODB_ENDPOINT", "http://database:8000"),
+			S3:              or("S3_ENDPOINT", "http://s3-storage:7070"),
+			Region:          or("AWS_REGION", provision.DefaultRegion),
+			AccessKeyID:     or("AWS_ACCESS_KEY_ID", "esb"),
+			SecretAccessKey: or("AWS_SECRET_ACCESS_KEY", "esb-local-secret"),
+		},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, configFromEnv(os.Getenv), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run provisions and returns the exit status. Resource lines and the
+// summary go to stdout; warnings and errors to stderr.
+func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
+	fail := func(err error) int {
+		for line := range strings.Lines(err.Error()) {
+			fmt.Fprintf(stderr, "ERROR: %s", line)
+			if !strings.HasSuffix(line, "\n") {
+				fmt.Fprintln(stderr)
+			}
+		}
+		return 1
+	}
+
+	m, found, err := provision.ReadManifest(cfg.manifestPaths...)
+	if err != nil {
+		return fail(err)
+	}
+	if !found {
+		fmt.Fprintf(stderr, "WARNING: no resources manifest (looked for %s); nothing to provision\n",
+			strings.Join(nonEmpty(cfg.manifestPaths), ", "))
+		return 0
+	}
+	if provision.IsEmpty(m.File.Resources) {
+		fmt.Fprintf(stderr, "WARNING: %s declares no tables or buckets; nothing to provision\n", m.Path)
+		return 0
+	}
+	if err := checkEndpoints(cfg.endpoints); err != nil {
+		return fail(err)
+	}
+
+	db, s3c := provision.NewClients(cfg.endpoints)
+	p := provision.New(db, s3c, provision.Options{
+		Events: printer(stdout, stderr),
+		Region: cfg.endpoints.Region,
+	})
+	fmt.Fprintf(stdout, "provisioning from %s\n", m.Path)
+	sum, err := p.Run(ctx, m.File.Resources)
+	fmt.Fprintf(stdout, "summary: %s\n", sum)
+	if err != nil {
+		return fail(err)
+	}
+	return 0
+}
+
+// printer renders events one line each, in the order they happen.
+func printer(stdout, stderr io.Writer) func(provision.Event) {
+	return func(e provision.Event) {
+		switch e.Status {
+		case provision.StatusWarning:
+			fmt.Fprintf(stderr, "WARNING: %s: %s\n", e.Resource, e.Detail)
+		case provision.StatusFailed:
+			fmt.Fprintf(stdout, "%s: failed (error below)\n", e.Resource)
+		default:
+			line := fmt.Sprintf("%s: %s", e.Resource, e.Status)
+			if e.Detail != "" {
+				line += ", " + e.Detail
+			}
+			fmt.Fprintln(stdout, line)
+		}
+	}
+}
+
+// checkEndpoints rejects an endpoint the SDK would misread: without a
+// scheme, "database:8000" parses as scheme "database".
+func checkEndpoints(e provision.Endpoints) error {
+	var errs []error
+	for _, ep := range []struct{ name, value string }{
+		{"DYNAMODB_ENDPOINT", e.DynamoDB},
+		{"S3_ENDPOINT", e.S3},
+	} {
+		u, err := url.Parse(ep.value)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", ep.name, err))
+			continue
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s: %q is not an http(s) URL such as http://database:8000", ep.name, ep.value))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func nonEmpty(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
