@@ -1,0 +1,421 @@
+// Package routing turns one runtime config into the immutable table the
+// gateway serves from: routes matched the way API Gateway matches them, and
+// the function specs the agent runs. A Table is built whole before it is
+// published and never changes afterwards, so a request that loaded it once
+// sees one consistent generation.
+package routing
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+)
+
+// Lambda's defaults for values a function leaves unset (SAM applies the same).
+const (
+	DefaultTimeout    = 3   // seconds
+	DefaultMemorySize = 128 // MB
+)
+
+// DefaultRouteKey is the route key API Gateway gives an HTTP API's catch-all
+// route. SAM turns an HttpApi event without Path and Method into that route,
+// which routing.yml spells as ANY /{proxy+}.
+const DefaultRouteKey = "$default"
+
+// Default stages when routing.yml names none: SAM's implicit REST API stage
+// and the HTTP API's auto-deployed stage.
+const (
+	DefaultStageV1 = "Prod"
+	DefaultStageV2 = "$default"
+)
+
+// segKind orders path segments by specificity: a literal segment beats a
+// {param}, which beats a greedy {proxy+}.
+type segKind int
+
+const (
+	segGreedy segKind = iota
+	segParam
+	segLiteral
+	// segEnd stands for "the pattern ended here" when compared with a greedy
+	// pattern that matched the same request with nothing left over: the
+	// pattern that names the path exactly is the more specific one.
+	segEnd
+)
+
+type segment struct {
+	kind segKind
+	text string // the literal, or the parameter name
+}
+
+// Route is one route of routing.yml, compiled.
+type Route struct {
+	Path     string // API Gateway syntax, e.g. /items/{id}
+	Method   string // upper case, or runtimeconfig.MethodAny
+	Function string
+	Payload  string // runtimeconfig.PayloadV1 or PayloadV2
+	Stage    string // never empty: DefaultStageV1/V2 when routing.yml names none
+	// Key is the payload 2.0 route key: "GET /items/{id}", or
+	// DefaultRouteKey for the catch-all.
+	Key string
+
+	segs  []segment
+	index int // position in routing.yml, for messages
+}
+
+// Match is the route a request resolved to.
+type Match struct {
+	Route    *Route
+	Function agentapi.FunctionSpec
+	// Params holds the path parameters by name; nil when the route has none.
+	// A greedy parameter's value is the rest of the path without its leading
+	// slash ("a/b" for /files/{proxy+} and /files/a/b), as API Gateway passes it.
+	Params map[string]string
+}
+
+// Table is one generation's routes and functions. It is immutable: build a
+// new one for new config.
+type Table struct {
+	routes    []*Route
+	functions map[string]agentapi.FunctionSpec
+	names     []string // sorted function names
+}
+
+// Build compiles cfg, which must have passed runtimeconfig's validation.
+// It rejects what that validation does not cover: malformed path templates
+// (an error per route, as *PathError). When two routes of the same method
+// have the same template up to parameter names (/items/{id} and
+// /items/{itemId}), the later one in routing.yml wins, as a later deploy
+// appends its routes; each such shadowed route is reported in warnings.
+func Build(cfg runtimeconfig.Config) (t *Table, warnings []string, err error) {
+	t = &Table{functions: make(map[string]agentapi.FunctionSpec, len(cfg.Functions.Functions))}
+	for name, fn := range cfg.Functions.Functions {
+		t.functions[name] = Spec(name, fn, cfg.Functions.Defaults)
+		t.names = append(t.names, name)
+	}
+	slices.Sort(t.names)
+
+	var errs []error
+	type shape struct{ method, pattern string }
+	seen := make(map[shape]int) // index into t.routes
+	for i, rc := range cfg.Routing.Routes {
+		segs, perr := parsePath(rc.Path)
+		if perr != nil {
+			errs = append(errs, &PathError{Index: i, Path: rc.Path, Msg: perr.Error()})
+			continue
+		}
+		if _, ok := t.functions[rc.Function]; !ok {
+			errs = append(errs, &PathError{Index: i, Path: rc.Path, Field: "function", Msg: fmt.Sprintf("unknown function %q", rc.Function)})
+			continue
+		}
+		r := &Route{
+			Path:     rc.Path,
+			Method:   rc.Method,
+			Function: rc.Function,
+			Payload:  rc.Payload,
+			Stage:    rc.Stage,
+			segs:     segs,
+			index:    i,
+		}
+		if r.Stage == "" {
+			r.Stage = DefaultStageV1
+			if r.Payload == runtimeconfig.PayloadV2 {
+				r.Stage = DefaultStageV2
+			}
+		}
+		r.Key = r.Method + " " + r.Path
+		if r.Payload == runtimeconfig.PayloadV2 && r.Method == runtimeconfig.MethodAny && r.Path == "/{proxy+}" {
+			r.Key = DefaultRouteKey
+		}
+		sh := shape{method: r.Method, pattern: patternShape(segs)}
+		if j, dup := seen[sh]; dup {
+			old := t.routes[j]
+			warnings = append(warnings, fmt.Sprintf("routing.yml: routes[%d] %s %s shadows routes[%d] %s %s (same template up to parameter names; the later route wins)",
+				i, r.Method, r.Path, old.index, old.Method, old.Path))
+			t.routes[j] = r
+			continue
+		}
+		seen[sh] = len(t.routes)
+		t.routes = append(t.routes, r)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, warnings, err
+	}
+	return t, warnings, nil
+}
+
+// Spec is the agent's view of one function: fn with the functions.yml
+// defaults applied (the function's own environment wins) and Lambda's
+// defaults filled in for timeout and memory.
+func Spec(name string, fn runtimeconfig.Function, defaults runtimeconfig.Defaults) agentapi.FunctionSpec {
+	if len(defaults.Environment) > 0 || len(fn.Environment) > 0 {
+		env := make(map[string]string, len(defaults.Environment)+len(fn.Environment))
+		maps.Copy(env, defaults.Environment)
+		maps.Copy(env, fn.Environment)
+		fn.Environment = env // a new map: the config's own stays as decoded
+	}
+	if fn.Timeout == 0 {
+		fn.Timeout = DefaultTimeout
+	}
+	if fn.MemorySize == 0 {
+		fn.MemorySize = DefaultMemorySize
+	}
+	return agentapi.FunctionSpec{Name: name, Function: fn}
+}
+
+// PathError is a route of routing.yml the gateway cannot serve.
+type PathError struct {
+	Index int    // position in routes
+	Path  string // the template as written
+	Field string // "path" when empty
+	Msg   string
+}
+
+func (e *PathError) Error() string {
+	field := e.Field
+	if field == "" {
+		field = "path"
+	}
+	return fmt.Sprintf("routing.yml: routes[%d].%s: %s (path %q)", e.Index, field, e.Msg, e.Path)
+}
+
+// parsePath compiles an API Gateway path template.
+func parsePath(p string) ([]segment, error) {
+	if !strings.HasPrefix(p, "/") {
+		return nil, errors.New("must start with \"/\"")
+	}
+	if p == "/" {
+		return nil, nil
+	}
+	parts := strings.Split(p[1:], "/")
+	segs := make([]segment, 0, len(parts))
+	names := make(map[string]bool)
+	for i, part := range parts {
+		switch {
+		case part == "":
+			return nil, errors.New("empty path segment")
+		case strings.HasPrefix(part, "{") && strings.HasSuffix(part, "}"):
+			name := part[1 : len(part)-1]
+			kind := segParam
+			if n, ok := strings.CutSuffix(name, "+"); ok {
+				if i != len(parts)-1 {
+					return nil, fmt.Errorf("greedy parameter %s must be the last segment", part)
+				}
+				name, kind = n, segGreedy
+			}
+			if !validParamName(name) {
+				return nil, fmt.Errorf("invalid parameter name in %s", part)
+			}
+			if names[name] {
+				return nil, fmt.Errorf("parameter %q appears twice", name)
+			}
+			names[name] = true
+			segs = append(segs, segment{kind: kind, text: name})
+		case strings.ContainsAny(part, "{}"):
+			return nil, fmt.Errorf("segment %q mixes text and a parameter", part)
+		default:
+			segs = append(segs, segment{kind: segLiteral, text: part})
+		}
+	}
+	return segs, nil
+}
+
+func validParamName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// patternShape is the template with parameter names erased: two routes of
+// one method with the same shape match exactly the same requests.
+func patternShape(segs []segment) string {
+	var b strings.Builder
+	for _, s := range segs {
+		b.WriteByte('/')
+		switch s.kind {
+		case segLiteral:
+			b.WriteString(s.text)
+		case segParam:
+			b.WriteString("{}")
+		case segGreedy:
+			b.WriteString("{+}")
+		}
+	}
+	return b.String()
+}
+
+// Match resolves a request the way API Gateway does: among the routes whose
+// template matches path and whose method accepts method, the most specific
+// path wins (compared segment by segment: literal, then {param}, then
+// {proxy+}), then the most specific method (exact, then ANY, then GET
+// answering a HEAD). path is the decoded request path; one trailing slash
+// is ignored.
+func (t *Table) Match(method, path string) (Match, bool) {
+	parts, offsets := splitPath(path)
+	var (
+		best       *Route
+		bestParams map[string]string
+		bestMethod int
+	)
+	for _, r := range t.routes {
+		mr := methodRank(r.Method, method)
+		if mr == 0 {
+			continue
+		}
+		params, ok := r.match(path, parts, offsets)
+		if !ok {
+			continue
+		}
+		if best != nil {
+			c := comparePaths(r.segs, best.segs, len(parts))
+			if c < 0 || c == 0 && mr <= bestMethod {
+				continue
+			}
+		}
+		best, bestParams, bestMethod = r, params, mr
+	}
+	if best == nil {
+		return Match{}, false
+	}
+	return Match{Route: best, Function: t.functions[best.Function], Params: bestParams}, true
+}
+
+// methodRank scores how well a route's method accepts the request's; 0 is
+// no match.
+func methodRank(routeMethod, method string) int {
+	switch {
+	case routeMethod == method:
+		return 3
+	case routeMethod == runtimeconfig.MethodAny:
+		return 2
+	case method == http.MethodHead && routeMethod == http.MethodGet:
+		return 1
+	}
+	return 0
+}
+
+// splitPath splits a request path into segments and the byte offset each
+// starts at, ignoring one trailing slash.
+func splitPath(p string) (parts []string, offsets []int) {
+	if len(p) > 1 && strings.HasSuffix(p, "/") {
+		p = p[:len(p)-1]
+	}
+	if p == "" || p == "/" {
+		return nil, nil
+	}
+	start := 0
+	if p[0] == '/' {
+		start = 1
+	}
+	for i := start; i <= len(p); i++ {
+		if i == len(p) || p[i] == '/' {
+			parts = append(parts, p[start:i])
+			offsets = append(offsets, start)
+			start = i + 1
+		}
+	}
+	return parts, offsets
+}
+
+// match reports whether r's template matches the split request path.
+func (r *Route) match(path string, parts []string, offsets []int) (map[string]string, bool) {
+	var params map[string]string
+	set := func(k, v string) {
+		if params == nil {
+			params = make(map[string]string, len(r.segs))
+		}
+		params[k] = v
+	}
+	for i, s := range r.segs {
+		if s.kind == segGreedy {
+			if i >= len(parts) {
+				// The HTTP API catch-all also answers "/", where a greedy
+				// parameter of a REST API needs at least one segment.
+				if r.Key == DefaultRouteKey && i == 0 {
+					return params, true
+				}
+				return nil, false
+			}
+			set(s.text, path[offsets[i]:])
+			return params, true
+		}
+		if i >= len(parts) {
+			return nil, false
+		}
+		switch s.kind {
+		case segLiteral:
+			if parts[i] != s.text {
+				return nil, false
+			}
+		case segParam:
+			if parts[i] == "" {
+				return nil, false
+			}
+			set(s.text, parts[i])
+		}
+	}
+	if len(parts) != len(r.segs) {
+		return nil, false
+	}
+	return params, true
+}
+
+// comparePaths orders two templates that both matched a request of n
+// segments: positive when a is more specific than b.
+func comparePaths(a, b []segment, n int) int {
+	for i := 0; i <= n; i++ {
+		ka, kb := kindAt(a, i), kindAt(b, i)
+		if ka != kb {
+			return int(ka) - int(kb)
+		}
+		if ka == segGreedy || ka == segEnd {
+			return 0
+		}
+	}
+	return 0
+}
+
+func kindAt(segs []segment, i int) segKind {
+	if i < len(segs) {
+		return segs[i].kind
+	}
+	return segEnd
+}
+
+// Function returns the spec of the function called name.
+func (t *Table) Function(name string) (agentapi.FunctionSpec, bool) {
+	s, ok := t.functions[name]
+	return s, ok
+}
+
+// Functions returns every function spec, sorted by name: the agent's
+// desired state for this generation.
+func (t *Table) Functions() []agentapi.FunctionSpec {
+	out := make([]agentapi.FunctionSpec, 0, len(t.names))
+	for _, n := range t.names {
+		out = append(out, t.functions[n])
+	}
+	return out
+}
+
+// Routes returns the routes in routing.yml order (shadowed ones left out).
+// The slice is a copy; the routes are shared and must not be modified.
+func (t *Table) Routes() []*Route { return slices.Clone(t.routes) }
+
+// RouteCount is the number of routes served.
+func (t *Table) RouteCount() int { return len(t.routes) }
+
+// FunctionCount is the number of functions known.
+func (t *Table) FunctionCount() int { return len(t.names) }
