@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +21,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/platform"
 )
 
@@ -65,17 +65,13 @@ func newStack(t *testing.T, name string, portOffset int) *stack {
 // compose runs docker compose on the mode's files, as the E2E contract says:
 // never through the root file's include.
 func (s *stack) compose(ctx context.Context, args ...string) (string, error) {
-	full := append([]string{"compose",
-		"-f", filepath.Join(s.root, "compose", "docker-compose.infra.yml"),
-		"-f", filepath.Join(s.root, "compose", "docker-compose.docker.yml"),
-	}, args...)
-	cmd := exec.CommandContext(ctx, "docker", full...)
-	cmd.Dir = s.root
-	cmd.Env = s.env
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	err := s.project().Run(ctx, &out, args...)
 	return out.String(), err
+}
+
+func (s *stack) project() compose.Project {
+	return compose.Project{Dir: s.root, Mode: "docker", Layout: s.layout, Environ: os.Environ()}
 }
 
 // up starts the env and registers its teardown. ESB_E2E_KEEP=1 keeps it

@@ -47,6 +47,7 @@ func commands() []command {
 		validateCommand(),
 		envCommand(),
 		statusCommand(),
+		deployCommand(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds

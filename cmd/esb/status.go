@@ -7,10 +7,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 
+	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/platform"
 )
 
@@ -51,7 +50,7 @@ type containerLister interface {
 func runStatus(ctx context.Context, c *cli, l platform.Layout, lister containerLister) error {
 	observed, err := lister.ProjectContainers(ctx, l.Env.Project())
 	if err != nil {
-		return fmt.Errorf("list containers of %s: %w", l.Env.Project(), err)
+		return err
 	}
 	rows := platform.Status(platform.Services(), observed)
 	fmt.Fprintf(c.stdout, "env %s (project %s, CONFIG_DIR %s)\n", l.Env.Key(), l.Env.Project(), l.ConfigDir)
@@ -77,35 +76,9 @@ func runStatus(ctx context.Context, c *cli, l platform.Layout, lister containerL
 	return nil
 }
 
-// dockerContainers lists containers through the Docker API by compose label.
+// dockerContainers lists a project's containers through the Docker API.
 type dockerContainers struct{ api client.APIClient }
 
 func (d dockerContainers) ProjectContainers(ctx context.Context, project string) ([]platform.ContainerState, error) {
-	list, err := d.api.ContainerList(ctx, container.ListOptions{
-		All:     true,
-		Filters: filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+project)),
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]platform.ContainerState, 0, len(list))
-	for _, ct := range list {
-		out = append(out, platform.ContainerState{
-			Service: ct.Labels["com.docker.compose.service"],
-			State:   string(ct.State),
-			Health:  healthFromStatus(ct.Status),
-		})
-	}
-	return out, nil
-}
-
-// healthFromStatus reads the health the list API puts in the status text,
-// e.g. "Up 3 minutes (healthy)", saving one inspect call per container.
-func healthFromStatus(status string) string {
-	for _, h := range []string{"unhealthy", "healthy", "health: starting"} {
-		if strings.Contains(status, "("+h+")") {
-			return strings.TrimPrefix(h, "health: ")
-		}
-	}
-	return ""
+	return compose.Containers(ctx, d.api, project)
 }

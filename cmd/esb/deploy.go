@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/docker/docker/client"
+
+	"github.com/esb-dev/esb/internal/compose"
+	"github.com/esb-dev/esb/internal/deploy"
+	"github.com/esb-dev/esb/internal/registry"
+	"github.com/esb-dev/esb/pipeline"
+)
+
+type deployOptions struct {
+	envOptions
+	template      string
+	mode          string
+	output        string
+	tag           string
+	noCache       bool
+	verbose       bool
+	overrides     []string
+	projectDir    string
+	engine        string
+	runtimeImages []string
+}
+
+func deployCommand() command {
+	const summary = "Build a SAM template's functions and deploy them into an env"
+	return command{
+		name:    "deploy",
+		summary: summary,
+		run: func(ctx context.Context, c *cli, args []string) error {
+			var opts deployOptions
+			fs := newFlagSet(c, "deploy", "-t template.yml [-e ENV] [flags]", summary+`.
+Later deploys win where templates overlap; nothing is ever deleted. The
+gateway picks the new routes up without a restart.`)
+			fs.StringVarP(&opts.template, "template", "t", "", "SAM template (default: template.yaml or template.yml in the current directory)")
+			opts.bind(fs, c)
+			fs.StringVarP(&opts.mode, "mode", "m", "docker", "function runtime of the env: docker or containerd")
+			fs.StringVarP(&opts.output, "output", "o", "", "where the generated functions.yml, routing.yml and resources.yml are exported (default: a folder beside CONFIG_DIR)")
+			fs.StringVar(&opts.tag, "tag", envOr(c, "ESB_TAG", "latest"), "image tag the functions are published under ($ESB_TAG)")
+			fs.BoolVar(&opts.noCache, "no-cache", false, "rebuild every step and start from empty package caches")
+			fs.BoolVarP(&opts.verbose, "verbose", "v", false, "stream the Dagger engine's progress")
+			fs.StringArrayVar(&opts.overrides, "parameter-overrides", nil, "template parameter values: K=V, \"K1=V1 K2=V2\" or ParameterKey=K,ParameterValue=V (repeatable)")
+			fs.StringVar(&opts.projectDir, "project-dir", c.getenv("ESB_PROJECT_DIR"), "ESB checkout holding compose/ (default: found above the current or template directory; $ESB_PROJECT_DIR)")
+			fs.StringVar(&opts.engine, "engine", c.getenv("ESB_DAGGER_RUNNER_HOST"), "Dagger engine to use instead of the env's (e.g. unix:///run/dagger/engine.sock, docker-container://name; $ESB_DAGGER_RUNNER_HOST)")
+			fs.StringArrayVar(&opts.runtimeImages, "runtime-image", nil, "use IMAGE as the base of RUNTIME instead of the built-in one: RUNTIME=IMAGE (repeatable)")
+			if err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			if fs.NArg() > 0 {
+				return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+			}
+			return runDeploy(ctx, c, opts)
+		},
+	}
+}
+
+func envOr(c *cli, key, def string) string {
+	if v := c.getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
+	if err := compose.CheckMode(opts.mode); err != nil {
+		return usageError{err}
+	}
+	if opts.mode == "containerd" {
+		return usageError{fmt.Errorf("--mode containerd: not available yet in this build (docker mode only)")}
+	}
+	l, err := opts.layout(c)
+	if err != nil {
+		return err
+	}
+	tmplPath, err := findTemplate(opts.template)
+	if err != nil {
+		return err
+	}
+	if tmplPath, err = filepath.Abs(tmplPath); err != nil {
+		return err
+	}
+	overrides, err := parseParameterOverrides(opts.overrides)
+	if err != nil {
+		return usageError{err}
+	}
+	images, err := parseRuntimeImages(opts.runtimeImages)
+	if err != nil {
+		return usageError{err}
+	}
+	cwd, _ := os.Getwd()
+	projectDir, err := compose.FindDir(opts.projectDir, cwd, filepath.Dir(tmplPath))
+	if err != nil {
+		return err
+	}
+	output := opts.output
+	if output == "" {
+		output = filepath.Join(filepath.Dir(l.ConfigDir), "deploys", strings.TrimSuffix(filepath.Base(tmplPath), filepath.Ext(tmplPath)))
+	}
+	if output, err = filepath.Abs(output); err != nil {
+		return err
+	}
+	registryAddr := c.getenv("HOST_REGISTRY_ADDR")
+	if registryAddr == "" {
+		registryAddr = l.RegistryAddr()
+	}
+	runnerHost := opts.engine
+	if runnerHost == "" {
+		runnerHost = "unix://" + l.DaggerSocket()
+	}
+	cliBin, err := daggerCLI(c)
+	if err != nil {
+		return err
+	}
+	// The Go SDK finds the CLI only through this variable; without it, it
+	// would try to download one.
+	if err := os.Setenv("_EXPERIMENTAL_DAGGER_CLI_BIN", cliBin); err != nil {
+		return err
+	}
+
+	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return fmt.Errorf("docker client: %w", err)
+	}
+	defer docker.Close()
+
+	bases, baseRefs, err := runtimeBases(images)
+	if err != nil {
+		return err
+	}
+	var engineLog io.Writer
+	if opts.verbose {
+		engineLog = c.stderr
+	}
+	steps := deploy.PlatformSteps{
+		Registry:   registry.Client{Addr: registryAddr},
+		Docker:     docker,
+		Project:    compose.Project{Dir: projectDir, Mode: opts.mode, Layout: l, Environ: os.Environ()},
+		RunnerHost: runnerHost,
+		EngineLog:  engineLog,
+		Bases:      bases,
+		BaseRefs:   baseRefs,
+		Out:        c.stderr,
+	}
+	sum, err := deploy.Run(ctx, deploy.Options{
+		Template:           tmplPath,
+		ParameterOverrides: overrides,
+		StackName:          l.Env.Project(),
+		ConfigDir:          l.ConfigDir,
+		Output:             output,
+		Registry:           registryAddr,
+		Repository:         l.Env.Project(),
+		Tag:                opts.tag,
+		CacheNamespace:     l.Env.Project(),
+		NoCache:            opts.noCache,
+		Mode:               opts.mode,
+		Events:             newLineRenderer(c.stderr),
+	}, steps)
+	if err != nil {
+		return templateError(tmplPath, err)
+	}
+	printSummary(c, sum)
+	return nil
+}
+
+// daggerCLI finds the dagger CLI the Go SDK drives: $ESB_DAGGER_CLI, else
+// the one scripts/setup.sh installed, else dagger on PATH.
+func daggerCLI(c *cli) (string, error) {
+	if p := c.getenv("ESB_DAGGER_CLI"); p != "" {
+		return p, nil
+	}
+	home := c.getenv("ESB_HOME")
+	if home == "" {
+		home = filepath.Join(c.getenv("HOME"), ".esb")
+	}
+	if p := filepath.Join(home, "bin", "dagger"); fileIsExecutable(p) {
+		return p, nil
+	}
+	for _, dir := range filepath.SplitList(c.getenv("PATH")) {
+		if p := filepath.Join(dir, "dagger"); fileIsExecutable(p) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no dagger CLI in $ESB_DAGGER_CLI, %s/bin or PATH: run scripts/setup.sh", home)
+}
+
+func fileIsExecutable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+}
+
+func parseRuntimeImages(values []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range values {
+		rt, img, ok := strings.Cut(v, "=")
+		if !ok || rt == "" || img == "" {
+			return nil, fmt.Errorf("--runtime-image %q: want RUNTIME=IMAGE", v)
+		}
+		out[rt] = img
+	}
+	return out, nil
+}
+
+func printSummary(c *cli, sum deploy.Summary) {
+	for _, w := range sum.Warnings {
+		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FUNCTION\tDIGEST\tROUTES\tSTATUS")
+	for _, f := range sum.Functions {
+		status := "unchanged"
+		if f.Changed {
+			status = "changed"
+		}
+		routes := strings.Join(sum.Routes[f.Function], ", ")
+		if routes == "" {
+			routes = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Function, f.Digest, routes, status)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(c.stderr, "deployed %d functions in %.1fs into %s\n", len(sum.Functions), sum.Duration.Seconds(), sum.ConfigDir)
+}
+
+// runtimeBases is filled in once the runtime images package lands.
+func runtimeBases(images map[string]string) (pipeline.Bases, []string, error) {
+	return pipeline.Bases{Images: images}, nil, nil
+}

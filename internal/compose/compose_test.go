@@ -1,0 +1,64 @@
+package compose
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/internal/platform"
+)
+
+func TestHealthFromStatus(t *testing.T) {
+	for in, want := range map[string]string{
+		"Up 3 minutes (healthy)":         "healthy",
+		"Up 1 second (health: starting)": "starting",
+		"Up 2 hours (unhealthy)":         "unhealthy",
+		"Up 5 minutes":                   "",
+		"Exited (1) 2 minutes ago":       "",
+	} {
+		assert.Equal(t, want, healthFromStatus(in), in)
+	}
+}
+
+func TestFindDir(t *testing.T) {
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "compose"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "compose", "docker-compose.infra.yml"), []byte("services: {}\n"), 0o644))
+	deep := filepath.Join(root, "fixtures", "app")
+	require.NoError(t, os.MkdirAll(deep, 0o755))
+	elsewhere := t.TempDir()
+
+	got, err := FindDir("", elsewhere, deep)
+	require.NoError(t, err)
+	assert.Equal(t, root, got)
+
+	got, err = FindDir(root)
+	require.NoError(t, err)
+	assert.Equal(t, root, got)
+
+	_, err = FindDir(elsewhere)
+	assert.ErrorContains(t, err, "has no compose/docker-compose.infra.yml")
+	_, err = FindDir("", elsewhere)
+	assert.ErrorContains(t, err, "ESB_PROJECT_DIR")
+}
+
+func TestCommand(t *testing.T) {
+	e, err := platform.New("", "dev")
+	require.NoError(t, err)
+	l, err := platform.Resolve(e, platform.LayoutOptions{Dirs: platform.Dirs{Home: "/h"}})
+	require.NoError(t, err)
+	p := Project{Dir: "/repo", Mode: "docker", Layout: l, Environ: []string{"PATH=/bin"}}
+	cmd := p.Command(t.Context(), "run", "--rm", "provisioner")
+	assert.Equal(t, []string{"docker", "compose", "--project-directory", "/repo",
+		"-f", "/repo/compose/docker-compose.infra.yml", "-f", "/repo/compose/docker-compose.docker.yml",
+		"run", "--rm", "provisioner"}, cmd.Args)
+	assert.Contains(t, cmd.Env, "PATH=/bin")
+	assert.Contains(t, cmd.Env, "COMPOSE_PROJECT_NAME=esb-dev")
+	assert.Contains(t, cmd.Env, "CONFIG_DIR=/h/.esb/.cache/staging/esb-dev-7a9f2a81/dev/config")
+
+	assert.NoError(t, CheckMode("containerd"))
+	assert.EqualError(t, CheckMode("k8s"), `mode "k8s": want docker or containerd`)
+}

@@ -1,0 +1,226 @@
+// Package deploy is `esb deploy` as a library: parse a SAM template,
+// generate its runtime config, wait for the env's registry, build and
+// publish the function images on the Dagger engine, fold the exported
+// config into CONFIG_DIR under the deploy lock, and provision the
+// template's tables and buckets. A failed deploy leaves CONFIG_DIR as it
+// was.
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/esb-dev/esb/internal/configgen"
+	"github.com/esb-dev/esb/internal/progress"
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/internal/sam"
+	"github.com/esb-dev/esb/pipeline"
+)
+
+// Registry readiness, as the contract fixes it.
+const (
+	RegistryInterval = time.Second
+	RegistryTimeout  = 60 * time.Second
+)
+
+// Options describe one deploy. Paths are absolute.
+type Options struct {
+	Template           string
+	ParameterOverrides map[string]string
+	StackName          string // AWS::StackName; the compose project name
+	ConfigDir          string
+	Output             string // where the pipeline exports the generated files
+	Registry           string // host:port the images are published to and pulled from
+	Repository         string // "<brand>-<env>"
+	Tag                string
+	CacheNamespace     string
+	NoCache            bool
+	Mode               string
+	Events             progress.Sink
+}
+
+// Steps are the side effects a deploy needs, so the workflow is tested
+// without Docker or an engine.
+type Steps interface {
+	// WaitRegistry returns once the registry answers, or fails.
+	WaitRegistry(ctx context.Context) error
+	// PlatformWarnings names platform services that should run but do not.
+	PlatformWarnings(ctx context.Context) []string
+	// PrepareBases makes the runtime base images resolvable by the engine.
+	PrepareBases(ctx context.Context) ([]string, error)
+	// Build runs the pipeline.
+	Build(ctx context.Context, req pipeline.Request) (pipeline.Result, error)
+	// Provision creates the tables and buckets of the merged config.
+	Provision(ctx context.Context) error
+}
+
+// Summary is what a successful deploy did.
+type Summary struct {
+	Functions []pipeline.Built
+	Routes    map[string][]string // "GET /hello" by function
+	Warnings  []string
+	ConfigDir string
+	Written   []string // config files that changed
+	Duration  time.Duration
+}
+
+// Run deploys one template.
+func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
+	start := time.Now()
+	ev := events{opts.Events}
+	var sum Summary
+
+	ev.phase("parse", progress.Working, "parsing "+opts.Template)
+	tmpl, err := sam.ParseFile(opts.Template, sam.Options{ParameterOverrides: opts.ParameterOverrides, StackName: opts.StackName})
+	if err != nil {
+		ev.phase("parse", progress.Failed, "template has errors")
+		return sum, err
+	}
+	for _, w := range tmpl.Warnings {
+		sum.Warnings = append(sum.Warnings, w.String())
+	}
+	generated, err := configgen.Generate(tmpl, configgen.Options{ImagePrefix: opts.Registry + "/" + opts.Repository, Tag: opts.Tag})
+	if err != nil {
+		ev.phase("parse", progress.Failed, "cannot generate config")
+		return sum, err
+	}
+	ev.phase("parse", progress.Done, fmt.Sprintf("%d functions, %d routes, %d tables, %d buckets",
+		len(tmpl.Functions), len(generated.Routing.Routes), len(generated.Resources.Resources.DynamoDB), len(generated.Resources.Resources.S3)))
+
+	previous, err := currentDigests(opts.ConfigDir)
+	if err != nil {
+		return sum, err
+	}
+
+	ev.phase("preflight", progress.Working, "waiting for registry "+opts.Registry)
+	if err := steps.WaitRegistry(ctx); err != nil {
+		ev.phase("preflight", progress.Failed, "registry not ready")
+		return sum, err
+	}
+	warnings := steps.PlatformWarnings(ctx)
+	sum.Warnings = append(sum.Warnings, warnings...)
+	mirrored, err := steps.PrepareBases(ctx)
+	if err != nil {
+		ev.phase("preflight", progress.Failed, "base images")
+		return sum, err
+	}
+	sum.Warnings = append(sum.Warnings, mirrored...)
+	status := progress.Done
+	if len(warnings) > 0 {
+		status = progress.Warning
+	}
+	ev.phase("preflight", status, "registry ready"+joinPrefixed("; ", warnings))
+
+	ev.phase("build", progress.Working, fmt.Sprintf("building %d function images", len(tmpl.Functions)))
+	res, err := steps.Build(ctx, pipeline.Request{
+		Template:       tmpl,
+		Config:         generated,
+		Previous:       previous,
+		CacheNamespace: opts.CacheNamespace,
+		NoCache:        opts.NoCache,
+		Output:         opts.Output,
+		Events:         opts.Events,
+	})
+	if err != nil {
+		ev.phase("build", progress.Failed, "pipeline failed")
+		return sum, err
+	}
+	sum.Functions = res.Functions
+	ev.phase("build", progress.Done, fmt.Sprintf("%d images published, %d changed", len(res.Functions), countChanged(res.Functions)))
+
+	// Merge what the pipeline exported, not what it was asked to build:
+	// the files on the host are the contract.
+	exported, err := runtimeconfig.Load(opts.Output)
+	if err != nil {
+		return sum, fmt.Errorf("exported config in %s: %w", opts.Output, err)
+	}
+	if resources := exported.Resources.Resources; len(resources.DynamoDB)+len(resources.S3)+len(resources.Layers) == 0 {
+		sum.Warnings = append(sum.Warnings, "the template declares no tables, buckets or layers: resources.yml stays empty and the provisioner has nothing to do")
+	}
+
+	ev.phase("merge", progress.Working, "merging into "+opts.ConfigDir)
+	merged, err := runtimeconfig.MergeInto(ctx, opts.ConfigDir, exported, runtimeconfig.MergeOptions{
+		AfterWrite: func(ctx context.Context, _ runtimeconfig.Result) error {
+			ev.phase("provision", progress.Working, "creating tables and buckets")
+			if err := steps.Provision(ctx); err != nil {
+				ev.phase("provision", progress.Failed, "provisioner failed; CONFIG_DIR restored")
+				return fmt.Errorf("provision: %w", err)
+			}
+			ev.phase("provision", progress.Done, "tables and buckets ready")
+			return nil
+		},
+	})
+	if err != nil {
+		ev.phase("merge", progress.Failed, "CONFIG_DIR unchanged")
+		return sum, err
+	}
+	sum.Warnings = append(sum.Warnings, merged.Warnings...)
+	sum.Written = merged.Written
+	ev.phase("merge", progress.Done, fmt.Sprintf("%d of 3 files changed", len(merged.Written)))
+
+	sum.ConfigDir = opts.ConfigDir
+	sum.Routes = routesByFunction(exported)
+	sum.Duration = time.Since(start)
+	return sum, nil
+}
+
+// currentDigests reads what the env serves now. A missing CONFIG_DIR is a
+// first deploy; a malformed one fails before any work, as the merge would.
+func currentDigests(dir string) (map[string]string, error) {
+	cfg, err := runtimeconfig.Load(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("current config in %s: %w", dir, err)
+	}
+	out := make(map[string]string, len(cfg.Functions.Functions))
+	for name, fn := range cfg.Functions.Functions {
+		out[name] = fn.Digest
+	}
+	return out, nil
+}
+
+func routesByFunction(cfg runtimeconfig.Config) map[string][]string {
+	out := map[string][]string{}
+	for _, r := range cfg.Routing.Routes {
+		out[r.Function] = append(out[r.Function], r.Method+" "+r.Path)
+	}
+	for _, rs := range out {
+		sort.Strings(rs)
+	}
+	return out
+}
+
+func countChanged(built []pipeline.Built) int {
+	n := 0
+	for _, b := range built {
+		if b.Changed {
+			n++
+		}
+	}
+	return n
+}
+
+func joinPrefixed(sep string, items []string) string {
+	if len(items) == 0 {
+		return ""
+	}
+	return sep + strings.Join(items, sep)
+}
+
+// events sends phase events; a nil sink drops them.
+type events struct{ sink progress.Sink }
+
+func (e events) phase(id string, st progress.Status, text string) {
+	if e.sink == nil {
+		return
+	}
+	e.sink.Event(progress.Event{ID: id, Status: st, Text: text, At: time.Now()})
+}
+

@@ -1,0 +1,215 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/internal/progress"
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/pipeline"
+)
+
+// fakeSteps stands in for registry, engine and provisioner. Build does
+// what the pipeline's export does: the generated files, with digests, land
+// in the output dir.
+type fakeSteps struct {
+	registryErr  error
+	buildErr     error
+	provisionErr error
+	digest       func(name string) string
+
+	built      bool
+	provisions int
+	previous   map[string]string
+}
+
+func (f *fakeSteps) WaitRegistry(context.Context) error            { return f.registryErr }
+func (f *fakeSteps) PlatformWarnings(context.Context) []string     { return nil }
+func (f *fakeSteps) PrepareBases(context.Context) ([]string, error) { return nil, nil }
+func (f *fakeSteps) Provision(context.Context) error {
+	f.provisions++
+	return f.provisionErr
+}
+
+func (f *fakeSteps) Build(_ context.Context, req pipeline.Request) (pipeline.Result, error) {
+	f.built = true
+	f.previous = req.Previous
+	if f.buildErr != nil {
+		return pipeline.Result{}, f.buildErr
+	}
+	cfg := req.Config.Clone()
+	var built []pipeline.Built
+	for name, fn := range cfg.Functions.Functions {
+		d := f.digest(name)
+		fn.Digest = d
+		cfg.Functions.Functions[name] = fn
+		built = append(built, pipeline.Built{Function: name, Image: fn.Image, Digest: d, Changed: req.Previous[name] != d})
+	}
+	files, err := runtimeconfig.Marshal(cfg)
+	if err != nil {
+		return pipeline.Result{}, err
+	}
+	if err := os.MkdirAll(req.Output, 0o755); err != nil {
+		return pipeline.Result{}, err
+	}
+	for _, name := range runtimeconfig.FileNames {
+		if err := os.WriteFile(filepath.Join(req.Output, name), files.Get(name), 0o644); err != nil {
+			return pipeline.Result{}, err
+		}
+	}
+	return pipeline.Result{Config: cfg, Functions: built}, nil
+}
+
+func options(t *testing.T, fixture string) Options {
+	t.Helper()
+	tmpl, err := filepath.Abs(filepath.Join("..", "..", "fixtures", "sam", fixture, "template.yml"))
+	require.NoError(t, err)
+	root := t.TempDir()
+	return Options{
+		Template:       tmpl,
+		StackName:      "esb-test",
+		ConfigDir:      filepath.Join(root, "config"),
+		Output:         filepath.Join(root, "out"),
+		Registry:       "127.0.0.1:5010",
+		Repository:     "esb-test",
+		Tag:            "latest",
+		CacheNamespace: "esb-test",
+		Mode:           "docker",
+	}
+}
+
+func digestOf(v string) func(string) string {
+	return func(name string) string { return "sha256:" + fmt.Sprintf("%064x", len(name)+len(v)) }
+}
+
+func readDir(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, name := range runtimeconfig.FileNames {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		require.NoError(t, err)
+		out[name] = string(data)
+	}
+	return out
+}
+
+func TestRunDeploysIntoConfigDir(t *testing.T) {
+	opts := options(t, "hello-python")
+	var events []progress.Event
+	opts.Events = progress.SinkFunc(func(e progress.Event) { events = append(events, e) })
+	steps := &fakeSteps{digest: digestOf("a")}
+
+	sum, err := Run(t.Context(), opts, steps)
+	require.NoError(t, err)
+
+	cfg, err := runtimeconfig.Load(opts.ConfigDir)
+	require.NoError(t, err)
+	fn := cfg.Functions.Functions["HelloWorldFunction"]
+	assert.Equal(t, "127.0.0.1:5010/esb-test/helloworldfunction:latest", fn.Image)
+	assert.Equal(t, digestOf("a")("HelloWorldFunction"), fn.Digest)
+	assert.Equal(t, []string{"GET /hello"}, sum.Routes["HelloWorldFunction"])
+	assert.Equal(t, 1, steps.provisions)
+	assert.Len(t, sum.Functions, 1)
+	assert.True(t, sum.Functions[0].Changed)
+	assert.Contains(t, sum.Warnings[len(sum.Warnings)-1], "no tables, buckets or layers")
+
+	phases := map[string]progress.Status{}
+	for _, e := range events {
+		if e.Parent == "" {
+			phases[e.ID] = e.Status
+		}
+	}
+	assert.Equal(t, map[string]progress.Status{
+		"parse": progress.Done, "preflight": progress.Done, "build": progress.Done,
+		"merge": progress.Done, "provision": progress.Done,
+	}, phases)
+
+	// A second deploy of the same template hands the served digests to the
+	// pipeline, which reports the function unchanged.
+	sum, err = Run(t.Context(), opts, steps)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"HelloWorldFunction": fn.Digest}, steps.previous)
+	assert.False(t, sum.Functions[0].Changed)
+	assert.Empty(t, sum.Written, "nothing changed on disk")
+}
+
+func TestRunFailuresLeaveConfigDirAsItWas(t *testing.T) {
+	tests := []struct {
+		name      string
+		steps     *fakeSteps
+		wantErr   string
+		wantBuilt bool
+	}{
+		{
+			name:    "registry not ready",
+			steps:   &fakeSteps{registryErr: errors.New("registry 127.0.0.1:5010 not ready after 1m0s"), digest: digestOf("b")},
+			wantErr: "not ready",
+		},
+		{
+			name:      "pipeline fails",
+			steps:     &fakeSteps{buildErr: errors.New("function X: build: exit code 1"), digest: digestOf("b")},
+			wantErr:   "exit code 1",
+			wantBuilt: true,
+		},
+		{
+			name:      "provisioner fails",
+			steps:     &fakeSteps{provisionErr: errors.New("exit status 1"), digest: digestOf("b")},
+			wantErr:   "provision: exit status 1",
+			wantBuilt: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := options(t, "hello-python")
+			// The env already serves another template.
+			_, err := Run(t.Context(), options(t, "dynamodb-tables"), &fakeSteps{digest: digestOf("a")})
+			require.NoError(t, err)
+			first := options(t, "dynamodb-tables")
+			_, err = Run(t.Context(), Options{
+				Template: first.Template, StackName: "esb-test", ConfigDir: opts.ConfigDir, Output: first.Output,
+				Registry: opts.Registry, Repository: opts.Repository, Tag: "latest", Mode: "docker",
+			}, &fakeSteps{digest: digestOf("a")})
+			require.NoError(t, err)
+			before := readDir(t, opts.ConfigDir)
+			require.Len(t, before, 3)
+
+			_, err = Run(t.Context(), opts, tt.steps)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+			assert.Equal(t, tt.wantBuilt, tt.steps.built)
+			assert.Equal(t, before, readDir(t, opts.ConfigDir))
+		})
+	}
+}
+
+func TestRunTemplateErrorStopsBeforeAnyWork(t *testing.T) {
+	opts := options(t, "hello-python")
+	bad := filepath.Join(t.TempDir(), "template.yml")
+	require.NoError(t, os.WriteFile(bad, []byte("Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python2.7\n      Handler: a.b\n      CodeUri: .\n"), 0o644))
+	opts.Template = bad
+	steps := &fakeSteps{digest: digestOf("a")}
+	_, err := Run(t.Context(), opts, steps)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unsupported runtime "python2.7"`)
+	assert.Contains(t, err.Error(), "template.yml:6:")
+	assert.False(t, steps.built)
+	assert.NoDirExists(t, opts.ConfigDir)
+}
+
+func TestFromImages(t *testing.T) {
+	got := FromImages(
+		"FROM golang:1.26-bookworm AS rie\nRUN go install x\nFROM debian:trixie-slim\nCOPY --from=rie /go/bin/x /x\n",
+		"from --platform=linux/amd64 debian:trixie-slim as base\nFROM base\nFROM ${IMG}\n",
+	)
+	assert.Equal(t, []string{"debian:trixie-slim", "golang:1.26-bookworm"}, got)
+}

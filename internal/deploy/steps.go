@@ -1,0 +1,135 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"dagger.io/dagger"
+	"github.com/docker/docker/client"
+
+	"github.com/esb-dev/esb/internal/compose"
+	"github.com/esb-dev/esb/internal/registry"
+	"github.com/esb-dev/esb/pipeline"
+)
+
+// PlatformSteps are the real side effects against an env of the platform.
+type PlatformSteps struct {
+	Registry registry.Client
+	Docker   client.APIClient
+	Project  compose.Project
+	// RunnerHost is the Dagger engine, e.g. unix:///.../engine.sock.
+	RunnerHost string
+	// EngineLog receives the engine's progress output (--verbose); nil
+	// keeps it quiet.
+	EngineLog io.Writer
+	Bases     pipeline.Bases
+	// BaseRefs are the docker.io images the runtime Dockerfiles start from;
+	// PrepareBases mirrors them into the env's registry.
+	BaseRefs []string
+	// Out receives the provisioner's output.
+	Out io.Writer
+}
+
+var _ Steps = PlatformSteps{}
+
+// WaitRegistry implements Steps.
+func (s PlatformSteps) WaitRegistry(ctx context.Context) error {
+	return s.Registry.WaitReady(ctx, RegistryInterval, RegistryTimeout)
+}
+
+// PlatformWarnings implements Steps: deploying without a gateway or agent
+// works, but nothing serves the functions until they run.
+func (s PlatformSteps) PlatformWarnings(ctx context.Context) []string {
+	observed, err := compose.Containers(ctx, s.Docker, s.Project.Layout.Env.Project())
+	if err != nil {
+		return []string{"cannot check the gateway and agent: " + err.Error()}
+	}
+	running := map[string]bool{}
+	for _, c := range observed {
+		if c.State == "running" {
+			running[c.Service] = true
+		}
+	}
+	var out []string
+	for _, svc := range []string{"gateway", "agent"} {
+		if !running[svc] {
+			out = append(out, fmt.Sprintf("%s is not running in %s: the deploy goes on, functions are served once it runs", svc, s.Project.Layout.Env.Project()))
+		}
+	}
+	return out
+}
+
+// PrepareBases implements Steps. It reports base images neither the
+// registry nor the local Docker engine has: the engine then tries docker.io.
+func (s PlatformSteps) PrepareBases(ctx context.Context) ([]string, error) {
+	results, err := s.Registry.Mirror(ctx, s.Docker, s.BaseRefs)
+	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	for _, r := range results {
+		if r.Action == "unavailable" {
+			warnings = append(warnings, fmt.Sprintf("base image %s is neither in the registry nor in the local Docker engine: the engine pulls it from docker.io (fails offline; run scripts/setup.sh)", r.Ref))
+		}
+	}
+	return warnings, nil
+}
+
+// Build implements Steps: it connects to the env's engine for one run.
+func (s PlatformSteps) Build(ctx context.Context, req pipeline.Request) (pipeline.Result, error) {
+	opts := []dagger.ClientOpt{dagger.WithRunnerHost(s.RunnerHost)}
+	if s.EngineLog != nil {
+		opts = append(opts, dagger.WithLogOutput(s.EngineLog))
+	}
+	dag, err := dagger.Connect(ctx, opts...)
+	if err != nil {
+		return pipeline.Result{}, fmt.Errorf("connect to the Dagger engine at %s: %w (is the env's dagger-engine service up?)", s.RunnerHost, err)
+	}
+	defer dag.Close()
+	req.Bases = s.Bases
+	return pipeline.Run(ctx, dag, req)
+}
+
+// Provision implements Steps with `docker compose run --rm provisioner`,
+// the mode's compose file and the env's project.
+func (s PlatformSteps) Provision(ctx context.Context) error {
+	return s.Project.Run(ctx, s.Out, "run", "--rm", "--quiet-pull", "provisioner")
+}
+
+// FromImages lists the images the Dockerfiles start from (FROM lines, stage
+// names excluded), sorted and unique.
+func FromImages(dockerfiles ...string) []string {
+	seen := map[string]bool{}
+	stages := map[string]bool{}
+	for _, df := range dockerfiles {
+		for _, line := range strings.Split(df, "\n") {
+			f := strings.Fields(line)
+			if len(f) < 2 || !strings.EqualFold(f[0], "FROM") {
+				continue
+			}
+			img := f[1]
+			for i := 1; i < len(f); i++ {
+				if strings.HasPrefix(f[i], "--") {
+					continue
+				}
+				img = f[i]
+				if i+2 < len(f) && strings.EqualFold(f[i+1], "AS") {
+					stages[strings.ToLower(f[i+2])] = true
+				}
+				break
+			}
+			if !stages[strings.ToLower(img)] && !strings.Contains(img, "$") {
+				seen[img] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for img := range seen {
+		out = append(out, img)
+	}
+	sort.Strings(out)
+	return out
+}
