@@ -223,4 +223,3 @@ func (e events) phase(id string, st progress.Status, text string) {
 	}
 	e.sink.Event(progress.Event{ID: id, Status: st, Text: text, At: time.Now()})
 }
-

@@ -30,8 +30,8 @@ type fakeSteps struct {
 	previous   map[string]string
 }
 
-func (f *fakeSteps) WaitRegistry(context.Context) error            { return f.registryErr }
-func (f *fakeSteps) PlatformWarnings(context.Context) []string     { return nil }
+func (f *fakeSteps) WaitRegistry(context.Context) error             { return f.registryErr }
+func (f *fakeSteps) PlatformWarnings(context.Context) []string      { return nil }
 func (f *fakeSteps) PrepareBases(context.Context) ([]string, error) { return nil, nil }
 func (f *fakeSteps) Provision(context.Context) error {
 	f.provisions++
