@@ -1,0 +1,215 @@
+// Package dockerruntime implements engine.Runtime on the Docker Engine API.
+// Function containers join one user-defined network, where Docker's DNS
+// resolves the platform services (s3-storage, database) for them.
+package dockerruntime
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/docker/docker/pkg/stdcopy"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/esb-dev/esb/services/agent/engine"
+)
+
+// API is the part of the Docker client the runtime uses; *client.Client
+// implements it.
+type API interface {
+	Ping(ctx context.Context) (types.Ping, error)
+	NetworkInspect(ctx context.Context, networkID string, options network.InspectOptions) (network.Inspect, error)
+	ImageInspect(ctx context.Context, imageID string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
+	ImagePull(ctx context.Context, ref string, options image.PullOptions) (io.ReadCloser, error)
+	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, containerName string) (container.CreateResponse, error)
+	ContainerStart(ctx context.Context, containerID string, options container.StartOptions) error
+	ContainerStop(ctx context.Context, containerID string, options container.StopOptions) error
+	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
+	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
+	ContainerInspect(ctx context.Context, containerID string) (container.InspectResponse, error)
+	ContainerLogs(ctx context.Context, containerID string, options container.LogsOptions) (io.ReadCloser, error)
+}
+
+// Runtime runs function containers on a Docker engine.
+type Runtime struct {
+	api     API
+	network string
+}
+
+// New checks that the engine answers and that network exists, so a wrong
+// NETWORK fails the agent at startup rather than at the first cold start.
+func New(ctx context.Context, api API, networkName string) (*Runtime, error) {
+	if _, err := api.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("docker engine: %w", err)
+	}
+	if _, err := api.NetworkInspect(ctx, networkName, network.InspectOptions{}); err != nil {
+		return nil, fmt.Errorf("docker network %s: %w", networkName, err)
+	}
+	return &Runtime{api: api, network: networkName}, nil
+}
+
+// Name implements engine.Runtime.
+func (r *Runtime) Name() string { return "docker" }
+
+// InspectImage implements engine.Runtime.
+func (r *Runtime) InspectImage(ctx context.Context, ref string) (engine.Image, error) {
+	img, err := r.api.ImageInspect(ctx, ref)
+	if err != nil {
+		return engine.Image{}, fmt.Errorf("inspect image %s: %w", ref, notFound(err))
+	}
+	return engine.Image{ID: img.ID, RepoDigests: img.RepoDigests}, nil
+}
+
+// PullImage implements engine.Runtime. The engine reports pull errors inside
+// the progress stream, so the stream is read to its end.
+func (r *Runtime) PullImage(ctx context.Context, ref string) error {
+	rc, err := r.api.ImagePull(ctx, ref, image.PullOptions{})
+	if err != nil {
+		return fmt.Errorf("pull %s: %w", ref, notFound(err))
+	}
+	defer rc.Close()
+	if err := jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, nil); err != nil {
+		return fmt.Errorf("pull %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Create implements engine.Runtime. Swap equals memory, as Lambda has no
+// swap; the json-file log is rotated because functions may log a lot and
+// the agent ships every line anyway.
+func (r *Runtime) Create(ctx context.Context, spec engine.Spec) (string, error) {
+	cfg := &container.Config{
+		Image:  spec.Image,
+		Cmd:    spec.Cmd,
+		Env:    spec.Env,
+		Labels: spec.Labels,
+	}
+	host := &container.HostConfig{
+		NetworkMode: container.NetworkMode(r.network),
+		Resources:   container.Resources{Memory: spec.MemoryBytes, MemorySwap: spec.MemoryBytes},
+		LogConfig: container.LogConfig{
+			Type:   "json-file",
+			Config: map[string]string{"max-size": "10m", "max-file": "3"},
+		},
+	}
+	nets := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{r.network: {}}}
+	resp, err := r.api.ContainerCreate(ctx, cfg, host, nets, nil, spec.Name)
+	if err != nil {
+		return "", fmt.Errorf("create container %s: %w", spec.Name, notFound(err))
+	}
+	return resp.ID, nil
+}
+
+// Start implements engine.Runtime.
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	if err := r.api.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		return fmt.Errorf("start container %s: %w", id, notFound(err))
+	}
+	return nil
+}
+
+// Stop implements engine.Runtime.
+func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) error {
+	secs := int(grace / time.Second)
+	if err := r.api.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}); err != nil {
+		return fmt.Errorf("stop container %s: %w", id, notFound(err))
+	}
+	return nil
+}
+
+// Remove implements engine.Runtime.
+func (r *Runtime) Remove(ctx context.Context, id string) error {
+	err := r.api.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("remove container %s: %w", id, err)
+	}
+	return nil
+}
+
+// List implements engine.Runtime.
+func (r *Runtime) List(ctx context.Context, labels map[string]string) ([]engine.Container, error) {
+	args := filters.NewArgs()
+	for k, v := range labels {
+		args.Add("label", k+"="+v)
+	}
+	list, err := r.api.ContainerList(ctx, container.ListOptions{All: true, Filters: args})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	out := make([]engine.Container, 0, len(list))
+	for _, c := range list {
+		ct := engine.Container{
+			ID:     c.ID,
+			Image:  c.Image,
+			Labels: c.Labels,
+			State:  engine.State(c.State),
+		}
+		if len(c.Names) > 0 {
+			ct.Name = trimSlash(c.Names[0])
+		}
+		if c.NetworkSettings != nil {
+			if ep := c.NetworkSettings.Networks[r.network]; ep != nil {
+				ct.IP = ep.IPAddress
+			}
+		}
+		out = append(out, ct)
+	}
+	return out, nil
+}
+
+// Address implements engine.Runtime.
+func (r *Runtime) Address(ctx context.Context, id string) (string, error) {
+	c, err := r.api.ContainerInspect(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("inspect container %s: %w", id, notFound(err))
+	}
+	if c.NetworkSettings != nil {
+		if ep := c.NetworkSettings.Networks[r.network]; ep != nil && ep.IPAddress != "" {
+			return ep.IPAddress, nil
+		}
+	}
+	return "", fmt.Errorf("container %s: no address on network %s", id, r.network)
+}
+
+// FollowLogs implements engine.Runtime. Containers run without a TTY, so
+// the stream is multiplexed and stdcopy splits it.
+func (r *Runtime) FollowLogs(ctx context.Context, id string, since time.Time, stdout, stderr io.Writer) error {
+	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true}
+	if !since.IsZero() {
+		opts.Since = fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond())
+	}
+	rc, err := r.api.ContainerLogs(ctx, id, opts)
+	if err != nil {
+		return fmt.Errorf("logs of container %s: %w", id, notFound(err))
+	}
+	defer rc.Close()
+	if _, err := stdcopy.StdCopy(stdout, stderr, rc); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("logs of container %s: %w", id, err)
+	}
+	return nil
+}
+
+// notFound adds engine.ErrNotFound to a Docker not-found error so callers
+// above the seam match it without knowing Docker.
+func notFound(err error) error {
+	if cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("%w: %w", engine.ErrNotFound, err)
+	}
+	return err
+}
+
+func trimSlash(name string) string {
+	if len(name) > 0 && name[0] == '/' {
+		return name[1:]
+	}
+	return name
+}

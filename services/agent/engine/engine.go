@@ -1,0 +1,85 @@
+// Package engine is the seam between the agent and a container runtime.
+// Docker implements it today (package dockerruntime); a containerd
+// implementation slots in behind the same interface. Everything above this
+// seam (pull policy, Lambda environment, readiness, pooling) is
+// runtime-agnostic.
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// ErrNotFound is returned, wrapped, when an image or container does not exist.
+var ErrNotFound = errors.New("not found")
+
+// State is the lifecycle state of a container as the runtime reports it.
+type State string
+
+// Container states. A containerd implementation maps its task statuses
+// onto these (no task: created; stopped: exited).
+const (
+	StateCreated    State = "created"
+	StateRunning    State = "running"
+	StatePaused     State = "paused"
+	StateRestarting State = "restarting"
+	StateRemoving   State = "removing"
+	StateExited     State = "exited"
+	StateDead       State = "dead"
+)
+
+// Spec is everything needed to create one function container. The network
+// is not part of it: it is a property of the runtime (a Docker network, a
+// CNI config), fixed when the runtime is built.
+type Spec struct {
+	Name        string
+	Image       string // reference to run: repo@digest, repo:tag or an image ID
+	Cmd         []string
+	Env         []string // KEY=value
+	Labels      map[string]string
+	MemoryBytes int64
+}
+
+// Container is a container as observed in the runtime.
+type Container struct {
+	ID     string
+	Name   string
+	Image  string
+	Labels map[string]string
+	State  State
+	IP     string // address on the function network; empty when not running
+}
+
+// Image is a locally present image.
+type Image struct {
+	ID          string
+	RepoDigests []string // repo@digest for every registry it came from
+}
+
+// Runtime creates, observes and removes function containers.
+type Runtime interface {
+	// Name is the runtime's name as reported by /v1/health: docker or containerd.
+	Name() string
+	// InspectImage returns a local image, or ErrNotFound.
+	InspectImage(ctx context.Context, ref string) (Image, error)
+	// PullImage fetches ref from its registry, even when present locally.
+	PullImage(ctx context.Context, ref string) error
+	// Create creates a stopped container and returns its ID.
+	Create(ctx context.Context, spec Spec) (string, error)
+	// Start starts a created container.
+	Start(ctx context.Context, id string) error
+	// Stop stops a container, killing it after grace.
+	Stop(ctx context.Context, id string, grace time.Duration) error
+	// Remove removes a container, killing it if it runs. A container that
+	// is already gone is not an error.
+	Remove(ctx context.Context, id string) error
+	// List returns every container carrying all of labels, in any state.
+	List(ctx context.Context, labels map[string]string) ([]Container, error)
+	// Address returns the container's IP on the function network.
+	Address(ctx context.Context, id string) (string, error)
+	// FollowLogs copies the container's output since the given time
+	// (zero: from its start) until the container stops or ctx ends.
+	FollowLogs(ctx context.Context, id string, since time.Time, stdout, stderr io.Writer) error
+}

@@ -1,0 +1,309 @@
+// Package launcher turns a function spec into a ready Lambda container: it
+// applies the image pull policy, builds the Lambda environment, creates the
+// container on the runtime, follows its logs and waits until the Runtime
+// Interface Emulator accepts connections. It also reads back what the
+// runtime runs (by label) so the pool can adopt and reconcile.
+package launcher
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/services/agent/engine"
+	"github.com/esb-dev/esb/services/agent/fnlogs"
+	"github.com/esb-dev/esb/services/agent/plan"
+)
+
+// Sentinel errors the HTTP layer turns into agentapi error codes.
+var (
+	ErrImagePull    = errors.New("image pull")
+	ErrStartTimeout = errors.New("start timeout")
+	ErrInvalidSpec  = errors.New("invalid function spec")
+)
+
+// LabelConfig carries the hash of the container configuration derived from
+// the spec (environment, handler, memory, timeout, image). agentapi has no
+// key for it yet; it lets an environment-only redeploy, which keeps the
+// digest, retire the containers that run the old configuration.
+const LabelConfig = "dev.esb.config"
+
+// cleanupTimeout bounds removals that must happen even though the caller's
+// context is done (a failed start during shutdown).
+const cleanupTimeout = 30 * time.Second
+
+// Platform holds the values every function container is handed.
+type Platform struct {
+	Region           string
+	AccessKeyID      string
+	SecretAccessKey  string
+	S3Endpoint       string
+	DynamoDBEndpoint string
+}
+
+// Config is what a Launcher needs; every field is required.
+type Config struct {
+	Brand        string
+	Env          string
+	PullPolicy   PullPolicy
+	StartTimeout time.Duration
+	Platform     Platform
+}
+
+// Options are optional collaborators; the zero value follows no logs and
+// dials with net.Dialer.
+type Options struct {
+	Logs   *fnlogs.Collector
+	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	Port   int // RIE port inside the container; default agentapi.RIEPort
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Instance is a ready function container.
+type Instance struct {
+	ID       string
+	Name     string
+	Endpoint string // base URL of its RIE
+	Identity plan.Identity
+}
+
+// Observed is a container found in the runtime, with the identity its
+// labels declare.
+type Observed struct {
+	engine.Container
+	Identity plan.Identity
+}
+
+// Launcher starts, adopts, lists and removes the function containers of one
+// brand and env.
+type Launcher struct {
+	rt    engine.Runtime
+	cfg   Config
+	opts  Options
+	pulls singleflight.Group
+}
+
+// New returns a Launcher over rt.
+func New(rt engine.Runtime, cfg Config, opts Options) *Launcher {
+	if opts.Dial == nil {
+		var d net.Dialer
+		opts.Dial = d.DialContext
+	}
+	if opts.Port == 0 {
+		opts.Port = agentapi.RIEPort
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Launcher{rt: rt, cfg: cfg, opts: opts}
+}
+
+// Identity is what a container started from spec will run.
+func (l *Launcher) Identity(spec agentapi.FunctionSpec) plan.Identity {
+	return l.containerConfig(spec).identity
+}
+
+// Start creates a container for spec and returns once its RIE accepts
+// connections. On failure nothing is left behind. A container that does not
+// become ready within the start timeout yields an error matching
+// ErrStartTimeout that quotes its last log lines.
+func (l *Launcher) Start(ctx context.Context, spec agentapi.FunctionSpec) (Instance, error) {
+	if spec.Name == "" || spec.Function.Image == "" {
+		return Instance{}, fmt.Errorf("function %q: %w: name and image are required", spec.Name, ErrInvalidSpec)
+	}
+	cc := l.containerConfig(spec)
+	ref, err := l.ensureImage(ctx, spec.Function.Image, spec.Function.Digest)
+	if err != nil {
+		return Instance{}, fmt.Errorf("function %s: %w", spec.Name, err)
+	}
+	name := fmt.Sprintf("%s-%s-fn-%s-%s", l.cfg.Brand, l.cfg.Env, containerName(spec.Name), randomHex(4))
+	env := append(slices.Clip(cc.env), "AWS_LAMBDA_LOG_STREAM_NAME="+l.logStream())
+	id, err := l.rt.Create(ctx, engine.Spec{
+		Name:        name,
+		Image:       ref,
+		Cmd:         cc.cmd,
+		Env:         env,
+		Labels:      cc.labels,
+		MemoryBytes: int64(cc.memoryMB) << 20,
+	})
+	if err != nil {
+		return Instance{}, fmt.Errorf("function %s: %w", spec.Name, err)
+	}
+	err = l.rt.Start(ctx, id)
+	var inst Instance
+	if err == nil {
+		inst, err = l.ready(ctx, id, name, cc.identity, time.Time{})
+	}
+	if err != nil {
+		l.cleanup(ctx, id)
+		return Instance{}, fmt.Errorf("function %s: %w", spec.Name, err)
+	}
+	return inst, nil
+}
+
+// Adopt takes over a running container found in the runtime: it follows
+// its logs from now on and checks that its RIE still accepts.
+func (l *Launcher) Adopt(ctx context.Context, o Observed) (Instance, error) {
+	inst, err := l.ready(ctx, o.ID, o.Name, o.Identity, l.opts.Now())
+	if err != nil {
+		return Instance{}, fmt.Errorf("adopt container %s: %w", o.Name, err)
+	}
+	return inst, nil
+}
+
+// Remove removes container id and forgets its log lines.
+func (l *Launcher) Remove(ctx context.Context, id string) error {
+	err := l.rt.Remove(ctx, id)
+	if l.opts.Logs != nil {
+		l.opts.Logs.Forget(id)
+	}
+	return err
+}
+
+// List returns every container of this brand and env, in any state.
+func (l *Launcher) List(ctx context.Context) ([]Observed, error) {
+	found, err := l.rt.List(ctx, map[string]string{
+		agentapi.LabelManaged: "true",
+		agentapi.LabelBrand:   l.cfg.Brand,
+		agentapi.LabelEnv:     l.cfg.Env,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Observed, 0, len(found))
+	for _, c := range found {
+		out = append(out, Observed{Container: c, Identity: plan.Identity{
+			Function: c.Labels[agentapi.LabelFunction],
+			Digest:   c.Labels[agentapi.LabelDigest],
+			Config:   c.Labels[LabelConfig],
+		}})
+	}
+	return out, nil
+}
+
+// ready follows the logs of running container id from since (zero: from
+// its start) and waits for its RIE.
+func (l *Launcher) ready(ctx context.Context, id, name string, ident plan.Identity, since time.Time) (Instance, error) {
+	var exited <-chan struct{}
+	if l.opts.Logs != nil {
+		exited = l.opts.Logs.Follow(id, fnlogs.Source{Function: ident.Function, Container: name}, since)
+	}
+	ip, err := l.rt.Address(ctx, id)
+	if err != nil {
+		return Instance{}, err
+	}
+	addr := net.JoinHostPort(ip, strconv.Itoa(l.opts.Port))
+	if err := l.waitReady(ctx, id, addr, exited); err != nil {
+		if errors.Is(err, ErrStartTimeout) {
+			return Instance{}, fmt.Errorf("container %s: %w%s", name, err, l.lastLines(ctx, id, exited))
+		}
+		return Instance{}, fmt.Errorf("container %s: %w", name, err)
+	}
+	return Instance{ID: id, Name: name, Endpoint: "http://" + addr, Identity: ident}, nil
+}
+
+// waitReady dials addr with backoff until it accepts, the start timeout
+// passes, or the container exits. The log stream ending is the cheap exit
+// signal; it is confirmed by the container having lost its address, since
+// a stream can also end because the log driver cannot be read.
+func (l *Launcher) waitReady(ctx context.Context, id, addr string, exited <-chan struct{}) error {
+	wait, cancel := context.WithTimeout(ctx, l.cfg.StartTimeout)
+	defer cancel()
+	delay := 10 * time.Millisecond
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wait.Done():
+			return fmt.Errorf("%w: RIE did not accept on %s within %s", ErrStartTimeout, addr, l.cfg.StartTimeout)
+		case <-exited:
+			exited = nil
+			if _, err := l.rt.Address(wait, id); err != nil {
+				return fmt.Errorf("%w: exited before RIE accepted on %s", ErrStartTimeout, addr)
+			}
+		case <-timer.C:
+			conn, err := l.opts.Dial(wait, "tcp", addr)
+			if err == nil {
+				return conn.Close()
+			}
+			timer.Reset(delay)
+			delay = min(delay*2, 250*time.Millisecond)
+		}
+	}
+}
+
+// lastLines stops the container so its log stream drains, then quotes what
+// it printed. Stopping first matters: lines printed just before the
+// timeout would otherwise still be in flight.
+func (l *Launcher) lastLines(ctx context.Context, id string, exited <-chan struct{}) string {
+	if l.opts.Logs == nil {
+		return ""
+	}
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := l.rt.Stop(stopCtx, id, 0); err != nil {
+		l.opts.Logger.Warn("stop container for its last log lines", "container", id, "error", err)
+	}
+	if exited != nil {
+		select {
+		case <-exited:
+		case <-stopCtx.Done():
+		}
+	}
+	lines := l.opts.Logs.Tail(id)
+	if len(lines) == 0 {
+		return "; it printed nothing"
+	}
+	return "; last log lines:\n" + strings.Join(lines, "\n")
+}
+
+// cleanup removes a container whose start failed, even when ctx is done:
+// a cancelled start must not leave a container nobody tracks.
+func (l *Launcher) cleanup(ctx context.Context, id string) {
+	rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if err := l.Remove(rmCtx, id); err != nil {
+		l.opts.Logger.Error("remove container after failed start", "container", id, "error", err)
+	}
+}
+
+// logStream names the container's log stream the way Lambda does:
+// date/[version]instance.
+func (l *Launcher) logStream() string {
+	return l.opts.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + randomHex(16)
+}
+
+// containerName keeps a function name usable in a container name, which
+// allows [a-zA-Z0-9_.-].
+func containerName(fn string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.', r == '-':
+			return r
+		}
+		return '-'
+	}, fn)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,541 @@
+// Package pool leases function containers, one invocation per container at
+// a time as in Lambda. It keeps released containers warm, retires those a
+// redeploy made stale, reaps idle ones and keeps min_warm per function.
+// Decisions come from package plan; this package applies them and owns the
+// background work they need.
+package pool
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/services/agent/engine"
+	"github.com/esb-dev/esb/services/agent/launcher"
+	"github.com/esb-dev/esb/services/agent/plan"
+)
+
+// Errors the HTTP layer maps to agentapi codes.
+var (
+	ErrUnknownLease = errors.New("unknown lease")
+	ErrClosed       = errors.New("pool closed")
+)
+
+// removeTimeout bounds one container removal; removals run detached from
+// requests so a lease released by a cancelled request still goes.
+const removeTimeout = 30 * time.Second
+
+// Launcher makes, finds and removes containers; *launcher.Launcher
+// implements it.
+type Launcher interface {
+	Identity(spec agentapi.FunctionSpec) plan.Identity
+	Start(ctx context.Context, spec agentapi.FunctionSpec) (launcher.Instance, error)
+	Adopt(ctx context.Context, o launcher.Observed) (launcher.Instance, error)
+	Remove(ctx context.Context, id string) error
+	List(ctx context.Context) ([]launcher.Observed, error)
+}
+
+// Options tune a Pool; zero values are safe.
+type Options struct {
+	DefaultIdleTimeout time.Duration // for functions without scaling.idle_timeout; default 300 s
+	Logger             *slog.Logger
+	Now                func() time.Time
+}
+
+// Pool is the set of function containers this agent owns.
+type Pool struct {
+	launcher Launcher
+	opts     Options
+	ctx      context.Context // bounds background work; see New
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+
+	mu         sync.Mutex
+	closed     bool
+	entries    map[string]*entry                // by container ID
+	idle       map[plan.Identity][]*entry       // LIFO stacks, so few containers stay hot
+	leases     map[string]*entry                // by lease ID
+	starting   map[plan.Identity]int            // starts in flight
+	desired    map[string]plan.Want             // nil until the first desired state
+	specs      map[string]agentapi.FunctionSpec // of the desired state, for min_warm starts
+	backoff    map[plan.Identity]backoff        // failed min_warm starts
+	generation uint64
+	seq        uint64 // registration counter, to tell a fresh entry from a vanished one
+}
+
+type entry struct {
+	inst        launcher.Instance
+	phase       plan.Phase
+	state       engine.State // last reported by the runtime
+	retired     bool
+	lastUsed    time.Time
+	idleTimeout time.Duration
+	lease       string
+	seq         uint64
+}
+
+type backoff struct {
+	failures int
+	until    time.Time
+}
+
+// New returns a Pool. Work that must outlive the request that caused it (a
+// start whose caller gave up, a removal, a min_warm start) runs under ctx;
+// Close cancels it and waits for that work.
+func New(ctx context.Context, l Launcher, opts Options) *Pool {
+	if opts.DefaultIdleTimeout <= 0 {
+		opts.DefaultIdleTimeout = 300 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	return &Pool{
+		launcher: l,
+		opts:     opts,
+		ctx:      ctx,
+		cancel:   cancel,
+		entries:  map[string]*entry{},
+		idle:     map[plan.Identity][]*entry{},
+		leases:   map[string]*entry{},
+		starting: map[plan.Identity]int{},
+		backoff:  map[plan.Identity]backoff{},
+	}
+}
+
+// Close stops background work and waits for it. Containers stay in the
+// runtime for the next agent process to adopt.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.cancel()
+	p.wg.Wait()
+}
+
+// Adopt takes over the containers a previous agent process left: running
+// ones become idle (leases are not carried over), the others are removed.
+// Only a failure to list fails it: a container that cannot be adopted is
+// removed instead.
+func (p *Pool) Adopt(ctx context.Context) error {
+	found, err := p.launcher.List(ctx)
+	if err != nil {
+		return fmt.Errorf("adopt containers: %w", err)
+	}
+	byID := make(map[string]launcher.Observed, len(found))
+	observed := make([]plan.Container, 0, len(found))
+	for _, o := range found {
+		byID[o.ID] = o
+		observed = append(observed, plan.Container{ID: o.ID, Identity: o.Identity, Phase: plan.Unknown, State: o.State})
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, a := range plan.Startup(observed) {
+		o := byID[a.ID]
+		g.Go(func() error {
+			if a.Kind == plan.Adopt {
+				inst, err := p.launcher.Adopt(gctx, o)
+				if err == nil {
+					p.register(inst, 0)
+					p.opts.Logger.Info("adopted container", "container", inst.Name, "function", inst.Identity.Function)
+					return nil
+				}
+				p.opts.Logger.Warn("container not adoptable, removing", "container", o.Name, "error", err)
+				a.Reason = "not ready"
+			}
+			if err := p.launcher.Remove(gctx, o.ID); err != nil {
+				p.opts.Logger.Error("remove leftover container", "container", o.Name, "error", err)
+				return nil
+			}
+			p.opts.Logger.Info("removed leftover container", "container", o.Name, "reason", a.Reason)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// Acquire leases a container running spec: the most recently released idle
+// one, else a new one. A new container is started under the pool's
+// context, not ctx: if the caller gives up, the start goes on and the
+// container joins the pool idle, so the retry that usually follows finds
+// it warm instead of paying a second cold start.
+func (p *Pool) Acquire(ctx context.Context, spec agentapi.FunctionSpec) (agentapi.Lease, error) {
+	ident := p.launcher.Identity(spec)
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return agentapi.Lease{}, ErrClosed
+	}
+	if e := p.popIdleLocked(ident); e != nil {
+		lease := p.leaseLocked(e, false)
+		p.mu.Unlock()
+		return lease, nil
+	}
+	w := &waiter{result: make(chan startResult, 1)}
+	p.startLocked(spec, ident, w)
+	p.mu.Unlock()
+
+	select {
+	case r := <-w.result:
+		return r.lease, r.err
+	case <-ctx.Done():
+		p.mu.Lock()
+		w.abandoned = true
+		p.mu.Unlock()
+		// The start may have finished between ctx.Done and the lock: its
+		// lease is then ours to hand back.
+		select {
+		case r := <-w.result:
+			if r.err == nil {
+				_ = p.Release(r.lease.ID, false) // ours, so never unknown
+			}
+		default:
+		}
+		return agentapi.Lease{}, ctx.Err()
+	}
+}
+
+// Release ends a lease. The container goes back to the idle pool unless
+// discard is set or a redeploy retired it meanwhile; then it is removed.
+func (p *Pool) Release(leaseID string, discard bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.leases[leaseID]
+	if !ok {
+		return fmt.Errorf("lease %s: %w", leaseID, ErrUnknownLease)
+	}
+	delete(p.leases, leaseID)
+	e.lease = ""
+	switch {
+	case discard:
+		p.removeLocked(e, "discarded")
+	case e.retired:
+		p.removeLocked(e, plan.ReasonRetired)
+	default:
+		e.phase = plan.Idle
+		e.lastUsed = p.opts.Now()
+		p.idle[e.inst.Identity] = append(p.idle[e.inst.Identity], e)
+	}
+	return nil
+}
+
+// SetDesired replaces the desired state. Stale idle containers go at once,
+// stale busy ones on release; functions below min_warm get starts. A
+// function missing from d keeps its containers until they idle out.
+func (p *Pool) SetDesired(d agentapi.Desired) {
+	wants := make(map[string]plan.Want, len(d.Functions))
+	specs := make(map[string]agentapi.FunctionSpec, len(d.Functions))
+	for _, s := range d.Functions {
+		wants[s.Name] = plan.Want{
+			Identity:    p.launcher.Identity(s),
+			MinWarm:     s.Function.Scaling.MinWarm,
+			IdleTimeout: seconds(s.Function.Scaling.IdleTimeout),
+		}
+		specs[s.Name] = s
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.desired, p.specs, p.generation = wants, specs, d.Generation
+	p.applyLocked(plan.Reconcile(p.inputLocked(nil)))
+}
+
+// Run reconciles with the runtime every interval until ctx ends.
+func (p *Pool) Run(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := p.Reconcile(ctx); err != nil {
+				p.opts.Logger.Warn("reconcile", "error", err)
+			}
+		}
+	}
+}
+
+// Reconcile lists the runtime's containers and applies one plan: idle
+// reaping, min_warm, and the removal of containers that stopped.
+func (p *Pool) Reconcile(ctx context.Context) error {
+	p.mu.Lock()
+	listedAt := p.seq
+	p.mu.Unlock()
+	found, err := p.launcher.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	states := make(map[string]engine.State, len(found))
+	for _, o := range found {
+		states[o.ID] = o.State
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var unknown []plan.Container
+	for _, o := range found {
+		if _, ok := p.entries[o.ID]; !ok {
+			unknown = append(unknown, plan.Container{ID: o.ID, Identity: o.Identity, Phase: plan.Unknown, State: o.State})
+		}
+	}
+	for id, e := range p.entries {
+		// An entry registered after the list began may simply not be in
+		// it yet; only older ones missing from the list have vanished.
+		if e.seq <= listedAt {
+			e.state = states[id]
+		}
+	}
+	p.applyLocked(plan.Reconcile(p.inputLocked(unknown)))
+	return nil
+}
+
+// Health reports the pool's size and the desired generation; Runtime is
+// left to the caller.
+func (p *Pool) Health() agentapi.Health {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := agentapi.Health{Status: "ok", Generation: p.generation}
+	for _, e := range p.entries {
+		switch e.phase {
+		case plan.Idle:
+			h.Containers++
+		case plan.Busy:
+			h.Containers++
+			h.Busy++
+		}
+	}
+	return h
+}
+
+type waiter struct {
+	result    chan startResult // buffered: the starter never blocks on it
+	abandoned bool             // guarded by Pool.mu
+}
+
+type startResult struct {
+	lease agentapi.Lease
+	err   error
+}
+
+// startLocked starts a container in the background; w, when set, receives
+// a lease on it unless it has been abandoned.
+func (p *Pool) startLocked(spec agentapi.FunctionSpec, ident plan.Identity, w *waiter) {
+	p.starting[ident]++
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		inst, err := p.launcher.Start(p.ctx, spec)
+		p.mu.Lock()
+		if p.starting[ident]--; p.starting[ident] == 0 {
+			delete(p.starting, ident)
+		}
+		if err != nil {
+			if w == nil {
+				b := p.backoff[ident]
+				b.failures++
+				b.until = p.opts.Now().Add(min(time.Duration(1<<min(b.failures, 8))*time.Second, 5*time.Minute))
+				p.backoff[ident] = b
+			}
+			p.mu.Unlock()
+			if w != nil {
+				w.result <- startResult{err: err}
+			} else {
+				p.opts.Logger.Warn("min_warm start", "function", spec.Name, "error", err)
+			}
+			return
+		}
+		delete(p.backoff, ident)
+		e := p.registerLocked(inst, seconds(spec.Function.Scaling.IdleTimeout))
+		if w != nil && !w.abandoned {
+			lease := p.leaseLocked(e, true)
+			p.mu.Unlock()
+			w.result <- startResult{lease: lease}
+			return
+		}
+		p.releaseNewLocked(e)
+		p.mu.Unlock()
+	}()
+}
+
+func (p *Pool) register(inst launcher.Instance, idleTimeout time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.releaseNewLocked(p.registerLocked(inst, idleTimeout))
+}
+
+// registerLocked records a ready container as busy-to-be; the caller makes
+// it idle or leases it. A container whose identity a desired update made
+// stale while it started is marked retired at once.
+func (p *Pool) registerLocked(inst launcher.Instance, idleTimeout time.Duration) *entry {
+	p.seq++
+	e := &entry{
+		inst:        inst,
+		phase:       plan.Busy,
+		state:       engine.StateRunning,
+		lastUsed:    p.opts.Now(),
+		idleTimeout: idleTimeout,
+		seq:         p.seq,
+	}
+	if want, ok := p.desired[inst.Identity.Function]; ok && want.Identity != inst.Identity {
+		e.retired = true
+	}
+	p.entries[inst.ID] = e
+	return e
+}
+
+// releaseNewLocked makes a freshly registered container idle, or removes it
+// when it is already retired.
+func (p *Pool) releaseNewLocked(e *entry) {
+	if e.retired {
+		p.removeLocked(e, plan.ReasonRedeploy)
+		return
+	}
+	e.phase = plan.Idle
+	p.idle[e.inst.Identity] = append(p.idle[e.inst.Identity], e)
+}
+
+func (p *Pool) popIdleLocked(ident plan.Identity) *entry {
+	stack := p.idle[ident]
+	if len(stack) == 0 {
+		return nil
+	}
+	e := stack[len(stack)-1]
+	if len(stack) == 1 {
+		delete(p.idle, ident)
+	} else {
+		p.idle[ident] = stack[:len(stack)-1]
+	}
+	return e
+}
+
+func (p *Pool) leaseLocked(e *entry, cold bool) agentapi.Lease {
+	id := rand.Text()
+	e.phase = plan.Busy
+	e.lease = id
+	p.leases[id] = e
+	return agentapi.Lease{ID: id, Endpoint: e.inst.Endpoint, Container: e.inst.Name, Cold: cold}
+}
+
+// removeLocked takes e out of service now and removes its container in the
+// background. After Close nothing is removed: the next agent process
+// adopts or removes what is left.
+func (p *Pool) removeLocked(e *entry, reason string) {
+	if stack := p.idle[e.inst.Identity]; len(stack) > 0 {
+		if i := slices.Index(stack, e); i >= 0 {
+			stack = slices.Delete(stack, i, i+1)
+			if len(stack) == 0 {
+				delete(p.idle, e.inst.Identity)
+			} else {
+				p.idle[e.inst.Identity] = stack
+			}
+		}
+	}
+	e.phase = plan.Removing
+	if p.closed {
+		return
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), removeTimeout)
+		defer cancel()
+		err := p.launcher.Remove(ctx, e.inst.ID)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if err != nil {
+			// Back as idle and retired: the next reconcile tries again.
+			p.opts.Logger.Error("remove container", "container", e.inst.Name, "error", err)
+			e.phase, e.retired = plan.Idle, true
+			return
+		}
+		delete(p.entries, e.inst.ID)
+		p.opts.Logger.Info("removed container", "container", e.inst.Name, "function", e.inst.Identity.Function, "reason", reason)
+	}()
+}
+
+func (p *Pool) inputLocked(unknown []plan.Container) plan.Input {
+	in := plan.Input{
+		Desired:            p.desired,
+		Now:                p.opts.Now(),
+		DefaultIdleTimeout: p.opts.DefaultIdleTimeout,
+		Containers:         make([]plan.Container, 0, len(p.entries)+len(unknown)),
+	}
+	for id, e := range p.entries {
+		in.Containers = append(in.Containers, plan.Container{
+			ID:          id,
+			Identity:    e.inst.Identity,
+			Phase:       e.phase,
+			State:       e.state,
+			Retired:     e.retired,
+			LastUsed:    e.lastUsed,
+			IdleTimeout: e.idleTimeout,
+		})
+	}
+	n := 0
+	for ident, count := range p.starting {
+		for range count {
+			n++
+			in.Containers = append(in.Containers, plan.Container{ID: fmt.Sprintf("starting-%d", n), Identity: ident, Phase: plan.Starting})
+		}
+	}
+	in.Containers = append(in.Containers, unknown...)
+	return in
+}
+
+func (p *Pool) applyLocked(actions []plan.Action) {
+	for _, a := range actions {
+		switch a.Kind {
+		case plan.Remove:
+			if e, ok := p.entries[a.ID]; ok {
+				p.removeLocked(e, a.Reason)
+			} else {
+				p.removeUnknownLocked(a.ID, a.Reason)
+			}
+		case plan.Retire:
+			if e, ok := p.entries[a.ID]; ok {
+				e.retired = true
+			}
+		case plan.Start:
+			spec, ok := p.specs[a.Function]
+			if !ok || p.closed {
+				continue
+			}
+			ident := p.desired[a.Function].Identity
+			if b, ok := p.backoff[ident]; ok && p.opts.Now().Before(b.until) {
+				continue
+			}
+			for range a.Count {
+				p.startLocked(spec, ident, nil)
+			}
+		}
+	}
+}
+
+func (p *Pool) removeUnknownLocked(id, reason string) {
+	if p.closed {
+		return
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), removeTimeout)
+		defer cancel()
+		if err := p.launcher.Remove(ctx, id); err != nil {
+			p.opts.Logger.Error("remove container", "container", id, "error", err)
+			return
+		}
+		p.opts.Logger.Info("removed container", "container", id, "reason", reason)
+	}()
+}
+
+func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
