@@ -51,7 +51,7 @@ func (p *Provisioner) ensureTable(ctx context.Context, t runtimeconfig.DynamoDBT
 	// deploy both need it ACTIVE; CreateTable only starts creating it.
 	desc, err := waiter.WaitForOutput(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(t.TableName)}, p.opts.TableActiveTimeout)
 	if err != nil {
-		return outcome{}, fmt.Errorf("wait for ACTIVE: %w", err)
+		return outcome{}, fmt.Errorf("wait for ACTIVE (up to %s): %w", p.opts.TableActiveTimeout, err)
 	}
 
 	out := outcome{status: StatusCreated}
