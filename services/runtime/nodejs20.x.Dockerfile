@@ -1,0 +1,29 @@
+# Lambda base image for nodejs20.x: same contract as public.ecr.aws/lambda/nodejs
+# (code in /var/task, handler as CMD, RIE in front when run outside Lambda),
+# with ESB's own runtime client. Build context: services/runtime.
+FROM golang:1.26-bookworm AS rie
+RUN CGO_ENABLED=0 go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
+
+FROM debian:trixie-slim
+# npm serves the deploy step `npm install --omit=dev`.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nodejs npm ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=rie /go/bin/aws-lambda-rie /usr/local/bin/aws-lambda-rie
+COPY lambda-entrypoint.sh /lambda-entrypoint.sh
+COPY nodejs/bootstrap nodejs/index.mjs /var/runtime/
+COPY nodejs/lib/ /var/runtime/lib/
+# chmod here, not in the context: files embedded in Go lose their mode bits.
+RUN chmod 0755 /lambda-entrypoint.sh /var/runtime/bootstrap \
+ && mkdir -p /var/task /opt
+# NODE_PATH as Lambda sets it: layers (/opt/nodejs/...) then the runtime and task.
+ENV LANG=C.UTF-8 \
+    TZ=:/etc/localtime \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/bin \
+    LAMBDA_TASK_ROOT=/var/task \
+    LAMBDA_RUNTIME_DIR=/var/runtime \
+    NODE_PATH=/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task \
+    AWS_EXECUTION_ENV=AWS_Lambda_nodejs20.x
+WORKDIR /var/task
+ENTRYPOINT ["/lambda-entrypoint.sh"]
+CMD ["app.handler"]

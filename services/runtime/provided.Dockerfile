@@ -1,0 +1,23 @@
+# Lambda base image for provided.al2023 and provided.al2 (OS-only runtimes):
+# the function ships its own bootstrap in /var/task (or a layer's runtime in
+# /var/runtime), as on public.ecr.aws/lambda/provided. Build context: services/runtime.
+FROM golang:1.26-bookworm AS rie
+RUN CGO_ENABLED=0 go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
+
+FROM debian:trixie-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=rie /go/bin/aws-lambda-rie /usr/local/bin/aws-lambda-rie
+COPY lambda-entrypoint.sh /lambda-entrypoint.sh
+# chmod here, not in the context: files embedded in Go lose their mode bits.
+RUN chmod 0755 /lambda-entrypoint.sh \
+ && mkdir -p /var/task /var/runtime /opt
+ENV LANG=C.UTF-8 \
+    TZ=:/etc/localtime \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/bin \
+    LAMBDA_TASK_ROOT=/var/task \
+    LAMBDA_RUNTIME_DIR=/var/runtime
+WORKDIR /var/task
+ENTRYPOINT ["/lambda-entrypoint.sh"]
+CMD ["function.handler"]

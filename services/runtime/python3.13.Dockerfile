@@ -1,0 +1,30 @@
+# Lambda base image for python3.13: same contract as public.ecr.aws/lambda/python
+# (code in /var/task, handler as CMD, RIE in front when run outside Lambda),
+# with ESB's own runtime client. Build context: services/runtime.
+FROM golang:1.26-bookworm AS rie
+RUN CGO_ENABLED=0 go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
+
+FROM debian:trixie-slim
+# python3-pip serves the deploy step `pip install -t /var/task -r requirements.txt`;
+# python3-boto3 stands in for the SDK that AWS's image bundles.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-boto3 python3-pip ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=rie /go/bin/aws-lambda-rie /usr/local/bin/aws-lambda-rie
+COPY lambda-entrypoint.sh /lambda-entrypoint.sh
+COPY python/bootstrap python/bootstrap.py /var/runtime/
+COPY python/esb_lambda_runtime/ /var/runtime/esb_lambda_runtime/
+# chmod here, not in the context: files embedded in Go lose their mode bits.
+# Byte-compiling the client saves that work on every cold start.
+RUN chmod 0755 /lambda-entrypoint.sh /var/runtime/bootstrap \
+ && python3 -m compileall -q /var/runtime \
+ && mkdir -p /var/task /opt
+ENV LANG=C.UTF-8 \
+    TZ=:/etc/localtime \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/bin \
+    LAMBDA_TASK_ROOT=/var/task \
+    LAMBDA_RUNTIME_DIR=/var/runtime \
+    AWS_EXECUTION_ENV=AWS_Lambda_python3.13
+WORKDIR /var/task
+ENTRYPOINT ["/lambda-entrypoint.sh"]
+CMD ["app.handler"]
