@@ -204,11 +204,16 @@ func (l *Launcher) ready(ctx context.Context, id, name string, ident plan.Identi
 		exited = l.opts.Logs.Follow(id, fnlogs.Source{Function: ident.Function, Container: name}, since)
 	}
 	ip, err := l.rt.Address(ctx, id)
-	if err != nil {
-		return Instance{}, err
-	}
 	addr := net.JoinHostPort(ip, strconv.Itoa(l.opts.Port))
-	if err := l.waitReady(ctx, id, addr, exited); err != nil {
+	if err != nil && ctx.Err() == nil {
+		// A running container has an address; one that crashed at once
+		// has none, and deserves its last lines like a slow one.
+		err = fmt.Errorf("%w: exited before RIE accepted: %w", ErrStartTimeout, err)
+	}
+	if err == nil {
+		err = l.waitReady(ctx, id, addr, exited)
+	}
+	if err != nil {
 		if errors.Is(err, ErrStartTimeout) {
 			return Instance{}, fmt.Errorf("container %s: %w%s", name, err, l.lastLines(ctx, id, exited))
 		}

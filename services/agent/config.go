@@ -1,0 +1,91 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/esb-dev/esb/internal/platform"
+	"github.com/esb-dev/esb/services/agent/launcher"
+)
+
+// config is the agent's whole environment, read once at startup.
+type config struct {
+	Listen       string
+	Brand        string
+	Env          string // lower-cased, as in every derived name
+	Network      string
+	PullPolicy   launcher.PullPolicy
+	Runtime      string
+	LogsURL      string
+	Platform     launcher.Platform
+	StartTimeout time.Duration
+	ReapInterval time.Duration
+}
+
+// loadConfig reads and validates the environment, reporting every problem
+// at once so a broken deployment is fixed in one round.
+func loadConfig(getenv func(string) string) (config, error) {
+	get := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []error
+	cfg := config{
+		Listen:  get("LISTEN", ":9000"),
+		Network: getenv("NETWORK"),
+		Runtime: get("CONTAINER_RUNTIME", "docker"),
+		LogsURL: getenv("LOGS_URL"),
+		Platform: launcher.Platform{
+			Region:           get("AWS_REGION", "us-east-1"),
+			AccessKeyID:      get("FUNCTION_AWS_ACCESS_KEY_ID", "esb"),
+			SecretAccessKey:  get("FUNCTION_AWS_SECRET_ACCESS_KEY", "esb-local-secret"),
+			S3Endpoint:       get("S3_ENDPOINT", "http://s3-storage:7070"),
+			DynamoDBEndpoint: get("DYNAMODB_ENDPOINT", "http://database:8000"),
+		},
+	}
+	if env, err := platform.New(get("ESB_BRAND", platform.DefaultBrand), getenv("ESB_ENV")); err != nil {
+		errs = append(errs, fmt.Errorf("ESB_BRAND/ESB_ENV: %w", err))
+	} else {
+		cfg.Brand, cfg.Env = env.Brand, env.Key()
+	}
+	if cfg.Network == "" {
+		errs = append(errs, errors.New("NETWORK is required: the docker network function containers join, e.g. esb-dev_platform"))
+	}
+	policy, err := launcher.ParsePullPolicy(get("IMAGE_PULL_POLICY", string(launcher.PullIfNotPresent)))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("IMAGE_PULL_POLICY: %w", err))
+	}
+	cfg.PullPolicy = policy
+	switch cfg.Runtime {
+	case "docker":
+	case "containerd":
+		errs = append(errs, errors.New("CONTAINER_RUNTIME containerd: not implemented yet, use docker"))
+	default:
+		errs = append(errs, fmt.Errorf("CONTAINER_RUNTIME %q: want docker", cfg.Runtime))
+	}
+	if cfg.LogsURL != "" {
+		if u, err := url.Parse(cfg.LogsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("LOGS_URL %q: want http(s)://host[:port]", cfg.LogsURL))
+		}
+	}
+	for _, d := range []struct {
+		key string
+		def string
+		dst *time.Duration
+	}{
+		{"START_TIMEOUT", "10s", &cfg.StartTimeout},
+		{"REAP_INTERVAL", "5s", &cfg.ReapInterval},
+	} {
+		v, err := time.ParseDuration(get(d.key, d.def))
+		if err != nil || v <= 0 {
+			errs = append(errs, fmt.Errorf("%s %q: want a positive duration such as %s", d.key, getenv(d.key), d.def))
+			continue
+		}
+		*d.dst = v
+	}
+	return cfg, errors.Join(errs...)
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/services/agent/launcher"
+)
+
+func TestLoadConfig(t *testing.T) {
+	base := map[string]string{"ESB_ENV": "Dev", "NETWORK": "esb-dev_platform"}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    config
+		wantErr []string
+	}{
+		{
+			name: "defaults",
+			env:  base,
+			want: config{
+				Listen:     ":9000",
+				Brand:      "esb",
+				Env:        "dev",
+				Network:    "esb-dev_platform",
+				PullPolicy: launcher.PullIfNotPresent,
+				Runtime:    "docker",
+				Platform: launcher.Platform{
+					Region:           "us-east-1",
+					AccessKeyID:      "esb",
+					SecretAccessKey:  "esb-local-secret",
+					S3Endpoint:       "http://s3-storage:7070",
+					DynamoDBEndpoint: "http://database:8000",
+				},
+				StartTimeout: 10 * time.Second,
+				ReapInterval: 5 * time.Second,
+			},
+		},
+		{
+			name: "everything set",
+			env: map[string]string{
+				"LISTEN": "127.0.0.1:9100", "ESB_BRAND": "acme", "ESB_ENV": "prod", "NETWORK": "acme-prod_platform",
+				"IMAGE_PULL_POLICY": "always", "CONTAINER_RUNTIME": "docker", "LOGS_URL": "http://logs:9428",
+				"AWS_REGION": "ap-northeast-1", "FUNCTION_AWS_ACCESS_KEY_ID": "k", "FUNCTION_AWS_SECRET_ACCESS_KEY": "s",
+				"S3_ENDPOINT": "http://s3:1", "DYNAMODB_ENDPOINT": "http://ddb:2", "START_TIMEOUT": "3s", "REAP_INTERVAL": "250ms",
+			},
+			want: config{
+				Listen:     "127.0.0.1:9100",
+				Brand:      "acme",
+				Env:        "prod",
+				Network:    "acme-prod_platform",
+				PullPolicy: launcher.PullAlways,
+				Runtime:    "docker",
+				LogsURL:    "http://logs:9428",
+				Platform: launcher.Platform{
+					Region: "ap-northeast-1", AccessKeyID: "k", SecretAccessKey: "s",
+					S3Endpoint: "http://s3:1", DynamoDBEndpoint: "http://ddb:2",
+				},
+				StartTimeout: 3 * time.Second,
+				ReapInterval: 250 * time.Millisecond,
+			},
+		},
+		{
+			name:    "required values missing, all reported at once",
+			env:     map[string]string{},
+			wantErr: []string{"ESB_ENV", "NETWORK is required"},
+		},
+		{
+			name:    "unknown pull policy",
+			env:     with(base, "IMAGE_PULL_POLICY", "never"),
+			wantErr: []string{`IMAGE_PULL_POLICY: pull policy "never"`},
+		},
+		{
+			name:    "containerd is not there yet",
+			env:     with(base, "CONTAINER_RUNTIME", "containerd"),
+			wantErr: []string{"containerd: not implemented yet"},
+		},
+		{
+			name:    "bad durations",
+			env:     with(with(base, "START_TIMEOUT", "10"), "REAP_INTERVAL", "-1s"),
+			wantErr: []string{`START_TIMEOUT "10"`, `REAP_INTERVAL "-1s"`},
+		},
+		{
+			name:    "bad logs url",
+			env:     with(base, "LOGS_URL", "logs:9428"),
+			wantErr: []string{"LOGS_URL"},
+		},
+		{
+			name:    "bad env name",
+			env:     with(base, "ESB_ENV", "dev env"),
+			wantErr: []string{"ESB_BRAND/ESB_ENV"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := loadConfig(func(k string) string { return tt.env[k] })
+			if tt.wantErr != nil {
+				require.Error(t, err)
+				for _, s := range tt.wantErr {
+					assert.ErrorContains(t, err, s)
+				}
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func with(m map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for mk, mv := range m {
+		if mk != k {
+			out[mk] = mv
+		}
+	}
+	return out
+}

@@ -1,0 +1,321 @@
+package launcher
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/services/agent/engine"
+	"github.com/esb-dev/esb/services/agent/engine/enginetest"
+	"github.com/esb-dev/esb/services/agent/fnlogs"
+)
+
+const image = "127.0.0.1:5010/esb-dev/hello:latest"
+
+func digestOf(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+var platform = Platform{
+	Region:           "eu-west-1",
+	AccessKeyID:      "esb",
+	SecretAccessKey:  "esb-local-secret",
+	S3Endpoint:       "http://s3-storage:7070",
+	DynamoDBEndpoint: "http://database:8000",
+}
+
+func newLauncher(fake *enginetest.Fake, policy PullPolicy, opts Options) *Launcher {
+	opts.Dial = fake.Dial
+	return New(fake, Config{Brand: "esb", Env: "dev", PullPolicy: policy, StartTimeout: 5 * time.Second, Platform: platform}, opts)
+}
+
+func helloSpec(dgst string) agentapi.FunctionSpec {
+	return agentapi.FunctionSpec{Name: "HelloFunction", Function: runtimeconfig.Function{
+		Image:      image,
+		Digest:     dgst,
+		Handler:    "lambda_function.handler",
+		Timeout:    7,
+		MemorySize: 256,
+		Environment: map[string]string{
+			"TABLE":                    "items",
+			"AWS_REGION":               "ap-northeast-1", // function values win over platform ones
+			"AWS_LAMBDA_FUNCTION_NAME": "spoofed",        // but not over reserved ones
+			"_HANDLER":                 "spoofed",
+		},
+	}}
+}
+
+func TestPullPolicy(t *testing.T) {
+	d1 := digestOf("v1")
+	pinnedRef := "127.0.0.1:5010/esb-dev/hello@" + d1
+	tests := []struct {
+		name      string
+		policy    PullPolicy
+		digest    string
+		present   map[string]string // ref -> image ID
+		pullErr   error
+		wantPulls []string
+		wantImage string
+		wantErr   error
+	}{
+		{
+			name:      "if-not-present: present tag is not pulled",
+			policy:    PullIfNotPresent,
+			present:   map[string]string{image: "sha256:old"},
+			wantImage: image,
+		},
+		{
+			name:      "if-not-present: missing tag is pulled",
+			policy:    PullIfNotPresent,
+			wantPulls: []string{image},
+			wantImage: image,
+		},
+		{
+			name:      "always: present tag is pulled anyway",
+			policy:    PullAlways,
+			present:   map[string]string{image: "sha256:old"},
+			wantPulls: []string{image},
+			wantImage: image,
+		},
+		{
+			name:      "if-not-present: digest runs repo@digest, pulled when missing",
+			policy:    PullIfNotPresent,
+			digest:    d1,
+			present:   map[string]string{image: "sha256:old"},
+			wantPulls: []string{pinnedRef},
+			wantImage: pinnedRef,
+		},
+		{
+			name:      "if-not-present: digest present is not pulled",
+			policy:    PullIfNotPresent,
+			digest:    d1,
+			present:   map[string]string{pinnedRef: "sha256:x"},
+			wantImage: pinnedRef,
+		},
+		{
+			name:      "always: digest is pulled even when present",
+			policy:    PullAlways,
+			digest:    d1,
+			present:   map[string]string{pinnedRef: "sha256:x"},
+			wantPulls: []string{pinnedRef},
+			wantImage: pinnedRef,
+		},
+		{
+			name:      "if-not-present: a digest that is a local image ID runs that image",
+			policy:    PullIfNotPresent,
+			digest:    d1,
+			present:   map[string]string{image: d1},
+			wantImage: d1,
+		},
+		{
+			name:      "pull failure",
+			policy:    PullIfNotPresent,
+			pullErr:   errors.New("manifest unknown"),
+			wantPulls: []string{image},
+			wantErr:   ErrImagePull,
+		},
+		{
+			name:    "malformed digest",
+			policy:  PullIfNotPresent,
+			digest:  "sha256:nothex",
+			wantErr: ErrInvalidSpec,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := enginetest.New()
+			for ref, id := range tt.present {
+				fake.AddImage(ref, id)
+			}
+			fake.PullErr = func(string) error { return tt.pullErr }
+			l := newLauncher(fake, tt.policy, Options{})
+
+			inst, err := l.Start(t.Context(), helloSpec(tt.digest))
+			assert.Equal(t, tt.wantPulls, fake.Pulls())
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				assert.Empty(t, fake.Creates())
+				return
+			}
+			require.NoError(t, err)
+			spec, ok := fake.Spec(inst.ID)
+			require.True(t, ok)
+			assert.Equal(t, tt.wantImage, spec.Image)
+		})
+	}
+}
+
+func TestContainerConfig(t *testing.T) {
+	fake := enginetest.New()
+	now := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	l := newLauncher(fake, PullIfNotPresent, Options{Now: func() time.Time { return now }})
+	d := digestOf("v1")
+	inst, err := l.Start(t.Context(), helloSpec(d))
+	require.NoError(t, err)
+	spec, ok := fake.Spec(inst.ID)
+	require.True(t, ok)
+
+	env := map[string]string{}
+	for _, k := range []string{
+		"AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_TIMEOUT",
+		"AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_REGION", "AWS_DEFAULT_REGION",
+		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB",
+		"_HANDLER", "TABLE",
+	} {
+		v, ok := enginetest.Env(spec, k)
+		require.True(t, ok, k)
+		env[k] = v
+	}
+	assert.Equal(t, map[string]string{
+		"AWS_LAMBDA_FUNCTION_NAME":        "HelloFunction",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT":     "7",
+		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
+		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/HelloFunction",
+		"AWS_REGION":                      "ap-northeast-1",
+		"AWS_DEFAULT_REGION":              "eu-west-1",
+		"AWS_ACCESS_KEY_ID":               "esb",
+		"AWS_SECRET_ACCESS_KEY":           "esb-local-secret",
+		"AWS_ENDPOINT_URL_S3":             "http://s3-storage:7070",
+		"AWS_ENDPOINT_URL_DYNAMODB":       "http://database:8000",
+		"_HANDLER":                        "lambda_function.handler",
+		"TABLE":                           "items",
+	}, env)
+	stream, ok := enginetest.Env(spec, "AWS_LAMBDA_LOG_STREAM_NAME")
+	require.True(t, ok)
+	assert.Regexp(t, `^2025/03/04/\[\$LATEST\][0-9a-f]{32}$`, stream)
+
+	assert.Equal(t, []string{"lambda_function.handler"}, spec.Cmd)
+	assert.Equal(t, int64(256)<<20, spec.MemoryBytes)
+	assert.Regexp(t, regexp.MustCompile(`^esb-dev-fn-HelloFunction-[0-9a-f]{8}$`), spec.Name)
+	assert.Equal(t, map[string]string{
+		agentapi.LabelManaged:  "true",
+		agentapi.LabelBrand:    "esb",
+		agentapi.LabelEnv:      "dev",
+		agentapi.LabelFunction: "HelloFunction",
+		agentapi.LabelDigest:   d,
+		LabelConfig:            inst.Identity.Config,
+	}, spec.Labels)
+	assert.Equal(t, inst.Identity, l.Identity(helloSpec(d)))
+	assert.Equal(t, spec.Name, inst.Name)
+	assert.Regexp(t, `^http://10\.88\.\d+\.\d+:8080$`, inst.Endpoint)
+}
+
+func TestIdentity(t *testing.T) {
+	l := newLauncher(enginetest.New(), PullIfNotPresent, Options{})
+	base := helloSpec(digestOf("v1"))
+	tests := []struct {
+		name   string
+		change func(s *agentapi.FunctionSpec)
+		same   bool
+	}{
+		{name: "unchanged", change: func(*agentapi.FunctionSpec) {}, same: true},
+		{name: "scaling does not matter", change: func(s *agentapi.FunctionSpec) { s.Function.Scaling.MinWarm = 3 }, same: true},
+		{name: "reserved env is ignored", change: func(s *agentapi.FunctionSpec) { s.Function.Environment["AWS_LAMBDA_X"] = "y" }, same: true},
+		{name: "digest", change: func(s *agentapi.FunctionSpec) { s.Function.Digest = digestOf("v2") }},
+		{name: "environment", change: func(s *agentapi.FunctionSpec) { s.Function.Environment["TABLE"] = "other" }},
+		{name: "handler", change: func(s *agentapi.FunctionSpec) { s.Function.Handler = "app.other" }},
+		{name: "memory", change: func(s *agentapi.FunctionSpec) { s.Function.MemorySize = 512 }},
+		{name: "timeout", change: func(s *agentapi.FunctionSpec) { s.Function.Timeout = 30 }},
+		{name: "image", change: func(s *agentapi.FunctionSpec) { s.Function.Image = "127.0.0.1:5010/esb-dev/hello:v2" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := helloSpec(digestOf("v1"))
+			tt.change(&s)
+			if tt.same {
+				assert.Equal(t, l.Identity(base), l.Identity(s))
+			} else {
+				assert.NotEqual(t, l.Identity(base), l.Identity(s))
+			}
+		})
+	}
+}
+
+func TestStartFailures(t *testing.T) {
+	tests := []struct {
+		name     string
+		setup    func(f *enginetest.Fake)
+		wantErr  error
+		contains []string
+	}{
+		{
+			name: "RIE never accepts",
+			setup: func(f *enginetest.Fake) {
+				f.NotReady = func(engine.Spec) bool { return true }
+				f.Output = func(engine.Spec) []string { return []string{"booting", "Runtime.ImportModuleError: no module named app"} }
+			},
+			wantErr:  ErrStartTimeout,
+			contains: []string{"did not accept", "last log lines:\nbooting\nRuntime.ImportModuleError: no module named app"},
+		},
+		{
+			name: "container exits during start",
+			setup: func(f *enginetest.Fake) {
+				f.ExitOnStart = func(engine.Spec) bool { return true }
+				f.Output = func(engine.Spec) []string { return []string{"panic: boom"} }
+			},
+			wantErr:  ErrStartTimeout,
+			contains: []string{"exited before RIE accepted", "panic: boom"},
+		},
+		{
+			name:     "invalid spec",
+			setup:    func(*enginetest.Fake) {},
+			wantErr:  ErrInvalidSpec,
+			contains: []string{"name and image are required"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := enginetest.New()
+			tt.setup(fake)
+			logs := fnlogs.New(t.Context(), fake, fnlogs.Options{})
+			l := New(fake, Config{Brand: "esb", Env: "dev", PullPolicy: PullIfNotPresent, StartTimeout: 200 * time.Millisecond, Platform: platform},
+				Options{Dial: fake.Dial, Logs: logs})
+			spec := helloSpec("")
+			if errors.Is(tt.wantErr, ErrInvalidSpec) {
+				spec.Function.Image = ""
+			}
+			_, err := l.Start(t.Context(), spec)
+			require.ErrorIs(t, err, tt.wantErr)
+			for _, s := range tt.contains {
+				assert.ErrorContains(t, err, s)
+			}
+			assert.Empty(t, fake.Running(), "a failed start leaves nothing behind")
+			assert.Len(t, fake.Removed(), len(fake.Creates()))
+		})
+	}
+}
+
+func TestParsePullPolicy(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    PullPolicy
+		wantErr bool
+	}{
+		{name: "if-not-present", in: "if-not-present", want: PullIfNotPresent},
+		{name: "always", in: "always", want: PullAlways},
+		{name: "kubernetes spelling is rejected", in: "IfNotPresent", wantErr: true},
+		{name: "empty is rejected", in: "", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParsePullPolicy(tt.in)
+			if tt.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}

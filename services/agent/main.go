@@ -1,0 +1,141 @@
+// Command agent owns the function containers of one ESB env: it alone
+// holds the container runtime's socket, serves the internal agentapi to the
+// gateway, and ships function logs. See internal/agentapi for the API and
+// ARCHITECTURE.md for its place in the platform.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/docker/docker/client"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/esb-dev/esb/internal/logship"
+	"github.com/esb-dev/esb/services/agent/dockerruntime"
+	"github.com/esb-dev/esb/services/agent/engine"
+	"github.com/esb-dev/esb/services/agent/fnlogs"
+	"github.com/esb-dev/esb/services/agent/launcher"
+	"github.com/esb-dev/esb/services/agent/pool"
+	"github.com/esb-dev/esb/services/agent/server"
+)
+
+const (
+	// startupTimeout bounds the checks against the runtime before serving.
+	startupTimeout = 30 * time.Second
+	// shutdownTimeout bounds in-flight requests (a cold start) at shutdown;
+	// it stays under compose's default 10 s stop grace period.
+	shutdownTimeout = 8 * time.Second
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runMain(ctx, logger); err != nil {
+		logger.Error("agent stopped", "error", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func runMain(ctx context.Context, logger *slog.Logger) error {
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return fmt.Errorf("docker client: %w", err)
+	}
+	defer docker.Close()
+	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
+	defer cancel()
+	rt, err := dockerruntime.New(startCtx, docker, cfg.Network)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	return run(ctx, cfg, rt, ln, logger)
+}
+
+// run serves the agent on ln until ctx ends. Shutdown goes outside in: the
+// HTTP server drains first, then the pool stops (its starts still follow
+// logs), then the log followers, and the shipper flushes last.
+func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, logger *slog.Logger) error {
+	var sink fnlogs.Sink
+	var shipping sync.WaitGroup
+	shipCtx, stopShipping := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		stopShipping()
+		shipping.Wait()
+	}()
+	if cfg.LogsURL != "" {
+		shipper := logship.New(cfg.LogsURL, logship.Options{Logger: logger})
+		sink = shipper
+		shipping.Go(func() { _ = shipper.Run(shipCtx) }) // Run always returns nil
+	}
+
+	logsCtx, stopLogs := context.WithCancel(context.WithoutCancel(ctx))
+	logs := fnlogs.New(logsCtx, rt, fnlogs.Options{Sink: sink, Env: cfg.Env, Logger: logger})
+	defer func() {
+		stopLogs()
+		logs.Wait()
+	}()
+
+	l := launcher.New(rt, launcher.Config{
+		Brand:        cfg.Brand,
+		Env:          cfg.Env,
+		PullPolicy:   cfg.PullPolicy,
+		StartTimeout: cfg.StartTimeout,
+		Platform:     cfg.Platform,
+	}, launcher.Options{Logs: logs, Logger: logger})
+	p := pool.New(context.WithoutCancel(ctx), l, pool.Options{Logger: logger})
+	defer p.Close()
+
+	adoptCtx, cancel := context.WithTimeout(ctx, startupTimeout+cfg.StartTimeout)
+	defer cancel()
+	if err := p.Adopt(adoptCtx); err != nil {
+		return err
+	}
+
+	srv := &http.Server{
+		Handler:           server.New(p, server.Options{Runtime: rt.Name(), Logger: logger}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	logger.Info("agent serving", "listen", ln.Addr().String(), "runtime", rt.Name(), "brand", cfg.Brand, "env", cfg.Env,
+		"network", cfg.Network, "pull_policy", string(cfg.PullPolicy), "logs", cfg.LogsURL != "")
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.Run(gctx, cfg.ReapInterval) })
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			// Requests still running after the grace period are cut; the
+			// pool's close ends their starts.
+			logger.Warn("http server shutdown cut requests", "error", err)
+			return srv.Close()
+		}
+		return nil
+	})
+	return g.Wait()
+}

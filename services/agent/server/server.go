@@ -1,0 +1,203 @@
+// Package server is the agent's HTTP API, exactly the endpoints of
+// internal/agentapi. It decodes and validates requests, calls the pool and
+// maps errors onto agentapi error codes; it holds no logic of its own.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/services/agent/launcher"
+	"github.com/esb-dev/esb/services/agent/pool"
+)
+
+// Error codes of agentapi.Error this server answers with.
+const (
+	CodeBadRequest      = "BadRequest"
+	CodeUnknownLease    = "UnknownLease"
+	CodeImagePullFailed = "ImagePullFailed"
+	CodeStartTimeout    = "StartTimeout"
+	CodeUnavailable     = "Unavailable"
+	CodeNotFound        = "NotFound"
+	CodeInternal        = "InternalError"
+)
+
+// maxBody bounds every request body; a desired state of a few hundred
+// functions is far below it.
+const maxBody = 1 << 20
+
+// Pool is what the API needs from the pool; *pool.Pool implements it.
+type Pool interface {
+	Acquire(ctx context.Context, spec agentapi.FunctionSpec) (agentapi.Lease, error)
+	Release(leaseID string, discard bool) error
+	SetDesired(d agentapi.Desired)
+	Health() agentapi.Health
+}
+
+// Options are optional; the zero value reports an empty runtime name and
+// logs nothing.
+type Options struct {
+	Runtime string // reported by /v1/health
+	Logger  *slog.Logger
+}
+
+type server struct {
+	pool Pool
+	opts Options
+}
+
+// New returns the API handler.
+func New(p Pool, opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &server{pool: p, opts: opts}
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /v1/functions", s.setDesired)
+	mux.HandleFunc("POST /v1/functions/{name}/acquire", s.acquire)
+	mux.HandleFunc("POST /v1/leases/{id}/release", s.release)
+	mux.HandleFunc("GET /v1/health", s.health)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+func (s *server) setDesired(w http.ResponseWriter, r *http.Request) {
+	var d agentapi.Desired
+	if !decode(w, r, &d) {
+		return
+	}
+	seen := make(map[string]bool, len(d.Functions))
+	for i, f := range d.Functions {
+		if err := validSpec(f); err != nil {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("functions[%d]: %s", i, err))
+			return
+		}
+		if seen[f.Name] {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("functions[%d]: duplicate function %s", i, f.Name))
+			return
+		}
+		seen[f.Name] = true
+	}
+	s.pool.SetDesired(d)
+	s.opts.Logger.Info("desired state", "generation", d.Generation, "functions", len(d.Functions))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) acquire(w http.ResponseWriter, r *http.Request) {
+	var req agentapi.AcquireRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if name := r.PathValue("name"); req.Spec.Name != name {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("spec name %q does not match path %q", req.Spec.Name, name))
+		return
+	}
+	if err := validSpec(req.Spec); err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
+		return
+	}
+	lease, err := s.pool.Acquire(r.Context(), req.Spec)
+	if err != nil {
+		s.fail(w, r, "acquire", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, lease)
+}
+
+func (s *server) release(w http.ResponseWriter, r *http.Request) {
+	var req agentapi.ReleaseRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if err := s.pool.Release(r.PathValue("id"), req.Discard); err != nil {
+		s.fail(w, r, "release", err)
+		return
+	}
+	if req.Discard {
+		s.opts.Logger.Info("lease discarded", "lease", r.PathValue("id"), "reason", req.Reason)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) health(w http.ResponseWriter, _ *http.Request) {
+	h := s.pool.Health()
+	h.Runtime = s.opts.Runtime
+	writeJSON(w, http.StatusOK, h)
+}
+
+// fail maps an error onto its code; errors without one are the agent's own
+// fault and logged as such.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, op string, err error) {
+	status, code := http.StatusInternalServerError, CodeInternal
+	switch {
+	case errors.Is(err, pool.ErrUnknownLease):
+		status, code = http.StatusNotFound, CodeUnknownLease
+	case errors.Is(err, launcher.ErrInvalidSpec):
+		status, code = http.StatusBadRequest, CodeBadRequest
+	case errors.Is(err, launcher.ErrImagePull):
+		status, code = http.StatusBadGateway, CodeImagePullFailed
+	case errors.Is(err, launcher.ErrStartTimeout):
+		status, code = http.StatusGatewayTimeout, CodeStartTimeout
+	case errors.Is(err, pool.ErrClosed), r.Context().Err() != nil:
+		status, code = http.StatusServiceUnavailable, CodeUnavailable
+	}
+	level := slog.LevelWarn
+	if code == CodeInternal {
+		level = slog.LevelError
+	}
+	s.opts.Logger.Log(r.Context(), level, op, "path", r.URL.Path, "code", code, "error", err)
+	writeError(w, status, code, err.Error())
+}
+
+func validSpec(f agentapi.FunctionSpec) error {
+	switch {
+	case f.Name == "":
+		return errors.New("function name is empty")
+	case f.Function.Image == "":
+		return fmt.Errorf("function %s: image is empty", f.Name)
+	}
+	return nil
+}
+
+// decode reads a bounded JSON body into v, answering BadRequest itself when
+// it cannot. An empty body decodes as the zero value. Unknown fields are
+// ignored, as every reader of the contract must.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, fmt.Sprintf("body larger than %d bytes", maxBody))
+			return false
+		}
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "read body: "+err.Error())
+		return false
+	}
+	if len(data) == 0 {
+		return true
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "decode body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	// The status is sent; a write error means the client left.
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, agentapi.Error{Code: code, Message: msg})
+}

@@ -1,0 +1,261 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/services/agent/engine"
+	"github.com/esb-dev/esb/services/agent/engine/enginetest"
+	"github.com/esb-dev/esb/services/agent/fnlogs"
+	"github.com/esb-dev/esb/services/agent/launcher"
+	"github.com/esb-dev/esb/services/agent/pool"
+)
+
+type agent struct {
+	fake   *enginetest.Fake
+	client *agentapi.Client
+	url    string
+}
+
+// newAgent wires the real launcher, pool and handler over a fake runtime.
+func newAgent(t *testing.T, fake *enginetest.Fake) *agent {
+	t.Helper()
+	logs := fnlogs.New(t.Context(), fake, fnlogs.Options{})
+	l := launcher.New(fake, launcher.Config{
+		Brand:        "esb",
+		Env:          "test",
+		PullPolicy:   launcher.PullIfNotPresent,
+		StartTimeout: 200 * time.Millisecond,
+	}, launcher.Options{Dial: fake.Dial, Logs: logs})
+	p := pool.New(t.Context(), l, pool.Options{})
+	srv := httptest.NewServer(New(p, Options{Runtime: fake.Name()}))
+	t.Cleanup(func() {
+		srv.Close()
+		p.Close()
+	})
+	return &agent{fake: fake, client: &agentapi.Client{BaseURL: srv.URL}, url: srv.URL}
+}
+
+func digestOf(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+func spec(name, version string) agentapi.FunctionSpec {
+	return agentapi.FunctionSpec{Name: name, Function: runtimeconfig.Function{
+		Image:   "127.0.0.1:5010/esb-test/" + strings.ToLower(name) + ":latest",
+		Digest:  digestOf(name + version),
+		Handler: "app.handler",
+	}}
+}
+
+func TestLeaseLifecycle(t *testing.T) {
+	a := newAgent(t, enginetest.New())
+	ctx := t.Context()
+
+	h, err := a.client.Health(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, agentapi.Health{Status: "ok", Runtime: "fake"}, h)
+
+	cold, err := a.client.Acquire(ctx, spec("Hello", "1"))
+	require.NoError(t, err)
+	assert.True(t, cold.Cold)
+	assert.NotEmpty(t, cold.ID)
+	assert.Regexp(t, `^http://10\.88\.\d+\.\d+:8080$`, cold.Endpoint)
+	assert.Regexp(t, `^esb-test-fn-Hello-[0-9a-f]{8}$`, cold.Container)
+
+	h, err = a.client.Health(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, h.Busy)
+
+	require.NoError(t, a.client.Release(ctx, cold.ID, agentapi.ReleaseRequest{}))
+	warm, err := a.client.Acquire(ctx, spec("Hello", "1"))
+	require.NoError(t, err)
+	assert.False(t, warm.Cold)
+	assert.Equal(t, cold.Container, warm.Container)
+
+	require.NoError(t, a.client.Release(ctx, warm.ID, agentapi.ReleaseRequest{Discard: true, Reason: "timeout"}))
+	require.Eventually(t, func() bool { return len(a.fake.Removed()) == 1 }, 5*time.Second, time.Millisecond)
+
+	err = a.client.Release(ctx, warm.ID, agentapi.ReleaseRequest{})
+	assert.True(t, agentapi.IsCode(err, CodeUnknownLease), "second release: %v", err)
+}
+
+func TestDesired(t *testing.T) {
+	a := newAgent(t, enginetest.New())
+	ctx := t.Context()
+	l, err := a.client.Acquire(ctx, spec("Hello", "1"))
+	require.NoError(t, err)
+	require.NoError(t, a.client.Release(ctx, l.ID, agentapi.ReleaseRequest{}))
+
+	require.NoError(t, a.client.SetDesired(ctx, agentapi.Desired{Generation: 4, Functions: []agentapi.FunctionSpec{spec("Hello", "2")}}))
+	require.Eventually(t, func() bool { return len(a.fake.Removed()) == 1 }, 5*time.Second, time.Millisecond, "redeploy retires the idle container")
+	h, err := a.client.Health(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(4), h.Generation)
+
+	next, err := a.client.Acquire(ctx, spec("Hello", "2"))
+	require.NoError(t, err)
+	assert.True(t, next.Cold)
+}
+
+func TestErrors(t *testing.T) {
+	tooBig := `{"spec":{"name":"Hello","function":{"image":"x","environment":{"A":"` + strings.Repeat("a", 1<<20) + `"}}}}`
+	tests := []struct {
+		name       string
+		setup      func(f *enginetest.Fake)
+		method     string
+		path       string
+		body       string
+		wantStatus int
+		wantCode   string
+		wantInMsg  string
+	}{
+		{
+			name:       "image pull failure",
+			setup:      func(f *enginetest.Fake) { f.PullErr = func(string) error { return assert.AnError } },
+			method:     http.MethodPost,
+			path:       "/v1/functions/Hello/acquire",
+			body:       mustJSON(agentapi.AcquireRequest{Spec: spec("Hello", "1")}),
+			wantStatus: http.StatusBadGateway,
+			wantCode:   CodeImagePullFailed,
+		},
+		{
+			name: "start timeout quotes the container's last lines",
+			setup: func(f *enginetest.Fake) {
+				f.NotReady = func(engine.Spec) bool { return true }
+				f.Output = func(engine.Spec) []string { return []string{"Runtime.ImportModuleError: No module named 'app'"} }
+			},
+			method:     http.MethodPost,
+			path:       "/v1/functions/Hello/acquire",
+			body:       mustJSON(agentapi.AcquireRequest{Spec: spec("Hello", "1")}),
+			wantStatus: http.StatusGatewayTimeout,
+			wantCode:   CodeStartTimeout,
+			wantInMsg:  "No module named 'app'",
+		},
+		{
+			name:       "spec name differs from path",
+			method:     http.MethodPost,
+			path:       "/v1/functions/Other/acquire",
+			body:       mustJSON(agentapi.AcquireRequest{Spec: spec("Hello", "1")}),
+			wantStatus: http.StatusBadRequest,
+			wantCode:   CodeBadRequest,
+			wantInMsg:  "does not match",
+		},
+		{
+			name:       "spec without image",
+			method:     http.MethodPost,
+			path:       "/v1/functions/Hello/acquire",
+			body:       `{"spec":{"name":"Hello","function":{}}}`,
+			wantStatus: http.StatusBadRequest,
+			wantCode:   CodeBadRequest,
+		},
+		{
+			name:       "malformed digest",
+			method:     http.MethodPost,
+			path:       "/v1/functions/Hello/acquire",
+			body:       `{"spec":{"name":"Hello","function":{"image":"hello:latest","digest":"sha256:zz"}}}`,
+			wantStatus: http.StatusBadRequest,
+			wantCode:   CodeBadRequest,
+		},
+		{
+			name:       "malformed JSON",
+			method:     http.MethodPost,
+			path:       "/v1/functions/Hello/acquire",
+			body:       `{"spec":`,
+			wantStatus: http.StatusBadRequest,
+			wantCode:   CodeBadRequest,
+		},
+		{
+			name:       "body over 1 MB",
+			method:     http.MethodPost,
+			path:       "/v1/functions/Hello/acquire",
+			body:       tooBig,
+			wantStatus: http.StatusRequestEntityTooLarge,
+			wantCode:   CodeBadRequest,
+		},
+		{
+			name:       "unknown lease",
+			method:     http.MethodPost,
+			path:       "/v1/leases/nope/release",
+			body:       `{}`,
+			wantStatus: http.StatusNotFound,
+			wantCode:   CodeUnknownLease,
+		},
+		{
+			name:       "duplicate function in desired state",
+			method:     http.MethodPut,
+			path:       "/v1/functions",
+			body:       mustJSON(agentapi.Desired{Functions: []agentapi.FunctionSpec{spec("Hello", "1"), spec("Hello", "2")}}),
+			wantStatus: http.StatusBadRequest,
+			wantCode:   CodeBadRequest,
+			wantInMsg:  "duplicate",
+		},
+		{
+			name:       "unknown fields are ignored",
+			method:     http.MethodPut,
+			path:       "/v1/functions",
+			body:       `{"generation":1,"functions":[],"future":true}`,
+			wantStatus: http.StatusNoContent,
+		},
+		{
+			name:       "no such endpoint",
+			method:     http.MethodDelete,
+			path:       "/v1/functions",
+			wantStatus: http.StatusNotFound,
+			wantCode:   CodeNotFound,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := enginetest.New()
+			if tt.setup != nil {
+				tt.setup(fake)
+			}
+			a := newAgent(t, fake)
+			req, err := http.NewRequestWithContext(t.Context(), tt.method, a.url+tt.path, bytes.NewBufferString(tt.body))
+			require.NoError(t, err)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			assert.Equal(t, tt.wantStatus, resp.StatusCode)
+			if tt.wantCode == "" {
+				return
+			}
+			assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+			var e agentapi.Error
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+			assert.Equal(t, tt.wantCode, e.Code)
+			assert.Contains(t, e.Message, tt.wantInMsg)
+			assert.Empty(t, fake.Running(), "no container outlives a failed acquire")
+		})
+	}
+}
+
+func TestClientSeesCodes(t *testing.T) {
+	fake := enginetest.New()
+	fake.PullErr = func(string) error { return assert.AnError }
+	a := newAgent(t, fake)
+	_, err := a.client.Acquire(t.Context(), spec("Hello", "1"))
+	assert.True(t, agentapi.IsCode(err, CodeImagePullFailed), "got %v", err)
+}
+
+func mustJSON(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(data)
+}
