@@ -252,7 +252,9 @@ func TestStartFailures(t *testing.T) {
 			name: "RIE never accepts",
 			setup: func(f *enginetest.Fake) {
 				f.NotReady = func(engine.Spec) bool { return true }
-				f.Output = func(engine.Spec) []string { return []string{"booting", "Runtime.ImportModuleError: no module named app"} }
+				f.Output = func(engine.Spec) []string {
+					return []string{"booting", "Runtime.ImportModuleError: no module named app"}
+				}
 			},
 			wantErr:  ErrStartTimeout,
 			contains: []string{"did not accept", "last log lines:\nbooting\nRuntime.ImportModuleError: no module named app"},
