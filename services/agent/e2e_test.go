@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -72,7 +73,7 @@ func newWorld(t *testing.T) *world {
 	_, err = docker.Ping(t.Context())
 	require.NoError(t, err, "docker must run (scripts/setup.sh starts it)")
 
-	suffix := strings.ToLower(launcherRandom(t))
+	suffix := strings.ToLower(rand.Text()[:8]) // parallel runs never share names
 	w := &world{docker: docker, repo: "esb-agent-e2e-" + suffix + "/fn", ids: map[string]string{}, suffix: suffix}
 
 	bin := filepath.Join(t.TempDir(), "fn")
@@ -486,19 +487,4 @@ func (w *world) testCrash(t *testing.T) {
 	assert.True(t, agentapi.IsCode(err, server.CodeStartTimeout), "got %v", err)
 	assert.ErrorContains(t, err, "crashing on purpose")
 	require.Eventually(t, func() bool { return w.envCount(t, env) == 0 }, waitFor, tick, "the failed container is removed")
-}
-
-func launcherRandom(t *testing.T) string {
-	b := make([]byte, 4)
-	f, err := os.Open("/dev/urandom")
-	require.NoError(t, err)
-	defer f.Close()
-	_, err = io.ReadFull(f, b)
-	require.NoError(t, err)
-	const hexdigits = "0123456789abcdef"
-	out := make([]byte, 0, 8)
-	for _, c := range b {
-		out = append(out, hexdigits[c>>4], hexdigits[c&15])
-	}
-	return string(out)
 }

@@ -126,10 +126,13 @@ func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) erro
 	return nil
 }
 
-// Remove implements engine.Runtime.
+// Remove implements engine.Runtime. With Force the engine answers a
+// conflict only when another removal of the same container is in progress
+// (a failed start cleaning up while a reconcile removes it as exited):
+// the container is going either way.
 func (r *Runtime) Remove(ctx context.Context, id string) error {
 	err := r.api.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !cerrdefs.IsNotFound(err) {
+	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
 	return nil

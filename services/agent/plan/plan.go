@@ -47,10 +47,11 @@ type Container struct {
 	ID string
 	Identity
 	Phase       Phase
-	State       engine.State // as last reported by the runtime
-	Retired     bool         // busy and already marked to go on release
-	LastUsed    time.Time
+	State       engine.State  // as last reported by the runtime
+	Retired     bool          // busy and already marked to go on release
+	LastUsed    time.Time     // idle: when it was released; busy: when it was leased
 	IdleTimeout time.Duration // of the spec it was started from; zero when unknown
+	LeaseTTL    time.Duration // busy longer than this, its lease is abandoned; zero: never
 }
 
 // Input is everything a decision depends on.
@@ -103,12 +104,13 @@ const (
 	ReasonIdle     = "idle timeout"
 	ReasonRetired  = "retired"
 	ReasonMinWarm  = "min_warm"
+	ReasonExpired  = "lease expired"
 )
 
 // Reconcile plans one pass: stale containers of desired functions are
 // retired (idle ones at once, busy ones on release), stopped ones removed,
-// idle ones past their timeout reaped while keeping min_warm, and
-// functions below min_warm get starts. Functions absent from Desired keep
+// idle ones past their timeout reaped while keeping min_warm, abandoned
+// leases reclaimed, and functions below min_warm get starts. Functions absent from Desired keep
 // their containers until those idle out: the config never deletes.
 func Reconcile(in Input) []Action {
 	containers := slices.Clone(in.Containers)
@@ -139,6 +141,10 @@ func Reconcile(in Input) []Action {
 		}
 		busy := c.Phase == Busy
 		switch {
+		case busy && c.LeaseTTL > 0 && in.Now.Sub(c.LastUsed) > c.LeaseTTL:
+			// The gateway that held the lease gave up on it long ago
+			// (it crashed or restarted): nobody will release it.
+			actions = append(actions, Action{Kind: Remove, ID: c.ID, Reason: ReasonExpired})
 		case stopped && !busy:
 			actions = append(actions, Action{Kind: Remove, ID: c.ID, Reason: ReasonExited})
 		case stopped && !c.Retired:

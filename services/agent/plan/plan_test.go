@@ -192,6 +192,16 @@ func TestReconcile(t *testing.T) {
 			},
 		},
 		{
+			name:    "lease held past its TTL is reclaimed, a younger one is not",
+			desired: want(v1, 0, time.Minute),
+			containers: []Container{
+				{ID: "old", Identity: v1, Phase: Busy, State: running, LastUsed: t0.Add(-10 * time.Minute), LeaseTTL: 5 * time.Minute},
+				{ID: "young", Identity: v1, Phase: Busy, State: running, LastUsed: t0.Add(-4 * time.Minute), LeaseTTL: 5 * time.Minute},
+				{ID: "nottl", Identity: v1, Phase: Busy, State: running, LastUsed: t0.Add(-time.Hour)},
+			},
+			want: []Action{{Kind: Remove, ID: "old", Reason: ReasonExpired}},
+		},
+		{
 			name:    "containers being removed are ignored",
 			desired: want(v2, 1, time.Minute),
 			containers: []Container{

@@ -46,8 +46,12 @@ type Launcher interface {
 // Options tune a Pool; zero values are safe.
 type Options struct {
 	DefaultIdleTimeout time.Duration // for functions without scaling.idle_timeout; default 300 s
-	Logger             *slog.Logger
-	Now                func() time.Time
+	// LeaseGrace is how long past the function's timeout a lease may stay
+	// unreleased before its container is reclaimed; default 2 min. Only a
+	// gateway that crashed or restarted mid-invocation leaves one behind.
+	LeaseGrace time.Duration
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Pool is the set of function containers this agent owns.
@@ -67,6 +71,7 @@ type Pool struct {
 	desired    map[string]plan.Want             // nil until the first desired state
 	specs      map[string]agentapi.FunctionSpec // of the desired state, for min_warm starts
 	backoff    map[plan.Identity]backoff        // failed min_warm starts
+	prewarm    map[plan.Identity]prewarm        // context of min_warm starts, per identity
 	generation uint64
 	seq        uint64 // registration counter, to tell a fresh entry from a vanished one
 }
@@ -76,15 +81,24 @@ type entry struct {
 	phase       plan.Phase
 	state       engine.State // last reported by the runtime
 	retired     bool
-	lastUsed    time.Time
+	lastUsed    time.Time // idle: released at; busy: leased at
 	idleTimeout time.Duration
 	lease       string
+	leaseTTL    time.Duration
 	seq         uint64
 }
 
 type backoff struct {
 	failures int
 	until    time.Time
+}
+
+// prewarm scopes the min_warm starts of one identity: when a desired state
+// makes the identity stale, its starts in flight are cancelled rather than
+// finished only to be retired.
+type prewarm struct {
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // New returns a Pool. Work that must outlive the request that caused it (a
@@ -100,6 +114,9 @@ func New(ctx context.Context, l Launcher, opts Options) *Pool {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.LeaseGrace <= 0 {
+		opts.LeaseGrace = 2 * time.Minute
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	return &Pool{
 		launcher: l,
@@ -111,6 +128,7 @@ func New(ctx context.Context, l Launcher, opts Options) *Pool {
 		leases:   map[string]*entry{},
 		starting: map[plan.Identity]int{},
 		backoff:  map[plan.Identity]backoff{},
+		prewarm:  map[plan.Identity]prewarm{},
 	}
 }
 
@@ -178,7 +196,7 @@ func (p *Pool) Acquire(ctx context.Context, spec agentapi.FunctionSpec) (agentap
 		return agentapi.Lease{}, ErrClosed
 	}
 	if e := p.popIdleLocked(ident); e != nil {
-		lease := p.leaseLocked(e, false)
+		lease := p.leaseLocked(e, p.leaseTTL(spec), false)
 		p.mu.Unlock()
 		return lease, nil
 	}
@@ -247,6 +265,12 @@ func (p *Pool) SetDesired(d agentapi.Desired) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.desired, p.specs, p.generation = wants, specs, d.Generation
+	for ident, pw := range p.prewarm {
+		if want, ok := wants[ident.Function]; !ok || want.Identity != ident {
+			pw.cancel()
+			delete(p.prewarm, ident)
+		}
+	}
 	p.applyLocked(plan.Reconcile(p.inputLocked(nil)))
 }
 
@@ -259,7 +283,7 @@ func (p *Pool) Run(ctx context.Context, interval time.Duration) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := p.Reconcile(ctx); err != nil {
+			if err := p.Reconcile(ctx); err != nil && ctx.Err() == nil {
 				p.opts.Logger.Warn("reconcile", "error", err)
 			}
 		}
@@ -330,11 +354,20 @@ type startResult struct {
 // startLocked starts a container in the background; w, when set, receives
 // a lease on it unless it has been abandoned.
 func (p *Pool) startLocked(spec agentapi.FunctionSpec, ident plan.Identity, w *waiter) {
+	ctx := p.ctx
+	if w == nil {
+		pw, ok := p.prewarm[ident]
+		if !ok {
+			pw.ctx, pw.cancel = context.WithCancel(p.ctx)
+			p.prewarm[ident] = pw
+		}
+		ctx = pw.ctx
+	}
 	p.starting[ident]++
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		inst, err := p.launcher.Start(p.ctx, spec)
+		inst, err := p.launcher.Start(ctx, spec)
 		p.mu.Lock()
 		if p.starting[ident]--; p.starting[ident] == 0 {
 			delete(p.starting, ident)
@@ -347,9 +380,10 @@ func (p *Pool) startLocked(spec agentapi.FunctionSpec, ident plan.Identity, w *w
 				p.backoff[ident] = b
 			}
 			p.mu.Unlock()
-			if w != nil {
+			switch {
+			case w != nil:
 				w.result <- startResult{err: err}
-			} else {
+			case ctx.Err() == nil:
 				p.opts.Logger.Warn("min_warm start", "function", spec.Name, "error", err)
 			}
 			return
@@ -357,7 +391,7 @@ func (p *Pool) startLocked(spec agentapi.FunctionSpec, ident plan.Identity, w *w
 		delete(p.backoff, ident)
 		e := p.registerLocked(inst, seconds(spec.Function.Scaling.IdleTimeout))
 		if w != nil && !w.abandoned {
-			lease := p.leaseLocked(e, true)
+			lease := p.leaseLocked(e, p.leaseTTL(spec), true)
 			p.mu.Unlock()
 			w.result <- startResult{lease: lease}
 			return
@@ -418,10 +452,12 @@ func (p *Pool) popIdleLocked(ident plan.Identity) *entry {
 	return e
 }
 
-func (p *Pool) leaseLocked(e *entry, cold bool) agentapi.Lease {
+func (p *Pool) leaseLocked(e *entry, ttl time.Duration, cold bool) agentapi.Lease {
 	id := rand.Text()
 	e.phase = plan.Busy
 	e.lease = id
+	e.leaseTTL = ttl
+	e.lastUsed = p.opts.Now()
 	p.leases[id] = e
 	return agentapi.Lease{ID: id, Endpoint: e.inst.Endpoint, Container: e.inst.Name, Cold: cold}
 }
@@ -439,6 +475,10 @@ func (p *Pool) removeLocked(e *entry, reason string) {
 				p.idle[e.inst.Identity] = stack
 			}
 		}
+	}
+	if e.lease != "" {
+		delete(p.leases, e.lease)
+		e.lease = ""
 	}
 	e.phase = plan.Removing
 	if p.closed {
@@ -479,6 +519,7 @@ func (p *Pool) inputLocked(unknown []plan.Container) plan.Input {
 			Retired:     e.retired,
 			LastUsed:    e.lastUsed,
 			IdleTimeout: e.idleTimeout,
+			LeaseTTL:    e.leaseTTL,
 		})
 	}
 	n := 0
@@ -536,6 +577,16 @@ func (p *Pool) removeUnknownLocked(id, reason string) {
 		}
 		p.opts.Logger.Info("removed container", "container", id, "reason", reason)
 	}()
+}
+
+// leaseTTL is how long a lease on a container of spec may last: the
+// function's timeout (Lambda's default when unset) plus the grace.
+func (p *Pool) leaseTTL(spec agentapi.FunctionSpec) time.Duration {
+	timeout := spec.Function.Timeout
+	if timeout <= 0 {
+		timeout = 3
+	}
+	return seconds(timeout) + p.opts.LeaseGrace
 }
 
 func seconds(n int) time.Duration { return time.Duration(n) * time.Second }

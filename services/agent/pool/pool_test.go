@@ -50,12 +50,17 @@ type harness struct {
 
 func newHarness(t *testing.T, fake *enginetest.Fake) *harness {
 	t.Helper()
+	return newHarnessTimeout(t, fake, 5*time.Second)
+}
+
+func newHarnessTimeout(t *testing.T, fake *enginetest.Fake, startTimeout time.Duration) *harness {
+	t.Helper()
 	clk := &clock{now: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
 	l := launcher.New(fake, launcher.Config{
 		Brand:        "esb",
 		Env:          "test",
 		PullPolicy:   launcher.PullIfNotPresent,
-		StartTimeout: 5 * time.Second,
+		StartTimeout: startTimeout,
 	}, launcher.Options{Dial: fake.Dial, Now: clk.Now})
 	p := New(t.Context(), l, Options{Now: clk.Now})
 	t.Cleanup(p.Close)
@@ -313,6 +318,21 @@ func TestReconcile(t *testing.T) {
 			},
 		},
 		{
+			name: "abandoned lease is reclaimed after timeout plus grace",
+			run: func(t *testing.T, h *harness) {
+				a, err := h.pool.Acquire(t.Context(), spec("Hello", "1")) // timeout 3 s
+				require.NoError(t, err)
+				h.clock.Advance(2 * time.Minute)
+				require.NoError(t, h.pool.Reconcile(t.Context()))
+				assert.NotEmpty(t, h.idOf(a.Container), "within timeout + grace")
+				h.clock.Advance(4 * time.Second)
+				require.NoError(t, h.pool.Reconcile(t.Context()))
+				h.removedEventually(t, a.Container)
+				require.ErrorIs(t, h.pool.Release(a.ID, false), ErrUnknownLease)
+				assert.Zero(t, h.pool.Health().Busy)
+			},
+		},
+		{
 			name: "exited idle container is removed and never leased",
 			run: func(t *testing.T, h *harness) {
 				a, err := h.pool.Acquire(t.Context(), spec("Hello", "1"))
@@ -380,6 +400,28 @@ func TestAdopt(t *testing.T) {
 	assert.Equal(t, a.Endpoint, b.Endpoint)
 	// The previous agent's lease means nothing here.
 	require.ErrorIs(t, h.pool.Release(a.ID, false), ErrUnknownLease)
+}
+
+// TestStaleMinWarmStartCancelled checks that a min_warm start of a digest
+// a newer desired state replaced is cancelled, not finished and retired.
+func TestStaleMinWarmStartCancelled(t *testing.T) {
+	fake := enginetest.New()
+	fake.NotReady = func(engine.Spec) bool { return true }
+	h := newHarnessTimeout(t, fake, time.Hour)
+	h.pool.SetDesired(desired(1, withScaling(spec("Hello", "1"), 1, 60), withScaling(spec("Other", "1"), 1, 60)))
+	require.Eventually(t, func() bool { return len(fake.Creates()) == 2 }, 5*time.Second, time.Millisecond)
+
+	h.pool.SetDesired(desired(2, spec("Hello", "2"), withScaling(spec("Other", "1"), 1, 60)))
+	var hello, other string
+	for _, c := range fake.Creates() {
+		if strings.Contains(c.Name, "-Hello-") {
+			hello = c.Name
+		} else {
+			other = c.Name
+		}
+	}
+	h.removedEventually(t, hello)
+	assert.NotEmpty(t, h.idOf(other), "a start still desired goes on")
 }
 
 func TestAcquireCancelledDuringStart(t *testing.T) {
