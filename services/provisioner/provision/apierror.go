@@ -2,6 +2,7 @@ package provision
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -42,4 +43,33 @@ func rejectedByBackend(err error) (string, bool) {
 		return "", false
 	}
 	return apiErr.ErrorCode() + ": " + apiErr.ErrorMessage(), true
+}
+
+// conciseError shows a service's refusal as "Code (HTTP n): message" instead
+// of the SDK's full operation, request-ID and host-ID chain, which buries
+// the one part a person acts on. The SDK error stays underneath for
+// errors.As and errors.Is.
+type conciseError struct {
+	text string
+	err  error
+}
+
+func (e *conciseError) Error() string { return e.text }
+func (e *conciseError) Unwrap() error { return e.err }
+
+// concise wraps a service's error response in a conciseError; other
+// errors (network, context) are returned as they are.
+func concise(err error) error {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return err
+	}
+	text := apiErr.ErrorCode()
+	if status := httpStatus(err); status != 0 {
+		text += fmt.Sprintf(" (HTTP %d)", status)
+	}
+	if msg := apiErr.ErrorMessage(); msg != "" {
+		text += ": " + msg
+	}
+	return &conciseError{text: text, err: err}
 }

@@ -26,7 +26,7 @@ func (p *Provisioner) ensureBucket(ctx context.Context, b runtimeconfig.S3Bucket
 
 	exists, err := p.bucketExists(ctx, b.BucketName)
 	if err != nil {
-		return outcome{}, fmt.Errorf("head: %w", err)
+		return outcome{}, fmt.Errorf("head: %w", concise(err))
 	}
 	if exists {
 		return outcome{status: StatusExisted, detail: "skipped"}, nil
@@ -50,7 +50,7 @@ func (p *Provisioner) ensureBucket(ctx context.Context, b runtimeconfig.S3Bucket
 		case errors.As(err, &taken):
 			return outcome{status: StatusExisted, detail: "skipped (owned by another account)"}, nil
 		}
-		return outcome{}, fmt.Errorf("create: %w", err)
+		return outcome{}, fmt.Errorf("create: %w", concise(err))
 	}
 
 	out := outcome{status: StatusCreated}
@@ -62,7 +62,7 @@ func (p *Provisioner) ensureBucket(ctx context.Context, b runtimeconfig.S3Bucket
 			// bucket works, objects just never expire.
 			out.warnings = append(out.warnings, "LifecycleConfiguration not applied, the S3 backend does not support lifecycle rules (NotImplemented)")
 		case err != nil:
-			return outcome{}, fmt.Errorf("put lifecycle configuration: %w", err)
+			return outcome{}, fmt.Errorf("put lifecycle configuration: %w", concise(err))
 		}
 	}
 	return out, nil

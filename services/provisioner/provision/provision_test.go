@@ -165,7 +165,7 @@ func TestRun(t *testing.T) {
 			},
 			wantEvents:  []string{`s3 bucket "uploads": failed`},
 			wantSummary: Summary{Failed: 1},
-			wantErrs:    []string{`s3 bucket "uploads": put lifecycle configuration: api error MalformedXML: bad rule`},
+			wantErrs:    []string{`s3 bucket "uploads": put lifecycle configuration: MalformedXML: bad rule`},
 		},
 		{
 			name:     "time to live is applied once the new table is ACTIVE",
@@ -250,8 +250,8 @@ func TestRun(t *testing.T) {
 			},
 			wantSummary: Summary{Created: 2, Failed: 2},
 			wantErrs: []string{
-				`dynamodb table "items": create: api error InternalFailure: boom`,
-				`s3 bucket "uploads": head: api error Forbidden: Forbidden`,
+				`dynamodb table "items": create: InternalFailure: boom`,
+				`s3 bucket "uploads": head: Forbidden: Forbidden`,
 			},
 			check: func(t *testing.T, db *fakeDynamoDB, s3 *fakeS3) {
 				assert.Equal(t, []string{"items", "orders"}, db.createdNames())
@@ -266,7 +266,7 @@ func TestRun(t *testing.T) {
 				`dynamodb table "items": failed`,
 			},
 			wantSummary: Summary{Failed: 1},
-			wantErrs:    []string{`dynamodb table "items": describe: api error InternalFailure: boom`},
+			wantErrs:    []string{`dynamodb table "items": describe: InternalFailure: boom`},
 			check: func(t *testing.T, db *fakeDynamoDB, _ *fakeS3) {
 				assert.Empty(t, db.created)
 			},

@@ -29,7 +29,7 @@ func (p *Provisioner) ensureTable(ctx context.Context, t runtimeconfig.DynamoDBT
 
 	exists, err := p.tableExists(ctx, t.TableName)
 	if err != nil {
-		return outcome{}, fmt.Errorf("describe: %w", err)
+		return outcome{}, fmt.Errorf("describe: %w", concise(err))
 	}
 	if exists {
 		return outcome{status: StatusExisted, detail: "skipped"}, nil
@@ -40,7 +40,7 @@ func (p *Provisioner) ensureTable(ctx context.Context, t runtimeconfig.DynamoDBT
 		if errors.As(err, &inUse) {
 			return outcome{status: StatusExisted, detail: "skipped"}, nil
 		}
-		return outcome{}, fmt.Errorf("create: %w", err)
+		return outcome{}, fmt.Errorf("create: %w", concise(err))
 	}
 
 	waiter := dynamodb.NewTableExistsWaiter(p.db, func(o *dynamodb.TableExistsWaiterOptions) {
@@ -51,7 +51,7 @@ func (p *Provisioner) ensureTable(ctx context.Context, t runtimeconfig.DynamoDBT
 	// deploy both need it ACTIVE; CreateTable only starts creating it.
 	desc, err := waiter.WaitForOutput(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(t.TableName)}, p.opts.TableActiveTimeout)
 	if err != nil {
-		return outcome{}, fmt.Errorf("wait for ACTIVE (up to %s): %w", p.opts.TableActiveTimeout, err)
+		return outcome{}, fmt.Errorf("wait for ACTIVE (up to %s): %w", p.opts.TableActiveTimeout, concise(err))
 	}
 
 	out := outcome{status: StatusCreated}
