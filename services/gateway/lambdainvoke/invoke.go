@@ -1,0 +1,335 @@
+// Package lambdainvoke runs one Lambda invocation the way Lambda does: it
+// holds the function's concurrency limit, leases a container from the
+// agent, posts the event to the container's Runtime Interface Emulator,
+// enforces the function's timeout itself, and returns the container, asking
+// for it to be discarded when it timed out or crashed.
+package lambdainvoke
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/esb-dev/esb/internal/agentapi"
+)
+
+// MaxPayload is Lambda's limit for a synchronous invocation's request and
+// response payloads (6 MB).
+const MaxPayload = 6 * 1024 * 1024
+
+// FunctionErrorUnhandled is the X-Amz-Function-Error value of a failed
+// invocation.
+const FunctionErrorUnhandled = "Unhandled"
+
+// Defaults for the zero values of Options.
+const (
+	DefaultMaxQueueWait   = 10 * time.Second
+	DefaultTimeoutGrace   = 500 * time.Millisecond
+	DefaultReleaseTimeout = 5 * time.Second
+)
+
+// Sentinel errors of Invoke, matched with errors.Is.
+var (
+	// ErrThrottled: the function's max_concurrency was reached and no slot
+	// freed up within the queue wait.
+	ErrThrottled = errors.New("function concurrency limit reached")
+	// ErrTimeout: the function ran past its timeout; its container is discarded.
+	ErrTimeout = errors.New("function timed out")
+	// ErrCrashed: the container dropped the connection or its runtime
+	// exited; the container is discarded.
+	ErrCrashed = errors.New("function runtime crashed")
+	// ErrAgent: the agent did not provide a container.
+	ErrAgent = errors.New("no container from the agent")
+	// ErrResponseTooLarge: the function's result exceeded MaxPayload.
+	ErrResponseTooLarge = errors.New("function response too large")
+)
+
+// Leaser is the gateway's seam to the agent: a container of a function for
+// one invocation, and its return. *agentapi.Client implements it.
+type Leaser interface {
+	Acquire(ctx context.Context, spec agentapi.FunctionSpec) (agentapi.Lease, error)
+	Release(ctx context.Context, leaseID string, req agentapi.ReleaseRequest) error
+}
+
+// Options tunes an Invoker. The zero value is ready to use.
+type Options struct {
+	// HTTP posts events to containers. Nil means a client made for it:
+	// keep-alive to warm containers, no overall timeout (each call has its
+	// function's deadline).
+	HTTP *http.Client
+	// MaxQueueWait is how long a request waits for a concurrency slot
+	// before ErrThrottled. DefaultMaxQueueWait when zero.
+	MaxQueueWait time.Duration
+	// TimeoutGrace is added to the function's timeout before the gateway
+	// gives up, so that the runtime's own timeout report usually arrives
+	// first. DefaultTimeoutGrace when zero.
+	TimeoutGrace time.Duration
+	// Deadline overrides how long one call of spec may run. Nil means
+	// spec's timeout (seconds) plus TimeoutGrace.
+	Deadline func(spec agentapi.FunctionSpec) time.Duration
+	// MaxResponse bounds the function's result. MaxPayload when zero.
+	MaxResponse int64
+	// ReleaseTimeout bounds returning a lease. DefaultReleaseTimeout when zero.
+	ReleaseTimeout time.Duration
+	Logger         *slog.Logger // nil discards
+}
+
+// Request is one invocation.
+type Request struct {
+	Function  agentapi.FunctionSpec
+	Payload   []byte
+	RequestID string
+	TraceID   string
+	// Async marks an Event invocation: Lambda queues those, so it waits
+	// for a concurrency slot as long as ctx lasts instead of MaxQueueWait.
+	Async bool
+}
+
+// Result is what the function answered.
+type Result struct {
+	// Payload is the function's result, or its error object when
+	// FunctionError is set, or what the runtime reported when it crashed.
+	Payload       []byte
+	FunctionError string // FunctionErrorUnhandled when the function failed
+	Cold          bool
+	Container     string
+	Duration      time.Duration // of the call to the container
+}
+
+// Invoker runs invocations. It is safe for concurrent use.
+type Invoker struct {
+	leaser Leaser
+	opts   Options
+
+	mu       sync.Mutex
+	limiters map[string]*limiter
+}
+
+// New returns an Invoker that leases containers from leaser.
+func New(leaser Leaser, opts Options) *Invoker {
+	if opts.HTTP == nil {
+		opts.HTTP = &http.Client{Transport: &http.Transport{
+			Proxy:               nil, // containers are on the platform network, never behind a proxy
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 16,
+			IdleConnTimeout:     90 * time.Second,
+		}}
+	}
+	if opts.MaxQueueWait <= 0 {
+		opts.MaxQueueWait = DefaultMaxQueueWait
+	}
+	if opts.TimeoutGrace <= 0 {
+		opts.TimeoutGrace = DefaultTimeoutGrace
+	}
+	if opts.MaxResponse <= 0 {
+		opts.MaxResponse = MaxPayload
+	}
+	if opts.ReleaseTimeout <= 0 {
+		opts.ReleaseTimeout = DefaultReleaseTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Invoker{leaser: leaser, opts: opts, limiters: make(map[string]*limiter)}
+}
+
+// Timeout is the function's configured timeout, the figure Lambda reports
+// in "Task timed out after N.NN seconds".
+func Timeout(spec agentapi.FunctionSpec) time.Duration {
+	s := spec.Function.Timeout
+	if s <= 0 {
+		s = 3
+	}
+	return time.Duration(s) * time.Second
+}
+
+// Invoke runs one invocation. Errors wrap ErrThrottled, ErrAgent,
+// ErrTimeout, ErrCrashed or ErrResponseTooLarge, or ctx's error when the
+// caller gave up while waiting for a slot or a container. A function that
+// failed is not an error: see Result.FunctionError.
+//
+// Once the event is posted, the call no longer follows ctx's cancellation:
+// like Lambda, a function keeps running when its caller goes away, and its
+// container is returned warm when it finishes.
+func (i *Invoker) Invoke(ctx context.Context, req Request) (Result, error) {
+	name := req.Function.Name
+	wait := i.opts.MaxQueueWait
+	if req.Async {
+		wait = -1
+	}
+	lim := i.limiter(name)
+	if err := lim.acquire(ctx, req.Function.Function.Scaling.MaxConcurrency, wait); err != nil {
+		return Result{}, fmt.Errorf("invoke %s: %w", name, err)
+	}
+	defer lim.release()
+
+	lease, err := i.leaser.Acquire(ctx, req.Function)
+	if err != nil {
+		if ctx.Err() != nil {
+			return Result{}, fmt.Errorf("invoke %s: acquire container: %w", name, ctx.Err())
+		}
+		return Result{}, fmt.Errorf("invoke %s: %w: %w", name, ErrAgent, err)
+	}
+	if lease.Endpoint == "" {
+		i.release(ctx, lease, true, "lease without endpoint")
+		return Result{}, fmt.Errorf("invoke %s: %w: lease %s has no endpoint", name, ErrAgent, lease.ID)
+	}
+	res, discard, err := i.call(ctx, lease, req)
+	res.Cold, res.Container = lease.Cold, lease.Container
+	reason := ""
+	if discard && err != nil {
+		reason = err.Error()
+	} else if discard {
+		reason = "runtime error " + errorType(res.Payload)
+	}
+	i.release(ctx, lease, discard, reason)
+	if err != nil {
+		return res, fmt.Errorf("invoke %s: %w", name, err)
+	}
+	return res, nil
+}
+
+// call posts the event and classifies the outcome; discard tells whether
+// the container must not be reused.
+func (i *Invoker) call(ctx context.Context, lease agentapi.Lease, req Request) (res Result, discard bool, err error) {
+	deadline := Timeout(req.Function) + i.opts.TimeoutGrace
+	if i.opts.Deadline != nil {
+		deadline = i.opts.Deadline(req.Function)
+	}
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deadline)
+	defer cancel()
+
+	url := strings.TrimSuffix(lease.Endpoint, "/") + agentapi.Invocations
+	hreq, err := http.NewRequestWithContext(callCtx, http.MethodPost, url, bytes.NewReader(req.Payload))
+	if err != nil {
+		return Result{}, true, fmt.Errorf("%w: %w", ErrCrashed, err)
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	if req.TraceID != "" {
+		hreq.Header.Set("X-Amzn-Trace-Id", req.TraceID)
+	}
+	if req.RequestID != "" {
+		hreq.Header.Set("X-Amz-Request-Id", req.RequestID)
+	}
+	start := time.Now()
+	resp, err := i.opts.HTTP.Do(hreq)
+	if err != nil {
+		return Result{Duration: time.Since(start)}, true, classify(callCtx, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, i.opts.MaxResponse+1))
+	res = Result{Payload: body, Duration: time.Since(start)}
+	if err != nil {
+		return res, true, classify(callCtx, err)
+	}
+	if int64(len(body)) > i.opts.MaxResponse {
+		// The function finished; only its answer is unusable, so its
+		// container stays warm.
+		res.Payload = nil
+		return res, false, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, i.opts.MaxResponse)
+	}
+	switch {
+	case resp.StatusCode == http.StatusOK:
+	case resp.StatusCode == http.StatusBadGateway:
+		// RIE's answer when the runtime process exited mid-invocation.
+		return res, true, fmt.Errorf("%w: runtime exited: %s", ErrCrashed, snippet(body))
+	default:
+		return res, true, fmt.Errorf("%w: runtime interface answered %d: %s", ErrCrashed, resp.StatusCode, snippet(body))
+	}
+	if bytes.HasPrefix(body, []byte("Task timed out after")) {
+		// RIE enforced the timeout before the gateway did.
+		return res, true, fmt.Errorf("%w: %s", ErrTimeout, snippet(body))
+	}
+	fnErr := resp.Header.Get("X-Amz-Function-Error")
+	et := errorType(body)
+	if fnErr == "" && et != "" {
+		fnErr = FunctionErrorUnhandled
+	}
+	res.FunctionError = fnErr
+	// A Runtime.* error (exit, unknown state, failed init) leaves the
+	// runtime in no state to take the next event.
+	return res, strings.HasPrefix(et, "Runtime."), nil
+}
+
+// classify names a failed call: past the deadline it is a timeout, anything
+// else (reset, refused, EOF) a crash.
+func classify(callCtx context.Context, err error) error {
+	if errors.Is(callCtx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	}
+	return fmt.Errorf("%w: %w", ErrCrashed, err)
+}
+
+// isErrorKey reports whether k is a field Lambda runtimes put in an error
+// object.
+func isErrorKey(k string) bool {
+	switch k {
+	case "errorType", "errorMessage", "stackTrace", "trace", "requestId", "cause":
+		return true
+	}
+	return false
+}
+
+// errorType returns the errorType of a Lambda error object, or "" when
+// body is not one. A result only counts as an error object when it has a
+// string errorType and nothing but error fields, so a function that returns
+// data which happens to contain "errorType" is not taken for a failure.
+func errorType(body []byte) string {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return ""
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(trimmed, &obj) != nil {
+		return ""
+	}
+	for k := range obj {
+		if !isErrorKey(k) {
+			return ""
+		}
+	}
+	var t string
+	if json.Unmarshal(obj["errorType"], &t) != nil {
+		return ""
+	}
+	return t
+}
+
+// release returns a lease. It runs even when the caller's ctx is done: a
+// lease never returned would hold its container busy forever.
+func (i *Invoker) release(ctx context.Context, lease agentapi.Lease, discard bool, reason string) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.opts.ReleaseTimeout)
+	defer cancel()
+	if err := i.leaser.Release(rctx, lease.ID, agentapi.ReleaseRequest{Discard: discard, Reason: reason}); err != nil {
+		i.opts.Logger.Warn("release lease", "lease", lease.ID, "container", lease.Container, "discard", discard, "error", err.Error())
+	}
+}
+
+func (i *Invoker) limiter(name string) *limiter {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	l, ok := i.limiters[name]
+	if !ok {
+		l = &limiter{}
+		i.limiters[name] = l
+	}
+	return l
+}
+
+func snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
