@@ -21,6 +21,9 @@ JSON_DATEFMT = "%Y-%m-%dT%H:%M:%SZ"
 _ERROR_LINE_JOIN = "\r"
 _ERROR_INDENT = "\u00a0"
 
+# AWS ends this with "\r" (its telemetry frames keep records apart); on a
+# plain stdout that would glue the warning to the error report after it, so
+# it ends with a newline here.
 UNHANDLED_WARNING = (
     "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in "
     "the function code. However, in rare cases, a Lambda runtime update can "
@@ -30,7 +33,7 @@ UNHANDLED_WARNING = (
     "runtime version in the INIT_START log entry. If this error correlates with "
     "a change in the runtime version, you may be able to mitigate this error by "
     "temporarily rolling back to the previous runtime version. For more "
-    "information, see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\r"
+    "information, see https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\n"
 )
 
 # Attributes of a LogRecord that are not user "extra" fields in JSON logs.
