@@ -33,9 +33,13 @@ type Request struct {
 	// Config is the template's generated runtime config; its image refs are
 	// where the functions are published. Run fills in the digests.
 	Config runtimeconfig.Config
-	// Previous holds the digests the env serves now, by function name, to
-	// tell changed functions from unchanged ones.
-	Previous map[string]string
+	// Previous holds the functions the env serves now, by name: a function
+	// whose Source fingerprint is unchanged and whose digest the registry
+	// still has is not built again.
+	Previous map[string]runtimeconfig.Function
+	// Exists reports whether the registry still has image@digest; nil means
+	// never (always build).
+	Exists func(ctx context.Context, image, digest string) (bool, error)
 	// CacheNamespace names the env's cache volumes: parallel envs never
 	// share a package cache.
 	CacheNamespace string
@@ -66,7 +70,9 @@ type Built struct {
 	Function string
 	Image    string // the ref published to
 	Digest   string // sha256:...
-	Changed  bool   // the digest differs from Request.Previous
+	Source   string // fingerprint of the inputs, see Source
+	Changed  bool   // the digest differs from what the env served
+	Skipped  bool   // inputs unchanged: the served image was kept, nothing built
 	Duration time.Duration
 }
 
@@ -96,6 +102,7 @@ func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 	for _, b := range built {
 		fn := cfg.Functions.Functions[b.Function]
 		fn.Digest = b.Digest
+		fn.Source = b.Source
 		cfg.Functions.Functions[b.Function] = fn
 	}
 	if err := r.export(ctx, cfg); err != nil {
@@ -150,6 +157,14 @@ func (r *run) buildOne(ctx context.Context, f sam.Function) (Built, error) {
 	if !ok || fn.Image == "" {
 		return Built{}, errors.New("no image ref in the generated config")
 	}
+	source, pinned, err := Source(f, r.req.Bases)
+	if err != nil {
+		return Built{}, err
+	}
+	if prev, ok := r.unchanged(ctx, f.Name, fn.Image, source, pinned); ok {
+		r.event(f.Name, progress.Skipped, "unchanged, kept "+shortDigest(prev.Digest))
+		return Built{Function: f.Name, Image: fn.Image, Digest: prev.Digest, Source: source, Skipped: true, Duration: time.Since(start)}, nil
+	}
 	r.event(f.Name, progress.Working, "building "+describe(f))
 	ctr, err := r.container(f)
 	if err != nil {
@@ -163,19 +178,38 @@ func (r *run) buildOne(ctx context.Context, f sam.Function) (Built, error) {
 	if !ok {
 		return Built{}, fmt.Errorf("publish %s: engine returned %q without a digest", fn.Image, published)
 	}
+	if !pinned {
+		source = ""
+	}
 	b := Built{
 		Function: f.Name,
 		Image:    fn.Image,
 		Digest:   digest,
-		Changed:  r.req.Previous[f.Name] != digest,
+		Source:   source,
+		Changed:  r.req.Previous[f.Name].Digest != digest,
 		Duration: time.Since(start),
 	}
-	state := "unchanged"
-	if b.Changed {
-		state = "published"
-	}
-	r.event(f.Name, progress.Done, fmt.Sprintf("%s %s (%.1fs)", state, shortDigest(digest), b.Duration.Seconds()))
+	r.event(f.Name, progress.Done, fmt.Sprintf("published %s (%.1fs)", shortDigest(digest), b.Duration.Seconds()))
 	return b, nil
+}
+
+// unchanged returns the served function when its image can be kept: same
+// fingerprint, same image ref, and the registry still has the digest (a
+// registry volume reset while CONFIG_DIR survived must not leave a digest
+// nobody can pull).
+func (r *run) unchanged(ctx context.Context, name, image, source string, pinned bool) (runtimeconfig.Function, bool) {
+	prev, ok := r.req.Previous[name]
+	if !ok || !pinned || r.nonce != "" || r.req.Exists == nil {
+		return runtimeconfig.Function{}, false
+	}
+	if prev.Source != source || prev.Image != image || prev.Digest == "" {
+		return runtimeconfig.Function{}, false
+	}
+	exists, err := r.req.Exists(ctx, image, prev.Digest)
+	if err != nil || !exists {
+		return runtimeconfig.Function{}, false
+	}
+	return prev, true
 }
 
 func describe(f sam.Function) string {
@@ -300,9 +334,7 @@ func (r *run) cache(kind string) *dagger.CacheVolume {
 // hostDir uploads a directory of the template, without what local tooling
 // leaves behind.
 func (r *run) hostDir(path string) *dagger.Directory {
-	return r.dag.Host().Directory(path, dagger.HostDirectoryOpts{
-		Exclude: []string{".aws-sam", ".git", "**/__pycache__", "**/*.pyc", ".esb"},
-	})
+	return r.dag.Host().Directory(path, dagger.HostDirectoryOpts{Exclude: uploadExcludes()})
 }
 
 // base is the runtime's base image, built once per run.

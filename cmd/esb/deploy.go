@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,9 @@ import (
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/deploy"
 	"github.com/esb-dev/esb/internal/registry"
+	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/pipeline"
+	lambdaimages "github.com/esb-dev/esb/services/runtime"
 )
 
 type deployOptions struct {
@@ -217,7 +220,10 @@ func printSummary(c *cli, sum deploy.Summary) {
 	fmt.Fprintln(tw, "FUNCTION\tDIGEST\tROUTES\tSTATUS")
 	for _, f := range sum.Functions {
 		status := "unchanged"
-		if f.Changed {
+		switch {
+		case f.Skipped:
+			status = "unchanged (not rebuilt)"
+		case f.Changed:
 			status = "changed"
 		}
 		routes := strings.Join(sum.Routes[f.Function], ", ")
@@ -230,7 +236,27 @@ func printSummary(c *cli, sum deploy.Summary) {
 	fmt.Fprintf(c.stderr, "deployed %d functions in %.1fs into %s\n", len(sum.Functions), sum.Duration.Seconds(), sum.ConfigDir)
 }
 
-// runtimeBases is filled in once the runtime images package lands.
+// runtimeBases are the built-in Lambda base images (their Dockerfiles are
+// embedded in esb) with the user's overrides, and the docker.io images
+// those Dockerfiles start from.
 func runtimeBases(images map[string]string) (pipeline.Bases, []string, error) {
-	return pipeline.Bases{Images: images}, nil, nil
+	ctx := lambdaimages.Context()
+	var dockerfiles []string
+	for _, family := range []string{runtimecatalog.FamilyPython, runtimecatalog.FamilyNodejs, runtimecatalog.FamilyProvided} {
+		name, err := lambdaimages.Dockerfile(family)
+		if err != nil {
+			return pipeline.Bases{}, nil, err
+		}
+		data, err := fs.ReadFile(ctx, name)
+		if err != nil {
+			return pipeline.Bases{}, nil, fmt.Errorf("runtime base %s: %w", name, err)
+		}
+		dockerfiles = append(dockerfiles, string(data))
+	}
+	for rt := range images {
+		if _, ok := runtimecatalog.Lookup(rt); !ok {
+			return pipeline.Bases{}, nil, usageError{fmt.Errorf("--runtime-image %s: unknown runtime (supported: %s)", rt, strings.Join(runtimecatalog.Names(), ", "))}
+		}
+	}
+	return pipeline.Bases{FS: ctx, Dockerfile: lambdaimages.Dockerfile, Images: images}, deploy.FromImages(dockerfiles...), nil
 }

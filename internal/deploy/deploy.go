@@ -53,6 +53,8 @@ type Steps interface {
 	PlatformWarnings(ctx context.Context) []string
 	// PrepareBases makes the runtime base images resolvable by the engine.
 	PrepareBases(ctx context.Context) ([]string, error)
+	// ImageExists reports whether the registry still has image@digest.
+	ImageExists(ctx context.Context, image, digest string) (bool, error)
 	// Build runs the pipeline.
 	Build(ctx context.Context, req pipeline.Request) (pipeline.Result, error)
 	// Provision creates the tables and buckets of the merged config.
@@ -92,7 +94,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	ev.phase("parse", progress.Done, fmt.Sprintf("%d functions, %d routes, %d tables, %d buckets",
 		len(tmpl.Functions), len(generated.Routing.Routes), len(generated.Resources.Resources.DynamoDB), len(generated.Resources.Resources.S3)))
 
-	previous, err := currentDigests(opts.ConfigDir)
+	previous, err := currentFunctions(opts.ConfigDir)
 	if err != nil {
 		return sum, err
 	}
@@ -121,6 +123,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 		Template:       tmpl,
 		Config:         generated,
 		Previous:       previous,
+		Exists:         steps.ImageExists,
 		CacheNamespace: opts.CacheNamespace,
 		NoCache:        opts.NoCache,
 		Output:         opts.Output,
@@ -131,7 +134,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 		return sum, err
 	}
 	sum.Functions = res.Functions
-	ev.phase("build", progress.Done, fmt.Sprintf("%d images published, %d changed", len(res.Functions), countChanged(res.Functions)))
+	ev.phase("build", progress.Done, fmt.Sprintf("%d functions: %d built, %d unchanged", len(res.Functions), countBuilt(res.Functions), len(res.Functions)-countBuilt(res.Functions)))
 
 	// Merge what the pipeline exported, not what it was asked to build:
 	// the files on the host are the contract.
@@ -169,21 +172,18 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	return sum, nil
 }
 
-// currentDigests reads what the env serves now. A missing CONFIG_DIR is a
-// first deploy; a malformed one fails before any work, as the merge would.
-func currentDigests(dir string) (map[string]string, error) {
+// currentFunctions reads what the env serves now. A missing CONFIG_DIR is
+// a first deploy; a malformed one fails before any work, as the merge
+// would.
+func currentFunctions(dir string) (map[string]runtimeconfig.Function, error) {
 	cfg, err := runtimeconfig.Load(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]string{}, nil
+		return map[string]runtimeconfig.Function{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("current config in %s: %w", dir, err)
 	}
-	out := make(map[string]string, len(cfg.Functions.Functions))
-	for name, fn := range cfg.Functions.Functions {
-		out[name] = fn.Digest
-	}
-	return out, nil
+	return cfg.Functions.Functions, nil
 }
 
 func routesByFunction(cfg runtimeconfig.Config) map[string][]string {
@@ -197,10 +197,10 @@ func routesByFunction(cfg runtimeconfig.Config) map[string][]string {
 	return out
 }
 
-func countChanged(built []pipeline.Built) int {
+func countBuilt(built []pipeline.Built) int {
 	n := 0
 	for _, b := range built {
-		if b.Changed {
+		if !b.Skipped {
 			n++
 		}
 	}

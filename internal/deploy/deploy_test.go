@@ -27,7 +27,12 @@ type fakeSteps struct {
 
 	built      bool
 	provisions int
-	previous   map[string]string
+	previous   map[string]runtimeconfig.Function
+	missing    bool // the registry lost every image
+}
+
+func (f *fakeSteps) ImageExists(context.Context, string, string) (bool, error) {
+	return !f.missing, nil
 }
 
 func (f *fakeSteps) WaitRegistry(context.Context) error             { return f.registryErr }
@@ -50,7 +55,7 @@ func (f *fakeSteps) Build(_ context.Context, req pipeline.Request) (pipeline.Res
 		d := f.digest(name)
 		fn.Digest = d
 		cfg.Functions.Functions[name] = fn
-		built = append(built, pipeline.Built{Function: name, Image: fn.Image, Digest: d, Changed: req.Previous[name] != d})
+		built = append(built, pipeline.Built{Function: name, Image: fn.Image, Digest: d, Changed: req.Previous[name].Digest != d})
 	}
 	files, err := runtimeconfig.Marshal(cfg)
 	if err != nil {
@@ -138,7 +143,7 @@ func TestRunDeploysIntoConfigDir(t *testing.T) {
 	// pipeline, which reports the function unchanged.
 	sum, err = Run(t.Context(), opts, steps)
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{"HelloWorldFunction": fn.Digest}, steps.previous)
+	assert.Equal(t, fn.Digest, steps.previous["HelloWorldFunction"].Digest)
 	assert.False(t, sum.Functions[0].Changed)
 	assert.Empty(t, sum.Written, "nothing changed on disk")
 }

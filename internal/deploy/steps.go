@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"dagger.io/dagger"
+	"github.com/distribution/reference"
 	"github.com/docker/docker/client"
 
 	"github.com/esb-dev/esb/internal/compose"
@@ -78,6 +79,16 @@ func (s PlatformSteps) PrepareBases(ctx context.Context) ([]string, error) {
 	return warnings, nil
 }
 
+// ImageExists implements Steps with a manifest lookup by digest.
+func (s PlatformSteps) ImageExists(ctx context.Context, image, digest string) (bool, error) {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return false, fmt.Errorf("image %s: %w", image, err)
+	}
+	_, ok, err := s.Registry.Manifest(ctx, reference.Path(named), digest)
+	return ok, err
+}
+
 // Build implements Steps: it connects to the env's engine for one run.
 func (s PlatformSteps) Build(ctx context.Context, req pipeline.Request) (pipeline.Result, error) {
 	opts := []dagger.ClientOpt{dagger.WithRunnerHost(s.RunnerHost)}
@@ -96,7 +107,7 @@ func (s PlatformSteps) Build(ctx context.Context, req pipeline.Request) (pipelin
 // Provision implements Steps with `docker compose run --rm provisioner`,
 // the mode's compose file and the env's project.
 func (s PlatformSteps) Provision(ctx context.Context) error {
-	return s.Project.Run(ctx, s.Out, "run", "--rm", "--quiet-pull", "provisioner")
+	return s.Project.Run(ctx, s.Out, "--progress", "quiet", "run", "--rm", "--quiet-pull", "provisioner")
 }
 
 // FromImages lists the images the Dockerfiles start from (FROM lines, stage

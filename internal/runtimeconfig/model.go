@@ -59,8 +59,12 @@ type Defaults struct {
 // Function is one Lambda function. Its key in FunctionsFile.Functions is the
 // SAM FunctionName, else the logical ID.
 type Function struct {
-	Image         string            `yaml:"image"`
-	Digest        string            `yaml:"digest,omitempty"`
+	Image  string `yaml:"image"`
+	Digest string `yaml:"digest,omitempty"`
+	// Source fingerprints what the image was built from (code, layers,
+	// base, handler); a deploy with the same Source and a digest still in
+	// the registry skips the build.
+	Source        string            `yaml:"source,omitempty"`
 	Runtime       string            `yaml:"runtime,omitempty"`
 	Handler       string            `yaml:"handler,omitempty"`
 	Timeout       int               `yaml:"timeout,omitempty"`     // seconds
