@@ -40,7 +40,17 @@ async function start(t, handler, env = {}) {
     await exited;
     await api.close();
   });
-  return { api, child, exited, output: () => output };
+  // Child output arrives on a pipe, independently of the HTTP posts: wait
+  // for a line rather than assume it is there once the result is.
+  const waitOutput = async (re, timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!re.test(output)) {
+      if (Date.now() > deadline) throw new Error(`output never matched ${re}:\n${output}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return output;
+  };
+  return { api, child, exited, output: () => output, waitOutput };
 }
 
 describe('invoke', { concurrency: true }, () => {
@@ -60,7 +70,7 @@ describe('invoke', { concurrency: true }, () => {
   });
 
   it('reports a thrown error with AWS shape and logs it', async (t) => {
-    const { api, output } = await start(t, 'app.fail');
+    const { api, waitOutput } = await start(t, 'app.fail');
     const posted = await api.call({ amount: 5 });
     assert.equal(posted.kind, 'error');
     const err = posted.json();
@@ -70,8 +80,8 @@ describe('invoke', { concurrency: true }, () => {
     assert.equal(err.trace[0], 'PaymentDeclined: card declined for 5');
     assert.ok(err.trace.some((l) => l.includes('charge')), err.trace.join('\n'));
     assert.equal(posted.headers['lambda-runtime-function-error-type'], 'PaymentDeclined');
-    await api.call({}); // the process keeps serving; also flushes the log
-    assert.match(output(), /\tERROR\tInvoke Error \t\{"errorType":"PaymentDeclined","errorMessage":"card declined for 5"/);
+    assert.equal((await api.call({})).kind, 'error', 'the process keeps serving');
+    await waitOutput(/\tERROR\tInvoke Error \t\{"errorType":"PaymentDeclined","errorMessage":"card declined for 5"/);
   });
 
   it('reports a synchronous throw', async (t) => {
@@ -250,7 +260,7 @@ describe('init errors', { concurrency: true }, () => {
   ];
   for (const c of cases) {
     it(c.name, async (t) => {
-      const { api, exited, output } = await start(t, c.handler);
+      const { api, exited, waitOutput } = await start(t, c.handler);
       const posted = await api.waitInitError();
       const err = posted.json();
       assert.equal(err.errorType, c.type);
@@ -258,17 +268,17 @@ describe('init errors', { concurrency: true }, () => {
       assert.ok(Array.isArray(err.trace) && err.trace.length > 0);
       assert.equal(posted.headers['lambda-runtime-function-error-type'], c.type);
       assert.equal(await exited, 129);
-      assert.match(output(), new RegExp(`\\tundefined\\tERROR\\tUncaught Exception \\t\\{"errorType":"${c.type.replace('.', '\\.')}"`));
+      await waitOutput(new RegExp(`\\tundefined\\tERROR\\tUncaught Exception \\t\\{"errorType":"${c.type.replace('.', '\\.')}"`));
     });
   }
 });
 
 describe('logging', { concurrency: true }, () => {
   it('formats console output like AWS', async (t) => {
-    const { api, output } = await start(t, 'app.chatty');
+    const { api, waitOutput } = await start(t, 'app.chatty');
     const requestId = api.invoke({ n: 1 });
     await api.waitResult(requestId);
-    const lines = output().split('\n');
+    const lines = (await waitOutput(/structured: true/)).split('\n');
     const log = lines.find((l) => l.includes('hello from console.log'));
     const [ts, rid, level, msg] = log.split('\t');
     assert.match(ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -281,18 +291,19 @@ describe('logging', { concurrency: true }, () => {
   });
 
   it('drops levels below AWS_LAMBDA_LOG_LEVEL', async (t) => {
-    const { api, output } = await start(t, 'app.chatty', { AWS_LAMBDA_LOG_LEVEL: 'WARN' });
+    const { api, waitOutput } = await start(t, 'app.chatty', { AWS_LAMBDA_LOG_LEVEL: 'WARN' });
     await api.call({ n: 1 });
-    assert.doesNotMatch(output(), /hello from console\.log/);
-    assert.doesNotMatch(output(), /debug detail/);
-    assert.match(output(), /\tERROR\tline one/);
+    // The ERROR line comes after the others, so they would be there by now.
+    const output = await waitOutput(/\tERROR\tline one/);
+    assert.doesNotMatch(output, /hello from console\.log/);
+    assert.doesNotMatch(output, /debug detail/);
   });
 
   it('writes JSON records with AWS_LAMBDA_LOG_FORMAT=JSON', async (t) => {
-    const { api, output } = await start(t, 'app.chatty', { AWS_LAMBDA_LOG_FORMAT: 'JSON' });
+    const { api, waitOutput } = await start(t, 'app.chatty', { AWS_LAMBDA_LOG_FORMAT: 'JSON' });
     const requestId = api.invoke({ n: 2 });
     await api.waitResult(requestId);
-    const records = output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const records = (await waitOutput(/"structured":true/)).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
     const rec = records.find((r) => r.message === 'hello from console.log 2');
     assert.equal(rec.level, 'INFO');
     assert.equal(rec.requestId, requestId);
