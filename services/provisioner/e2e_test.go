@@ -145,17 +145,16 @@ func TestProvisionerAgainstRealServices(t *testing.T) {
 		out, code := s.runProvisioner(t)
 
 		require.Equal(t, 0, code, out)
-		for _, want := range []string{
+		assertLinesInOrder(t, out,
+			`provisioning from /app/runtime-config/resources.yml`,
+			`WARNING: resource kind "sqs": unknown to the provisioner, skipped`,
 			`dynamodb table "items": exists, skipped`,
 			`dynamodb table "orders": exists, skipped`,
 			`s3 bucket "uploads": exists, skipped`,
 			`s3 bucket "assets": exists, skipped`,
 			`s3 bucket "archive": created`,
-			`WARNING: resource kind "sqs": unknown to the provisioner, skipped`,
 			`summary: 1 created, 4 existed, 1 warnings, 0 failed`,
-		} {
-			assert.Contains(t, out, want)
-		}
+		)
 		_, err := s3c.HeadBucket(t.Context(), &s3.HeadBucketInput{Bucket: aws.String("archive")})
 		assert.NoError(t, err)
 	})
@@ -174,14 +173,14 @@ func TestProvisionerAgainstRealServices(t *testing.T) {
 		out, code := s.runProvisioner(t)
 
 		require.Equal(t, 1, code, out)
-		for _, want := range []string{
-			`ERROR: dynamodb table "broken": create: ValidationException (HTTP 400): `,
-			`ERROR: s3 bucket "Not_A_Valid_Bucket": head: `,
+		assertLinesInOrder(t, out,
+			`dynamodb table "broken": failed (error below)`,
+			`s3 bucket "Not_A_Valid_Bucket": failed (error below)`,
 			`s3 bucket "after-failures": created`,
 			`summary: 1 created, 0 existed, 0 warnings, 2 failed`,
-		} {
-			assert.Contains(t, out, want)
-		}
+			`ERROR: dynamodb table "broken": create: ValidationException (HTTP 400): `,
+			`ERROR: s3 bucket "Not_A_Valid_Bucket": head: `,
+		)
 		_, err := db.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String("broken")})
 		var notFound *dbtypes.ResourceNotFoundException
 		assert.ErrorAs(t, err, &notFound)
@@ -343,6 +342,19 @@ func (s *stack) runProvisioner(t *testing.T) (string, int) {
 		require.NoError(t, err, out)
 		return out, -1
 	}
+}
+
+// assertLinesInOrder checks that out has a line starting with each of
+// prefixes, in this order; compose's own progress lines may come between.
+func assertLinesInOrder(t *testing.T, out string, prefixes ...string) {
+	t.Helper()
+	rest := prefixes
+	for line := range strings.Lines(out) {
+		if len(rest) > 0 && strings.HasPrefix(line, rest[0]) {
+			rest = rest[1:]
+		}
+	}
+	assert.Empty(t, rest, "lines missing or out of order in:\n%s", out)
 }
 
 func collect(lines *[]string) func(provision.Event) {

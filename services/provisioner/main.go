@@ -63,19 +63,21 @@ func configFromEnv(getenv func(string) string) config {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, configFromEnv(os.Getenv), os.Stdout, os.Stderr)
+	code := run(ctx, configFromEnv(os.Getenv), os.Stdout)
 	stop()
 	os.Exit(code)
 }
 
-// run provisions and returns the exit status. Resource lines and the
-// summary go to stdout; warnings and errors to stderr.
-func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
+// run provisions, writing its report to out, and returns the exit status.
+// Everything goes to one stream on purpose: `docker compose run` relays
+// stdout and stderr separately, so a warning written to stderr could show
+// up before the line of the resource it belongs to.
+func run(ctx context.Context, cfg config, out io.Writer) int {
 	fail := func(err error) int {
 		for line := range strings.Lines(err.Error()) {
-			fmt.Fprintf(stderr, "ERROR: %s", line)
+			fmt.Fprintf(out, "ERROR: %s", line)
 			if !strings.HasSuffix(line, "\n") {
-				fmt.Fprintln(stderr)
+				fmt.Fprintln(out)
 			}
 		}
 		return 1
@@ -86,12 +88,12 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	if !found {
-		fmt.Fprintf(stderr, "WARNING: no resources manifest (looked for %s); nothing to provision\n",
+		fmt.Fprintf(out, "WARNING: no resources manifest (looked for %s); nothing to provision\n",
 			strings.Join(nonEmpty(cfg.manifestPaths), ", "))
 		return 0
 	}
 	if provision.IsEmpty(m.File.Resources) {
-		fmt.Fprintf(stderr, "WARNING: %s declares no tables or buckets; nothing to provision\n", m.Path)
+		fmt.Fprintf(out, "WARNING: %s declares no tables or buckets; nothing to provision\n", m.Path)
 		return 0
 	}
 	if err := checkEndpoints(cfg.endpoints); err != nil {
@@ -100,12 +102,12 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 
 	db, s3c := provision.NewClients(cfg.endpoints)
 	p := provision.New(db, s3c, provision.Options{
-		Events: printer(stdout, stderr),
+		Events: printer(out),
 		Region: cfg.endpoints.Region,
 	})
-	fmt.Fprintf(stdout, "provisioning from %s\n", m.Path)
+	fmt.Fprintf(out, "provisioning from %s\n", m.Path)
 	sum, err := p.Run(ctx, m.File.Resources)
-	fmt.Fprintf(stdout, "summary: %s\n", sum)
+	fmt.Fprintf(out, "summary: %s\n", sum)
 	if err != nil {
 		return fail(err)
 	}
@@ -113,19 +115,19 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 }
 
 // printer renders events one line each, in the order they happen.
-func printer(stdout, stderr io.Writer) func(provision.Event) {
+func printer(w io.Writer) func(provision.Event) {
 	return func(e provision.Event) {
 		switch e.Status {
 		case provision.StatusWarning:
-			fmt.Fprintf(stderr, "WARNING: %s: %s\n", e.Resource, e.Detail)
+			fmt.Fprintf(w, "WARNING: %s: %s\n", e.Resource, e.Detail)
 		case provision.StatusFailed:
-			fmt.Fprintf(stdout, "%s: failed (error below)\n", e.Resource)
+			fmt.Fprintf(w, "%s: failed (error below)\n", e.Resource)
 		default:
 			line := fmt.Sprintf("%s: %s", e.Resource, e.Status)
 			if e.Detail != "" {
 				line += ", " + e.Detail
 			}
-			fmt.Fprintln(stdout, line)
+			fmt.Fprintln(w, line)
 		}
 	}
 }

@@ -56,35 +56,35 @@ func TestConfigFromEnv(t *testing.T) {
 // called; the endpoints point nowhere, so a call would fail the test.
 func TestRunWithoutBackend(t *testing.T) {
 	tests := []struct {
-		name       string
-		manifest   *string // nil: no file
-		endpoint   string
-		wantCode   int
-		wantStderr []string
+		name     string
+		manifest *string // nil: no file
+		endpoint string
+		wantCode int
+		wantOut  []string
 	}{
 		{
-			name:       "missing manifest is a no-op",
-			wantCode:   0,
-			wantStderr: []string{"WARNING: no resources manifest (looked for ", "nothing to provision"},
+			name:     "missing manifest is a no-op",
+			wantCode: 0,
+			wantOut:  []string{"WARNING: no resources manifest (looked for ", "nothing to provision"},
 		},
 		{
-			name:       "empty manifest is a no-op",
-			manifest:   ptr("resources: {}\n"),
-			wantCode:   0,
-			wantStderr: []string{"WARNING: ", "declares no tables or buckets; nothing to provision"},
+			name:     "empty manifest is a no-op",
+			manifest: ptr("resources: {}\n"),
+			wantCode: 0,
+			wantOut:  []string{"WARNING: ", "declares no tables or buckets; nothing to provision"},
 		},
 		{
-			name:       "malformed manifest fails with file and line",
-			manifest:   ptr("resources:\n  dynamodb:\n    - TableName: items\n"),
-			wantCode:   1,
-			wantStderr: []string{"ERROR: decode manifest ", "resources.yml:3:7: resources.dynamodb[0].KeySchema: must not be empty"},
+			name:     "malformed manifest fails with file and line",
+			manifest: ptr("resources:\n  dynamodb:\n    - TableName: items\n"),
+			wantCode: 1,
+			wantOut:  []string{"ERROR: decode manifest ", "resources.yml:3:7: resources.dynamodb[0].KeySchema: must not be empty"},
 		},
 		{
-			name:       "an endpoint without a scheme fails before any call",
-			manifest:   ptr("resources:\n  s3: [{BucketName: b}]\n"),
-			endpoint:   "database:8000",
-			wantCode:   1,
-			wantStderr: []string{`ERROR: DYNAMODB_ENDPOINT: "database:8000" is not an http(s) URL`},
+			name:     "an endpoint without a scheme fails before any call",
+			manifest: ptr("resources:\n  s3: [{BucketName: b}]\n"),
+			endpoint: "database:8000",
+			wantCode: 1,
+			wantOut:  []string{`ERROR: DYNAMODB_ENDPOINT: "database:8000" is not an http(s) URL`},
 		},
 	}
 	for _, tt := range tests {
@@ -94,22 +94,22 @@ func TestRunWithoutBackend(t *testing.T) {
 				require.NoError(t, os.WriteFile(filepath.Join(dir, "resources.yml"), []byte(*tt.manifest), 0o644))
 			}
 			env := map[string]string{"CONFIG_DIR": dir, "DYNAMODB_ENDPOINT": tt.endpoint}
-			var stdout, stderr bytes.Buffer
+			var out bytes.Buffer
 
-			code := run(t.Context(), configFromEnv(func(k string) string { return env[k] }), &stdout, &stderr)
+			code := run(t.Context(), configFromEnv(func(k string) string { return env[k] }), &out)
 
 			assert.Equal(t, tt.wantCode, code)
-			for _, want := range tt.wantStderr {
-				assert.Contains(t, stderr.String(), want)
+			for _, want := range tt.wantOut {
+				assert.Contains(t, out.String(), want)
 			}
-			assert.Empty(t, stdout.String(), "nothing was provisioned")
+			assert.NotContains(t, out.String(), "summary:", "nothing was provisioned")
 		})
 	}
 }
 
 func TestPrinter(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	p := printer(&stdout, &stderr)
+	var out bytes.Buffer
+	p := printer(&out)
 	table := provision.Resource{Kind: provision.KindTable, Name: "items"}
 	bucket := provision.Resource{Kind: provision.KindBucket, Name: "uploads"}
 
@@ -120,9 +120,9 @@ func TestPrinter(t *testing.T) {
 
 	assert.Equal(t, `dynamodb table "items": created
 s3 bucket "uploads": exists, skipped
+WARNING: s3 bucket "uploads": LifecycleConfiguration not applied
 dynamodb table "items": failed (error below)
-`, stdout.String())
-	assert.Equal(t, "WARNING: s3 bucket \"uploads\": LifecycleConfiguration not applied\n", stderr.String())
+`, out.String())
 }
 
 func ptr[T any](v T) *T { return &v }
