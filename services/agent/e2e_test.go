@@ -464,7 +464,7 @@ func (w *world) testRestart(t *testing.T) {
 	assert.Zero(t, h.Busy, "leases are not carried over")
 
 	err = second.client.Release(ctx, lingering.ID, agentapi.ReleaseRequest{})
-	assert.True(t, agentapi.IsCode(err, server.CodeUnknownLease), "old lease: %v", err)
+	assert.True(t, agentapi.IsCode(err, server.CodeUnknownLease), "old lease: %s", err)
 
 	got := map[string]bool{}
 	for range 2 {
@@ -484,7 +484,7 @@ func (w *world) testCrash(t *testing.T) {
 	spec.Function.Handler = "crash"
 	_, err := a.client.Acquire(t.Context(), spec)
 	require.Error(t, err)
-	assert.True(t, agentapi.IsCode(err, server.CodeStartTimeout), "got %v", err)
+	assert.True(t, agentapi.IsCode(err, server.CodeStartTimeout), "got %s", err)
 	assert.ErrorContains(t, err, "crashing on purpose")
 	require.Eventually(t, func() bool { return w.envCount(t, env) == 0 }, waitFor, tick, "the failed container is removed")
 }

@@ -72,8 +72,9 @@ type Runtime interface {
 	Start(ctx context.Context, id string) error
 	// Stop stops a container, killing it after grace.
 	Stop(ctx context.Context, id string, grace time.Duration) error
-	// Remove removes a container, killing it if it runs. A container that
-	// is already gone is not an error.
+	// Remove removes a container, found by ID or by the name it was
+	// created with, killing it if it runs. A container that is already
+	// gone, or being removed by someone else, is not an error.
 	Remove(ctx context.Context, id string) error
 	// List returns every container carrying all of labels, in any state.
 	List(ctx context.Context, labels map[string]string) ([]Container, error)

@@ -162,6 +162,8 @@ type lineWriter struct {
 	emit func(string)
 }
 
+// Write implements io.Writer. It always takes all of p: an error would end
+// the log stream of a container that is still running.
 func (w *lineWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {

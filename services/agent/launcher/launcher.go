@@ -142,6 +142,9 @@ func (l *Launcher) Start(ctx context.Context, spec agentapi.FunctionSpec) (Insta
 		MemoryBytes: int64(cc.memoryMB) << 20,
 	})
 	if err != nil {
+		// The engine may have created it even so (the answer was lost to
+		// a cancelled context); the name is all there is to find it by.
+		l.cleanup(ctx, name)
 		return Instance{}, fmt.Errorf("function %s: %w", spec.Name, err)
 	}
 	err = l.rt.Start(ctx, id)
@@ -279,8 +282,9 @@ func (l *Launcher) lastLines(ctx context.Context, id string, exited <-chan struc
 	return "; last log lines:\n" + strings.Join(lines, "\n")
 }
 
-// cleanup removes a container whose start failed, even when ctx is done:
-// a cancelled start must not leave a container nobody tracks.
+// cleanup removes a container (by ID or name) whose start failed, even
+// when ctx is done: a cancelled start must not leave a container nobody
+// tracks.
 func (l *Launcher) cleanup(ctx context.Context, id string) {
 	rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()

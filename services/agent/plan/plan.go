@@ -119,6 +119,12 @@ func Reconcile(in Input) []Action {
 	var actions []Action
 	live := map[string]int{} // containers that match the desired identity and stay
 	expired := map[string][]Container{}
+	starting := map[Identity]bool{}
+	for _, c := range containers {
+		if c.Phase == Starting {
+			starting[c.Identity] = true
+		}
+	}
 	for _, c := range containers {
 		want, desired := in.Desired[c.Function]
 		current := desired && c.Identity == want.Identity
@@ -127,9 +133,11 @@ func Reconcile(in Input) []Action {
 		case Removing:
 			continue
 		case Unknown:
-			// A created container may be a start in flight; only a
-			// container that ran and stopped is a leftover.
-			if c.State == engine.StateExited || c.State == engine.StateDead {
+			// A start in flight is unknown until it is ready, and may
+			// have crashed already: its launcher removes it after
+			// reading its last lines. So only a stopped container of an
+			// identity with no start in flight is a leftover.
+			if (c.State == engine.StateExited || c.State == engine.StateDead) && !starting[c.Identity] {
 				actions = append(actions, Action{Kind: Remove, ID: c.ID, Reason: ReasonExited})
 			}
 			continue

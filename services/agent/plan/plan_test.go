@@ -202,6 +202,16 @@ func TestReconcile(t *testing.T) {
 			want: []Action{{Kind: Remove, ID: "old", Reason: ReasonExpired}},
 		},
 		{
+			name:    "unknown stopped container of an identity being started may be that start",
+			desired: want(v1, 0, time.Minute),
+			containers: []Container{
+				{ID: "s1", Identity: v1, Phase: Starting},
+				{ID: "x1", Identity: v1, Phase: Unknown, State: engine.StateExited},
+				{ID: "x2", Identity: v2, Phase: Unknown, State: engine.StateExited},
+			},
+			want: []Action{{Kind: Remove, ID: "x2", Reason: ReasonExited}},
+		},
+		{
 			name:    "containers being removed are ignored",
 			desired: want(v2, 1, time.Minute),
 			containers: []Container{

@@ -474,7 +474,7 @@ func TestConcurrentLeases(t *testing.T) {
 				s := specs[(g+i)%len(specs)]
 				l, err := h.pool.Acquire(ctx, s)
 				if err != nil {
-					t.Errorf("acquire: %v", err)
+					t.Errorf("acquire: %s", err)
 					return
 				}
 				c, _ := inUse.LoadOrStore(l.Container, new(atomic.Int32))
@@ -484,7 +484,7 @@ func TestConcurrentLeases(t *testing.T) {
 				runtime.Gosched() // widen the window in which a second lease would show
 				c.(*atomic.Int32).Add(-1)
 				if err := h.pool.Release(l.ID, i%7 == 0); err != nil {
-					t.Errorf("release: %v", err)
+					t.Errorf("release: %s", err)
 					return
 				}
 			}
@@ -496,7 +496,7 @@ func TestConcurrentLeases(t *testing.T) {
 		for i := range 50 {
 			h.pool.SetDesired(desired(uint64(i), withScaling(specs[i%2], i%3, 60), specs[2]))
 			if err := h.pool.Reconcile(ctx); err != nil {
-				t.Errorf("reconcile: %v", err)
+				t.Errorf("reconcile: %s", err)
 			}
 		}
 	}()

@@ -90,7 +90,7 @@ func TestLeaseLifecycle(t *testing.T) {
 	require.Eventually(t, func() bool { return len(a.fake.Removed()) == 1 }, 5*time.Second, time.Millisecond)
 
 	err = a.client.Release(ctx, warm.ID, agentapi.ReleaseRequest{})
-	assert.True(t, agentapi.IsCode(err, CodeUnknownLease), "second release: %v", err)
+	assert.True(t, agentapi.IsCode(err, CodeUnknownLease), "second release: %s", err)
 }
 
 func TestDesired(t *testing.T) {
@@ -249,7 +249,7 @@ func TestClientSeesCodes(t *testing.T) {
 	fake.PullErr = func(string) error { return assert.AnError }
 	a := newAgent(t, fake)
 	_, err := a.client.Acquire(t.Context(), spec("Hello", "1"))
-	assert.True(t, agentapi.IsCode(err, CodeImagePullFailed), "got %v", err)
+	assert.True(t, agentapi.IsCode(err, CodeImagePullFailed), "got %s", err)
 }
 
 func mustJSON(v any) string {
