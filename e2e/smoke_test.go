@@ -156,6 +156,7 @@ func TestPlatformSmoke(t *testing.T) {
 	t.Run("registry push and pull", func(t *testing.T) {
 		ref := registry + "/smoke/base:" + nonce
 		require.NoError(t, docker.ImageTag(ctx, "debian:bookworm-slim", ref))
+		t.Cleanup(func() { removeImage(docker, ref) })
 		pushDigest := pushImage(ctx, t, docker, ref)
 		_, err := docker.ImageRemove(ctx, ref, image.RemoveOptions{})
 		require.NoError(t, err)
@@ -170,6 +171,7 @@ func TestPlatformSmoke(t *testing.T) {
 		// it with the base the way deploy does on an air-gapped site.
 		mirrored := registry + "/library/debian:bookworm-slim"
 		require.NoError(t, docker.ImageTag(ctx, "debian:bookworm-slim", mirrored))
+		t.Cleanup(func() { removeImage(docker, mirrored) })
 		pushImage(ctx, t, docker, mirrored)
 
 		t.Setenv("_EXPERIMENTAL_DAGGER_CLI_BIN", daggerCLI(t))
@@ -195,6 +197,9 @@ func TestPlatformSmoke(t *testing.T) {
 
 		// What the engine published is an image the host's Docker can pull.
 		pullImage(ctx, t, docker, published)
+		pulled, err := docker.ImageInspect(ctx, published)
+		require.NoError(t, err)
+		t.Cleanup(func() { removeImage(docker, pulled.ID) })
 	})
 
 	t.Run("down --volumes removes the env's volumes", func(t *testing.T) {
@@ -269,6 +274,11 @@ func pushImage(ctx context.Context, t *testing.T, docker client.APIClient, ref s
 	require.NoError(t, err, "push %s", ref)
 	require.NotEmpty(t, digest, "push %s reported no digest", ref)
 	return digest
+}
+
+// removeImage drops a tag the test created; the image itself may be shared.
+func removeImage(docker client.APIClient, ref string) {
+	_, _ = docker.ImageRemove(context.Background(), ref, image.RemoveOptions{})
 }
 
 func pullImage(ctx context.Context, t *testing.T, docker client.APIClient, ref string) {

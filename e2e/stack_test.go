@@ -80,15 +80,28 @@ func (s *stack) up(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Minute)
 	defer cancel()
-	t.Logf("compose up %s (first run builds the images)", s.layout.Env.Project())
-	out, err := s.compose(ctx, "up", "-d", "--wait")
-	require.NoError(t, err, "compose up:\n%s", out)
+	t.Logf("compose up %s (the first run builds the images)", s.layout.Env.Project())
+	// Streamed line by line: a cold build takes minutes and CI should show it.
+	err := s.project().Run(ctx, testLog{t}, "--progress", "plain", "up", "-d", "--wait")
+	require.NoError(t, err, "compose up %s", s.layout.Env.Project())
 	t.Cleanup(func() {
 		if os.Getenv("ESB_E2E_KEEP") == "1" {
 			return
 		}
 		s.down(t)
 	})
+}
+
+// testLog writes each line it gets to the test log, prefixed.
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if line != "" {
+			w.t.Log("compose: " + line)
+		}
+	}
+	return len(p), nil
 }
 
 func (s *stack) down(t *testing.T) {
