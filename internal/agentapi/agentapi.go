@@ -21,6 +21,11 @@ const (
 	LabelEnv      = "dev.esb.env"
 	LabelFunction = "dev.esb.function"
 	LabelDigest   = "dev.esb.digest" // image digest the container runs; a change means recreate
+	// LabelConfig hashes the container configuration derived from the spec
+	// (environment, handler, memory, timeout, image): a redeploy that only
+	// changes the environment keeps the digest but must still retire the
+	// containers running the old configuration.
+	LabelConfig = "dev.esb.config"
 )
 
 // DefaultPort is where the agent listens on the platform network.
@@ -80,8 +85,20 @@ type Health struct {
 	Busy       int    `json:"busy"`
 }
 
-// Error is the body of every non-2xx answer.
+// Error is the body of every non-2xx answer. Callers match on Code, not
+// on the HTTP status.
 type Error struct {
-	Code    string `json:"code"` // e.g. FunctionNotFound, ImagePullFailed, StartTimeout
+	Code    string `json:"code"`
 	Message string `json:"message"`
 }
+
+// Error codes the agent answers with.
+const (
+	CodeBadRequest      = "BadRequest"      // 400 (413 for an oversized body)
+	CodeUnknownLease    = "UnknownLease"    // 404: expired, released twice, or from before an agent restart; harmless on release
+	CodeImagePullFailed = "ImagePullFailed" // 502
+	CodeStartTimeout    = "StartTimeout"    // 504: RIE never accepted; the message carries the last log lines
+	CodeUnavailable     = "Unavailable"     // 503: shutting down
+	CodeNotFound        = "NotFound"        // 404: unknown route
+	CodeInternal        = "InternalError"   // 500
+)

@@ -37,7 +37,6 @@ import (
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/agent/dockerruntime"
 	"github.com/esb-dev/esb/services/agent/launcher"
-	"github.com/esb-dev/esb/services/agent/server"
 )
 
 const (
@@ -313,7 +312,7 @@ func (w *world) testLeases(t *testing.T) {
 		agentapi.LabelFunction: "Hello",
 		agentapi.LabelDigest:   w.ids["v1"],
 	})
-	assert.NotEmpty(t, c.Config.Labels[launcher.LabelConfig])
+	assert.NotEmpty(t, c.Config.Labels[agentapi.LabelConfig])
 
 	inv := invoke(t, cold)
 	assert.Equal(t, []string{"app.handler"}, inv.Args)
@@ -464,7 +463,7 @@ func (w *world) testRestart(t *testing.T) {
 	assert.Zero(t, h.Busy, "leases are not carried over")
 
 	err = second.client.Release(ctx, lingering.ID, agentapi.ReleaseRequest{})
-	assert.True(t, agentapi.IsCode(err, server.CodeUnknownLease), "old lease: %s", err)
+	assert.True(t, agentapi.IsCode(err, agentapi.CodeUnknownLease), "old lease: %s", err)
 
 	got := map[string]bool{}
 	for range 2 {
@@ -484,7 +483,7 @@ func (w *world) testCrash(t *testing.T) {
 	spec.Function.Handler = "crash"
 	_, err := a.client.Acquire(t.Context(), spec)
 	require.Error(t, err)
-	assert.True(t, agentapi.IsCode(err, server.CodeStartTimeout), "got %s", err)
+	assert.True(t, agentapi.IsCode(err, agentapi.CodeStartTimeout), "got %s", err)
 	assert.ErrorContains(t, err, "crashing on purpose")
 	require.Eventually(t, func() bool { return w.envCount(t, env) == 0 }, waitFor, tick, "the failed container is removed")
 }

@@ -93,7 +93,7 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 			agentapi.LabelEnv:      l.cfg.Env,
 			agentapi.LabelFunction: spec.Name,
 			agentapi.LabelDigest:   fn.Digest,
-			LabelConfig:            ident.Config,
+			agentapi.LabelConfig:   ident.Config,
 		},
 	}
 }

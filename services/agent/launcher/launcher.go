@@ -33,12 +33,6 @@ var (
 	ErrInvalidSpec  = errors.New("invalid function spec")
 )
 
-// LabelConfig carries the hash of the container configuration derived from
-// the spec (environment, handler, memory, timeout, image). agentapi has no
-// key for it yet; it lets an environment-only redeploy, which keeps the
-// digest, retire the containers that run the old configuration.
-const LabelConfig = "dev.esb.config"
-
 // cleanupTimeout bounds removals that must happen even though the caller's
 // context is done (a failed start during shutdown).
 const cleanupTimeout = 30 * time.Second
@@ -193,7 +187,7 @@ func (l *Launcher) List(ctx context.Context) ([]Observed, error) {
 		out = append(out, Observed{Container: c, Identity: plan.Identity{
 			Function: c.Labels[agentapi.LabelFunction],
 			Digest:   c.Labels[agentapi.LabelDigest],
-			Config:   c.Labels[LabelConfig],
+			Config:   c.Labels[agentapi.LabelConfig],
 		}})
 	}
 	return out, nil

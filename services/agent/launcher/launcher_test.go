@@ -203,7 +203,7 @@ func TestContainerConfig(t *testing.T) {
 		agentapi.LabelEnv:      "dev",
 		agentapi.LabelFunction: "HelloFunction",
 		agentapi.LabelDigest:   d,
-		LabelConfig:            inst.Identity.Config,
+		agentapi.LabelConfig:   inst.Identity.Config,
 	}, spec.Labels)
 	assert.Equal(t, inst.Identity, l.Identity(helloSpec(d)))
 	assert.Equal(t, spec.Name, inst.Name)

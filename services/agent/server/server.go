@@ -17,17 +17,6 @@ import (
 	"github.com/esb-dev/esb/services/agent/pool"
 )
 
-// Error codes of agentapi.Error this server answers with.
-const (
-	CodeBadRequest      = "BadRequest"
-	CodeUnknownLease    = "UnknownLease"
-	CodeImagePullFailed = "ImagePullFailed"
-	CodeStartTimeout    = "StartTimeout"
-	CodeUnavailable     = "Unavailable"
-	CodeNotFound        = "NotFound"
-	CodeInternal        = "InternalError"
-)
-
 // maxBody bounds every request body; a desired state of a few hundred
 // functions is far below it.
 const maxBody = 1 << 20
@@ -64,7 +53,7 @@ func New(p Pool, opts Options) http.Handler {
 	mux.HandleFunc("POST /v1/leases/{id}/release", s.release)
 	mux.HandleFunc("GET /v1/health", s.health)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
+		writeError(w, http.StatusNotFound, agentapi.CodeNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
 	})
 	return mux
 }
@@ -77,11 +66,11 @@ func (s *server) setDesired(w http.ResponseWriter, r *http.Request) {
 	seen := make(map[string]bool, len(d.Functions))
 	for i, f := range d.Functions {
 		if err := validSpec(f); err != nil {
-			writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("functions[%d]: %s", i, err))
+			writeError(w, http.StatusBadRequest, agentapi.CodeBadRequest, fmt.Sprintf("functions[%d]: %s", i, err))
 			return
 		}
 		if seen[f.Name] {
-			writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("functions[%d]: duplicate function %s", i, f.Name))
+			writeError(w, http.StatusBadRequest, agentapi.CodeBadRequest, fmt.Sprintf("functions[%d]: duplicate function %s", i, f.Name))
 			return
 		}
 		seen[f.Name] = true
@@ -97,11 +86,11 @@ func (s *server) acquire(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if name := r.PathValue("name"); req.Spec.Name != name {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("spec name %q does not match path %q", req.Spec.Name, name))
+		writeError(w, http.StatusBadRequest, agentapi.CodeBadRequest, fmt.Sprintf("spec name %q does not match path %q", req.Spec.Name, name))
 		return
 	}
 	if err := validSpec(req.Spec); err != nil {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
+		writeError(w, http.StatusBadRequest, agentapi.CodeBadRequest, err.Error())
 		return
 	}
 	lease, err := s.pool.Acquire(r.Context(), req.Spec)
@@ -136,21 +125,21 @@ func (s *server) health(w http.ResponseWriter, _ *http.Request) {
 // fail maps an error onto its code; errors without one are the agent's own
 // fault and logged as such.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, op string, err error) {
-	status, code := http.StatusInternalServerError, CodeInternal
+	status, code := http.StatusInternalServerError, agentapi.CodeInternal
 	switch {
 	case errors.Is(err, pool.ErrUnknownLease):
-		status, code = http.StatusNotFound, CodeUnknownLease
+		status, code = http.StatusNotFound, agentapi.CodeUnknownLease
 	case errors.Is(err, launcher.ErrInvalidSpec):
-		status, code = http.StatusBadRequest, CodeBadRequest
+		status, code = http.StatusBadRequest, agentapi.CodeBadRequest
 	case errors.Is(err, launcher.ErrImagePull):
-		status, code = http.StatusBadGateway, CodeImagePullFailed
+		status, code = http.StatusBadGateway, agentapi.CodeImagePullFailed
 	case errors.Is(err, launcher.ErrStartTimeout):
-		status, code = http.StatusGatewayTimeout, CodeStartTimeout
+		status, code = http.StatusGatewayTimeout, agentapi.CodeStartTimeout
 	case errors.Is(err, pool.ErrClosed), r.Context().Err() != nil:
-		status, code = http.StatusServiceUnavailable, CodeUnavailable
+		status, code = http.StatusServiceUnavailable, agentapi.CodeUnavailable
 	}
 	level := slog.LevelWarn
-	if code == CodeInternal {
+	if code == agentapi.CodeInternal {
 		level = slog.LevelError
 	}
 	s.opts.Logger.Log(r.Context(), level, op, "path", r.URL.Path, "code", code, "error", err)
@@ -175,17 +164,17 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, fmt.Sprintf("body larger than %d bytes", maxBody))
+			writeError(w, http.StatusRequestEntityTooLarge, agentapi.CodeBadRequest, fmt.Sprintf("body larger than %d bytes", maxBody))
 			return false
 		}
-		writeError(w, http.StatusBadRequest, CodeBadRequest, "read body: "+err.Error())
+		writeError(w, http.StatusBadRequest, agentapi.CodeBadRequest, "read body: "+err.Error())
 		return false
 	}
 	if len(data) == 0 {
 		return true
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, "decode body: "+err.Error())
+		writeError(w, http.StatusBadRequest, agentapi.CodeBadRequest, "decode body: "+err.Error())
 		return false
 	}
 	return true

@@ -90,7 +90,7 @@ func TestLeaseLifecycle(t *testing.T) {
 	require.Eventually(t, func() bool { return len(a.fake.Removed()) == 1 }, 5*time.Second, time.Millisecond)
 
 	err = a.client.Release(ctx, warm.ID, agentapi.ReleaseRequest{})
-	assert.True(t, agentapi.IsCode(err, CodeUnknownLease), "second release: %s", err)
+	assert.True(t, agentapi.IsCode(err, agentapi.CodeUnknownLease), "second release: %s", err)
 }
 
 func TestDesired(t *testing.T) {
@@ -130,7 +130,7 @@ func TestErrors(t *testing.T) {
 			path:       "/v1/functions/Hello/acquire",
 			body:       mustJSON(agentapi.AcquireRequest{Spec: spec("Hello", "1")}),
 			wantStatus: http.StatusBadGateway,
-			wantCode:   CodeImagePullFailed,
+			wantCode:   agentapi.CodeImagePullFailed,
 		},
 		{
 			name: "start timeout quotes the container's last lines",
@@ -142,7 +142,7 @@ func TestErrors(t *testing.T) {
 			path:       "/v1/functions/Hello/acquire",
 			body:       mustJSON(agentapi.AcquireRequest{Spec: spec("Hello", "1")}),
 			wantStatus: http.StatusGatewayTimeout,
-			wantCode:   CodeStartTimeout,
+			wantCode:   agentapi.CodeStartTimeout,
 			wantInMsg:  "No module named 'app'",
 		},
 		{
@@ -151,7 +151,7 @@ func TestErrors(t *testing.T) {
 			path:       "/v1/functions/Other/acquire",
 			body:       mustJSON(agentapi.AcquireRequest{Spec: spec("Hello", "1")}),
 			wantStatus: http.StatusBadRequest,
-			wantCode:   CodeBadRequest,
+			wantCode:   agentapi.CodeBadRequest,
 			wantInMsg:  "does not match",
 		},
 		{
@@ -160,7 +160,7 @@ func TestErrors(t *testing.T) {
 			path:       "/v1/functions/Hello/acquire",
 			body:       `{"spec":{"name":"Hello","function":{}}}`,
 			wantStatus: http.StatusBadRequest,
-			wantCode:   CodeBadRequest,
+			wantCode:   agentapi.CodeBadRequest,
 		},
 		{
 			name:       "malformed digest",
@@ -168,7 +168,7 @@ func TestErrors(t *testing.T) {
 			path:       "/v1/functions/Hello/acquire",
 			body:       `{"spec":{"name":"Hello","function":{"image":"hello:latest","digest":"sha256:zz"}}}`,
 			wantStatus: http.StatusBadRequest,
-			wantCode:   CodeBadRequest,
+			wantCode:   agentapi.CodeBadRequest,
 		},
 		{
 			name:       "malformed JSON",
@@ -176,7 +176,7 @@ func TestErrors(t *testing.T) {
 			path:       "/v1/functions/Hello/acquire",
 			body:       `{"spec":`,
 			wantStatus: http.StatusBadRequest,
-			wantCode:   CodeBadRequest,
+			wantCode:   agentapi.CodeBadRequest,
 		},
 		{
 			name:       "body over 1 MB",
@@ -184,7 +184,7 @@ func TestErrors(t *testing.T) {
 			path:       "/v1/functions/Hello/acquire",
 			body:       tooBig,
 			wantStatus: http.StatusRequestEntityTooLarge,
-			wantCode:   CodeBadRequest,
+			wantCode:   agentapi.CodeBadRequest,
 		},
 		{
 			name:       "unknown lease",
@@ -192,7 +192,7 @@ func TestErrors(t *testing.T) {
 			path:       "/v1/leases/nope/release",
 			body:       `{}`,
 			wantStatus: http.StatusNotFound,
-			wantCode:   CodeUnknownLease,
+			wantCode:   agentapi.CodeUnknownLease,
 		},
 		{
 			name:       "duplicate function in desired state",
@@ -200,7 +200,7 @@ func TestErrors(t *testing.T) {
 			path:       "/v1/functions",
 			body:       mustJSON(agentapi.Desired{Functions: []agentapi.FunctionSpec{spec("Hello", "1"), spec("Hello", "2")}}),
 			wantStatus: http.StatusBadRequest,
-			wantCode:   CodeBadRequest,
+			wantCode:   agentapi.CodeBadRequest,
 			wantInMsg:  "duplicate",
 		},
 		{
@@ -215,7 +215,7 @@ func TestErrors(t *testing.T) {
 			method:     http.MethodDelete,
 			path:       "/v1/functions",
 			wantStatus: http.StatusNotFound,
-			wantCode:   CodeNotFound,
+			wantCode:   agentapi.CodeNotFound,
 		},
 	}
 	for _, tt := range tests {
@@ -249,7 +249,7 @@ func TestClientSeesCodes(t *testing.T) {
 	fake.PullErr = func(string) error { return assert.AnError }
 	a := newAgent(t, fake)
 	_, err := a.client.Acquire(t.Context(), spec("Hello", "1"))
-	assert.True(t, agentapi.IsCode(err, CodeImagePullFailed), "got %s", err)
+	assert.True(t, agentapi.IsCode(err, agentapi.CodeImagePullFailed), "got %s", err)
 }
 
 func mustJSON(v any) string {
