@@ -55,8 +55,10 @@ func newStack(t *testing.T, name string, portOffset int) *stack {
 	})
 	require.NoError(t, err)
 	s := &stack{layout: l, root: repoRoot(t)}
+	s.layout.ImageTag, err = compose.SourceTag(s.root)
+	require.NoError(t, err)
 	s.env = os.Environ()
-	for _, v := range l.Vars() {
+	for _, v := range s.layout.Vars() {
 		s.env = append(s.env, v.Name+"="+v.Value)
 	}
 	return s

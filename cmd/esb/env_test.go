@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,7 +15,7 @@ import (
 func testCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	c := &cli{stdout: &stdout, stderr: &stderr, lookupEnv: func(k string) (string, bool) {
+	c := &cli{stdout: &stdout, stderr: &stderr, workdir: t.TempDir(), lookupEnv: func(k string) (string, bool) {
 		v, ok := env[k]
 		return v, ok
 	}}
@@ -92,4 +93,16 @@ func TestHelpOnEveryCommand(t *testing.T) {
 	code, _, errOut := testCLI(t, nil, "bogus")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, `unknown command "bogus"`)
+}
+
+func TestEnvImageTagInsideACheckout(t *testing.T) {
+	code, out, _ := testCLI(t, map[string]string{"HOME": "/h"}, "env")
+	require.Equal(t, 0, code)
+	assert.NotContains(t, out, "ESB_IMAGE_TAG", "outside a checkout compose keeps its default tag")
+
+	repo, err := filepath.Abs(filepath.Join("..", ".."))
+	require.NoError(t, err)
+	code, out, _ = testCLI(t, map[string]string{"HOME": "/h", "ESB_PROJECT_DIR": repo}, "env")
+	require.Equal(t, 0, code)
+	assert.Regexp(t, `export ESB_IMAGE_TAG=src-[0-9a-f]{12}\n`, out)
 }

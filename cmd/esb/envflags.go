@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/platform"
 )
 
@@ -41,8 +42,19 @@ func (o *envOptions) layout(c *cli) (platform.Layout, error) {
 	if o.portOffset%100 != 0 {
 		return platform.Layout{}, usageError{fmt.Errorf("--port-offset %d: use a multiple of 100", o.portOffset)}
 	}
-	return platform.Resolve(e, platform.LayoutOptions{
+	l, err := platform.Resolve(e, platform.LayoutOptions{
 		Dirs:       platform.Dirs{XDGCacheHome: c.getenv("XDG_CACHE_HOME"), Home: c.getenv("HOME")},
 		PortOffset: o.portOffset,
 	})
+	if err != nil {
+		return l, err
+	}
+	// Inside an ESB checkout, ESB's own images are tagged by their sources,
+	// so compose builds them again exactly when they changed.
+	if dir, err := compose.FindDir(c.getenv("ESB_PROJECT_DIR"), c.workdir); err == nil {
+		if l.ImageTag, err = compose.SourceTag(dir); err != nil {
+			return l, err
+		}
+	}
+	return l, nil
 }

@@ -16,7 +16,8 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, &cli{stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv}, os.Args[1:])
+	wd, _ := os.Getwd()
+	code := run(ctx, &cli{stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, workdir: wd}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }
@@ -26,6 +27,7 @@ func main() {
 type cli struct {
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
+	workdir        string
 }
 
 func (c *cli) getenv(key string) string {

@@ -62,3 +62,25 @@ func TestCommand(t *testing.T) {
 	assert.NoError(t, CheckMode("containerd"))
 	assert.EqualError(t, CheckMode("k8s"), `mode "k8s": want docker or containerd`)
 }
+
+func TestSourceTag(t *testing.T) {
+	root := t.TempDir()
+	for _, p := range []string{"go.mod", "go.sum", "internal/a/a.go", "services/gateway/main.go", "services/agent/main.go", "services/provisioner/main.go", "docs/x.md"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, p), []byte(p), 0o644))
+	}
+	first, err := SourceTag(root)
+	require.NoError(t, err)
+	assert.Regexp(t, `^src-[0-9a-f]{12}$`, first)
+
+	// Files outside the service sources do not change the tag.
+	require.NoError(t, os.WriteFile(filepath.Join(root, "docs/x.md"), []byte("changed"), 0o644))
+	same, err := SourceTag(root)
+	require.NoError(t, err)
+	assert.Equal(t, first, same)
+
+	require.NoError(t, os.WriteFile(filepath.Join(root, "internal/a/a.go"), []byte("changed"), 0o644))
+	changed, err := SourceTag(root)
+	require.NoError(t, err)
+	assert.NotEqual(t, first, changed)
+}

@@ -13,6 +13,9 @@ type Layout struct {
 	ConfigDir  string
 	PortOffset int
 	Ports      map[string]int // by variable name, e.g. PORT_REGISTRY
+	// ImageTag tags ESB's own service images (ESB_IMAGE_TAG); empty leaves
+	// the compose files' default.
+	ImageTag string
 }
 
 // Var is one environment variable of the compose contract.
@@ -72,8 +75,12 @@ func (l Layout) Vars() []Var {
 	for _, p := range Ports() {
 		vars = append(vars, Var{p.Var, strconv.Itoa(l.Ports[p.Var])})
 	}
-	return append(vars,
+	vars = append(vars,
 		Var{"DAGGER_NETWORK_NAME", netName},
 		Var{"DAGGER_NETWORK_CIDR", netCIDR},
 	)
+	if l.ImageTag != "" {
+		vars = append(vars, Var{"ESB_IMAGE_TAG", l.ImageTag})
+	}
+	return vars
 }
