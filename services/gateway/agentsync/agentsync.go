@@ -1,0 +1,141 @@
+// Package agentsync keeps the agent's desired state in step with the
+// gateway's live config generation. Pushes happen in the background with
+// retries, so an agent that is down or still starting never holds up
+// serving; only the newest generation's state is ever pushed.
+package agentsync
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/esb-dev/esb/internal/agentapi"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultMinBackoff     = 100 * time.Millisecond
+	DefaultMaxBackoff     = 5 * time.Second
+	DefaultAttemptTimeout = 10 * time.Second
+)
+
+// Setter is the agent's side of the seam; *agentapi.Client implements it.
+type Setter interface {
+	SetDesired(ctx context.Context, d agentapi.Desired) error
+}
+
+// Options tunes a Pusher. The zero value is ready to use.
+type Options struct {
+	MinBackoff     time.Duration // first wait after a failed push; DefaultMinBackoff when zero
+	MaxBackoff     time.Duration // waits double up to this; DefaultMaxBackoff when zero
+	AttemptTimeout time.Duration // bound on one push; DefaultAttemptTimeout when zero
+	Logger         *slog.Logger  // nil discards
+}
+
+// Pusher pushes desired states to the agent, one at a time, newest wins.
+type Pusher struct {
+	setter Setter
+	opts   Options
+
+	mu     sync.Mutex
+	latest *job
+	wake   chan struct{} // capacity 1: "latest changed"
+}
+
+type job struct {
+	ctx     context.Context // the generation's: cancelled when a newer one is live
+	desired agentapi.Desired
+}
+
+// New returns a Pusher; Run starts it.
+func New(setter Setter, opts Options) *Pusher {
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = DefaultMinBackoff
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = DefaultMaxBackoff
+	}
+	if opts.AttemptTimeout <= 0 {
+		opts.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Pusher{setter: setter, opts: opts, wake: make(chan struct{}, 1)}
+}
+
+// Push schedules d and returns at once. Retries stop when ctx ends: pass
+// the context of the generation d belongs to, so a newer generation
+// supersedes it. A pending older state is replaced, never sent.
+func (p *Pusher) Push(ctx context.Context, d agentapi.Desired) {
+	p.mu.Lock()
+	p.latest = &job{ctx: ctx, desired: d}
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run pushes scheduled states until ctx ends, and returns nil then.
+func (p *Pusher) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.wake:
+		}
+		p.mu.Lock()
+		j := p.latest
+		p.latest = nil
+		p.mu.Unlock()
+		if j != nil {
+			p.push(ctx, j)
+		}
+	}
+}
+
+// push tries j until it lands, j is superseded, or ctx ends.
+func (p *Pusher) push(ctx context.Context, j *job) {
+	log := p.opts.Logger.With("generation", j.desired.Generation, "functions", len(j.desired.Functions))
+	backoff := p.opts.MinBackoff
+	for attempt := 1; ; attempt++ {
+		err := p.attempt(ctx, j)
+		if err == nil {
+			if attempt > 1 {
+				log.Info("agent desired state pushed", "attempts", attempt)
+			} else {
+				log.Debug("agent desired state pushed")
+			}
+			return
+		}
+		if ctx.Err() != nil || j.ctx.Err() != nil {
+			return // shutting down, or a newer generation took over
+		}
+		// Warn once, then only now and then: an agent that is down for a
+		// while should not flood the log.
+		if attempt == 1 || attempt%20 == 0 {
+			log.Warn("agent desired state not pushed yet; retrying in the background", "attempt", attempt, "error", err.Error())
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-j.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, p.opts.MaxBackoff)
+	}
+}
+
+func (p *Pusher) attempt(ctx context.Context, j *job) error {
+	actx, cancel := context.WithTimeout(ctx, p.opts.AttemptTimeout)
+	defer cancel()
+	stop := context.AfterFunc(j.ctx, cancel) // superseded mid-request: give up on it
+	defer stop()
+	return p.setter.SetDesired(actx, j.desired)
+}
