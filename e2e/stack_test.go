@@ -27,9 +27,10 @@ import (
 
 // stack is one env of the platform brought up by a test.
 type stack struct {
-	layout platform.Layout
-	root   string // repository root
-	env    []string
+	layout    platform.Layout
+	root      string // repository root
+	cacheHome string // XDG_CACHE_HOME of the env: CONFIG_DIR lives below it
+	env       []string
 }
 
 // repoRoot is the directory holding docker-compose.yml.
@@ -54,7 +55,7 @@ func newStack(t *testing.T, name string, portOffset int) *stack {
 		PortOffset: portOffset,
 	})
 	require.NoError(t, err)
-	s := &stack{layout: l, root: repoRoot(t)}
+	s := &stack{layout: l, root: repoRoot(t), cacheHome: cache}
 	s.layout.ImageTag, err = compose.SourceTag(s.root)
 	require.NoError(t, err)
 	s.env = os.Environ()

@@ -2,9 +2,13 @@
 # (code in /var/task, handler as CMD, RIE in front when run outside Lambda),
 # with ESB's own runtime client. Build context: services/runtime.
 FROM golang:1.26-bookworm AS rie
+# Set by `esb deploy --no-cache`: every RUN after it misses the cache.
+ARG ESB_CACHEBUST
 RUN CGO_ENABLED=0 go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
 
 FROM debian:trixie-slim
+# Set by `esb deploy --no-cache`: every RUN after it misses the cache.
+ARG ESB_CACHEBUST
 # npm serves the deploy step `npm install --omit=dev`.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nodejs npm ca-certificates \

@@ -2,9 +2,13 @@
 # the function ships its own bootstrap in /var/task (or a layer's runtime in
 # /var/runtime), as on public.ecr.aws/lambda/provided. Build context: services/runtime.
 FROM golang:1.26-bookworm AS rie
+# Set by `esb deploy --no-cache`: every RUN after it misses the cache.
+ARG ESB_CACHEBUST
 RUN CGO_ENABLED=0 go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
 
 FROM debian:trixie-slim
+# Set by `esb deploy --no-cache`: every RUN after it misses the cache.
+ARG ESB_CACHEBUST
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/*

@@ -1,0 +1,188 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+	"github.com/docker/go-connections/nat"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestDeployRuntimes deploys one Python, one Node.js and one custom-runtime
+// function through the real pipeline, then runs each published image on its
+// own and invokes it through its Runtime Interface Emulator.
+func TestDeployRuntimes(t *testing.T) {
+	s := newStack(t, "deploy", 300)
+	s.up(t)
+	ctx := t.Context()
+	docker := dockerClient(t)
+
+	work := t.TempDir()
+	copyTree(t, filepath.Join("testdata", "runtimes"), work)
+	buildBootstrap(t, filepath.Join(work, "provided"))
+	tmpl := filepath.Join(work, "template.yml")
+
+	res := s.esb(ctx, t, "deploy", "-t", tmpl)
+	require.NoError(t, res.err)
+	first := s.config(t).Functions.Functions
+	require.Len(t, first, 3)
+	for name, fn := range first {
+		assert.True(t, strings.HasPrefix(fn.Digest, "sha256:"), "%s digest %q", name, fn.Digest)
+		assert.Equal(t, s.layout.RegistryAddr()+"/esb-deploy/"+strings.ToLower(name)+":latest", fn.Image)
+	}
+
+	t.Run("each image answers through its RIE, result and error shape", func(t *testing.T) {
+		py := runFunction(ctx, t, docker, first["PyFunction"].Image+"@"+first["PyFunction"].Digest, "PyFunction")
+		out := invokeJSON(ctx, t, py, `{"echo": 42}`)
+		assert.Equal(t, "python", out["runtime"])
+		assert.Equal(t, "hello-py", out["greeting"])
+		assert.Equal(t, "PyFunction", out["function_name"])
+		assert.Equal(t, true, out["remaining_positive"])
+		assert.NotEmpty(t, out["request_id"])
+		assert.EqualValues(t, 42, out["echo"])
+		failed := invokeJSON(ctx, t, py, `{"fail": true}`)
+		assert.Equal(t, "ValueError", failed["errorType"])
+		assert.Equal(t, "asked to fail", failed["errorMessage"])
+		assert.NotEmpty(t, failed["stackTrace"])
+
+		node := runFunction(ctx, t, docker, first["NodeFunction"].Image+"@"+first["NodeFunction"].Digest, "NodeFunction")
+		out = invokeJSON(ctx, t, node, `{"echo": 7}`)
+		assert.Equal(t, "node", out["runtime"])
+		assert.Equal(t, "NodeFunction", out["functionName"])
+		assert.Equal(t, true, out["echoIsNumber"], "is-number came from npm install during the deploy")
+		assert.Equal(t, true, out["remainingPositive"])
+		failed = invokeJSON(ctx, t, node, `{"fail": true}`)
+		assert.Equal(t, "TypeError", failed["errorType"])
+		assert.Equal(t, "asked to fail", failed["errorMessage"])
+		assert.NotEmpty(t, failed["trace"])
+
+		custom := runFunction(ctx, t, docker, first["ProvidedFunction"].Image+"@"+first["ProvidedFunction"].Digest, "ProvidedFunction")
+		out = invokeJSON(ctx, t, custom, `{"echo": "x"}`)
+		assert.Equal(t, "provided", out["runtime"])
+		assert.Equal(t, "unused.handler", out["handler"])
+		assert.Equal(t, "x", out["echo"])
+		failed = invokeJSON(ctx, t, custom, `{"fail": true}`)
+		assert.Equal(t, "CustomError", failed["errorType"])
+	})
+
+	t.Run("redeploy unchanged rebuilds nothing and keeps the digests", func(t *testing.T) {
+		res := s.esb(ctx, t, "deploy", "-t", tmpl)
+		require.NoError(t, res.err)
+		assert.Equal(t, 3, strings.Count(res.stdout, "unchanged (not rebuilt)"), res.stdout)
+		for name, fn := range s.config(t).Functions.Functions {
+			assert.Equal(t, first[name].Digest, fn.Digest, name)
+		}
+	})
+
+	t.Run("changing one function rebuilds only it", func(t *testing.T) {
+		app := filepath.Join(work, "py", "app.py")
+		src, err := os.ReadFile(app)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(app, bytes.Replace(src, []byte(`VERSION = "1"`), []byte(`VERSION = "2"`), 1), 0o644))
+
+		res := s.esb(ctx, t, "deploy", "-t", tmpl)
+		require.NoError(t, res.err)
+		assert.Regexp(t, `PyFunction\s+sha256:\S+\s+-\s+changed`, res.stdout)
+		assert.Equal(t, 2, strings.Count(res.stdout, "unchanged (not rebuilt)"), res.stdout)
+		now := s.config(t).Functions.Functions
+		assert.NotEqual(t, first["PyFunction"].Digest, now["PyFunction"].Digest)
+		assert.Equal(t, first["NodeFunction"].Digest, now["NodeFunction"].Digest)
+		assert.Equal(t, first["ProvidedFunction"].Digest, now["ProvidedFunction"].Digest)
+
+		py := runFunction(ctx, t, docker, now["PyFunction"].Image+"@"+now["PyFunction"].Digest, "PyFunction")
+		assert.Equal(t, "2", invokeJSON(ctx, t, py, `{}`)["version"])
+	})
+
+	t.Run("registry down fails the deploy clearly and leaves CONFIG_DIR alone", func(t *testing.T) {
+		before := s.snapshotConfig(t)
+		out, err := s.compose(ctx, "stop", "registry")
+		require.NoError(t, err, out)
+		defer func() {
+			out, err := s.compose(context.WithoutCancel(ctx), "up", "-d", "--wait", "registry")
+			require.NoError(t, err, out)
+		}()
+		res := s.esb(ctx, t, "deploy", "-t", tmpl)
+		require.Error(t, res.err)
+		var exit *exec.ExitError
+		require.ErrorAs(t, res.err, &exit)
+		assert.Equal(t, 1, exit.ExitCode())
+		assert.Contains(t, res.stderr, fmt.Sprintf("registry %s not ready after 1m0s", s.layout.RegistryAddr()))
+		assert.Equal(t, before, s.snapshotConfig(t))
+	})
+}
+
+// buildBootstrap compiles the custom runtime of the provided function into
+// its code dir, as a user's build would.
+func buildBootstrap(t *testing.T, dir string) {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-o", "bootstrap", "main.go")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.NoError(t, os.Remove(filepath.Join(dir, "main.go")))
+}
+
+// runFunction starts an image as Lambda's local tooling does (RIE on 8080,
+// published on a loopback port) and returns its invoke URL.
+func runFunction(ctx context.Context, t *testing.T, docker client.APIClient, image, name string) string {
+	t.Helper()
+	created, err := docker.ContainerCreate(ctx, &container.Config{
+		Image:        image,
+		Env:          []string{"AWS_LAMBDA_FUNCTION_NAME=" + name, "AWS_LAMBDA_FUNCTION_TIMEOUT=5", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256"},
+		ExposedPorts: nat.PortSet{"8080/tcp": {}},
+	}, &container.HostConfig{
+		PortBindings: nat.PortMap{"8080/tcp": {{HostIP: "127.0.0.1", HostPort: "0"}}},
+	}, nil, nil, "")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = docker.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true})
+	})
+	require.NoError(t, docker.ContainerStart(ctx, created.ID, container.StartOptions{}))
+	inspect, err := docker.ContainerInspect(ctx, created.ID)
+	require.NoError(t, err)
+	bindings := inspect.NetworkSettings.Ports["8080/tcp"]
+	require.NotEmpty(t, bindings)
+	return "http://127.0.0.1:" + bindings[0].HostPort + "/2015-03-31/functions/function/invocations"
+}
+
+// invokeJSON posts an event, retrying while RIE is still starting, and
+// decodes the answer.
+func invokeJSON(ctx context.Context, t *testing.T, url, event string) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(event))
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			body, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, rerr)
+			var out map[string]any
+			require.NoError(t, json.Unmarshal(body, &out), "answer %d: %s", resp.StatusCode, body)
+			return out
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("invoke %s: %v", url, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
