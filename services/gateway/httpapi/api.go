@@ -1,0 +1,143 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/services/gateway/apigateway"
+	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
+)
+
+// API Gateway's messages when the integration cannot produce a response.
+const (
+	msgNotFound        = "Not Found"
+	msgTooLarge        = "Request Too Long"
+	msgTooManyRequests = "Too Many Requests"
+	msgTimedOut        = "Endpoint request timed out"
+	msgInternal        = "Internal server error"
+)
+
+// api serves a request on an API route: match it against the live table,
+// build the event of the route's payload format, invoke, and map the
+// function's answer back.
+//
+// A request on a path no route matches, or with a method no route of that
+// path accepts, answers 404 {"message":"Not Found"} as an HTTP API does.
+// (A REST API answers 403 {"message":"Missing Authentication Token"} to
+// both; with REST and HTTP API routes served side by side at the root,
+// there is no telling which API an unmatched request was meant for.)
+func (s *Server) api(c echo.Context) error {
+	ai := info(c)
+	ai.kind = "api"
+	r := c.Request()
+	gen := s.gens.Current() // the one Load of this request
+	if gen == nil {
+		return writeJSON(c, http.StatusServiceUnavailable, message{Message: "Service Unavailable"})
+	}
+	m, ok := gen.Table.Match(r.Method, r.URL.Path)
+	if !ok {
+		return writeJSON(c, http.StatusNotFound, message{Message: msgNotFound})
+	}
+	ai.function, ai.route = m.Function.Name, m.Route.Key
+	v2 := m.Route.Payload == runtimeconfig.PayloadV2
+	if v2 {
+		c.Response().Header().Set("Apigw-Requestid", requestID(c))
+	}
+
+	body, err := readBody(r, s.opts.MaxBodyBytes)
+	if errors.Is(err, errBodyTooLarge) {
+		return writeJSON(c, http.StatusRequestEntityTooLarge, message{Message: msgTooLarge})
+	}
+	if err != nil {
+		return writeJSON(c, http.StatusBadRequest, message{Message: "Bad Request"})
+	}
+	start, _ := c.Get(keyStart).(time.Time)
+	event, err := apigateway.Event(m.Route.Payload, apigateway.Request{
+		HTTP:      r,
+		Body:      body,
+		Resource:  m.Route.Path,
+		RouteKey:  m.Route.Key,
+		Stage:     m.Route.Stage,
+		Params:    m.Params,
+		RequestID: requestID(c),
+		TraceID:   traceID(c),
+		Time:      start,
+		AccountID: s.opts.AccountID,
+		APIID:     s.opts.APIID,
+	})
+	if err != nil {
+		return err
+	}
+
+	res, err := s.inv.Invoke(r.Context(), lambdainvoke.Request{
+		Function:  m.Function,
+		Payload:   event,
+		RequestID: requestID(c),
+		TraceID:   traceID(c),
+	})
+	ai.invoked, ai.cold, ai.invokeDur = res.Duration > 0, res.Cold, res.Duration
+	if err != nil {
+		return s.apiInvokeError(c, err)
+	}
+	if res.FunctionError != "" {
+		ai.outcome = "function_error"
+		return writeJSON(c, http.StatusBadGateway, message{Message: msgInternal})
+	}
+	var resp apigateway.Response
+	if v2 {
+		resp, err = apigateway.ResponseV2(res.Payload)
+	} else {
+		resp, err = apigateway.ResponseV1(res.Payload)
+	}
+	if err != nil {
+		ai.outcome = "malformed_response"
+		s.opts.Logger.Warn("function returned a malformed proxy response", "request_id", requestID(c),
+			"function", m.Function.Name, "error", err.Error())
+		return writeJSON(c, http.StatusBadGateway, message{Message: msgInternal})
+	}
+	h := c.Response().Header()
+	for k, vs := range resp.Header {
+		if k == "X-Amzn-Requestid" || k == "X-Amzn-Trace-Id" {
+			continue // the gateway's own ids stay, as API Gateway's do
+		}
+		h[k] = vs
+	}
+	c.Response().WriteHeader(resp.StatusCode)
+	if r.Method == http.MethodHead || len(resp.Body) == 0 {
+		return nil
+	}
+	_, err = c.Response().Write(resp.Body)
+	return err
+}
+
+// apiInvokeError answers a failed invocation as API Gateway does.
+func (s *Server) apiInvokeError(c echo.Context, err error) error {
+	ai := info(c)
+	switch {
+	case errors.Is(err, lambdainvoke.ErrThrottled):
+		ai.outcome = "throttled"
+		return writeJSON(c, http.StatusTooManyRequests, message{Message: msgTooManyRequests})
+	case errors.Is(err, lambdainvoke.ErrTimeout):
+		ai.outcome = "timeout"
+		return writeJSON(c, http.StatusGatewayTimeout, message{Message: msgTimedOut})
+	case errors.Is(err, lambdainvoke.ErrCrashed):
+		ai.outcome = "crash"
+		s.opts.Logger.Warn("function container crashed; discarded", "request_id", requestID(c), "error", err.Error())
+		return writeJSON(c, http.StatusBadGateway, message{Message: msgInternal})
+	case errors.Is(err, lambdainvoke.ErrResponseTooLarge):
+		ai.outcome = "response_too_large"
+		return writeJSON(c, http.StatusBadGateway, message{Message: msgInternal})
+	case errors.Is(err, context.Canceled):
+		ai.outcome = "client_gone"
+		return writeJSON(c, http.StatusGatewayTimeout, message{Message: msgTimedOut}) // nobody reads it
+	default:
+		ai.outcome = "agent_error"
+		s.opts.Logger.Error("no container for the function", "request_id", requestID(c), "error", err.Error())
+		return writeJSON(c, http.StatusBadGateway, message{Message: msgInternal})
+	}
+}
