@@ -29,7 +29,7 @@ func TestAPIRoutes(t *testing.T) {
 		handler    http.HandlerFunc // nil: echo the event in a 1.0 response
 		wantStatus int
 		wantHeader map[string]string
-		wantBody   string           // exact, unless check is set
+		wantBody   string // exact, unless check is set
 		check      func(t *testing.T, resp *http.Response, ev event)
 	}{
 		{
