@@ -55,7 +55,9 @@ func (p Project) Files() []string {
 // Command returns `docker compose -f infra -f <mode> <args...>` for the
 // env, not yet started.
 func (p Project) Command(ctx context.Context, args ...string) *exec.Cmd {
-	full := []string{"compose", "--project-directory", p.Dir}
+	// No --project-directory: it would resolve the files' relative build
+	// contexts (..) against it instead of against each file's own folder.
+	full := []string{"compose"}
 	for _, f := range p.Files() {
 		full = append(full, "-f", f)
 	}

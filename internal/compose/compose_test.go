@@ -52,7 +52,7 @@ func TestCommand(t *testing.T) {
 	require.NoError(t, err)
 	p := Project{Dir: "/repo", Mode: "docker", Layout: l, Environ: []string{"PATH=/bin"}}
 	cmd := p.Command(t.Context(), "run", "--rm", "provisioner")
-	assert.Equal(t, []string{"docker", "compose", "--project-directory", "/repo",
+	assert.Equal(t, []string{"docker", "compose",
 		"-f", "/repo/compose/docker-compose.infra.yml", "-f", "/repo/compose/docker-compose.docker.yml",
 		"run", "--rm", "provisioner"}, cmd.Args)
 	assert.Contains(t, cmd.Env, "PATH=/bin")
