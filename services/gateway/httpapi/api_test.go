@@ -275,3 +275,29 @@ func TestBodyLimit(t *testing.T) {
 		})
 	}
 }
+
+func TestAccessLogEntries(t *testing.T) {
+	var mu sync.Mutex
+	var entries []map[string]any
+	h := newHarness(t, functionsYML, routingYML, harnessOptions{server: Options{AccessLog: func(e map[string]any) {
+		mu.Lock()
+		defer mu.Unlock()
+		entries = append(entries, e)
+	}}})
+	resp, _ := h.do(t, "GET", "/hello", nil, nil)
+	h.do(t, "GET", "/health", nil, nil) // health checks stay out of the log store
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, entries, 1)
+	e := entries[0]
+	assert.Equal(t, "gateway", e["service"])
+	assert.Equal(t, "test", e["env"])
+	assert.Equal(t, "GET /hello 200", e["message"])
+	assert.Equal(t, resp.Header.Get("X-Amzn-Requestid"), e["request_id"])
+	assert.Equal(t, "Hello", e["function"])
+	assert.Equal(t, "GET /hello", e["route"])
+	assert.Equal(t, true, e["cold"])
+	assert.NotEmpty(t, e["time"])
+	assert.EqualValues(t, 200, e["status"])
+}

@@ -31,6 +31,8 @@ type harness struct {
 	srv   *Server
 	http  *httptest.Server
 	log   *logwait.Recorder
+	// container serves every function's RIE endpoint, at /fn/<name>/<tag>.
+	container *httptest.Server
 
 	mu  sync.Mutex
 	fns map[string]http.HandlerFunc // function name -> what its container answers
@@ -41,7 +43,7 @@ type harnessOptions struct {
 	server  Options
 }
 
-func newHarness(t *testing.T, functionsYML, routingYML string, opts harnessOptions) *harness {
+func newHarness(t testing.TB, functionsYML, routingYML string, opts harnessOptions) *harness {
 	t.Helper()
 	h := &harness{fns: make(map[string]http.HandlerFunc)}
 	// One container server for all functions: it dispatches on the path
@@ -78,10 +80,15 @@ func newHarness(t *testing.T, functionsYML, routingYML string, opts harnessOptio
 	ctx, cancel := context.WithCancel(t.Context())
 	h.gens = generation.New(ctx, generation.Options{Logger: log})
 	h.apply(t, functionsYML, routingYML)
+	h.container = container
 
-	opts.invoker.Logger = log
+	if opts.invoker.Logger == nil {
+		opts.invoker.Logger = log
+	}
 	inv := lambdainvoke.New(h.agent.Client(), opts.invoker)
-	opts.server.Logger = log
+	if opts.server.Logger == nil {
+		opts.server.Logger = log
+	}
 	opts.server.Env = "test"
 	h.srv = New(ctx, h.gens, inv, opts.server)
 	h.http = httptest.NewServer(h.srv.Handler())
@@ -96,7 +103,7 @@ func newHarness(t *testing.T, functionsYML, routingYML string, opts harnessOptio
 }
 
 // apply publishes a new generation from YAML.
-func (h *harness) apply(t *testing.T, functionsYML, routingYML string) *generation.Generation {
+func (h *harness) apply(t testing.TB, functionsYML, routingYML string) *generation.Generation {
 	t.Helper()
 	g, err := h.tryApply(functionsYML, routingYML)
 	require.NoError(t, err)

@@ -216,48 +216,44 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if ai.kind == "health" {
 			level = slog.LevelDebug // container healthchecks every few seconds are noise
 		}
-		entry := map[string]any{
-			"time":        start.UTC().Format(time.RFC3339Nano),
-			"service":     "gateway",
-			"env":         s.opts.Env,
-			"level":       strings.ToLower(level.String()),
-			"message":     fmt.Sprintf("%s %s %d", req.Method, req.URL.Path, res.Status),
-			"kind":        ai.kind,
-			"method":      req.Method,
-			"path":        req.URL.Path,
-			"status":      res.Status,
-			"duration_ms": float64(time.Since(start).Microseconds()) / 1000,
-			"bytes_in":    req.ContentLength,
-			"bytes_out":   res.Size,
-			"remote_ip":   c.RealIP(),
-			"user_agent":  req.UserAgent(),
-			"request_id":  requestID(c),
-			"trace_id":    traceID(c),
+		// Built in a fixed order so stdout lines read the same way every time.
+		fields := []slog.Attr{
+			slog.String("kind", ai.kind),
+			slog.String("method", req.Method),
+			slog.String("path", req.URL.Path),
+			slog.Int("status", res.Status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Int64("bytes_in", req.ContentLength),
+			slog.Int64("bytes_out", res.Size),
+			slog.String("remote_ip", c.RealIP()),
+			slog.String("user_agent", req.UserAgent()),
+			slog.String("request_id", requestID(c)),
+			slog.String("trace_id", traceID(c)),
 		}
 		if ai.function != "" {
-			entry["function"] = ai.function
+			fields = append(fields, slog.String("function", ai.function))
 		}
 		if ai.route != "" {
-			entry["route"] = ai.route
+			fields = append(fields, slog.String("route", ai.route))
 		}
 		if ai.invoked {
-			entry["cold"] = ai.cold
-			entry["invoke_ms"] = float64(ai.invokeDur.Microseconds()) / 1000
+			fields = append(fields, slog.Bool("cold", ai.cold), slog.Float64("invoke_ms", float64(ai.invokeDur.Microseconds())/1000))
 		}
 		if ai.outcome != "" {
-			entry["outcome"] = ai.outcome
+			fields = append(fields, slog.String("outcome", ai.outcome))
 		}
-		if s.opts.Logger.Enabled(req.Context(), level) {
-			attrs := make([]slog.Attr, 0, len(entry))
-			for k, v := range entry {
-				if k == "time" || k == "level" || k == "message" {
-					continue // slog writes its own
-				}
-				attrs = append(attrs, slog.Any(k, v))
-			}
-			s.opts.Logger.LogAttrs(req.Context(), level, entry["message"].(string), attrs...)
-		}
+		msg := fmt.Sprintf("%s %s %d", req.Method, req.URL.Path, res.Status)
+		s.opts.Logger.LogAttrs(req.Context(), level, msg, fields...)
 		if s.opts.AccessLog != nil && level >= slog.LevelInfo {
+			entry := make(map[string]any, len(fields)+5)
+			for _, f := range fields {
+				entry[f.Key] = f.Value.Any()
+			}
+			entry["time"] = start.UTC().Format(time.RFC3339Nano)
+			entry["service"] = "gateway"
+			entry["env"] = s.opts.Env
+			entry["level"] = strings.ToLower(level.String())
+			entry["message"] = msg
 			s.opts.AccessLog(entry)
 		}
 		return nil

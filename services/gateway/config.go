@@ -1,0 +1,96 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/esb-dev/esb/services/gateway/configwatch"
+)
+
+// config is everything the gateway reads from its environment, read once
+// at start.
+type config struct {
+	ConfigDir      string        // CONFIG_DIR
+	SeedDir        string        // SEED_DIR
+	ReloadInterval time.Duration // CONFIG_RELOAD_INTERVAL
+	AgentURL       string        // AGENT_URL
+	LogsURL        string        // LOGS_URL; empty: no shipping
+	Listen         string        // LISTEN
+	Env            string        // ESB_ENV
+	Region         string        // AWS_REGION
+	AccountID      string        // ACCOUNT_ID
+	MaxQueueWait   time.Duration // MAX_QUEUE_WAIT
+}
+
+// configFromEnv reads the gateway's environment through getenv. Every
+// problem is reported at once.
+func configFromEnv(getenv func(string) string) (config, error) {
+	get := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := config{
+		ConfigDir: get("CONFIG_DIR", "/app/runtime-config"),
+		SeedDir:   get("SEED_DIR", "/app/seed-config"),
+		AgentURL:  get("AGENT_URL", "http://agent:9000"),
+		LogsURL:   get("LOGS_URL", ""),
+		Listen:    get("LISTEN", ":8080"),
+		Env:       get("ESB_ENV", ""),
+		Region:    get("AWS_REGION", "us-east-1"),
+		AccountID: get("ACCOUNT_ID", "123456789012"),
+	}
+	var errs []error
+	var err error
+	if c.ReloadInterval, err = duration(get("CONFIG_RELOAD_INTERVAL", "1s")); err != nil {
+		errs = append(errs, fmt.Errorf("CONFIG_RELOAD_INTERVAL: %w", err))
+	} else if c.ReloadInterval < configwatch.MinInterval {
+		errs = append(errs, fmt.Errorf("CONFIG_RELOAD_INTERVAL: %s is below the minimum of %s", c.ReloadInterval, configwatch.MinInterval))
+	}
+	if c.MaxQueueWait, err = duration(get("MAX_QUEUE_WAIT", "10s")); err != nil {
+		errs = append(errs, fmt.Errorf("MAX_QUEUE_WAIT: %w", err))
+	} else if c.MaxQueueWait <= 0 {
+		errs = append(errs, fmt.Errorf("MAX_QUEUE_WAIT: must be positive, got %s", c.MaxQueueWait))
+	}
+	if err := httpURL(c.AgentURL); err != nil {
+		errs = append(errs, fmt.Errorf("AGENT_URL: %w", err))
+	}
+	if c.LogsURL != "" {
+		if err := httpURL(c.LogsURL); err != nil {
+			errs = append(errs, fmt.Errorf("LOGS_URL: %w", err))
+		}
+	}
+	if len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "" {
+		errs = append(errs, fmt.Errorf("ACCOUNT_ID: want 12 digits, got %q", c.AccountID))
+	}
+	return c, errors.Join(errs...)
+}
+
+// duration accepts a Go duration ("1s", "500ms") or plain seconds ("0.5"),
+// the two forms people write for these variables.
+func duration(s string) (time.Duration, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, nil
+	}
+	secs, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither a duration (1s, 500ms) nor a number of seconds", s)
+	}
+	return time.Duration(secs * float64(time.Second)), nil
+}
+
+func httpURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("parse %q: %w", s, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", s)
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
+)
+
+// instantLeaser is an agent that answers in-process: a warm container at
+// once, and a release that costs nothing.
+type instantLeaser struct{ endpoint string }
+
+func (l instantLeaser) Acquire(context.Context, agentapi.FunctionSpec) (agentapi.Lease, error) {
+	return agentapi.Lease{ID: "l", Endpoint: l.endpoint, Container: "c"}, nil
+}
+
+func (instantLeaser) Release(context.Context, string, agentapi.ReleaseRequest) error { return nil }
+
+// BenchmarkWarmInvoke compares one warm invocation sent straight to a
+// function's RIE endpoint with the same request through the whole gateway:
+// route match, event build, lease, invoke, release, response mapping,
+// access log (JSON, discarded). The gateway runs twice: with an agent that
+// answers in-process (the gateway's own cost: one extra HTTP hop) and with
+// the fake agent over HTTP as in production (two more hops: acquire and
+// release). All three run interleaved in one loop, so they see the same
+// machine state; the figures to read are the ratios to direct.
+func BenchmarkWarmInvoke(b *testing.B) {
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	h := newHarness(b, functionsYML, routingYML, harnessOptions{server: Options{Logger: quiet}})
+	reply := []byte(`{"statusCode":200,"headers":{"Content-Type":"text/plain"},"body":"hello"}`)
+	h.function("Hello", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = w.Write(reply)
+	})
+	client := h.http.Client()
+	direct := h.container.URL + "/fn/Hello/-" + agentapi.Invocations
+	inproc := New(b.Context(), h.gens, lambdainvoke.New(instantLeaser{endpoint: h.container.URL + "/fn/Hello/-"}, lambdainvoke.Options{}), Options{Logger: quiet})
+	inprocHTTP := httptest.NewServer(inproc.Handler())
+	b.Cleanup(inprocHTTP.Close)
+	event := []byte(`{"resource":"/hello","path":"/hello","httpMethod":"GET","headers":{"Host":"localhost"},"body":null,"isBase64Encoded":false}`)
+	call := func(req *http.Request) {
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	var directTime, inprocTime, gatewayTime time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodPost, direct, bytes.NewReader(event))
+		start := time.Now()
+		call(req)
+		directTime += time.Since(start)
+
+		req, _ = http.NewRequest(http.MethodGet, inprocHTTP.URL+"/hello", nil)
+		start = time.Now()
+		call(req)
+		inprocTime += time.Since(start)
+
+		req, _ = http.NewRequest(http.MethodGet, h.http.URL+"/hello", nil)
+		start = time.Now()
+		call(req)
+		gatewayTime += time.Since(start)
+		for len(h.agent.Releases()) > 0 {
+			<-h.agent.Releases() // the fake records every release; keep its buffer from filling
+		}
+		for len(h.agent.Acquires()) > 0 {
+			<-h.agent.Acquires()
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(directTime.Nanoseconds())/n, "direct-ns/op")
+	b.ReportMetric(float64(inprocTime.Nanoseconds())/n, "gw-inproc-agent-ns/op")
+	b.ReportMetric(float64(gatewayTime.Nanoseconds())/n, "gw-http-agent-ns/op")
+	b.ReportMetric(float64(inprocTime)/float64(directTime), "inproc-agent/direct")
+	b.ReportMetric(float64(gatewayTime)/float64(directTime), "http-agent/direct")
+}

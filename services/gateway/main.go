@@ -1,0 +1,163 @@
+// Command gateway is ESB's HTTP gateway: it serves the routes and functions
+// of CONFIG_DIR like API Gateway and Lambda, picks up new deploys by
+// itself, and leases function containers from the agent.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/logship"
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/services/gateway/agentsync"
+	"github.com/esb-dev/esb/services/gateway/configwatch"
+	"github.com/esb-dev/esb/services/gateway/generation"
+	"github.com/esb-dev/esb/services/gateway/httpapi"
+	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
+)
+
+// shutdownTimeout bounds the drain on SIGTERM; it stays under Docker's
+// default 10 s stop grace so the drain finishes before a SIGKILL.
+const shutdownTimeout = 8 * time.Second
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("service", "gateway")
+	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		log.Error("gateway: invalid environment", "error", err.Error())
+		os.Exit(2)
+	}
+	log = log.With("env", cfg.Env)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("gateway stopped", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+// run wires the gateway together and serves until ctx ends.
+func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	seeded, err := runtimeconfig.Seed(ctx, cfg.ConfigDir, cfg.SeedDir, runtimeconfig.SeedOptions{})
+	if err != nil {
+		return fmt.Errorf("seed config dir: %w", err)
+	}
+	log.Info("runtime config seeded", "dir", cfg.ConfigDir, "kept", seeded.Kept, "copied", seeded.Copied, "created", seeded.Created)
+	for _, w := range seeded.Warnings {
+		log.Warn(w)
+	}
+
+	var shipper *logship.Shipper
+	if cfg.LogsURL != "" {
+		shipper = logship.New(cfg.LogsURL, logship.Options{Logger: log})
+	}
+	agent := &agentapi.Client{BaseURL: cfg.AgentURL, HTTP: &http.Client{}}
+	pusher := agentsync.New(agent, agentsync.Options{Logger: log})
+
+	// Generations live under their own context: they end after serving
+	// stopped, not when the signal arrives.
+	genCtx, endGenerations := context.WithCancel(context.WithoutCancel(ctx))
+	defer endGenerations()
+	gens := generation.New(genCtx, generation.Options{
+		Logger: log,
+		OnLive: func(g *generation.Generation) {
+			pusher.Push(g.Context(), agentapi.Desired{Generation: g.ID, Functions: g.Table.Functions()})
+		},
+	})
+	files, _ := runtimeconfig.ReadFiles(cfg.ConfigDir) // only to point at lines if the build fails
+	if _, err := gens.Apply(configwatch.Snapshot{Config: seeded.Config, Files: files, ReadAt: time.Now()}); err != nil {
+		return fmt.Errorf("runtime config in %s: %w", cfg.ConfigDir, err)
+	}
+	watcher := configwatch.New(cfg.ConfigDir, configwatch.Options{
+		Interval: cfg.ReloadInterval,
+		Initial:  &seeded.Config,
+		Logger:   log,
+	})
+
+	invoker := lambdainvoke.New(agent, lambdainvoke.Options{MaxQueueWait: cfg.MaxQueueWait, Logger: log})
+	var accessLog func(map[string]any)
+	if shipper != nil {
+		accessLog = shipper.Send
+	}
+	// Event invocations outlive their requests; they get the drain deadline
+	// after the listener closes, then are cut off.
+	bgCtx, endBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer endBackground()
+	server := httpapi.New(bgCtx, gens, invoker, httpapi.Options{
+		Region:    cfg.Region,
+		AccountID: cfg.AccountID,
+		Env:       cfg.Env,
+		AccessLog: accessLog,
+		Logger:    log,
+	})
+	httpServer := &http.Server{
+		Handler:           server.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+
+	// The log shipper runs longest, so the access log of the last requests
+	// still reaches the log store.
+	shipCtx, endShipping := context.WithCancel(context.WithoutCancel(ctx))
+	var shipping sync.WaitGroup
+	if shipper != nil {
+		shipping.Go(func() { _ = shipper.Run(shipCtx) }) // Run returns nil by contract
+	}
+	defer func() {
+		endShipping()
+		shipping.Wait()
+	}()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return watcher.Run(gctx) })
+	g.Go(func() error { return gens.Run(gctx, watcher.Snapshots()) })
+	g.Go(func() error { return pusher.Run(gctx) })
+	g.Go(func() error {
+		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve %s: %w", cfg.Listen, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("gateway shutting down", "deadline", shutdownTimeout.String())
+		drain, cancel := context.WithTimeout(context.WithoutCancel(gctx), shutdownTimeout)
+		defer cancel()
+		var errs []error
+		if err := httpServer.Shutdown(drain); err != nil {
+			errs = append(errs, fmt.Errorf("drain requests: %w", err))
+		}
+		if err := server.Wait(drain); err != nil {
+			errs = append(errs, err)
+		}
+		endBackground()
+		return errors.Join(errs...)
+	})
+	first := gens.Current()
+	log.Info("gateway listening", "addr", ln.Addr().String(), "config_dir", cfg.ConfigDir, "agent", cfg.AgentURL,
+		"generation", first.ID, "functions", first.Table.FunctionCount(), "routes", first.Table.RouteCount(),
+		"reload_interval", cfg.ReloadInterval.String())
+	err = g.Wait()
+	gens.Close()
+	if shipper != nil && shipper.Dropped() > 0 {
+		log.Warn("log entries dropped while shipping", "dropped", shipper.Dropped())
+	}
+	return err
+}
