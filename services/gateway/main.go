@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -51,6 +52,9 @@ func main() {
 // run wires the gateway together and serves until ctx ends.
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	seeded, err := runtimeconfig.Seed(ctx, cfg.ConfigDir, cfg.SeedDir, runtimeconfig.SeedOptions{})
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("seed config dir: %w (the gateway runs as uid %d; run it as the owner of CONFIG_DIR, e.g. compose user:)", err, os.Getuid())
+	}
 	if err != nil {
 		return fmt.Errorf("seed config dir: %w", err)
 	}
