@@ -239,8 +239,6 @@ func (w *Watcher) reload(ctx context.Context) {
 		return
 	}
 	w.last = &snap.Config
-	log.Info("runtime config snapshot ready", "dir", w.dir,
-		"functions", len(snap.Config.Functions.Functions), "routes", len(snap.Config.Routing.Routes))
 	// One producer: after draining a stale pending snapshot the send
 	// cannot block.
 	select {
@@ -252,6 +250,8 @@ func (w *Watcher) reload(ctx context.Context) {
 		}
 		w.out <- snap
 	}
+	log.Info("runtime config snapshot ready", "dir", w.dir,
+		"functions", len(snap.Config.Functions.Functions), "routes", len(snap.Config.Routing.Routes))
 }
 
 // read reads, decodes and validates the three files, retrying a bad result

@@ -177,6 +177,7 @@ type PathError struct {
 	Msg   string
 }
 
+// Error names file, route and field, like runtimeconfig's problems.
 func (e *PathError) Error() string {
 	field := e.Field
 	if field == "" {
