@@ -209,6 +209,7 @@ type statusError struct {
 	body   string
 }
 
+// Error gives the status and the start of the store's answer.
 func (e *statusError) Error() string {
 	return fmt.Sprintf("status %d: %s", e.status, e.body)
 }
