@@ -1,11 +1,21 @@
 package main
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/services/gateway/fakeagent"
+	"github.com/esb-dev/esb/services/gateway/logwait"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -65,4 +75,70 @@ func TestConfigFromEnv(t *testing.T) {
 			tt.check(t, c)
 		})
 	}
+}
+
+// TestRunServesAndHotReloads runs the gateway's own wiring (run) on a temp
+// CONFIG_DIR, deploys into it the way `esb deploy` does (MergeInto), and
+// checks that the new route is served without a restart, that a malformed
+// file leaves it serving, and that cancelling ctx drains and returns.
+func TestRunServesAndHotReloads(t *testing.T) {
+	fn := fakeagent.Function(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, `{"statusCode":200,"body":"hello from A"}`)
+	})
+	agent := fakeagent.New(t, func(agentapi.FunctionSpec) string { return fn.URL })
+	dir := filepath.Join(t.TempDir(), "config") // not there yet: the seed init creates it
+	rec, log := logwait.New()
+	cfg := config{
+		ConfigDir: dir, SeedDir: "seed-config", ReloadInterval: time.Second, AgentURL: agent.Server.URL,
+		Listen: "127.0.0.1:0", Env: "test", Region: "us-east-1", AccountID: "123456789012", MaxQueueWait: time.Second,
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, log) }()
+
+	rec.Wait(t, runtimeconfig.NoConfigWarning, 1)
+	addr := rec.Wait(t, "gateway listening", 1).Attrs["addr"].(string)
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+	status, body := get("/health")
+	assert.Equal(t, 200, status)
+	assert.JSONEq(t, `{"status":"ok","generation":1,"functions":0,"routes":0}`, body)
+	assert.EqualValues(t, 1, (<-agent.Desired()).Generation)
+	for _, name := range runtimeconfig.FileNames {
+		assert.FileExists(t, filepath.Join(dir, name), "seeded")
+	}
+
+	deploy := runtimeconfig.Empty()
+	deploy.Functions.Functions["A"] = runtimeconfig.Function{Image: "img/a"}
+	deploy.Routing.Routes = []runtimeconfig.Route{{Path: "/hello", Method: "GET", Function: "A", Payload: "1.0"}}
+	_, err := runtimeconfig.MergeInto(t.Context(), dir, deploy, runtimeconfig.MergeOptions{})
+	require.NoError(t, err)
+	rec.Wait(t, "runtime config live", 2)
+	status, body = get("/hello")
+	assert.Equal(t, 200, status)
+	assert.Equal(t, "hello from A", body)
+	desired := <-agent.Desired()
+	assert.EqualValues(t, 2, desired.Generation)
+	require.Len(t, desired.Functions, 1)
+	assert.Equal(t, "A", desired.Functions[0].Name)
+
+	bad := filepath.Join(dir, "routing.yml.tmp")
+	require.NoError(t, os.WriteFile(bad, []byte("routes:\n  - {path: /x, method: FETCH, function: A, payload: \"1.0\"}\n"), 0o644))
+	require.NoError(t, os.Rename(bad, filepath.Join(dir, runtimeconfig.RoutingFileName)))
+	rejected := rec.Wait(t, "runtime config rejected; keeping the previous config", 1)
+	assert.Contains(t, rejected.Attrs["problems"], `routing.yml:2:16: routes[0].method: unsupported method "FETCH"`)
+	status, _ = get("/hello")
+	assert.Equal(t, 200, status, "the previous config stays live")
+	_, body = get("/health")
+	assert.JSONEq(t, `{"status":"ok","generation":2,"functions":1,"routes":1}`, body)
+
+	cancel()
+	assert.NoError(t, <-done)
 }
