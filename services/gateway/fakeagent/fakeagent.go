@@ -23,7 +23,7 @@ type Released struct {
 }
 
 // Agent is the fake. Endpoint decides where each acquired lease points;
-// returning "" answers FunctionNotFound.
+// returning "" answers NotFound.
 type Agent struct {
 	Server *httptest.Server
 
@@ -79,17 +79,17 @@ func (a *Agent) Desired() <-chan agentapi.Desired { return a.desired }
 // that is still starting.
 func (a *Agent) FailDesired(n int) { a.failDesired.Store(int64(n)) }
 
-// FailAcquire makes every acquire answer 500 ImagePullFailed while on.
+// FailAcquire makes every acquire answer 502 ImagePullFailed while on.
 func (a *Agent) FailAcquire(on bool) { a.failAcquire.Store(on) }
 
 func (a *Agent) setDesired(w http.ResponseWriter, r *http.Request) {
 	if a.failDesired.Add(-1) >= 0 {
-		writeJSON(w, http.StatusServiceUnavailable, agentapi.Error{Code: "Starting", Message: "agent is starting"})
+		writeJSON(w, http.StatusServiceUnavailable, agentapi.Error{Code: agentapi.CodeUnavailable, Message: "agent is starting"})
 		return
 	}
 	var d agentapi.Desired
 	if err := json.NewDecoder(r.Body).Decode(&d); err != nil {
-		writeJSON(w, http.StatusBadRequest, agentapi.Error{Code: "BadRequest", Message: err.Error()})
+		writeJSON(w, http.StatusBadRequest, agentapi.Error{Code: agentapi.CodeBadRequest, Message: err.Error()})
 		return
 	}
 	a.desired <- d
@@ -99,21 +99,21 @@ func (a *Agent) setDesired(w http.ResponseWriter, r *http.Request) {
 func (a *Agent) acquire(w http.ResponseWriter, r *http.Request) {
 	var req agentapi.AcquireRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, agentapi.Error{Code: "BadRequest", Message: err.Error()})
+		writeJSON(w, http.StatusBadRequest, agentapi.Error{Code: agentapi.CodeBadRequest, Message: err.Error()})
 		return
 	}
 	if req.Spec.Name != r.PathValue("name") {
-		writeJSON(w, http.StatusBadRequest, agentapi.Error{Code: "BadRequest", Message: "spec name does not match the path"})
+		writeJSON(w, http.StatusBadRequest, agentapi.Error{Code: agentapi.CodeBadRequest, Message: "spec name does not match the path"})
 		return
 	}
 	a.acquires <- req.Spec
 	if a.failAcquire.Load() {
-		writeJSON(w, http.StatusInternalServerError, agentapi.Error{Code: "ImagePullFailed", Message: "pull " + req.Spec.Function.Image + ": not found"})
+		writeJSON(w, http.StatusBadGateway, agentapi.Error{Code: agentapi.CodeImagePullFailed, Message: "pull " + req.Spec.Function.Image + ": not found"})
 		return
 	}
 	ep := a.endpoint(req.Spec)
 	if ep == "" {
-		writeJSON(w, http.StatusNotFound, agentapi.Error{Code: "FunctionNotFound", Message: req.Spec.Name})
+		writeJSON(w, http.StatusNotFound, agentapi.Error{Code: agentapi.CodeNotFound, Message: req.Spec.Name})
 		return
 	}
 	n := a.leases.Add(1)
@@ -132,7 +132,7 @@ func (a *Agent) acquire(w http.ResponseWriter, r *http.Request) {
 func (a *Agent) release(w http.ResponseWriter, r *http.Request) {
 	var req agentapi.ReleaseRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, agentapi.Error{Code: "BadRequest", Message: err.Error()})
+		writeJSON(w, http.StatusBadRequest, agentapi.Error{Code: agentapi.CodeBadRequest, Message: err.Error()})
 		return
 	}
 	a.releases <- Released{LeaseID: r.PathValue("id"), ReleaseRequest: req}

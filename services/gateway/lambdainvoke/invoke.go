@@ -310,7 +310,13 @@ func errorType(body []byte) string {
 func (i *Invoker) release(ctx context.Context, lease agentapi.Lease, discard bool, reason string) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.opts.ReleaseTimeout)
 	defer cancel()
-	if err := i.leaser.Release(rctx, lease.ID, agentapi.ReleaseRequest{Discard: discard, Reason: reason}); err != nil {
+	err := i.leaser.Release(rctx, lease.ID, agentapi.ReleaseRequest{Discard: discard, Reason: reason})
+	switch {
+	case err == nil:
+	case agentapi.IsCode(err, agentapi.CodeUnknownLease):
+		// The agent already reclaimed it (expired, or the agent restarted).
+		i.opts.Logger.Debug("release lease: unknown to the agent", "lease", lease.ID, "container", lease.Container)
+	default:
 		i.opts.Logger.Warn("release lease", "lease", lease.ID, "container", lease.Container, "discard", discard, "error", err.Error())
 	}
 }

@@ -165,7 +165,7 @@ func TestInvokeAgentFailure(t *testing.T) {
 	_, err := New(agent.Client(), Options{}).Invoke(t.Context(), Request{Function: spec("F", 0)})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrAgent)
-	assert.True(t, agentapi.IsCode(err, "ImagePullFailed"), "the agent's answer stays inspectable: %v", err)
+	assert.True(t, agentapi.IsCode(err, agentapi.CodeImagePullFailed), "the agent's answer stays inspectable: %v", err)
 	assert.Empty(t, agent.Releases(), "nothing leased, nothing to return")
 }
 
