@@ -18,7 +18,7 @@ cli:
 
 # Start the platform of an env and wait until every service is healthy.
 up: cli
-    eval "$({{esb}} env -e {{env}})" && docker compose up -d --wait
+    eval "$({{esb}} env -e {{env}})" && mkdir -p "$CONFIG_DIR" && docker compose up -d --wait
     {{esb}} status -e {{env}}
 
 # Show the env's services.

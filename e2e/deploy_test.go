@@ -21,6 +21,8 @@ import (
 	"github.com/docker/go-connections/nat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/internal/runtimeconfig"
 )
 
 // TestDeployRuntimes deploys one Python, one Node.js and one custom-runtime
@@ -47,7 +49,7 @@ func TestDeployRuntimes(t *testing.T) {
 	}
 
 	t.Run("each image answers through its RIE, result and error shape", func(t *testing.T) {
-		py := runFunction(ctx, t, docker, first["PyFunction"].Image+"@"+first["PyFunction"].Digest, "PyFunction")
+		py := runFunction(ctx, t, docker, first["PyFunction"], "PyFunction")
 		out := invokeJSON(ctx, t, py, `{"echo": 42}`)
 		assert.Equal(t, "python", out["runtime"])
 		assert.Equal(t, "hello-py", out["greeting"])
@@ -60,7 +62,7 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Equal(t, "asked to fail", failed["errorMessage"])
 		assert.NotEmpty(t, failed["stackTrace"])
 
-		node := runFunction(ctx, t, docker, first["NodeFunction"].Image+"@"+first["NodeFunction"].Digest, "NodeFunction")
+		node := runFunction(ctx, t, docker, first["NodeFunction"], "NodeFunction")
 		out = invokeJSON(ctx, t, node, `{"echo": 7}`)
 		assert.Equal(t, "node", out["runtime"])
 		assert.Equal(t, "NodeFunction", out["functionName"])
@@ -71,7 +73,7 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Equal(t, "asked to fail", failed["errorMessage"])
 		assert.NotEmpty(t, failed["trace"])
 
-		custom := runFunction(ctx, t, docker, first["ProvidedFunction"].Image+"@"+first["ProvidedFunction"].Digest, "ProvidedFunction")
+		custom := runFunction(ctx, t, docker, first["ProvidedFunction"], "ProvidedFunction")
 		out = invokeJSON(ctx, t, custom, `{"echo": "x"}`)
 		assert.Equal(t, "provided", out["runtime"])
 		assert.Equal(t, "unused.handler", out["handler"])
@@ -104,7 +106,7 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Equal(t, first["NodeFunction"].Digest, now["NodeFunction"].Digest)
 		assert.Equal(t, first["ProvidedFunction"].Digest, now["ProvidedFunction"].Digest)
 
-		py := runFunction(ctx, t, docker, now["PyFunction"].Image+"@"+now["PyFunction"].Digest, "PyFunction")
+		py := runFunction(ctx, t, docker, now["PyFunction"], "PyFunction")
 		assert.Equal(t, "2", invokeJSON(ctx, t, py, `{}`)["version"])
 	})
 
@@ -138,10 +140,15 @@ func buildBootstrap(t *testing.T, dir string) {
 	require.NoError(t, os.Remove(filepath.Join(dir, "main.go")))
 }
 
-// runFunction starts an image as Lambda's local tooling does (RIE on 8080,
-// published on a loopback port) and returns its invoke URL.
-func runFunction(ctx context.Context, t *testing.T, docker client.APIClient, image, name string) string {
+// runFunction pulls a function's published image by digest and starts it
+// as Lambda's local tooling does (RIE on 8080, published on a loopback
+// port); it returns the invoke URL.
+func runFunction(ctx context.Context, t *testing.T, docker client.APIClient, fn runtimeconfig.Function, name string) string {
 	t.Helper()
+	repo, _, _ := strings.Cut(fn.Image[strings.LastIndex(fn.Image, "/")+1:], ":")
+	image := fn.Image[:strings.LastIndex(fn.Image, "/")+1] + repo + "@" + fn.Digest
+	pullImage(ctx, t, docker, image)
+	t.Cleanup(func() { removeImage(docker, image) })
 	created, err := docker.ContainerCreate(ctx, &container.Config{
 		Image:        image,
 		Env:          []string{"AWS_LAMBDA_FUNCTION_NAME=" + name, "AWS_LAMBDA_FUNCTION_TIMEOUT=5", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256"},

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,7 @@ func newStack(t *testing.T, name string, portOffset int) *stack {
 	s := &stack{layout: l, root: repoRoot(t), cacheHome: cache}
 	s.layout.ImageTag, err = compose.SourceTag(s.root)
 	require.NoError(t, err)
+	s.layout.UID, s.layout.GID = strconv.Itoa(os.Getuid()), strconv.Itoa(os.Getgid())
 	s.env = os.Environ()
 	for _, v := range s.layout.Vars() {
 		s.env = append(s.env, v.Name+"="+v.Value)
@@ -83,6 +85,9 @@ func (s *stack) up(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Minute)
 	defer cancel()
+	// Created here, owned by the test's user: Docker would create a missing
+	// bind source owned by root.
+	require.NoError(t, os.MkdirAll(s.layout.ConfigDir, 0o755))
 	t.Logf("compose up %s (the first run builds the images)", s.layout.Env.Project())
 	// Streamed line by line: a cold build takes minutes and CI should show it.
 	err := s.project().Run(ctx, testLog{t}, "--progress", "plain", "up", "-d", "--wait")

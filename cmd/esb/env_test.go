@@ -15,7 +15,7 @@ import (
 func testCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	c := &cli{stdout: &stdout, stderr: &stderr, workdir: t.TempDir(), lookupEnv: func(k string) (string, bool) {
+	c := &cli{stdout: &stdout, stderr: &stderr, workdir: t.TempDir(), uid: 1000, gid: 1001, lookupEnv: func(k string) (string, bool) {
 		v, ok := env[k]
 		return v, ok
 	}}
@@ -31,6 +31,7 @@ func TestEnvShell(t *testing.T) {
 	assert.Contains(t, out, "export CONFIG_DIR=/x/esb/staging/esb-dev-7a9f2a81/dev/config\n")
 	assert.Contains(t, out, "export PORT_REGISTRY=5010\n")
 	assert.Contains(t, out, "export PORT_GATEWAY=5000\n")
+	assert.Contains(t, out, "export ESB_UID=1000\nexport ESB_GID=1001\n")
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		assert.True(t, strings.HasPrefix(line, "export "), "line %q", line)
 	}

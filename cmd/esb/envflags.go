@@ -49,6 +49,9 @@ func (o *envOptions) layout(c *cli) (platform.Layout, error) {
 	if err != nil {
 		return l, err
 	}
+	if c.uid >= 0 && c.gid >= 0 {
+		l.UID, l.GID = strconv.Itoa(c.uid), strconv.Itoa(c.gid)
+	}
 	// Inside an ESB checkout, ESB's own images are tagged by their sources,
 	// so compose builds them again exactly when they changed.
 	if dir, err := compose.FindDir(c.getenv("ESB_PROJECT_DIR"), c.workdir); err == nil {

@@ -17,7 +17,8 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	wd, _ := os.Getwd()
-	code := run(ctx, &cli{stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, workdir: wd}, os.Args[1:])
+	c := &cli{stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, workdir: wd, uid: os.Getuid(), gid: os.Getgid()}
+	code := run(ctx, c, os.Args[1:])
 	stop()
 	os.Exit(code)
 }
@@ -28,6 +29,7 @@ type cli struct {
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
 	workdir        string
+	uid, gid       int // -1 where the platform has none
 }
 
 func (c *cli) getenv(key string) string {

@@ -16,6 +16,9 @@ type Layout struct {
 	// ImageTag tags ESB's own service images (ESB_IMAGE_TAG); empty leaves
 	// the compose files' default.
 	ImageTag string
+	// UID and GID own CONFIG_DIR on the host; the gateway runs as them so
+	// the deploy lock and the seeded files stay usable by `esb deploy`.
+	UID, GID string
 }
 
 // Var is one environment variable of the compose contract.
@@ -81,6 +84,9 @@ func (l Layout) Vars() []Var {
 	)
 	if l.ImageTag != "" {
 		vars = append(vars, Var{"ESB_IMAGE_TAG", l.ImageTag})
+	}
+	if l.UID != "" && l.GID != "" {
+		vars = append(vars, Var{"ESB_UID", l.UID}, Var{"ESB_GID", l.GID})
 	}
 	return vars
 }

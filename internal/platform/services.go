@@ -8,8 +8,9 @@ type Service struct {
 	Role string // what it does, for people
 }
 
-// Services lists the long-running services every env runs. One-shot
-// services (the provisioner) are not listed: they are not meant to run.
+// Services lists the long-running services every env runs (docker mode).
+// One-shot services (the provisioner) are not listed: they are not meant
+// to run.
 func Services() []Service {
 	return []Service{
 		{Name: "registry", Role: "image registry"},
@@ -17,6 +18,8 @@ func Services() []Service {
 		{Name: "database", Role: "DynamoDB API"},
 		{Name: "logs", Role: "log store"},
 		{Name: "dagger-engine", Role: "deploy pipeline engine"},
+		{Name: "agent", Role: "function containers"},
+		{Name: "gateway", Role: "API Gateway and Lambda API"},
 	}
 }
 

@@ -59,39 +59,39 @@ type Defaults struct {
 // Function is one Lambda function. Its key in FunctionsFile.Functions is the
 // SAM FunctionName, else the logical ID.
 type Function struct {
-	Image  string `yaml:"image"`
-	Digest string `yaml:"digest,omitempty"`
+	Image  string `yaml:"image" json:"image,omitempty"`
+	Digest string `yaml:"digest,omitempty" json:"digest,omitempty"`
 	// Source fingerprints what the image was built from (code, layers,
 	// base, handler); a deploy with the same Source and a digest still in
 	// the registry skips the build.
-	Source        string            `yaml:"source,omitempty"`
-	Runtime       string            `yaml:"runtime,omitempty"`
-	Handler       string            `yaml:"handler,omitempty"`
-	Timeout       int               `yaml:"timeout,omitempty"`     // seconds
-	MemorySize    int               `yaml:"memory_size,omitempty"` // MB
-	Architectures []string          `yaml:"architectures,omitempty"`
-	Environment   map[string]string `yaml:"environment,omitempty"`
-	Layers        []string          `yaml:"layers,omitempty"`
-	Scaling       Scaling           `yaml:"scaling,omitempty"`
-	Schedules     []Schedule        `yaml:"schedules,omitempty"`
-	Extra         map[string]any    `yaml:",inline"`
+	Source        string            `yaml:"source,omitempty" json:"source,omitempty"`
+	Runtime       string            `yaml:"runtime,omitempty" json:"runtime,omitempty"`
+	Handler       string            `yaml:"handler,omitempty" json:"handler,omitempty"`
+	Timeout       int               `yaml:"timeout,omitempty" json:"timeout,omitempty"`         // seconds
+	MemorySize    int               `yaml:"memory_size,omitempty" json:"memory_size,omitempty"` // MB
+	Architectures []string          `yaml:"architectures,omitempty" json:"architectures,omitempty"`
+	Environment   map[string]string `yaml:"environment,omitempty" json:"environment,omitempty"`
+	Layers        []string          `yaml:"layers,omitempty" json:"layers,omitempty"`
+	Scaling       Scaling           `yaml:"scaling,omitempty" json:"scaling,omitempty"`
+	Schedules     []Schedule        `yaml:"schedules,omitempty" json:"schedules,omitempty"`
+	Extra         map[string]any    `yaml:",inline" json:"extra,omitempty"`
 }
 
 // Scaling bounds how many containers of a function run.
 type Scaling struct {
-	MaxConcurrency int            `yaml:"max_concurrency,omitempty"`
-	MinWarm        int            `yaml:"min_warm,omitempty"`
-	IdleTimeout    int            `yaml:"idle_timeout,omitempty"` // seconds
-	Extra          map[string]any `yaml:",inline"`
+	MaxConcurrency int            `yaml:"max_concurrency,omitempty" json:"max_concurrency,omitempty"`
+	MinWarm        int            `yaml:"min_warm,omitempty" json:"min_warm,omitempty"`
+	IdleTimeout    int            `yaml:"idle_timeout,omitempty" json:"idle_timeout,omitempty"` // seconds
+	Extra          map[string]any `yaml:",inline" json:"extra,omitempty"`
 }
 
 // Schedule is a SAM Schedule event, kept on its function.
 type Schedule struct {
-	Name       string         `yaml:"name,omitempty"`
-	Expression string         `yaml:"expression"`
-	Input      string         `yaml:"input,omitempty"`
-	Enabled    *bool          `yaml:"enabled,omitempty"`
-	Extra      map[string]any `yaml:",inline"`
+	Name       string         `yaml:"name,omitempty" json:"name,omitempty"`
+	Expression string         `yaml:"expression" json:"expression,omitempty"`
+	Input      string         `yaml:"input,omitempty" json:"input,omitempty"`
+	Enabled    *bool          `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	Extra      map[string]any `yaml:",inline" json:"extra,omitempty"`
 }
 
 // RoutingFile is routing.yml.
