@@ -149,9 +149,15 @@ func runFunction(ctx context.Context, t *testing.T, docker client.APIClient, fn 
 	image := fn.Image[:strings.LastIndex(fn.Image, "/")+1] + repo + "@" + fn.Digest
 	pullImage(ctx, t, docker, image)
 	t.Cleanup(func() { removeImage(docker, image) })
+	// The environment is config, not image content: it comes from
+	// functions.yml, as the agent passes it.
+	env := []string{"AWS_LAMBDA_FUNCTION_NAME=" + name, "AWS_LAMBDA_FUNCTION_TIMEOUT=5", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256"}
+	for k, v := range fn.Environment {
+		env = append(env, k+"="+v)
+	}
 	created, err := docker.ContainerCreate(ctx, &container.Config{
 		Image:        image,
-		Env:          []string{"AWS_LAMBDA_FUNCTION_NAME=" + name, "AWS_LAMBDA_FUNCTION_TIMEOUT=5", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256"},
+		Env:          env,
 		ExposedPorts: nat.PortSet{"8080/tcp": {}},
 	}, &container.HostConfig{
 		PortBindings: nat.PortMap{"8080/tcp": {{HostIP: "127.0.0.1", HostPort: "0"}}},
