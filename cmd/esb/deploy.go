@@ -151,7 +151,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		EngineLog:  engineLog,
 		Bases:      bases,
 		BaseRefs:   baseRefs,
-		Out:        c.stderr,
+		Verbose:    engineLog,
 	}
 	sum, err := deploy.Run(ctx, deploy.Options{
 		Template:           tmplPath,

@@ -51,14 +51,16 @@ type Steps interface {
 	WaitRegistry(ctx context.Context) error
 	// PlatformWarnings names platform services that should run but do not.
 	PlatformWarnings(ctx context.Context) []string
-	// PrepareBases makes the runtime base images resolvable by the engine.
-	PrepareBases(ctx context.Context) ([]string, error)
+	// PrepareBases makes the runtime base images resolvable by the engine;
+	// it returns what it did, for people, and warnings.
+	PrepareBases(ctx context.Context) (done string, warnings []string, err error)
 	// ImageExists reports whether the registry still has image@digest.
 	ImageExists(ctx context.Context, image, digest string) (bool, error)
 	// Build runs the pipeline.
 	Build(ctx context.Context, req pipeline.Request) (pipeline.Result, error)
-	// Provision creates the tables and buckets of the merged config.
-	Provision(ctx context.Context) error
+	// Provision creates the tables and buckets of the merged config and
+	// returns a one-line summary.
+	Provision(ctx context.Context) (string, error)
 }
 
 // Summary is what a successful deploy did.
@@ -106,17 +108,22 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	}
 	warnings := steps.PlatformWarnings(ctx)
 	sum.Warnings = append(sum.Warnings, warnings...)
-	mirrored, err := steps.PrepareBases(ctx)
-	if err != nil {
-		ev.phase("preflight", progress.Failed, "base images")
-		return sum, err
-	}
-	sum.Warnings = append(sum.Warnings, mirrored...)
 	status := progress.Done
 	if len(warnings) > 0 {
 		status = progress.Warning
 	}
 	ev.phase("preflight", status, "registry ready"+joinPrefixed("; ", warnings))
+
+	// On an air-gapped site the engine resolves docker.io bases through the
+	// env's registry; the first deploy of an env pushes them there.
+	ev.phase("bases", progress.Working, "making runtime base images available to the engine")
+	done, baseWarnings, err := steps.PrepareBases(ctx)
+	if err != nil {
+		ev.phase("bases", progress.Failed, "cannot mirror base images")
+		return sum, err
+	}
+	sum.Warnings = append(sum.Warnings, baseWarnings...)
+	ev.phase("bases", progress.Done, done)
 
 	ev.phase("build", progress.Working, fmt.Sprintf("building %d function images", len(tmpl.Functions)))
 	res, err := steps.Build(ctx, pipeline.Request{
@@ -150,11 +157,12 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	merged, err := runtimeconfig.MergeInto(ctx, opts.ConfigDir, exported, runtimeconfig.MergeOptions{
 		AfterWrite: func(ctx context.Context, _ runtimeconfig.Result) error {
 			ev.phase("provision", progress.Working, "creating tables and buckets")
-			if err := steps.Provision(ctx); err != nil {
+			summary, err := steps.Provision(ctx)
+			if err != nil {
 				ev.phase("provision", progress.Failed, "provisioner failed; CONFIG_DIR restored")
 				return fmt.Errorf("provision: %w", err)
 			}
-			ev.phase("provision", progress.Done, "tables and buckets ready")
+			ev.phase("provision", progress.Done, summary)
 			return nil
 		},
 	})

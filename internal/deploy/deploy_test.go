@@ -35,12 +35,14 @@ func (f *fakeSteps) ImageExists(context.Context, string, string) (bool, error) {
 	return !f.missing, nil
 }
 
-func (f *fakeSteps) WaitRegistry(context.Context) error             { return f.registryErr }
-func (f *fakeSteps) PlatformWarnings(context.Context) []string      { return nil }
-func (f *fakeSteps) PrepareBases(context.Context) ([]string, error) { return nil, nil }
-func (f *fakeSteps) Provision(context.Context) error {
+func (f *fakeSteps) WaitRegistry(context.Context) error        { return f.registryErr }
+func (f *fakeSteps) PlatformWarnings(context.Context) []string { return nil }
+func (f *fakeSteps) PrepareBases(context.Context) (string, []string, error) {
+	return "2 base images already in the registry", nil, nil
+}
+func (f *fakeSteps) Provision(context.Context) (string, error) {
 	f.provisions++
-	return f.provisionErr
+	return "summary: 0 created", f.provisionErr
 }
 
 func (f *fakeSteps) Build(_ context.Context, req pipeline.Request) (pipeline.Result, error) {
@@ -135,7 +137,7 @@ func TestRunDeploysIntoConfigDir(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]progress.Status{
-		"parse": progress.Done, "preflight": progress.Done, "build": progress.Done,
+		"parse": progress.Done, "preflight": progress.Done, "bases": progress.Done, "build": progress.Done,
 		"merge": progress.Done, "provision": progress.Done,
 	}, phases)
 
@@ -217,4 +219,12 @@ func TestFromImages(t *testing.T) {
 		"from --platform=linux/amd64 debian:trixie-slim as base\nFROM base\nFROM ${IMG}\n",
 	)
 	assert.Equal(t, []string{"debian:trixie-slim", "golang:1.26-bookworm"}, got)
+}
+
+func TestSummaryLine(t *testing.T) {
+	assert.Equal(t, "summary: 1 created, 0 existed, 0 warnings, 0 failed",
+		summaryLine("Building...\ndynamodb table \"a\": created\nsummary: 1 created, 0 existed, 0 warnings, 0 failed\n"))
+	assert.Equal(t, "WARNING: nothing to provision", summaryLine("WARNING: nothing to provision\n"))
+	assert.Equal(t, "done", summaryLine(""))
+	assert.Equal(t, "c\nd", lastLines("a\nb\nc\nd\n", 2))
 }

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -30,8 +31,9 @@ type PlatformSteps struct {
 	// BaseRefs are the docker.io images the runtime Dockerfiles start from;
 	// PrepareBases mirrors them into the env's registry.
 	BaseRefs []string
-	// Out receives the provisioner's output.
-	Out io.Writer
+	// Verbose, when set, receives the provisioner's whole output as it
+	// runs; otherwise it is shown only when the provisioner fails.
+	Verbose io.Writer
 }
 
 var _ Steps = PlatformSteps{}
@@ -65,18 +67,25 @@ func (s PlatformSteps) PlatformWarnings(ctx context.Context) []string {
 
 // PrepareBases implements Steps. It reports base images neither the
 // registry nor the local Docker engine has: the engine then tries docker.io.
-func (s PlatformSteps) PrepareBases(ctx context.Context) ([]string, error) {
+func (s PlatformSteps) PrepareBases(ctx context.Context) (string, []string, error) {
 	results, err := s.Registry.Mirror(ctx, s.Docker, s.BaseRefs)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	var warnings []string
+	var warnings, pushed []string
 	for _, r := range results {
-		if r.Action == "unavailable" {
+		switch r.Action {
+		case "pushed":
+			pushed = append(pushed, r.Ref)
+		case "unavailable":
 			warnings = append(warnings, fmt.Sprintf("base image %s is neither in the registry nor in the local Docker engine: the engine pulls it from docker.io (fails offline; run scripts/setup.sh)", r.Ref))
 		}
 	}
-	return warnings, nil
+	done := fmt.Sprintf("%d base images already in the registry", len(results)-len(pushed)-len(warnings))
+	if len(pushed) > 0 {
+		done = "pushed " + strings.Join(pushed, ", ") + " to the registry"
+	}
+	return done, warnings, nil
 }
 
 // ImageExists implements Steps with a manifest lookup by digest.
@@ -105,9 +114,39 @@ func (s PlatformSteps) Build(ctx context.Context, req pipeline.Request) (pipelin
 }
 
 // Provision implements Steps with `docker compose run --rm provisioner`,
-// the mode's compose file and the env's project.
-func (s PlatformSteps) Provision(ctx context.Context) error {
-	return s.Project.Run(ctx, s.Out, "--progress", "quiet", "run", "--rm", "--quiet-pull", "provisioner")
+// the mode's compose file and the env's project. It returns the
+// provisioner's summary line.
+func (s PlatformSteps) Provision(ctx context.Context) (string, error) {
+	var out bytes.Buffer
+	var w io.Writer = &out
+	if s.Verbose != nil {
+		w = io.MultiWriter(&out, s.Verbose)
+	}
+	err := s.Project.Run(ctx, w, "--progress", "quiet", "run", "--rm", "--quiet-pull", "provisioner")
+	if err != nil {
+		return "", fmt.Errorf("%w\n%s", err, lastLines(out.String(), 30))
+	}
+	return summaryLine(out.String()), nil
+}
+
+// summaryLine is the provisioner's closing "summary: ..." line, or its
+// warning when it had nothing to do.
+func summaryLine(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); strings.HasPrefix(l, "summary:") || strings.HasPrefix(l, "WARNING:") {
+			return l
+		}
+	}
+	return "done"
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // FromImages lists the images the Dockerfiles start from (FROM lines, stage
