@@ -21,6 +21,16 @@ up: cli
     eval "$({{esb}} env -e {{env}})" && mkdir -p "$CONFIG_DIR" && docker compose up -d --wait
     {{esb}} status -e {{env}}
 
+# Bring the platform up, deploy the example templates A then B, show them answering.
+demo: up
+    {{esb}} deploy -e {{env}} -t fixtures/template-a.yml
+    {{esb}} deploy -e {{env}} -t fixtures/template-b.yml
+    eval "$({{esb}} env -e {{env}})" && scripts/demo-check.sh "http://127.0.0.1:$PORT_GATEWAY"
+
+# Deploy a SAM template into the env: just deploy path/to/template.yml
+deploy template: cli
+    {{esb}} deploy -e {{env}} -t {{template}}
+
 # Show the env's services.
 status: cli
     {{esb}} status -e {{env}}
