@@ -60,6 +60,8 @@ func newStack(t *testing.T, name string, portOffset int) *stack {
 	s.layout.ImageTag, err = compose.SourceTag(s.root)
 	require.NoError(t, err)
 	s.layout.UID, s.layout.GID = strconv.Itoa(os.Getuid()), strconv.Itoa(os.Getgid())
+	// A throwaway env starts from nothing: no config left by an earlier run.
+	require.NoError(t, os.RemoveAll(filepath.Dir(l.ConfigDir)))
 	s.env = os.Environ()
 	for _, v := range s.layout.Vars() {
 		s.env = append(s.env, v.Name+"="+v.Value)
@@ -79,9 +81,15 @@ func (s *stack) project() compose.Project {
 	return compose.Project{Dir: s.root, Mode: "docker", Layout: s.layout, Environ: os.Environ()}
 }
 
-// up starts the env and registers its teardown. ESB_E2E_KEEP=1 keeps it
-// running for inspection.
+// up starts the env, waits until every service is healthy, and registers
+// its teardown. ESB_E2E_KEEP=1 keeps it running for inspection.
 func (s *stack) up(t *testing.T) {
+	t.Helper()
+	s.start(t, "--wait")
+}
+
+// start runs `compose up -d` with extra flags and registers the teardown.
+func (s *stack) start(t *testing.T, flags ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Minute)
 	defer cancel()
@@ -90,7 +98,7 @@ func (s *stack) up(t *testing.T) {
 	require.NoError(t, os.MkdirAll(s.layout.ConfigDir, 0o755))
 	t.Logf("compose up %s (the first run builds the images)", s.layout.Env.Project())
 	// Streamed line by line: a cold build takes minutes and CI should show it.
-	err := s.project().Run(ctx, testLog{t}, "--progress", "plain", "up", "-d", "--wait")
+	err := s.project().Run(ctx, testLog{t}, append([]string{"--progress", "plain", "up", "-d"}, flags...)...)
 	require.NoError(t, err, "compose up %s", s.layout.Env.Project())
 	t.Cleanup(func() {
 		if os.Getenv("ESB_E2E_KEEP") == "1" {
