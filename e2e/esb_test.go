@@ -41,7 +41,7 @@ type esbResult struct {
 }
 
 // esb runs the CLI against the stack's env.
-func (s *stack) esb(ctx context.Context, t *testing.T, args ...string) esbResult {
+func (s *stack) esb(ctx context.Context, t testing.TB, args ...string) esbResult {
 	t.Helper()
 	bin, err := esbBinary()
 	require.NoError(t, err, "build esb")
@@ -59,7 +59,7 @@ func (s *stack) esb(ctx context.Context, t *testing.T, args ...string) esbResult
 }
 
 // config reads the env's CONFIG_DIR.
-func (s *stack) config(t *testing.T) runtimeconfig.Config {
+func (s *stack) config(t testing.TB) runtimeconfig.Config {
 	t.Helper()
 	cfg, err := runtimeconfig.Load(s.layout.ConfigDir)
 	require.NoError(t, err)
@@ -67,7 +67,7 @@ func (s *stack) config(t *testing.T) runtimeconfig.Config {
 }
 
 // snapshotConfig returns the bytes of every file in CONFIG_DIR.
-func (s *stack) snapshotConfig(t *testing.T) map[string]string {
+func (s *stack) snapshotConfig(t testing.TB) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	entries, err := os.ReadDir(s.layout.ConfigDir)
@@ -87,7 +87,7 @@ func (s *stack) snapshotConfig(t *testing.T) map[string]string {
 }
 
 // copyTree copies a fixture tree into dst, which must exist.
-func copyTree(t *testing.T, src, dst string) {
+func copyTree(t testing.TB, src, dst string) {
 	t.Helper()
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -35,7 +35,7 @@ type stack struct {
 }
 
 // repoRoot is the directory holding docker-compose.yml.
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := filepath.Abs("..")
 	require.NoError(t, err)
@@ -46,7 +46,7 @@ func repoRoot(t *testing.T) string {
 
 // newStack resolves a throwaway env: its CONFIG_DIR lives under the test's
 // temp dir, so nothing a developer deployed is touched.
-func newStack(t *testing.T, name string, portOffset int) *stack {
+func newStack(t testing.TB, name string, portOffset int) *stack {
 	t.Helper()
 	e, err := platform.New("", name)
 	require.NoError(t, err)
@@ -83,13 +83,13 @@ func (s *stack) project() compose.Project {
 
 // up starts the env, waits until every service is healthy, and registers
 // its teardown. ESB_E2E_KEEP=1 keeps it running for inspection.
-func (s *stack) up(t *testing.T) {
+func (s *stack) up(t testing.TB) {
 	t.Helper()
 	s.start(t, "--wait")
 }
 
 // start runs `compose up -d` with extra flags and registers the teardown.
-func (s *stack) start(t *testing.T, flags ...string) {
+func (s *stack) start(t testing.TB, flags ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Minute)
 	defer cancel()
@@ -109,7 +109,7 @@ func (s *stack) start(t *testing.T, flags ...string) {
 }
 
 // testLog writes each line it gets to the test log, prefixed.
-type testLog struct{ t *testing.T }
+type testLog struct{ t testing.TB }
 
 func (w testLog) Write(p []byte) (int, error) {
 	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
@@ -120,7 +120,7 @@ func (w testLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (s *stack) down(t *testing.T) {
+func (s *stack) down(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -129,7 +129,7 @@ func (s *stack) down(t *testing.T) {
 }
 
 // projectVolumes lists the volumes compose created for the env.
-func projectVolumes(ctx context.Context, t *testing.T, docker client.APIClient, project string) []string {
+func projectVolumes(ctx context.Context, t testing.TB, docker client.APIClient, project string) []string {
 	t.Helper()
 	resp, err := docker.VolumeList(ctx, volume.ListOptions{
 		Filters: filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+project)),
@@ -172,7 +172,7 @@ func waitHTTP(ctx context.Context, url string, want int, interval time.Duration)
 	}
 }
 
-func dockerClient(t *testing.T) client.APIClient {
+func dockerClient(t testing.TB) client.APIClient {
 	t.Helper()
 	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	require.NoError(t, err)
@@ -181,7 +181,7 @@ func dockerClient(t *testing.T) client.APIClient {
 }
 
 // daggerCLI is the dagger binary scripts/setup.sh installed.
-func daggerCLI(t *testing.T) string {
+func daggerCLI(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("_EXPERIMENTAL_DAGGER_CLI_BIN"); p != "" {
 		return p
