@@ -22,6 +22,10 @@ type config struct {
 	Platform     launcher.Platform
 	StartTimeout time.Duration
 	ReapInterval time.Duration
+	// KeepOnStop leaves the function containers running at a graceful stop
+	// for the next agent to adopt; by default a stop removes them, so
+	// `docker compose down` leaves nothing of the env behind.
+	KeepOnStop bool
 }
 
 // loadConfig reads and validates the environment, reporting every problem
@@ -60,6 +64,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("IMAGE_PULL_POLICY: %w", err))
 	}
 	cfg.PullPolicy = policy
+	switch v := get("KEEP_CONTAINERS_ON_STOP", "false"); v {
+	case "true", "1":
+		cfg.KeepOnStop = true
+	case "false", "0":
+	default:
+		errs = append(errs, fmt.Errorf("KEEP_CONTAINERS_ON_STOP %q: want true or false", v))
+	}
 	switch cfg.Runtime {
 	case "docker":
 	case "containerd":

@@ -62,6 +62,7 @@ func TestAgentDocker(t *testing.T) {
 	t.Run("redeploy retires the old digest", w.testRedeploy)
 	t.Run("reaper and min_warm", w.testReaper)
 	t.Run("restart adopts running and removes exited", w.testRestart)
+	t.Run("a graceful stop removes the env's containers", w.testStopDrains)
 	t.Run("crashing function answers StartTimeout with its output", w.testCrash)
 }
 
@@ -185,7 +186,15 @@ func newLogStore(t *testing.T) (*logStore, string) {
 }
 
 func (w *world) startAgent(t *testing.T, env, logsURL string) *runningAgent {
+	return w.startAgentKeeping(t, env, logsURL, true)
+}
+
+// startAgentKeeping starts an agent; keep says whether a stop leaves its
+// containers running (the tests' default, so each test controls its own
+// cleanup) or removes them as `docker compose down` does.
+func (w *world) startAgentKeeping(t *testing.T, env, logsURL string, keep bool) *runningAgent {
 	cfg := config{
+		KeepOnStop:   keep,
 		Brand:        "esb",
 		Env:          env,
 		Network:      w.network,
@@ -445,8 +454,8 @@ func (w *world) testRestart(t *testing.T) {
 	require.NoError(t, first.client.Release(ctx, stop.ID, agentapi.ReleaseRequest{}))
 	first.stop()
 
-	// The agent's shutdown leaves containers running, leased or not; one
-	// exits meanwhile.
+	// With KEEP_CONTAINERS_ON_STOP (or after a crash) the containers stay
+	// running, leased or not; one exits meanwhile.
 	for _, name := range []string{keep.Container, stop.Container, lingering.Container} {
 		c, ok := w.inspect(t, name)
 		require.True(t, ok)
@@ -474,6 +483,23 @@ func (w *world) testRestart(t *testing.T) {
 		invoke(t, l)
 	}
 	assert.Equal(t, map[string]bool{keep.Container: true, lingering.Container: true}, got)
+}
+
+func (w *world) testStopDrains(t *testing.T) {
+	env := w.newEnv(t, "drain")
+	a := w.startAgentKeeping(t, env, "", false)
+	ctx := t.Context()
+	idle, err := a.client.Acquire(ctx, w.spec("Hello", "v1"))
+	require.NoError(t, err)
+	require.NoError(t, a.client.Release(ctx, idle.ID, agentapi.ReleaseRequest{}))
+	busy, err := a.client.Acquire(ctx, w.spec("Other", "v1"))
+	require.NoError(t, err)
+	_, ok := w.inspect(t, idle.Container)
+	require.True(t, ok)
+
+	a.stop()
+	w.gone(t, idle.Container)
+	w.gone(t, busy.Container)
 }
 
 func (w *world) testCrash(t *testing.T) {

@@ -35,6 +35,9 @@ const (
 	// shutdownTimeout bounds in-flight requests (a cold start) at shutdown;
 	// it stays under compose's default 10 s stop grace period.
 	shutdownTimeout = 8 * time.Second
+	// drainTimeout bounds removing the function containers at a graceful
+	// stop; with shutdownTimeout it stays under compose's stop grace (15 s).
+	drainTimeout = 5 * time.Second
 )
 
 func main() {
@@ -103,7 +106,18 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 		Platform:     cfg.Platform,
 	}, launcher.Options{Logs: logs, Logger: logger})
 	p := pool.New(context.WithoutCancel(ctx), l, pool.Options{Logger: logger})
-	defer p.Close()
+	defer func() {
+		if cfg.KeepOnStop {
+			p.Close()
+			return
+		}
+		// Runs after the HTTP server drained: no invocation is in flight.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
+		defer cancel()
+		if err := p.Drain(dctx); err != nil {
+			logger.Error("remove function containers at stop", "error", err)
+		}
+	}()
 
 	adoptCtx, cancel := context.WithTimeout(ctx, startupTimeout+cfg.StartTimeout)
 	defer cancel()

@@ -133,13 +133,41 @@ func New(ctx context.Context, l Launcher, opts Options) *Pool {
 }
 
 // Close stops background work and waits for it. Containers stay in the
-// runtime for the next agent process to adopt.
+// runtime for the next agent process to adopt; see Drain for a stop that
+// removes them.
 func (p *Pool) Close() {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
 	p.cancel()
 	p.wg.Wait()
+}
+
+// Drain stops the pool and removes every function container of its env,
+// known to the pool or not: on a graceful stop (`docker compose down`)
+// nothing of the env is left running on its network. An agent that dies
+// without draining leaves its containers for the next one to adopt.
+func (p *Pool) Drain(ctx context.Context) error {
+	p.Close()
+	found, err := p.launcher.List(ctx)
+	if err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, o := range found {
+		g.Go(func() error { return p.launcher.Remove(gctx, o.ID) })
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	p.mu.Lock()
+	clear(p.entries)
+	clear(p.idle)
+	clear(p.leases)
+	p.mu.Unlock()
+	p.opts.Logger.Info("drained function containers", "removed", len(found))
+	return nil
 }
 
 // Adopt takes over the containers a previous agent process left: running

@@ -504,3 +504,23 @@ func TestConcurrentLeases(t *testing.T) {
 	assert.Zero(t, violations.Load(), "a container was leased twice at once")
 	assert.Zero(t, h.pool.Health().Busy)
 }
+
+func TestDrainRemovesEveryContainerOfTheEnv(t *testing.T) {
+	fake := enginetest.New()
+	h := newHarness(t, fake)
+	idle, err := h.pool.Acquire(t.Context(), spec("Hello", "1"))
+	require.NoError(t, err)
+	require.NoError(t, h.pool.Release(idle.ID, false))
+	_, err = h.pool.Acquire(t.Context(), spec("Busy", "1"))
+	require.NoError(t, err)
+	// One the pool never saw, e.g. left by a crashed agent.
+	stray := fake.Put(engine.Spec{Name: "stray", Labels: labels("Old")}, engine.StateRunning)
+	foreign := fake.Put(engine.Spec{Name: "foreign", Labels: map[string]string{agentapi.LabelManaged: "true", agentapi.LabelBrand: "esb", agentapi.LabelEnv: "other"}}, engine.StateRunning)
+
+	require.NoError(t, h.pool.Drain(t.Context()))
+
+	assert.Contains(t, fake.Removed(), stray)
+	assert.NotContains(t, fake.Removed(), foreign, "another env's container")
+	assert.Len(t, fake.Removed(), 3)
+	assert.Equal(t, 0, h.pool.Health().Containers)
+}
