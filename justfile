@@ -51,7 +51,7 @@ logs service="": cli
 unit:
     test -z "$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
     go vet ./...
-    go vet -tags e2e ./e2e/...
+    go vet -tags e2e ./...
     go test -race -count=1 ./...
     go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 30s ./internal/sam
 
@@ -59,9 +59,10 @@ unit:
 bench:
     go test -run '^$' -bench . -benchtime 2s ./internal/configgen ./internal/runtimeconfig
 
-# End-to-end tests against the real stack (starts and removes throwaway envs).
+# End-to-end tests against the real stack (starts and removes throwaway envs);
+# the services' own Docker-backed tests run here too.
 e2e:
-    go test -tags e2e -count=1 -timeout 85m -v ./e2e/...
+    go test -tags e2e -count=1 -timeout 85m -v ./e2e/... ./services/...
 
 # Everything CI runs: unit, then end-to-end.
 test: unit e2e
