@@ -11,12 +11,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/esb-dev/esb/internal/configgen"
 	"github.com/esb-dev/esb/internal/progress"
+	"github.com/esb-dev/esb/internal/registry"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/internal/sam"
 	"github.com/esb-dev/esb/pipeline"
@@ -51,9 +55,10 @@ type Steps interface {
 	WaitRegistry(ctx context.Context) error
 	// PlatformWarnings names platform services that should run but do not.
 	PlatformWarnings(ctx context.Context) []string
-	// PrepareBases makes the runtime base images resolvable by the engine;
-	// it returns what it did, for people, and warnings.
-	PrepareBases(ctx context.Context) (done string, warnings []string, err error)
+	// PrepareBases makes the runtime base images, plus extra (the bases of
+	// the template's own image functions), resolvable by the engine; it
+	// returns what it did, for people, and warnings.
+	PrepareBases(ctx context.Context, extra []string) (done string, warnings []string, err error)
 	// ImageExists reports whether the registry still has image@digest.
 	ImageExists(ctx context.Context, image, digest string) (bool, error)
 	// Build runs the pipeline.
@@ -117,7 +122,12 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	// On an air-gapped site the engine resolves docker.io bases through the
 	// env's registry; the first deploy of an env pushes them there.
 	ev.phase("bases", progress.Working, "making runtime base images available to the engine")
-	done, baseWarnings, err := steps.PrepareBases(ctx)
+	extra, err := imageBases(tmpl)
+	if err != nil {
+		ev.phase("bases", progress.Failed, "cannot read a Dockerfile")
+		return sum, err
+	}
+	done, baseWarnings, err := steps.PrepareBases(ctx, extra)
 	if err != nil {
 		ev.phase("bases", progress.Failed, "cannot mirror base images")
 		return sum, err
@@ -178,6 +188,33 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	sum.Routes = routesByFunction(exported)
 	sum.Duration = time.Since(start)
 	return sum, nil
+}
+
+// imageBases lists the docker.io images the template's image functions
+// start from: their ImageUri, or the FROM lines of their Dockerfile.
+func imageBases(t *sam.Template) ([]string, error) {
+	var refs []string
+	for _, f := range t.Functions {
+		if f.PackageType != sam.PackageImage {
+			continue
+		}
+		if f.ImageURI != "" {
+			refs = append(refs, f.ImageURI)
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(f.DockerContext, f.Dockerfile))
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", f.Name, err)
+		}
+		refs = append(refs, FromImages(string(data))...)
+	}
+	var out []string
+	for _, r := range refs {
+		if registry.ThroughMirror(r) && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // currentFunctions reads what the env serves now. A missing CONFIG_DIR is

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/progress"
+	"github.com/esb-dev/esb/internal/sam"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/pipeline"
 )
@@ -29,6 +30,7 @@ type fakeSteps struct {
 	provisions int
 	previous   map[string]runtimeconfig.Function
 	missing    bool // the registry lost every image
+	extraBases []string
 }
 
 func (f *fakeSteps) ImageExists(context.Context, string, string) (bool, error) {
@@ -37,7 +39,8 @@ func (f *fakeSteps) ImageExists(context.Context, string, string) (bool, error) {
 
 func (f *fakeSteps) WaitRegistry(context.Context) error        { return f.registryErr }
 func (f *fakeSteps) PlatformWarnings(context.Context) []string { return nil }
-func (f *fakeSteps) PrepareBases(context.Context) (string, []string, error) {
+func (f *fakeSteps) PrepareBases(_ context.Context, extra []string) (string, []string, error) {
+	f.extraBases = extra
 	return "2 base images already in the registry", nil, nil
 }
 func (f *fakeSteps) Provision(context.Context) (string, error) {
@@ -227,4 +230,37 @@ func TestSummaryLine(t *testing.T) {
 	assert.Equal(t, "WARNING: nothing to provision", summaryLine("WARNING: nothing to provision\n"))
 	assert.Equal(t, "done", summaryLine(""))
 	assert.Equal(t, "c\nd", lastLines("a\nb\nc\nd\n", 2))
+}
+
+func TestImageBasesThroughTheMirror(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "thumb"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "thumb", "Dockerfile"),
+		[]byte("FROM python:3.13-slim AS build\nFROM public.ecr.aws/lambda/python:3.13\nCOPY --from=build /x /x\n"), 0o644))
+	tmpl := filepath.Join(dir, "template.yml")
+	require.NoError(t, os.WriteFile(tmpl, []byte(`Transform: AWS::Serverless-2016-10-31
+Resources:
+  Ready:
+    Type: AWS::Serverless::Function
+    Properties:
+      PackageType: Image
+      ImageUri: debian:bookworm-slim
+  Pinned:
+    Type: AWS::Serverless::Function
+    Properties:
+      PackageType: Image
+      ImageUri: registry.example.com/team/tool:1
+  Built:
+    Type: AWS::Serverless::Function
+    Properties:
+      PackageType: Image
+    Metadata:
+      Dockerfile: Dockerfile
+      DockerContext: ./thumb
+`), 0o644))
+	parsed, err := sam.ParseFile(tmpl, sam.Options{})
+	require.NoError(t, err)
+	got, err := imageBases(parsed)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"debian:bookworm-slim", "python:3.13-slim"}, got)
 }

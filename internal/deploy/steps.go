@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -67,8 +68,9 @@ func (s PlatformSteps) PlatformWarnings(ctx context.Context) []string {
 
 // PrepareBases implements Steps. It reports base images neither the
 // registry nor the local Docker engine has: the engine then tries docker.io.
-func (s PlatformSteps) PrepareBases(ctx context.Context) (string, []string, error) {
-	results, err := s.Registry.Mirror(ctx, s.Docker, s.BaseRefs)
+func (s PlatformSteps) PrepareBases(ctx context.Context, extra []string) (string, []string, error) {
+	refs := append(slices.Clone(s.BaseRefs), extra...)
+	results, err := s.Registry.Mirror(ctx, s.Docker, refs)
 	if err != nil {
 		return "", nil, err
 	}

@@ -76,6 +76,17 @@ func (c Client) mirrorOne(ctx context.Context, docker client.APIClient, ref stri
 	return MirrorResult{Ref: ref, Action: "pushed"}, nil
 }
 
+// ThroughMirror reports whether the engine resolves ref through the
+// registry mirror: a tagged docker.io ref.
+func ThroughMirror(ref string) bool {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil || reference.Domain(named) != "docker.io" {
+		return false
+	}
+	_, digested := named.(reference.Digested)
+	return !digested
+}
+
 // Push pushes ref through the Docker engine and returns once the engine
 // reports the push finished, with the engine's error if it failed.
 func Push(ctx context.Context, docker client.APIClient, ref string) error {
