@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/progress"
-	"github.com/esb-dev/esb/internal/sam"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/internal/sam"
 	"github.com/esb-dev/esb/pipeline"
 )
 
