@@ -110,6 +110,20 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Equal(t, "2", invokeJSON(ctx, t, py, `{}`)["version"])
 	})
 
+	t.Run("--no-cache rebuilds every function from scratch", func(t *testing.T) {
+		before := s.config(t).Functions.Functions
+		res := s.esb(ctx, t, "deploy", "-t", tmpl, "--no-cache")
+		require.NoError(t, res.err)
+		assert.NotContains(t, res.stdout, "unchanged (not rebuilt)")
+		assert.Equal(t, 3, strings.Count(res.stderr, ": building "), res.stderr)
+		after := s.config(t).Functions.Functions
+		for name := range before {
+			assert.NotEqual(t, before[name].Digest, after[name].Digest, "%s was rebuilt, its layers have new timestamps", name)
+		}
+		py := runFunction(ctx, t, docker, after["PyFunction"], "PyFunction")
+		assert.Equal(t, "2", invokeJSON(ctx, t, py, `{}`)["version"])
+	})
+
 	t.Run("registry down fails the deploy clearly and leaves CONFIG_DIR alone", func(t *testing.T) {
 		before := s.snapshotConfig(t)
 		out, err := s.compose(ctx, "stop", "registry")
