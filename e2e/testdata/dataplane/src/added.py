@@ -1,0 +1,5 @@
+"""Brought by the second deploy."""
+
+
+def handler(event, context):
+    return {"statusCode": 200, "body": "added"}
