@@ -144,9 +144,24 @@ ensure_golang_image() {
 	mv "$ctx/golang.org/toolchain@v0.0.1-$GO_TOOLCHAIN.linux-amd64" "$ctx/go"
 	rm -rf "$ctx/golang.org"
 	chmod -R a+rX "$ctx/go" && find "$ctx/go/bin" "$ctx/go/pkg/tool" -type f -exec chmod +x {} +
-	docker build -q -t "$GOLANG_IMAGE" -f "$REPO/services/golang/Dockerfile" "$ctx" >/dev/null
+	docker build -q -t "$GOLANG_IMAGE" -f "$REPO/services/golang/Dockerfile" "$ctx" >"$LOG_DIR/golang-build.log" 2>&1 ||
+		{ tail -n 20 "$LOG_DIR/golang-build.log" >&2; die "golang image build failed"; }
 	rm -rf "$ctx"
 	ok "$GOLANG_IMAGE in $(elapsed $t)"
+}
+
+# The Runtime Interface Emulator image the Lambda base images copy RIE from
+# (services/runtime/*.Dockerfile name this tag).
+ensure_rie_image() {
+	local tag
+	tag=$(sed -n 's/^FROM \(esb\/lambda-rie:[^ ]*\) AS rie$/\1/p' "$REPO/services/runtime/python3.13.Dockerfile")
+	[ -n "$tag" ] || die "no esb/lambda-rie base in services/runtime/python3.13.Dockerfile"
+	if have_image "$tag"; then ok "$tag"; return; fi
+	step "building $tag (AWS Lambda Runtime Interface Emulator)"
+	local t=$SECONDS
+	docker build -t "$tag" -f "$REPO/services/lambda-rie/Dockerfile" "$REPO" >"$LOG_DIR/lambda-rie-build.log" 2>&1 ||
+		{ tail -n 20 "$LOG_DIR/lambda-rie-build.log" >&2; die "lambda-rie build failed"; }
+	ok "$tag in $(elapsed $t)"
 }
 
 # The engine image is the one compose's dagger-engine service uses; the dagger
@@ -203,6 +218,7 @@ main() {
 	ensure_base_image bookworm
 	ensure_base_image trixie
 	ensure_golang_image
+	ensure_rie_image
 	ensure_dagger
 	step "setup done in $(elapsed $t0)"
 }

@@ -1,10 +1,9 @@
 # Lambda base image for python3.13: same contract as public.ecr.aws/lambda/python
 # (code in /var/task, handler as CMD, RIE in front when run outside Lambda),
 # with ESB's own runtime client. Build context: services/runtime.
-FROM golang:1.26-bookworm AS rie
-# Set by `esb deploy --no-cache`: every RUN after it misses the cache.
-ARG ESB_CACHEBUST
-RUN CGO_ENABLED=0 go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
+# The Runtime Interface Emulator, prebuilt by scripts/setup.sh from
+# services/lambda-rie (mirrored into the env registry by esb deploy).
+FROM esb/lambda-rie:20261030222936-bef5c4ba774d AS rie
 
 FROM debian:trixie-slim
 # Set by `esb deploy --no-cache`: every RUN after it misses the cache.
@@ -14,7 +13,7 @@ ARG ESB_CACHEBUST
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-boto3 python3-pip ca-certificates \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=rie /go/bin/aws-lambda-rie /usr/local/bin/aws-lambda-rie
+COPY --from=rie /aws-lambda-rie /usr/local/bin/aws-lambda-rie
 COPY lambda-entrypoint.sh /lambda-entrypoint.sh
 COPY python/bootstrap python/bootstrap.py /var/runtime/
 COPY python/esb_lambda_runtime/ /var/runtime/esb_lambda_runtime/
