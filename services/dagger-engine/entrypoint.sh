@@ -13,6 +13,12 @@ cat >/etc/dagger/engine.toml <<TOML
   http = true
   insecure = true
 TOML
+# The Go SDK runtime image sits in the engine's builtin content store; the
+# engine finds it by this digest (upstream images set it in their env).
+if [ -z "${DAGGER_GO_SDK_MANIFEST_DIGEST:-}" ] && [ -r /usr/local/share/dagger/go-sdk.digest ]; then
+	DAGGER_GO_SDK_MANIFEST_DIGEST=$(cat /usr/local/share/dagger/go-sdk.digest)
+	export DAGGER_GO_SDK_MANIFEST_DIGEST
+fi
 # A socket left by a killed engine would make the new one fail to listen.
 rm -f /run/dagger/engine.sock
 exec dagger-engine --config /etc/dagger/engine.toml \
