@@ -93,7 +93,7 @@ func Generate(t *sam.Template, opts Options) (runtimeconfig.Config, error) {
 		return a.Method < b.Method
 	})
 	for _, tb := range t.Tables {
-		cfg.Resources.Resources.DynamoDB = append(cfg.Resources.Resources.DynamoDB, table(tb))
+		cfg.Resources.Resources.DynamoDB = append(cfg.Resources.Resources.DynamoDB, tb.DynamoDBTable)
 	}
 	for _, b := range t.Buckets {
 		cfg.Resources.Resources.S3 = append(cfg.Resources.Resources.S3, runtimeconfig.S3Bucket{
@@ -150,55 +150,4 @@ func function(f sam.Function, opts Options) runtimeconfig.Function {
 		})
 	}
 	return fn
-}
-
-func table(t sam.Table) runtimeconfig.DynamoDBTable {
-	out := runtimeconfig.DynamoDBTable{
-		TableName:               t.TableName,
-		KeySchema:               keySchema(t.KeySchema),
-		BillingMode:             t.BillingMode,
-		ProvisionedThroughput:   throughput(t.ProvisionedThroughput),
-		StreamSpecification:     t.StreamSpecification,
-		TimeToLiveSpecification: t.TimeToLiveSpecification,
-	}
-	for _, a := range t.AttributeDefinitions {
-		out.AttributeDefinitions = append(out.AttributeDefinitions, runtimeconfig.AttributeDefinition{
-			AttributeName: a.AttributeName,
-			AttributeType: a.AttributeType,
-		})
-	}
-	for _, ix := range t.GlobalSecondaryIndexes {
-		out.GlobalSecondaryIndexes = append(out.GlobalSecondaryIndexes, index(ix))
-	}
-	for _, ix := range t.LocalSecondaryIndexes {
-		out.LocalSecondaryIndexes = append(out.LocalSecondaryIndexes, index(ix))
-	}
-	return out
-}
-
-func keySchema(ks []sam.KeySchemaElement) []runtimeconfig.KeySchemaElement {
-	out := make([]runtimeconfig.KeySchemaElement, len(ks))
-	for i, k := range ks {
-		out[i] = runtimeconfig.KeySchemaElement{AttributeName: k.AttributeName, KeyType: k.KeyType}
-	}
-	return out
-}
-
-func throughput(p *sam.ProvisionedThroughput) *runtimeconfig.ProvisionedThroughput {
-	if p == nil {
-		return nil
-	}
-	return &runtimeconfig.ProvisionedThroughput{ReadCapacityUnits: p.ReadCapacityUnits, WriteCapacityUnits: p.WriteCapacityUnits}
-}
-
-func index(ix sam.SecondaryIndex) runtimeconfig.SecondaryIndex {
-	return runtimeconfig.SecondaryIndex{
-		IndexName: ix.IndexName,
-		KeySchema: keySchema(ix.KeySchema),
-		Projection: runtimeconfig.Projection{
-			ProjectionType:   ix.ProjectionType,
-			NonKeyAttributes: ix.NonKeyAttributes,
-		},
-		ProvisionedThroughput: throughput(ix.ProvisionedThroughput),
-	}
 }

@@ -1,6 +1,7 @@
 package sam
 
 import (
+	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -144,13 +145,14 @@ func (p *parser) tableName(r *rawResource, o obj) string {
 func (p *parser) readDynamoDBTable(r *rawResource) (Table, bool) {
 	before := len(p.d.errs)
 	o := p.props(r, "")
-	t := Table{LogicalID: r.id, Type: r.typ, TableName: p.tableName(r, o)}
+	t := Table{LogicalID: r.id, Type: r.typ}
+	t.TableName = p.tableName(r, o)
 	t.KeySchema = p.keySchema(o, true)
 	for _, a := range p.objects(o, "AttributeDefinitions") {
 		name, ok1 := p.required(a, "AttributeName", "")
 		typ, ok2 := p.required(a, "AttributeType", "")
 		if ok1 && ok2 && p.oneOf(typ, "S", "N", "B") {
-			t.AttributeDefinitions = append(t.AttributeDefinitions, AttributeDefinition{AttributeName: name.s, AttributeType: typ.s})
+			t.AttributeDefinitions = append(t.AttributeDefinitions, runtimeconfig.AttributeDefinition{AttributeName: name.s, AttributeType: typ.s})
 		}
 	}
 	if lookup(o.n, "AttributeDefinitions") == nil {
@@ -183,7 +185,7 @@ func (p *parser) checkKeyAttributes(o obj, t Table) {
 	for _, k := range t.KeySchema {
 		used[k.AttributeName] = true
 	}
-	for _, ix := range append(append([]SecondaryIndex{}, t.GlobalSecondaryIndexes...), t.LocalSecondaryIndexes...) {
+	for _, ix := range append(append([]runtimeconfig.SecondaryIndex{}, t.GlobalSecondaryIndexes...), t.LocalSecondaryIndexes...) {
 		for _, k := range ix.KeySchema {
 			used[k.AttributeName] = true
 		}
@@ -203,14 +205,14 @@ func (p *parser) checkKeyAttributes(o obj, t Table) {
 	}
 }
 
-func (p *parser) keySchema(o obj, required bool) []KeySchemaElement {
+func (p *parser) keySchema(o obj, required bool) []runtimeconfig.KeySchemaElement {
 	if lookup(o.n, "KeySchema") == nil {
 		if required {
 			p.d.add(p.d.errf(o.n, o.path+".KeySchema", "required"))
 		}
 		return nil
 	}
-	var out []KeySchemaElement
+	var out []runtimeconfig.KeySchemaElement
 	items := p.objects(o, "KeySchema")
 	for i, k := range items {
 		name, ok1 := p.required(k, "AttributeName", "")
@@ -222,7 +224,7 @@ func (p *parser) keySchema(o obj, required bool) []KeySchemaElement {
 			p.d.add(p.d.errf(typ.n, typ.path, "the first key must be HASH and the second RANGE"))
 			continue
 		}
-		out = append(out, KeySchemaElement{AttributeName: name.s, KeyType: typ.s})
+		out = append(out, runtimeconfig.KeySchemaElement{AttributeName: name.s, KeyType: typ.s})
 	}
 	if len(items) == 0 || len(items) > 2 {
 		raw := lookup(o.n, "KeySchema")
@@ -231,7 +233,7 @@ func (p *parser) keySchema(o obj, required bool) []KeySchemaElement {
 	return out
 }
 
-func (p *parser) throughput(o obj, billing string) *ProvisionedThroughput {
+func (p *parser) throughput(o obj, billing string) *runtimeconfig.ProvisionedThroughput {
 	pt, ok := p.object(o, "ProvisionedThroughput")
 	if !ok {
 		if billing == "PROVISIONED" && lookup(o.n, "ProvisionedThroughput") == nil {
@@ -248,23 +250,23 @@ func (p *parser) throughput(o obj, billing string) *ProvisionedThroughput {
 			p.d.add(p.d.errf(pt.n, pt.path+"."+key, "required"))
 		}
 	}
-	return &ProvisionedThroughput{
+	return &runtimeconfig.ProvisionedThroughput{
 		ReadCapacityUnits:  int64(p.integer(pt, "ReadCapacityUnits", 0, 1, maxConcurrency)),
 		WriteCapacityUnits: int64(p.integer(pt, "WriteCapacityUnits", 0, 1, maxConcurrency)),
 	}
 }
 
-func (p *parser) index(o obj, billing string, global bool) SecondaryIndex {
-	ix := SecondaryIndex{KeySchema: p.keySchema(o, true)}
+func (p *parser) index(o obj, billing string, global bool) runtimeconfig.SecondaryIndex {
+	ix := runtimeconfig.SecondaryIndex{KeySchema: p.keySchema(o, true)}
 	if v, ok := p.required(o, "IndexName", ""); ok {
 		ix.IndexName = v.s
 	}
 	if proj, ok := p.object(o, "Projection"); ok {
 		if v, ok := p.str(proj, "ProjectionType"); ok && p.oneOf(v, "ALL", "KEYS_ONLY", "INCLUDE") {
-			ix.ProjectionType = v.s
+			ix.Projection.ProjectionType = v.s
 		}
 		if vs, ok := p.strList(proj, "NonKeyAttributes"); ok {
-			ix.NonKeyAttributes = strs(vs)
+			ix.Projection.NonKeyAttributes = strs(vs)
 		}
 	} else if lookup(o.n, "Projection") == nil {
 		p.d.add(p.d.errf(o.n, o.path+".Projection", "required"))
@@ -278,7 +280,8 @@ func (p *parser) index(o obj, billing string, global bool) SecondaryIndex {
 func (p *parser) readSimpleTable(r *rawResource) (Table, bool) {
 	before := len(p.d.errs)
 	o := p.props(r, "SimpleTable")
-	t := Table{LogicalID: r.id, Type: r.typ, TableName: p.tableName(r, o)}
+	t := Table{LogicalID: r.id, Type: r.typ}
+	t.TableName = p.tableName(r, o)
 	name, typ := "id", "S"
 	if pk, ok := p.object(o, "PrimaryKey"); ok {
 		if v, ok := p.str(pk, "Name"); ok {
@@ -288,8 +291,8 @@ func (p *parser) readSimpleTable(r *rawResource) (Table, bool) {
 			typ = v.s[:1]
 		}
 	}
-	t.KeySchema = []KeySchemaElement{{AttributeName: name, KeyType: "HASH"}}
-	t.AttributeDefinitions = []AttributeDefinition{{AttributeName: name, AttributeType: typ}}
+	t.KeySchema = []runtimeconfig.KeySchemaElement{{AttributeName: name, KeyType: "HASH"}}
+	t.AttributeDefinitions = []runtimeconfig.AttributeDefinition{{AttributeName: name, AttributeType: typ}}
 	t.BillingMode = "PAY_PER_REQUEST"
 	if lookup(o.n, "ProvisionedThroughput") != nil {
 		t.BillingMode = "PROVISIONED"

@@ -11,6 +11,8 @@
 // path inside the template; several are joined with errors.Join.
 package sam
 
+import "github.com/esb-dev/esb/internal/runtimeconfig"
+
 // Package types, as CloudFormation spells them.
 const (
 	PackageZip   = "Zip"
@@ -133,46 +135,12 @@ type Layer struct {
 }
 
 // Table is an AWS::DynamoDB::Table, or the table an
-// AWS::Serverless::SimpleTable stands for.
+// AWS::Serverless::SimpleTable stands for. Its properties are the shape
+// CreateTable takes, which is what resources.yml holds.
 type Table struct {
-	LogicalID               string
-	Type                    string
-	TableName               string
-	KeySchema               []KeySchemaElement
-	AttributeDefinitions    []AttributeDefinition
-	BillingMode             string // PAY_PER_REQUEST or PROVISIONED
-	ProvisionedThroughput   *ProvisionedThroughput
-	GlobalSecondaryIndexes  []SecondaryIndex
-	LocalSecondaryIndexes   []SecondaryIndex
-	StreamSpecification     map[string]any
-	TimeToLiveSpecification map[string]any
-}
-
-// KeySchemaElement is one key attribute of a table or index.
-type KeySchemaElement struct {
-	AttributeName string
-	KeyType       string // HASH or RANGE
-}
-
-// AttributeDefinition declares the type of a key attribute.
-type AttributeDefinition struct {
-	AttributeName string
-	AttributeType string // S, N or B
-}
-
-// ProvisionedThroughput is a table's or index's capacity.
-type ProvisionedThroughput struct {
-	ReadCapacityUnits  int64
-	WriteCapacityUnits int64
-}
-
-// SecondaryIndex is a global or local secondary index.
-type SecondaryIndex struct {
-	IndexName             string
-	KeySchema             []KeySchemaElement
-	ProjectionType        string
-	NonKeyAttributes      []string
-	ProvisionedThroughput *ProvisionedThroughput
+	LogicalID string
+	Type      string
+	runtimeconfig.DynamoDBTable
 }
 
 // Bucket is an AWS::S3::Bucket.
