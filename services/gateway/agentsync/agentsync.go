@@ -18,11 +18,13 @@ const (
 	DefaultMinBackoff     = 100 * time.Millisecond
 	DefaultMaxBackoff     = 5 * time.Second
 	DefaultAttemptTimeout = 10 * time.Second
+	DefaultResyncInterval = 10 * time.Second
 )
 
-// Setter is the agent's side of the seam; *agentapi.Client implements it.
-type Setter interface {
+// Agent is the agent's side of the seam; *agentapi.Client implements it.
+type Agent interface {
 	SetDesired(ctx context.Context, d agentapi.Desired) error
+	Health(ctx context.Context) (agentapi.Health, error)
 }
 
 // Options tunes a Pusher. The zero value is ready to use.
@@ -30,16 +32,22 @@ type Options struct {
 	MinBackoff     time.Duration // first wait after a failed push; DefaultMinBackoff when zero
 	MaxBackoff     time.Duration // waits double up to this; DefaultMaxBackoff when zero
 	AttemptTimeout time.Duration // bound on one push; DefaultAttemptTimeout when zero
-	Logger         *slog.Logger  // nil discards
+	// ResyncInterval is how often the agent's generation is checked
+	// against the last one pushed: a restarted agent has forgotten its
+	// desired state (min_warm, retired digests) and gets it again.
+	// DefaultResyncInterval when zero.
+	ResyncInterval time.Duration
+	Logger         *slog.Logger // nil discards
 }
 
 // Pusher pushes desired states to the agent, one at a time, newest wins.
 type Pusher struct {
-	setter Setter
-	opts   Options
+	agent Agent
+	opts  Options
 
 	mu     sync.Mutex
 	latest *job
+	pushed *job          // the last state that landed
 	wake   chan struct{} // capacity 1: "latest changed"
 }
 
@@ -49,7 +57,7 @@ type job struct {
 }
 
 // New returns a Pusher; Run starts it.
-func New(setter Setter, opts Options) *Pusher {
+func New(agent Agent, opts Options) *Pusher {
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = DefaultMinBackoff
 	}
@@ -59,10 +67,13 @@ func New(setter Setter, opts Options) *Pusher {
 	if opts.AttemptTimeout <= 0 {
 		opts.AttemptTimeout = DefaultAttemptTimeout
 	}
+	if opts.ResyncInterval <= 0 {
+		opts.ResyncInterval = DefaultResyncInterval
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Pusher{setter: setter, opts: opts, wake: make(chan struct{}, 1)}
+	return &Pusher{agent: agent, opts: opts, wake: make(chan struct{}, 1)}
 }
 
 // Push schedules d and returns at once. Retries stop when ctx ends: pass
@@ -80,20 +91,43 @@ func (p *Pusher) Push(ctx context.Context, d agentapi.Desired) {
 
 // Run pushes scheduled states until ctx ends, and returns nil then.
 func (p *Pusher) Run(ctx context.Context) error {
+	resync := time.NewTicker(p.opts.ResyncInterval)
+	defer resync.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-p.wake:
-		}
-		p.mu.Lock()
-		j := p.latest
-		p.latest = nil
-		p.mu.Unlock()
-		if j != nil {
-			p.push(ctx, j)
+			p.mu.Lock()
+			j := p.latest
+			p.latest = nil
+			p.mu.Unlock()
+			if j != nil {
+				p.push(ctx, j)
+			}
+		case <-resync.C:
+			p.resync(ctx)
 		}
 	}
+}
+
+// resync pushes the last state again when the agent no longer holds it.
+func (p *Pusher) resync(ctx context.Context) {
+	p.mu.Lock()
+	j := p.pushed
+	p.mu.Unlock()
+	if j == nil || j.ctx.Err() != nil {
+		return
+	}
+	hctx, cancel := context.WithTimeout(ctx, p.opts.AttemptTimeout)
+	defer cancel()
+	h, err := p.agent.Health(hctx)
+	if err != nil || h.Generation == j.desired.Generation {
+		return // down (the next push retries) or in step
+	}
+	p.opts.Logger.Info("agent lost the desired state (restarted?); pushing it again",
+		"generation", j.desired.Generation, "agent_generation", h.Generation)
+	p.push(ctx, j)
 }
 
 // push tries j until it lands, j is superseded, or ctx ends.
@@ -103,6 +137,9 @@ func (p *Pusher) push(ctx context.Context, j *job) {
 	for attempt := 1; ; attempt++ {
 		err := p.attempt(ctx, j)
 		if err == nil {
+			p.mu.Lock()
+			p.pushed = j
+			p.mu.Unlock()
 			if attempt > 1 {
 				log.Info("agent desired state pushed", "attempts", attempt)
 			} else {
@@ -137,5 +174,5 @@ func (p *Pusher) attempt(ctx context.Context, j *job) error {
 	defer cancel()
 	stop := context.AfterFunc(j.ctx, cancel) // superseded mid-request: give up on it
 	defer stop()
-	return p.setter.SetDesired(actx, j.desired)
+	return p.agent.SetDesired(actx, j.desired)
 }

@@ -63,3 +63,14 @@ func TestPushSupersededByANewerGeneration(t *testing.T) {
 	assert.EqualValues(t, 2, (<-agent.Desired()).Generation, "the agent only ever gets the newest state")
 	assert.Empty(t, agent.Desired())
 }
+
+func TestResyncAfterAnAgentRestart(t *testing.T) {
+	agent := fakeagent.New(t, func(agentapi.FunctionSpec) string { return "" })
+	p := New(agent.Client(), Options{ResyncInterval: 5 * time.Millisecond})
+	run(t, p)
+	p.Push(t.Context(), desired(3))
+	assert.EqualValues(t, 3, (<-agent.Desired()).Generation)
+
+	agent.Restart()
+	assert.EqualValues(t, 3, (<-agent.Desired()).Generation, "pushed again once the agent forgot it")
+}

@@ -34,6 +34,7 @@ type Agent struct {
 	failDesired atomic.Int64 // answer this many PUTs with 503 first
 	failAcquire atomic.Bool
 	leases      atomic.Int64
+	generation  atomic.Uint64 // of the last desired state accepted; 0 after Restart
 
 	mu   sync.Mutex
 	seen map[string]bool // functions started at least once: later leases are warm
@@ -53,7 +54,7 @@ func New(t testing.TB, endpoint func(spec agentapi.FunctionSpec) string) *Agent 
 	mux.HandleFunc("POST /v1/functions/{name}/acquire", a.acquire)
 	mux.HandleFunc("POST /v1/leases/{id}/release", a.release)
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, agentapi.Health{Status: "ok", Runtime: "fake"})
+		writeJSON(w, http.StatusOK, agentapi.Health{Status: "ok", Runtime: "fake", Generation: a.generation.Load()})
 	})
 	a.Server = httptest.NewServer(mux)
 	t.Cleanup(a.Server.Close)
@@ -79,6 +80,9 @@ func (a *Agent) Desired() <-chan agentapi.Desired { return a.desired }
 // that is still starting.
 func (a *Agent) FailDesired(n int) { a.failDesired.Store(int64(n)) }
 
+// Restart forgets the desired state, as a restarted agent does.
+func (a *Agent) Restart() { a.generation.Store(0) }
+
 // FailAcquire makes every acquire answer 502 ImagePullFailed while on.
 func (a *Agent) FailAcquire(on bool) { a.failAcquire.Store(on) }
 
@@ -92,6 +96,7 @@ func (a *Agent) setDesired(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, agentapi.Error{Code: agentapi.CodeBadRequest, Message: err.Error()})
 		return
 	}
+	a.generation.Store(d.Generation)
 	a.desired <- d
 	w.WriteHeader(http.StatusNoContent)
 }
