@@ -28,6 +28,7 @@ type deployOptions struct {
 	tag           string
 	noCache       bool
 	verbose       bool
+	quiet         bool
 	overrides     []string
 	projectDir    string
 	engine        string
@@ -50,7 +51,8 @@ gateway picks the new routes up without a restart.`)
 			fs.StringVarP(&opts.output, "output", "o", "", "where the generated functions.yml, routing.yml and resources.yml are exported (default: a folder beside CONFIG_DIR)")
 			fs.StringVar(&opts.tag, "tag", envOr(c, "ESB_TAG", "latest"), "image tag the functions are published under ($ESB_TAG)")
 			fs.BoolVar(&opts.noCache, "no-cache", false, "rebuild every step and start from empty package caches")
-			fs.BoolVarP(&opts.verbose, "verbose", "v", false, "stream the Dagger engine's progress")
+			fs.BoolVarP(&opts.verbose, "verbose", "v", false, "stream the Dagger engine's progress and the provisioner's output")
+			fs.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress, only warnings, errors and the summary table")
 			fs.StringArrayVar(&opts.overrides, "parameter-overrides", nil, "template parameter values: K=V, \"K1=V1 K2=V2\" or ParameterKey=K,ParameterValue=V (repeatable)")
 			fs.StringVar(&opts.projectDir, "project-dir", c.getenv("ESB_PROJECT_DIR"), "ESB checkout holding compose/ (default: found above the current or template directory; $ESB_PROJECT_DIR)")
 			fs.StringVar(&opts.engine, "engine", c.getenv("ESB_DAGGER_RUNNER_HOST"), "Dagger engine to use instead of the env's (e.g. unix:///run/dagger/engine.sock, docker-container://name; $ESB_DAGGER_RUNNER_HOST)")
@@ -165,7 +167,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		CacheNamespace:     l.Env.Project(),
 		NoCache:            opts.noCache,
 		Mode:               opts.mode,
-		Events:             newLineRenderer(c.stderr),
+		Events:             selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),
 	}, steps)
 	if err != nil {
 		return templateError(tmplPath, err)
