@@ -47,7 +47,17 @@ type Request struct {
 	NoCache bool
 	// Bases builds the runtime base images.
 	Bases Bases
-	// Output is the host directory the generated files are exported to.
+	// Sources, when set, is where function code, layers and Docker
+	// contexts are read from instead of the host: the same tree the
+	// template was parsed from, which lies at SourcesRoot on the local
+	// filesystem. A Dagger module gets its source this way; building from
+	// the caller's upload rather than a local copy keeps unchanged code on
+	// cached layers and so on the same digests.
+	Sources     *dagger.Directory
+	SourcesRoot string
+	// Output is the host directory the generated files are exported to;
+	// empty keeps them in the engine only (Result.Files), as a Dagger
+	// module returning them to its caller needs.
 	Output string
 	// Concurrency bounds parallel function builds; 0 means 4.
 	Concurrency int
@@ -80,12 +90,15 @@ type Built struct {
 type Result struct {
 	Config    runtimeconfig.Config // the generated config with digests
 	Functions []Built              // sorted by function name
+	// Files holds functions.yml, routing.yml and resources.yml, the same
+	// files Run exports to Request.Output.
+	Files *dagger.Directory
 }
 
 // Run builds and publishes every function of the request's template, then
-// exports functions.yml, routing.yml and resources.yml to req.Output. On
-// error nothing is exported; images published before the error stay in the
-// registry, unreferenced by any config.
+// exports functions.yml, routing.yml and resources.yml to req.Output (when
+// set). On error nothing is exported; images published before the error
+// stay in the registry, unreferenced by any config.
 func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 	if req.Events == nil {
 		req.Events = progress.Discard{}
@@ -105,10 +118,11 @@ func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 		fn.Source = b.Source
 		cfg.Functions.Functions[b.Function] = fn
 	}
-	if err := r.export(ctx, cfg); err != nil {
+	files, err := r.export(ctx, cfg)
+	if err != nil {
 		return Result{}, err
 	}
-	return Result{Config: cfg, Functions: built}, nil
+	return Result{Config: cfg, Functions: built, Files: files}, nil
 }
 
 type run struct {
@@ -332,9 +346,25 @@ func (r *run) cache(kind string) *dagger.CacheVolume {
 }
 
 // hostDir uploads a directory of the template, without what local tooling
-// leaves behind.
+// leaves behind; with Sources set, it is taken from there.
 func (r *run) hostDir(path string) *dagger.Directory {
+	if r.req.Sources != nil {
+		if rel, ok := within(r.req.SourcesRoot, path); ok {
+			return r.dag.Directory().WithDirectory(".", r.req.Sources.Directory(rel),
+				dagger.DirectoryWithDirectoryOpts{Exclude: uploadExcludes()})
+		}
+	}
 	return r.dag.Host().Directory(path, dagger.HostDirectoryOpts{Exclude: uploadExcludes()})
+}
+
+// within returns path relative to root, slash-separated, when path lies
+// inside root.
+func within(root, path string) (string, bool) {
+	rel, err := filepath.Rel(root, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
 }
 
 // base is the runtime's base image, built once per run.
@@ -392,18 +422,22 @@ func directoryFromFS(dag *dagger.Client, fsys fs.FS) (*dagger.Directory, error) 
 	return dir, err
 }
 
-// export writes the three config files through the engine to req.Output.
-func (r *run) export(ctx context.Context, cfg runtimeconfig.Config) error {
+// export writes the three config files through the engine to req.Output,
+// and returns them as a directory of the engine.
+func (r *run) export(ctx context.Context, cfg runtimeconfig.Config) (*dagger.Directory, error) {
 	files, err := runtimeconfig.Marshal(cfg)
 	if err != nil {
-		return fmt.Errorf("generated config: %w", err)
+		return nil, fmt.Errorf("generated config: %w", err)
 	}
 	dir := r.dag.Directory()
 	for _, name := range runtimeconfig.FileNames {
 		dir = dir.WithNewFile(name, string(files.Get(name)))
 	}
-	if _, err := dir.Export(ctx, r.req.Output); err != nil {
-		return fmt.Errorf("export config to %s: %w", r.req.Output, err)
+	if r.req.Output == "" {
+		return dir, nil
 	}
-	return nil
+	if _, err := dir.Export(ctx, r.req.Output); err != nil {
+		return nil, fmt.Errorf("export config to %s: %w", r.req.Output, err)
+	}
+	return dir, nil
 }
