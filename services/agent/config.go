@@ -3,7 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/esb-dev/esb/internal/platform"
@@ -22,10 +26,27 @@ type config struct {
 	Platform     launcher.Platform
 	StartTimeout time.Duration
 	ReapInterval time.Duration
+	// Containerd is read only with CONTAINER_RUNTIME=containerd.
+	Containerd containerdConfig
 	// KeepOnStop leaves the function containers running at a graceful stop
 	// for the next agent to adopt; by default a stop removes them, so
 	// `docker compose down` leaves nothing of the env behind.
 	KeepOnStop bool
+}
+
+// containerdConfig is where the runtime node's containerd is and how
+// function containers are wired there.
+type containerdConfig struct {
+	Address   string // containerd socket, shared with the runtime node
+	Namespace string // containerd namespace; the brand by default
+	// DataDir holds per-container logs, hosts and resolv.conf; the runtime
+	// node mounts the same volume at the same path.
+	DataDir    string
+	PlainHTTP  []string // registries pulled over plain HTTP
+	CNIPlugins []string // CNI plugin directories
+	CNIBridge  string
+	CNISubnet  netip.Prefix
+	CNIDataDir string // IPAM allocations; a volume, as they outlive the agent
 }
 
 // loadConfig reads and validates the environment, reporting every problem
@@ -56,9 +77,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 	} else {
 		cfg.Brand, cfg.Env = env.Brand, env.Key()
 	}
-	if cfg.Network == "" {
-		errs = append(errs, errors.New("NETWORK is required: the docker network function containers join, e.g. esb-dev_platform"))
-	}
 	policy, err := launcher.ParsePullPolicy(get("IMAGE_PULL_POLICY", string(launcher.PullIfNotPresent)))
 	if err != nil {
 		errs = append(errs, fmt.Errorf("IMAGE_PULL_POLICY: %w", err))
@@ -73,10 +91,27 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	switch cfg.Runtime {
 	case "docker":
+		if cfg.Network == "" {
+			errs = append(errs, errors.New("NETWORK is required: the docker network function containers join, e.g. esb-dev_platform"))
+		}
 	case "containerd":
-		errs = append(errs, errors.New("CONTAINER_RUNTIME containerd: not implemented yet, use docker"))
+		cc := containerdConfig{
+			Address:    get("CONTAINERD_ADDRESS", "/run/containerd/containerd.sock"),
+			Namespace:  get("CONTAINERD_NAMESPACE", cfg.Brand),
+			DataDir:    get("FUNCTION_DATA_DIR", "/var/lib/esb-functions"),
+			PlainHTTP:  splitList(get("INSECURE_REGISTRIES", "registry:5000")),
+			CNIPlugins: splitList(get("CNI_PLUGIN_DIRS", "/usr/lib/cni")),
+			CNIBridge:  get("CNI_BRIDGE", "esb0"),
+			CNIDataDir: get("CNI_DATA_DIR", "/var/lib/cni/networks"),
+		}
+		subnet, err := netip.ParsePrefix(get("CNI_SUBNET", "10.88.0.0/16"))
+		if err != nil || !subnet.Addr().Is4() {
+			errs = append(errs, fmt.Errorf("CNI_SUBNET %q: want an IPv4 prefix such as 10.88.0.0/16", getenv("CNI_SUBNET")))
+		}
+		cc.CNISubnet = subnet
+		cfg.Containerd = cc
 	default:
-		errs = append(errs, fmt.Errorf("CONTAINER_RUNTIME %q: want docker", cfg.Runtime))
+		errs = append(errs, fmt.Errorf("CONTAINER_RUNTIME %q: want docker or containerd", cfg.Runtime))
 	}
 	if cfg.LogsURL != "" {
 		if u, err := url.Parse(cfg.LogsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -99,4 +134,36 @@ func loadConfig(getenv func(string) string) (config, error) {
 		*d.dst = v
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// splitList splits a comma-separated value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// functionHostNames are the platform names function code reaches through
+// the endpoints it is given; containerd mode writes them into each
+// function's /etc/hosts. Literal addresses need no entry.
+func functionHostNames(p launcher.Platform) []string {
+	var out []string
+	for _, endpoint := range []string{p.S3Endpoint, p.DynamoDBEndpoint} {
+		u, err := url.Parse(endpoint)
+		if err != nil {
+			continue
+		}
+		host := u.Hostname()
+		if host == "" || host == "localhost" || net.ParseIP(host) != nil {
+			continue
+		}
+		if !slices.Contains(out, host) {
+			out = append(out, host)
+		}
+	}
+	return out
 }

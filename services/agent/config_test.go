@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -74,9 +75,44 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: []string{`IMAGE_PULL_POLICY: pull policy "never"`},
 		},
 		{
-			name:    "containerd is not there yet",
-			env:     with(base, "CONTAINER_RUNTIME", "containerd"),
-			wantErr: []string{"containerd: not implemented yet"},
+			name: "containerd defaults: no docker network needed",
+			env:  map[string]string{"ESB_ENV": "dev", "CONTAINER_RUNTIME": "containerd", "IMAGE_PULL_POLICY": "always"},
+			want: config{
+				Listen:     ":9000",
+				Brand:      "esb",
+				Env:        "dev",
+				PullPolicy: launcher.PullAlways,
+				Runtime:    "containerd",
+				Containerd: containerdConfig{
+					Address:    "/run/containerd/containerd.sock",
+					Namespace:  "esb",
+					DataDir:    "/var/lib/esb-functions",
+					PlainHTTP:  []string{"registry:5000"},
+					CNIPlugins: []string{"/usr/lib/cni"},
+					CNIBridge:  "esb0",
+					CNISubnet:  netip.MustParsePrefix("10.88.0.0/16"),
+					CNIDataDir: "/var/lib/cni/networks",
+				},
+				Platform: launcher.Platform{
+					Region:           "us-east-1",
+					AccessKeyID:      "esb",
+					SecretAccessKey:  "esb-local-secret",
+					S3Endpoint:       "http://s3-storage:7070",
+					DynamoDBEndpoint: "http://database:8000",
+				},
+				StartTimeout: 10 * time.Second,
+				ReapInterval: 5 * time.Second,
+			},
+		},
+		{
+			name:    "containerd with a bad subnet",
+			env:     map[string]string{"ESB_ENV": "dev", "CONTAINER_RUNTIME": "containerd", "CNI_SUBNET": "fd00::/64"},
+			wantErr: []string{`CNI_SUBNET "fd00::/64"`},
+		},
+		{
+			name:    "unknown runtime",
+			env:     with(base, "CONTAINER_RUNTIME", "podman"),
+			wantErr: []string{`CONTAINER_RUNTIME "podman": want docker or containerd`},
 		},
 		{
 			name:    "bad durations",
@@ -118,4 +154,12 @@ func with(m map[string]string, k, v string) map[string]string {
 		}
 	}
 	return out
+}
+
+func TestFunctionHostNames(t *testing.T) {
+	assert.Equal(t, []string{"s3-storage", "database"}, functionHostNames(launcher.Platform{
+		S3Endpoint: "http://s3-storage:7070", DynamoDBEndpoint: "http://database:8000",
+	}))
+	assert.Empty(t, functionHostNames(launcher.Platform{S3Endpoint: "http://172.20.0.3:7070", DynamoDBEndpoint: "http://localhost:8000"}))
+	assert.Equal(t, []string{"aws"}, functionHostNames(launcher.Platform{S3Endpoint: "https://aws", DynamoDBEndpoint: "https://aws"}))
 }

@@ -17,10 +17,12 @@ import (
 	"syscall"
 	"time"
 
+	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/docker/docker/client"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/esb-dev/esb/internal/logship"
+	"github.com/esb-dev/esb/services/agent/containerdruntime"
 	"github.com/esb-dev/esb/services/agent/dockerruntime"
 	"github.com/esb-dev/esb/services/agent/engine"
 	"github.com/esb-dev/esb/services/agent/fnlogs"
@@ -56,22 +58,62 @@ func runMain(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
-	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		return fmt.Errorf("docker client: %w", err)
-	}
-	defer docker.Close()
 	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
 	defer cancel()
-	rt, err := dockerruntime.New(startCtx, docker, cfg.Network)
+	rt, closeRuntime, err := newRuntime(startCtx, cfg, logger)
 	if err != nil {
 		return err
 	}
+	defer closeRuntime()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	return run(ctx, cfg, rt, ln, logger)
+}
+
+// newRuntime connects to the runtime CONTAINER_RUNTIME names; the
+// returned func closes its client.
+func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Runtime, func(), error) {
+	switch cfg.Runtime {
+	case "containerd":
+		cc := cfg.Containerd
+		network, err := containerdruntime.NewCNI(containerdruntime.CNIConfig{
+			PluginDirs: cc.CNIPlugins,
+			Bridge:     cc.CNIBridge,
+			Subnet:     cc.CNISubnet,
+			DataDir:    cc.CNIDataDir,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		client, err := containerd.New(cc.Address)
+		if err != nil {
+			return nil, nil, fmt.Errorf("containerd client %s: %w", cc.Address, err)
+		}
+		rt, err := containerdruntime.New(ctx, client, network, containerdruntime.Config{
+			Namespace: cc.Namespace,
+			DataDir:   cc.DataDir,
+			PlainHTTP: cc.PlainHTTP,
+			HostNames: functionHostNames(cfg.Platform),
+		}, containerdruntime.Options{Logger: logger})
+		if err != nil {
+			client.Close()
+			return nil, nil, err
+		}
+		return rt, func() { client.Close() }, nil
+	default:
+		docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		if err != nil {
+			return nil, nil, fmt.Errorf("docker client: %w", err)
+		}
+		rt, err := dockerruntime.New(ctx, docker, cfg.Network)
+		if err != nil {
+			docker.Close()
+			return nil, nil, err
+		}
+		return rt, func() { docker.Close() }, nil
+	}
 }
 
 // run serves the agent on ln until ctx ends. Shutdown goes outside in: the

@@ -1,0 +1,200 @@
+package containerdruntime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/pkg/identifiers"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/distribution/reference"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/esb-dev/esb/services/agent/engine"
+)
+
+// Labels the runtime keeps on its own containers, beside the caller's.
+const (
+	// labelName keeps the name the caller created the container with: an
+	// ID is the name only while the name is a valid, short enough ID.
+	labelName = "dev.esb.containerd.name"
+	// labelIP is the CNI address of the running task, written at start.
+	labelIP = "dev.esb.containerd.ip"
+)
+
+// containerID maps a container name onto a containerd ID. A name that is
+// a valid ID is its own ID, so Remove finds a container by either; any
+// other (a long function name, doubled separators) gets a stable hash.
+func containerID(name string) string {
+	if identifiers.Validate(name) == nil {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return "esb-" + hex.EncodeToString(sum[:16])
+}
+
+// normalizeRef turns a reference as the launcher writes it (familiar:
+// repo:tag, repo@digest or registry:5000/repo:tag) into the fully
+// qualified name containerd stores images under.
+func normalizeRef(ref string) (string, error) {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return "", fmt.Errorf("image reference %q: %w", ref, err)
+	}
+	return reference.TagNameOnly(named).String(), nil
+}
+
+// processArgs is what the task executes. containerd does not merge image
+// and container settings as Docker does: a container's Cmd replaces the
+// image's CMD and is appended to its ENTRYPOINT, which a Lambda image
+// needs (entrypoint = the runtime bootstrap, CMD = the handler).
+func processArgs(entrypoint, imageCmd, cmd []string) []string {
+	if len(cmd) == 0 {
+		cmd = imageCmd
+	}
+	return append(slices.Clone(entrypoint), cmd...)
+}
+
+// state maps a task status onto engine.State. A container without a task
+// was created but never started, or its task was deleted after it exited.
+func state(status containerd.ProcessStatus, hasTask bool) engine.State {
+	if !hasTask {
+		return engine.StateCreated
+	}
+	switch status {
+	case containerd.Created:
+		return engine.StateCreated
+	case containerd.Running:
+		return engine.StateRunning
+	case containerd.Paused, containerd.Pausing:
+		return engine.StatePaused
+	case containerd.Stopped:
+		return engine.StateExited
+	default:
+		return engine.StateDead
+	}
+}
+
+// labelFilter selects containers carrying every label, in containerd's
+// filter syntax (one filter: its conditions are ANDed). Keys and values
+// are quoted: label keys contain dots.
+func labelFilter(labels map[string]string) string {
+	conds := make([]string, 0, len(labels))
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		conds = append(conds, "labels."+strconv.Quote(k)+"=="+strconv.Quote(labels[k]))
+	}
+	return strings.Join(conds, ",")
+}
+
+// functionFiles are host files bind-mounted into a function container.
+// Their paths are the same in the agent and on the runtime node (a shared
+// volume), since runc resolves them on the node.
+type functionFiles struct {
+	Hosts      string
+	ResolvConf string
+}
+
+// functionSpecOpts shape the OCI spec after the image's own config is
+// applied (oci.WithImageConfig): our args, the Lambda environment on top
+// of the image's, the memory limit without swap (Lambda has none), the
+// hostname, and the DNS files.
+func functionSpecOpts(spec engine.Spec, img ocispec.ImageConfig, files functionFiles) []oci.SpecOpts {
+	opts := []oci.SpecOpts{
+		oci.WithProcessArgs(processArgs(img.Entrypoint, img.Cmd, spec.Cmd)...),
+		oci.WithEnv(spec.Env),
+		oci.WithHostname(hostname(spec.Name)),
+	}
+	if spec.MemoryBytes > 0 {
+		opts = append(opts, oci.WithMemoryLimit(uint64(spec.MemoryBytes)), withMemorySwap(spec.MemoryBytes))
+	}
+	var mounts []specs.Mount
+	for _, m := range []struct{ src, dst string }{{files.Hosts, "/etc/hosts"}, {files.ResolvConf, "/etc/resolv.conf"}} {
+		if m.src != "" {
+			mounts = append(mounts, specs.Mount{Source: m.src, Destination: m.dst, Type: "bind", Options: []string{"rbind", "ro"}})
+		}
+	}
+	if len(mounts) > 0 {
+		opts = append(opts, oci.WithMounts(mounts))
+	}
+	return opts
+}
+
+// withMemorySwap sets memory+swap equal to the memory limit, as the Docker
+// runtime does, so a function cannot swap.
+func withMemorySwap(limit int64) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if s.Linux == nil {
+			s.Linux = &specs.Linux{}
+		}
+		if s.Linux.Resources == nil {
+			s.Linux.Resources = &specs.LinuxResources{}
+		}
+		if s.Linux.Resources.Memory == nil {
+			s.Linux.Resources.Memory = &specs.LinuxMemory{}
+		}
+		s.Linux.Resources.Memory.Swap = &limit
+		return nil
+	}
+}
+
+// hostname is the container name cut to the kernel's 64-byte limit.
+func hostname(name string) string {
+	if len(name) > 64 {
+		return name[:64]
+	}
+	return name
+}
+
+// hostEntry is one line of a function's /etc/hosts.
+type hostEntry struct {
+	Name string
+	IP   string
+}
+
+// hostsFile is a function's /etc/hosts: loopback, the container's own
+// name, and the platform services it calls by name (s3-storage,
+// database), whose addresses the agent resolved on the node.
+func hostsFile(name string, entries []hostEntry) string {
+	var b strings.Builder
+	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	fmt.Fprintf(&b, "127.0.1.1\t%s\n", hostname(name))
+	for _, e := range entries {
+		fmt.Fprintf(&b, "%s\t%s\n", e.IP, e.Name)
+	}
+	return b.String()
+}
+
+// resolvConf keeps the nameservers of the node's resolver configuration
+// that a function's network can reach. Loopback ones (Docker's embedded
+// DNS at 127.0.0.11) live in the node's network namespace only, which is
+// why platform names go to /etc/hosts instead.
+func resolvConf(nodeConf string) string {
+	var b strings.Builder
+	b.WriteString("# generated by the ESB agent: platform services are in /etc/hosts\n")
+	for _, line := range strings.Split(nodeConf, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "nameserver":
+			if ip := net.ParseIP(f[1]); ip == nil || ip.IsLoopback() {
+				continue
+			}
+		case "search", "options":
+		default:
+			continue
+		}
+		b.WriteString(strings.Join(f, " ") + "\n")
+	}
+	return b.String()
+}
