@@ -11,9 +11,10 @@ import (
 )
 
 // sourceInputs are what ESB's own service images (gateway, agent,
-// provisioner) are built from, relative to the repository root.
+// provisioner, runtime-node) are built from, relative to the repository
+// root.
 func sourceInputs() []string {
-	return []string{"go.mod", "go.sum", "internal", "services/gateway", "services/agent", "services/provisioner"}
+	return []string{"go.mod", "go.sum", "internal", "services/gateway", "services/agent", "services/provisioner", "services/runtime-node"}
 }
 
 // SourceTag fingerprints the sources of ESB's own service images. Compose
