@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"dagger.io/dagger"
+	"github.com/distribution/reference"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/esb-dev/esb/internal/progress"
@@ -55,6 +56,12 @@ type Request struct {
 	// cached layers and so on the same digests.
 	Sources     *dagger.Directory
 	SourcesRoot string
+	// PublishRegistry, when set, is the registry (host:port) the engine
+	// publishes to, under the repository and tag of the config's image
+	// refs. Containerd mode needs it: functions.yml names images as the
+	// runtime node pulls them (registry:5000/...), while the engine reaches
+	// that same registry through its host port.
+	PublishRegistry string
 	// Output is the host directory the generated files are exported to;
 	// empty keeps them in the engine only (Result.Files), as a Dagger
 	// module returning them to its caller needs.
@@ -184,13 +191,17 @@ func (r *run) buildOne(ctx context.Context, f sam.Function) (Built, error) {
 	if err != nil {
 		return Built{}, err
 	}
-	published, err := ctr.Publish(ctx, fn.Image)
+	ref, err := PublishRef(fn.Image, r.req.PublishRegistry)
 	if err != nil {
-		return Built{}, fmt.Errorf("build and publish %s: %w", fn.Image, err)
+		return Built{}, err
+	}
+	published, err := ctr.Publish(ctx, ref)
+	if err != nil {
+		return Built{}, fmt.Errorf("build and publish %s: %w", ref, err)
 	}
 	_, digest, ok := strings.Cut(published, "@")
 	if !ok {
-		return Built{}, fmt.Errorf("publish %s: engine returned %q without a digest", fn.Image, published)
+		return Built{}, fmt.Errorf("publish %s: engine returned %q without a digest", ref, published)
 	}
 	if !pinned {
 		source = ""
@@ -440,4 +451,23 @@ func (r *run) export(ctx context.Context, cfg runtimeconfig.Config) (*dagger.Dir
 		return nil, fmt.Errorf("export config to %s: %w", r.req.Output, err)
 	}
 	return dir, nil
+}
+
+// PublishRef is image with its registry replaced by registry, keeping
+// repository and tag; an empty registry leaves image as it is. The digest
+// a registry answers does not depend on the name it was reached by, so
+// the config's ref at that digest is exactly what was published.
+func PublishRef(image, registry string) (string, error) {
+	if registry == "" {
+		return image, nil
+	}
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", image, err)
+	}
+	ref := registry + "/" + reference.Path(named)
+	if tagged, ok := named.(reference.Tagged); ok {
+		ref += ":" + tagged.Tag()
+	}
+	return ref, nil
 }

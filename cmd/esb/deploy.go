@@ -14,6 +14,7 @@ import (
 
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/deploy"
+	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/internal/registry"
 	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/pipeline"
@@ -78,9 +79,6 @@ func envOr(c *cli, key, def string) string {
 func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	if err := compose.CheckMode(opts.mode); err != nil {
 		return usageError{err}
-	}
-	if opts.mode == "containerd" {
-		return usageError{fmt.Errorf("--mode containerd: not available yet in this build (docker mode only)")}
 	}
 	l, err := opts.layout(c)
 	if err != nil {
@@ -162,6 +160,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		ConfigDir:          l.ConfigDir,
 		Output:             output,
 		Registry:           registryAddr,
+		PullRegistry:       pullRegistry(opts.mode),
 		Repository:         l.Env.Project(),
 		Tag:                opts.tag,
 		CacheNamespace:     l.Env.Project(),
@@ -174,6 +173,16 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	}
 	printSummary(c, sum)
 	return nil
+}
+
+// pullRegistry is the registry address written into functions.yml: in
+// containerd mode the runtime node pulls by the registry's service name
+// on the platform network; docker mode pulls through the host's address.
+func pullRegistry(mode string) string {
+	if mode == "containerd" {
+		return platform.RuntimeRegistryAddr
+	}
+	return ""
 }
 
 // daggerCLI finds the dagger CLI the Go SDK drives: $ESB_DAGGER_CLI, else

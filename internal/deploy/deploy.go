@@ -18,6 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
+
 	"github.com/esb-dev/esb/internal/configgen"
 	"github.com/esb-dev/esb/internal/progress"
 	"github.com/esb-dev/esb/internal/registry"
@@ -39,13 +42,17 @@ type Options struct {
 	StackName          string // AWS::StackName; the compose project name
 	ConfigDir          string
 	Output             string // where the pipeline exports the generated files
-	Registry           string // host:port the images are published to and pulled from
-	Repository         string // "<brand>-<env>"
-	Tag                string
-	CacheNamespace     string
-	NoCache            bool
-	Mode               string
-	Events             progress.Sink
+	Registry           string // host:port the images are published to (the host's view)
+	// PullRegistry is host:port of the same registry as the function
+	// runtime reaches it, written into functions.yml; empty means
+	// Registry. Containerd mode: registry:5000, the runtime node's view.
+	PullRegistry   string
+	Repository     string // "<brand>-<env>"
+	Tag            string
+	CacheNamespace string
+	NoCache        bool
+	Mode           string
+	Events         progress.Sink
 }
 
 // Steps are the side effects a deploy needs, so the workflow is tested
@@ -66,6 +73,11 @@ type Steps interface {
 	// Provision creates the tables and buckets of the merged config and
 	// returns a one-line summary.
 	Provision(ctx context.Context) (string, error)
+	// PullImages pulls image refs (repo@digest) into the function runtime
+	// (containerd mode), so the first invocation after the deploy runs the
+	// new code without a registry round trip; it returns what it did and
+	// warnings.
+	PullImages(ctx context.Context, refs []string) (done string, warnings []string, err error)
 }
 
 // Summary is what a successful deploy did.
@@ -93,7 +105,13 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	for _, w := range tmpl.Warnings {
 		sum.Warnings = append(sum.Warnings, w.String())
 	}
-	generated, err := configgen.Generate(tmpl, configgen.Options{ImagePrefix: opts.Registry + "/" + opts.Repository, Tag: opts.Tag})
+	// functions.yml names images as the runtime pulls them; the engine
+	// publishes the same repository and tag through the host's address.
+	pullRegistry, publishRegistry := opts.Registry, ""
+	if opts.PullRegistry != "" && opts.PullRegistry != opts.Registry {
+		pullRegistry, publishRegistry = opts.PullRegistry, opts.Registry
+	}
+	generated, err := configgen.Generate(tmpl, configgen.Options{ImagePrefix: pullRegistry + "/" + opts.Repository, Tag: opts.Tag})
 	if err != nil {
 		ev.phase("parse", progress.Failed, "cannot generate config")
 		return sum, err
@@ -137,14 +155,15 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 
 	ev.phase("build", progress.Working, fmt.Sprintf("building %d function images", len(tmpl.Functions)))
 	res, err := steps.Build(ctx, pipeline.Request{
-		Template:       tmpl,
-		Config:         generated,
-		Previous:       previous,
-		Exists:         steps.ImageExists,
-		CacheNamespace: opts.CacheNamespace,
-		NoCache:        opts.NoCache,
-		Output:         opts.Output,
-		Events:         opts.Events,
+		Template:        tmpl,
+		Config:          generated,
+		PublishRegistry: publishRegistry,
+		Previous:        previous,
+		Exists:          steps.ImageExists,
+		CacheNamespace:  opts.CacheNamespace,
+		NoCache:         opts.NoCache,
+		Output:          opts.Output,
+		Events:          opts.Events,
 	})
 	if err != nil {
 		ev.phase("build", progress.Failed, "pipeline failed")
@@ -164,8 +183,26 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	}
 
 	ev.phase("merge", progress.Working, "merging into "+opts.ConfigDir)
+	var pullWarnings []string
 	merged, err := runtimeconfig.MergeInto(ctx, opts.ConfigDir, exported, runtimeconfig.MergeOptions{
 		AfterWrite: func(ctx context.Context, _ runtimeconfig.Result) error {
+			// Containerd mode pulls before provisioning: a runtime node that
+			// cannot fetch the new images fails the deploy, and CONFIG_DIR
+			// goes back to the images it can run.
+			if refs := pullRefs(opts.Mode, res.Functions); len(refs) > 0 {
+				ev.phase("pull", progress.Working, fmt.Sprintf("pulling %d changed images into the runtime node", len(refs)))
+				done, warnings, err := steps.PullImages(ctx, refs)
+				if err != nil {
+					ev.phase("pull", progress.Failed, "runtime node cannot pull; CONFIG_DIR restored")
+					return fmt.Errorf("pull into the runtime node: %w", err)
+				}
+				pullWarnings = warnings
+				status := progress.Done
+				if len(warnings) > 0 {
+					status = progress.Warning
+				}
+				ev.phase("pull", status, done)
+			}
 			ev.phase("provision", progress.Working, "creating tables and buckets")
 			summary, err := steps.Provision(ctx)
 			if err != nil {
@@ -181,6 +218,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 		return sum, err
 	}
 	sum.Warnings = append(sum.Warnings, merged.Warnings...)
+	sum.Warnings = append(sum.Warnings, pullWarnings...)
 	sum.Written = merged.Written
 	ev.phase("merge", progress.Done, fmt.Sprintf("%d of 3 files changed", len(merged.Written)))
 
@@ -188,6 +226,29 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	sum.Routes = routesByFunction(exported)
 	sum.Duration = time.Since(start)
 	return sum, nil
+}
+
+// pullRefs are the images a deploy pulls into the function runtime: in
+// containerd mode, every function whose digest changed, pinned by digest.
+// Docker mode pulls nothing; its agent pulls at the first cold start.
+func pullRefs(mode string, built []pipeline.Built) []string {
+	if mode != "containerd" {
+		return nil
+	}
+	var refs []string
+	for _, b := range built {
+		if !b.Changed || b.Digest == "" {
+			continue
+		}
+		ref := b.Image
+		if named, err := reference.ParseNormalizedNamed(b.Image); err == nil {
+			if canonical, err := reference.WithDigest(reference.TrimNamed(named), digest.Digest(b.Digest)); err == nil {
+				ref = canonical.String()
+			}
+		}
+		refs = append(refs, ref)
+	}
+	return refs
 }
 
 // imageBases lists the docker.io images the template's image functions

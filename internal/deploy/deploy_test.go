@@ -31,6 +31,17 @@ type fakeSteps struct {
 	previous   map[string]runtimeconfig.Function
 	missing    bool // the registry lost every image
 	extraBases []string
+
+	pullErr error
+	pulls   [][]string
+	calls   []string // pull and provision, in order
+	request pipeline.Request
+}
+
+func (f *fakeSteps) PullImages(_ context.Context, refs []string) (string, []string, error) {
+	f.pulls = append(f.pulls, refs)
+	f.calls = append(f.calls, "pull")
+	return fmt.Sprintf("pulled %d images", len(refs)), nil, f.pullErr
 }
 
 func (f *fakeSteps) ImageExists(context.Context, string, string) (bool, error) {
@@ -45,12 +56,14 @@ func (f *fakeSteps) PrepareBases(_ context.Context, extra []string) (string, []s
 }
 func (f *fakeSteps) Provision(context.Context) (string, error) {
 	f.provisions++
+	f.calls = append(f.calls, "provision")
 	return "summary: 0 created", f.provisionErr
 }
 
 func (f *fakeSteps) Build(_ context.Context, req pipeline.Request) (pipeline.Result, error) {
 	f.built = true
 	f.previous = req.Previous
+	f.request = req
 	if f.buildErr != nil {
 		return pipeline.Result{}, f.buildErr
 	}

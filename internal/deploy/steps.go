@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/esb-dev/esb/internal/compose"
+	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/internal/registry"
 	"github.com/esb-dev/esb/pipeline"
 )
@@ -129,6 +130,32 @@ func (s PlatformSteps) Provision(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%w\n%s", err, lastLines(out.String(), 30))
 	}
 	return summaryLine(out.String()), nil
+}
+
+// PullImages implements Steps with ctr inside the env's runtime-node, in
+// the brand's containerd namespace, over plain HTTP (the platform
+// registry). One exec pulls every ref. A runtime node that is not running
+// is a warning: its agent pulls at the first invocation instead.
+func (s PlatformSteps) PullImages(ctx context.Context, refs []string) (string, []string, error) {
+	project := s.Project.Layout.Env.Project()
+	observed, err := compose.Containers(ctx, s.Docker, project)
+	if err != nil {
+		return "", nil, err
+	}
+	running := slices.ContainsFunc(observed, func(c platform.ContainerState) bool {
+		return c.Service == "runtime-node" && c.State == "running"
+	})
+	if !running {
+		return "skipped", []string{fmt.Sprintf("runtime-node is not running in %s: the agent pulls the new images at their first invocation", project)}, nil
+	}
+	script := `for ref; do ctr -n "$NS" images pull --plain-http "$ref" >/dev/null || { echo "pull $ref failed" >&2; exit 1; }; done`
+	args := append([]string{"--progress", "quiet", "exec", "-T", "-e", "NS=" + s.Project.Layout.Env.Brand,
+		"runtime-node", "sh", "-c", script, "pull"}, refs...)
+	var out bytes.Buffer
+	if err := s.Project.Run(ctx, &out, args...); err != nil {
+		return "", nil, fmt.Errorf("%w\n%s", err, lastLines(out.String(), 30))
+	}
+	return fmt.Sprintf("pulled %d images into runtime-node", len(refs)), nil, nil
 }
 
 // summaryLine is the provisioner's closing "summary: ..." line, or its

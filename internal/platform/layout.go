@@ -60,6 +60,11 @@ func (l Layout) DaggerSocket() string {
 	return filepath.Join(filepath.Dir(l.ConfigDir), "dagger-run", "engine.sock")
 }
 
+// RuntimeRegistryAddr is the env's registry as containerd mode's runtime
+// node reaches it: the compose service name and container port on the
+// platform network, served over plain HTTP.
+const RuntimeRegistryAddr = "registry:5000"
+
 // RegistryAddr is host:port of the env's registry as seen from the host.
 func (l Layout) RegistryAddr() string {
 	return "127.0.0.1:" + strconv.Itoa(l.Ports["PORT_REGISTRY"])

@@ -27,7 +27,6 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
-	"github.com/containerd/containerd/v2/pkg/oci"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 
@@ -197,7 +196,11 @@ func (r *Runtime) Create(ctx context.Context, spec engine.Spec) (string, error) 
 	for k, v := range spec.Labels {
 		labels[k] = v
 	}
-	specOpts := append([]oci.SpecOpts{oci.WithImageConfig(img)}, functionSpecOpts(spec, imgSpec.Config, files)...)
+	specOpts, err := functionSpecOpts(spec, imgSpec.Config, files)
+	if err != nil {
+		_ = os.RemoveAll(r.dir(id))
+		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
+	}
 	opts := []containerd.NewContainerOpts{containerd.WithImage(img)}
 	if r.cfg.Snapshotter != "" {
 		opts = append(opts, containerd.WithSnapshotter(r.cfg.Snapshotter))

@@ -103,14 +103,35 @@ type functionFiles struct {
 	ResolvConf string
 }
 
-// functionSpecOpts shape the OCI spec after the image's own config is
-// applied (oci.WithImageConfig): our args, the Lambda environment on top
-// of the image's, the memory limit without swap (Lambda has none), the
-// hostname, and the DNS files.
-func functionSpecOpts(spec engine.Spec, img ocispec.ImageConfig, files functionFiles) []oci.SpecOpts {
+// defaultPath is the PATH of an image that sets none, as Docker's.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// functionSpecOpts shape a function's OCI spec from the image's config
+// and ours: args, the Lambda environment on top of the image's, working
+// dir and user, the memory limit without swap (Lambda has none), the
+// hostname and the DNS files. The image config is applied here rather
+// than with oci.WithImageConfig, which mounts the snapshot in the
+// caller's mount namespace to read /etc/group: the agent is not on the
+// node's filesystem. So only numeric users (or root) are supported.
+func functionSpecOpts(spec engine.Spec, img ocispec.ImageConfig, files functionFiles) ([]oci.SpecOpts, error) {
+	uid, gid, err := parseUser(img.User)
+	if err != nil {
+		return nil, err
+	}
+	env := img.Env
+	if len(env) == 0 {
+		env = []string{defaultPath}
+	}
+	cwd := img.WorkingDir
+	if cwd == "" {
+		cwd = "/"
+	}
 	opts := []oci.SpecOpts{
 		oci.WithProcessArgs(processArgs(img.Entrypoint, img.Cmd, spec.Cmd)...),
+		oci.WithEnv(env),
 		oci.WithEnv(spec.Env),
+		oci.WithProcessCwd(cwd),
+		withUser(uid, gid),
 		oci.WithHostname(hostname(spec.Name)),
 	}
 	if spec.MemoryBytes > 0 {
@@ -125,7 +146,36 @@ func functionSpecOpts(spec engine.Spec, img ocispec.ImageConfig, files functionF
 	if len(mounts) > 0 {
 		opts = append(opts, oci.WithMounts(mounts))
 	}
-	return opts
+	return opts, nil
+}
+
+// parseUser reads an image's USER: empty or root, uid or uid:gid.
+func parseUser(user string) (uint32, uint32, error) {
+	if user == "" || user == "root" || user == "0" || user == "root:root" {
+		return 0, 0, nil
+	}
+	u, g, hasGroup := strings.Cut(user, ":")
+	uid, err := strconv.ParseUint(u, 10, 32)
+	if err != nil {
+		return 0, 0, fmt.Errorf("image user %q: only numeric users are supported in containerd mode", user)
+	}
+	gid := uid
+	if hasGroup {
+		if gid, err = strconv.ParseUint(g, 10, 32); err != nil {
+			return 0, 0, fmt.Errorf("image user %q: only numeric groups are supported in containerd mode", user)
+		}
+	}
+	return uint32(uid), uint32(gid), nil
+}
+
+func withUser(uid, gid uint32) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if s.Process == nil {
+			s.Process = &specs.Process{}
+		}
+		s.Process.User = specs.User{UID: uid, GID: gid}
+		return nil
+	}
 }
 
 // withMemorySwap sets memory+swap equal to the memory limit, as the Docker

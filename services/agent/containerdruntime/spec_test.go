@@ -110,8 +110,6 @@ func TestNormalizeRef(t *testing.T) {
 	assert.Error(t, err)
 }
 
-// TestFunctionSpecOpts applies the options on a spec as oci.WithImageConfig
-// leaves it: image env and args already set.
 func TestFunctionSpecOpts(t *testing.T) {
 	spec := engine.Spec{
 		Name:        "esb-dev-fn-Hello-0a1b2c3d",
@@ -124,22 +122,61 @@ func TestFunctionSpecOpts(t *testing.T) {
 		Entrypoint: []string{"/lambda-entrypoint.sh"},
 		Cmd:        []string{"image.default"},
 		Env:        []string{"PATH=/usr/bin", "LAMBDA_TASK_ROOT=/var/task"},
-	}
-	s := &oci.Spec{
-		Process: &specs.Process{Env: img.Env, Args: append(img.Entrypoint, img.Cmd...)},
-		Linux:   &specs.Linux{},
+		WorkingDir: "/var/task",
+		User:       "1000:1001",
 	}
 	files := functionFiles{Hosts: "/data/esb/c/hosts", ResolvConf: "/data/esb/c/resolv.conf"}
-	require.NoError(t, oci.ApplyOpts(context.Background(), nil, &containers.Container{ID: spec.Name}, s, functionSpecOpts(spec, img, files)...))
+	opts, err := functionSpecOpts(spec, img, files)
+	require.NoError(t, err)
+	s := &oci.Spec{Process: &specs.Process{}, Linux: &specs.Linux{}}
+	require.NoError(t, oci.ApplyOpts(context.Background(), nil, &containers.Container{ID: spec.Name}, s, opts...))
 
 	assert.Equal(t, []string{"/lambda-entrypoint.sh", "app.handler"}, s.Process.Args)
 	assert.ElementsMatch(t, []string{"PATH=/opt/bin:/usr/bin", "LAMBDA_TASK_ROOT=/var/task", "AWS_REGION=eu-west-1"}, s.Process.Env)
+	assert.Equal(t, "/var/task", s.Process.Cwd)
+	assert.Equal(t, specs.User{UID: 1000, GID: 1001}, s.Process.User)
 	assert.Equal(t, spec.Name, s.Hostname)
 	require.NotNil(t, s.Linux.Resources.Memory)
 	assert.Equal(t, int64(256<<20), *s.Linux.Resources.Memory.Limit)
 	assert.Equal(t, int64(256<<20), *s.Linux.Resources.Memory.Swap, "no swap beyond memory")
 	assert.Contains(t, s.Mounts, specs.Mount{Source: files.Hosts, Destination: "/etc/hosts", Type: "bind", Options: []string{"rbind", "ro"}})
 	assert.Contains(t, s.Mounts, specs.Mount{Source: files.ResolvConf, Destination: "/etc/resolv.conf", Type: "bind", Options: []string{"rbind", "ro"}})
+
+	// An image without env, cwd or user gets Docker's defaults.
+	opts, err = functionSpecOpts(engine.Spec{Name: "x"}, ocispec.ImageConfig{Cmd: []string{"/fn"}}, functionFiles{})
+	require.NoError(t, err)
+	s = &oci.Spec{Process: &specs.Process{}, Linux: &specs.Linux{}}
+	require.NoError(t, oci.ApplyOpts(context.Background(), nil, &containers.Container{ID: "x"}, s, opts...))
+	assert.Equal(t, []string{defaultPath}, s.Process.Env)
+	assert.Equal(t, "/", s.Process.Cwd)
+	assert.Equal(t, specs.User{}, s.Process.User)
+	assert.Nil(t, s.Linux.Resources, "no memory limit asked")
+	assert.Empty(t, s.Mounts)
+}
+
+func TestParseUser(t *testing.T) {
+	tests := []struct {
+		in       string
+		uid, gid uint32
+		wantErr  bool
+	}{
+		{in: ""}, {in: "root"}, {in: "0"},
+		{in: "1000", uid: 1000, gid: 1000},
+		{in: "1000:50", uid: 1000, gid: 50},
+		{in: "sbx_user1051", wantErr: true},
+		{in: "1000:staff", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			uid, gid, err := parseUser(tt.in)
+			if tt.wantErr {
+				assert.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, [2]uint32{tt.uid, tt.gid}, [2]uint32{uid, gid})
+		})
+	}
 }
 
 func TestHostsAndResolvConf(t *testing.T) {
