@@ -32,6 +32,7 @@ type stack struct {
 	root      string // repository root
 	cacheHome string // XDG_CACHE_HOME of the env: CONFIG_DIR lives below it
 	env       []string
+	mode      string // docker or containerd: the compose file it runs
 }
 
 // repoRoot is the directory holding docker-compose.yml.
@@ -44,9 +45,15 @@ func repoRoot(t testing.TB) string {
 	return dir
 }
 
-// newStack resolves a throwaway env: its CONFIG_DIR lives under the test's
-// temp dir, so nothing a developer deployed is touched.
+// newStack resolves a throwaway docker-mode env: its CONFIG_DIR lives
+// under the test's temp dir, so nothing a developer deployed is touched.
 func newStack(t testing.TB, name string, portOffset int) *stack {
+	t.Helper()
+	return newModeStack(t, name, portOffset, "docker")
+}
+
+// newModeStack is newStack for the given mode's compose file.
+func newModeStack(t testing.TB, name string, portOffset int, mode string) *stack {
 	t.Helper()
 	e, err := platform.New("", name)
 	require.NoError(t, err)
@@ -56,7 +63,7 @@ func newStack(t testing.TB, name string, portOffset int) *stack {
 		PortOffset: portOffset,
 	})
 	require.NoError(t, err)
-	s := &stack{layout: l, root: repoRoot(t), cacheHome: cache}
+	s := &stack{layout: l, root: repoRoot(t), cacheHome: cache, mode: mode}
 	s.layout.ImageTag, err = compose.SourceTag(s.root)
 	require.NoError(t, err)
 	s.layout.UID, s.layout.GID = strconv.Itoa(os.Getuid()), strconv.Itoa(os.Getgid())
@@ -78,7 +85,7 @@ func (s *stack) compose(ctx context.Context, args ...string) (string, error) {
 }
 
 func (s *stack) project() compose.Project {
-	return compose.Project{Dir: s.root, Mode: "docker", Layout: s.layout, Environ: os.Environ()}
+	return compose.Project{Dir: s.root, Mode: s.mode, Layout: s.layout, Environ: os.Environ()}
 }
 
 // up starts the env, waits until every service is healthy, and registers

@@ -1,0 +1,225 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/deploy"
+	"github.com/esb-dev/esb/internal/platform"
+	"github.com/esb-dev/esb/internal/registry"
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+)
+
+// TestContainerdMode runs the deploy-first A/B flow in a containerd-mode
+// env while a docker-mode env runs the same suite beside it: function
+// containers on runtime-node's containerd, reached over its CNI bridge,
+// images pulled from registry:5000, and a redeploy under the same tag
+// serving the new code (pull-always).
+func TestContainerdMode(t *testing.T) {
+	envs := []struct {
+		name   string
+		offset int
+		mode   string
+		tag    string
+	}{
+		{"ctrd-a", 1100, "containerd", "e2e-ctrd-a"},
+		{"ctrd-b", 1200, "docker", "e2e-ctrd-b"},
+	}
+	stacks := map[string]*stack{}
+	for _, e := range envs {
+		stacks[e.name] = newModeStack(t, e.name, e.offset, e.mode)
+	}
+	for _, e := range envs {
+		t.Run(e.name+"-"+e.mode, func(t *testing.T) {
+			t.Parallel()
+			s := stacks[e.name]
+			var others []*stack
+			for name, o := range stacks {
+				if name != e.name {
+					others = append(others, o)
+				}
+			}
+			if e.mode == "docker" {
+				abFlow(t, s, e.tag, others)
+				return
+			}
+			containerdFlow(t, s, e.tag, others)
+		})
+	}
+}
+
+func containerdFlow(t *testing.T, s *stack, tag string, others []*stack) {
+	ctx := t.Context()
+	start := time.Now()
+	s.up(t)
+	t.Logf("containerd env up in %s", time.Since(start).Round(time.Second))
+	require.NoError(t, registry.Client{Addr: s.layout.RegistryAddr()}.WaitReady(ctx, deploy.RegistryInterval, deploy.RegistryTimeout))
+
+	t.Run("an empty env warns and serves nothing", func(t *testing.T) {
+		assertEmptyEnv(ctx, t, s)
+	})
+
+	deployTemplate := func(t *testing.T, template string) esbResult {
+		t.Helper()
+		began := time.Now()
+		res := s.esb(ctx, t, "deploy", "--mode", "containerd", "-t", template, "--tag", tag)
+		require.NoError(t, res.err)
+		t.Logf("deploy %s in %s", filepath.Base(template), time.Since(began).Round(100*time.Millisecond))
+		return res
+	}
+	a := filepath.Join(s.root, "fixtures", "template-a.yml")
+	b := filepath.Join(s.root, "fixtures", "template-b.yml")
+	deployTemplate(t, a)
+	res := deployTemplate(t, b)
+	assert.Contains(t, res.stderr, "pulled 1 images into runtime-node")
+
+	t.Run("B's /hello wins after a hot reload", func(t *testing.T) {
+		assert.NoError(t, pollBody(ctx, s.url("PORT_GATEWAY", "/hello"), `{"version": "B"}`, time.Second, 30*time.Second))
+	})
+
+	t.Run("functions reach the database through the node", func(t *testing.T) {
+		put, err := http.NewRequestWithContext(ctx, http.MethodPut, s.url("PORT_GATEWAY", "/items/ctrd"), strings.NewReader(`{"color": "green"}`))
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(put)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		get, err := http.Get(s.url("PORT_GATEWAY", "/items/ctrd"))
+		require.NoError(t, err)
+		body, err := io.ReadAll(get.Body)
+		get.Body.Close()
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, get.StatusCode)
+		assert.JSONEq(t, `{"color": "green", "id": "ctrd"}`, string(body))
+
+		ddb := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_DATABASE", "")),
+			Credentials: credentials.NewStaticCredentialsProvider("esb", "esb-local-secret", "")})
+		_, err = ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("items-a")})
+		assert.NoError(t, err, "A's table")
+		s3api := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_S3", "")), UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider("esb", "esb-local-secret", "")})
+		_, err = s3api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("uploads-b")})
+		assert.NoError(t, err, "B's bucket")
+	})
+
+	t.Run("CONFIG_DIR names images as runtime-node pulls them", func(t *testing.T) {
+		cfg := s.config(t)
+		assert.ElementsMatch(t, []string{"HelloAFunction", "ItemsAFunction", "HelloBFunction"}, keys(cfg.Functions.Functions))
+		for name, fn := range cfg.Functions.Functions {
+			assert.True(t, strings.HasPrefix(fn.Image, platform.RuntimeRegistryAddr+"/"+s.layout.Env.Project()+"/"), "%s: %s", name, fn.Image)
+			assert.True(t, strings.HasSuffix(fn.Image, ":"+tag), "%s: %s", name, fn.Image)
+			assert.NotEmpty(t, fn.Digest, name)
+		}
+		data, err := os.ReadFile(filepath.Join(s.layout.ConfigDir, runtimeconfig.FunctionsFileName))
+		require.NoError(t, err)
+		for _, o := range others {
+			assert.NotContains(t, string(data), o.layout.Env.Project()+"/")
+		}
+	})
+
+	t.Run("functions run on runtime-node's containerd, not on Docker", func(t *testing.T) {
+		tasks, err := s.compose(ctx, "exec", "-T", "runtime-node", "ctr", "-n", s.layout.Env.Brand, "tasks", "ls")
+		require.NoError(t, err, tasks)
+		assert.Contains(t, tasks, "esb-"+s.layout.Env.Key()+"-fn-HelloBFunction-")
+		assert.Contains(t, tasks, "RUNNING")
+		list, err := dockerClient(t).ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
+			filters.Arg("label", agentapi.LabelEnv+"="+s.layout.Env.Key()))})
+		require.NoError(t, err)
+		assert.Empty(t, list, "no function container of a containerd env on the host's Docker")
+	})
+
+	t.Run("function output reaches the log store", func(t *testing.T) {
+		assert.NoError(t, pollLogs(ctx, s, `service:function AND env:`+s.layout.Env.Key()+` AND function:HelloBFunction`, 30*time.Second))
+	})
+
+	t.Run("a redeploy under the same tag serves the new code", func(t *testing.T) {
+		before := s.config(t).Functions.Functions["HelloBFunction"]
+		// The same template and tag, new code that also calls S3 by the
+		// platform's name: pull-always must fetch the new digest.
+		dir := t.TempDir()
+		copyTree(t, filepath.Join(s.root, "fixtures"), dir)
+		code := `import json
+import os
+
+import boto3
+
+
+def handler(event, context):
+    boto3.client("s3").head_bucket(Bucket=os.environ["BUCKET_NAME"])
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"version": "B2", "bucket": os.environ["BUCKET_NAME"]}),
+    }
+`
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "functions", "hello_b", "lambda_function.py"), []byte(code), 0o644))
+		res := deployTemplate(t, filepath.Join(dir, "template-b.yml"))
+		assert.Contains(t, res.stdout, "changed")
+
+		after := s.config(t).Functions.Functions["HelloBFunction"]
+		assert.Equal(t, before.Image, after.Image, "same tag")
+		assert.NotEqual(t, before.Digest, after.Digest, "new code, new digest")
+		// The deploy reports success only once runtime-node holds the new
+		// digest: the first invocation needs no registry round trip.
+		images, err := s.compose(ctx, "exec", "-T", "runtime-node", "ctr", "-n", s.layout.Env.Brand, "images", "ls", "-q")
+		require.NoError(t, err, images)
+		assert.Contains(t, images, "@"+after.Digest)
+
+		assert.NoError(t, pollBody(ctx, s.url("PORT_GATEWAY", "/hello"), `{"version": "B2", "bucket": "uploads-b"}`, time.Second, 30*time.Second))
+	})
+
+	t.Run("reset removes the env's volumes, containerd's included", func(t *testing.T) {
+		s.down(t)
+		assert.Empty(t, projectVolumes(ctx, t, dockerClient(t), s.layout.Env.Project()))
+		require.NoError(t, os.RemoveAll(s.layout.ConfigDir))
+	})
+}
+
+// pollLogs queries the env's log store until query matches a line, for at
+// most limit.
+func pollLogs(ctx context.Context, s *stack, query string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var last string
+	for {
+		if resp, err := http.Get(s.url("PORT_LOGS", "/internal/force_flush")); err == nil {
+			resp.Body.Close()
+		}
+		form := url.Values{"query": {query}, "limit": {"1"}}
+		resp, err := http.PostForm(s.url("PORT_LOGS", "/select/logsql/query"), form)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = resp.Status + " " + string(body)
+			if resp.StatusCode == http.StatusOK && strings.TrimSpace(string(body)) != "" {
+				return nil
+			}
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return &pollError{url: s.url("PORT_LOGS", "/select/logsql/query?query="+query), want: "a log line", last: last}
+		case <-time.After(time.Second):
+		}
+	}
+}
