@@ -557,12 +557,11 @@ func (l *logFile) open() error {
 	return nil
 }
 
-func (l *logFile) copyNew(w io.Writer) error {
+func (l *logFile) copyNew(w io.Writer) (int64, error) {
 	if err := l.open(); err != nil || l.f == nil {
-		return err
+		return 0, err
 	}
-	_, err := io.Copy(w, l.f)
-	return err
+	return io.Copy(w, l.f)
 }
 
 func (l *logFile) Close() error {
@@ -572,23 +571,37 @@ func (l *logFile) Close() error {
 	return l.f.Close()
 }
 
-// follow copies what the file gains to w every poll until done is closed,
-// then what is left, or until ctx ends.
+// settleRounds is how many empty polls in a row end a log stream after
+// its task exited. The shim copies a process's output into the file in
+// the background and only waits for that copy when the task is deleted,
+// so the last lines (the ones a crash report quotes) can land a while
+// after the exit is reported, longer on a busy node.
+const settleRounds = 5
+
+// follow copies what the file gains to w every poll until done is closed
+// or ctx ends; after done, until settleRounds polls in a row bring
+// nothing.
 func follow[T any](ctx context.Context, l *logFile, done <-chan T, poll time.Duration, w io.Writer) error {
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
+	exited, quiet := false, 0
 	for {
-		if err := l.copyNew(w); err != nil {
+		n, err := l.copyNew(w)
+		if err != nil {
 			return fmt.Errorf("logs %s: %w", l.path, err)
+		}
+		if exited {
+			if n > 0 {
+				quiet = 0
+			} else if quiet++; quiet >= settleRounds {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-done:
-			if err := l.copyNew(w); err != nil {
-				return fmt.Errorf("logs %s: %w", l.path, err)
-			}
-			return nil
+			exited, done = true, nil
 		case <-ticker.C:
 		}
 	}

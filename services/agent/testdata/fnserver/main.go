@@ -1,7 +1,7 @@
 // Command fnserver stands in for a Lambda image in the agent's e2e tests:
 // it listens where RIE would and answers an invocation with the
-// environment and arguments it sees. The handler "crash" makes it exit at
-// once, as a function with a broken import would.
+// environment, arguments and /etc/hosts it sees. The handler "crash" makes
+// it exit at once, as a function with a broken import would.
 package main
 
 import (
@@ -30,7 +30,8 @@ func main() {
 		}
 		fmt.Println("invoked")
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"env": env, "args": os.Args[1:]})
+		hosts, _ := os.ReadFile("/etc/hosts")
+		_ = json.NewEncoder(w).Encode(map[string]any{"env": env, "args": os.Args[1:], "hosts": string(hosts)})
 	})
 	fmt.Println("fnserver listening, handler " + handler)
 	fmt.Fprintln(os.Stderr, "fnserver stderr works")
