@@ -84,3 +84,28 @@ func TestContainerdModePullFailureRestoresConfigDir(t *testing.T) {
 	assert.Equal(t, before, readDir(t, opts.ConfigDir))
 	assert.Zero(t, steps.provisions, "no provisioning after a failed pull")
 }
+
+func TestModeMismatch(t *testing.T) {
+	tests := []struct {
+		name    string
+		mode    string
+		running map[string]bool
+		want    string
+	}{
+		{name: "docker env, docker deploy", mode: "docker", running: map[string]bool{"agent": true}},
+		{name: "containerd env, containerd deploy", mode: "containerd", running: map[string]bool{"agent": true, "runtime-node": true}},
+		{name: "containerd env, docker deploy", mode: "docker", running: map[string]bool{"agent": true, "runtime-node": true}, want: "--mode containerd"},
+		{name: "docker env, containerd deploy", mode: "containerd", running: map[string]bool{"agent": true}, want: "--mode docker"},
+		{name: "env not up: nothing to tell", mode: "containerd", running: map[string]bool{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := modeMismatch(tt.mode, tt.running)
+			if tt.want == "" {
+				assert.Empty(t, got)
+				return
+			}
+			assert.Contains(t, got, tt.want)
+		})
+	}
+}

@@ -64,7 +64,27 @@ func (s PlatformSteps) PlatformWarnings(ctx context.Context) []string {
 			out = append(out, fmt.Sprintf("%s is not running in %s: the deploy goes on, functions are served once it runs", svc, s.Project.Layout.Env.Project()))
 		}
 	}
+	if w := modeMismatch(s.Project.Mode, running); w != "" {
+		out = append(out, w)
+	}
 	return out
+}
+
+// modeMismatch warns when the running env is in the other mode than the
+// deploy: the image refs written would be ones its runtime cannot pull
+// (registry:5000 from the host's Docker, 127.0.0.1 from runtime-node). An
+// env without a running agent tells nothing.
+func modeMismatch(mode string, running map[string]bool) string {
+	if !running["agent"] {
+		return ""
+	}
+	switch {
+	case running["runtime-node"] && mode != "containerd":
+		return "the env runs in containerd mode (runtime-node is up): deploy with --mode containerd, or its functions cannot pull their images"
+	case !running["runtime-node"] && mode == "containerd":
+		return "the env runs in docker mode (no runtime-node): deploy with --mode docker, or its functions cannot pull their images"
+	}
+	return ""
 }
 
 // PrepareBases implements Steps. It reports base images neither the
