@@ -270,6 +270,49 @@ func testInsideNode(t *testing.T) {
 		assert.Empty(t, allocated(t, cniDir))
 	})
 
+	t.Run("a restarted agent finds running containers", func(t *testing.T) {
+		s := spec
+		s.Name += "-adopt"
+		id, err := rt.Create(ctx, s)
+		require.NoError(t, err)
+		require.NoError(t, rt.Start(ctx, id))
+		ip, err := rt.Address(ctx, id)
+		require.NoError(t, err)
+		invoke(t, ip)
+
+		// Everything the next agent needs is in containerd and the volumes.
+		network2, err := NewCNI(CNIConfig{PluginDirs: []string{"/usr/lib/cni"}, Bridge: "esbe2e0", Subnet: netip.MustParsePrefix(testSubnet), DataDir: cniDir})
+		require.NoError(t, err)
+		rt2, err := New(ctx, client, network2, Config{Namespace: ns, DataDir: data}, Options{})
+		require.NoError(t, err)
+		list, err := rt2.List(ctx, labels)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		assert.Equal(t, engine.StateRunning, list[0].State)
+		assert.Equal(t, ip, list[0].IP)
+		assert.Equal(t, s.Name, list[0].Name)
+
+		// Adoption follows from now on: earlier output is not shipped twice.
+		logs := &lockedBuffer{}
+		followCtx, stop := context.WithCancel(ctx)
+		followed := make(chan error, 1)
+		go func() { followed <- rt2.FollowLogs(followCtx, id, time.Now(), logs, logs) }()
+		// Each poll invokes again: the follower may start after an
+		// invocation printed its line.
+		require.Eventually(t, func() bool {
+			if resp, err := http.Post(invocationURL(ip), "application/json", strings.NewReader(`{}`)); err == nil {
+				resp.Body.Close()
+			}
+			return strings.Contains(logs.String(), "invoked")
+		}, waitFor, 250*time.Millisecond)
+		assert.NotContains(t, logs.String(), "fnserver listening")
+		stop()
+		require.NoError(t, <-followed)
+
+		require.NoError(t, rt2.Remove(ctx, id))
+		assert.Empty(t, allocated(t, cniDir))
+	})
+
 	t.Run("a crashing function exits and its output stays readable", func(t *testing.T) {
 		s := spec
 		s.Name += "-crash"
@@ -292,7 +335,7 @@ func testInsideNode(t *testing.T) {
 // accepts.
 func invoke(t *testing.T, ip string) invocation {
 	t.Helper()
-	url := fmt.Sprintf("http://%s/2015-03-31/functions/function/invocations", net.JoinHostPort(ip, "8080"))
+	url := invocationURL(ip)
 	var inv invocation
 	require.Eventually(t, func() bool {
 		resp, err := http.Post(url, "application/json", strings.NewReader(`{}`))
@@ -303,6 +346,10 @@ func invoke(t *testing.T, ip string) invocation {
 		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&inv) == nil
 	}, waitFor, tick, "invoke %s", url)
 	return inv
+}
+
+func invocationURL(ip string) string {
+	return fmt.Sprintf("http://%s/2015-03-31/functions/function/invocations", net.JoinHostPort(ip, "8080"))
 }
 
 // allocated lists the addresses host-local IPAM holds in dir.
