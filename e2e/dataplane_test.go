@@ -47,11 +47,20 @@ const (
 	dpBucket = "dataplane-objects"
 )
 
+// dpMaxQueueWait is the env's MAX_QUEUE_WAIT (ESB_MAX_QUEUE_WAIT).
+const dpMaxQueueWait = "120s"
+
 // TestDataPlane runs the data plane end to end in one env: `esb deploy`
 // builds the functions and provisions the table and bucket, then requests
 // go through the gateway's routes and Invoke API to containers the agent
 // runs. The subtests share the env and run in order.
 func TestDataPlane(t *testing.T) {
+	// The burst below queues 200 requests behind 5 slots. Unloaded, that is
+	// about 6 s of waiting, inside the default 10 s; on a busy CI host the
+	// same burst takes several times longer and the tail would be
+	// throttled (429) by design. The test is about no request being lost
+	// and the limit holding, so the env gets room to queue.
+	t.Setenv("ESB_MAX_QUEUE_WAIT", dpMaxQueueWait)
 	s := newStack(t, "dataplane", 800)
 	docker := dockerClient(t)
 	// Registered before up, so it runs after the env is down.
@@ -268,6 +277,8 @@ func TestDataPlane(t *testing.T) {
 	t.Run("reserved concurrency bounds executions and loses no request", func(t *testing.T) {
 		ctx := t.Context()
 		const limit, requests = 5, 200
+		gwEnv := gatewayContainer(ctx, t, docker, s).Config.Env
+		require.Contains(t, gwEnv, "MAX_QUEUE_WAIT="+dpMaxQueueWait)
 		hc := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: requests}}
 		defer hc.CloseIdleConnections()
 
@@ -293,8 +304,7 @@ func TestDataPlane(t *testing.T) {
 		})
 
 		// Warm-up at the limit, so that the burst below waits only for
-		// slots (at most 40 rounds of 150 ms, well inside MAX_QUEUE_WAIT's
-		// default 10 s), not for cold starts too.
+		// slots (40 rounds of 150 ms and overhead), not for cold starts too.
 		var warm sync.WaitGroup
 		for range limit {
 			warm.Go(func() {
