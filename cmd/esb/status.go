@@ -52,7 +52,7 @@ func runStatus(ctx context.Context, c *cli, l platform.Layout, lister containerL
 	if err != nil {
 		return err
 	}
-	rows := platform.Status(platform.Services(), observed)
+	rows := platform.Status(platform.Expected(observed), observed)
 	fmt.Fprintf(c.stdout, "env %s (project %s, CONFIG_DIR %s)\n", l.Env.Key(), l.Env.Project(), l.ConfigDir)
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tSTATE\tHEALTH\tROLE")

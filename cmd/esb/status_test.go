@@ -66,3 +66,15 @@ func TestStatusListError(t *testing.T) {
 	err := runStatus(t.Context(), &cli{stdout: &bytes.Buffer{}}, statusLayout(t), &fakeLister{err: errors.New("no socket")})
 	assert.EqualError(t, err, "no socket")
 }
+
+func TestStatusContainerdModeExpectsTheRuntimeNode(t *testing.T) {
+	var observed []platform.ContainerState
+	for _, s := range platform.Services() {
+		observed = append(observed, platform.ContainerState{Service: s.Name, State: "running", Health: "healthy"})
+	}
+	observed = append(observed, platform.ContainerState{Service: "runtime-node", State: "running", Health: "unhealthy"})
+	var out bytes.Buffer
+	err := runStatus(t.Context(), &cli{stdout: &out}, statusLayout(t), &fakeLister{containers: observed})
+	require.EqualError(t, err, "not running or not healthy: runtime-node")
+	assert.Regexp(t, `runtime-node\s+running\s+unhealthy\s+containerd node`, out.String())
+}

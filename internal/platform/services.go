@@ -23,6 +23,18 @@ func Services() []Service {
 	}
 }
 
+// Expected is Services plus containerd mode's runtime-node when the env
+// runs one, which the observed containers tell.
+func Expected(observed []ContainerState) []Service {
+	out := Services()
+	for _, c := range observed {
+		if c.Service == "runtime-node" {
+			return append(out, Service{Name: "runtime-node", Role: "containerd node (containerd mode)"})
+		}
+	}
+	return out
+}
+
 // ContainerState is what the container runtime reports for one container of
 // a compose service.
 type ContainerState struct {
