@@ -11,34 +11,38 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"path/filepath"
 
 	"github.com/esb-dev/esb/dagger/internal/dagger"
 	"github.com/esb-dev/esb/internal/compose"
-	"github.com/esb-dev/esb/internal/configgen"
+	"github.com/esb-dev/esb/internal/deploy"
 	"github.com/esb-dev/esb/internal/platform"
-	"github.com/esb-dev/esb/internal/sam"
-	"github.com/esb-dev/esb/pipeline"
-	lambdaimages "github.com/esb-dev/esb/services/runtime"
 )
 
 // Esb is the module's root object.
 type Esb struct{}
 
-// sourceDir is where deploy unpacks its source inside the function's
-// container: the template parser and the input fingerprints read plain
-// files, as on a developer's machine. Images are built from the source
-// directory itself.
-const sourceDir = "/esb/source"
+// Inside the function's container: the template parser and the input
+// fingerprints read plain files, as on a developer's machine (images are
+// built from the source directory itself); the workflow writes the
+// generated files and merges them into a config dir of its own, which is
+// thrown away with the container.
+const (
+	sourceDir  = "/esb/source"
+	outputDir  = "/esb/output"
+	scratchDir = "/esb/config"
+)
 
 // Deploy builds the function images of a SAM template, publishes them to the
 // env's registry and returns the generated functions.yml, routing.yml and
-// resources.yml (with the published digests). It is the pipeline `esb
-// deploy` runs, minus the host-side steps: merge the returned files into
-// CONFIG_DIR and run the provisioner there. On an air-gapped site the
-// engine's registry mirror must already hold the runtime bases (any `esb
-// deploy` into the env pushes them).
+// resources.yml (with the published digests). It runs the workflow of `esb
+// deploy` (internal/deploy) minus the steps that need the env's host: the
+// caller merges the returned files into CONFIG_DIR and runs the
+// provisioner (and, in containerd mode, the runtime node's pull). On an
+// air-gapped site the engine's registry mirror must already hold the
+// runtime bases (any `esb deploy` into the env pushes them).
 //
 // Never cached as a whole: a registry reset must not be answered with
 // digests it no longer holds. Image builds stay cached in the engine, so an
@@ -74,17 +78,8 @@ func (m *Esb) Deploy(
 	if err != nil {
 		return nil, err
 	}
-	project := e.Project()
 	if _, err := source.Export(ctx, sourceDir); err != nil {
 		return nil, fmt.Errorf("unpack source: %w", err)
-	}
-	tmpl, err := sam.ParseFile(filepath.Join(sourceDir, path.Clean("/"+template)), sam.Options{StackName: project})
-	if err != nil {
-		return nil, err
-	}
-	generated, err := configgen.Generate(tmpl, configgen.Options{ImagePrefix: registry + "/" + project, Tag: tag})
-	if err != nil {
-		return nil, err
 	}
 	client, err := sessionClient(ctx)
 	if err != nil {
@@ -95,16 +90,36 @@ func (m *Esb) Deploy(
 	if err != nil {
 		return nil, err
 	}
-	res, err := pipeline.Run(ctx, client, pipeline.Request{
-		Template:       tmpl,
-		Config:         generated,
-		CacheNamespace: project,
-		Bases:          pipeline.Bases{FS: lambdaimages.Context(), Dockerfile: lambdaimages.Dockerfile},
-		Sources:        sources,
-		SourcesRoot:    sourceDir,
-	})
+	steps := &moduleSteps{client: client, sources: sources, root: sourceDir}
+	sum, err := deploy.Run(ctx, deploy.Options{
+		Template:       filepath.Join(sourceDir, path.Clean("/"+template)),
+		StackName:      e.Project(),
+		ConfigDir:      scratchDir,
+		Output:         outputDir,
+		Registry:       registry,
+		PullRegistry:   pullRegistry(mode),
+		Repository:     e.Project(),
+		Tag:            tag,
+		CacheNamespace: e.Project(),
+		Mode:           mode,
+		Events:         stderrEvents(),
+	}, steps)
 	if err != nil {
 		return nil, err
 	}
-	return moduleDirectory(ctx, res.Files)
+	for _, w := range sum.Warnings {
+		fmt.Fprintf(os.Stderr, "warning: %s\n", w)
+	}
+	return moduleDirectory(ctx, steps.result.Files)
+}
+
+// pullRegistry is the registry address functions.yml names, as `esb
+// deploy` sets it: containerd mode's runtime node pulls by the registry's
+// service name; docker mode pulls through the address the engine
+// publishes to.
+func pullRegistry(mode string) string {
+	if mode == "containerd" {
+		return platform.RuntimeRegistryAddr
+	}
+	return ""
 }
