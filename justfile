@@ -51,7 +51,7 @@ logs service="": cli
 unit:
     test -z "$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
     go vet ./...
-    go vet -tags e2e ./...
+    go vet -tags 'e2e daggersuite' ./...
     go test -race -count=1 ./...
     go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 30s ./internal/sam
 
@@ -68,6 +68,11 @@ bench-e2e:
 # the services' own Docker-backed tests run here too.
 e2e:
     go test -tags e2e -count=1 -timeout 85m -v ./e2e/... ./services/...
+
+# The module's e2e function: the A/B suite on a platform inside a Dagger pipeline,
+# run twice (the second answers from cache). Uses the engine of a throwaway env.
+e2e-dagger:
+    go test -tags 'e2e daggersuite' -count=1 -timeout 120m -v -run '^TestDaggerModuleSuite$' ./e2e/ | grep -v 'compose: '
 
 # Everything CI runs: unit, then end-to-end.
 test: unit e2e

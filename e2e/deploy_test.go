@@ -115,8 +115,10 @@ func TestDeployRuntimes(t *testing.T) {
 		res := s.esb(ctx, t, "deploy", "-t", tmpl, "--no-cache")
 		require.NoError(t, res.err)
 		assert.NotContains(t, res.stdout, "unchanged (not rebuilt)")
-		assert.Equal(t, 3, strings.Count(res.stderr, ": building "), res.stderr)
 		after := s.config(t).Functions.Functions
+		for name := range before {
+			assert.Contains(t, res.stderr, "] "+name+": building ", "%s was built again", name)
+		}
 		for name := range before {
 			assert.NotEqual(t, before[name].Digest, after[name].Digest, "%s was rebuilt, its layers have new timestamps", name)
 		}

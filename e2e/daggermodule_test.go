@@ -1,0 +1,167 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/internal/deploy"
+	"github.com/esb-dev/esb/internal/registry"
+	"github.com/esb-dev/esb/internal/runtimecatalog"
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+	lambdaimages "github.com/esb-dev/esb/services/runtime"
+)
+
+// TestDaggerModule drives the repository's Dagger module (dagger.json,
+// .dagger/) with the dagger CLI against a real env's engine, as CI would:
+// `dagger call deploy` of template A, merged and provisioned on the host,
+// served by the gateway. The module's e2e function (the A/B suite on a
+// platform inside the pipeline) runs with `just e2e-dagger`: cold, it builds
+// the platform a second time inside the pipeline, beyond CI's budget.
+func TestDaggerModule(t *testing.T) {
+	s := newStack(t, "dmod", 1300)
+	s.up(t)
+	ctx := t.Context()
+
+	// The engine resolves docker.io bases through the env's registry. `esb
+	// deploy` pushes the runtime bases there itself; a module cannot reach
+	// the host's Docker, so the test does what an earlier esb deploy (or a
+	// site's own mirroring) would have done.
+	mirror(ctx, t, s, runtimeBaseRefs(t)...)
+
+	const tag = "e2e-dmod"
+	deployA := func(t *testing.T) string {
+		out := filepath.Join(t.TempDir(), "config")
+		res := s.dagger(ctx, t, "call", "deploy", "--source", filepath.Join(s.root, "fixtures"),
+			"--template", "template-a.yml", "--env", s.layout.Env.Name, "--registry", s.layout.RegistryAddr(),
+			"--tag", tag, "export", "--path", out)
+		require.NoError(t, res.err)
+		return out
+	}
+
+	t.Run("dagger call deploy of template A is served after the host merge", func(t *testing.T) {
+		out := deployA(t)
+		exported, err := runtimeconfig.Load(out)
+		require.NoError(t, err)
+		require.ElementsMatch(t, []string{"HelloAFunction", "ItemsAFunction"}, keys(exported.Functions.Functions))
+		for name, fn := range exported.Functions.Functions {
+			assert.Equal(t, s.layout.RegistryAddr()+"/esb-dmod/"+strings.ToLower(name)+":"+tag, fn.Image)
+			assert.True(t, strings.HasPrefix(fn.Digest, "sha256:"), "%s digest %q", name, fn.Digest)
+		}
+
+		_, err = runtimeconfig.MergeInto(ctx, s.layout.ConfigDir, exported, runtimeconfig.MergeOptions{
+			AfterWrite: func(ctx context.Context, _ runtimeconfig.Result) error {
+				out, err := s.compose(ctx, "--progress", "quiet", "run", "--rm", "--quiet-pull", "provisioner")
+				if err != nil {
+					return fmt.Errorf("provisioner: %w\n%s", err, out)
+				}
+				return nil
+			},
+		})
+		require.NoError(t, err)
+
+		assert.NoError(t, pollBody(ctx, s.url("PORT_GATEWAY", "/hello"), `{"version": "A"}`, time.Second, 60*time.Second))
+		put, err := http.NewRequestWithContext(ctx, http.MethodPut, s.url("PORT_GATEWAY", "/items/dmod"), strings.NewReader(`{"color": "green"}`))
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(put)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "PUT into the provisioned table")
+		get, err := http.Get(s.url("PORT_GATEWAY", "/items/dmod"))
+		require.NoError(t, err)
+		body, err := io.ReadAll(get.Body)
+		get.Body.Close()
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"color": "green", "id": "dmod"}`, string(body))
+	})
+
+	t.Run("a second dagger call deploy returns the same files", func(t *testing.T) {
+		first := s.snapshotConfig(t)
+		again, err := runtimeconfig.Load(deployA(t))
+		require.NoError(t, err)
+		served := s.config(t)
+		for name, fn := range again.Functions.Functions {
+			assert.Equal(t, served.Functions.Functions[name].Digest, fn.Digest, name)
+			assert.Equal(t, served.Functions.Functions[name].Source, fn.Source, name)
+		}
+		assert.Equal(t, first, s.snapshotConfig(t), "CONFIG_DIR untouched by the module")
+	})
+
+	t.Run("esb deploy agrees: same inputs, nothing rebuilt", func(t *testing.T) {
+		before := s.config(t).Functions.Functions
+		res := s.esb(ctx, t, "deploy", "-t", filepath.Join(s.root, "fixtures", "template-a.yml"), "--tag", tag)
+		require.NoError(t, res.err)
+		assert.Contains(t, res.stdout, "unchanged (not rebuilt)")
+		after := s.config(t).Functions.Functions
+		for name, fn := range before {
+			assert.Equal(t, fn.Digest, after[name].Digest, name)
+		}
+	})
+}
+
+// dagger runs the dagger CLI on the repository's module against the env's
+// engine.
+func (s *stack) dagger(ctx context.Context, t testing.TB, args ...string) esbResult {
+	t.Helper()
+	full := append([]string{"--progress", "plain", "-m", s.root}, args...)
+	cmd := exec.CommandContext(ctx, daggerCLI(t), full...)
+	cmd.Dir = s.root
+	cmd.Env = append(os.Environ(),
+		"_EXPERIMENTAL_DAGGER_RUNNER_HOST=unix://"+s.layout.DaggerSocket(),
+		"DAGGER_NO_NAG=1",
+	)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	// The engine's progress is long; its tail names a failure.
+	t.Logf("dagger %v: exit %v\n%s\n%s", args, err, lastLines(stderr.String(), 40), stdout.String())
+	return esbResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
+}
+
+// mirror pushes images of the host's Docker engine into the env's
+// registry, where the engine's docker.io mirror finds them.
+func mirror(ctx context.Context, t testing.TB, s *stack, refs ...string) {
+	t.Helper()
+	results, err := registry.Client{Addr: s.layout.RegistryAddr()}.Mirror(ctx, dockerClient(t), refs)
+	require.NoError(t, err)
+	for _, r := range results {
+		require.NotEqual(t, "unavailable", r.Action, "image %s: run scripts/setup.sh", r.Ref)
+	}
+}
+
+// runtimeBaseRefs are the images the runtime base Dockerfiles start from,
+// which `esb deploy` mirrors into an env's registry.
+func runtimeBaseRefs(t testing.TB) []string {
+	t.Helper()
+	var dockerfiles []string
+	for _, family := range []string{runtimecatalog.FamilyPython, runtimecatalog.FamilyNodejs, runtimecatalog.FamilyProvided} {
+		name, err := lambdaimages.Dockerfile(family)
+		require.NoError(t, err)
+		data, err := fs.ReadFile(lambdaimages.Context(), name)
+		require.NoError(t, err)
+		dockerfiles = append(dockerfiles, string(data))
+	}
+	return deploy.FromImages(dockerfiles...)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
