@@ -67,12 +67,16 @@ func newModeStack(t testing.TB, name string, portOffset int, mode string) *stack
 	s.layout.ImageTag, err = compose.SourceTag(s.root)
 	require.NoError(t, err)
 	s.layout.UID, s.layout.GID = strconv.Itoa(os.Getuid()), strconv.Itoa(os.Getgid())
-	// A throwaway env starts from nothing: no config left by an earlier run.
-	require.NoError(t, os.RemoveAll(filepath.Dir(l.ConfigDir)))
 	s.env = os.Environ()
 	for _, v := range s.layout.Vars() {
 		s.env = append(s.env, v.Name+"="+v.Value)
 	}
+	// A throwaway env starts from nothing: no containers, volumes or config
+	// left by an interrupted earlier run. Containers first: Docker restarts
+	// them with the daemon, and compose would keep them, bound to the
+	// directories removed next (an engine socket nobody can reach).
+	s.down(t)
+	require.NoError(t, os.RemoveAll(filepath.Dir(l.ConfigDir)))
 	return s
 }
 
