@@ -117,6 +117,9 @@ func TestDaggerModule(t *testing.T) {
 // engine.
 func (s *stack) dagger(ctx context.Context, t testing.TB, args ...string) esbResult {
 	t.Helper()
+	// The CLI waits minutes for an engine that is not there; fail at once.
+	_, err := os.Stat(s.layout.DaggerSocket())
+	require.NoError(t, err, "the env's engine socket")
 	full := append([]string{"--progress", "plain", "-m", s.root}, args...)
 	cmd := exec.CommandContext(ctx, daggerCLI(t), full...)
 	cmd.Dir = s.root
@@ -126,7 +129,7 @@ func (s *stack) dagger(ctx context.Context, t testing.TB, args ...string) esbRes
 	)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	err = cmd.Run()
 	// The engine's progress is long; its tail names a failure.
 	t.Logf("dagger %v: exit %v\n%s\n%s", args, err, lastLines(stderr.String(), 40), stdout.String())
 	return esbResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
