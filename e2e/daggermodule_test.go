@@ -29,9 +29,8 @@ import (
 // TestDaggerModule drives the repository's Dagger module (dagger.json,
 // .dagger/) with the dagger CLI against a real env's engine, as CI would:
 // `dagger call deploy` of template A, merged and provisioned on the host,
-// served by the gateway. The module's e2e function (the A/B suite on a
-// platform inside the pipeline) runs with `just e2e-dagger`: cold, it builds
-// the platform a second time inside the pipeline, beyond CI's budget.
+// served by the gateway. TestDaggerModuleSuite runs the module's e2e
+// function.
 func TestDaggerModule(t *testing.T) {
 	s := newStack(t, "dmod", 1300)
 	s.up(t)
