@@ -13,10 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/stretchr/testify/assert"
@@ -52,17 +48,11 @@ func TestContainerdMode(t *testing.T) {
 		t.Run(e.name+"-"+e.mode, func(t *testing.T) {
 			t.Parallel()
 			s := stacks[e.name]
-			var others []*stack
-			for name, o := range stacks {
-				if name != e.name {
-					others = append(others, o)
-				}
-			}
 			if e.mode == "docker" {
-				abFlow(t, s, e.tag, others)
+				abFlow(t, s, e.tag, othersOf(stacks, e.name))
 				return
 			}
-			containerdFlow(t, s, e.tag, others)
+			containerdFlow(t, s, e.tag, othersOf(stacks, e.name))
 		})
 	}
 }
@@ -97,28 +87,8 @@ func containerdFlow(t *testing.T, s *stack, tag string, others []*stack) {
 	})
 
 	t.Run("functions reach the database through the node", func(t *testing.T) {
-		put, err := http.NewRequestWithContext(ctx, http.MethodPut, s.url("PORT_GATEWAY", "/items/ctrd"), strings.NewReader(`{"color": "green"}`))
-		require.NoError(t, err)
-		resp, err := http.DefaultClient.Do(put)
-		require.NoError(t, err)
-		resp.Body.Close()
-		assert.Equal(t, http.StatusOK, resp.StatusCode)
-		get, err := http.Get(s.url("PORT_GATEWAY", "/items/ctrd"))
-		require.NoError(t, err)
-		body, err := io.ReadAll(get.Body)
-		get.Body.Close()
-		require.NoError(t, err)
-		assert.Equal(t, http.StatusOK, get.StatusCode)
-		assert.JSONEq(t, `{"color": "green", "id": "ctrd"}`, string(body))
-
-		ddb := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_DATABASE", "")),
-			Credentials: credentials.NewStaticCredentialsProvider("esb", "esb-local-secret", "")})
-		_, err = ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("items-a")})
-		assert.NoError(t, err, "A's table")
-		s3api := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_S3", "")), UsePathStyle: true,
-			Credentials: credentials.NewStaticCredentialsProvider("esb", "esb-local-secret", "")})
-		_, err = s3api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("uploads-b")})
-		assert.NoError(t, err, "B's bucket")
+		assertItemRoundTrip(ctx, t, s, "ctrd", "green")
+		assertABResources(ctx, t, s)
 	})
 
 	t.Run("CONFIG_DIR names images as runtime-node pulls them", func(t *testing.T) {

@@ -6,9 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,18 +72,7 @@ func TestDaggerModule(t *testing.T) {
 		require.NoError(t, err)
 
 		assert.NoError(t, pollBody(ctx, s.url("PORT_GATEWAY", "/hello"), `{"version": "A"}`, time.Second, 60*time.Second))
-		put, err := http.NewRequestWithContext(ctx, http.MethodPut, s.url("PORT_GATEWAY", "/items/dmod"), strings.NewReader(`{"color": "green"}`))
-		require.NoError(t, err)
-		resp, err := http.DefaultClient.Do(put)
-		require.NoError(t, err)
-		resp.Body.Close()
-		assert.Equal(t, http.StatusOK, resp.StatusCode, "PUT into the provisioned table")
-		get, err := http.Get(s.url("PORT_GATEWAY", "/items/dmod"))
-		require.NoError(t, err)
-		body, err := io.ReadAll(get.Body)
-		get.Body.Close()
-		require.NoError(t, err)
-		assert.JSONEq(t, `{"color": "green", "id": "dmod"}`, string(body))
+		assertItemRoundTrip(ctx, t, s, "dmod", "green")
 	})
 
 	t.Run("a second dagger call deploy returns the same files", func(t *testing.T) {

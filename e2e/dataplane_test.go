@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -78,9 +77,8 @@ func TestDataPlane(t *testing.T) {
 
 	nonce := randomHex(t)
 	gw := func(path string) string { return s.url("PORT_GATEWAY", path) }
-	creds := credentials.NewStaticCredentialsProvider("esb", "esb-local-secret", "")
-	ddb := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_DATABASE", "")), Credentials: creds})
-	objects := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_S3", "")), UsePathStyle: true, Credentials: creds})
+	ddb := s.dynamoDB()
+	objects := s.s3()
 
 	t.Run("boto3 reads and writes DynamoDB and S3", func(t *testing.T) {
 		tests := []struct {
@@ -184,7 +182,7 @@ func TestDataPlane(t *testing.T) {
 		fns := lambda.New(lambda.Options{
 			Region:           "us-east-1",
 			BaseEndpoint:     aws.String(gw("")),
-			Credentials:      creds,
+			Credentials:      platformCredentials,
 			RetryMaxAttempts: 1, // an error must surface, not be retried away
 		})
 		tests := []struct {

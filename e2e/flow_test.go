@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
@@ -45,13 +44,7 @@ func TestDeployFirstFlow(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
 			s := stacks[e.name]
-			var others []*stack
-			for name, o := range stacks {
-				if name != e.name {
-					others = append(others, o)
-				}
-			}
-			abFlow(t, s, e.tag, others)
+			abFlow(t, s, e.tag, othersOf(stacks, e.name))
 		})
 	}
 }
@@ -77,28 +70,8 @@ func abFlow(t *testing.T, s *stack, tag string, others []*stack) {
 	})
 
 	t.Run("nothing A brought was deleted", func(t *testing.T) {
-		put, err := http.NewRequestWithContext(ctx, http.MethodPut, s.url("PORT_GATEWAY", "/items/e2e"), strings.NewReader(`{"color": "blue"}`))
-		require.NoError(t, err)
-		resp, err := http.DefaultClient.Do(put)
-		require.NoError(t, err)
-		resp.Body.Close()
-		assert.Equal(t, http.StatusOK, resp.StatusCode)
-		get, err := http.Get(s.url("PORT_GATEWAY", "/items/e2e"))
-		require.NoError(t, err)
-		body, err := io.ReadAll(get.Body)
-		get.Body.Close()
-		require.NoError(t, err)
-		assert.Equal(t, http.StatusOK, get.StatusCode)
-		assert.JSONEq(t, `{"color": "blue", "id": "e2e"}`, string(body))
-
-		ddb := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_DATABASE", "")),
-			Credentials: credentials.NewStaticCredentialsProvider("esb", "esb-local-secret", "")})
-		_, err = ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("items-a")})
-		assert.NoError(t, err, "A's table")
-		s3api := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_S3", "")), UsePathStyle: true,
-			Credentials: credentials.NewStaticCredentialsProvider("esb", "esb-local-secret", "")})
-		_, err = s3api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("uploads-b")})
-		assert.NoError(t, err, "B's bucket")
+		assertItemRoundTrip(ctx, t, s, "e2e", "blue")
+		assertABResources(ctx, t, s)
 	})
 
 	t.Run("CONFIG_DIR holds the union, one /hello pointing at B", func(t *testing.T) {
@@ -150,6 +123,34 @@ func abFlow(t *testing.T, s *stack, tag string, others []*stack) {
 		require.NoError(t, s.esb(ctx, t, "deploy", "-t", b, "--tag", tag).err)
 		assert.NoError(t, pollBody(ctx, s.url("PORT_GATEWAY", "/hello"), `{"version": "B"}`, time.Second, 30*time.Second))
 	})
+}
+
+// assertItemRoundTrip stores an item through template A's PUT /items/{id}
+// and reads it back through GET: A's function and table serve.
+func assertItemRoundTrip(ctx context.Context, t *testing.T, s *stack, id, color string) {
+	t.Helper()
+	put, err := http.NewRequestWithContext(ctx, http.MethodPut, s.url("PORT_GATEWAY", "/items/"+id), strings.NewReader(`{"color": "`+color+`"}`))
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(put)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "PUT into A's table")
+	get, err := http.Get(s.url("PORT_GATEWAY", "/items/"+id))
+	require.NoError(t, err)
+	body, err := io.ReadAll(get.Body)
+	get.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, get.StatusCode)
+	assert.JSONEq(t, `{"color": "`+color+`", "id": "`+id+`"}`, string(body))
+}
+
+// assertABResources checks that A's table and B's bucket both exist.
+func assertABResources(ctx context.Context, t *testing.T, s *stack) {
+	t.Helper()
+	_, err := s.dynamoDB().DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("items-a")})
+	assert.NoError(t, err, "A's table")
+	_, err = s.s3().HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("uploads-b")})
+	assert.NoError(t, err, "B's bucket")
 }
 
 // assertEmptyEnv checks the never-deployed state: the gateway logged the

@@ -21,7 +21,6 @@ import (
 
 	"dagger.io/dagger"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -71,12 +70,7 @@ func TestPlatformSmoke(t *testing.T) {
 	})
 
 	t.Run("s3", func(t *testing.T) {
-		api := s3.New(s3.Options{
-			Region:       "us-east-1",
-			BaseEndpoint: aws.String(s.url("PORT_S3", "")),
-			UsePathStyle: true,
-			Credentials:  credentials.NewStaticCredentialsProvider("esb", "esb-local-secret", ""),
-		})
+		api := s.s3()
 		bucket := "smoke-" + nonce
 		_, err := api.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket})
 		require.NoError(t, err)
@@ -94,11 +88,7 @@ func TestPlatformSmoke(t *testing.T) {
 	})
 
 	t.Run("dynamodb", func(t *testing.T) {
-		api := dynamodb.New(dynamodb.Options{
-			Region:       "us-east-1",
-			BaseEndpoint: aws.String(s.url("PORT_DATABASE", "")),
-			Credentials:  credentials.NewStaticCredentialsProvider("esb", "esb-local-secret", ""),
-		})
+		api := s.dynamoDB()
 		table := "smoke-" + nonce
 		_, err := api.CreateTable(ctx, &dynamodb.CreateTableInput{
 			TableName:            &table,

@@ -17,6 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
@@ -205,4 +209,27 @@ func daggerCLI(t testing.TB) string {
 	_, err := os.Stat(p)
 	require.NoError(t, err, "dagger CLI missing: run scripts/setup.sh")
 	return p
+}
+
+// The platform's S3 and DynamoDB as a function sees them: the env's host
+// ports, the compose files' default credentials.
+var platformCredentials = credentials.NewStaticCredentialsProvider("esb", "esb-local-secret", "")
+
+func (s *stack) dynamoDB() *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_DATABASE", "")), Credentials: platformCredentials})
+}
+
+func (s *stack) s3() *s3.Client {
+	return s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_S3", "")), UsePathStyle: true, Credentials: platformCredentials})
+}
+
+// othersOf is every stack but the named one.
+func othersOf(stacks map[string]*stack, name string) []*stack {
+	var others []*stack
+	for n, o := range stacks {
+		if n != name {
+			others = append(others, o)
+		}
+	}
+	return others
 }
