@@ -97,7 +97,7 @@ func (m *Esb) Deploy(
 		ConfigDir:      scratchDir,
 		Output:         outputDir,
 		Registry:       registry,
-		PullRegistry:   pullRegistry(mode),
+		PullRegistry:   deploy.PullRegistry(mode),
 		Repository:     e.Project(),
 		Tag:            tag,
 		CacheNamespace: e.Project(),
@@ -111,15 +111,4 @@ func (m *Esb) Deploy(
 		fmt.Fprintf(os.Stderr, "warning: %s\n", w)
 	}
 	return moduleDirectory(ctx, steps.result.Files)
-}
-
-// pullRegistry is the registry address functions.yml names, as `esb
-// deploy` sets it: containerd mode's runtime node pulls by the registry's
-// service name; docker mode pulls through the address the engine
-// publishes to.
-func pullRegistry(mode string) string {
-	if mode == "containerd" {
-		return platform.RuntimeRegistryAddr
-	}
-	return ""
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/deploy"
-	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/internal/registry"
 	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/pipeline"
@@ -48,7 +47,7 @@ Later deploys win where templates overlap; nothing is ever deleted. The
 gateway picks the new routes up without a restart.`)
 			fs.StringVarP(&opts.template, "template", "t", "", "SAM template (default: template.yaml or template.yml in the current directory)")
 			opts.bind(fs, c)
-			fs.StringVarP(&opts.mode, "mode", "m", "docker", "function runtime of the env: docker or containerd")
+			fs.StringVarP(&opts.mode, "mode", "m", compose.ModeDocker, "function runtime of the env: docker or containerd")
 			fs.StringVarP(&opts.output, "output", "o", "", "where the generated functions.yml, routing.yml and resources.yml are exported (default: a folder beside CONFIG_DIR)")
 			fs.StringVar(&opts.tag, "tag", envOr(c, "ESB_TAG", "latest"), "image tag the functions are published under ($ESB_TAG)")
 			fs.BoolVar(&opts.noCache, "no-cache", false, "rebuild every step and start from empty package caches")
@@ -160,7 +159,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		ConfigDir:          l.ConfigDir,
 		Output:             output,
 		Registry:           registryAddr,
-		PullRegistry:       pullRegistry(opts.mode),
+		PullRegistry:       deploy.PullRegistry(opts.mode),
 		Repository:         l.Env.Project(),
 		Tag:                opts.tag,
 		CacheNamespace:     l.Env.Project(),
@@ -173,16 +172,6 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	}
 	printSummary(c, sum)
 	return nil
-}
-
-// pullRegistry is the registry address written into functions.yml: in
-// containerd mode the runtime node pulls by the registry's service name
-// on the platform network; docker mode pulls through the host's address.
-func pullRegistry(mode string) string {
-	if mode == "containerd" {
-		return platform.RuntimeRegistryAddr
-	}
-	return ""
 }
 
 // daggerCLI finds the dagger CLI the Go SDK drives: $ESB_DAGGER_CLI, else

@@ -21,9 +21,15 @@ import (
 	"github.com/esb-dev/esb/internal/platform"
 )
 
-// Modes are the function runtimes a project can run on; each has its
-// compose file, compose/docker-compose.<mode>.yml.
-func Modes() []string { return []string{"docker", "containerd"} }
+// The function runtimes a project can run on; each has its compose file,
+// compose/docker-compose.<mode>.yml.
+const (
+	ModeDocker     = "docker"
+	ModeContainerd = "containerd"
+)
+
+// Modes lists the function runtimes.
+func Modes() []string { return []string{ModeDocker, ModeContainerd} }
 
 // CheckMode rejects a mode without a compose file.
 func CheckMode(mode string) error {

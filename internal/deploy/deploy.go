@@ -21,7 +21,9 @@ import (
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/configgen"
+	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/internal/progress"
 	"github.com/esb-dev/esb/internal/registry"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
@@ -228,11 +230,22 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	return sum, nil
 }
 
+// PullRegistry is the registry address written into functions.yml for a
+// mode (Options.PullRegistry): in containerd mode the runtime node pulls by
+// the registry's service name on the platform network; docker mode pulls
+// through the address the engine publishes to.
+func PullRegistry(mode string) string {
+	if mode == compose.ModeContainerd {
+		return platform.RuntimeRegistryAddr
+	}
+	return ""
+}
+
 // pullRefs are the images a deploy pulls into the function runtime: in
 // containerd mode, every function whose digest changed, pinned by digest.
 // Docker mode pulls nothing; its agent pulls at the first cold start.
 func pullRefs(mode string, built []pipeline.Built) []string {
-	if mode != "containerd" {
+	if mode != compose.ModeContainerd {
 		return nil
 	}
 	var refs []string

@@ -15,8 +15,15 @@ import (
 func containerdOptions(t *testing.T) Options {
 	opts := options(t, "hello-python")
 	opts.Mode = "containerd"
-	opts.PullRegistry = "registry:5000"
+	opts.PullRegistry = PullRegistry(opts.Mode)
 	return opts
+}
+
+// TestPullRegistry: only containerd mode names images by the registry's
+// service name; docker mode keeps the address the engine publishes to.
+func TestPullRegistry(t *testing.T) {
+	assert.Equal(t, "registry:5000", PullRegistry("containerd"))
+	assert.Empty(t, PullRegistry("docker"))
 }
 
 // TestContainerdModeRefs: functions.yml names the image as the runtime

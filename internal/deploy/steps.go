@@ -79,9 +79,9 @@ func modeMismatch(mode string, running map[string]bool) string {
 		return ""
 	}
 	switch {
-	case running["runtime-node"] && mode != "containerd":
+	case running["runtime-node"] && mode != compose.ModeContainerd:
 		return "the env runs in containerd mode (runtime-node is up): deploy with --mode containerd, or its functions cannot pull their images"
-	case !running["runtime-node"] && mode == "containerd":
+	case !running["runtime-node"] && mode == compose.ModeContainerd:
 		return "the env runs in docker mode (no runtime-node): deploy with --mode docker, or its functions cannot pull their images"
 	}
 	return ""
