@@ -11,7 +11,11 @@
 // Errors are JSON Error bodies with a non-2xx status.
 package agentapi
 
-import "github.com/esb-dev/esb/internal/runtimeconfig"
+import (
+	"time"
+
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+)
 
 // Container labels the agent sets on every function container. The runtime
 // is the source of truth: containers are listed, reused and reaped by them.
@@ -61,7 +65,18 @@ type AcquireRequest struct {
 	Spec FunctionSpec `json:"spec"`
 }
 
-// Lease is one container reserved for one invocation.
+// MaxLeaseHold bounds how long the gateway keeps using one lease across
+// invocations: it holds warm leases between invocations, so that a warm
+// invocation costs no round trip to the agent, and reuses one only while
+// it is younger than this. The agent relies on the bound twice: a lease is
+// abandoned only past its function's timeout plus a grace longer than
+// this, and a container adopted after an agent restart is not leased out
+// before this plus the function's timeout, as the gateway may still be
+// using it under a lease of the previous agent process.
+const MaxLeaseHold = 30 * time.Second
+
+// Lease is one container reserved for one invocation, or, held by the
+// gateway, for several in a row (see MaxLeaseHold).
 type Lease struct {
 	ID        string `json:"id"`
 	Endpoint  string `json:"endpoint"` // base URL of the container's RIE, e.g. http://10.0.3.7:8080

@@ -133,6 +133,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	g.Go(func() error { return watcher.Run(gctx) })
 	g.Go(func() error { return gens.Run(gctx, watcher.Snapshots()) })
 	g.Go(func() error { return pusher.Run(gctx) })
+	g.Go(func() error { return invoker.Run(gctx) })
 	g.Go(func() error {
 		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve %s: %w", cfg.Listen, err)

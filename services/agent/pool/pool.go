@@ -47,8 +47,10 @@ type Launcher interface {
 type Options struct {
 	DefaultIdleTimeout time.Duration // for functions without scaling.idle_timeout; default 300 s
 	// LeaseGrace is how long past the function's timeout a lease may stay
-	// unreleased before its container is reclaimed; default 2 min. Only a
-	// gateway that crashed or restarted mid-invocation leaves one behind.
+	// unreleased before its container is reclaimed; default 2 min, and
+	// never under twice agentapi.MaxLeaseHold, as the gateway holds warm
+	// leases that long. Only a gateway that crashed or restarted leaves
+	// one behind.
 	LeaseGrace time.Duration
 	Logger     *slog.Logger
 	Now        func() time.Time
@@ -86,6 +88,7 @@ type entry struct {
 	lease       string
 	leaseTTL    time.Duration
 	seq         uint64
+	adopted     time.Time // set until first leased, for a container of a previous agent process
 }
 
 type backoff struct {
@@ -117,6 +120,7 @@ func New(ctx context.Context, l Launcher, opts Options) *Pool {
 	if opts.LeaseGrace <= 0 {
 		opts.LeaseGrace = 2 * time.Minute
 	}
+	opts.LeaseGrace = max(opts.LeaseGrace, 2*agentapi.MaxLeaseHold)
 	ctx, cancel := context.WithCancel(ctx)
 	return &Pool{
 		launcher: l,
@@ -193,7 +197,7 @@ func (p *Pool) Adopt(ctx context.Context) error {
 			if a.Kind == plan.Adopt {
 				inst, err := p.launcher.Adopt(gctx, o)
 				if err == nil {
-					p.register(inst, 0)
+					p.adopt(inst)
 					p.opts.Logger.Info("adopted container", "container", inst.Name, "function", inst.Identity.Function)
 					return nil
 				}
@@ -223,7 +227,7 @@ func (p *Pool) Acquire(ctx context.Context, spec agentapi.FunctionSpec) (agentap
 		p.mu.Unlock()
 		return agentapi.Lease{}, ErrClosed
 	}
-	if e := p.popIdleLocked(ident); e != nil {
+	if e := p.popIdleLocked(ident, agentapi.MaxLeaseHold+seconds(timeoutOf(spec))); e != nil {
 		lease := p.leaseLocked(e, p.leaseTTL(spec), false)
 		p.mu.Unlock()
 		return lease, nil
@@ -429,10 +433,14 @@ func (p *Pool) startLocked(spec agentapi.FunctionSpec, ident plan.Identity, w *w
 	}()
 }
 
-func (p *Pool) register(inst launcher.Instance, idleTimeout time.Duration) {
+// adopt registers a running container of a previous agent process as idle.
+// See popIdleLocked for when it may be leased.
+func (p *Pool) adopt(inst launcher.Instance) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.releaseNewLocked(p.registerLocked(inst, idleTimeout))
+	e := p.registerLocked(inst, 0)
+	e.adopted = e.lastUsed
+	p.releaseNewLocked(e)
 }
 
 // registerLocked records a ready container as busy-to-be; the caller makes
@@ -466,22 +474,33 @@ func (p *Pool) releaseNewLocked(e *entry) {
 	p.idle[e.inst.Identity] = append(p.idle[e.inst.Identity], e)
 }
 
-func (p *Pool) popIdleLocked(ident plan.Identity) *entry {
+// popIdleLocked takes the most recently released idle container of ident.
+// It passes over a container adopted less than quarantine ago: the
+// previous agent process may have leased it to the gateway, which may
+// still be running an invocation on it or holding it for the next one (up
+// to agentapi.MaxLeaseHold, plus the function's timeout for the last
+// invocation), and a container runs one invocation at a time.
+func (p *Pool) popIdleLocked(ident plan.Identity, quarantine time.Duration) *entry {
 	stack := p.idle[ident]
-	if len(stack) == 0 {
-		return nil
+	now := p.opts.Now()
+	for i := len(stack) - 1; i >= 0; i-- {
+		e := stack[i]
+		if !e.adopted.IsZero() && now.Sub(e.adopted) < quarantine {
+			continue
+		}
+		if len(stack) == 1 {
+			delete(p.idle, ident)
+		} else {
+			p.idle[ident] = slices.Delete(stack, i, i+1)
+		}
+		return e
 	}
-	e := stack[len(stack)-1]
-	if len(stack) == 1 {
-		delete(p.idle, ident)
-	} else {
-		p.idle[ident] = stack[:len(stack)-1]
-	}
-	return e
+	return nil
 }
 
 func (p *Pool) leaseLocked(e *entry, ttl time.Duration, cold bool) agentapi.Lease {
 	id := rand.Text()
+	e.adopted = time.Time{}
 	e.phase = plan.Busy
 	e.lease = id
 	e.leaseTTL = ttl
@@ -610,11 +629,15 @@ func (p *Pool) removeUnknownLocked(id, reason string) {
 // leaseTTL is how long a lease on a container of spec may last: the
 // function's timeout (Lambda's default when unset) plus the grace.
 func (p *Pool) leaseTTL(spec agentapi.FunctionSpec) time.Duration {
-	timeout := spec.Function.Timeout
-	if timeout <= 0 {
-		timeout = 3
+	return seconds(timeoutOf(spec)) + p.opts.LeaseGrace
+}
+
+// timeoutOf is spec's timeout in seconds, Lambda's default when unset.
+func timeoutOf(spec agentapi.FunctionSpec) int {
+	if spec.Function.Timeout <= 0 {
+		return 3
 	}
-	return seconds(timeout) + p.opts.LeaseGrace
+	return spec.Function.Timeout
 }
 
 func seconds(n int) time.Duration { return time.Duration(n) * time.Second }

@@ -393,11 +393,26 @@ func TestAdopt(t *testing.T) {
 	assert.NotContains(t, fake.Removed(), foreign)
 	assert.Equal(t, 1, h.pool.Health().Containers)
 
+	// The gateway may still hold the adopted container under the previous
+	// agent's lease: until that lease could have ended (MaxLeaseHold plus
+	// the function's 3 s timeout), a request gets a container of its own.
+	h.clock.Advance(agentapi.MaxLeaseHold + 2*time.Second)
+	c, err := h.pool.Acquire(t.Context(), spec("Hello", "1"))
+	require.NoError(t, err)
+	assert.True(t, c.Cold)
+	assert.NotEqual(t, a.Container, c.Container, "adopted container leased while the gateway may still use it")
+	require.NoError(t, h.pool.Release(c.ID, false))
+
+	h.clock.Advance(time.Second)
 	b, err := h.pool.Acquire(t.Context(), spec("Hello", "1"))
 	require.NoError(t, err)
 	assert.False(t, b.Cold)
-	assert.Equal(t, a.Container, b.Container)
-	assert.Equal(t, a.Endpoint, b.Endpoint)
+	assert.Equal(t, c.Container, b.Container, "the most recently released container first")
+	d, err := h.pool.Acquire(t.Context(), spec("Hello", "1"))
+	require.NoError(t, err)
+	assert.False(t, d.Cold)
+	assert.Equal(t, a.Container, d.Container, "the adopted container once its quarantine is over")
+	assert.Equal(t, a.Endpoint, d.Endpoint)
 	// The previous agent's lease means nothing here.
 	require.ErrorIs(t, h.pool.Release(a.ID, false), ErrUnknownLease)
 }

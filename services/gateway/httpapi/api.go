@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -107,6 +108,8 @@ func (s *Server) api(c echo.Context) error {
 		}
 		h[k] = vs
 	}
+	// Sized as API Gateway answers (HEAD too: the length of the GET body).
+	h.Set(echo.HeaderContentLength, strconv.Itoa(len(resp.Body)))
 	c.Response().WriteHeader(resp.StatusCode)
 	if r.Method == http.MethodHead || len(resp.Body) == 0 {
 		return nil

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -287,6 +288,12 @@ func TestAccessLogEntries(t *testing.T) {
 	resp, _ := h.do(t, "GET", "/hello", nil, nil)
 	h.do(t, "GET", "/health", nil, nil) // health checks stay out of the log store
 
+	// The line is written after the answer left, so it may trail it.
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(entries) > 0
+	}, 5*time.Second, time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, entries, 1)
@@ -300,4 +307,32 @@ func TestAccessLogEntries(t *testing.T) {
 	assert.Equal(t, true, e["cold"])
 	assert.NotEmpty(t, e["time"])
 	assert.EqualValues(t, 200, e["status"])
+}
+
+// TestAnswerLeavesBeforeAccessLog checks that a client has its answer, sized
+// as AWS sizes it, before the gateway writes the access log line: a slow
+// log never adds to a request's latency.
+func TestAnswerLeavesBeforeAccessLog(t *testing.T) {
+	for _, c := range []struct{ method, path, body string }{
+		{method: "GET", path: "/hello"},
+		{method: "POST", path: "/2015-03-31/functions/Hello/invocations", body: `{}`},
+	} {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			received := make(chan struct{})
+			var waited atomic.Bool // the log line waited in vain for the client
+			h := newHarness(t, functionsYML, routingYML, harnessOptions{server: Options{AccessLog: func(map[string]any) {
+				select {
+				case <-received:
+				case <-time.After(5 * time.Second):
+					waited.Store(true)
+				}
+			}}})
+			resp, body := h.do(t, c.method, c.path, strings.NewReader(c.body), nil)
+			close(received)
+			require.Equal(t, http.StatusOK, resp.StatusCode, body)
+			assert.False(t, waited.Load(), "the access log held the answer back")
+			assert.EqualValues(t, len(body), resp.ContentLength, "sized")
+			assert.Empty(t, resp.TransferEncoding, "not chunked")
+		})
+	}
 }

@@ -110,7 +110,7 @@ func (s *Server) invoke(c echo.Context) error {
 		ai.outcome = "function_error"
 		h.Set("X-Amz-Function-Error", res.FunctionError)
 	}
-	return c.Blob(http.StatusOK, "application/json", res.Payload)
+	return writeBlob(c, http.StatusOK, res.Payload)
 }
 
 // invokeError answers a failed invocation as Lambda does: throttling and
@@ -121,7 +121,7 @@ func (s *Server) invokeError(c echo.Context, spec agentapi.FunctionSpec, res lam
 	unhandled := func(body []byte) error {
 		h.Set("X-Amz-Executed-Version", executedVersion)
 		h.Set("X-Amz-Function-Error", lambdainvoke.FunctionErrorUnhandled)
-		return c.Blob(http.StatusOK, "application/json", body)
+		return writeBlob(c, http.StatusOK, body)
 	}
 	switch {
 	case errors.Is(err, lambdainvoke.ErrThrottled):

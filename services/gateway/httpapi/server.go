@@ -210,6 +210,12 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err) // answer now, so the line below has the real status
 		}
 		req, res := c.Request(), c.Response()
+		// The answer leaves before the line is written: the client does not
+		// wait for the log. Only a sized answer is flushed; flushing an
+		// unsized one would switch it to chunked encoding.
+		if res.Committed && res.Header().Get(echo.HeaderContentLength) != "" {
+			res.Flush()
+		}
 		start, _ := c.Get(keyStart).(time.Time)
 		ai := info(c)
 		level := slog.LevelInfo
@@ -314,7 +320,14 @@ func writeJSON(c echo.Context, status int, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode answer: %w", err)
 	}
-	return c.Blob(status, "application/json", data)
+	return writeBlob(c, status, data)
+}
+
+// writeBlob answers data as JSON. It states the length, as AWS does, which
+// also lets the answer go out before the access log line is written.
+func writeBlob(c echo.Context, status int, data []byte) error {
+	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(data)))
+	return c.Blob(status, echo.MIMEApplicationJSON, data)
 }
 
 // errBodyTooLarge reports a request body over the limit.

@@ -3,6 +3,12 @@
 // agent, posts the event to the container's Runtime Interface Emulator,
 // enforces the function's timeout itself, and returns the container, asking
 // for it to be discarded when it timed out or crashed.
+//
+// A container that finished well is not returned at once: while Run runs,
+// its lease is held for the next invocation of the same function spec, so
+// a warm invocation costs no round trip to the agent, only the one to the
+// container. Held leases go back after HoldIdle without use, and are never
+// reused past agentapi.MaxLeaseHold after the agent granted them.
 package lambdainvoke
 
 import (
@@ -35,6 +41,7 @@ const (
 	DefaultMaxQueueWait   = 10 * time.Second
 	DefaultTimeoutGrace   = 500 * time.Millisecond
 	DefaultReleaseTimeout = 5 * time.Second
+	DefaultHoldIdle       = 5 * time.Second
 )
 
 // Sentinel errors of Invoke, matched with errors.Is.
@@ -80,7 +87,16 @@ type Options struct {
 	MaxResponse int64
 	// ReleaseTimeout bounds returning a lease. DefaultReleaseTimeout when zero.
 	ReleaseTimeout time.Duration
-	Logger         *slog.Logger // nil discards
+	// HoldIdle is how long a warm lease stays with the gateway after an
+	// invocation, while Run runs, before it goes back to the agent (whose
+	// idle reaping starts then). Negative: every lease goes back at the end
+	// of its invocation. DefaultHoldIdle when zero.
+	HoldIdle time.Duration
+	// MaxLeaseAge is how long after the agent granted it a held lease may
+	// still be reused. agentapi.MaxLeaseHold when zero, and never more: the
+	// agent counts on that bound.
+	MaxLeaseAge time.Duration
+	Logger      *slog.Logger // nil discards
 }
 
 // Request is one invocation.
@@ -112,6 +128,8 @@ type Invoker struct {
 
 	mu       sync.Mutex
 	limiters map[string]*limiter
+
+	held heldLeases
 }
 
 // New returns an Invoker that leases containers from leaser.
@@ -136,6 +154,12 @@ func New(leaser Leaser, opts Options) *Invoker {
 	}
 	if opts.ReleaseTimeout <= 0 {
 		opts.ReleaseTimeout = DefaultReleaseTimeout
+	}
+	if opts.HoldIdle == 0 {
+		opts.HoldIdle = DefaultHoldIdle
+	}
+	if opts.MaxLeaseAge <= 0 || opts.MaxLeaseAge > agentapi.MaxLeaseHold {
+		opts.MaxLeaseAge = agentapi.MaxLeaseHold
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -173,30 +197,120 @@ func (i *Invoker) Invoke(ctx context.Context, req Request) (Result, error) {
 	}
 	defer lim.release()
 
-	lease, err := i.leaser.Acquire(ctx, req.Function)
+	key := keyOf(req.Function)
+	h, reused, err := i.lease(ctx, req.Function, key)
 	if err != nil {
-		if ctx.Err() != nil {
-			return Result{}, fmt.Errorf("invoke %s: acquire container: %w", name, ctx.Err())
+		return Result{}, fmt.Errorf("invoke %s: %w", name, err)
+	}
+	res, discard, err := i.call(ctx, h.lease, req)
+	if reused && unreachable(err) {
+		// The container went away while the gateway held its lease (its
+		// agent stopped, or someone removed it by hand): the event never
+		// reached it, so it goes to a container the agent vouches for.
+		i.release(ctx, h.lease, true, err.Error())
+		if h, err = i.acquire(ctx, req.Function, key); err != nil {
+			return Result{}, fmt.Errorf("invoke %s: %w", name, err)
 		}
-		return Result{}, fmt.Errorf("invoke %s: %w: %w", name, ErrAgent, err)
+		res, discard, err = i.call(ctx, h.lease, req)
 	}
-	if lease.Endpoint == "" {
-		i.release(ctx, lease, true, "lease without endpoint")
-		return Result{}, fmt.Errorf("invoke %s: %w: lease %s has no endpoint", name, ErrAgent, lease.ID)
-	}
-	res, discard, err := i.call(ctx, lease, req)
-	res.Cold, res.Container = lease.Cold, lease.Container
+	res.Cold, res.Container = h.lease.Cold, h.lease.Container
 	reason := ""
 	if discard && err != nil {
 		reason = err.Error()
 	} else if discard {
 		reason = "runtime error " + errorType(res.Payload)
 	}
-	i.release(ctx, lease, discard, reason)
+	i.finish(ctx, name, h, discard, reason)
 	if err != nil {
 		return res, fmt.Errorf("invoke %s: %w", name, err)
 	}
 	return res, nil
+}
+
+// lease finds a container for spec: a held lease of the same spec, else
+// one from the agent. Held leases of the function that must not be reused
+// go back first, so the agent can retire their containers.
+func (i *Invoker) lease(ctx context.Context, spec agentapi.FunctionSpec, key specKey) (h held, reused bool, err error) {
+	h, ok, stale := i.held.take(spec.Name, key, time.Now(), i.opts.MaxLeaseAge)
+	for _, s := range stale {
+		i.release(ctx, s.lease, false, "")
+	}
+	if ok {
+		return h, true, nil
+	}
+	h, err = i.acquire(ctx, spec, key)
+	return h, false, err
+}
+
+// acquire leases a container from the agent.
+func (i *Invoker) acquire(ctx context.Context, spec agentapi.FunctionSpec, key specKey) (held, error) {
+	granted := time.Now()
+	lease, err := i.leaser.Acquire(ctx, spec)
+	if err != nil {
+		if ctx.Err() != nil {
+			return held{}, fmt.Errorf("acquire container: %w", ctx.Err())
+		}
+		return held{}, fmt.Errorf("%w: %w", ErrAgent, err)
+	}
+	if lease.Endpoint == "" {
+		i.release(ctx, lease, true, "lease without endpoint")
+		return held{}, fmt.Errorf("%w: lease %s has no endpoint", ErrAgent, lease.ID)
+	}
+	// The agent's lease clock started no later than the request went out.
+	return held{lease: lease, key: key, acquired: granted}, nil
+}
+
+// finish holds a lease whose container finished well for the next
+// invocation, or returns it: discarded, too old to reuse, or not holding.
+func (i *Invoker) finish(ctx context.Context, name string, h held, discard bool, reason string) {
+	now := time.Now()
+	if !discard && i.opts.HoldIdle > 0 && now.Sub(h.acquired) < i.opts.MaxLeaseAge {
+		h.lease.Cold = false // whoever reuses it finds it warm
+		h.idle = now
+		if i.held.put(name, h) {
+			return
+		}
+	}
+	i.release(ctx, h.lease, discard, reason)
+}
+
+// Run holds warm leases between invocations until ctx ends, returning each
+// to the agent once idle for HoldIdle or too old to reuse; then it returns
+// every held lease and returns nil. Without Run, every lease goes back at
+// the end of its invocation.
+func (i *Invoker) Run(ctx context.Context) error {
+	if i.opts.HoldIdle < 0 {
+		<-ctx.Done()
+		return nil
+	}
+	i.held.setOpen(true)
+	tick := time.NewTicker(max(i.opts.HoldIdle/4, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// Returned even though ctx is done: a lease never returned
+			// keeps its container busy until the agent's lease clock runs out.
+			for _, h := range i.held.setOpen(false) {
+				i.release(ctx, h.lease, false, "")
+			}
+			return nil
+		case now := <-tick.C:
+			for _, h := range i.held.expire(now, i.opts.HoldIdle, i.opts.MaxLeaseAge) {
+				i.release(ctx, h.lease, false, "")
+			}
+		}
+	}
+}
+
+// Held is how many warm leases the gateway holds now.
+func (i *Invoker) Held() int { return i.held.count() }
+
+// unreachable reports whether a call failed before anything reached the
+// container: no connection could be made.
+func unreachable(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // call posts the event and classifies the outcome; discard tells whether
@@ -286,7 +400,9 @@ func isErrorKey(k string) bool {
 // data which happens to contain "errorType" is not taken for a failure.
 func errorType(body []byte) string {
 	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
+	// Most results are not errors: skip decoding them. (Runtimes write the
+	// key plainly; one spelled with JSON escapes is not taken for an error.)
+	if len(trimmed) == 0 || trimmed[0] != '{' || !bytes.Contains(trimmed, []byte(`"errorType"`)) {
 		return ""
 	}
 	var obj map[string]json.RawMessage
