@@ -73,10 +73,12 @@ type Server struct {
 	bg         context.Context
 	async      sync.WaitGroup
 	asyncSlots chan struct{}
+
+	access *accessWriter
 }
 
-// New builds the server. ctx owns background Event invocations; cancel it
-// only after Wait, or they are cut short.
+// New builds the server. ctx owns background Event invocations and the
+// access log writer; cancel it only after Wait, or they are cut short.
 func New(ctx context.Context, gens Generations, inv Invoker, opts Options) *Server {
 	if opts.Region == "" {
 		opts.Region = DefaultRegion
@@ -97,6 +99,7 @@ func New(ctx context.Context, gens Generations, inv Invoker, opts Options) *Serv
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{gens: gens, inv: inv, opts: opts, bg: ctx, asyncSlots: make(chan struct{}, opts.MaxAsync)}
+	s.access = newAccessWriter(ctx, s.writeAccess)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -116,7 +119,8 @@ func New(ctx context.Context, gens Generations, inv Invoker, opts Options) *Serv
 // Handler is the HTTP handler to serve.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Wait blocks until every accepted Event invocation has finished, or ctx
+// Wait blocks until every accepted Event invocation has finished and the
+// access log lines of the requests answered so far are written, or ctx
 // ends.
 func (s *Server) Wait(ctx context.Context) error {
 	done := make(chan struct{})
@@ -126,7 +130,7 @@ func (s *Server) Wait(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
+		return s.access.sync(ctx)
 	case <-ctx.Done():
 		return fmt.Errorf("wait for event invocations: %w", ctx.Err())
 	}
@@ -199,71 +203,6 @@ func newTraceID(now time.Time) string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("Root=1-%08x-%s", now.Unix(), hex.EncodeToString(b[:]))
-}
-
-// accessLog writes one JSON line per request: to Logger, and to AccessLog
-// when set.
-func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		err := next(c)
-		if err != nil {
-			c.Error(err) // answer now, so the line below has the real status
-		}
-		req, res := c.Request(), c.Response()
-		// The answer leaves before the line is written: the client does not
-		// wait for the log. Only a sized answer is flushed; flushing an
-		// unsized one would switch it to chunked encoding.
-		if res.Committed && res.Header().Get(echo.HeaderContentLength) != "" {
-			res.Flush()
-		}
-		start, _ := c.Get(keyStart).(time.Time)
-		ai := info(c)
-		level := slog.LevelInfo
-		if ai.kind == "health" {
-			level = slog.LevelDebug // container healthchecks every few seconds are noise
-		}
-		// Built in a fixed order so stdout lines read the same way every time.
-		fields := []slog.Attr{
-			slog.String("kind", ai.kind),
-			slog.String("method", req.Method),
-			slog.String("path", req.URL.Path),
-			slog.Int("status", res.Status),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.Int64("bytes_in", req.ContentLength),
-			slog.Int64("bytes_out", res.Size),
-			slog.String("remote_ip", c.RealIP()),
-			slog.String("user_agent", req.UserAgent()),
-			slog.String("request_id", requestID(c)),
-			slog.String("trace_id", traceID(c)),
-		}
-		if ai.function != "" {
-			fields = append(fields, slog.String("function", ai.function))
-		}
-		if ai.route != "" {
-			fields = append(fields, slog.String("route", ai.route))
-		}
-		if ai.invoked {
-			fields = append(fields, slog.Bool("cold", ai.cold), slog.Float64("invoke_ms", float64(ai.invokeDur.Microseconds())/1000))
-		}
-		if ai.outcome != "" {
-			fields = append(fields, slog.String("outcome", ai.outcome))
-		}
-		msg := fmt.Sprintf("%s %s %d", req.Method, req.URL.Path, res.Status)
-		s.opts.Logger.LogAttrs(req.Context(), level, msg, fields...)
-		if s.opts.AccessLog != nil && level >= slog.LevelInfo {
-			entry := make(map[string]any, len(fields)+5)
-			for _, f := range fields {
-				entry[f.Key] = f.Value.Any()
-			}
-			entry["time"] = start.UTC().Format(time.RFC3339Nano)
-			entry["service"] = "gateway"
-			entry["env"] = s.opts.Env
-			entry["level"] = strings.ToLower(level.String())
-			entry["message"] = msg
-			s.opts.AccessLog(entry)
-		}
-		return nil
-	}
 }
 
 // recoverPanic turns a handler panic into an error answer instead of a
