@@ -38,6 +38,7 @@ import (
 
 	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 )
 
 // The data plane template's resources (testdata/dataplane/template.yml).
@@ -487,6 +488,34 @@ func TestDataPlane(t *testing.T) {
 		t.Logf("hot reload, rename of routing.yml -> first answer of the new route, %d rounds: %s", rounds, percentiles(fromRename))
 		t.Logf("hot reload, MergeInto called -> first answer of the new route, %d rounds: %s", rounds, percentiles(fromCall))
 	})
+
+	t.Run("warm containers are held between invocations and go back when idle", func(t *testing.T) {
+		// Runs last: nothing else calls a function meanwhile.
+		ctx := t.Context()
+		for range 3 {
+			status, _, body := dpRequest(ctx, t, http.MethodGet, gw("/echo"), "")
+			require.Equal(t, http.StatusOK, status, "%s", body)
+		}
+		require.GreaterOrEqual(t, gatewayHealth(ctx, t, gw("/health")).WarmLeases, 1, "the gateway holds the warm container")
+		require.NoError(t, poll(ctx, 250*time.Millisecond, 30*time.Second, func() error {
+			if n := gatewayHealth(ctx, t, gw("/health")).WarmLeases; n != 0 {
+				return fmt.Errorf("%d warm leases still held", n)
+			}
+			return nil
+		}), "idle leases go back to the agent (hold: %s)", lambdainvoke.DefaultHoldIdle)
+	})
+}
+
+// gatewayHealth reads the gateway's /health.
+func gatewayHealth(ctx context.Context, t *testing.T, url string) (h struct {
+	Generation uint64 `json:"generation"`
+	WarmLeases int    `json:"warm_leases"`
+}) {
+	t.Helper()
+	status, _, body := dpRequest(ctx, t, http.MethodGet, url, "")
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	require.NoError(t, json.Unmarshal(body, &h), "%s", body)
+	return h
 }
 
 // dpRequest sends one request and returns its status, headers and body.

@@ -97,7 +97,7 @@ type Health struct {
 	Runtime    string `json:"runtime"` // docker or containerd
 	Generation uint64 `json:"generation"`
 	Containers int    `json:"containers"`
-	Busy       int    `json:"busy"`
+	Busy       int    `json:"busy"` // leased: running an invocation, or held warm by the gateway
 }
 
 // Error is the body of every non-2xx answer. Callers match on Code, not

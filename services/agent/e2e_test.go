@@ -474,15 +474,15 @@ func (w *world) testRestart(t *testing.T) {
 	err = second.client.Release(ctx, lingering.ID, agentapi.ReleaseRequest{})
 	assert.True(t, agentapi.IsCode(err, agentapi.CodeUnknownLease), "old lease: %s", err)
 
-	got := map[string]bool{}
-	for range 2 {
-		l, err := second.client.Acquire(ctx, spec)
-		require.NoError(t, err)
-		assert.False(t, l.Cold)
-		got[l.Container] = true
-		invoke(t, l)
-	}
-	assert.Equal(t, map[string]bool{keep.Container: true, lingering.Container: true}, got)
+	// The gateway may still be using the adopted containers under the
+	// first agent's leases (it holds warm leases up to MaxLeaseHold), so
+	// for now a request gets a container of its own; the pool's unit
+	// tests cover the adopted ones being leased once that time is over.
+	l, err := second.client.Acquire(ctx, spec)
+	require.NoError(t, err)
+	assert.True(t, l.Cold)
+	assert.NotContains(t, []string{keep.Container, lingering.Container}, l.Container)
+	invoke(t, l)
 }
 
 func (w *world) testStopDrains(t *testing.T) {

@@ -109,7 +109,7 @@ func TestRunServesAndHotReloads(t *testing.T) {
 	}
 	status, body := get("/health")
 	assert.Equal(t, 200, status)
-	assert.JSONEq(t, `{"status":"ok","generation":1,"functions":0,"routes":0}`, body)
+	assert.JSONEq(t, `{"status":"ok","generation":1,"functions":0,"routes":0,"warm_leases":0}`, body)
 	assert.EqualValues(t, 1, (<-agent.Desired()).Generation)
 	for _, name := range runtimeconfig.FileNames {
 		assert.FileExists(t, filepath.Join(dir, name), "seeded")
@@ -137,8 +137,16 @@ func TestRunServesAndHotReloads(t *testing.T) {
 	status, _ = get("/hello")
 	assert.Equal(t, 200, status, "the previous config stays live")
 	_, body = get("/health")
-	assert.JSONEq(t, `{"status":"ok","generation":2,"functions":1,"routes":1}`, body)
+	// The container of /hello is held for the next call: run() runs the
+	// invoker's lease holding.
+	assert.JSONEq(t, `{"status":"ok","generation":2,"functions":1,"routes":1,"warm_leases":1}`, body)
 
 	cancel()
 	assert.NoError(t, <-done)
+	select {
+	case rel := <-agent.Releases():
+		assert.False(t, rel.Discard, "a held lease goes back warm when the gateway stops")
+	default:
+		t.Error("the held lease was not returned when the gateway stopped")
+	}
 }

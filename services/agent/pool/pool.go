@@ -29,6 +29,11 @@ var (
 	ErrClosed       = errors.New("pool closed")
 )
 
+// adoptSlack is added to an adopted container's quarantine (see
+// popIdleLocked) for what MaxLeaseHold plus the timeout leaves out: the
+// gateway's grace past a function's timeout before it gives up on a call.
+const adoptSlack = 5 * time.Second
+
 // removeTimeout bounds one container removal; removals run detached from
 // requests so a lease released by a cancelled request still goes.
 const removeTimeout = 30 * time.Second
@@ -227,7 +232,7 @@ func (p *Pool) Acquire(ctx context.Context, spec agentapi.FunctionSpec) (agentap
 		p.mu.Unlock()
 		return agentapi.Lease{}, ErrClosed
 	}
-	if e := p.popIdleLocked(ident, agentapi.MaxLeaseHold+seconds(timeoutOf(spec))); e != nil {
+	if e := p.popIdleLocked(ident, agentapi.MaxLeaseHold+seconds(timeoutOf(spec))+adoptSlack); e != nil {
 		lease := p.leaseLocked(e, p.leaseTTL(spec), false)
 		p.mu.Unlock()
 		return lease, nil

@@ -395,8 +395,9 @@ func TestAdopt(t *testing.T) {
 
 	// The gateway may still hold the adopted container under the previous
 	// agent's lease: until that lease could have ended (MaxLeaseHold plus
-	// the function's 3 s timeout), a request gets a container of its own.
-	h.clock.Advance(agentapi.MaxLeaseHold + 2*time.Second)
+	// the function's 3 s timeout and a slack), a request gets a container
+	// of its own.
+	h.clock.Advance(agentapi.MaxLeaseHold + 3*time.Second + adoptSlack - time.Second)
 	c, err := h.pool.Acquire(t.Context(), spec("Hello", "1"))
 	require.NoError(t, err)
 	assert.True(t, c.Cold)

@@ -172,11 +172,31 @@ func TestHealthDoesNotAskTheAgent(t *testing.T) {
 	h.agent.Server.Close() // an agent that is down changes nothing here
 	resp, body := h.do(t, "GET", "/health", nil, nil)
 	assert.Equal(t, 200, resp.StatusCode)
-	assert.JSONEq(t, `{"status":"ok","generation":1,"functions":4,"routes":4}`, body)
+	assert.JSONEq(t, `{"status":"ok","generation":1,"functions":4,"routes":4,"warm_leases":0}`, body)
 
 	h.apply(t, functionsYML, "routes: []\n")
 	_, body = h.do(t, "GET", "/health", nil, nil)
-	assert.JSONEq(t, `{"status":"ok","generation":2,"functions":4,"routes":0}`, body)
+	assert.JSONEq(t, `{"status":"ok","generation":2,"functions":4,"routes":0,"warm_leases":0}`, body)
+}
+
+func TestHealthCountsWarmLeases(t *testing.T) {
+	h := newHarness(t, functionsYML, routingYML, harnessOptions{hold: true, invoker: lambdainvoke.Options{HoldIdle: time.Hour}})
+	require.Eventually(t, func() bool {
+		resp, _ := h.do(t, "GET", "/hello", nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		_, body := h.do(t, "GET", "/health", nil, nil)
+		var got healthBody
+		require.NoError(t, json.Unmarshal([]byte(body), &got))
+		return got.WarmLeases == 1
+	}, 5*time.Second, 10*time.Millisecond, "the container of /hello is held after its invocation")
+	for len(h.agent.Acquires()) > 0 {
+		<-h.agent.Acquires()
+	}
+	for range 3 {
+		resp, _ := h.do(t, "GET", "/hello", nil, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	assert.Empty(t, h.agent.Acquires(), "warm calls reuse the held container without asking the agent")
 }
 
 func TestAPITimeout(t *testing.T) {

@@ -26,12 +26,14 @@ func (instantLeaser) Release(context.Context, string, agentapi.ReleaseRequest) e
 
 // BenchmarkWarmInvoke compares one warm invocation sent straight to a
 // function's RIE endpoint with the same request through the whole gateway:
-// route match, event build, lease, invoke, release, response mapping,
-// access log (JSON, discarded). The gateway runs twice: with an agent that
-// answers in-process (the gateway's own cost: one extra HTTP hop) and with
-// the fake agent over HTTP as in production (two more hops: acquire and
-// release). All three run interleaved in one loop, so they see the same
-// machine state; the figures to read are the ratios to direct.
+// route match, event build, lease, invoke, response mapping, access log
+// (JSON, discarded). The gateway runs three ways: with an agent that
+// answers in-process (the gateway's own cost: one extra HTTP hop), with
+// the fake agent over HTTP and leases held between invocations as in
+// production (Invoker.Run: no agent hop on a warm call), and with the fake
+// agent over HTTP and every lease returned (two more hops: acquire and
+// release). All run interleaved in one loop, so they see the same machine
+// state; the figures to read are the ratios to direct.
 func BenchmarkWarmInvoke(b *testing.B) {
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	h := newHarness(b, functionsYML, routingYML, harnessOptions{server: Options{Logger: quiet}})
@@ -45,6 +47,10 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	inproc := New(b.Context(), h.gens, lambdainvoke.New(instantLeaser{endpoint: h.container.URL + "/fn/Hello/-"}, lambdainvoke.Options{}), Options{Logger: quiet})
 	inprocHTTP := httptest.NewServer(inproc.Handler())
 	b.Cleanup(inprocHTTP.Close)
+	holding := lambdainvoke.New(h.agent.Client(), lambdainvoke.Options{})
+	go func() { _ = holding.Run(b.Context()) }()
+	heldHTTP := httptest.NewServer(New(b.Context(), h.gens, holding, Options{Logger: quiet}).Handler())
+	b.Cleanup(heldHTTP.Close)
 	event := []byte(`{"resource":"/hello","path":"/hello","httpMethod":"GET","headers":{"Host":"localhost"},"body":null,"isBase64Encoded":false}`)
 	call := func(req *http.Request) {
 		resp, err := client.Do(req)
@@ -57,7 +63,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 			b.Fatalf("status %d", resp.StatusCode)
 		}
 	}
-	var directTime, inprocTime, gatewayTime time.Duration
+	var directTime, inprocTime, heldTime, gatewayTime time.Duration
 	b.ResetTimer()
 	for b.Loop() {
 		req, _ := http.NewRequest(http.MethodPost, direct, bytes.NewReader(event))
@@ -69,6 +75,11 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		start = time.Now()
 		call(req)
 		inprocTime += time.Since(start)
+
+		req, _ = http.NewRequest(http.MethodGet, heldHTTP.URL+"/hello", nil)
+		start = time.Now()
+		call(req)
+		heldTime += time.Since(start)
 
 		req, _ = http.NewRequest(http.MethodGet, h.http.URL+"/hello", nil)
 		start = time.Now()
@@ -84,7 +95,9 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	n := float64(b.N)
 	b.ReportMetric(float64(directTime.Nanoseconds())/n, "direct-ns/op")
 	b.ReportMetric(float64(inprocTime.Nanoseconds())/n, "gw-inproc-agent-ns/op")
+	b.ReportMetric(float64(heldTime.Nanoseconds())/n, "gw-held-lease-ns/op")
 	b.ReportMetric(float64(gatewayTime.Nanoseconds())/n, "gw-http-agent-ns/op")
 	b.ReportMetric(float64(inprocTime)/float64(directTime), "inproc-agent/direct")
+	b.ReportMetric(float64(heldTime)/float64(directTime), "held-lease/direct")
 	b.ReportMetric(float64(gatewayTime)/float64(directTime), "http-agent/direct")
 }

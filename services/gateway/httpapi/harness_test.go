@@ -40,6 +40,7 @@ type harness struct {
 
 type harnessOptions struct {
 	invoker lambdainvoke.Options
+	hold    bool // run the invoker's lease holding, as the gateway does
 	server  Options
 }
 
@@ -86,6 +87,14 @@ func newHarness(t testing.TB, functionsYML, routingYML string, opts harnessOptio
 		opts.invoker.Logger = log
 	}
 	inv := lambdainvoke.New(h.agent.Client(), opts.invoker)
+	if opts.hold {
+		holding := make(chan struct{})
+		t.Cleanup(func() { <-holding }) // runs last: the held leases went back
+		go func() {
+			defer close(holding)
+			_ = inv.Run(ctx)
+		}()
+	}
 	if opts.server.Logger == nil {
 		opts.server.Logger = log
 	}

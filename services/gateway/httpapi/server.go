@@ -295,12 +295,16 @@ func (s *Server) health(c echo.Context) error {
 	if g == nil {
 		return writeJSON(c, http.StatusServiceUnavailable, map[string]any{"status": "starting"})
 	}
-	return writeJSON(c, http.StatusOK, healthBody{
+	body := healthBody{
 		Status:     "ok",
 		Generation: g.ID,
 		Functions:  g.Table.FunctionCount(),
 		Routes:     g.Table.RouteCount(),
-	})
+	}
+	if h, ok := s.inv.(interface{ Held() int }); ok {
+		body.WarmLeases = h.Held()
+	}
+	return writeJSON(c, http.StatusOK, body)
 }
 
 type healthBody struct {
@@ -308,6 +312,9 @@ type healthBody struct {
 	Generation uint64 `json:"generation"`
 	Functions  int    `json:"functions"`
 	Routes     int    `json:"routes"`
+	// WarmLeases counts the containers the gateway holds between
+	// invocations (see lambdainvoke); the agent counts them busy.
+	WarmLeases int `json:"warm_leases"`
 }
 
 // formatSeconds renders a timeout the way Lambda reports it: 3.00.
