@@ -43,6 +43,10 @@ down: cli
 reset: cli
     eval "$({{esb}} env -e {{env}})" && docker compose down --volumes --remove-orphans && rm -rf "$CONFIG_DIR"
 
+# Remove ESB's own service images of earlier sources (each upgrade or edit leaves them); --dry-run lists them.
+prune *flags: cli
+    {{esb}} prune {{flags}}
+
 # Follow the logs of the env (all services, or one).
 logs service="": cli
     eval "$({{esb}} env -e {{env}})" && docker compose logs -f --tail 100 {{service}}

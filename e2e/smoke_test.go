@@ -192,6 +192,34 @@ func TestPlatformSmoke(t *testing.T) {
 		t.Cleanup(func() { removeImage(docker, pulled.ID) })
 	})
 
+	t.Run("prune removes service images of earlier sources only", func(t *testing.T) {
+		// An image of earlier sources, as an upgrade of ESB leaves behind:
+		// an empty one of its own, so no container of another test uses it.
+		stale := "esb/gateway:src-000000000000"
+		emptyTar := bytes.NewReader(make([]byte, 1024))
+		imported, err := docker.ImageImport(ctx, image.ImportSource{Source: emptyTar, SourceName: "-"}, stale, image.ImportOptions{})
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, imported)
+		require.NoError(t, imported.Close())
+		t.Cleanup(func() { removeImage(docker, stale) })
+		current := "esb/gateway:" + s.layout.ImageTag
+		_, err = docker.ImageInspect(ctx, current)
+		require.NoError(t, err, "the env runs %s", current)
+
+		dry := esbPrune(ctx, t, s, "--dry-run")
+		assert.Contains(t, dry, "would remove "+stale+"\n")
+		_, err = docker.ImageInspect(ctx, stale)
+		require.NoError(t, err, "--dry-run removed %s", stale)
+
+		out := esbPrune(ctx, t, s)
+		assert.Contains(t, out, "removed "+stale+"\n")
+		assert.NotContains(t, out, current)
+		_, err = docker.ImageInspect(ctx, stale)
+		assert.True(t, client.IsErrNotFound(err), "%s still there: %v", stale, err)
+		_, err = docker.ImageInspect(ctx, current)
+		assert.NoError(t, err, "the current gateway image must stay")
+	})
+
 	t.Run("down --volumes removes the env's volumes", func(t *testing.T) {
 		project := s.layout.Env.Project()
 		require.NotEmpty(t, projectVolumes(ctx, t, docker, project), "volumes exist while up")
@@ -277,4 +305,18 @@ func pullImage(ctx context.Context, t *testing.T, docker client.APIClient, ref s
 	require.NoError(t, err)
 	defer rc.Close()
 	require.NoError(t, jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, nil), "pull %s", ref)
+}
+
+// esbPrune runs `esb prune` from the stack's checkout and returns its
+// output. prune works machine-wide, so it takes no env flags.
+func esbPrune(ctx context.Context, t *testing.T, s *stack, args ...string) string {
+	t.Helper()
+	bin, err := esbBinary()
+	require.NoError(t, err, "build esb")
+	cmd := exec.CommandContext(ctx, bin, append([]string{"prune"}, args...)...)
+	cmd.Env = append(os.Environ(), "ESB_PROJECT_DIR="+s.root)
+	out, err := cmd.CombinedOutput()
+	t.Logf("esb prune %v: exit %v\n%s", args, err, out)
+	require.NoError(t, err)
+	return string(out)
 }

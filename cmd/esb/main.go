@@ -52,6 +52,7 @@ func commands() []command {
 		envCommand(),
 		statusCommand(),
 		deployCommand(),
+		pruneCommand(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds

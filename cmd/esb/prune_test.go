@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/internal/compose"
+)
+
+type fakePruner struct {
+	stale   []compose.StaleImage
+	current string
+	removed []string
+	fail    map[string]error
+}
+
+func (f *fakePruner) Stale(_ context.Context, current string) ([]compose.StaleImage, error) {
+	f.current = current
+	return f.stale, nil
+}
+
+func (f *fakePruner) Remove(_ context.Context, ref string) error {
+	if err := f.fail[ref]; err != nil {
+		return err
+	}
+	f.removed = append(f.removed, ref)
+	return nil
+}
+
+func stalePruner() *fakePruner {
+	return &fakePruner{stale: []compose.StaleImage{
+		{Ref: "esb/agent:src-bbbbbbbbbbbb", ID: "old", Size: 220e6},
+		{Ref: "esb/gateway:src-bbbbbbbbbbbb", ID: "old", Size: 220e6},
+		{Ref: "esb/gateway:src-cccccccccccc", ID: "older", Size: 209e6},
+	}}
+}
+
+func TestPruneRemovesStaleTags(t *testing.T) {
+	p := stalePruner()
+	var out bytes.Buffer
+	require.NoError(t, runPrune(t.Context(), &cli{stdout: &out}, "src-aaaaaaaaaaaa", false, p))
+	assert.Equal(t, "src-aaaaaaaaaaaa", p.current)
+	assert.Equal(t, []string{"esb/agent:src-bbbbbbbbbbbb", "esb/gateway:src-bbbbbbbbbbbb", "esb/gateway:src-cccccccccccc"}, p.removed)
+	assert.Contains(t, out.String(), "removed esb/gateway:src-cccccccccccc\n")
+	assert.Contains(t, out.String(), "removed 3 image tags of earlier ESB sources (images up to 429 MB", "one image's size counts once")
+}
+
+func TestPruneDryRunRemovesNothing(t *testing.T) {
+	p := stalePruner()
+	var out bytes.Buffer
+	require.NoError(t, runPrune(t.Context(), &cli{stdout: &out}, "src-aaaaaaaaaaaa", true, p))
+	assert.Empty(t, p.removed)
+	assert.Contains(t, out.String(), "would remove esb/agent:src-bbbbbbbbbbbb\n")
+	assert.Contains(t, out.String(), "would remove 3 image tags")
+}
+
+func TestPruneGoesOnAfterAFailureAndReportsIt(t *testing.T) {
+	p := stalePruner()
+	p.fail = map[string]error{"esb/agent:src-bbbbbbbbbbbb": errors.New("remove esb/agent:src-bbbbbbbbbbbb: conflict")}
+	var out bytes.Buffer
+	err := runPrune(t.Context(), &cli{stdout: &out}, "src-aaaaaaaaaaaa", false, p)
+	require.ErrorContains(t, err, "conflict")
+	assert.Len(t, p.removed, 2, "the other tags still go")
+	assert.Contains(t, out.String(), "removed 2 image tags")
+}
