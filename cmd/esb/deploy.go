@@ -10,8 +10,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/docker/docker/client"
-
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/deploy"
 	"github.com/esb-dev/esb/internal/registry"
@@ -59,9 +57,6 @@ gateway picks the new routes up without a restart.`)
 			fs.StringArrayVar(&opts.runtimeImages, "runtime-image", nil, "use IMAGE as the base of RUNTIME instead of the built-in one: RUNTIME=IMAGE (repeatable)")
 			if err := parseFlags(fs, args); err != nil {
 				return err
-			}
-			if fs.NArg() > 0 {
-				return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 			}
 			return runDeploy(ctx, c, opts)
 		},
@@ -128,9 +123,9 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		return err
 	}
 
-	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	docker, err := newDockerClient()
 	if err != nil {
-		return fmt.Errorf("docker client: %w", err)
+		return err
 	}
 	defer docker.Close()
 

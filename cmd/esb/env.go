@@ -26,9 +26,6 @@ func envCommand() command {
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
-			if fs.NArg() > 0 {
-				return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-			}
 			return runEnv(c, opts)
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"syscall"
 
+	"github.com/docker/docker/client"
 	"github.com/spf13/pflag"
 )
 
@@ -120,7 +121,8 @@ func newFlagSet(c *cli, name, usage, summary string) *pflag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args and turns flag errors into usage errors.
+// parseFlags parses args and turns flag errors into usage errors. No
+// command takes positional arguments, so any is one too.
 func parseFlags(fs *pflag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -128,5 +130,18 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 		}
 		return usageError{err}
 	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
 	return nil
+}
+
+// newDockerClient connects to the Docker engine the environment names
+// (DOCKER_HOST and the like), at the API version that engine speaks.
+func newDockerClient() (*client.Client, error) {
+	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	return docker, nil
 }

@@ -27,9 +27,6 @@ base images and the infrastructure images are never touched.`)
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
-			if fs.NArg() > 0 {
-				return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-			}
 			dir, err := compose.FindDir(c.getenv("ESB_PROJECT_DIR"), c.workdir)
 			if err != nil {
 				return fmt.Errorf("find the ESB checkout, whose sources name the images to keep: %w", err)
@@ -38,9 +35,9 @@ base images and the infrastructure images are never touched.`)
 			if err != nil {
 				return err
 			}
-			docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+			docker, err := newDockerClient()
 			if err != nil {
-				return fmt.Errorf("docker client: %w", err)
+				return err
 			}
 			defer docker.Close()
 			return runPrune(ctx, c, current, *dryRun, dockerImages{docker})
@@ -81,8 +78,12 @@ func runPrune(ctx context.Context, c *cli, current string, dryRun bool, p imageP
 	for _, b := range size {
 		total += b
 	}
-	fmt.Fprintf(c.stdout, "%s %d image tags of earlier ESB sources (images up to %d MB, less layers they share with kept images); kept the current %s\n",
-		verb, n, total/1e6, current)
+	tags := "tags"
+	if n == 1 {
+		tags = "tag"
+	}
+	fmt.Fprintf(c.stdout, "%s %d image %s of earlier ESB sources (images up to %d MB, less layers they share with kept images); kept the current %s\n",
+		verb, n, tags, total/1e6, current)
 	return errors.Join(errs...)
 }
 

@@ -68,3 +68,9 @@ func TestPruneGoesOnAfterAFailureAndReportsIt(t *testing.T) {
 	assert.Len(t, p.removed, 2, "the other tags still go")
 	assert.Contains(t, out.String(), "removed 2 image tags")
 }
+
+func TestPruneNothingToDo(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, runPrune(t.Context(), &cli{stdout: &out}, "src-aaaaaaaaaaaa", false, &fakePruner{}))
+	assert.Equal(t, "removed 0 image tags of earlier ESB sources (images up to 0 MB, less layers they share with kept images); kept the current src-aaaaaaaaaaaa\n", out.String())
+}

@@ -25,16 +25,13 @@ func statusCommand() command {
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
-			if fs.NArg() > 0 {
-				return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-			}
 			l, err := opts.layout(c)
 			if err != nil {
 				return err
 			}
-			docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+			docker, err := newDockerClient()
 			if err != nil {
-				return fmt.Errorf("docker client: %w", err)
+				return err
 			}
 			defer docker.Close()
 			return runStatus(ctx, c, l, dockerContainers{docker})

@@ -34,9 +34,6 @@ func validateCommand() command {
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
-			if fs.NArg() > 0 {
-				return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-			}
 			return runValidate(ctx, c, opts)
 		},
 	}

@@ -21,9 +21,6 @@ func versionCommand() command {
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
-			if fs.NArg() > 0 {
-				return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-			}
 			fmt.Fprintf(c.stdout, "esb %s (%s, %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil
 		},
