@@ -34,12 +34,21 @@ type accessLine struct {
 type accessWriter struct {
 	write func(accessLine)
 	lines chan accessLine
-	mu    sync.RWMutex
-	ended bool
+	// ending is closed when the context ends, before ended is set: it
+	// frees a sync waiting on a full queue, which holds mu.
+	ending   chan struct{}
+	finished chan struct{} // closed once the last queued line is written
+	mu       sync.RWMutex
+	ended    bool // no line is queued any more
 }
 
 func newAccessWriter(ctx context.Context, write func(accessLine)) *accessWriter {
-	w := &accessWriter{write: write, lines: make(chan accessLine, accessQueue)}
+	w := &accessWriter{
+		write:    write,
+		lines:    make(chan accessLine, accessQueue),
+		ending:   make(chan struct{}),
+		finished: make(chan struct{}),
+	}
 	go w.run(ctx)
 	return w
 }
@@ -64,14 +73,16 @@ func (w *accessWriter) sync(ctx context.Context) error {
 	done := make(chan struct{})
 	w.mu.RLock()
 	if w.ended {
-		w.mu.RUnlock()
-		return nil // nothing is queued any more
-	}
-	select {
-	case w.lines <- accessLine{synced: done}:
-	case <-ctx.Done():
-		w.mu.RUnlock()
-		return fmt.Errorf("flush access log: %w", ctx.Err())
+		done = w.finished // the last drain writes what is queued
+	} else {
+		select {
+		case w.lines <- accessLine{synced: done}:
+		case <-w.ending:
+			done = w.finished
+		case <-ctx.Done():
+			w.mu.RUnlock()
+			return fmt.Errorf("flush access log: %w", ctx.Err())
+		}
 	}
 	w.mu.RUnlock()
 	select {
@@ -89,6 +100,7 @@ func (w *accessWriter) run(ctx context.Context) {
 			w.handle(l)
 		case <-ctx.Done():
 			// No line is queued after this; write those already queued.
+			close(w.ending)
 			w.mu.Lock()
 			w.ended = true
 			w.mu.Unlock()
@@ -97,6 +109,7 @@ func (w *accessWriter) run(ctx context.Context) {
 				case l := <-w.lines:
 					w.handle(l)
 				default:
+					close(w.finished)
 					return
 				}
 			}

@@ -95,3 +95,28 @@ func TestAccessWriterEndDrainsThenWritesInline(t *testing.T) {
 	assert.Equal(t, []string{"a", "b", "c"}, rec.got(), "after the end a line is written at once")
 	assert.NoError(t, w.sync(t.Context()))
 }
+
+// TestAccessWriterSyncOnAFullQueueAtTheEnd checks that a sync waiting for
+// room in a full queue is not stuck when the writer's context ends: it
+// returns once the last drain has written every line.
+func TestAccessWriterSyncOnAFullQueueAtTheEnd(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{}), inRun: make(chan struct{}, accessQueue+2)}
+	ctx, cancel := context.WithCancel(t.Context())
+	w := newAccessWriter(ctx, rec.write)
+	w.log(accessLine{msg: "first"})
+	<-rec.inRun // the writer is stuck on the first line
+	for range accessQueue {
+		w.log(accessLine{msg: "queued"})
+	}
+	synced := make(chan error, 1)
+	go func() {
+		sctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+		defer stop()
+		synced <- w.sync(sctx) // the queue is full: it waits for room
+	}()
+	time.Sleep(10 * time.Millisecond) // let it block; a late start only makes the test weaker
+	cancel()
+	close(rec.gate)
+	require.NoError(t, <-synced, "sync stuck behind the end of the writer")
+	assert.Len(t, rec.got(), accessQueue+1, "every queued line written before sync returned")
+}
