@@ -49,6 +49,21 @@ type FunctionSpec struct {
 	Function runtimeconfig.Function `json:"function"`
 }
 
+// DefaultTimeout is Lambda's timeout, in seconds, for a function that sets
+// none (SAM applies the same).
+const DefaultTimeout = 3
+
+// Timeout is the function's timeout, DefaultTimeout when unset: how long
+// one invocation may run, the figure Lambda reports in "Task timed out
+// after N.NN seconds". Gateway and agent both bound their waits by it.
+func (s FunctionSpec) Timeout() time.Duration {
+	t := s.Function.Timeout
+	if t <= 0 {
+		t = DefaultTimeout
+	}
+	return time.Duration(t) * time.Second
+}
+
 // Desired is the full set of functions of one config generation. The agent
 // retires containers whose digest no longer matches and keeps min_warm
 // containers of each function; it never removes a function the gateway

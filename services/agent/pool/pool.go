@@ -232,7 +232,7 @@ func (p *Pool) Acquire(ctx context.Context, spec agentapi.FunctionSpec) (agentap
 		p.mu.Unlock()
 		return agentapi.Lease{}, ErrClosed
 	}
-	if e := p.popIdleLocked(ident, agentapi.MaxLeaseHold+seconds(timeoutOf(spec))+adoptSlack); e != nil {
+	if e := p.popIdleLocked(ident, agentapi.MaxLeaseHold+spec.Timeout()+adoptSlack); e != nil {
 		lease := p.leaseLocked(e, p.leaseTTL(spec), false)
 		p.mu.Unlock()
 		return lease, nil
@@ -634,15 +634,7 @@ func (p *Pool) removeUnknownLocked(id, reason string) {
 // leaseTTL is how long a lease on a container of spec may last: the
 // function's timeout (Lambda's default when unset) plus the grace.
 func (p *Pool) leaseTTL(spec agentapi.FunctionSpec) time.Duration {
-	return seconds(timeoutOf(spec)) + p.opts.LeaseGrace
-}
-
-// timeoutOf is spec's timeout in seconds, Lambda's default when unset.
-func timeoutOf(spec agentapi.FunctionSpec) int {
-	if spec.Function.Timeout <= 0 {
-		return 3
-	}
-	return spec.Function.Timeout
+	return spec.Timeout() + p.opts.LeaseGrace
 }
 
 func seconds(n int) time.Duration { return time.Duration(n) * time.Second }

@@ -130,7 +130,7 @@ func (s *Server) invokeError(c echo.Context, spec agentapi.FunctionSpec, res lam
 	case errors.Is(err, lambdainvoke.ErrTimeout):
 		ai.outcome = "timeout"
 		msg := fmt.Sprintf("%s %s Task timed out after %s seconds",
-			time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), requestID(c), formatSeconds(lambdainvoke.Timeout(spec)))
+			time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), requestID(c), formatSeconds(spec.Timeout()))
 		body, _ := json.Marshal(functionError{ErrorMessage: msg}) // strings always encode
 		return unhandled(body)
 	case errors.Is(err, lambdainvoke.ErrCrashed):

@@ -167,16 +167,6 @@ func New(leaser Leaser, opts Options) *Invoker {
 	return &Invoker{leaser: leaser, opts: opts, limiters: make(map[string]*limiter)}
 }
 
-// Timeout is the function's configured timeout, the figure Lambda reports
-// in "Task timed out after N.NN seconds".
-func Timeout(spec agentapi.FunctionSpec) time.Duration {
-	s := spec.Function.Timeout
-	if s <= 0 {
-		s = 3
-	}
-	return time.Duration(s) * time.Second
-}
-
 // Invoke runs one invocation. Errors wrap ErrThrottled, ErrAgent,
 // ErrTimeout, ErrCrashed or ErrResponseTooLarge, or ctx's error when the
 // caller gave up while waiting for a slot or a container. A function that
@@ -316,7 +306,7 @@ func unreachable(err error) bool {
 // call posts the event and classifies the outcome; discard tells whether
 // the container must not be reused.
 func (i *Invoker) call(ctx context.Context, lease agentapi.Lease, req Request) (res Result, discard bool, err error) {
-	deadline := Timeout(req.Function) + i.opts.TimeoutGrace
+	deadline := req.Function.Timeout() + i.opts.TimeoutGrace
 	if i.opts.Deadline != nil {
 		deadline = i.opts.Deadline(req.Function)
 	}

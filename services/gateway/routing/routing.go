@@ -19,8 +19,8 @@ import (
 
 // Lambda's defaults for values a function leaves unset (SAM applies the same).
 const (
-	DefaultTimeout    = 3   // seconds
-	DefaultMemorySize = 128 // MB
+	DefaultTimeout    = agentapi.DefaultTimeout // seconds
+	DefaultMemorySize = 128                     // MB
 )
 
 // DefaultRouteKey is the route key API Gateway gives an HTTP API's catch-all
