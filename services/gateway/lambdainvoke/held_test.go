@@ -21,9 +21,10 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
-// running starts inv.Run until the test ends and waits for it to return,
-// so that the leases it hands back on the way out are seen.
-func running(t *testing.T, inv *Invoker) {
+// running starts inv.Run and returns once it holds leases. stop ends Run
+// and waits for it, so that the leases it hands back on the way out are
+// seen; it runs when the test ends too.
+func running(t *testing.T, inv *Invoker) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -31,13 +32,15 @@ func running(t *testing.T, inv *Invoker) {
 		defer close(done)
 		assert.NoError(t, inv.Run(ctx))
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
 	// Run opens the hold asynchronously; wait until it does.
 	require.Eventually(t, func() bool {
 		inv.held.mu.Lock()
 		defer inv.held.mu.Unlock()
 		return inv.held.open
 	}, 5*time.Second, time.Millisecond)
+	return stop
 }
 
 func invokeOK(t *testing.T, inv *Invoker, s agentapi.FunctionSpec) Result {
@@ -194,14 +197,7 @@ func TestFreshLeaseUnreachableIsACrash(t *testing.T) {
 func TestRunEndReturnsHeldLeases(t *testing.T) {
 	agent := setup(t, echo)
 	inv := New(agent.Client(), Options{HoldIdle: time.Hour})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- inv.Run(ctx) }()
-	require.Eventually(t, func() bool {
-		inv.held.mu.Lock()
-		defer inv.held.mu.Unlock()
-		return inv.held.open
-	}, 5*time.Second, time.Millisecond)
+	stop := running(t, inv)
 
 	// Three invocations at once: three containers, all held afterwards.
 	var wg sync.WaitGroup
@@ -216,8 +212,7 @@ func TestRunEndReturnsHeldLeases(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, len(agent.Acquires()), inv.Held(), "every lease granted is held")
 
-	cancel()
-	require.NoError(t, <-done)
+	stop()
 	assert.Equal(t, 0, inv.Held())
 	assert.Len(t, agent.Releases(), len(agent.Acquires()), "every held lease went back")
 
