@@ -53,8 +53,14 @@ ensure_docker() {
 		apt_install docker.io
 	fi
 	if docker info >/dev/null 2>&1; then ok "docker engine running"; return; fi
-	step "starting dockerd (log: $LOG_DIR/dockerd.log)"
-	$SUDO sh -c "setsid nohup dockerd >'$LOG_DIR/dockerd.log' 2>&1 &"
+	# Published ports without docker-proxy: the kernel forwards them (Docker's
+	# recommended setting). The userland copy in front of the gateway cost
+	# 0.05-0.06 ms per request here, a fifth of a warm invocation's overhead.
+	# A daemon.json that decides it itself wins (dockerd refuses both).
+	local flags="--userland-proxy=false"
+	grep -qs userland-proxy /etc/docker/daemon.json && flags=""
+	step "starting dockerd $flags (log: $LOG_DIR/dockerd.log)"
+	$SUDO sh -c "setsid nohup dockerd $flags >'$LOG_DIR/dockerd.log' 2>&1 &"
 	local i
 	for i in $(seq 1 60); do
 		docker info >/dev/null 2>&1 && { ok "docker engine up after ${i}s"; return; }

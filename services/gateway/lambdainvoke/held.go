@@ -17,6 +17,7 @@ type held struct {
 	key      specKey   // of the spec the lease was granted for
 	acquired time.Time // when the agent granted it: the agent's lease clock
 	idle     time.Time // when it was last put back
+	conn     *rieConn  // to the container's RIE; nil until the first call, or after one spoiled it
 }
 
 // specKey identifies a function spec exactly: a container leased for one

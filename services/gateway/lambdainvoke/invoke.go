@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,7 @@ const (
 	DefaultTimeoutGrace   = 500 * time.Millisecond
 	DefaultReleaseTimeout = 5 * time.Second
 	DefaultHoldIdle       = 5 * time.Second
+	DefaultDialTimeout    = 5 * time.Second
 )
 
 // Sentinel errors of Invoke, matched with errors.Is.
@@ -69,10 +71,9 @@ type Leaser interface {
 
 // Options tunes an Invoker. The zero value is ready to use.
 type Options struct {
-	// HTTP posts events to containers. Nil means a client made for it:
-	// keep-alive to warm containers, no overall timeout (each call has its
-	// function's deadline).
-	HTTP *http.Client
+	// DialTimeout bounds connecting to a container. DefaultDialTimeout
+	// when zero.
+	DialTimeout time.Duration
 	// MaxQueueWait is how long a request waits for a concurrency slot
 	// before ErrThrottled. DefaultMaxQueueWait when zero.
 	MaxQueueWait time.Duration
@@ -129,19 +130,14 @@ type Invoker struct {
 	mu       sync.Mutex
 	limiters map[string]*limiter
 
-	held heldLeases
+	held   heldLeases
+	dialer *net.Dialer
 }
 
 // New returns an Invoker that leases containers from leaser.
 func New(leaser Leaser, opts Options) *Invoker {
-	if opts.HTTP == nil {
-		opts.HTTP = &http.Client{Transport: &http.Transport{
-			Proxy:               nil, // containers are on the platform network, never behind a proxy
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        1024,
-			MaxIdleConnsPerHost: 16,
-			IdleConnTimeout:     90 * time.Second,
-		}}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = DefaultDialTimeout
 	}
 	if opts.MaxQueueWait <= 0 {
 		opts.MaxQueueWait = DefaultMaxQueueWait
@@ -164,7 +160,12 @@ func New(leaser Leaser, opts Options) *Invoker {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Invoker{leaser: leaser, opts: opts, limiters: make(map[string]*limiter)}
+	return &Invoker{
+		leaser:   leaser,
+		opts:     opts,
+		limiters: make(map[string]*limiter),
+		dialer:   &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
+	}
 }
 
 // Invoke runs one invocation. Errors wrap ErrThrottled, ErrAgent,
@@ -192,16 +193,16 @@ func (i *Invoker) Invoke(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("invoke %s: %w", name, err)
 	}
-	res, discard, err := i.call(ctx, h.lease, req)
+	res, discard, err := i.call(ctx, &h, req)
 	if reused && unreachable(err) {
 		// The container went away while the gateway held its lease (its
 		// agent stopped, or someone removed it by hand): the event never
 		// reached it, so it goes to a container the agent vouches for.
-		i.release(ctx, h.lease, true, err.Error())
+		i.release(ctx, h, true, err.Error())
 		if h, err = i.acquire(ctx, req.Function, key); err != nil {
 			return Result{}, fmt.Errorf("invoke %s: %w", name, err)
 		}
-		res, discard, err = i.call(ctx, h.lease, req)
+		res, discard, err = i.call(ctx, &h, req)
 	}
 	res.Cold, res.Container = h.lease.Cold, h.lease.Container
 	reason := ""
@@ -223,7 +224,7 @@ func (i *Invoker) Invoke(ctx context.Context, req Request) (Result, error) {
 func (i *Invoker) lease(ctx context.Context, spec agentapi.FunctionSpec, key specKey) (h held, reused bool, err error) {
 	h, ok, stale := i.held.take(spec.Name, key, time.Now(), i.opts.MaxLeaseAge)
 	for _, s := range stale {
-		i.release(ctx, s.lease, false, "")
+		i.release(ctx, s, false, "")
 	}
 	if ok {
 		return h, true, nil
@@ -243,7 +244,7 @@ func (i *Invoker) acquire(ctx context.Context, spec agentapi.FunctionSpec, key s
 		return held{}, fmt.Errorf("%w: %w", ErrAgent, err)
 	}
 	if lease.Endpoint == "" {
-		i.release(ctx, lease, true, "lease without endpoint")
+		i.release(ctx, held{lease: lease}, true, "lease without endpoint")
 		return held{}, fmt.Errorf("%w: lease %s has no endpoint", ErrAgent, lease.ID)
 	}
 	// The agent's lease clock started no later than the request went out.
@@ -261,7 +262,7 @@ func (i *Invoker) finish(ctx context.Context, name string, h held, discard bool,
 			return
 		}
 	}
-	i.release(ctx, h.lease, discard, reason)
+	i.release(ctx, h, discard, reason)
 }
 
 // Run holds warm leases between invocations until ctx ends, returning each
@@ -282,12 +283,12 @@ func (i *Invoker) Run(ctx context.Context) error {
 			// Returned even though ctx is done: a lease never returned
 			// keeps its container busy until the agent's lease clock runs out.
 			for _, h := range i.held.setOpen(false) {
-				i.release(ctx, h.lease, false, "")
+				i.release(ctx, h, false, "")
 			}
 			return nil
 		case now := <-tick.C:
 			for _, h := range i.held.expire(now, i.opts.HoldIdle, i.opts.MaxLeaseAge) {
-				i.release(ctx, h.lease, false, "")
+				i.release(ctx, h, false, "")
 			}
 		}
 	}
@@ -303,20 +304,42 @@ func unreachable(err error) bool {
 	return errors.As(err, &op) && op.Op == "dial"
 }
 
-// call posts the event and classifies the outcome; discard tells whether
-// the container must not be reused.
-func (i *Invoker) call(ctx context.Context, lease agentapi.Lease, req Request) (res Result, discard bool, err error) {
+// call posts the event over h's connection, dialing it first when h has
+// none or the one it has can no longer carry a request, and classifies the
+// outcome; discard tells whether the container must not be reused.
+func (i *Invoker) call(ctx context.Context, h *held, req Request) (res Result, discard bool, err error) {
 	deadline := req.Function.Timeout() + i.opts.TimeoutGrace
 	if i.opts.Deadline != nil {
 		deadline = i.opts.Deadline(req.Function)
 	}
-	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deadline)
-	defer cancel()
+	start := time.Now()
+	res, discard, reusable, err := i.roundTrip(ctx, h, req, start.Add(deadline))
+	res.Duration = time.Since(start)
+	if !reusable && h.conn != nil {
+		h.conn.Close()
+		h.conn = nil
+	}
+	return res, discard, err
+}
 
-	url := strings.TrimSuffix(lease.Endpoint, "/") + agentapi.Invocations
-	hreq, err := http.NewRequestWithContext(callCtx, http.MethodPost, url, bytes.NewReader(req.Payload))
+// roundTrip is call's exchange with the RIE; reusable tells whether h's
+// connection may carry the next one.
+func (i *Invoker) roundTrip(ctx context.Context, h *held, req Request, deadline time.Time) (res Result, discard, reusable bool, err error) {
+	if h.conn != nil && !h.conn.usable() {
+		h.conn.Close()
+		h.conn = nil
+	}
+	if h.conn == nil {
+		dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+		h.conn, err = dialRIE(dctx, i.dialer, h.lease.Endpoint)
+		cancel()
+		if err != nil {
+			return Result{}, true, false, fmt.Errorf("%w: %w", ErrCrashed, err)
+		}
+	}
+	hreq, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(h.lease.Endpoint, "/")+agentapi.Invocations, bytes.NewReader(req.Payload))
 	if err != nil {
-		return Result{}, true, fmt.Errorf("%w: %w", ErrCrashed, err)
+		return Result{}, true, false, fmt.Errorf("%w: %w", ErrCrashed, err)
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	if req.TraceID != "" {
@@ -325,34 +348,37 @@ func (i *Invoker) call(ctx context.Context, lease agentapi.Lease, req Request) (
 	if req.RequestID != "" {
 		hreq.Header.Set("X-Amz-Request-Id", req.RequestID)
 	}
-	start := time.Now()
-	resp, err := i.opts.HTTP.Do(hreq)
+	// Past the deadline the connection fails on its own: like Lambda, the
+	// call does not follow ctx, a function keeps running when its caller
+	// goes away.
+	resp, err := h.conn.roundTrip(hreq, deadline)
 	if err != nil {
-		return Result{Duration: time.Since(start)}, true, classify(callCtx, err)
+		return Result{}, true, false, classify(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, i.opts.MaxResponse+1))
-	res = Result{Payload: body, Duration: time.Since(start)}
+	res = Result{Payload: body}
 	if err != nil {
-		return res, true, classify(callCtx, err)
+		return res, true, false, classify(err)
 	}
 	if int64(len(body)) > i.opts.MaxResponse {
 		// The function finished; only its answer is unusable, so its
-		// container stays warm.
+		// container stays warm (the unread rest spoils the connection).
 		res.Payload = nil
-		return res, false, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, i.opts.MaxResponse)
+		return res, false, false, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, i.opts.MaxResponse)
 	}
+	reusable = !resp.Close
 	switch {
 	case resp.StatusCode == http.StatusOK:
 	case resp.StatusCode == http.StatusBadGateway:
 		// RIE's answer when the runtime process exited mid-invocation.
-		return res, true, fmt.Errorf("%w: runtime exited: %s", ErrCrashed, snippet(body))
+		return res, true, false, fmt.Errorf("%w: runtime exited: %s", ErrCrashed, snippet(body))
 	default:
-		return res, true, fmt.Errorf("%w: runtime interface answered %d: %s", ErrCrashed, resp.StatusCode, snippet(body))
+		return res, true, false, fmt.Errorf("%w: runtime interface answered %d: %s", ErrCrashed, resp.StatusCode, snippet(body))
 	}
 	if bytes.HasPrefix(body, []byte("Task timed out after")) {
 		// RIE enforced the timeout before the gateway did.
-		return res, true, fmt.Errorf("%w: %s", ErrTimeout, snippet(body))
+		return res, true, false, fmt.Errorf("%w: %s", ErrTimeout, snippet(body))
 	}
 	fnErr := resp.Header.Get("X-Amz-Function-Error")
 	et := errorType(body)
@@ -362,13 +388,14 @@ func (i *Invoker) call(ctx context.Context, lease agentapi.Lease, req Request) (
 	res.FunctionError = fnErr
 	// A Runtime.* error (exit, unknown state, failed init) leaves the
 	// runtime in no state to take the next event.
-	return res, strings.HasPrefix(et, "Runtime."), nil
+	runtimeErr := strings.HasPrefix(et, "Runtime.")
+	return res, runtimeErr, reusable && !runtimeErr, nil
 }
 
 // classify names a failed call: past the deadline it is a timeout, anything
 // else (reset, refused, EOF) a crash.
-func classify(callCtx context.Context, err error) error {
-	if errors.Is(callCtx.Err(), context.DeadlineExceeded) {
+func classify(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
 	return fmt.Errorf("%w: %w", ErrCrashed, err)
@@ -411,9 +438,14 @@ func errorType(body []byte) string {
 	return t
 }
 
-// release returns a lease. It runs even when the caller's ctx is done: a
-// lease never returned would hold its container busy forever.
-func (i *Invoker) release(ctx context.Context, lease agentapi.Lease, discard bool, reason string) {
+// release closes h's connection and returns its lease. It runs even when
+// the caller's ctx is done: a lease never returned would hold its
+// container busy forever.
+func (i *Invoker) release(ctx context.Context, h held, discard bool, reason string) {
+	if h.conn != nil {
+		h.conn.Close()
+	}
+	lease := h.lease
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.opts.ReleaseTimeout)
 	defer cancel()
 	err := i.leaser.Release(rctx, lease.ID, agentapi.ReleaseRequest{Discard: discard, Reason: reason})
