@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +33,9 @@ const benchEvent = `{"version":"2.0","routeKey":"GET /bench","rawPath":"/bench",
 	`"requestId":"00000000-0000-4000-8000-000000000000","routeKey":"GET /bench","stage":"$default","time":"01/Jan/2026:00:00:00 +0000","timeEpoch":1767225600000},` +
 	`"isBase64Encoded":false}`
 
+// benchEventDB is benchEvent for GET /bench-db.
+var benchEventDB = strings.ReplaceAll(benchEvent, "/bench", "/bench-db")
+
 // BenchmarkWarmInvoke measures one warm invocation of a trivial Python
 // function in one env: "direct" posts the event straight to the function
 // container's RIE (its IP on the platform network), "gateway" sends GET
@@ -44,7 +48,10 @@ const benchEvent = `{"version":"2.0","routeKey":"GET /bench","rawPath":"/bench",
 // machine. The cases take turns request by request; their mean times and
 // the ratios gateway/direct, floor/direct and gateway/floor (the gateway's
 // own share) are reported as metrics and logged, with p50s. The data plane
-// target for gateway/direct is <= 1.15x. Run with `just bench-e2e`.
+// target for gateway/direct is <= 1.15x. "direct_db" and "gateway_db" are
+// the same pair for a function that reads one DynamoDB item: the same
+// overhead next to typical work (reported, not the target). Run with
+// `just bench-e2e`.
 func BenchmarkWarmInvoke(b *testing.B) {
 	s := newStack(b, "dpbench", 700)
 	docker := dockerClient(b)
@@ -57,6 +64,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	res := s.esb(ctx, b, "deploy", "-t", filepath.Join(work, "bench.yml"))
 	require.NoError(b, res.err)
 	gateway := s.url("PORT_GATEWAY", "/bench")
+	gatewayDB := s.url("PORT_GATEWAY", "/bench-db")
 	require.NoError(b, waitHTTP(ctx, gateway, http.StatusOK, time.Second))
 
 	hc := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4}}
@@ -64,22 +72,28 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	// Warm: sequential requests keep exactly one container busy.
 	for range 50 {
 		benchCall(b, hc, http.MethodGet, gateway, "", "ok")
+		benchCall(b, hc, http.MethodGet, gatewayDB, "", "ok")
 	}
 
 	network := s.layout.Env.Project() + "_platform"
-	list, err := docker.ContainerList(ctx, container.ListOptions{Filters: functionFilter(s, "BenchFunction")})
-	require.NoError(b, err)
-	require.Len(b, list, 1, "sequential requests should keep one warm container")
-	fn, err := docker.ContainerInspect(ctx, list[0].ID)
-	require.NoError(b, err)
-	ep, ok := fn.NetworkSettings.Networks[network]
-	require.True(b, ok && ep.IPAddress != "", "function container not on %s", network)
-	direct := "http://" + ep.IPAddress + ":8080" + agentapi.Invocations
+	fnIP := func(function string) string {
+		list, err := docker.ContainerList(ctx, container.ListOptions{Filters: functionFilter(s, function)})
+		require.NoError(b, err)
+		require.Len(b, list, 1, "sequential requests should keep one warm container of %s", function)
+		fn, err := docker.ContainerInspect(ctx, list[0].ID)
+		require.NoError(b, err)
+		ep, ok := fn.NetworkSettings.Networks[network]
+		require.True(b, ok && ep.IPAddress != "", "%s container not on %s", function, network)
+		return ep.IPAddress
+	}
+	ip, ipDB := fnIP("BenchFunction"), fnIP("BenchDbFunction")
+	direct := "http://" + ip + ":8080" + agentapi.Invocations
+	directDB := "http://" + ipDB + ":8080" + agentapi.Invocations
 	gw := gatewayContainer(ctx, b, docker, s)
 	gwEP, ok := gw.NetworkSettings.Networks[network]
 	require.True(b, ok && gwEP.IPAddress != "", "gateway container not on %s", network)
 	gatewayIP := "http://" + gwEP.IPAddress + ":8080/bench"
-	floor := floorProxy(ctx, b, docker, network, "http://"+ep.IPAddress+":8080") + agentapi.Invocations
+	floor := floorProxy(ctx, b, docker, network, "http://"+ip+":8080") + agentapi.Invocations
 
 	cases := []struct {
 		name, method, url, body, want string
@@ -88,6 +102,8 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		{name: "floor", method: http.MethodPost, url: floor, body: benchEvent, want: `"ok"`},
 		{name: "gateway", method: http.MethodGet, url: gateway, want: `ok`},
 		{name: "gateway_container_ip", method: http.MethodGet, url: gatewayIP, want: `ok`},
+		{name: "direct_db", method: http.MethodPost, url: directDB, body: benchEventDB, want: `"ok"`},
+		{name: "gateway_db", method: http.MethodGet, url: gatewayDB, want: `ok`},
 	}
 	for _, c := range cases {
 		benchCall(b, hc, c.method, c.url, c.body, c.want) // a fresh connection is not what is measured
@@ -117,6 +133,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	b.ReportMetric(mean["gateway"]/mean["direct"], "gateway-x-direct")
 	b.ReportMetric(mean["floor"]/mean["direct"], "floor-x-direct")
 	b.ReportMetric(mean["gateway"]/mean["floor"], "gateway-x-floor")
+	b.ReportMetric(mean["gateway_db"]/mean["direct_db"], "gateway_db-x-direct_db")
 	ms := func(ns float64) string { return fmt.Sprintf("%.3f ms", ns/1e6) }
 	b.Logf("warm invoke, mean over %d rounds: direct %s, floor %s, gateway %s, gateway via container IP %s",
 		len(took[0]), ms(mean["direct"]), ms(mean["floor"]), ms(mean["gateway"]), ms(mean["gateway_container_ip"]))
@@ -124,6 +141,9 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		mean["gateway"]/mean["direct"], mean["floor"]/mean["direct"], mean["gateway"]/mean["floor"], mean["gateway_container_ip"]/mean["direct"])
 	b.Logf("warm invoke p50: direct %s, floor %s, gateway %s (%.3fx direct, %.3fx floor)",
 		ms(p50["direct"]), ms(p50["floor"]), ms(p50["gateway"]), p50["gateway"]/p50["direct"], p50["gateway"]/p50["floor"])
+	b.Logf("warm invoke of the DynamoDB-reading function: direct %s, gateway %s, gateway/direct = %.3fx (overhead %s; trivial function's overhead %s)",
+		ms(mean["direct_db"]), ms(mean["gateway_db"]), mean["gateway_db"]/mean["direct_db"],
+		ms(mean["gateway_db"]-mean["direct_db"]), ms(mean["gateway"]-mean["direct"]))
 }
 
 // benchCall sends one request and checks the answer.

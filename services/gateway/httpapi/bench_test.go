@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,26 +13,16 @@ import (
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 )
 
-// instantLeaser is an agent that answers in-process: a warm container at
-// once, and a release that costs nothing.
-type instantLeaser struct{ endpoint string }
-
-func (l instantLeaser) Acquire(context.Context, agentapi.FunctionSpec) (agentapi.Lease, error) {
-	return agentapi.Lease{ID: "l", Endpoint: l.endpoint, Container: "c"}, nil
-}
-
-func (instantLeaser) Release(context.Context, string, agentapi.ReleaseRequest) error { return nil }
-
 // BenchmarkWarmInvoke compares one warm invocation sent straight to a
 // function's RIE endpoint with the same request through the whole gateway:
 // route match, event build, lease, invoke, response mapping, access log
-// (JSON, discarded). The gateway runs three ways: with an agent that
-// answers in-process (the gateway's own cost: one extra HTTP hop), with
-// the fake agent over HTTP and leases held between invocations as in
-// production (Invoker.Run: no agent hop on a warm call), and with the fake
-// agent over HTTP and every lease returned (two more hops: acquire and
-// release). All run interleaved in one loop, so they see the same machine
-// state; the figures to read are the ratios to direct.
+// (JSON, discarded). The gateway runs two ways, both with the fake agent
+// over HTTP: leases held between invocations as in production
+// (Invoker.Run: a warm call costs no agent hop and reuses the lease's
+// connection to the container), and every lease returned (two more hops,
+// acquire and release, and a new connection per call). Both run
+// interleaved with direct in one loop, so they see the same machine state;
+// the figures to read are the ratios to direct.
 func BenchmarkWarmInvoke(b *testing.B) {
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	h := newHarness(b, functionsYML, routingYML, harnessOptions{server: Options{Logger: quiet}})
@@ -44,9 +33,6 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	})
 	client := h.http.Client()
 	direct := h.container.URL + "/fn/Hello/-" + agentapi.Invocations
-	inproc := New(b.Context(), h.gens, lambdainvoke.New(instantLeaser{endpoint: h.container.URL + "/fn/Hello/-"}, lambdainvoke.Options{}), Options{Logger: quiet})
-	inprocHTTP := httptest.NewServer(inproc.Handler())
-	b.Cleanup(inprocHTTP.Close)
 	holding := lambdainvoke.New(h.agent.Client(), lambdainvoke.Options{})
 	go func() { _ = holding.Run(b.Context()) }()
 	heldHTTP := httptest.NewServer(New(b.Context(), h.gens, holding, Options{Logger: quiet}).Handler())
@@ -63,18 +49,13 @@ func BenchmarkWarmInvoke(b *testing.B) {
 			b.Fatalf("status %d", resp.StatusCode)
 		}
 	}
-	var directTime, inprocTime, heldTime, gatewayTime time.Duration
+	var directTime, heldTime, gatewayTime time.Duration
 	b.ResetTimer()
 	for b.Loop() {
 		req, _ := http.NewRequest(http.MethodPost, direct, bytes.NewReader(event))
 		start := time.Now()
 		call(req)
 		directTime += time.Since(start)
-
-		req, _ = http.NewRequest(http.MethodGet, inprocHTTP.URL+"/hello", nil)
-		start = time.Now()
-		call(req)
-		inprocTime += time.Since(start)
 
 		req, _ = http.NewRequest(http.MethodGet, heldHTTP.URL+"/hello", nil)
 		start = time.Now()
@@ -94,10 +75,8 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	}
 	n := float64(b.N)
 	b.ReportMetric(float64(directTime.Nanoseconds())/n, "direct-ns/op")
-	b.ReportMetric(float64(inprocTime.Nanoseconds())/n, "gw-inproc-agent-ns/op")
 	b.ReportMetric(float64(heldTime.Nanoseconds())/n, "gw-held-lease-ns/op")
 	b.ReportMetric(float64(gatewayTime.Nanoseconds())/n, "gw-http-agent-ns/op")
-	b.ReportMetric(float64(inprocTime)/float64(directTime), "inproc-agent/direct")
 	b.ReportMetric(float64(heldTime)/float64(directTime), "held-lease/direct")
 	b.ReportMetric(float64(gatewayTime)/float64(directTime), "http-agent/direct")
 }
