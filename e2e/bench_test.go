@@ -55,7 +55,6 @@ var benchEventDB = strings.ReplaceAll(benchEvent, "/bench", "/bench-db")
 func BenchmarkWarmInvoke(b *testing.B) {
 	s := newStack(b, "dpbench", 700)
 	docker := dockerClient(b)
-	b.Cleanup(func() { removeEnvLeftovers(b, docker, s) }) // runs after the env is down
 	s.up(b)
 	ctx := b.Context()
 

@@ -9,12 +9,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -31,7 +29,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -63,8 +60,6 @@ func TestDataPlane(t *testing.T) {
 	t.Setenv("ESB_MAX_QUEUE_WAIT", dpMaxQueueWait)
 	s := newStack(t, "dataplane", 800)
 	docker := dockerClient(t)
-	// Registered before up, so it runs after the env is down.
-	t.Cleanup(func() { removeEnvLeftovers(t, docker, s) })
 	s.up(t)
 	ctx := t.Context()
 
@@ -698,38 +693,4 @@ func randomHex(t testing.TB) string {
 	_, err := rand.Read(b)
 	require.NoError(t, err)
 	return hex.EncodeToString(b)
-}
-
-// removeEnvLeftovers removes what the agent may have left of an env once it
-// is down: function containers (the agent drains them on stop; a crash of
-// the test may not let it) and the function images it pulled from the
-// env's registry.
-func removeEnvLeftovers(t testing.TB, docker client.APIClient, s *stack) {
-	if os.Getenv("ESB_E2E_KEEP") == "1" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var errs []error
-	list, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
-		filters.Arg("label", agentapi.LabelEnv+"="+s.layout.Env.Key()),
-		filters.Arg("label", agentapi.LabelManaged+"=true"),
-	)})
-	errs = append(errs, err)
-	for _, c := range list {
-		errs = append(errs, docker.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}))
-	}
-	prefix := s.layout.RegistryAddr() + "/" + s.layout.Env.Project() + "/"
-	images, err := docker.ImageList(ctx, image.ListOptions{All: true})
-	errs = append(errs, err)
-	for _, img := range images {
-		refs := append(slices.Clone(img.RepoTags), img.RepoDigests...)
-		if slices.ContainsFunc(refs, func(r string) bool { return strings.HasPrefix(r, prefix) }) {
-			_, err := docker.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true})
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		t.Logf("cleanup of %s: %v", s.layout.Env.Project(), err)
-	}
 }

@@ -8,10 +8,12 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,11 +23,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/platform"
 )
@@ -120,6 +125,7 @@ func (s *stack) start(t testing.TB, flags ...string) {
 			return
 		}
 		s.down(t)
+		s.removeLeftovers(t)
 	})
 }
 
@@ -232,4 +238,41 @@ func othersOf(stacks map[string]*stack, name string) []*stack {
 		}
 	}
 	return others
+}
+
+// removeLeftovers removes what the agent may have left of an env once it
+// is down: function containers (the agent drains them on stop; a crash of
+// the test may not let it) and the function images it pulled from the
+// env's registry.
+func (s *stack) removeLeftovers(t testing.TB) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Logf("cleanup of %s: %v", s.layout.Env.Project(), err)
+		return
+	}
+	defer docker.Close()
+	var errs []error
+	list, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
+		filters.Arg("label", agentapi.LabelEnv+"="+s.layout.Env.Key()),
+		filters.Arg("label", agentapi.LabelManaged+"=true"),
+	)})
+	errs = append(errs, err)
+	for _, c := range list {
+		errs = append(errs, docker.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}))
+	}
+	prefix := s.layout.RegistryAddr() + "/" + s.layout.Env.Project() + "/"
+	images, err := docker.ImageList(ctx, image.ListOptions{All: true})
+	errs = append(errs, err)
+	for _, img := range images {
+		refs := append(slices.Clone(img.RepoTags), img.RepoDigests...)
+		if slices.ContainsFunc(refs, func(r string) bool { return strings.HasPrefix(r, prefix) }) {
+			_, err := docker.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true})
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Logf("cleanup of %s: %v", s.layout.Env.Project(), err)
+	}
 }
