@@ -42,8 +42,10 @@ var benchEventDB = strings.ReplaceAll(benchEvent, "/bench", "/bench-db")
 // /bench through the gateway's published port (route match, event, held
 // lease, RIE, response mapping). "gateway_container_ip" is the gateway
 // path without Docker's port publishing in front. "floor" is the smallest
-// proxy hop placed where the gateway is (httputil's reverse proxy in a
-// container on the platform network, published the same way), posting the
+// proxy hop placed where the gateway is (testdata/floorproxy: a net/http
+// server forwarding over its own keep-alive connections on the request's
+// goroutine, in a container on the platform network, published the same
+// way), posting the
 // direct case's bytes: what any gateway must pay for being a hop on this
 // machine. The cases take turns request by request; their mean times and
 // the ratios gateway/direct, floor/direct and gateway/floor (the gateway's
