@@ -85,6 +85,7 @@ func newModeStack(t testing.TB, name string, portOffset int, mode string) *stack
 	// them with the daemon, and compose would keep them, bound to the
 	// directories removed next (an engine socket nobody can reach).
 	s.down(t)
+	s.removeLeftovers(t)
 	require.NoError(t, os.RemoveAll(filepath.Dir(l.ConfigDir)))
 	return s
 }
@@ -266,10 +267,14 @@ func (s *stack) removeLeftovers(t testing.TB) {
 	images, err := docker.ImageList(ctx, image.ListOptions{All: true})
 	errs = append(errs, err)
 	for _, img := range images {
-		refs := append(slices.Clone(img.RepoTags), img.RepoDigests...)
-		if slices.ContainsFunc(refs, func(r string) bool { return strings.HasPrefix(r, prefix) }) {
-			_, err := docker.ImageRemove(ctx, img.ID, image.RemoveOptions{Force: true, PruneChildren: true})
-			errs = append(errs, err)
+		// By reference, not by ID: envs that pulled the same function
+		// share its image ID, and another env may still be running it.
+		// The image goes with its last reference.
+		for _, ref := range append(slices.Clone(img.RepoTags), img.RepoDigests...) {
+			if strings.HasPrefix(ref, prefix) {
+				_, err := docker.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true})
+				errs = append(errs, err)
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -52,7 +52,16 @@ ensure_docker() {
 	if ! command -v dockerd >/dev/null 2>&1; then
 		apt_install docker.io
 	fi
-	if docker info >/dev/null 2>&1; then ok "docker engine running"; return; fi
+	if docker info >/dev/null 2>&1; then
+		ok "docker engine running"
+		# Started by someone else (systemd after apt, say): say so when it
+		# still puts docker-proxy in front of published ports.
+		if ! grep -qs userland-proxy /etc/docker/daemon.json &&
+			! ps -o args= -C dockerd 2>/dev/null | grep -q -- '--userland-proxy=false'; then
+			echo "    note: dockerd runs with docker-proxy; \"userland-proxy\": false in /etc/docker/daemon.json saves ~0.05 ms per gateway request" >&2
+		fi
+		return
+	fi
 	# Published ports without docker-proxy: the kernel forwards them (Docker's
 	# recommended setting). The userland copy in front of the gateway cost
 	# 0.05-0.06 ms per request here, a fifth of a warm invocation's overhead.

@@ -332,7 +332,11 @@ func (i *Invoker) roundTrip(ctx context.Context, h *held, req Request, deadline 
 	if h.conn == nil {
 		dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 		h.conn, err = dialRIE(dctx, i.dialer, h.lease.Endpoint)
+		late := errors.Is(dctx.Err(), context.DeadlineExceeded)
 		cancel()
+		if err != nil && late {
+			return Result{}, true, false, fmt.Errorf("%w: %w", ErrTimeout, err)
+		}
 		if err != nil {
 			return Result{}, true, false, fmt.Errorf("%w: %w", ErrCrashed, err)
 		}
@@ -355,7 +359,9 @@ func (i *Invoker) roundTrip(ctx context.Context, h *held, req Request, deadline 
 	if err != nil {
 		return Result{}, true, false, classify(err)
 	}
-	defer resp.Body.Close()
+	// The body is not closed on the way out: closing reads what is left of
+	// it, and an oversized answer must not be read on; its connection is
+	// dropped instead.
 	body, err := io.ReadAll(io.LimitReader(resp.Body, i.opts.MaxResponse+1))
 	res = Result{Payload: body}
 	if err != nil {
@@ -367,6 +373,7 @@ func (i *Invoker) roundTrip(ctx context.Context, h *held, req Request, deadline 
 		res.Payload = nil
 		return res, false, false, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, i.opts.MaxResponse)
 	}
+	resp.Body.Close() // read to its end already: frees it without reading
 	reusable = !resp.Close
 	switch {
 	case resp.StatusCode == http.StatusOK:
