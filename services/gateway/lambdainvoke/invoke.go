@@ -341,11 +341,7 @@ func (i *Invoker) roundTrip(ctx context.Context, h *held, req Request, deadline 
 			return Result{}, true, false, fmt.Errorf("%w: %w", ErrCrashed, err)
 		}
 	}
-	hreq, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(h.lease.Endpoint, "/")+agentapi.Invocations, bytes.NewReader(req.Payload))
-	if err != nil {
-		return Result{}, true, false, fmt.Errorf("%w: %w", ErrCrashed, err)
-	}
-	hreq.Header.Set("Content-Type", "application/json")
+	hreq := h.conn.invocation(req.Payload)
 	if req.TraceID != "" {
 		hreq.Header.Set("X-Amzn-Trace-Id", req.TraceID)
 	}
