@@ -48,6 +48,10 @@ apt_install() {
 can_pull() { [ "${ESB_OFFLINE:-0}" != 1 ] && timeout 120 docker pull -q "$1" >/dev/null 2>&1; }
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# daemon_sets_userland_proxy: /etc/docker/daemon.json decides docker-proxy
+# itself (then dockerd refuses the flag too).
+daemon_sets_userland_proxy() { grep -qs userland-proxy /etc/docker/daemon.json; }
+
 ensure_docker() {
 	if ! command -v dockerd >/dev/null 2>&1; then
 		apt_install docker.io
@@ -56,7 +60,7 @@ ensure_docker() {
 		ok "docker engine running"
 		# Started by someone else (systemd after apt, say): say so when it
 		# still puts docker-proxy in front of published ports.
-		if ! grep -qs userland-proxy /etc/docker/daemon.json &&
+		if ! daemon_sets_userland_proxy &&
 			! ps -o args= -C dockerd 2>/dev/null | grep -q -- '--userland-proxy=false'; then
 			echo "    note: dockerd runs with docker-proxy; \"userland-proxy\": false in /etc/docker/daemon.json saves ~0.05 ms per gateway request" >&2
 		fi
@@ -65,9 +69,8 @@ ensure_docker() {
 	# Published ports without docker-proxy: the kernel forwards them (Docker's
 	# recommended setting). The userland copy in front of the gateway cost
 	# 0.05-0.06 ms per request here, a fifth of a warm invocation's overhead.
-	# A daemon.json that decides it itself wins (dockerd refuses both).
 	local flags="--userland-proxy=false"
-	grep -qs userland-proxy /etc/docker/daemon.json && flags=""
+	daemon_sets_userland_proxy && flags=""
 	step "starting dockerd $flags (log: $LOG_DIR/dockerd.log)"
 	$SUDO sh -c "setsid nohup dockerd $flags >'$LOG_DIR/dockerd.log' 2>&1 &"
 	local i
