@@ -324,6 +324,14 @@ func testInsideNode(t *testing.T) {
 		var logs lockedBuffer
 		require.NoError(t, rt.FollowLogs(ctx, id, time.Time{}, &logs, &logs), "returns once the task exited")
 		assert.Contains(t, logs.String(), "crashing on purpose")
+		// The stream ended because the shim let go of the file, not by
+		// waiting out quiet polls: the agent can ask the kernel here.
+		f, err := os.Open(rt.logPath(id))
+		require.NoError(t, err)
+		defer f.Close()
+		writing, err := openForWriting(f)
+		require.NoError(t, err, "file leases work on the function data dir")
+		assert.False(t, writing)
 		require.Eventually(t, func() bool {
 			list, err := rt.List(ctx, map[string]string{"dev.esb.function": "Hello", "dev.esb.env": "e2e"})
 			return err == nil && len(list) == 1 && list[0].State == engine.StateExited

@@ -571,20 +571,39 @@ func (l *logFile) Close() error {
 	return l.f.Close()
 }
 
-// settleRounds is how many empty polls in a row end a log stream after
-// its task exited. The shim copies a process's output into the file in
-// the background and only waits for that copy when the task is deleted,
-// so the last lines (the ones a crash report quotes) can land a while
-// after the exit is reported, longer on a busy node.
-const settleRounds = 5
+// After its task exited, a log stream ends once the file has all of the
+// task's output. The shim copies output into the file in the background
+// and closes the file when that copy ends, which on a busy node can be
+// well after the exit is reported; the last lines, the ones a crash
+// report quotes, are the ones in flight then. So the stream ends when no
+// process holds the file open for writing. Where that cannot be asked,
+// settleRounds empty polls in a row stand in; drainWait bounds the wait
+// either way, for a writer that never lets go.
+const (
+	settleRounds = 5
+	drainWait    = 10 * time.Second
+)
+
+// drained reports that no more output can reach the file of an exited
+// task, given how many polls in a row brought nothing.
+func (l *logFile) drained(quiet int) bool {
+	if l.f == nil {
+		return quiet >= settleRounds
+	}
+	writing, err := openForWriting(l.f)
+	if err != nil {
+		return quiet >= settleRounds
+	}
+	return !writing
+}
 
 // follow copies what the file gains to w every poll until done is closed
-// or ctx ends; after done, until settleRounds polls in a row bring
-// nothing.
+// or ctx ends; after done, until the file is drained.
 func follow[T any](ctx context.Context, l *logFile, done <-chan T, poll time.Duration, w io.Writer) error {
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
-	exited, quiet := false, 0
+	exited, quiet, rounds := false, 0, 0
+	maxRounds := int(drainWait / poll)
 	for {
 		n, err := l.copyNew(w)
 		if err != nil {
@@ -593,7 +612,15 @@ func follow[T any](ctx context.Context, l *logFile, done <-chan T, poll time.Dur
 		if exited {
 			if n > 0 {
 				quiet = 0
-			} else if quiet++; quiet >= settleRounds {
+			} else if quiet++; l.drained(quiet) {
+				// The writer may have written and closed after the copy
+				// above; what it wrote is in the file now.
+				if _, err := l.copyNew(w); err != nil {
+					return fmt.Errorf("logs %s: %w", l.path, err)
+				}
+				return nil
+			}
+			if rounds++; rounds >= maxRounds {
 				return nil
 			}
 		}

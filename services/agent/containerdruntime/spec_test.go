@@ -271,6 +271,40 @@ func TestFollowLog(t *testing.T) {
 	}
 }
 
+// The shim copies a task's last output after the exit is reported; the
+// stream must wait for it while the shim holds the file, however many
+// polls bring nothing meanwhile.
+func TestFollowLogWaitsForTheWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "output.log")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	require.NoError(t, err)
+	_, err = f.WriteString("started\n")
+	require.NoError(t, err)
+	l, err := openLog(path, false)
+	require.NoError(t, err)
+	defer l.Close()
+	done := make(chan struct{})
+	close(done) // the task exited; the writer has not let go yet
+	var out strings.Builder
+	w := &signalWriter{w: &out, wrote: make(chan struct{}, 16)}
+	errc := make(chan error, 1)
+	go func() { errc <- follow(t.Context(), l, done, time.Millisecond, w) }()
+	<-w.wrote
+
+	// Many more empty polls than settleRounds pass before the last line.
+	time.Sleep(20 * settleRounds * time.Millisecond)
+	select {
+	case err := <-errc:
+		t.Fatalf("stream ended while the writer still held the file (err %v)", err)
+	default:
+	}
+	_, err = f.WriteString("crash report\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.NoError(t, <-errc)
+	assert.Equal(t, "started\ncrash report\n", out.String())
+}
+
 // signalWriter reports each non-empty write, so the test waits on the
 // copy instead of sleeping.
 type signalWriter struct {
