@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
@@ -92,11 +95,7 @@ func TestDeployRuntimes(t *testing.T) {
 	})
 
 	t.Run("changing one function rebuilds only it", func(t *testing.T) {
-		app := filepath.Join(work, "py", "app.py")
-		src, err := os.ReadFile(app)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(app, bytes.Replace(src, []byte(`VERSION = "1"`), []byte(`VERSION = "2"`), 1), 0o644))
-
+		changePyVersion(t, work, "1", "2")
 		res := s.esb(ctx, t, "deploy", "-t", tmpl)
 		require.NoError(t, res.err)
 		assert.Regexp(t, `PyFunction\s+sha256:\S+\s+-\s+changed`, res.stdout)
@@ -124,6 +123,42 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Equal(t, "2", invokeJSON(ctx, t, py, `{}`)["version"])
 	})
 
+	t.Run("a redeploy's old image leaves the machine with its last container", func(t *testing.T) {
+		fns := lambda.New(lambda.Options{
+			Region:           "us-east-1",
+			BaseEndpoint:     aws.String(s.url("PORT_GATEWAY", "")),
+			Credentials:      platformCredentials,
+			RetryMaxAttempts: 1,
+		})
+		version := func() string {
+			out, err := fns.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("PyFunction"), Payload: []byte(`{}`)})
+			if err != nil || out.FunctionError != nil {
+				return ""
+			}
+			var p struct{ Version string }
+			_ = json.Unmarshal(out.Payload, &p)
+			return p.Version
+		}
+		before := s.config(t).Functions.Functions["PyFunction"]
+		require.Eventually(t, func() bool { return version() == "2" }, time.Minute, time.Second, "served through the gateway")
+		_, err := docker.ImageInspect(ctx, pinnedImage(before))
+		require.NoError(t, err, "the agent pulled the deployed image")
+
+		changePyVersion(t, work, "2", "3")
+		res := s.esb(ctx, t, "deploy", "-t", tmpl)
+		require.NoError(t, res.err)
+		now := s.config(t).Functions.Functions["PyFunction"]
+		require.NotEqual(t, before.Digest, now.Digest)
+
+		require.Eventually(t, func() bool { return version() == "3" }, time.Minute, 500*time.Millisecond, "the new code after the hot reload")
+		require.Eventually(t, func() bool {
+			_, err := docker.ImageInspect(ctx, pinnedImage(before))
+			return cerrdefs.IsNotFound(err)
+		}, time.Minute, 500*time.Millisecond, "the old digest's image is removed once its containers are")
+		_, err = docker.ImageInspect(ctx, pinnedImage(now))
+		assert.NoError(t, err, "the deployed image stays")
+	})
+
 	t.Run("registry down fails the deploy clearly and leaves CONFIG_DIR alone", func(t *testing.T) {
 		before := s.snapshotConfig(t)
 		out, err := s.compose(ctx, "stop", "registry")
@@ -140,6 +175,17 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Contains(t, res.stderr, fmt.Sprintf("registry %s not ready after 1m0s", s.layout.RegistryAddr()))
 		assert.Equal(t, before, s.snapshotConfig(t))
 	})
+}
+
+// changePyVersion edits the Python function's VERSION, as a code change.
+func changePyVersion(t *testing.T, work, from, to string) {
+	t.Helper()
+	app := filepath.Join(work, "py", "app.py")
+	src, err := os.ReadFile(app)
+	require.NoError(t, err)
+	changed := bytes.Replace(src, []byte(`VERSION = "`+from+`"`), []byte(`VERSION = "`+to+`"`), 1)
+	require.NotEqual(t, src, changed, "VERSION %s not found in %s", from, app)
+	require.NoError(t, os.WriteFile(app, changed, 0o644))
 }
 
 // buildBootstrap compiles the custom runtime of the provided function into
@@ -159,8 +205,7 @@ func buildBootstrap(t *testing.T, dir string) {
 // port); it returns the invoke URL.
 func runFunction(ctx context.Context, t *testing.T, docker client.APIClient, fn runtimeconfig.Function, name string) string {
 	t.Helper()
-	repo, _, _ := strings.Cut(fn.Image[strings.LastIndex(fn.Image, "/")+1:], ":")
-	image := fn.Image[:strings.LastIndex(fn.Image, "/")+1] + repo + "@" + fn.Digest
+	image := pinnedImage(fn)
 	pullImage(ctx, t, docker, image)
 	t.Cleanup(func() { removeImage(docker, image) })
 	// The environment is config, not image content: it comes from
@@ -186,6 +231,13 @@ func runFunction(ctx context.Context, t *testing.T, docker client.APIClient, fn 
 	bindings := inspect.NetworkSettings.Ports["8080/tcp"]
 	require.NotEmpty(t, bindings)
 	return "http://127.0.0.1:" + bindings[0].HostPort + "/2015-03-31/functions/function/invocations"
+}
+
+// pinnedImage is the function's image at its digest, the reference the
+// agent pulls and runs.
+func pinnedImage(fn runtimeconfig.Function) string {
+	repo, _, _ := strings.Cut(fn.Image[strings.LastIndex(fn.Image, "/")+1:], ":")
+	return fn.Image[:strings.LastIndex(fn.Image, "/")+1] + repo + "@" + fn.Digest
 }
 
 // invokeJSON posts an event, retrying while RIE is still starting, and

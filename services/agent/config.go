@@ -47,6 +47,7 @@ type containerdConfig struct {
 	CNIBridge  string
 	CNISubnet  netip.Prefix
 	CNIDataDir string // IPAM allocations; a volume, as they outlive the agent
+	JoinStderr string // the joinstderr command every function process starts behind
 }
 
 // loadConfig reads and validates the environment, reporting every problem
@@ -103,6 +104,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 			CNIPlugins: splitList(get("CNI_PLUGIN_DIRS", "/usr/lib/cni")),
 			CNIBridge:  get("CNI_BRIDGE", "esb0"),
 			CNIDataDir: get("CNI_DATA_DIR", "/var/lib/cni/networks"),
+			JoinStderr: get("JOIN_STDERR", "/usr/local/bin/joinstderr"),
 		}
 		subnet, err := netip.ParsePrefix(get("CNI_SUBNET", "10.88.0.0/16"))
 		if err != nil || !subnet.Addr().Is4() {

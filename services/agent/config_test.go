@@ -92,6 +92,7 @@ func TestLoadConfig(t *testing.T) {
 					CNIBridge:  "esb0",
 					CNISubnet:  netip.MustParsePrefix("10.88.0.0/16"),
 					CNIDataDir: "/var/lib/cni/networks",
+					JoinStderr: "/usr/local/bin/joinstderr",
 				},
 				Platform: launcher.Platform{
 					Region:           "us-east-1",

@@ -92,10 +92,11 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 			return nil, nil, fmt.Errorf("containerd client %s: %w", cc.Address, err)
 		}
 		rt, err := containerdruntime.New(ctx, client, network, containerdruntime.Config{
-			Namespace: cc.Namespace,
-			DataDir:   cc.DataDir,
-			PlainHTTP: cc.PlainHTTP,
-			HostNames: functionHostNames(cfg.Platform),
+			Namespace:  cc.Namespace,
+			DataDir:    cc.DataDir,
+			PlainHTTP:  cc.PlainHTTP,
+			HostNames:  functionHostNames(cfg.Platform),
+			JoinStderr: cc.JoinStderr,
 		}, containerdruntime.Options{Logger: logger})
 		if err != nil {
 			client.Close()

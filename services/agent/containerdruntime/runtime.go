@@ -5,8 +5,9 @@
 // CNI for a task and lets the gateway reach function containers.
 //
 // Differences from the Docker runtime that callers see: a container's ID
-// is its name (see containerID); stdout and stderr are written to one log
-// file per container, so FollowLogs reports every line as stdout.
+// is its name (see containerID); stderr is joined to stdout (see
+// Config.JoinStderr) and written to one log file per container, so
+// FollowLogs reports every line as stdout.
 package containerdruntime
 
 import (
@@ -19,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -51,6 +53,12 @@ type Config struct {
 	HostNames []string
 	// Snapshotter is containerd's snapshotter; empty means its default.
 	Snapshotter string
+	// JoinStderr is the path, in the agent, of the joinstderr command
+	// (services/agent/joinstderr). New copies it into DataDir, and every
+	// function process starts behind it with stderr joined to stdout, as
+	// the shim can lose the last stderr lines of a process that exits.
+	// Empty: processes start as they are.
+	JoinStderr string
 }
 
 // Options are optional collaborators; the zero value resolves with the
@@ -98,6 +106,14 @@ func New(ctx context.Context, client *containerd.Client, network Network, cfg Co
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("containerd runtime data dir: %w", err)
 	}
+	if cfg.JoinStderr != "" {
+		// runc mounts it from the node, which sees DataDir, not the agent's files.
+		placed, err := placeExecutable(cfg.JoinStderr, filepath.Join(cfg.DataDir, "bin", "joinstderr"))
+		if err != nil {
+			return nil, fmt.Errorf("containerd runtime: %w", err)
+		}
+		cfg.JoinStderr = placed
+	}
 	plain := slices.Clone(cfg.PlainHTTP)
 	hosts := docker.ConfigureDefaultRegistries(docker.WithPlainHTTP(func(host string) (bool, error) {
 		if slices.Contains(plain, host) {
@@ -112,6 +128,38 @@ func New(ctx context.Context, client *containerd.Client, network Network, cfg Co
 		opts:     opts,
 		resolver: docker.NewResolver(docker.ResolverOptions{Hosts: hosts}),
 	}, nil
+}
+
+// placeExecutable copies the executable src to dst, replacing dst at once
+// so a container that has the old copy mounted keeps it whole.
+func placeExecutable(src, dst string) (string, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return "", fmt.Errorf("place %s: %w", src, err)
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", fmt.Errorf("place %s: %w", src, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), filepath.Base(dst)+".*")
+	if err != nil {
+		return "", fmt.Errorf("place %s: %w", src, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.Copy(tmp, in)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o755)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dst)
+	}
+	if err != nil {
+		return "", fmt.Errorf("place %s in %s: %w", src, dst, err)
+	}
+	return dst, nil
 }
 
 // Name implements engine.Runtime.
@@ -162,6 +210,28 @@ func (r *Runtime) PullImage(ctx context.Context, ref string) error {
 	}
 	if _, err := r.client.Pull(r.ns(ctx), name, opts...); err != nil {
 		return fmt.Errorf("pull %s: %w", ref, notFound(err))
+	}
+	return nil
+}
+
+// RemoveImage implements engine.Runtime. containerd itself would delete an
+// image its containers run from (they keep their snapshots), so the
+// check for users is made here, as Docker makes it.
+func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
+	ctx = r.ns(ctx)
+	name, err := normalizeRef(ref)
+	if err != nil {
+		return err
+	}
+	users, err := r.client.Containers(ctx, "image=="+strconv.Quote(name))
+	if err != nil {
+		return fmt.Errorf("remove image %s: %w", ref, err)
+	}
+	if len(users) > 0 {
+		return fmt.Errorf("remove image %s: %w: container %s runs from it", ref, engine.ErrInUse, users[0].ID())
+	}
+	if err := r.client.ImageService().Delete(ctx, name); err != nil {
+		return fmt.Errorf("remove image %s: %w", ref, notFound(err))
 	}
 	return nil
 }
@@ -240,7 +310,7 @@ func (r *Runtime) writeFiles(ctx context.Context, id, name string) (functionFile
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return functionFiles{}, err
 	}
-	files := functionFiles{Hosts: filepath.Join(dir, "hosts"), ResolvConf: filepath.Join(dir, "resolv.conf")}
+	files := functionFiles{Hosts: filepath.Join(dir, "hosts"), ResolvConf: filepath.Join(dir, "resolv.conf"), JoinStderr: r.cfg.JoinStderr}
 	if err := os.WriteFile(files.Hosts, []byte(hostsFile(name, entries)), 0o644); err != nil {
 		return functionFiles{}, err
 	}

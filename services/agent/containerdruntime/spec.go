@@ -101,13 +101,17 @@ func labelFilter(labels map[string]string) string {
 type functionFiles struct {
 	Hosts      string
 	ResolvConf string
+	JoinStderr string // the joinstderr command; empty: the process starts as is
 }
+
+// joinStderrPath is where a function container sees joinstderr.
+const joinStderrPath = "/.esb/joinstderr"
 
 // defaultPath is the PATH of an image that sets none, as Docker's.
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // functionSpecOpts shape a function's OCI spec from the image's config
-// and ours: args, the Lambda environment on top of the image's, working
+// and ours: args (behind joinstderr, when given), the Lambda environment on top of the image's, working
 // dir and user, the memory limit without swap (Lambda has none), the
 // hostname and the DNS files. The image config is applied here rather
 // than with oci.WithImageConfig, which mounts the snapshot in the
@@ -126,8 +130,12 @@ func functionSpecOpts(spec engine.Spec, img ocispec.ImageConfig, files functionF
 	if cwd == "" {
 		cwd = "/"
 	}
+	args := processArgs(img.Entrypoint, img.Cmd, spec.Cmd)
+	if files.JoinStderr != "" && len(args) > 0 {
+		args = append([]string{joinStderrPath}, args...)
+	}
 	opts := []oci.SpecOpts{
-		oci.WithProcessArgs(processArgs(img.Entrypoint, img.Cmd, spec.Cmd)...),
+		oci.WithProcessArgs(args...),
 		oci.WithEnv(env),
 		oci.WithEnv(spec.Env),
 		oci.WithProcessCwd(cwd),
@@ -138,7 +146,7 @@ func functionSpecOpts(spec engine.Spec, img ocispec.ImageConfig, files functionF
 		opts = append(opts, oci.WithMemoryLimit(uint64(spec.MemoryBytes)), withMemorySwap(spec.MemoryBytes))
 	}
 	var mounts []specs.Mount
-	for _, m := range []struct{ src, dst string }{{files.Hosts, "/etc/hosts"}, {files.ResolvConf, "/etc/resolv.conf"}} {
+	for _, m := range []struct{ src, dst string }{{files.Hosts, "/etc/hosts"}, {files.ResolvConf, "/etc/resolv.conf"}, {files.JoinStderr, joinStderrPath}} {
 		if m.src != "" {
 			mounts = append(mounts, specs.Mount{Source: m.src, Destination: m.dst, Type: "bind", Options: []string{"rbind", "ro"}})
 		}

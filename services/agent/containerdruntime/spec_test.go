@@ -3,6 +3,7 @@ package containerdruntime
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -125,13 +126,13 @@ func TestFunctionSpecOpts(t *testing.T) {
 		WorkingDir: "/var/task",
 		User:       "1000:1001",
 	}
-	files := functionFiles{Hosts: "/data/esb/c/hosts", ResolvConf: "/data/esb/c/resolv.conf"}
+	files := functionFiles{Hosts: "/data/esb/c/hosts", ResolvConf: "/data/esb/c/resolv.conf", JoinStderr: "/data/bin/joinstderr"}
 	opts, err := functionSpecOpts(spec, img, files)
 	require.NoError(t, err)
 	s := &oci.Spec{Process: &specs.Process{}, Linux: &specs.Linux{}}
 	require.NoError(t, oci.ApplyOpts(context.Background(), nil, &containers.Container{ID: spec.Name}, s, opts...))
 
-	assert.Equal(t, []string{"/lambda-entrypoint.sh", "app.handler"}, s.Process.Args)
+	assert.Equal(t, []string{"/.esb/joinstderr", "/lambda-entrypoint.sh", "app.handler"}, s.Process.Args)
 	assert.ElementsMatch(t, []string{"PATH=/opt/bin:/usr/bin", "LAMBDA_TASK_ROOT=/var/task", "AWS_REGION=eu-west-1"}, s.Process.Env)
 	assert.Equal(t, "/var/task", s.Process.Cwd)
 	assert.Equal(t, specs.User{UID: 1000, GID: 1001}, s.Process.User)
@@ -141,12 +142,14 @@ func TestFunctionSpecOpts(t *testing.T) {
 	assert.Equal(t, int64(256<<20), *s.Linux.Resources.Memory.Swap, "no swap beyond memory")
 	assert.Contains(t, s.Mounts, specs.Mount{Source: files.Hosts, Destination: "/etc/hosts", Type: "bind", Options: []string{"rbind", "ro"}})
 	assert.Contains(t, s.Mounts, specs.Mount{Source: files.ResolvConf, Destination: "/etc/resolv.conf", Type: "bind", Options: []string{"rbind", "ro"}})
+	assert.Contains(t, s.Mounts, specs.Mount{Source: files.JoinStderr, Destination: "/.esb/joinstderr", Type: "bind", Options: []string{"rbind", "ro"}})
 
 	// An image without env, cwd or user gets Docker's defaults.
 	opts, err = functionSpecOpts(engine.Spec{Name: "x"}, ocispec.ImageConfig{Cmd: []string{"/fn"}}, functionFiles{})
 	require.NoError(t, err)
 	s = &oci.Spec{Process: &specs.Process{}, Linux: &specs.Linux{}}
 	require.NoError(t, oci.ApplyOpts(context.Background(), nil, &containers.Container{ID: "x"}, s, opts...))
+	assert.Equal(t, []string{"/fn"}, s.Process.Args, "without joinstderr the process starts as is")
 	assert.Equal(t, []string{defaultPath}, s.Process.Env)
 	assert.Equal(t, "/", s.Process.Cwd)
 	assert.Equal(t, specs.User{}, s.Process.User)
@@ -318,4 +321,42 @@ func (s *signalWriter) Write(p []byte) (int, error) {
 		s.wrote <- struct{}{}
 	}
 	return len(p), nil
+}
+
+func TestPlaceExecutable(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	require.NoError(t, os.WriteFile(src, []byte("v1"), 0o600))
+	dst := filepath.Join(dir, "data", "bin", "joinstderr")
+
+	got, err := placeExecutable(src, dst)
+	require.NoError(t, err)
+	assert.Equal(t, dst, got)
+	b, err := os.ReadFile(dst)
+	require.NoError(t, err)
+	assert.Equal(t, "v1", string(b))
+	fi, err := os.Stat(dst)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o755), fi.Mode().Perm(), "function users need not be root")
+
+	// A new agent replaces the copy; one a container still has open (or
+	// mounted) keeps its old content.
+	old, err := os.Open(dst)
+	require.NoError(t, err)
+	defer old.Close()
+	require.NoError(t, os.WriteFile(src, []byte("v2"), 0o600))
+	_, err = placeExecutable(src, dst)
+	require.NoError(t, err)
+	b, err = os.ReadFile(dst)
+	require.NoError(t, err)
+	assert.Equal(t, "v2", string(b))
+	b, err = io.ReadAll(old)
+	require.NoError(t, err)
+	assert.Equal(t, "v1", string(b))
+	entries, err := os.ReadDir(filepath.Dir(dst))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no temporary file left")
+
+	_, err = placeExecutable(filepath.Join(dir, "missing"), dst)
+	assert.ErrorContains(t, err, "missing")
 }

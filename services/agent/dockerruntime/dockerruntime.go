@@ -30,6 +30,7 @@ type API interface {
 	NetworkInspect(ctx context.Context, networkID string, options network.InspectOptions) (network.Inspect, error)
 	ImageInspect(ctx context.Context, imageID string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
 	ImagePull(ctx context.Context, ref string, options image.PullOptions) (io.ReadCloser, error)
+	ImageRemove(ctx context.Context, ref string, options image.RemoveOptions) ([]image.DeleteResponse, error)
 	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, containerName string) (container.CreateResponse, error)
 	ContainerStart(ctx context.Context, containerID string, options container.StartOptions) error
 	ContainerStop(ctx context.Context, containerID string, options container.StopOptions) error
@@ -44,6 +45,8 @@ type Runtime struct {
 	api     API
 	network string
 }
+
+var _ engine.Runtime = (*Runtime)(nil)
 
 // New checks that the engine answers and that network exists, so a wrong
 // NETWORK fails the agent at startup rather than at the first cold start.
@@ -79,6 +82,19 @@ func (r *Runtime) PullImage(ctx context.Context, ref string) error {
 	defer rc.Close()
 	if err := jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, nil); err != nil {
 		return fmt.Errorf("pull %s: %w", ref, err)
+	}
+	return nil
+}
+
+// RemoveImage implements engine.Runtime. Without force the engine refuses
+// to remove the last reference of an image a container uses, and only
+// untags one that has other references.
+func (r *Runtime) RemoveImage(ctx context.Context, ref string) error {
+	if _, err := r.api.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil {
+		if cerrdefs.IsConflict(err) {
+			return fmt.Errorf("remove image %s: %w: %w", ref, engine.ErrInUse, err)
+		}
+		return fmt.Errorf("remove image %s: %w", ref, notFound(err))
 	}
 	return nil
 }

@@ -15,6 +15,10 @@ import (
 // ErrNotFound is returned, wrapped, when an image or container does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrInUse is returned, wrapped, when an image reference cannot be removed
+// because a container, of any env, still runs from it.
+var ErrInUse = errors.New("in use")
+
 // State is the lifecycle state of a container as the runtime reports it.
 type State string
 
@@ -66,6 +70,10 @@ type Runtime interface {
 	InspectImage(ctx context.Context, ref string) (Image, error)
 	// PullImage fetches ref from its registry, even when present locally.
 	PullImage(ctx context.Context, ref string) error
+	// RemoveImage removes the local reference ref (repo@digest); the image
+	// itself goes once nothing refers to it. A reference some container
+	// still uses stays (ErrInUse); one that is gone gives ErrNotFound.
+	RemoveImage(ctx context.Context, ref string) error
 	// Create creates a stopped container and returns its ID.
 	Create(ctx context.Context, spec Spec) (string, error)
 	// Start starts a created container.

@@ -8,6 +8,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/services/agent/engine"
 )
 
@@ -61,6 +62,25 @@ func (l *Launcher) ensureImage(ctx context.Context, image, dgst string) (string,
 		}
 	}
 	return ref, l.pull(ctx, ref)
+}
+
+// ImageRef is the reference containers of spec run from when the image
+// is pulled: the function's repository at its digest. It is empty for a
+// spec without a digest or with an unusable image name.
+func (l *Launcher) ImageRef(spec agentapi.FunctionSpec) string {
+	if spec.Function.Digest == "" {
+		return ""
+	}
+	ref, err := pinned(spec.Function.Image, spec.Function.Digest)
+	if err != nil {
+		return ""
+	}
+	return ref
+}
+
+// RemoveImage removes a local image reference; see engine.Runtime.
+func (l *Launcher) RemoveImage(ctx context.Context, ref string) error {
+	return l.rt.RemoveImage(ctx, ref)
 }
 
 // pull shares one pull among concurrent cold starts of the same reference.

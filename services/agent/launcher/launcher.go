@@ -70,6 +70,7 @@ type Instance struct {
 	ID       string
 	Name     string
 	Endpoint string // base URL of its RIE
+	Image    string // the reference it was created from
 	Identity plan.Identity
 }
 
@@ -150,6 +151,7 @@ func (l *Launcher) Start(ctx context.Context, spec agentapi.FunctionSpec) (Insta
 		l.cleanup(ctx, id)
 		return Instance{}, fmt.Errorf("function %s: %w", spec.Name, err)
 	}
+	inst.Image = ref
 	return inst, nil
 }
 
@@ -160,6 +162,7 @@ func (l *Launcher) Adopt(ctx context.Context, o Observed) (Instance, error) {
 	if err != nil {
 		return Instance{}, fmt.Errorf("adopt container %s: %w", o.Name, err)
 	}
+	inst.Image = o.Image
 	return inst, nil
 }
 

@@ -46,6 +46,8 @@ type Launcher interface {
 	Adopt(ctx context.Context, o launcher.Observed) (launcher.Instance, error)
 	Remove(ctx context.Context, id string) error
 	List(ctx context.Context) ([]launcher.Observed, error)
+	ImageRef(spec agentapi.FunctionSpec) string
+	RemoveImage(ctx context.Context, ref string) error
 }
 
 // Options tune a Pool; zero values are safe.
@@ -301,7 +303,15 @@ func (p *Pool) SetDesired(d agentapi.Desired) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	old := p.specs
 	p.desired, p.specs, p.generation = wants, specs, d.Generation
+	for name, s := range old {
+		if now, ok := specs[name]; ok && now.Function.Digest != s.Function.Digest {
+			// A function with no container left would otherwise keep its
+			// old image for good.
+			p.dropImageLocked(name, s.Function.Digest, p.launcher.ImageRef(s))
+		}
+	}
 	for ident, pw := range p.prewarm {
 		if want, ok := wants[ident.Function]; !ok || want.Identity != ident {
 			pw.cancel()
@@ -536,11 +546,7 @@ func (p *Pool) removeLocked(e *entry, reason string) {
 	if p.closed {
 		return
 	}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), removeTimeout)
-		defer cancel()
+	p.cleanup(func(ctx context.Context) {
 		err := p.launcher.Remove(ctx, e.inst.ID)
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -552,7 +558,43 @@ func (p *Pool) removeLocked(e *entry, reason string) {
 		}
 		delete(p.entries, e.inst.ID)
 		p.opts.Logger.Info("removed container", "container", e.inst.Name, "function", e.inst.Identity.Function, "reason", reason)
-	}()
+		p.dropImageLocked(e.inst.Identity.Function, e.inst.Identity.Digest, e.inst.Image)
+	})
+}
+
+// dropImageLocked removes image ref, which function fn ran at digest, in
+// the background once nothing needs it: the desired state runs another
+// digest of fn, and no container of the pool, started or starting, runs
+// this one. Every deploy that changes a function pins a new digest, so
+// without this each one would leave an image on the node's disk for good.
+// Containers of other envs are the engine's to protect (ErrInUse).
+func (p *Pool) dropImageLocked(fn, digest, ref string) {
+	if p.closed || digest == "" || ref == "" {
+		return
+	}
+	if want, ok := p.specs[fn]; !ok || want.Function.Digest == digest {
+		return
+	}
+	for _, e := range p.entries {
+		if e.inst.Identity.Digest == digest || e.inst.Image == ref {
+			return
+		}
+	}
+	for ident := range p.starting {
+		if ident.Digest == digest {
+			return
+		}
+	}
+	p.cleanup(func(ctx context.Context) {
+		switch err := p.launcher.RemoveImage(ctx, ref); {
+		case err == nil:
+			p.opts.Logger.Info("removed image", "function", fn, "image", ref, "reason", "digest no longer deployed")
+		case errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrInUse):
+			p.opts.Logger.Debug("image left in place", "function", fn, "image", ref, "why", err)
+		default:
+			p.opts.Logger.Warn("remove image", "function", fn, "image", ref, "error", err)
+		}
+	})
 }
 
 func (p *Pool) inputLocked(unknown []plan.Container) plan.Input {
@@ -618,16 +660,24 @@ func (p *Pool) removeUnknownLocked(id, reason string) {
 	if p.closed {
 		return
 	}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), removeTimeout)
-		defer cancel()
+	p.cleanup(func(ctx context.Context) {
 		if err := p.launcher.Remove(ctx, id); err != nil {
 			p.opts.Logger.Error("remove container", "container", id, "error", err)
 			return
 		}
 		p.opts.Logger.Info("removed container", "container", id, "reason", reason)
+	})
+}
+
+// cleanup runs f in the background, outliving the request that asked for
+// it but bounded by removeTimeout; Close waits for it.
+func (p *Pool) cleanup(f func(ctx context.Context)) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), removeTimeout)
+		defer cancel()
+		f(ctx)
 	}()
 }
 

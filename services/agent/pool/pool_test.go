@@ -540,3 +540,97 @@ func TestDrainRemovesEveryContainerOfTheEnv(t *testing.T) {
 	assert.Len(t, fake.Removed(), 3)
 	assert.Equal(t, 0, h.pool.Health().Containers)
 }
+
+func TestImageCleanup(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, h *harness)
+	}{
+		{
+			name: "a redeploy drops the old image once its last container is gone",
+			run: func(t *testing.T, h *harness) {
+				v1, v2 := spec("Hello", "1"), spec("Hello", "2")
+				old := h.lnch.ImageRef(v1)
+				h.pool.SetDesired(desired(1, v1))
+				busy, err := h.pool.Acquire(t.Context(), v1)
+				require.NoError(t, err)
+				require.True(t, h.fake.HasImage(old), "pulled for the cold start")
+
+				h.pool.SetDesired(desired(2, v2))
+				assert.Empty(t, h.fake.RemovedImages(), "a busy container still runs from it")
+
+				require.NoError(t, h.pool.Release(busy.ID, false))
+				h.removedEventually(t, busy.Container)
+				require.Eventually(t, func() bool { return !h.fake.HasImage(old) }, 5*time.Second, time.Millisecond)
+
+				fresh, err := h.pool.Acquire(t.Context(), v2)
+				require.NoError(t, err)
+				require.NoError(t, h.pool.Release(fresh.ID, true))
+				h.removedEventually(t, fresh.Container)
+				h.pool.Close() // waits for background removals
+				assert.True(t, h.fake.HasImage(h.lnch.ImageRef(v2)), "the deployed digest stays")
+				assert.Equal(t, []string{old}, h.fake.RemovedImages())
+			},
+		},
+		{
+			name: "a function with no container left loses its old image at the redeploy",
+			run: func(t *testing.T, h *harness) {
+				v1 := withScaling(spec("Hello", "1"), 0, 60)
+				old := h.lnch.ImageRef(v1)
+				h.pool.SetDesired(desired(1, v1))
+				a, err := h.pool.Acquire(t.Context(), v1)
+				require.NoError(t, err)
+				require.NoError(t, h.pool.Release(a.ID, false))
+				h.clock.Advance(2 * time.Minute)
+				require.NoError(t, h.pool.Reconcile(t.Context()))
+				h.removedEventually(t, a.Container)
+				assert.True(t, h.fake.HasImage(old), "scaled to zero, the digest is still the deployed one")
+
+				h.pool.SetDesired(desired(2, withScaling(spec("Hello", "2"), 0, 60)))
+				require.Eventually(t, func() bool { return !h.fake.HasImage(old) }, 5*time.Second, time.Millisecond)
+			},
+		},
+		{
+			name: "without a desired state, or for a function it lacks, images stay",
+			run: func(t *testing.T, h *harness) {
+				v1 := spec("Hello", "1")
+				a, err := h.pool.Acquire(t.Context(), v1)
+				require.NoError(t, err)
+				require.NoError(t, h.pool.Release(a.ID, true))
+				h.removedEventually(t, a.Container)
+
+				h.pool.SetDesired(desired(1, spec("Other", "1")))
+				b, err := h.pool.Acquire(t.Context(), v1)
+				require.NoError(t, err)
+				require.NoError(t, h.pool.Release(b.ID, true))
+				h.removedEventually(t, b.Container)
+				h.pool.Close()
+				assert.True(t, h.fake.HasImage(h.lnch.ImageRef(v1)))
+				assert.Empty(t, h.fake.RemovedImages())
+			},
+		},
+		{
+			name: "an image another env's container runs from stays",
+			run: func(t *testing.T, h *harness) {
+				v1 := spec("Hello", "1")
+				old := h.lnch.ImageRef(v1)
+				h.pool.SetDesired(desired(1, v1))
+				a, err := h.pool.Acquire(t.Context(), v1)
+				require.NoError(t, err)
+				h.fake.Put(engine.Spec{Name: "other-env", Image: old, Labels: map[string]string{agentapi.LabelEnv: "other"}}, engine.StateRunning)
+
+				h.pool.SetDesired(desired(2, spec("Hello", "2")))
+				require.NoError(t, h.pool.Release(a.ID, false))
+				h.removedEventually(t, a.Container)
+				h.pool.Close()
+				assert.True(t, h.fake.HasImage(old))
+				assert.Empty(t, h.fake.RemovedImages())
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.run(t, newHarness(t, enginetest.New()))
+		})
+	}
+}

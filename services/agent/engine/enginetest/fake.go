@@ -34,6 +34,7 @@ type Fake struct {
 	pulls      []string
 	creates    []engine.Spec
 	removed    []string
+	removedImg []string
 	seq        int
 	ipSeq      int
 }
@@ -45,6 +46,8 @@ type container struct {
 	ip      string
 	stopped chan struct{}
 }
+
+var _ engine.Runtime = (*Fake)(nil)
 
 // New returns an empty Fake.
 func New() *Fake {
@@ -77,6 +80,21 @@ func (f *Fake) Removed() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.removed...)
+}
+
+// RemovedImages returns the image references removed so far, in order.
+func (f *Fake) RemovedImages() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.removedImg...)
+}
+
+// HasImage reports whether ref is present locally.
+func (f *Fake) HasImage(ref string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.images[ref]
+	return ok
 }
 
 // Running returns the IDs of running containers.
@@ -158,6 +176,24 @@ func (f *Fake) PullImage(_ context.Context, ref string) error {
 	if _, ok := f.images[ref]; !ok {
 		f.images[ref] = engine.Image{ID: "sha256:pulled-" + ref}
 	}
+	return nil
+}
+
+// RemoveImage implements engine.Runtime: a reference a container was
+// created from, in any state, stays.
+func (f *Fake) RemoveImage(_ context.Context, ref string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.images[ref]; !ok {
+		return fmt.Errorf("image %s: %w", ref, engine.ErrNotFound)
+	}
+	for _, c := range f.containers {
+		if c.spec.Image == ref {
+			return fmt.Errorf("image %s: %w by %s", ref, engine.ErrInUse, c.id)
+		}
+	}
+	delete(f.images, ref)
+	f.removedImg = append(f.removedImg, ref)
 	return nil
 }
 
