@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -132,25 +133,29 @@ func TestDeployRuntimes(t *testing.T) {
 		})
 		version := func() string {
 			out, err := fns.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("PyFunction"), Payload: []byte(`{}`)})
-			if err != nil || out.FunctionError != nil {
+			if err != nil {
+				t.Logf("invoke PyFunction: %v", err)
 				return ""
 			}
 			var p struct{ Version string }
-			_ = json.Unmarshal(out.Payload, &p)
+			if err := json.Unmarshal(out.Payload, &p); err != nil || out.FunctionError != nil {
+				t.Logf("invoke PyFunction: %s", out.Payload)
+			}
 			return p.Version
 		}
 		before := s.config(t).Functions.Functions["PyFunction"]
-		require.Eventually(t, func() bool { return version() == "2" }, time.Minute, time.Second, "served through the gateway")
+		current := pyVersion(t, work)
+		require.Eventually(t, func() bool { return version() == current }, 3*time.Minute, time.Second, "served through the gateway (a cold start pulls the image)")
 		_, err := docker.ImageInspect(ctx, pinnedImage(before))
 		require.NoError(t, err, "the agent pulled the deployed image")
 
-		changePyVersion(t, work, "2", "3")
+		changePyVersion(t, work, current, "gc")
 		res := s.esb(ctx, t, "deploy", "-t", tmpl)
 		require.NoError(t, res.err)
 		now := s.config(t).Functions.Functions["PyFunction"]
 		require.NotEqual(t, before.Digest, now.Digest)
 
-		require.Eventually(t, func() bool { return version() == "3" }, time.Minute, 500*time.Millisecond, "the new code after the hot reload")
+		require.Eventually(t, func() bool { return version() == "gc" }, 3*time.Minute, 500*time.Millisecond, "the new code after the hot reload")
 		require.Eventually(t, func() bool {
 			_, err := docker.ImageInspect(ctx, pinnedImage(before))
 			return cerrdefs.IsNotFound(err)
@@ -175,6 +180,16 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Contains(t, res.stderr, fmt.Sprintf("registry %s not ready after 1m0s", s.layout.RegistryAddr()))
 		assert.Equal(t, before, s.snapshotConfig(t))
 	})
+}
+
+// pyVersion reads the Python function's VERSION.
+func pyVersion(t *testing.T, work string) string {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(work, "py", "app.py"))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`VERSION = "(\w+)"`).FindSubmatch(src)
+	require.NotNil(t, m, "no VERSION in app.py")
+	return string(m[1])
 }
 
 // changePyVersion edits the Python function's VERSION, as a code change.
