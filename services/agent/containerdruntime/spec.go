@@ -111,12 +111,13 @@ const joinStderrPath = "/.esb/joinstderr"
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // functionSpecOpts shape a function's OCI spec from the image's config
-// and ours: args (behind joinstderr, when given), the Lambda environment on top of the image's, working
-// dir and user, the memory limit without swap (Lambda has none), the
-// hostname and the DNS files. The image config is applied here rather
-// than with oci.WithImageConfig, which mounts the snapshot in the
-// caller's mount namespace to read /etc/group: the agent is not on the
-// node's filesystem. So only numeric users (or root) are supported.
+// and ours: args (behind joinstderr, when given), the Lambda environment
+// on top of the image's, working dir and user, the memory limit without
+// swap (Lambda has none), the hostname and the DNS files. The image
+// config is applied here rather than with oci.WithImageConfig, which
+// mounts the snapshot in the caller's mount namespace to read /etc/group:
+// the agent is not on the node's filesystem. So only numeric users (or
+// root) are supported.
 func functionSpecOpts(spec engine.Spec, img ocispec.ImageConfig, files functionFiles) ([]oci.SpecOpts, error) {
 	uid, gid, err := parseUser(img.User)
 	if err != nil {
