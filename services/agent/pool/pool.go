@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -564,16 +565,26 @@ func (p *Pool) removeLocked(e *entry, reason string) {
 
 // dropImageLocked removes image ref, which function fn ran at digest, in
 // the background once nothing needs it: the desired state runs another
-// digest of fn, and no container of the pool, started or starting, runs
-// this one. Every deploy that changes a function pins a new digest, so
-// without this each one would leave an image on the node's disk for good.
-// Containers of other envs are the engine's to protect (ErrInUse).
+// digest of fn and no function at this one, and no container of the
+// pool, started or starting, runs it. Every deploy that changes a function
+// pins a new digest, so without this each one would leave an image on the
+// node's disk for good. Containers of other envs are the engine's to
+// protect (ErrInUse).
+//
+// Only a reference the agent pulled, repo@digest, is removed. A container
+// created from a bare image ID ran an image that never left this engine:
+// the user's own build, which is theirs to remove.
 func (p *Pool) dropImageLocked(fn, digest, ref string) {
-	if p.closed || digest == "" || ref == "" {
+	if p.closed || digest == "" || !pulledRef(ref) {
 		return
 	}
-	if want, ok := p.specs[fn]; !ok || want.Function.Digest == digest {
+	if _, ok := p.specs[fn]; !ok {
 		return
+	}
+	for _, s := range p.specs {
+		if s.Function.Digest == digest {
+			return
+		}
 	}
 	for _, e := range p.entries {
 		if e.inst.Identity.Digest == digest || e.inst.Image == ref {
@@ -667,6 +678,13 @@ func (p *Pool) removeUnknownLocked(id, reason string) {
 		}
 		p.opts.Logger.Info("removed container", "container", id, "reason", reason)
 	})
+}
+
+// pulledRef reports whether ref names an image by repository and digest,
+// as the launcher pulls it, rather than by a bare image ID.
+func pulledRef(ref string) bool {
+	repo, _, ok := strings.Cut(ref, "@")
+	return ok && repo != ""
 }
 
 // cleanup runs f in the background, outliving the request that asked for

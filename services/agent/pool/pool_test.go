@@ -610,6 +610,43 @@ func TestImageCleanup(t *testing.T) {
 			},
 		},
 		{
+			name: "an image never pulled, run by its image ID, stays",
+			run: func(t *testing.T, h *harness) {
+				v1 := spec("Hello", "1")
+				// The user's own build: tagged, never pushed; the spec's
+				// digest is its image ID.
+				h.fake.AddImage("local/hello:dev", v1.Function.Digest)
+				h.pool.SetDesired(desired(1, v1))
+				a, err := h.pool.Acquire(t.Context(), v1)
+				require.NoError(t, err)
+				require.Empty(t, h.fake.Pulls(), "run by its ID, not pulled")
+
+				h.pool.SetDesired(desired(2, spec("Hello", "2")))
+				require.NoError(t, h.pool.Release(a.ID, false))
+				h.removedEventually(t, a.Container)
+				h.pool.Close()
+				assert.True(t, h.fake.HasImage("local/hello:dev"))
+				assert.Empty(t, h.fake.RemovedImages())
+			},
+		},
+		{
+			name: "an image another function is deployed at stays",
+			run: func(t *testing.T, h *harness) {
+				v1 := spec("Hello", "1")
+				twin := spec("Twin", "1")
+				twin.Function.Digest = v1.Function.Digest // same build, its own repository
+				h.pool.SetDesired(desired(1, v1, twin))
+				a, err := h.pool.Acquire(t.Context(), v1)
+				require.NoError(t, err)
+
+				h.pool.SetDesired(desired(2, spec("Hello", "2"), twin))
+				require.NoError(t, h.pool.Release(a.ID, false))
+				h.removedEventually(t, a.Container)
+				h.pool.Close()
+				assert.Empty(t, h.fake.RemovedImages())
+			},
+		},
+		{
 			name: "an image another env's container runs from stays",
 			run: func(t *testing.T, h *harness) {
 				v1 := spec("Hello", "1")

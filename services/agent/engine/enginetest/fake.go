@@ -179,20 +179,33 @@ func (f *Fake) PullImage(_ context.Context, ref string) error {
 	return nil
 }
 
-// RemoveImage implements engine.Runtime: a reference a container was
-// created from, in any state, stays.
+// RemoveImage implements engine.Runtime as Docker does: a reference a
+// container was created from, in any state, stays; an image ID removes
+// the image with its one reference.
 func (f *Fake) RemoveImage(_ context.Context, ref string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	refs := []string{ref}
 	if _, ok := f.images[ref]; !ok {
+		refs = nil
+		for r, img := range f.images {
+			if img.ID == ref {
+				refs = append(refs, r)
+			}
+		}
+	}
+	switch {
+	case len(refs) == 0:
 		return fmt.Errorf("image %s: %w", ref, engine.ErrNotFound)
+	case len(refs) > 1:
+		return fmt.Errorf("image %s: %w: referenced in several repositories", ref, engine.ErrInUse)
 	}
 	for _, c := range f.containers {
-		if c.spec.Image == ref {
+		if c.spec.Image == ref || c.spec.Image == refs[0] {
 			return fmt.Errorf("image %s: %w by %s", ref, engine.ErrInUse, c.id)
 		}
 	}
-	delete(f.images, ref)
+	delete(f.images, refs[0])
 	f.removedImg = append(f.removedImg, ref)
 	return nil
 }
