@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -314,7 +315,7 @@ func TestPythonClient(t *testing.T) {
 
 	dir, err := filepath.Abs("../../runtime/python")
 	require.NoError(t, err)
-	var out bytes.Buffer
+	var out lockedBuffer
 	cmd := exec.CommandContext(t.Context(), py, "-u", filepath.Join(dir, "bootstrap.py"), "app.count")
 	cmd.Dir = filepath.Join(dir, "tests/fixtures/task")
 	cmd.Env = []string{
@@ -351,4 +352,22 @@ func TestPythonClient(t *testing.T) {
 	require.NoError(t, cmd.Process.Kill())
 	_, err = sess.Exchange(&Invocation{ID: "after", Timeout: time.Second}, time.Now().Add(5*time.Second), 0, gone, nil)
 	assert.True(t, errors.Is(err, ErrGone) || errors.Is(err, ErrNotReady), "%v", err)
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
