@@ -6,6 +6,7 @@
 //	PUT  /v1/functions               Desired: every function of the live config generation
 //	POST /v1/functions/{name}/acquire AcquireRequest -> Lease (an idle warm container, or a new one)
 //	POST /v1/leases/{id}/release     ReleaseRequest -> 204
+//	GET  /v1/leases/{id}/exit        -> Exit, once the leased container has exited (long poll)
 //	GET  /v1/health                  Health
 //
 // Errors are JSON Error bodies with a non-2xx status.
@@ -104,6 +105,13 @@ type Lease struct {
 type ReleaseRequest struct {
 	Discard bool   `json:"discard"`
 	Reason  string `json:"reason,omitempty"`
+}
+
+// Exit reports that a leased container exited: its runtime is gone, and
+// an invocation it had is lost. LastLines is the end of its output.
+type Exit struct {
+	Container string   `json:"container"`
+	LastLines []string `json:"last_lines,omitempty"`
 }
 
 // Health is the agent's status.

@@ -49,6 +49,15 @@ func (c *Client) Release(ctx context.Context, leaseID string, req ReleaseRequest
 	return c.do(ctx, http.MethodPost, "/v1/leases/"+url.PathEscape(leaseID)+"/release", req, nil)
 }
 
+// WaitExit returns once the container of lease leaseID has exited, or with
+// ctx's error. It waits as long as ctx allows: give it one without a
+// timeout, and an HTTP client without one.
+func (c *Client) WaitExit(ctx context.Context, leaseID string) (Exit, error) {
+	var e Exit
+	err := c.do(ctx, http.MethodGet, "/v1/leases/"+url.PathEscape(leaseID)+"/exit", nil, &e)
+	return e, err
+}
+
 // Health reports the agent's status.
 func (c *Client) Health(ctx context.Context) (Health, error) {
 	var h Health

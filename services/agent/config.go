@@ -71,6 +71,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 			SecretAccessKey:  get("FUNCTION_AWS_SECRET_ACCESS_KEY", "esb-local-secret"),
 			S3Endpoint:       get("S3_ENDPOINT", "http://s3-storage:7070"),
 			DynamoDBEndpoint: get("DYNAMODB_ENDPOINT", "http://database:8000"),
+			RuntimeAPI:       getenv("RUNTIME_API"),
 		},
 	}
 	if env, err := platform.New(get("ESB_BRAND", platform.DefaultBrand), getenv("ESB_ENV")); err != nil {
@@ -114,6 +115,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		cfg.Containerd = cc
 	default:
 		errs = append(errs, fmt.Errorf("CONTAINER_RUNTIME %q: want docker or containerd", cfg.Runtime))
+	}
+	if api := cfg.Platform.RuntimeAPI; api != "" {
+		if host, port, err := net.SplitHostPort(api); err != nil || host == "" || port == "" {
+			errs = append(errs, fmt.Errorf("RUNTIME_API %q: want host:port, such as gateway:9001", api))
+		}
 	}
 	if cfg.LogsURL != "" {
 		if u, err := url.Parse(cfg.LogsURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -47,6 +47,7 @@ func TestLoadConfig(t *testing.T) {
 				"IMAGE_PULL_POLICY": "always", "CONTAINER_RUNTIME": "docker", "LOGS_URL": "http://logs:9428",
 				"AWS_REGION": "ap-northeast-1", "FUNCTION_AWS_ACCESS_KEY_ID": "k", "FUNCTION_AWS_SECRET_ACCESS_KEY": "s",
 				"S3_ENDPOINT": "http://s3:1", "DYNAMODB_ENDPOINT": "http://ddb:2", "START_TIMEOUT": "3s", "REAP_INTERVAL": "250ms",
+				"RUNTIME_API": "gateway:9001",
 			},
 			want: config{
 				Listen:     "127.0.0.1:9100",
@@ -58,7 +59,7 @@ func TestLoadConfig(t *testing.T) {
 				LogsURL:    "http://logs:9428",
 				Platform: launcher.Platform{
 					Region: "ap-northeast-1", AccessKeyID: "k", SecretAccessKey: "s",
-					S3Endpoint: "http://s3:1", DynamoDBEndpoint: "http://ddb:2",
+					S3Endpoint: "http://s3:1", DynamoDBEndpoint: "http://ddb:2", RuntimeAPI: "gateway:9001",
 				},
 				StartTimeout: 3 * time.Second,
 				ReapInterval: 250 * time.Millisecond,
@@ -119,6 +120,11 @@ func TestLoadConfig(t *testing.T) {
 			name:    "bad durations",
 			env:     with(with(base, "START_TIMEOUT", "10"), "REAP_INTERVAL", "-1s"),
 			wantErr: []string{`START_TIMEOUT "10"`, `REAP_INTERVAL "-1s"`},
+		},
+		{
+			name:    "runtime api without a port",
+			env:     with(base, "RUNTIME_API", "gateway"),
+			wantErr: []string{`RUNTIME_API "gateway": want host:port`},
 		},
 		{
 			name:    "bad logs url",

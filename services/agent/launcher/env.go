@@ -62,6 +62,9 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 	env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = strconv.Itoa(timeout)
 	env["AWS_LAMBDA_FUNCTION_VERSION"] = "$LATEST"
 	env["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + spec.Name
+	if p.RuntimeAPI != "" {
+		env["AWS_LAMBDA_RUNTIME_API"] = p.RuntimeAPI
+	}
 	var cmd []string
 	if fn.Handler != "" {
 		env["_HANDLER"] = fn.Handler

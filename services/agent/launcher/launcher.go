@@ -1,7 +1,9 @@
 // Package launcher turns a function spec into a ready Lambda container: it
 // applies the image pull policy, builds the Lambda environment, creates the
-// container on the runtime, follows its logs and waits until the Runtime
-// Interface Emulator accepts connections. It also reads back what the
+// container on the runtime, follows its logs and, when the function runs
+// behind its Runtime Interface Emulator, waits until the RIE accepts
+// connections (a runtime that talks to the gateway's Runtime API is ready
+// when it asks the gateway for an event, which the gateway waits for). It also reads back what the
 // runtime runs (by label) so the pool can adopt and reconcile.
 package launcher
 
@@ -44,6 +46,12 @@ type Platform struct {
 	SecretAccessKey  string
 	S3Endpoint       string
 	DynamoDBEndpoint string
+	// RuntimeAPI is the gateway's Lambda Runtime API (host:port), handed
+	// to every function as AWS_LAMBDA_RUNTIME_API: its runtime then runs
+	// without the image's RIE, as on Lambda, and is ready when it asks the
+	// gateway for its first event. Empty: functions run behind their RIE,
+	// ready when it accepts connections.
+	RuntimeAPI string
 }
 
 // Config is what a Launcher needs; every field is required.
@@ -72,6 +80,9 @@ type Instance struct {
 	Endpoint string // base URL of its RIE
 	Image    string // the reference it was created from
 	Identity plan.Identity
+	// Exited is closed when its log stream ends, which for a running
+	// container means it exited; nil when logs are not followed.
+	Exited <-chan struct{}
 }
 
 // Observed is a container found in the runtime, with the identity its
@@ -210,7 +221,7 @@ func (l *Launcher) ready(ctx context.Context, id, name string, ident plan.Identi
 		// has none, and deserves its last lines like a slow one.
 		err = fmt.Errorf("%w: exited before RIE accepted: %w", ErrStartTimeout, err)
 	}
-	if err == nil {
+	if err == nil && l.cfg.Platform.RuntimeAPI == "" {
 		err = l.waitReady(ctx, id, addr, exited)
 	}
 	if err != nil {
@@ -219,7 +230,24 @@ func (l *Launcher) ready(ctx context.Context, id, name string, ident plan.Identi
 		}
 		return Instance{}, fmt.Errorf("container %s: %w", name, err)
 	}
-	return Instance{ID: id, Name: name, Endpoint: "http://" + addr, Identity: ident}, nil
+	return Instance{ID: id, Name: name, Endpoint: "http://" + addr, Identity: ident, Exited: exited}, nil
+}
+
+// WaitExit returns once inst has exited, with its last output lines, or
+// with ctx's error. A log stream can also end because the logs could not be
+// read; a container that still has its address then runs on, and nothing
+// more can be known of it: WaitExit waits for ctx.
+func (l *Launcher) WaitExit(ctx context.Context, inst Instance) ([]string, error) {
+	select {
+	case <-inst.Exited:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if _, err := l.rt.Address(ctx, inst.ID); err == nil {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return l.opts.Logs.Tail(inst.ID), nil
 }
 
 // waitReady dials addr with backoff until it accepts, the start timeout

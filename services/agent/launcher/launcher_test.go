@@ -321,3 +321,44 @@ func TestParsePullPolicy(t *testing.T) {
 		})
 	}
 }
+
+// With the gateway's Runtime API, a container is not waited for (no RIE
+// listens in it; the gateway waits for the runtime's first poll), its
+// runtime learns where the API is, and its exit is reported with its
+// last lines.
+func TestRuntimeAPIMode(t *testing.T) {
+	fake := enginetest.New()
+	fake.NotReady = func(engine.Spec) bool { return true }
+	fake.Output = func(engine.Spec) []string { return []string{"importing", "exiting"} }
+	logs := fnlogs.New(t.Context(), fake, fnlogs.Options{})
+	p := platform
+	p.RuntimeAPI = "gateway:9001"
+	l := New(fake, Config{Brand: "esb", Env: "dev", PullPolicy: PullIfNotPresent, StartTimeout: 200 * time.Millisecond, Platform: p},
+		Options{Dial: fake.Dial, Logs: logs})
+	inst, err := l.Start(t.Context(), helloSpec(""))
+	require.NoError(t, err, "a runtime that talks to the gateway is not dialed")
+	spec, ok := fake.Spec(inst.ID)
+	require.True(t, ok)
+	assert.Contains(t, spec.Env, "AWS_LAMBDA_RUNTIME_API=gateway:9001")
+	assert.NotEqual(t, newLauncher(fake, PullIfNotPresent, Options{}).Identity(helloSpec("")).Config, inst.Identity.Config,
+		"switching modes retires the containers of the other")
+
+	exited := make(chan []string, 1)
+	go func() {
+		lines, err := l.WaitExit(t.Context(), inst)
+		assert.NoError(t, err)
+		exited <- lines
+	}()
+	select {
+	case <-exited:
+		t.Fatal("WaitExit returned while the container runs")
+	case <-time.After(50 * time.Millisecond):
+	}
+	fake.Exit(inst.ID)
+	select {
+	case lines := <-exited:
+		assert.Equal(t, []string{"importing", "exiting"}, lines)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no exit reported")
+	}
+}

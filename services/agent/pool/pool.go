@@ -49,6 +49,7 @@ type Launcher interface {
 	List(ctx context.Context) ([]launcher.Observed, error)
 	ImageRef(spec agentapi.FunctionSpec) string
 	RemoveImage(ctx context.Context, ref string) error
+	WaitExit(ctx context.Context, inst launcher.Instance) ([]string, error)
 }
 
 // Options tune a Pool; zero values are safe.
@@ -286,6 +287,26 @@ func (p *Pool) Release(leaseID string, discard bool) error {
 		p.idle[e.inst.Identity] = append(p.idle[e.inst.Identity], e)
 	}
 	return nil
+}
+
+// WaitExit returns once the container of lease leaseID has exited, with
+// its last output lines, or with ctx's error.
+func (p *Pool) WaitExit(ctx context.Context, leaseID string) (agentapi.Exit, error) {
+	p.mu.Lock()
+	e, ok := p.leases[leaseID]
+	var inst launcher.Instance
+	if ok {
+		inst = e.inst
+	}
+	p.mu.Unlock()
+	if !ok {
+		return agentapi.Exit{}, fmt.Errorf("lease %s: %w", leaseID, ErrUnknownLease)
+	}
+	lines, err := p.launcher.WaitExit(ctx, inst)
+	if err != nil {
+		return agentapi.Exit{}, fmt.Errorf("lease %s: %w", leaseID, err)
+	}
+	return agentapi.Exit{Container: inst.ID, LastLines: lines}, nil
 }
 
 // SetDesired replaces the desired state. Stale idle containers go at once,

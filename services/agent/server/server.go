@@ -25,6 +25,7 @@ const maxBody = 1 << 20
 type Pool interface {
 	Acquire(ctx context.Context, spec agentapi.FunctionSpec) (agentapi.Lease, error)
 	Release(leaseID string, discard bool) error
+	WaitExit(ctx context.Context, leaseID string) (agentapi.Exit, error)
 	SetDesired(d agentapi.Desired)
 	Health() agentapi.Health
 }
@@ -51,6 +52,7 @@ func New(p Pool, opts Options) http.Handler {
 	mux.HandleFunc("PUT /v1/functions", s.setDesired)
 	mux.HandleFunc("POST /v1/functions/{name}/acquire", s.acquire)
 	mux.HandleFunc("POST /v1/leases/{id}/release", s.release)
+	mux.HandleFunc("GET /v1/leases/{id}/exit", s.waitExit)
 	mux.HandleFunc("GET /v1/health", s.health)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, agentapi.CodeNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
@@ -114,6 +116,20 @@ func (s *server) release(w http.ResponseWriter, r *http.Request) {
 		s.opts.Logger.Info("lease discarded", "lease", r.PathValue("id"), "reason", req.Reason)
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// waitExit answers once the leased container exited: the gateway's sign
+// that the runtime it talks to is gone.
+func (s *server) waitExit(w http.ResponseWriter, r *http.Request) {
+	exit, err := s.pool.WaitExit(r.Context(), r.PathValue("id"))
+	if r.Context().Err() != nil {
+		return // the gateway stopped watching
+	}
+	if err != nil {
+		s.fail(w, r, "wait for exit", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, exit)
 }
 
 func (s *server) health(w http.ResponseWriter, _ *http.Request) {

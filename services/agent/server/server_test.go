@@ -259,3 +259,41 @@ func mustJSON(v any) string {
 	}
 	return string(data)
 }
+
+func TestWaitExit(t *testing.T) {
+	fake := enginetest.New()
+	fake.Output = func(engine.Spec) []string { return []string{"init done", "crashing on purpose"} }
+	a := newAgent(t, fake)
+	ctx := t.Context()
+	l, err := a.client.Acquire(ctx, spec("Hello", "1"))
+	require.NoError(t, err)
+
+	type result struct {
+		exit agentapi.Exit
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		e, err := a.client.WaitExit(ctx, l.ID)
+		done <- result{e, err}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("answered while the container runs: %+v", r)
+	case <-time.After(100 * time.Millisecond):
+	}
+	running := fake.Running()
+	require.Len(t, running, 1)
+	fake.Exit(running[0])
+	select {
+	case r := <-done:
+		require.NoError(t, r.err)
+		assert.Equal(t, running[0], r.exit.Container)
+		assert.Equal(t, []string{"init done", "crashing on purpose"}, r.exit.LastLines)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer after the exit")
+	}
+
+	_, err = a.client.WaitExit(ctx, "no-such-lease")
+	assert.True(t, agentapi.IsCode(err, agentapi.CodeUnknownLease), "%v", err)
+}
