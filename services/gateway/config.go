@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -24,6 +25,10 @@ type config struct {
 	Region         string        // AWS_REGION
 	AccountID      string        // ACCOUNT_ID
 	MaxQueueWait   time.Duration // MAX_QUEUE_WAIT
+	// RuntimeAPIListen is where the gateway serves the Lambda Runtime API
+	// to function runtimes (RUNTIME_API_LISTEN, e.g. ":9001"); empty:
+	// invocations go to each container's RIE.
+	RuntimeAPIListen string
 }
 
 // configFromEnv reads the gateway's environment through getenv. Every
@@ -44,6 +49,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		Env:       get("ESB_ENV", ""),
 		Region:    get("AWS_REGION", "us-east-1"),
 		AccountID: get("ACCOUNT_ID", "123456789012"),
+
+		RuntimeAPIListen: get("RUNTIME_API_LISTEN", ""),
 	}
 	var errs []error
 	var err error
@@ -63,6 +70,11 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	if c.LogsURL != "" {
 		if err := httpURL(c.LogsURL); err != nil {
 			errs = append(errs, fmt.Errorf("LOGS_URL: %w", err))
+		}
+	}
+	if c.RuntimeAPIListen != "" {
+		if _, port, err := net.SplitHostPort(c.RuntimeAPIListen); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("RUNTIME_API_LISTEN: want [host]:port, such as :9001, got %q", c.RuntimeAPIListen))
 		}
 	}
 	if len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "" {

@@ -27,6 +27,7 @@ import (
 	"github.com/esb-dev/esb/services/gateway/generation"
 	"github.com/esb-dev/esb/services/gateway/httpapi"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
+	"github.com/esb-dev/esb/services/gateway/runtimeapi"
 )
 
 // shutdownTimeout bounds the drain on SIGTERM; it stays under Docker's
@@ -90,7 +91,26 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Logger:   log,
 	})
 
-	invoker := lambdainvoke.New(agent, lambdainvoke.Options{MaxQueueWait: cfg.MaxQueueWait, Logger: log})
+	// With the Runtime API, function runtimes ask the gateway for events
+	// themselves; its server runs apart from the public one: it is only
+	// for the platform network, and its polls wait as long as a container
+	// is idle.
+	var runtimes *runtimeapi.Server
+	var runtimeServer *http.Server
+	var runtimeLn net.Listener
+	if cfg.RuntimeAPIListen != "" {
+		runtimes = runtimeapi.New(runtimeapi.Options{Logger: log})
+		runtimeServer = &http.Server{
+			Handler:           runtimes.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		if runtimeLn, err = net.Listen("tcp", cfg.RuntimeAPIListen); err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.RuntimeAPIListen, err)
+		}
+		defer runtimeLn.Close() // when serving never started
+	}
+	invoker := lambdainvoke.New(agent, lambdainvoke.Options{MaxQueueWait: cfg.MaxQueueWait, Runtimes: runtimes, Logger: log})
 	var accessLog func(map[string]any)
 	if shipper != nil {
 		accessLog = shipper.Send
@@ -140,6 +160,14 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 		return nil
 	})
+	if runtimeServer != nil {
+		g.Go(func() error {
+			if err := runtimeServer.Serve(runtimeLn); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve %s: %w", cfg.RuntimeAPIListen, err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("gateway shutting down", "deadline", shutdownTimeout.String())
@@ -153,16 +181,28 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 			errs = append(errs, err)
 		}
 		endBackground()
+		if runtimeServer != nil {
+			// Every invocation is over: what is left are idle runtimes' polls.
+			runtimeServer.Close()
+		}
 		return errors.Join(errs...)
 	})
 	first := gens.Current()
 	log.Info("gateway listening", "addr", ln.Addr().String(), "config_dir", cfg.ConfigDir, "agent", cfg.AgentURL,
 		"generation", first.ID, "functions", first.Table.FunctionCount(), "routes", first.Table.RouteCount(),
-		"reload_interval", cfg.ReloadInterval.String())
+		"reload_interval", cfg.ReloadInterval.String(), "runtime_api", runtimeAddr(runtimeLn))
 	err = g.Wait()
 	gens.Close()
 	if shipper != nil && shipper.Dropped() > 0 {
 		log.Warn("log entries dropped while shipping", "dropped", shipper.Dropped())
 	}
 	return err
+}
+
+// runtimeAddr is where the Runtime API listens, for the log: "" when off.
+func runtimeAddr(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.Addr().String()
 }

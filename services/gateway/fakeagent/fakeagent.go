@@ -36,8 +36,16 @@ type Agent struct {
 	leases      atomic.Int64
 	generation  atomic.Uint64 // of the last desired state accepted; 0 after Restart
 
-	mu   sync.Mutex
-	seen map[string]bool // functions started at least once: later leases are warm
+	mu    sync.Mutex
+	seen  map[string]bool // functions started at least once: later leases are warm
+	exits map[string]*exit
+}
+
+// exit is the end of one lease's container, once Exit is called.
+type exit struct {
+	done      chan struct{}
+	lines     []string
+	container string
 }
 
 // New starts a fake agent, stopped when t ends.
@@ -48,11 +56,13 @@ func New(t testing.TB, endpoint func(spec agentapi.FunctionSpec) string) *Agent 
 		releases: make(chan Released, 1024),
 		desired:  make(chan agentapi.Desired, 1024),
 		seen:     make(map[string]bool),
+		exits:    make(map[string]*exit),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /v1/functions", a.setDesired)
 	mux.HandleFunc("POST /v1/functions/{name}/acquire", a.acquire)
 	mux.HandleFunc("POST /v1/leases/{id}/release", a.release)
+	mux.HandleFunc("GET /v1/leases/{id}/exit", a.waitExit)
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, agentapi.Health{Status: "ok", Runtime: "fake", Generation: a.generation.Load()})
 	})
@@ -85,6 +95,32 @@ func (a *Agent) Restart() { a.generation.Store(0) }
 
 // FailAcquire makes every acquire answer 502 ImagePullFailed while on.
 func (a *Agent) FailAcquire(on bool) { a.failAcquire.Store(on) }
+
+// Exit makes the container of lease leaseID exit, as a crash would, having
+// printed lines last.
+func (a *Agent) Exit(leaseID string, lines ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e, ok := a.exits[leaseID]; ok {
+		e.lines = lines
+		close(e.done)
+	}
+}
+
+func (a *Agent) waitExit(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	e, ok := a.exits[r.PathValue("id")]
+	a.mu.Unlock()
+	if !ok {
+		writeJSON(w, http.StatusNotFound, agentapi.Error{Code: agentapi.CodeUnknownLease, Message: r.PathValue("id")})
+		return
+	}
+	select {
+	case <-e.done:
+		writeJSON(w, http.StatusOK, agentapi.Exit{Container: e.container, LastLines: e.lines})
+	case <-r.Context().Done():
+	}
+}
 
 func (a *Agent) setDesired(w http.ResponseWriter, r *http.Request) {
 	if a.failDesired.Add(-1) >= 0 {
@@ -122,16 +158,17 @@ func (a *Agent) acquire(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := a.leases.Add(1)
-	a.mu.Lock()
-	cold := !a.seen[req.Spec.Name]
-	a.seen[req.Spec.Name] = true
-	a.mu.Unlock()
-	writeJSON(w, http.StatusOK, agentapi.Lease{
+	lease := agentapi.Lease{
 		ID:        fmt.Sprintf("lease-%d", n),
 		Endpoint:  ep,
 		Container: fmt.Sprintf("%s-%d", req.Spec.Name, n),
-		Cold:      cold,
-	})
+	}
+	a.mu.Lock()
+	lease.Cold = !a.seen[req.Spec.Name]
+	a.seen[req.Spec.Name] = true
+	a.exits[lease.ID] = &exit{done: make(chan struct{}), container: lease.Container}
+	a.mu.Unlock()
+	writeJSON(w, http.StatusOK, lease)
 }
 
 func (a *Agent) release(w http.ResponseWriter, r *http.Request) {

@@ -76,10 +76,11 @@ func (s *Server) api(c echo.Context) error {
 	}
 
 	res, err := s.inv.Invoke(r.Context(), lambdainvoke.Request{
-		Function:  m.Function,
-		Payload:   event,
-		RequestID: requestID(c),
-		TraceID:   traceID(c),
+		Function:    m.Function,
+		Payload:     event,
+		RequestID:   requestID(c),
+		TraceID:     traceID(c),
+		FunctionARN: s.functionARN(m.Function.Name),
 	})
 	ai.invoked, ai.cold, ai.invokeDur = res.Duration > 0, res.Cold, res.Duration
 	if err != nil {

@@ -88,7 +88,7 @@ func (s *Server) invoke(c echo.Context) error {
 		})
 	}
 
-	req := lambdainvoke.Request{Function: spec, Payload: payload, RequestID: requestID(c), TraceID: traceID(c)}
+	req := lambdainvoke.Request{Function: spec, Payload: payload, RequestID: requestID(c), TraceID: traceID(c), FunctionARN: s.functionARN(spec.Name)}
 	switch invType {
 	case invokeDryRun:
 		return c.NoContent(http.StatusNoContent)

@@ -14,10 +14,11 @@ import (
 // no round trip to the agent.
 type held struct {
 	lease    agentapi.Lease
-	key      specKey   // of the spec the lease was granted for
-	acquired time.Time // when the agent granted it: the agent's lease clock
-	idle     time.Time // when it was last put back
-	conn     *rieConn  // to the container's RIE; nil until the first call, or after one spoiled it
+	key      specKey    // of the spec the lease was granted for
+	acquired time.Time  // when the agent granted it: the agent's lease clock
+	idle     time.Time  // when it was last put back
+	conn     *rieConn   // to the container's RIE; nil until the first call, or after one spoiled it
+	exit     *exitWatch // nil when no exit is watched (RIE mode)
 }
 
 // specKey identifies a function spec exactly: a container leased for one

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/services/gateway/runtimeapi"
 )
 
 // MaxPayload is Lambda's limit for a synchronous invocation's request and
@@ -44,6 +45,9 @@ const (
 	DefaultReleaseTimeout = 5 * time.Second
 	DefaultHoldIdle       = 5 * time.Second
 	DefaultDialTimeout    = 5 * time.Second
+	// DefaultInitTimeout is Lambda's bound on a runtime's init: how long a
+	// new container's runtime has to ask for its first event.
+	DefaultInitTimeout = 10 * time.Second
 )
 
 // Sentinel errors of Invoke, matched with errors.Is.
@@ -97,6 +101,13 @@ type Options struct {
 	// still be reused. agentapi.MaxLeaseHold when zero, and never more: the
 	// agent counts on that bound.
 	MaxLeaseAge time.Duration
+	// Runtimes, when set, is the gateway's Runtime API: invocations go to
+	// the runtime's session there instead of to the container's RIE, and
+	// a leaser that is an ExitWatcher reports crashes.
+	Runtimes *runtimeapi.Server
+	// InitTimeout bounds the wait for a runtime's first poll of the
+	// Runtime API. DefaultInitTimeout when zero.
+	InitTimeout time.Duration
 	Logger      *slog.Logger // nil discards
 }
 
@@ -106,6 +117,9 @@ type Request struct {
 	Payload   []byte
 	RequestID string
 	TraceID   string
+	// FunctionARN is what the runtime reports as the invoked function's
+	// ARN (Runtime API only; RIE makes one up).
+	FunctionARN string
 	// Async marks an Event invocation: Lambda queues those, so it waits
 	// for a concurrency slot as long as ctx lasts instead of MaxQueueWait.
 	Async bool
@@ -136,6 +150,9 @@ type Invoker struct {
 
 // New returns an Invoker that leases containers from leaser.
 func New(leaser Leaser, opts Options) *Invoker {
+	if opts.InitTimeout <= 0 {
+		opts.InitTimeout = DefaultInitTimeout
+	}
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = DefaultDialTimeout
 	}
@@ -248,7 +265,7 @@ func (i *Invoker) acquire(ctx context.Context, spec agentapi.FunctionSpec, key s
 		return held{}, fmt.Errorf("%w: lease %s has no endpoint", ErrAgent, lease.ID)
 	}
 	// The agent's lease clock started no later than the request went out.
-	return held{lease: lease, key: key, acquired: granted}, nil
+	return held{lease: lease, key: key, acquired: granted, exit: i.watchExit(lease)}, nil
 }
 
 // finish holds a lease whose container finished well for the next
@@ -301,7 +318,7 @@ func (i *Invoker) Held() int { return i.held.count() }
 // container: no connection could be made.
 func unreachable(err error) bool {
 	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
+	return errors.As(err, &op) && op.Op == "dial" || errors.Is(err, errNotDelivered)
 }
 
 // call posts the event over h's connection, dialing it first when h has
@@ -313,6 +330,15 @@ func (i *Invoker) call(ctx context.Context, h *held, req Request) (res Result, d
 		deadline = i.opts.Deadline(req.Function)
 	}
 	start := time.Now()
+	if i.opts.Runtimes != nil {
+		timeout := req.Function.Timeout()
+		if i.opts.Deadline != nil {
+			timeout = deadline
+		}
+		res, discard, err = i.exchange(h, req, timeout)
+		res.Duration = time.Since(start)
+		return res, discard, err
+	}
 	res, discard, reusable, err := i.roundTrip(ctx, h, req, start.Add(deadline))
 	res.Duration = time.Since(start)
 	if !reusable && h.conn != nil {
@@ -448,6 +474,7 @@ func (i *Invoker) release(ctx context.Context, h held, discard bool, reason stri
 	if h.conn != nil {
 		h.conn.Close()
 	}
+	h.exit.stop()
 	lease := h.lease
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), i.opts.ReleaseTimeout)
 	defer cancel()

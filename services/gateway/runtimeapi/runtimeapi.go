@@ -211,6 +211,11 @@ func (e *ExchangeError) Unwrap() error { return e.Err }
 // epitaph from reason) ends the wait: the container exited.
 func (s *Session) Exchange(inv *Invocation, initBy time.Time, grace time.Duration, gone <-chan struct{}, reason func() string) (Outcome, error) {
 	inv.done = make(chan Outcome, 1)
+	select {
+	case <-gone:
+		return Outcome{}, &ExchangeError{Err: ErrGone, Reason: why(reason)}
+	default:
+	}
 	s.mu.Lock()
 	if o := s.initErr; o != nil {
 		s.mu.Unlock()

@@ -1,0 +1,157 @@
+package lambdainvoke
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/services/gateway/runtimeapi"
+)
+
+// ExitWatcher is the agent's word that a leased container exited, the one
+// sign of a crash when the runtime talks to the gateway's Runtime API (no
+// RIE in the container answers 502 for it). *agentapi.Client implements it.
+type ExitWatcher interface {
+	WaitExit(ctx context.Context, leaseID string) (agentapi.Exit, error)
+}
+
+// errNotDelivered marks an exchange whose container was gone before its
+// runtime took the event: like a refused connection, nothing reached it.
+var errNotDelivered = errors.New("event not delivered")
+
+// exitWatch follows one lease's container until the lease goes back.
+type exitWatch struct {
+	gone   chan struct{} // closed when the container exited
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	exit   agentapi.Exit
+}
+
+// watchExit starts watching lease's container; nil when the leaser cannot
+// tell (the exchange then ends at its deadline).
+func (i *Invoker) watchExit(lease agentapi.Lease) *exitWatch {
+	w, ok := i.leaser.(ExitWatcher)
+	if !ok || i.opts.Runtimes == nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ew := &exitWatch{gone: make(chan struct{}), cancel: cancel}
+	go func() {
+		exit, err := w.WaitExit(ctx, lease.ID)
+		if err != nil {
+			// Watching stopped (the lease went back) or the agent forgot
+			// the lease (it restarted): nothing is known of an exit.
+			if ctx.Err() == nil {
+				i.opts.Logger.Debug("watch container exit", "lease", lease.ID, "container", lease.Container, "error", err.Error())
+			}
+			return
+		}
+		ew.mu.Lock()
+		ew.exit = exit
+		ew.mu.Unlock()
+		close(ew.gone)
+	}()
+	return ew
+}
+
+func (w *exitWatch) stop() {
+	if w != nil {
+		w.cancel()
+	}
+}
+
+func (w *exitWatch) goneCh() <-chan struct{} {
+	if w == nil {
+		return nil
+	}
+	return w.gone
+}
+
+// epitaph is what the container printed last, for the crash report.
+func (w *exitWatch) epitaph() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.exit.LastLines) == 0 {
+		return "container exited; it printed nothing"
+	}
+	return "container exited; last log lines:\n" + strings.Join(w.exit.LastLines, "\n")
+}
+
+// addrOf is the address a lease's runtime talks to the Runtime API from:
+// its container's own.
+func addrOf(endpoint string) (netip.Addr, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("container endpoint %q: %w", endpoint, err)
+	}
+	addr, err := netip.ParseAddr(u.Hostname())
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("container endpoint %q: want an IP address: %w", endpoint, err)
+	}
+	return addr, nil
+}
+
+// exchange runs the invocation through the runtime's session with the
+// gateway's Runtime API. The runtime has until InitTimeout to ask for the
+// event; then the function's timeout runs from the moment it took it.
+func (i *Invoker) exchange(h *held, req Request, timeout time.Duration) (res Result, discard bool, err error) {
+	addr, err := addrOf(h.lease.Endpoint)
+	if err != nil {
+		return Result{}, true, fmt.Errorf("%w: %w", ErrAgent, err)
+	}
+	id := req.RequestID
+	if id == "" {
+		id = rand.Text()
+	}
+	inv := &runtimeapi.Invocation{ID: id, Payload: req.Payload, FunctionARN: req.FunctionARN, TraceID: req.TraceID, Timeout: timeout}
+	sess := i.opts.Runtimes.Session(addr, h.lease.Container)
+	var epitaph func() string
+	if h.exit != nil {
+		epitaph = h.exit.epitaph
+	}
+	o, err := sess.Exchange(inv, time.Now().Add(i.opts.InitTimeout), i.opts.TimeoutGrace, h.exit.goneCh(), epitaph)
+	var ee *runtimeapi.ExchangeError
+	if errors.As(err, &ee) {
+		switch {
+		case errors.Is(err, runtimeapi.ErrGone) && !ee.Delivered:
+			return Result{}, true, fmt.Errorf("%w: %w: %w", ErrCrashed, errNotDelivered, err)
+		case errors.Is(err, runtimeapi.ErrGone):
+			return Result{}, true, fmt.Errorf("%w: %w", ErrCrashed, err)
+		case errors.Is(err, runtimeapi.ErrNotReady):
+			return Result{}, true, fmt.Errorf("%w: the runtime did not ask for an event within %s", ErrTimeout, i.opts.InitTimeout)
+		default:
+			return Result{}, true, fmt.Errorf("%w: %w", ErrTimeout, err)
+		}
+	}
+	if err != nil {
+		return Result{}, true, fmt.Errorf("%w: %w", ErrCrashed, err)
+	}
+	res = Result{Payload: o.Payload}
+	switch o.Kind {
+	case runtimeapi.TooLarge:
+		// The function finished; only its answer is unusable.
+		return Result{}, false, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, i.opts.MaxResponse)
+	case runtimeapi.Response:
+		return res, false, nil
+	case runtimeapi.InitError:
+		// The runtime exits after reporting it.
+		res.FunctionError = FunctionErrorUnhandled
+		return res, true, nil
+	default:
+		res.FunctionError = FunctionErrorUnhandled
+		et := o.ErrorType
+		if et == "" {
+			et = errorType(o.Payload)
+		}
+		// A Runtime.* error leaves the runtime in no state to take the
+		// next event.
+		return res, strings.HasPrefix(et, "Runtime."), nil
+	}
+}

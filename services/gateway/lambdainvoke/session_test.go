@@ -1,0 +1,249 @@
+package lambdainvoke
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/services/gateway/fakeagent"
+	"github.com/esb-dev/esb/services/gateway/runtimeapi"
+)
+
+// answer is what a fake runtime does with one event.
+type answer struct {
+	path   string // "response", "error" or "" (take the event, answer nothing)
+	body   string
+	header map[string]string
+}
+
+// fakeRuntime is a function's runtime client at its own loopback address,
+// talking to the gateway's Runtime API.
+type fakeRuntime struct {
+	base   string
+	hc     *http.Client
+	events chan http.Header // headers of each event taken
+	stop   func()           // the runtime process dies
+}
+
+func startRuntime(t *testing.T, api *httptest.Server, ip string, handle func(event []byte) answer) *fakeRuntime {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr := &http.Transport{DialContext: d.DialContext}
+	rt := &fakeRuntime{base: api.URL + "/2018-06-01/runtime", hc: &http.Client{Transport: tr}, events: make(chan http.Header, 16)}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, rt.base+"/invocation/next", nil)
+			resp, err := rt.hc.Do(req)
+			if err != nil {
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return
+			}
+			rt.events <- resp.Header
+			a := handle(body)
+			if a.path == "" {
+				<-ctx.Done()
+				return
+			}
+			id := resp.Header.Get(runtimeapi.HeaderRequestID)
+			post, _ := http.NewRequestWithContext(ctx, http.MethodPost, rt.base+"/invocation/"+id+"/"+a.path, bytes.NewBufferString(a.body))
+			for k, v := range a.header {
+				post.Header.Set(k, v)
+			}
+			if resp, err := rt.hc.Do(post); err == nil {
+				resp.Body.Close()
+			}
+		}
+	})
+	rt.stop = func() {
+		cancel()
+		wg.Wait()
+		tr.CloseIdleConnections()
+	}
+	t.Cleanup(rt.stop)
+	return rt
+}
+
+// sessionSetup is a Runtime API server, a fake agent whose leases point at
+// 127.0.0.2, .3, ... in turn, and an invoker over both.
+func sessionSetup(t *testing.T, opts Options) (*Invoker, *fakeagent.Agent, *httptest.Server) {
+	srv := runtimeapi.New(runtimeapi.Options{MaxResponse: opts.MaxResponse})
+	api := httptest.NewServer(srv.Handler())
+	t.Cleanup(api.Close)
+	var n atomic.Int64
+	agent := fakeagent.New(t, func(agentapi.FunctionSpec) string {
+		return fmt.Sprintf("http://127.0.0.%d:8080", n.Add(1)+1)
+	})
+	opts.Runtimes = srv
+	return New(agent.Client(), opts), agent, api
+}
+
+func echoEvent(event []byte) answer { return answer{path: "response", body: string(event)} }
+
+func TestSessionInvoke(t *testing.T) {
+	inv, agent, api := sessionSetup(t, Options{})
+	running(t, inv)
+	rt := startRuntime(t, api, "127.0.0.2", echoEvent)
+
+	for i := range 3 {
+		res, err := inv.Invoke(t.Context(), Request{Function: spec("F", 0), Payload: fmt.Appendf(nil, `{"n":%d}`, i),
+			RequestID: fmt.Sprint("r-", i), TraceID: "Root=1-abc", FunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:F"})
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf(`{"n":%d}`, i), string(res.Payload))
+		assert.Empty(t, res.FunctionError)
+		h := <-rt.events
+		assert.Equal(t, fmt.Sprint("r-", i), h.Get(runtimeapi.HeaderRequestID))
+		assert.Equal(t, "Root=1-abc", h.Get(runtimeapi.HeaderTraceID))
+		assert.Equal(t, "arn:aws:lambda:us-east-1:123456789012:function:F", h.Get(runtimeapi.HeaderFunctionARN))
+	}
+	assert.Len(t, agent.Acquires(), 1, "warm invocations reuse the held lease")
+}
+
+func TestSessionOutcomes(t *testing.T) {
+	tests := []struct {
+		name        string
+		answer      answer
+		wantErr     error
+		wantFnErr   string
+		wantPayload string
+		wantDiscard bool
+	}{
+		{
+			name:        "function error",
+			answer:      answer{path: "error", body: `{"errorType":"ValueError","errorMessage":"no"}`, header: map[string]string{runtimeapi.HeaderErrorType: "ValueError"}},
+			wantFnErr:   FunctionErrorUnhandled,
+			wantPayload: `{"errorType":"ValueError","errorMessage":"no"}`,
+		},
+		{
+			name:        "a result shaped like an error is a result",
+			answer:      answer{path: "response", body: `{"errorType":"x","errorMessage":"y"}`},
+			wantPayload: `{"errorType":"x","errorMessage":"y"}`,
+		},
+		{
+			name:        "runtime error discards the container",
+			answer:      answer{path: "error", body: `{"errorType":"Runtime.ExitError","errorMessage":"exit"}`},
+			wantFnErr:   FunctionErrorUnhandled,
+			wantPayload: `{"errorType":"Runtime.ExitError","errorMessage":"exit"}`,
+			wantDiscard: true,
+		},
+		{
+			name:    "too large: the container stays",
+			answer:  answer{path: "response", body: `"0123456789012345678901234567890123456789"`},
+			wantErr: ErrResponseTooLarge,
+		},
+		{
+			name:        "no answer: timeout, discarded",
+			answer:      answer{},
+			wantErr:     ErrTimeout,
+			wantDiscard: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv, agent, api := sessionSetup(t, Options{HoldIdle: -1, MaxResponse: 40,
+				Deadline: func(agentapi.FunctionSpec) time.Duration { return 100 * time.Millisecond }, TimeoutGrace: 10 * time.Millisecond})
+			startRuntime(t, api, "127.0.0.2", func([]byte) answer { return tt.answer })
+			res, err := inv.Invoke(t.Context(), Request{Function: spec("F", 0), Payload: []byte(`{}`), RequestID: "r"})
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tt.wantFnErr, res.FunctionError)
+			assert.Equal(t, tt.wantPayload, string(res.Payload))
+			rel := <-agent.Releases()
+			assert.Equal(t, tt.wantDiscard, rel.Discard, rel.Reason)
+		})
+	}
+}
+
+func TestSessionCrash(t *testing.T) {
+	inv, agent, api := sessionSetup(t, Options{HoldIdle: -1})
+	took := make(chan struct{})
+	startRuntime(t, api, "127.0.0.2", func([]byte) answer { close(took); return answer{} })
+	done := make(chan error, 1)
+	go func() {
+		_, err := inv.Invoke(t.Context(), Request{Function: spec("F", 0), Payload: []byte(`{}`), RequestID: "r"})
+		done <- err
+	}()
+	<-took
+	agent.Exit("lease-1", "Traceback (most recent call last):", "SystemExit: 3")
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, ErrCrashed)
+		assert.ErrorContains(t, err, "SystemExit: 3", "the crash report quotes the container's last lines")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the crash went unnoticed")
+	}
+	rel := <-agent.Releases()
+	assert.True(t, rel.Discard)
+	assert.Len(t, agent.Acquires(), 1, "an event the runtime took is not run twice")
+}
+
+// A held container that exits while the gateway holds it never sees the
+// next event: it goes to a fresh container.
+func TestSessionHeldContainerGone(t *testing.T) {
+	inv, agent, api := sessionSetup(t, Options{})
+	running(t, inv)
+	first := startRuntime(t, api, "127.0.0.2", echoEvent)
+	_, err := inv.Invoke(t.Context(), Request{Function: spec("F", 0), Payload: []byte(`1`)})
+	require.NoError(t, err)
+	first.stop()
+	agent.Exit("lease-1")
+
+	startRuntime(t, api, "127.0.0.3", echoEvent)
+	res, err := inv.Invoke(t.Context(), Request{Function: spec("F", 0), Payload: []byte(`2`)})
+	require.NoError(t, err)
+	assert.Equal(t, "2", string(res.Payload))
+	assert.Equal(t, "F-2", res.Container)
+	rel := <-agent.Releases()
+	assert.Equal(t, "lease-1", rel.LeaseID)
+	assert.True(t, rel.Discard)
+}
+
+func TestSessionInit(t *testing.T) {
+	t.Run("init error", func(t *testing.T) {
+		inv, agent, api := sessionSetup(t, Options{HoldIdle: -1})
+		req, _ := http.NewRequest(http.MethodPost, api.URL+"/2018-06-01/runtime/init/error", bytes.NewBufferString(`{"errorType":"Runtime.ImportModuleError","errorMessage":"No module named 'app'"}`))
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+		hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+		done := make(chan Result, 1)
+		go func() {
+			res, err := inv.Invoke(t.Context(), Request{Function: spec("F", 0), Payload: []byte(`{}`)})
+			assert.NoError(t, err)
+			done <- res
+		}()
+		<-agent.Acquires()
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		res := <-done
+		assert.Equal(t, FunctionErrorUnhandled, res.FunctionError)
+		assert.Contains(t, string(res.Payload), "Runtime.ImportModuleError")
+		assert.True(t, (<-agent.Releases()).Discard)
+	})
+
+	t.Run("the runtime never asks", func(t *testing.T) {
+		inv, agent, _ := sessionSetup(t, Options{HoldIdle: -1, InitTimeout: 50 * time.Millisecond})
+		_, err := inv.Invoke(t.Context(), Request{Function: spec("F", 0), Payload: []byte(`{}`)})
+		require.ErrorIs(t, err, ErrTimeout)
+		assert.ErrorContains(t, err, "did not ask for an event")
+		assert.True(t, (<-agent.Releases()).Discard)
+	})
+}
