@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,10 +38,11 @@ const benchEvent = `{"version":"2.0","routeKey":"GET /bench","rawPath":"/bench",
 var benchEventDB = strings.ReplaceAll(benchEvent, "/bench", "/bench-db")
 
 // BenchmarkWarmInvoke measures one warm invocation of a trivial Python
-// function in one env: "direct" posts the event straight to the function
-// container's RIE (its IP on the platform network), "gateway" sends GET
-// /bench through the gateway's published port (route match, event, held
-// lease, RIE, response mapping). "gateway_container_ip" is the gateway
+// function in one env: "direct" posts the event straight to the RIE of a
+// twin of the function's container (same image and environment, run on its
+// own behind the image's RIE, at its IP on the platform network), "gateway"
+// sends GET /bench through the gateway's published port (route match,
+// event, held lease, the runtime's Runtime API session, response mapping). "gateway_container_ip" is the gateway
 // path without Docker's port publishing in front. "floor" is the smallest
 // proxy hop placed where the gateway is (testdata/floorproxy: a net/http
 // server forwarding over its own keep-alive connections on the request's
@@ -81,11 +83,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		list, err := docker.ContainerList(ctx, container.ListOptions{Filters: functionFilter(s, function)})
 		require.NoError(b, err)
 		require.Len(b, list, 1, "sequential requests should keep one warm container of %s", function)
-		fn, err := docker.ContainerInspect(ctx, list[0].ID)
-		require.NoError(b, err)
-		ep, ok := fn.NetworkSettings.Networks[network]
-		require.True(b, ok && ep.IPAddress != "", "%s container not on %s", function, network)
-		return ep.IPAddress
+		return rieTwin(ctx, b, docker, list[0].ID, network)
 	}
 	ip, ipDB := fnIP("BenchFunction"), fnIP("BenchDbFunction")
 	direct := "http://" + ip + ":8080" + agentapi.Invocations
@@ -188,6 +186,43 @@ func benchCall(b *testing.B, hc *http.Client, method, url, body, want string) {
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(got, []byte(want)) {
 		b.Fatalf("%s %s: %d %s, want 200 with %s", method, url, resp.StatusCode, got, want)
 	}
+}
+
+// rieTwin starts a twin of function container id: same image, command,
+// environment and network, but without AWS_LAMBDA_RUNTIME_API, so its
+// runtime runs behind the image's RIE, as the function does when run on
+// its own (docker run -p 9000:8080). It returns the twin's address on
+// network once its RIE accepts. The twin has none of the agent's labels:
+// the platform neither adopts nor reaps it. It goes when b ends.
+func rieTwin(ctx context.Context, b *testing.B, docker client.APIClient, id, network string) string {
+	b.Helper()
+	fn, err := docker.ContainerInspect(ctx, id)
+	require.NoError(b, err)
+	env := slices.DeleteFunc(slices.Clone(fn.Config.Env), func(kv string) bool {
+		return strings.HasPrefix(kv, "AWS_LAMBDA_RUNTIME_API=")
+	})
+	require.Len(b, env, len(fn.Config.Env)-1, "the function container runs against the gateway's Runtime API")
+	created, err := docker.ContainerCreate(ctx,
+		&container.Config{Image: fn.Config.Image, Cmd: fn.Config.Cmd, Env: env},
+		&container.HostConfig{NetworkMode: container.NetworkMode(network), Resources: container.Resources{Memory: fn.HostConfig.Memory}},
+		nil, nil, "")
+	require.NoError(b, err)
+	b.Cleanup(func() {
+		_ = docker.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
+	})
+	require.NoError(b, docker.ContainerStart(ctx, created.ID, container.StartOptions{}))
+	twin, err := docker.ContainerInspect(ctx, created.ID)
+	require.NoError(b, err)
+	ep, ok := twin.NetworkSettings.Networks[network]
+	require.True(b, ok && ep.IPAddress != "", "twin of %s not on %s", fn.Name, network)
+	require.NoError(b, poll(ctx, 20*time.Millisecond, 10*time.Second, func() error {
+		conn, err := net.DialTimeout("tcp", ep.IPAddress+":8080", time.Second)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	}))
+	return ep.IPAddress
 }
 
 // floorProxy builds testdata/floorproxy, runs it in a container on network

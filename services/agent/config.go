@@ -112,6 +112,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 			errs = append(errs, fmt.Errorf("CNI_SUBNET %q: want an IPv4 prefix such as 10.88.0.0/16", getenv("CNI_SUBNET")))
 		}
 		cc.CNISubnet = subnet
+		if api := cfg.Platform.RuntimeAPI; strings.HasPrefix(api, ":") && err == nil {
+			// Functions reach the gateway at their bridge's address, which
+			// is in the gateway's namespace: the subnet's first address.
+			cfg.Platform.RuntimeAPI = net.JoinHostPort(subnet.Masked().Addr().Next().String(), api[1:])
+		}
 		cfg.Containerd = cc
 	default:
 		errs = append(errs, fmt.Errorf("CONTAINER_RUNTIME %q: want docker or containerd", cfg.Runtime))

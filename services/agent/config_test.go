@@ -18,6 +18,7 @@ func TestLoadConfig(t *testing.T) {
 		env     map[string]string
 		want    config
 		wantErr []string
+		check   func(t *testing.T, c config) // instead of want
 	}{
 		{
 			name: "defaults",
@@ -107,6 +108,18 @@ func TestLoadConfig(t *testing.T) {
 			},
 		},
 		{
+			name: "containerd: the runtime API at the bridge's address",
+			env:  map[string]string{"ESB_ENV": "dev", "CONTAINER_RUNTIME": "containerd", "CNI_SUBNET": "10.90.0.0/16", "RUNTIME_API": ":9001"},
+			check: func(t *testing.T, c config) {
+				assert.Equal(t, "10.90.0.1:9001", c.Platform.RuntimeAPI)
+			},
+		},
+		{
+			name:    "docker: the runtime API needs a host",
+			env:     with(base, "RUNTIME_API", ":9001"),
+			wantErr: []string{`RUNTIME_API ":9001": want host:port`},
+		},
+		{
 			name:    "containerd with a bad subnet",
 			env:     map[string]string{"ESB_ENV": "dev", "CONTAINER_RUNTIME": "containerd", "CNI_SUBNET": "fd00::/64"},
 			wantErr: []string{`CNI_SUBNET "fd00::/64"`},
@@ -148,6 +161,10 @@ func TestLoadConfig(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
+			if tt.check != nil {
+				tt.check(t, got)
+				return
+			}
 			assert.Equal(t, tt.want, got)
 		})
 	}
