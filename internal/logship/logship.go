@@ -58,6 +58,25 @@ type Shipper struct {
 	shipped atomic.Uint64
 }
 
+// FunctionLine is the entry of one line of a function's log stream: what
+// its container printed (shipped by the agent) or what Lambda writes
+// around each invocation (START, END, REPORT; written by the gateway when
+// no RIE in the container does). A zero at means now.
+func FunctionLine(env, function, container, stream, line string, at time.Time) map[string]any {
+	e := map[string]any{
+		"service":   "function",
+		"env":       env,
+		"function":  function,
+		"container": container,
+		"stream":    stream,
+		"message":   line,
+	}
+	if !at.IsZero() {
+		e["time"] = at.UTC().Format(time.RFC3339Nano)
+	}
+	return e
+}
+
 // New returns a Shipper posting to the VictoriaLogs instance at baseURL,
 // e.g. http://logs:9428.
 func New(baseURL string, opts Options) *Shipper {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -110,7 +111,14 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 		defer runtimeLn.Close() // when serving never started
 	}
-	invoker := lambdainvoke.New(agent, lambdainvoke.Options{MaxQueueWait: cfg.MaxQueueWait, Runtimes: runtimes, Logger: log})
+	invOpts := lambdainvoke.Options{MaxQueueWait: cfg.MaxQueueWait, Runtimes: runtimes, Logger: log}
+	if shipper != nil {
+		env := strings.ToLower(cfg.Env) // as the agent names it in function lines
+		invOpts.FunctionLog = func(spec agentapi.FunctionSpec, container string, at time.Time, line string) {
+			shipper.Send(logship.FunctionLine(env, spec.Name, container, "stdout", line, at))
+		}
+	}
+	invoker := lambdainvoke.New(agent, invOpts)
 	var accessLog func(map[string]any)
 	if shipper != nil {
 		accessLog = shipper.Send

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,4 +150,61 @@ func TestRunServesAndHotReloads(t *testing.T) {
 	default:
 		t.Error("the held lease was not returned when the gateway stopped")
 	}
+}
+
+// TestRunServesTheRuntimeAPI runs the gateway with RUNTIME_API_LISTEN set:
+// a runtime polling the Runtime API from its container's address (here
+// loopback, the lease's endpoint) gets the event of a request to its route,
+// and its answer is the response.
+func TestRunServesTheRuntimeAPI(t *testing.T) {
+	agent := fakeagent.New(t, func(agentapi.FunctionSpec) string { return "http://127.0.0.1:8080" })
+	dir := filepath.Join(t.TempDir(), "config")
+	rec, log := logwait.New()
+	cfg := config{
+		ConfigDir: dir, SeedDir: "seed-config", ReloadInterval: time.Second, AgentURL: agent.Server.URL,
+		Listen: "127.0.0.1:0", Env: "test", Region: "us-east-1", AccountID: "123456789012", MaxQueueWait: time.Second,
+		RuntimeAPIListen: "127.0.0.1:0",
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, log) }()
+	listening := rec.Wait(t, "gateway listening", 1)
+	addr, api := listening.Attrs["addr"].(string), listening.Attrs["runtime_api"].(string)
+	require.NotEmpty(t, api)
+
+	deploy := runtimeconfig.Empty()
+	deploy.Functions.Functions["A"] = runtimeconfig.Function{Image: "img/a"}
+	deploy.Routing.Routes = []runtimeconfig.Route{{Path: "/hello", Method: "GET", Function: "A", Payload: "2.0"}}
+	_, err := runtimeconfig.MergeInto(t.Context(), dir, deploy, runtimeconfig.MergeOptions{})
+	require.NoError(t, err)
+	rec.Wait(t, "runtime config live", 2)
+
+	// The runtime: one event, one answer.
+	runtimeDone := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + api + "/2018-06-01/runtime/invocation/next")
+		if err != nil {
+			runtimeDone <- err.Error()
+			return
+		}
+		event, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		id := resp.Header.Get("Lambda-Runtime-Aws-Request-Id")
+		answer := `{"statusCode":200,"body":"hello from the runtime"}`
+		post, err := http.Post("http://"+api+"/2018-06-01/runtime/invocation/"+id+"/response", "application/json", strings.NewReader(answer))
+		if err == nil {
+			post.Body.Close()
+		}
+		runtimeDone <- string(event)
+	}()
+	resp, err := http.Get("http://" + addr + "/hello")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "hello from the runtime", string(body))
+	assert.Contains(t, <-runtimeDone, `"rawPath":"/hello"`)
+
+	cancel()
+	assert.NoError(t, <-done)
 }

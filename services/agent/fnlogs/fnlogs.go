@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/esb-dev/esb/internal/logship"
 )
 
 // Sink receives one entry per log line. *logship.Shipper implements it;
@@ -142,14 +144,7 @@ func (c *Collector) writer(s *stream, src Source, name string) *lineWriter {
 		s.tail = append(s.tail, line)
 		s.mu.Unlock()
 		if c.opts.Sink != nil {
-			c.opts.Sink.Send(map[string]any{
-				"service":   "function",
-				"env":       c.opts.Env,
-				"function":  src.Function,
-				"container": src.Container,
-				"stream":    name,
-				"message":   line,
-			})
+			c.opts.Sink.Send(logship.FunctionLine(c.opts.Env, src.Function, src.Container, name, line, time.Time{}))
 		}
 	}}
 }

@@ -108,6 +108,12 @@ type Options struct {
 	// InitTimeout bounds the wait for a runtime's first poll of the
 	// Runtime API. DefaultInitTimeout when zero.
 	InitTimeout time.Duration
+	// FunctionLog, when set, receives the lines Lambda writes into a
+	// function's log stream around each invocation its runtime took
+	// (START, END, REPORT, and a timeout's notice), with when each
+	// happened. Runtime API only: an RIE writes them into the container's
+	// own output.
+	FunctionLog func(spec agentapi.FunctionSpec, container string, at time.Time, line string)
 	Logger      *slog.Logger // nil discards
 }
 

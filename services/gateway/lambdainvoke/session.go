@@ -98,6 +98,28 @@ func addrOf(endpoint string) (netip.Addr, error) {
 	return addr, nil
 }
 
+// logInvocation writes Lambda's lines around one invocation into the
+// function's log stream. Duration counts from the offer, which for a warm
+// runtime is the moment it took the event.
+func (i *Invoker) logInvocation(spec agentapi.FunctionSpec, container, id string, start time.Time, timeout time.Duration, err error) {
+	if i.opts.FunctionLog == nil {
+		return
+	}
+	end := time.Now()
+	log := func(at time.Time, format string, args ...any) {
+		i.opts.FunctionLog(spec, container, at, fmt.Sprintf(format, args...))
+	}
+	log(start, "START RequestId: %s Version: $LATEST", id)
+	if errors.Is(err, runtimeapi.ErrNoAnswer) {
+		log(end, "%s %s Task timed out after %.2f seconds", end.UTC().Format("2006-01-02T15:04:05.000Z"), id, timeout.Seconds())
+	}
+	log(end, "END RequestId: %s", id)
+	d := end.Sub(start)
+	billed := (d + time.Millisecond - 1) / time.Millisecond
+	log(end, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB",
+		id, float64(d.Microseconds())/1000, billed, spec.Function.MemorySize)
+}
+
 // exchange runs the invocation through the runtime's session with the
 // gateway's Runtime API. The runtime has until InitTimeout to ask for the
 // event; then the function's timeout runs from the moment it took it.
@@ -116,8 +138,12 @@ func (i *Invoker) exchange(h *held, req Request, timeout time.Duration) (res Res
 	if h.exit != nil {
 		epitaph = h.exit.epitaph
 	}
-	o, err := sess.Exchange(inv, time.Now().Add(i.opts.InitTimeout), i.opts.TimeoutGrace, h.exit.goneCh(), epitaph)
+	start := time.Now()
+	o, err := sess.Exchange(inv, start.Add(i.opts.InitTimeout), i.opts.TimeoutGrace, h.exit.goneCh(), epitaph)
 	var ee *runtimeapi.ExchangeError
+	if err == nil || errors.As(err, &ee) && ee.Delivered {
+		i.logInvocation(req.Function, h.lease.Container, id, start, timeout, err)
+	}
 	if errors.As(err, &ee) {
 		switch {
 		case errors.Is(err, runtimeapi.ErrGone) && !ee.Delivered:

@@ -247,3 +247,41 @@ func TestSessionInit(t *testing.T) {
 		assert.True(t, (<-agent.Releases()).Discard)
 	})
 }
+
+// logLines collects what an Invoker writes into function log streams.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) add(spec agentapi.FunctionSpec, container string, at time.Time, line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, spec.Name+" "+container+" "+line)
+}
+
+func TestSessionFunctionLog(t *testing.T) {
+	var got logLines
+	inv, _, api := sessionSetup(t, Options{HoldIdle: -1, FunctionLog: got.add,
+		Deadline: func(agentapi.FunctionSpec) time.Duration { return 200 * time.Millisecond }, TimeoutGrace: 10 * time.Millisecond})
+	startRuntime(t, api, "127.0.0.2", echoEvent)
+	s := spec("F", 0)
+	s.Function.MemorySize = 256
+	_, err := inv.Invoke(t.Context(), Request{Function: s, Payload: []byte(`1`), RequestID: "req-a"})
+	require.NoError(t, err)
+
+	startRuntime(t, api, "127.0.0.3", func([]byte) answer { return answer{} }) // takes the event, never answers
+	_, err = inv.Invoke(t.Context(), Request{Function: s, Payload: []byte(`2`), RequestID: "req-b"})
+	require.ErrorIs(t, err, ErrTimeout)
+
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	require.Len(t, got.lines, 7, "%q", got.lines)
+	assert.Equal(t, "F F-1 START RequestId: req-a Version: $LATEST", got.lines[0])
+	assert.Equal(t, "F F-1 END RequestId: req-a", got.lines[1])
+	assert.Regexp(t, `^F F-1 REPORT RequestId: req-a\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 256 MB$`, got.lines[2])
+	assert.Equal(t, "F F-2 START RequestId: req-b Version: $LATEST", got.lines[3])
+	assert.Regexp(t, `^F F-2 \d{4}-\d\d-\d\dT[\d:.]+Z req-b Task timed out after 0\.20 seconds$`, got.lines[4])
+	assert.Equal(t, "F F-2 END RequestId: req-b", got.lines[5])
+	assert.Regexp(t, `^F F-2 REPORT RequestId: req-b\t`, got.lines[6])
+}
