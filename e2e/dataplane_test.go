@@ -442,6 +442,35 @@ func TestDataPlane(t *testing.T) {
 		assert.Equal(t, "dataplane", p["env"])
 		assert.Equal(t, "stdout", p["stream"])
 		assert.Contains(t, p["container"], "fn-EchoFunction")
+
+		// The function's runtime talks to the gateway's Runtime API (no
+		// RIE in between), so the gateway writes Lambda's lines around
+		// the invocation into the same stream.
+		var lambda []map[string]string
+		err = poll(ctx, 500*time.Millisecond, 30*time.Second, func() error {
+			var err error
+			lambda, err = queryLogStore(ctx, s, `service:function function:EchoFunction "RequestId: `+reqID+`"`)
+			if err == nil && len(lambda) < 3 {
+				err = fmt.Errorf("%d of START, END, REPORT", len(lambda))
+			}
+			return err
+		})
+		require.NoError(t, err)
+		var msgs []string
+		for _, l := range lambda {
+			assert.Equal(t, p["container"], l["container"], "same log stream as the function's output")
+			msgs = append(msgs, l["_msg"])
+		}
+		assert.Contains(t, msgs, "START RequestId: "+reqID+" Version: $LATEST")
+		assert.Contains(t, msgs, "END RequestId: "+reqID)
+		assert.True(t, slices.ContainsFunc(msgs, func(m string) bool {
+			return strings.HasPrefix(m, "REPORT RequestId: "+reqID+"\tDuration: ")
+		}), "no REPORT line in %q", msgs)
+		for _, c := range functionContainers(ctx, t, docker, s, "EchoFunction") {
+			fn, err := docker.ContainerInspect(ctx, c.ID)
+			require.NoError(t, err)
+			assert.Contains(t, fn.Config.Env, "AWS_LAMBDA_RUNTIME_API=gateway:9001")
+		}
 	})
 
 	t.Run("hot reload latency", func(t *testing.T) {

@@ -94,8 +94,11 @@ const MaxLeaseHold = 30 * time.Second
 // Lease is one container reserved for one invocation, or, held by the
 // gateway, for several in a row (see MaxLeaseHold).
 type Lease struct {
-	ID        string `json:"id"`
-	Endpoint  string `json:"endpoint"` // base URL of the container's RIE, e.g. http://10.0.3.7:8080
+	ID string `json:"id"`
+	// Endpoint is the base URL of the container's RIE, e.g.
+	// http://10.0.3.7:8080; its host is also the address the container's
+	// runtime calls the gateway's Runtime API from.
+	Endpoint  string `json:"endpoint"`
 	Container string `json:"container"`
 	Cold      bool   `json:"cold"` // started for this request
 }

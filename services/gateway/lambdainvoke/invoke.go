@@ -1,8 +1,10 @@
 // Package lambdainvoke runs one Lambda invocation the way Lambda does: it
 // holds the function's concurrency limit, leases a container from the
-// agent, posts the event to the container's Runtime Interface Emulator,
-// enforces the function's timeout itself, and returns the container, asking
-// for it to be discarded when it timed out or crashed.
+// agent, hands the event to the container's runtime (through the
+// gateway's Runtime API when Options.Runtimes is set, else by posting it to
+// the container's Runtime Interface Emulator), enforces the function's
+// timeout itself, and returns the container, asking for it to be discarded
+// when it timed out or crashed.
 //
 // A container that finished well is not returned at once: while Run runs,
 // its lease is held for the next invocation of the same function spec, so
