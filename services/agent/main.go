@@ -168,10 +168,13 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 		return err
 	}
 
+	polls, endPolls := context.WithCancel(context.WithoutCancel(ctx))
+	defer endPolls()
 	srv := &http.Server{
-		Handler:           server.New(p, server.Options{Runtime: rt.Name(), Logger: logger}),
+		Handler:           server.New(p, server.Options{Runtime: rt.Name(), Logger: logger, Polls: polls}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
+	srv.RegisterOnShutdown(endPolls)
 	logger.Info("agent serving", "listen", ln.Addr().String(), "runtime", rt.Name(), "brand", cfg.Brand, "env", cfg.Env,
 		"network", cfg.Network, "pull_policy", string(cfg.PullPolicy), "logs", cfg.LogsURL != "")
 	g, gctx := errgroup.WithContext(ctx)

@@ -35,6 +35,10 @@ type Pool interface {
 type Options struct {
 	Runtime string // reported by /v1/health
 	Logger  *slog.Logger
+	// Polls, when done, ends the long polls (exit watches) in progress and
+	// answers new ones Unavailable: a graceful shutdown waits for running
+	// requests, and a watch of a healthy container would never end.
+	Polls context.Context
 }
 
 type server struct {
@@ -121,9 +125,18 @@ func (s *server) release(w http.ResponseWriter, r *http.Request) {
 // waitExit answers once the leased container exited: the gateway's sign
 // that the runtime it talks to is gone.
 func (s *server) waitExit(w http.ResponseWriter, r *http.Request) {
-	exit, err := s.pool.WaitExit(r.Context(), r.PathValue("id"))
-	if r.Context().Err() != nil {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	if s.opts.Polls != nil {
+		defer context.AfterFunc(s.opts.Polls, cancel)()
+	}
+	exit, err := s.pool.WaitExit(ctx, r.PathValue("id"))
+	switch {
+	case r.Context().Err() != nil:
 		return // the gateway stopped watching
+	case ctx.Err() != nil:
+		writeError(w, http.StatusServiceUnavailable, agentapi.CodeUnavailable, "agent shutting down")
+		return
 	}
 	if err != nil {
 		s.fail(w, r, "wait for exit", err)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -296,4 +297,36 @@ func TestWaitExit(t *testing.T) {
 
 	_, err = a.client.WaitExit(ctx, "no-such-lease")
 	assert.True(t, agentapi.IsCode(err, agentapi.CodeUnknownLease), "%v", err)
+}
+
+// A shutting-down agent ends the exit watches in progress: a graceful
+// shutdown waits for running requests, and a healthy container's watch
+// would hold it to its deadline.
+func TestWaitExitEndsAtShutdown(t *testing.T) {
+	fake := enginetest.New()
+	logs := fnlogs.New(t.Context(), fake, fnlogs.Options{})
+	l := launcher.New(fake, launcher.Config{Brand: "esb", Env: "test", PullPolicy: launcher.PullIfNotPresent, StartTimeout: time.Second},
+		launcher.Options{Dial: fake.Dial, Logs: logs})
+	p := pool.New(t.Context(), l, pool.Options{})
+	polls, endPolls := context.WithCancel(t.Context())
+	srv := httptest.NewServer(New(p, Options{Polls: polls}))
+	t.Cleanup(func() { srv.Close(); p.Close() })
+	client := &agentapi.Client{BaseURL: srv.URL}
+
+	lease, err := client.Acquire(t.Context(), spec("Hello", "1"))
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := client.WaitExit(t.Context(), lease.ID)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	endPolls()
+	select {
+	case err := <-done:
+		assert.True(t, agentapi.IsCode(err, agentapi.CodeUnavailable), "%v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch outlived the shutdown")
+	}
+	assert.NotEmpty(t, fake.Running(), "the container runs on")
 }
