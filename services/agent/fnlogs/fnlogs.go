@@ -105,6 +105,17 @@ func (c *Collector) Follow(id string, src Source, since time.Time) <-chan struct
 	return s.done
 }
 
+// Done returns the channel Follow returned for container id, closed when
+// its stream ended; nil when id is not followed.
+func (c *Collector) Done(id string) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.streams[id]; ok {
+		return s.done
+	}
+	return nil
+}
+
 // Tail returns the last lines container id printed, oldest first.
 func (c *Collector) Tail(id string) []string {
 	c.mu.Lock()

@@ -39,6 +39,10 @@ var (
 // context is done (a failed start during shutdown).
 const cleanupTimeout = 30 * time.Second
 
+// logDrainTimeout bounds the wait for a removed container's log stream to
+// end (see Remove).
+const logDrainTimeout = 5 * time.Second
+
 // Platform holds the values every function container is handed.
 type Platform struct {
 	Region           string
@@ -177,8 +181,16 @@ func (l *Launcher) Adopt(ctx context.Context, o Observed) (Instance, error) {
 	return inst, nil
 }
 
-// Remove removes container id and forgets its log lines.
+// Remove removes container id and forgets its log lines. A container whose
+// logs are followed is stopped first and its log stream read to the end:
+// removing a running container can cut the stream before its last lines,
+// and before a follower that has not attached yet (a busy engine) reads
+// anything at all, while a stopped container still hands over everything
+// it printed.
 func (l *Launcher) Remove(ctx context.Context, id string) error {
+	if l.opts.Logs != nil {
+		l.drainLogs(ctx, id)
+	}
 	err := l.rt.Remove(ctx, id)
 	if l.opts.Logs != nil {
 		l.opts.Logs.Forget(id)
@@ -279,6 +291,32 @@ func (l *Launcher) waitReady(ctx context.Context, id, addr string, exited <-chan
 			timer.Reset(delay)
 			delay = min(delay*2, 250*time.Millisecond)
 		}
+	}
+}
+
+// drainLogs stops a followed container and waits, within logDrainTimeout,
+// for its log stream to end.
+func (l *Launcher) drainLogs(ctx context.Context, id string) {
+	done := l.opts.Logs.Done(id)
+	if done == nil {
+		return
+	}
+	select {
+	case <-done:
+		return
+	default:
+	}
+	wait, cancel := context.WithTimeout(ctx, logDrainTimeout)
+	defer cancel()
+	if err := l.rt.Stop(wait, id, 0); err != nil {
+		if !errors.Is(err, engine.ErrNotFound) {
+			l.opts.Logger.Warn("stop container for its last log lines", "container", id, "error", err)
+		}
+		return
+	}
+	select {
+	case <-done:
+	case <-wait.Done():
 	}
 }
 

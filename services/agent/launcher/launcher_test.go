@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -361,4 +362,53 @@ func TestRuntimeAPIMode(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no exit reported")
 	}
+}
+
+// sink collects shipped log entries.
+type sink struct {
+	mu      sync.Mutex
+	entries []map[string]any
+}
+
+func (s *sink) Send(e map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entries = append(s.entries, e)
+}
+
+func (s *sink) messages() []any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []any
+	for _, e := range s.entries {
+		out = append(out, e["message"])
+	}
+	return out
+}
+
+// A container removed before its log follower attached (a busy engine
+// answers the logs request late) still has its output shipped: Remove
+// stops it and reads the stream to its end first.
+func TestRemoveKeepsTheOutput(t *testing.T) {
+	fake := enginetest.New()
+	fake.Output = func(engine.Spec) []string { return []string{"booted", "last words"} }
+	fake.FollowGate = make(chan struct{})
+	var shipped sink
+	logs := fnlogs.New(t.Context(), fake, fnlogs.Options{Sink: &shipped})
+	l := newLauncher(fake, PullIfNotPresent, Options{Logs: logs})
+	inst, err := l.Start(t.Context(), helloSpec(""))
+	require.NoError(t, err)
+
+	removed := make(chan error, 1)
+	go func() { removed <- l.Remove(t.Context(), inst.ID) }()
+	time.Sleep(50 * time.Millisecond)
+	close(fake.FollowGate) // the follower attaches only now
+	select {
+	case err := <-removed:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Remove did not return")
+	}
+	assert.Equal(t, []any{"booted", "last words"}, shipped.messages())
+	assert.Contains(t, fake.Removed(), inst.ID)
 }

@@ -27,6 +27,9 @@ type Fake struct {
 	PullErr func(ref string) error
 	// ExitOnStart makes containers of a spec exit right after starting.
 	ExitOnStart func(spec engine.Spec) bool
+	// FollowGate, when set, holds every FollowLogs until it is closed, as
+	// a busy engine answers a logs request late.
+	FollowGate chan struct{}
 
 	mu         sync.Mutex
 	images     map[string]engine.Image
@@ -306,6 +309,13 @@ func (f *Fake) Address(_ context.Context, id string) (string, error) {
 // FollowLogs implements engine.Runtime: a started container prints its
 // Output, then the stream stays open until the container stops.
 func (f *Fake) FollowLogs(ctx context.Context, id string, since time.Time, stdout, _ io.Writer) error {
+	if f.FollowGate != nil {
+		select {
+		case <-f.FollowGate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	f.mu.Lock()
 	c, ok := f.containers[id]
 	var lines []string
