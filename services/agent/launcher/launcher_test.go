@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -364,27 +363,10 @@ func TestRuntimeAPIMode(t *testing.T) {
 	}
 }
 
-// sink collects shipped log entries.
-type sink struct {
-	mu      sync.Mutex
-	entries []map[string]any
-}
+// sinkFunc ships log entries to a function.
+type sinkFunc func(map[string]any)
 
-func (s *sink) Send(e map[string]any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.entries = append(s.entries, e)
-}
-
-func (s *sink) messages() []any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []any
-	for _, e := range s.entries {
-		out = append(out, e["message"])
-	}
-	return out
-}
+func (f sinkFunc) Send(e map[string]any) { f(e) }
 
 // A container removed before its log follower attached (a busy engine
 // answers the logs request late) still has its output shipped: Remove
@@ -393,8 +375,8 @@ func TestRemoveKeepsTheOutput(t *testing.T) {
 	fake := enginetest.New()
 	fake.Output = func(engine.Spec) []string { return []string{"booted", "last words"} }
 	fake.FollowGate = make(chan struct{})
-	var shipped sink
-	logs := fnlogs.New(t.Context(), fake, fnlogs.Options{Sink: &shipped})
+	shipped := make(chan any, 16)
+	logs := fnlogs.New(t.Context(), fake, fnlogs.Options{Sink: sinkFunc(func(e map[string]any) { shipped <- e["message"] })})
 	l := newLauncher(fake, PullIfNotPresent, Options{Logs: logs})
 	inst, err := l.Start(t.Context(), helloSpec(""))
 	require.NoError(t, err)
@@ -409,6 +391,11 @@ func TestRemoveKeepsTheOutput(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Remove did not return")
 	}
-	assert.Equal(t, []any{"booted", "last words"}, shipped.messages())
+	close(shipped) // Remove returned: the stream has ended, nothing more comes
+	var got []any
+	for m := range shipped {
+		got = append(got, m)
+	}
+	assert.Equal(t, []any{"booted", "last words"}, got)
 	assert.Contains(t, fake.Removed(), inst.ID)
 }
