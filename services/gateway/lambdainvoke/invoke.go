@@ -47,8 +47,7 @@ const (
 	DefaultReleaseTimeout = 5 * time.Second
 	DefaultHoldIdle       = 5 * time.Second
 	DefaultDialTimeout    = 5 * time.Second
-	// DefaultInitTimeout is Lambda's bound on a runtime's init: how long a
-	// new container's runtime has to ask for its first event.
+	// DefaultInitTimeout is Lambda's bound on a runtime's init phase.
 	DefaultInitTimeout = 10 * time.Second
 )
 
@@ -107,8 +106,11 @@ type Options struct {
 	// the runtime's session there instead of to the container's RIE, and
 	// a leaser that is an ExitWatcher reports crashes.
 	Runtimes *runtimeapi.Server
-	// InitTimeout bounds the wait for a runtime's first poll of the
-	// Runtime API. DefaultInitTimeout when zero.
+	// InitTimeout is the init phase's share of the wait for a runtime's
+	// first poll of the Runtime API: it may poll until InitTimeout plus
+	// the function's timeout after the offer, as Lambda, whose init that
+	// runs past its 10 s is run again inside the invocation, under the
+	// function's timeout. DefaultInitTimeout when zero.
 	InitTimeout time.Duration
 	// FunctionLog, when set, receives the lines Lambda writes into a
 	// function's log stream around each invocation its runtime took

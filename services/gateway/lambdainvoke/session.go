@@ -121,8 +121,9 @@ func (i *Invoker) logInvocation(spec agentapi.FunctionSpec, container, id string
 }
 
 // exchange runs the invocation through the runtime's session with the
-// gateway's Runtime API. The runtime has until InitTimeout to ask for the
-// event; then the function's timeout runs from the moment it took it.
+// gateway's Runtime API. The runtime has InitTimeout plus the function's
+// timeout to ask for the event (see Options.InitTimeout); then the
+// function's timeout runs from the moment it took it.
 func (i *Invoker) exchange(h *held, req Request, timeout time.Duration) (res Result, discard bool, err error) {
 	addr, err := addrOf(h.lease.Endpoint)
 	if err != nil {
@@ -139,7 +140,8 @@ func (i *Invoker) exchange(h *held, req Request, timeout time.Duration) (res Res
 		epitaph = h.exit.epitaph
 	}
 	start := time.Now()
-	o, err := sess.Exchange(inv, start.Add(i.opts.InitTimeout), i.opts.TimeoutGrace, h.exit.goneCh(), epitaph)
+	initWait := i.opts.InitTimeout + timeout
+	o, err := sess.Exchange(inv, start.Add(initWait), i.opts.TimeoutGrace, h.exit.goneCh(), epitaph)
 	var ee *runtimeapi.ExchangeError
 	if err == nil || errors.As(err, &ee) && ee.Delivered {
 		i.logInvocation(req.Function, h.lease.Container, id, start, timeout, err)
@@ -151,7 +153,7 @@ func (i *Invoker) exchange(h *held, req Request, timeout time.Duration) (res Res
 		case errors.Is(err, runtimeapi.ErrGone):
 			return Result{}, true, fmt.Errorf("%w: %w", ErrCrashed, err)
 		case errors.Is(err, runtimeapi.ErrNotReady):
-			return Result{}, true, fmt.Errorf("%w: the runtime did not ask for an event within %s", ErrTimeout, i.opts.InitTimeout)
+			return Result{}, true, fmt.Errorf("%w: the runtime did not ask for an event within %s", ErrTimeout, initWait)
 		default:
 			return Result{}, true, fmt.Errorf("%w: %w", ErrTimeout, err)
 		}

@@ -240,10 +240,11 @@ func TestSessionInit(t *testing.T) {
 	})
 
 	t.Run("the runtime never asks", func(t *testing.T) {
-		inv, agent, _ := sessionSetup(t, Options{HoldIdle: -1, InitTimeout: 50 * time.Millisecond})
+		inv, agent, _ := sessionSetup(t, Options{HoldIdle: -1, InitTimeout: 50 * time.Millisecond,
+			Deadline: func(agentapi.FunctionSpec) time.Duration { return 30 * time.Millisecond }})
 		_, err := inv.Invoke(t.Context(), Request{Function: spec("F", 0), Payload: []byte(`{}`)})
 		require.ErrorIs(t, err, ErrTimeout)
-		assert.ErrorContains(t, err, "did not ask for an event")
+		assert.ErrorContains(t, err, "did not ask for an event within 80ms", "init time plus the function's timeout")
 		assert.True(t, (<-agent.Releases()).Discard)
 	})
 }
@@ -284,4 +285,20 @@ func TestSessionFunctionLog(t *testing.T) {
 	assert.Regexp(t, `^F F-2 \d{4}-\d\d-\d\dT[\d:.]+Z req-b Task timed out after 0\.20 seconds$`, got.lines[4])
 	assert.Equal(t, "F F-2 END RequestId: req-b", got.lines[5])
 	assert.Regexp(t, `^F F-2 REPORT RequestId: req-b\t`, got.lines[6])
+}
+
+// An init that runs past InitTimeout is not a failure while the function's
+// timeout lasts: Lambda runs such an init again inside the invocation.
+func TestSessionSlowInit(t *testing.T) {
+	inv, agent, api := sessionSetup(t, Options{HoldIdle: -1, InitTimeout: 50 * time.Millisecond,
+		Deadline: func(agentapi.FunctionSpec) time.Duration { return 2 * time.Second }})
+	done := make(chan error, 1)
+	go func() {
+		_, err := inv.Invoke(t.Context(), Request{Function: spec("F", 0), Payload: []byte(`1`)})
+		done <- err
+	}()
+	<-agent.Acquires()
+	time.Sleep(200 * time.Millisecond) // four times InitTimeout
+	startRuntime(t, api, "127.0.0.2", echoEvent)
+	require.NoError(t, <-done)
 }
