@@ -118,16 +118,20 @@ func New(opts Options) *Server {
 }
 
 // Session returns the session of the runtime at addr, running in
-// container. A session that served another container at that address
-// (which the runtime reused) starts over: whatever that container left
-// behind is not this one's.
-func (s *Server) Session(addr netip.Addr, container string) *Session {
+// container, which may have started since then (at the earliest). A
+// session that served another container at that address (which the
+// runtime reused) starts over: whatever that container left behind is not
+// this one's. An init error reported since then stays: a runtime that
+// fails fast reports before the gateway has its lease in hand.
+func (s *Server) Session(addr netip.Addr, container string, since time.Time) *Session {
 	sess := s.session(addr)
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
 	if sess.container != container {
 		sess.container = container
-		sess.initErr = nil
+		if sess.initErrAt.Before(since) {
+			sess.initErr = nil
+		}
 		sess.pending = nil
 		if sess.current != nil {
 			sess.finishLocked(sess.current, nil)
@@ -169,6 +173,7 @@ type Session struct {
 	pending   *Invocation   // offered, not yet taken
 	current   *Invocation   // taken, not yet answered
 	initErr   *Outcome      // the runtime failed its init and exits
+	initErrAt time.Time     // when initErr was reported
 }
 
 func (s *Session) broadcastLocked() {
@@ -442,7 +447,7 @@ func (s *Server) initError(w http.ResponseWriter, r *http.Request) {
 	}
 	o := &Outcome{Kind: InitError, Payload: body, ErrorType: r.Header.Get(HeaderErrorType)}
 	sess.mu.Lock()
-	sess.initErr = o
+	sess.initErr, sess.initErrAt = o, time.Now()
 	if cur := sess.current; cur != nil {
 		sess.finishLocked(cur, o)
 	}

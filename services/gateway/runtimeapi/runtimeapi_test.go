@@ -122,7 +122,7 @@ func TestExchange(t *testing.T) {
 	t.Run("the runtime polls first, then answers", func(t *testing.T) {
 		ev := rt.next(t.Context())
 		before := time.Now()
-		done := exchangeAsync(s.Session(addr1, "c1"), &Invocation{ID: "req-1", Payload: []byte(`{"a":1}`),
+		done := exchangeAsync(s.Session(addr1, "c1", time.Time{}), &Invocation{ID: "req-1", Payload: []byte(`{"a":1}`),
 			FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:F", TraceID: "Root=1-x", Timeout: 3 * time.Second},
 			time.Second, time.Second, nil)
 		e := wait(t, ev)
@@ -144,7 +144,7 @@ func TestExchange(t *testing.T) {
 	})
 
 	t.Run("the event waits for the runtime's poll", func(t *testing.T) {
-		done := exchangeAsync(s.Session(addr1, "c1"), &Invocation{ID: "req-2", Payload: []byte(`2`), Timeout: time.Second}, 5*time.Second, time.Second, nil)
+		done := exchangeAsync(s.Session(addr1, "c1", time.Time{}), &Invocation{ID: "req-2", Payload: []byte(`2`), Timeout: time.Second}, 5*time.Second, time.Second, nil)
 		time.Sleep(50 * time.Millisecond)
 		e := wait(t, rt.next(t.Context()))
 		assert.Equal(t, "req-2", e.id)
@@ -170,7 +170,7 @@ func TestExchangeWithoutAnswer(t *testing.T) {
 	rt := newRuntime(t, srv, "127.0.0.1")
 
 	t.Run("no poll by the init deadline: withdrawn, never delivered", func(t *testing.T) {
-		x := wait(t, exchangeAsync(s.Session(netip.MustParseAddr("127.0.0.3"), "c3"), &Invocation{ID: "late", Timeout: time.Second}, 50*time.Millisecond, 0, nil))
+		x := wait(t, exchangeAsync(s.Session(netip.MustParseAddr("127.0.0.3"), "c3", time.Time{}), &Invocation{ID: "late", Timeout: time.Second}, 50*time.Millisecond, 0, nil))
 		require.ErrorIs(t, x.err, ErrNotReady)
 		var ee *ExchangeError
 		require.ErrorAs(t, x.err, &ee)
@@ -187,7 +187,7 @@ func TestExchangeWithoutAnswer(t *testing.T) {
 
 	t.Run("no answer by the deadline", func(t *testing.T) {
 		ev := rt.next(t.Context())
-		done := exchangeAsync(s.Session(addr1, "c1"), &Invocation{ID: "slow", Timeout: 50 * time.Millisecond}, time.Second, 20*time.Millisecond, nil)
+		done := exchangeAsync(s.Session(addr1, "c1", time.Time{}), &Invocation{ID: "slow", Timeout: 50 * time.Millisecond}, time.Second, 20*time.Millisecond, nil)
 		assert.Equal(t, "slow", wait(t, ev).id)
 		x := wait(t, done)
 		require.ErrorIs(t, x.err, ErrNoAnswer)
@@ -201,7 +201,7 @@ func TestExchangeWithoutAnswer(t *testing.T) {
 
 	t.Run("the container exits before it polls", func(t *testing.T) {
 		gone := make(chan struct{})
-		done := exchangeAsync(s.Session(addr1, "c1"), &Invocation{ID: "g1", Timeout: time.Second}, 5*time.Second, 0, gone)
+		done := exchangeAsync(s.Session(addr1, "c1", time.Time{}), &Invocation{ID: "g1", Timeout: time.Second}, 5*time.Second, 0, gone)
 		close(gone)
 		x := wait(t, done)
 		require.ErrorIs(t, x.err, ErrGone)
@@ -214,7 +214,7 @@ func TestExchangeWithoutAnswer(t *testing.T) {
 	t.Run("the container exits with the event", func(t *testing.T) {
 		gone := make(chan struct{})
 		ev := rt.next(t.Context())
-		done := exchangeAsync(s.Session(addr1, "c1"), &Invocation{ID: "g2", Timeout: 5 * time.Second}, time.Second, 0, gone)
+		done := exchangeAsync(s.Session(addr1, "c1", time.Time{}), &Invocation{ID: "g2", Timeout: 5 * time.Second}, time.Second, 0, gone)
 		assert.Equal(t, "g2", wait(t, ev).id)
 		close(gone)
 		x := wait(t, done)
@@ -229,7 +229,7 @@ func TestResponseTooLarge(t *testing.T) {
 	s, srv := start(t, Options{MaxResponse: 10})
 	rt := newRuntime(t, srv, "127.0.0.1")
 	ev := rt.next(t.Context())
-	done := exchangeAsync(s.Session(addr1, "c1"), &Invocation{ID: "big", Timeout: time.Second}, time.Second, time.Second, nil)
+	done := exchangeAsync(s.Session(addr1, "c1", time.Time{}), &Invocation{ID: "big", Timeout: time.Second}, time.Second, time.Second, nil)
 	wait(t, ev)
 	status, body := rt.post("/invocation/big/response", strings.Repeat("x", 11), nil)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
@@ -243,7 +243,7 @@ func TestResponseTooLarge(t *testing.T) {
 func TestInitError(t *testing.T) {
 	s, srv := start(t, Options{})
 	rt := newRuntime(t, srv, "127.0.0.1")
-	sess := s.Session(addr1, "c1")
+	sess := s.Session(addr1, "c1", time.Time{})
 	done := exchangeAsync(sess, &Invocation{ID: "i1", Timeout: time.Second}, 5*time.Second, 0, nil)
 	status, _ := rt.post("/init/error", `{"errorType":"Runtime.ImportModuleError","errorMessage":"No module named 'x'"}`,
 		map[string]string{HeaderErrorType: "Runtime.ImportModuleError"})
@@ -260,16 +260,29 @@ func TestInitError(t *testing.T) {
 	require.NoError(t, x.err)
 	assert.Equal(t, InitError, x.o.Kind)
 
-	// Another container at the address starts clean.
-	x = wait(t, exchangeAsync(s.Session(addr1, "c2"), &Invocation{ID: "i3", Timeout: time.Second}, 50*time.Millisecond, 0, nil))
+	// Another container at the address, started after the report, starts clean.
+	x = wait(t, exchangeAsync(s.Session(addr1, "c2", time.Now()), &Invocation{ID: "i3", Timeout: time.Second}, 50*time.Millisecond, 0, nil))
 	assert.ErrorIs(t, x.err, ErrNotReady)
+}
+
+// A runtime that fails fast reports its init error before the gateway
+// binds the session to its container: the report is kept for it.
+func TestInitErrorBeforeTheLease(t *testing.T) {
+	s, srv := start(t, Options{})
+	rt := newRuntime(t, srv, "127.0.0.1")
+	leased := time.Now()
+	status, _ := rt.post("/init/error", `{"errorType":"Runtime.ImportModuleError","errorMessage":"x"}`, nil)
+	require.Equal(t, http.StatusAccepted, status)
+	x := wait(t, exchangeAsync(s.Session(addr1, "fresh", leased), &Invocation{ID: "e1", Timeout: time.Second}, 50*time.Millisecond, 0, nil))
+	require.NoError(t, x.err)
+	assert.Equal(t, InitError, x.o.Kind)
 }
 
 func TestSessionsAreTheirAddress(t *testing.T) {
 	s, srv := start(t, Options{})
 	one, two := newRuntime(t, srv, "127.0.0.1"), newRuntime(t, srv, "127.0.0.2")
 	ev1, ev2 := one.next(t.Context()), two.next(t.Context())
-	d2 := exchangeAsync(s.Session(addr2, "c2"), &Invocation{ID: "for-two", Timeout: time.Second}, time.Second, time.Second, nil)
+	d2 := exchangeAsync(s.Session(addr2, "c2", time.Time{}), &Invocation{ID: "for-two", Timeout: time.Second}, time.Second, time.Second, nil)
 	e := wait(t, ev2)
 	require.Equal(t, http.StatusOK, e.status, e.body)
 	assert.Equal(t, "for-two", e.id)
@@ -295,7 +308,7 @@ func TestNewerPollTakesOver(t *testing.T) {
 
 	e := wait(t, stale)
 	assert.Equal(t, http.StatusGone, e.status, "the older poll must give way: %+v", e)
-	done := exchangeAsync(s.Session(addr1, "c1"), &Invocation{ID: "n1", Timeout: time.Second}, time.Second, time.Second, nil)
+	done := exchangeAsync(s.Session(addr1, "c1", time.Time{}), &Invocation{ID: "n1", Timeout: time.Second}, time.Second, time.Second, nil)
 	assert.Equal(t, "n1", wait(t, fresh).id)
 	old.post("/invocation/n1/response", `"ok"`, nil)
 	assert.Equal(t, []byte(`"ok"`), wait(t, done).o.Payload)
@@ -332,7 +345,7 @@ func TestPythonClient(t *testing.T) {
 	go func() { _ = cmd.Wait(); close(gone) }()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-gone })
 
-	sess := s.Session(addr1, "py")
+	sess := s.Session(addr1, "py", time.Time{})
 	var pid any
 	for n := 1; n <= 3; n++ {
 		o, err := sess.Exchange(&Invocation{ID: fmt.Sprint("py-", n), Payload: []byte(`{}`), Timeout: 5 * time.Second},
