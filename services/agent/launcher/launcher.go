@@ -3,8 +3,9 @@
 // container on the runtime, follows its logs and, when the function runs
 // behind its Runtime Interface Emulator, waits until the RIE accepts
 // connections (a runtime that talks to the gateway's Runtime API is ready
-// when it asks the gateway for an event, which the gateway waits for). It also reads back what the
-// runtime runs (by label) so the pool can adopt and reconcile.
+// when it asks the gateway for an event, which the gateway waits for). It
+// also reads back what the runtime runs (by label) so the pool can adopt
+// and reconcile.
 package launcher
 
 import (
@@ -238,7 +239,7 @@ func (l *Launcher) ready(ctx context.Context, id, name string, ident plan.Identi
 	}
 	if err != nil {
 		if errors.Is(err, ErrStartTimeout) {
-			return Instance{}, fmt.Errorf("container %s: %w%s", name, err, l.lastLines(ctx, id, exited))
+			return Instance{}, fmt.Errorf("container %s: %w%s", name, err, l.lastLines(ctx, id))
 		}
 		return Instance{}, fmt.Errorf("container %s: %w", name, err)
 	}
@@ -294,8 +295,10 @@ func (l *Launcher) waitReady(ctx context.Context, id, addr string, exited <-chan
 	}
 }
 
-// drainLogs stops a followed container and waits, within logDrainTimeout,
-// for its log stream to end.
+// drainLogs stops a followed container and waits, within logDrainTimeout
+// and even when ctx is done (the lines matter most then), for its log
+// stream to end: lines printed just before the stop would otherwise still
+// be in flight.
 func (l *Launcher) drainLogs(ctx context.Context, id string) {
 	done := l.opts.Logs.Done(id)
 	if done == nil {
@@ -306,13 +309,10 @@ func (l *Launcher) drainLogs(ctx context.Context, id string) {
 		return
 	default:
 	}
-	wait, cancel := context.WithTimeout(ctx, logDrainTimeout)
+	wait, cancel := context.WithTimeout(context.WithoutCancel(ctx), logDrainTimeout)
 	defer cancel()
-	if err := l.rt.Stop(wait, id, 0); err != nil {
-		if !errors.Is(err, engine.ErrNotFound) {
-			l.opts.Logger.Warn("stop container for its last log lines", "container", id, "error", err)
-		}
-		return
+	if err := l.rt.Stop(wait, id, 0); err != nil && !errors.Is(err, engine.ErrNotFound) {
+		l.opts.Logger.Warn("stop container for its last log lines", "container", id, "error", err)
 	}
 	select {
 	case <-done:
@@ -321,23 +321,12 @@ func (l *Launcher) drainLogs(ctx context.Context, id string) {
 }
 
 // lastLines stops the container so its log stream drains, then quotes what
-// it printed. Stopping first matters: lines printed just before the
-// timeout would otherwise still be in flight.
-func (l *Launcher) lastLines(ctx context.Context, id string, exited <-chan struct{}) string {
+// it printed.
+func (l *Launcher) lastLines(ctx context.Context, id string) string {
 	if l.opts.Logs == nil {
 		return ""
 	}
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := l.rt.Stop(stopCtx, id, 0); err != nil {
-		l.opts.Logger.Warn("stop container for its last log lines", "container", id, "error", err)
-	}
-	if exited != nil {
-		select {
-		case <-exited:
-		case <-stopCtx.Done():
-		}
-	}
+	l.drainLogs(ctx, id)
 	lines := l.opts.Logs.Tail(id)
 	if len(lines) == 0 {
 		return "; it printed nothing"
