@@ -1,7 +1,6 @@
 package runtimeapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -328,7 +326,12 @@ func TestPythonClient(t *testing.T) {
 
 	dir, err := filepath.Abs("../../runtime/python")
 	require.NoError(t, err)
-	var out lockedBuffer
+	// A file, not a buffer: the process writes it directly, and the test
+	// reads it while the process runs.
+	outFile, err := os.Create(filepath.Join(t.TempDir(), "output"))
+	require.NoError(t, err)
+	defer outFile.Close()
+	output := func() string { b, _ := os.ReadFile(outFile.Name()); return string(b) }
 	cmd := exec.CommandContext(t.Context(), py, "-u", filepath.Join(dir, "bootstrap.py"), "app.count")
 	cmd.Dir = filepath.Join(dir, "tests/fixtures/task")
 	cmd.Env = []string{
@@ -339,7 +342,7 @@ func TestPythonClient(t *testing.T) {
 		"AWS_LAMBDA_FUNCTION_NAME=fn",
 		"PYTHONDONTWRITEBYTECODE=1",
 	}
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = outFile, outFile
 	require.NoError(t, cmd.Start())
 	gone := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(gone) }()
@@ -350,8 +353,8 @@ func TestPythonClient(t *testing.T) {
 	for n := 1; n <= 3; n++ {
 		o, err := sess.Exchange(&Invocation{ID: fmt.Sprint("py-", n), Payload: []byte(`{}`), Timeout: 5 * time.Second},
 			time.Now().Add(10*time.Second), time.Second, gone, nil)
-		require.NoError(t, err, out.String())
-		require.Equal(t, Response, o.Kind, "%s\n%s", o.Payload, out.String())
+		require.NoError(t, err, output())
+		require.Equal(t, Response, o.Kind, "%s\n%s", o.Payload, output())
 		var got map[string]any
 		require.NoError(t, json.Unmarshal(o.Payload, &got), string(o.Payload))
 		assert.EqualValues(t, n, got["invocations"], "warm invocations share the process")
@@ -365,22 +368,4 @@ func TestPythonClient(t *testing.T) {
 	require.NoError(t, cmd.Process.Kill())
 	_, err = sess.Exchange(&Invocation{ID: "after", Timeout: time.Second}, time.Now().Add(5*time.Second), 0, gone, nil)
 	assert.True(t, errors.Is(err, ErrGone) || errors.Is(err, ErrNotReady), "%v", err)
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
