@@ -38,9 +38,15 @@ func (s *moduleSteps) PlatformWarnings(context.Context) []string { return nil }
 
 // PrepareBases implements deploy.Steps. The engine resolves docker.io bases
 // through its registry mirror; filling that registry needs the host's
-// Docker engine.
-func (s *moduleSteps) PrepareBases(context.Context, []string) (string, []string, error) {
-	return "resolved through the engine's registry mirror", nil, nil
+// Docker engine. Runtime bases are built on the engine (and stay in its
+// cache): the machine's copies are on the host's Docker engine.
+func (s *moduleSteps) PrepareBases(context.Context, deploy.BaseNeeds) (deploy.BasePlan, error) {
+	return deploy.BasePlan{Done: "resolved through the engine's registry mirror"}, nil
+}
+
+// KeepBases implements deploy.Steps: nothing is published to keep.
+func (s *moduleSteps) KeepBases(context.Context, []pipeline.PublishedBase) (string, []string) {
+	return "", nil
 }
 
 // ImageExists implements deploy.Steps. The module starts without the env's

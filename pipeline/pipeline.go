@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -48,6 +50,16 @@ type Request struct {
 	NoCache bool
 	// Bases builds the runtime base images.
 	Bases Bases
+	// BaseImages are ready-built runtime bases (runtime name -> image
+	// ref the engine resolves), used instead of building Bases'
+	// Dockerfiles: the machine's copy of the same build. They do not enter
+	// a function's Source fingerprint, which already covers the
+	// Dockerfiles they were built from.
+	BaseImages map[string]string
+	// PublishBases asks that the base of a runtime, when this run builds
+	// it from its Dockerfile, be published to the ref given (runtime name
+	// -> ref), so later deploys start from it (Result.Bases).
+	PublishBases map[string]string
 	// Sources, when set, is where function code, layers and Docker
 	// contexts are read from instead of the host: the same tree the
 	// template was parsed from, which lies at SourcesRoot on the local
@@ -100,6 +112,17 @@ type Result struct {
 	// Files holds functions.yml, routing.yml and resources.yml, the same
 	// files Run exports to Request.Output.
 	Files *dagger.Directory
+	// Bases are the runtime bases published as Request.PublishBases asked.
+	Bases []PublishedBase
+	// Warnings say what Run could not do that the deploy does without,
+	// such as publishing a base for later deploys.
+	Warnings []string
+}
+
+// PublishedBase is a runtime base image Run built and published.
+type PublishedBase struct {
+	Ref    string // as Request.PublishBases named it
+	Digest string // sha256:...
 }
 
 // Run builds and publishes every function of the request's template, then
@@ -110,7 +133,7 @@ func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 	if req.Events == nil {
 		req.Events = progress.Discard{}
 	}
-	r := &run{dag: dag, req: req, bases: map[string]*dagger.Container{}}
+	r := &run{dag: dag, req: req, bases: map[string]*dagger.Container{}, builtBases: map[string]bool{}}
 	if req.NoCache {
 		r.nonce = fmt.Sprintf("%d", time.Now().UnixNano())
 	}
@@ -129,7 +152,35 @@ func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Config: cfg, Functions: built, Files: files}, nil
+	bases, warnings := r.publishBases(ctx)
+	return Result{Config: cfg, Functions: built, Files: files, Bases: bases, Warnings: warnings}, nil
+}
+
+// publishBases publishes the bases this run built from their Dockerfiles
+// where the request asked for it. A base nobody's function needed this
+// time is not built just to be kept. A failure costs later deploys a
+// rebuild, not this one its result: it comes back as a warning.
+func (r *run) publishBases(ctx context.Context) ([]PublishedBase, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []PublishedBase
+	var warnings []string
+	done := map[string]bool{}
+	for _, rt := range slices.Sorted(maps.Keys(r.builtBases)) {
+		ref := r.req.PublishBases[rt]
+		if ref == "" || done[ref] {
+			continue
+		}
+		done[ref] = true
+		published, err := r.bases[rt].Publish(ctx, ref)
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("runtime base %s not kept for later deploys: publish %s: %s", rt, ref, err))
+			continue
+		}
+		_, digest, _ := strings.Cut(published, "@")
+		out = append(out, PublishedBase{Ref: ref, Digest: digest})
+	}
+	return out, warnings
 }
 
 type run struct {
@@ -139,6 +190,9 @@ type run struct {
 
 	mu    sync.Mutex
 	bases map[string]*dagger.Container
+	// builtBases are the runtimes whose base this run builds from its
+	// Dockerfile (not an image).
+	builtBases map[string]bool
 }
 
 func (r *run) event(id string, st progress.Status, text string) {
@@ -388,6 +442,8 @@ func (r *run) base(rt runtimecatalog.Runtime) (*dagger.Container, error) {
 	var ctr *dagger.Container
 	if img := r.req.Bases.Images[rt.Name]; img != "" {
 		ctr = r.dag.Container().From(img)
+	} else if img := r.req.BaseImages[rt.Name]; img != "" && r.nonce == "" {
+		ctr = r.dag.Container().From(img)
 	} else {
 		if r.req.Bases.FS == nil || r.req.Bases.Dockerfile == nil {
 			return nil, errors.New("no runtime base images configured")
@@ -405,6 +461,7 @@ func (r *run) base(rt runtimecatalog.Runtime) (*dagger.Container, error) {
 			opts.BuildArgs = []dagger.BuildArg{{Name: "ESB_CACHEBUST", Value: r.nonce}}
 		}
 		ctr = dir.DockerBuild(opts)
+		r.builtBases[rt.Name] = true
 	}
 	r.bases[rt.Name] = ctr
 	return ctr, nil

@@ -145,6 +145,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		EngineLog:  engineLog,
 		Bases:      bases,
 		BaseRefs:   baseRefs,
+		BaseCache:  deploy.BaseCache{Ref: cachedBaseRef, LockDir: filepath.Join(esbHome(c), "locks")},
 		Verbose:    engineLog,
 	}
 	sum, err := deploy.Run(ctx, deploy.Options{
@@ -169,16 +170,22 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	return nil
 }
 
+// esbHome is where esb keeps its tools and machine-wide state: $ESB_HOME,
+// else ~/.esb (scripts/setup.sh uses the same rule).
+func esbHome(c *cli) string {
+	if home := c.getenv("ESB_HOME"); home != "" {
+		return home
+	}
+	return filepath.Join(c.getenv("HOME"), ".esb")
+}
+
 // daggerCLI finds the dagger CLI the Go SDK drives: $ESB_DAGGER_CLI, else
 // the one scripts/setup.sh installed, else dagger on PATH.
 func daggerCLI(c *cli) (string, error) {
 	if p := c.getenv("ESB_DAGGER_CLI"); p != "" {
 		return p, nil
 	}
-	home := c.getenv("ESB_HOME")
-	if home == "" {
-		home = filepath.Join(c.getenv("HOME"), ".esb")
-	}
+	home := esbHome(c)
 	if p := filepath.Join(home, "bin", "dagger"); fileIsExecutable(p) {
 		return p, nil
 	}
@@ -254,4 +261,17 @@ func runtimeBases(images map[string]string) (pipeline.Bases, []string, error) {
 		}
 	}
 	return pipeline.Bases{FS: ctx, Dockerfile: lambdaimages.Dockerfile, Images: images}, deploy.FromImages(dockerfiles...), nil
+}
+
+// cachedBaseRef names the machine's copy of a runtime's built-in base.
+func cachedBaseRef(runtime string) (string, error) {
+	rt, ok := runtimecatalog.Lookup(runtime)
+	if !ok {
+		return "", fmt.Errorf("unsupported runtime %q", runtime)
+	}
+	dockerfile, err := lambdaimages.Dockerfile(rt.Family)
+	if err != nil {
+		return "", err
+	}
+	return lambdaimages.BaseRef(dockerfile)
 }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
 	"github.com/esb-dev/esb/internal/compose"
+	lambdaimages "github.com/esb-dev/esb/services/runtime"
 )
 
 func pruneCommand() command {
@@ -21,8 +25,10 @@ func pruneCommand() command {
 Compose tags the gateway, agent, provisioner and runtime-node images by the
 ESB sources they were built from, so every upgrade (or edit) of ESB leaves
 the previous ones behind. prune removes those tags, keeping the images of
-the current sources and any image a container still uses. Function images,
-base images and the infrastructure images are never touched.`)
+the current sources and any image a container still uses. The runtime
+bases deploys keep (esb/lambda-base) go the same way: those this esb does
+not build any more are removed. Function images, Debian and Go base images
+and the infrastructure images are never touched.`)
 			dryRun := fs.Bool("dry-run", false, "list what would be removed, remove nothing")
 			if err := parseFlags(fs, args); err != nil {
 				return err
@@ -91,7 +97,34 @@ func runPrune(ctx context.Context, c *cli, current string, dryRun bool, p imageP
 type dockerImages struct{ api client.APIClient }
 
 func (d dockerImages) Stale(ctx context.Context, current string) ([]compose.StaleImage, error) {
-	return compose.ListStaleSourceImages(ctx, d.api, current)
+	stale, err := compose.ListStaleSourceImages(ctx, d.api, current)
+	if err != nil {
+		return nil, err
+	}
+	bases, err := lambdaimages.BaseRefs()
+	if err != nil {
+		return nil, err
+	}
+	images, err := d.api.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", lambdaimages.BaseRepository))})
+	if err != nil {
+		return nil, fmt.Errorf("list runtime bases: %w", err)
+	}
+	return append(stale, staleBases(images, bases)...), nil
+}
+
+// staleBases picks the runtime base tags that are not among current (the
+// bases this esb builds): earlier runtime clients or Dockerfiles.
+func staleBases(images []image.Summary, current []string) []compose.StaleImage {
+	var out []compose.StaleImage
+	for _, img := range images {
+		for _, ref := range img.RepoTags {
+			if strings.HasPrefix(ref, lambdaimages.BaseRepository+":") && !slices.Contains(current, ref) {
+				out = append(out, compose.StaleImage{Ref: ref, ID: img.ID, Size: img.Size})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b compose.StaleImage) int { return strings.Compare(a.Ref, b.Ref) })
+	return out
 }
 
 func (d dockerImages) Remove(ctx context.Context, ref string) error {

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/docker/docker/api/types/image"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/compose"
+	lambdaimages "github.com/esb-dev/esb/services/runtime"
 )
 
 type fakePruner struct {
@@ -73,4 +75,22 @@ func TestPruneNothingToDo(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, runPrune(t.Context(), &cli{stdout: &out}, "src-aaaaaaaaaaaa", false, &fakePruner{}))
 	assert.Equal(t, "removed 0 image tags of earlier ESB sources (images up to 0 MB, less layers they share with kept images); kept the current src-aaaaaaaaaaaa\n", out.String())
+}
+
+func TestStaleBases(t *testing.T) {
+	current := []string{"esb/lambda-base:python3.13-new"}
+	images := []image.Summary{
+		{ID: "a", RepoTags: []string{"esb/lambda-base:python3.13-new"}},
+		{ID: "b", RepoTags: []string{"esb/lambda-base:python3.13-old", "esb/lambda-base:provided-old"}, Size: 7},
+		{ID: "c", RepoTags: []string{"debian:trixie-slim"}},
+	}
+	assert.Equal(t, []compose.StaleImage{
+		{Ref: "esb/lambda-base:provided-old", ID: "b", Size: 7},
+		{Ref: "esb/lambda-base:python3.13-old", ID: "b", Size: 7},
+	}, staleBases(images, current))
+
+	refs, err := lambdaimages.BaseRefs()
+	require.NoError(t, err)
+	require.NotEmpty(t, refs)
+	assert.Empty(t, staleBases([]image.Summary{{ID: "x", RepoTags: refs}}, refs), "this esb's own bases stay")
 }

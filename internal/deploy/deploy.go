@@ -64,10 +64,15 @@ type Steps interface {
 	WaitRegistry(ctx context.Context) error
 	// PlatformWarnings names platform services that should run but do not.
 	PlatformWarnings(ctx context.Context) []string
-	// PrepareBases makes the runtime base images, plus extra (the bases of
-	// the template's own image functions), resolvable by the engine; it
-	// returns what it did, for people, and warnings.
-	PrepareBases(ctx context.Context, extra []string) (done string, warnings []string, err error)
+	// PrepareBases makes the images the build starts from resolvable by
+	// the engine and says, per runtime, whether its base is built or taken
+	// ready-made (BasePlan). The caller releases the plan once the deploy
+	// is over.
+	PrepareBases(ctx context.Context, needs BaseNeeds) (BasePlan, error)
+	// KeepBases keeps the runtime bases the build published for the next
+	// deploys (BasePlan.Publish); it returns what it did and warnings. A
+	// failure only costs a later deploy a rebuild.
+	KeepBases(ctx context.Context, published []pipeline.PublishedBase) (done string, warnings []string)
 	// ImageExists reports whether the registry still has image@digest.
 	ImageExists(ctx context.Context, image, digest string) (bool, error)
 	// Build runs the pipeline.
@@ -147,13 +152,14 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 		ev.phase("bases", progress.Failed, "cannot read a Dockerfile")
 		return sum, err
 	}
-	done, baseWarnings, err := steps.PrepareBases(ctx, extra)
+	plan, err := steps.PrepareBases(ctx, BaseNeeds{Runtimes: zipRuntimes(tmpl), Extra: extra, NoCache: opts.NoCache})
 	if err != nil {
 		ev.phase("bases", progress.Failed, "cannot mirror base images")
 		return sum, err
 	}
-	sum.Warnings = append(sum.Warnings, baseWarnings...)
-	ev.phase("bases", progress.Done, done)
+	defer plan.release()
+	sum.Warnings = append(sum.Warnings, plan.Warnings...)
+	ev.phase("bases", progress.Done, plan.Done)
 
 	ev.phase("build", progress.Working, fmt.Sprintf("building %d function images", len(tmpl.Functions)))
 	res, err := steps.Build(ctx, pipeline.Request{
@@ -166,13 +172,28 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 		NoCache:         opts.NoCache,
 		Output:          opts.Output,
 		Events:          opts.Events,
+		BaseImages:      plan.Images,
+		PublishBases:    plan.Publish,
 	})
 	if err != nil {
 		ev.phase("build", progress.Failed, "pipeline failed")
 		return sum, err
 	}
 	sum.Functions = res.Functions
+	sum.Warnings = append(sum.Warnings, res.Warnings...)
 	ev.phase("build", progress.Done, fmt.Sprintf("%d functions: %d built, %d unchanged", len(res.Functions), countBuilt(res.Functions), len(res.Functions)-countBuilt(res.Functions)))
+	if len(res.Bases) > 0 {
+		ev.phase("bases", progress.Working, "keeping the new runtime bases for the next deploys")
+		done, warnings := steps.KeepBases(ctx, res.Bases)
+		sum.Warnings = append(sum.Warnings, warnings...)
+		status := progress.Done
+		if len(warnings) > 0 {
+			status = progress.Warning
+		}
+		ev.phase("bases", status, done)
+	}
+	// Other deploys of this machine waiting for these bases may go on.
+	plan.release()
 
 	// Merge what the pipeline exported, not what it was asked to build:
 	// the files on the host are the contract.
@@ -289,6 +310,18 @@ func imageBases(t *sam.Template) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// zipRuntimes lists the runtimes the template's zip functions run on, in
+// template order, each once.
+func zipRuntimes(t *sam.Template) []string {
+	var out []string
+	for _, f := range t.Functions {
+		if f.PackageType != sam.PackageImage && f.Runtime != "" && !slices.Contains(out, f.Runtime) {
+			out = append(out, f.Runtime)
+		}
+	}
+	return out
 }
 
 // currentFunctions reads what the env serves now. A missing CONFIG_DIR is

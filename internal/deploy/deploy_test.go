@@ -32,6 +32,11 @@ type fakeSteps struct {
 	missing    bool // the registry lost every image
 	extraBases []string
 
+	needs     BaseNeeds
+	plan      BasePlan                 // what PrepareBases answers
+	published []pipeline.PublishedBase // what Build says it published
+	kept      []pipeline.PublishedBase
+
 	pullErr error
 	pulls   [][]string
 	calls   []string // pull and provision, in order
@@ -50,9 +55,16 @@ func (f *fakeSteps) ImageExists(context.Context, string, string) (bool, error) {
 
 func (f *fakeSteps) WaitRegistry(context.Context) error        { return f.registryErr }
 func (f *fakeSteps) PlatformWarnings(context.Context) []string { return nil }
-func (f *fakeSteps) PrepareBases(_ context.Context, extra []string) (string, []string, error) {
-	f.extraBases = extra
-	return "2 base images already in the registry", nil, nil
+func (f *fakeSteps) PrepareBases(_ context.Context, needs BaseNeeds) (BasePlan, error) {
+	f.extraBases = needs.Extra
+	f.needs = needs
+	plan := f.plan
+	plan.Done = "2 base images already in the registry"
+	return plan, nil
+}
+func (f *fakeSteps) KeepBases(_ context.Context, published []pipeline.PublishedBase) (string, []string) {
+	f.kept = append(f.kept, published...)
+	return fmt.Sprintf("kept %d", len(published)), nil
 }
 func (f *fakeSteps) Provision(context.Context) (string, error) {
 	f.provisions++
@@ -87,7 +99,7 @@ func (f *fakeSteps) Build(_ context.Context, req pipeline.Request) (pipeline.Res
 			return pipeline.Result{}, err
 		}
 	}
-	return pipeline.Result{Config: cfg, Functions: built}, nil
+	return pipeline.Result{Config: cfg, Functions: built, Bases: f.published}, nil
 }
 
 func options(t *testing.T, fixture string) Options {
@@ -276,4 +288,28 @@ Resources:
 	got, err := imageBases(parsed)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"debian:bookworm-slim", "python:3.13-slim"}, got)
+}
+
+// The base plan reaches the pipeline, and what it published is kept once
+// the build is done, before the claim on the machine's bases goes.
+func TestRunKeepsTheBasesItBuilt(t *testing.T) {
+	opts := options(t, "layers")
+	released := 0
+	published := []pipeline.PublishedBase{{Ref: "127.0.0.1:5010/esb/lambda-base:python3.13-x", Digest: "sha256:feed"}}
+	steps := &fakeSteps{
+		digest: digestOf("a"),
+		plan: BasePlan{
+			Images:  map[string]string{"nodejs20.x": "esb/lambda-base:nodejs20.x-y"},
+			Publish: map[string]string{"python3.13": published[0].Ref},
+			unlock:  []func(){func() { released++ }},
+		},
+		published: published,
+	}
+	_, err := Run(t.Context(), opts, steps)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"python3.13", "nodejs20.x"}, steps.needs.Runtimes)
+	assert.Equal(t, steps.plan.Images, steps.request.BaseImages)
+	assert.Equal(t, steps.plan.Publish, steps.request.PublishBases)
+	assert.Equal(t, published, steps.kept)
+	assert.Equal(t, 1, released, "released once, though Run also defers it")
 }

@@ -33,6 +33,9 @@ type PlatformSteps struct {
 	// BaseRefs are the docker.io images the runtime Dockerfiles start from;
 	// PrepareBases mirrors them into the env's registry.
 	BaseRefs []string
+	// BaseCache keeps runtime bases once per machine; its zero value
+	// builds them on every env's engine.
+	BaseCache BaseCache
 	// Verbose, when set, receives the provisioner's whole output as it
 	// runs; otherwise it is shown only when the provisioner fails.
 	Verbose io.Writer
@@ -85,30 +88,6 @@ func modeMismatch(mode string, running map[string]bool) string {
 		return "the env runs in docker mode (no runtime-node): deploy with --mode docker, or its functions cannot pull their images"
 	}
 	return ""
-}
-
-// PrepareBases implements Steps. It reports base images neither the
-// registry nor the local Docker engine has: the engine then tries docker.io.
-func (s PlatformSteps) PrepareBases(ctx context.Context, extra []string) (string, []string, error) {
-	refs := append(slices.Clone(s.BaseRefs), extra...)
-	results, err := s.Registry.Mirror(ctx, s.Docker, refs)
-	if err != nil {
-		return "", nil, err
-	}
-	var warnings, pushed []string
-	for _, r := range results {
-		switch r.Action {
-		case "pushed":
-			pushed = append(pushed, r.Ref)
-		case "unavailable":
-			warnings = append(warnings, fmt.Sprintf("base image %s is neither in the registry nor in the local Docker engine: the engine pulls it from docker.io (fails offline; run scripts/setup.sh)", r.Ref))
-		}
-	}
-	done := fmt.Sprintf("%d base images already in the registry", len(results)-len(pushed)-len(warnings))
-	if len(pushed) > 0 {
-		done = "pushed " + strings.Join(pushed, ", ") + " to the registry"
-	}
-	return done, warnings, nil
 }
 
 // ImageExists implements Steps with a manifest lookup by digest.

@@ -91,14 +91,7 @@ func ThroughMirror(ref string) bool {
 // reports the push finished, with the engine's error if it failed.
 func Push(ctx context.Context, docker client.APIClient, ref string) error {
 	rc, err := docker.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: emptyAuth()})
-	if err != nil {
-		return fmt.Errorf("push %s: %w", ref, err)
-	}
-	defer rc.Close()
-	if err := jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, nil); err != nil {
-		return fmt.Errorf("push %s: %w", ref, err)
-	}
-	return nil
+	return finish("push", ref, rc, err)
 }
 
 // emptyAuth is the X-Registry-Auth header for a registry without
@@ -106,4 +99,24 @@ func Push(ctx context.Context, docker client.APIClient, ref string) error {
 func emptyAuth() string {
 	data, _ := json.Marshal(struct{}{})
 	return base64.URLEncoding.EncodeToString(data)
+}
+
+// Pull pulls ref into the Docker engine and returns once the engine
+// reports the pull finished, with the engine's error if it failed.
+func Pull(ctx context.Context, docker client.APIClient, ref string) error {
+	rc, err := docker.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: emptyAuth()})
+	return finish("pull", ref, rc, err)
+}
+
+// finish reads a push or pull's progress stream to its end: the engine
+// reports a failure in the stream, not in the call's error.
+func finish(verb, ref string, rc io.ReadCloser, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", verb, ref, err)
+	}
+	defer rc.Close()
+	if err := jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, nil); err != nil {
+		return fmt.Errorf("%s %s: %w", verb, ref, err)
+	}
+	return nil
 }

@@ -1,13 +1,13 @@
 package lambdaimages
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -66,7 +66,7 @@ func TestContextHoldsEveryCopySource(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			data, err := fs.ReadFile(Context(), name)
 			require.NoError(t, err)
-			sources := copySources(string(data))
+			sources := CopySources(string(data))
 			require.NotEmpty(t, sources)
 			for _, src := range sources {
 				_, err := fs.Stat(Context(), strings.TrimSuffix(src, "/"))
@@ -80,21 +80,6 @@ func TestContextHoldsEveryCopySource(t *testing.T) {
 	}))
 	_, err = fs.Stat(Context(), "python/esb_lambda_runtime/__init__.py")
 	assert.NoError(t, err, "package marker must be embedded")
-}
-
-// copySources lists the build-context sources of COPY instructions, skipping
-// copies from other stages.
-func copySources(dockerfile string) []string {
-	var sources []string
-	sc := bufio.NewScanner(strings.NewReader(dockerfile))
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 3 || fields[0] != "COPY" || strings.HasPrefix(fields[1], "--from=") {
-			continue
-		}
-		sources = append(sources, fields[1:len(fields)-1]...)
-	}
-	return sources
 }
 
 // TestEntrypoint checks how lambda-entrypoint.sh picks the runtime and
@@ -171,4 +156,45 @@ func tail(out []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+func TestBaseRef(t *testing.T) {
+	dockerfiles, err := fs.Glob(Context(), "*.Dockerfile")
+	require.NoError(t, err)
+	seen := map[string]string{}
+	for _, name := range dockerfiles {
+		ref, err := BaseRef(name)
+		require.NoError(t, err)
+		stem := strings.TrimSuffix(name, ".Dockerfile")
+		assert.Regexp(t, `^esb/lambda-base:`+regexp.QuoteMeta(stem)+`-[0-9a-f]{16}$`, ref)
+		again, err := BaseRef(name)
+		require.NoError(t, err)
+		assert.Equal(t, ref, again, "stable")
+		assert.NotContains(t, seen, ref, "%s and %s name the same base", name, seen[ref])
+		seen[ref] = name
+	}
+	_, err = BaseRef("missing.Dockerfile")
+	assert.Error(t, err)
+}
+
+func TestFingerprintCoversWhatIsCopied(t *testing.T) {
+	// The python base copies python/..., the node base nodejs/...: an edit
+	// of one client must rename its base only.
+	py, err := Fingerprint("python3.13.Dockerfile")
+	require.NoError(t, err)
+	node, err := Fingerprint("nodejs20.x.Dockerfile")
+	require.NoError(t, err)
+	assert.NotEqual(t, py, node)
+
+	data, err := fs.ReadFile(Context(), "python3.13.Dockerfile")
+	require.NoError(t, err)
+	sources := CopySources(string(data))
+	assert.Contains(t, sources, "python/esb_lambda_runtime/")
+	assert.Contains(t, sources, "lambda-entrypoint.sh")
+	assert.NotContains(t, sources, "/aws-lambda-rie", "COPY --from=rie is another stage")
+}
+
+func TestCopySources(t *testing.T) {
+	df := "FROM x AS rie\nFROM y\nCOPY --from=rie /a /b\nCOPY --chmod=0755 a.sh b/ /dst/\ncopy c /d\nCOPY single\nRUN COPY x y\n"
+	assert.Equal(t, []string{"a.sh", "b/", "c"}, CopySources(df))
 }
