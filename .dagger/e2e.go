@@ -41,6 +41,13 @@ func (m *Esb) E2e(
 	// Tests to run (go test -run).
 	// +default="TestDeployFirstFlow"
 	run string,
+	// Images to take ready-built from the engine's registry mirror instead
+	// of building them: docker.io refs such as esb/gateway:src-0123456789ab
+	// or esb/lambda-base:python3.13-…, as a machine that just built the
+	// platform from the same sources has them. The suite's Docker engine
+	// loads them; compose and esb deploy then build only what is missing.
+	// +optional
+	images []string,
 ) (string, error) {
 	versions, err := setupVersions(ctx, source)
 	if err != nil {
@@ -55,16 +62,30 @@ func (m *Esb) E2e(
 		File("/esb-ca.crt")
 	src := source.WithFile("certs/extra-ca.crt", ca)
 
-	engine := src.DockerBuild(dagger.DirectoryDockerBuildOpts{Dockerfile: "services/dagger-engine/Dockerfile"})
-	images := []struct {
-		ref string
-		ctr *dagger.Container
-	}{
+	ready := map[string]bool{}
+	for _, ref := range images {
+		ready[ref] = true
+	}
+	// build is the image ref: taken ready-built when the caller has it,
+	// else built from its Dockerfile in the source.
+	build := func(ref, dockerfile string) *dagger.Container {
+		if ready[ref] {
+			return dag.Container().From(ref)
+		}
+		return src.DockerBuild(dagger.DirectoryDockerBuildOpts{Dockerfile: dockerfile})
+	}
+	engine := build(versions.engineImage, "services/dagger-engine/Dockerfile")
+	loads := []imageLoad{
 		{"debian:bookworm-slim", dag.Container().From("debian:bookworm-slim")},
 		{"debian:trixie-slim", dag.Container().From("debian:trixie-slim")},
 		{versions.golangImage, golang},
-		{versions.rieImage, src.DockerBuild(dagger.DirectoryDockerBuildOpts{Dockerfile: "services/lambda-rie/Dockerfile"})},
+		{versions.rieImage, build(versions.rieImage, "services/lambda-rie/Dockerfile")},
 		{versions.engineImage, engine},
+	}
+	for _, ref := range images {
+		if ref != versions.engineImage && ref != versions.rieImage {
+			loads = append(loads, imageLoad{ref, dag.Container().From(ref)})
+		}
 	}
 
 	goMod := dag.CacheVolume("esb-e2e-gomod")
@@ -79,7 +100,7 @@ func (m *Esb) E2e(
 		// One Docker engine per data directory: parallel runs wait.
 		WithMountedCache(dockerRoot, dag.CacheVolume("esb-e2e-docker"), dagger.ContainerWithMountedCacheOpts{Sharing: dagger.CacheSharingModeLocked})
 	var list strings.Builder
-	for i, img := range images {
+	for i, img := range loads {
 		name := fmt.Sprintf("%d.tar", i)
 		runner = runner.WithMountedFile("/images/"+name, img.ctr.AsTarball())
 		fmt.Fprintf(&list, "%s %s\n", name, img.ref)
@@ -97,6 +118,12 @@ func (m *Esb) E2e(
 		return "", fmt.Errorf("e2e suite: %w", err)
 	}
 	return out, nil
+}
+
+// imageLoad is an image the suite's Docker engine loads under ref.
+type imageLoad struct {
+	ref string
+	ctr *dagger.Container
 }
 
 // composePlugin builds Docker Compose from the Go module proxy, as

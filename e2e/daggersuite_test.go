@@ -3,18 +3,27 @@
 package e2e
 
 import (
+	"context"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/errdefs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	lambdaimages "github.com/esb-dev/esb/services/runtime"
 )
 
 // TestDaggerModuleSuite runs the module's e2e function (the deploy-first A/B
 // suite on a platform inside the pipeline) twice on a throwaway env's
 // engine: the first run passes, the second gives the same result from
-// cache. Cold it builds the whole platform a second time inside the
-// pipeline (about 15 min on two cores); just e2e-dagger runs it alone.
+// cache. The platform images this machine built from the same sources
+// (and the runtime bases it keeps) are handed to the suite through the
+// env's registry, as the function's `images` argument allows, so the
+// pipeline does not build the platform a second time; `dagger call e-2-e`
+// without it builds everything (about 15 min on two cores).
 func TestDaggerModuleSuite(t *testing.T) {
 	s := newStack(t, "dsuite", 1400)
 	s.up(t)
@@ -22,11 +31,15 @@ func TestDaggerModuleSuite(t *testing.T) {
 	// What the e2e function starts from; on a site, the registry mirror
 	// holds them.
 	mirror(ctx, t, s, "golang:1.26-bookworm", "debian:bookworm-slim", "debian:trixie-slim")
+	ready := s.builtImages(ctx, t)
+	start := time.Now()
+	mirror(ctx, t, s, ready...)
+	t.Logf("handed %d ready-built images to the suite in %.0fs: %s", len(ready), time.Since(start).Seconds(), strings.Join(ready, " "))
 
 	var outputs []string
 	for i := range 2 {
 		start := time.Now()
-		res := s.dagger(ctx, t, "call", "e-2-e")
+		res := s.dagger(ctx, t, "call", "e-2-e", "--images", strings.Join(ready, ","))
 		require.NoError(t, res.err, "run %d", i+1)
 		t.Logf("dagger call e-2-e, run %d: %.0fs", i+1, time.Since(start).Seconds())
 		assert.Contains(t, res.stdout, "--- PASS: TestDeployFirstFlow")
@@ -34,4 +47,32 @@ func TestDaggerModuleSuite(t *testing.T) {
 		outputs = append(outputs, res.stdout)
 	}
 	assert.Equal(t, outputs[0], outputs[1], "unchanged inputs give the recorded result")
+}
+
+// builtImages are the images of the env's docker-mode platform as compose
+// names them (just built from this checkout, or found), the Dagger
+// engine's and RIE's images setup.sh built, and the runtime bases of this
+// version of ESB the machine keeps.
+func (s *stack) builtImages(ctx context.Context, t *testing.T) []string {
+	t.Helper()
+	out, err := s.compose(ctx, "--profile", "provisioner", "config", "--images")
+	require.NoError(t, err, out)
+	refs := strings.Fields(out)
+	docker := dockerClient(t)
+	bases, err := lambdaimages.BaseRefs()
+	require.NoError(t, err)
+	// The runtime Dockerfiles start from RIE's image (and Debian, which
+	// the suite loads anyway).
+	for _, ref := range append(bases, runtimeBaseRefs(t)...) {
+		if !strings.HasPrefix(ref, "esb/") || slices.Contains(refs, ref) {
+			continue
+		}
+		_, err := docker.ImageInspect(ctx, ref)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		require.NoError(t, err)
+		refs = append(refs, ref)
+	}
+	return refs
 }

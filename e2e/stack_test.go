@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,7 +118,8 @@ func (s *stack) start(t testing.TB, flags ...string) {
 	// Created here, owned by the test's user: Docker would create a missing
 	// bind source owned by root.
 	require.NoError(t, os.MkdirAll(s.layout.ConfigDir, 0o755))
-	t.Logf("compose up %s (the first run builds the images)", s.layout.Env.Project())
+	s.buildImages(ctx, t)
+	t.Logf("compose up %s", s.layout.Env.Project())
 	// Streamed line by line: a cold build takes minutes and CI should show it.
 	err := s.project().Run(ctx, testLog{t}, append([]string{"--progress", "plain", "up", "-d"}, flags...)...)
 	require.NoError(t, err, "compose up %s", s.layout.Env.Project())
@@ -128,6 +130,25 @@ func (s *stack) start(t testing.TB, flags ...string) {
 		s.down(t)
 		s.removeLeftovers(t)
 	})
+}
+
+// builtModes holds, per mode, the outcome of building its images: tests
+// that bring envs up side by side would otherwise each have compose build
+// the same missing images at the same time.
+var builtModes sync.Map // mode -> func() error
+
+// buildImages builds the mode's platform images once per test binary,
+// before the first env of that mode starts. Later envs find them.
+func (s *stack) buildImages(ctx context.Context, t testing.TB) {
+	t.Helper()
+	once, _ := builtModes.LoadOrStore(s.mode, sync.OnceValue(func() error {
+		start := time.Now()
+		t.Logf("compose build (%s mode; the first run on a machine builds every image)", s.mode)
+		err := s.project().Run(ctx, testLog{t}, "--progress", "plain", "--profile", "provisioner", "build")
+		t.Logf("compose build (%s mode): %.0fs", s.mode, time.Since(start).Seconds())
+		return err
+	}))
+	require.NoError(t, once.(func() error)(), "compose build")
 }
 
 // testLog writes each line it gets to the test log, prefixed.

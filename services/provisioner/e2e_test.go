@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/provisioner/provision"
@@ -233,6 +234,10 @@ func newStack(t *testing.T) *stack {
 	require.NoError(t, err)
 	l, err := platform.Resolve(e, platform.LayoutOptions{Dirs: platform.Dirs{XDGCacheHome: t.TempDir()}})
 	require.NoError(t, err)
+	// The tag esb env gives: the provisioner image the e2e suite's envs
+	// build from these sources is this one, built once per machine.
+	l.ImageTag, err = compose.SourceTag(root)
+	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(l.ConfigDir, 0o755))
 
 	s := &stack{
@@ -261,12 +266,11 @@ func envOr(name, def string) string {
 }
 
 // compose runs docker compose on the E2E file set (infra + docker mode,
-// never the root include) plus the proposed provisioner service.
+// never the root include).
 func (s *stack) compose(ctx context.Context, args ...string) (string, error) {
 	full := append([]string{"compose",
 		"-f", filepath.Join(s.root, "compose", "docker-compose.infra.yml"),
 		"-f", filepath.Join(s.root, "compose", "docker-compose.docker.yml"),
-		"-f", filepath.Join(s.root, "services", "provisioner", "testdata", "docker-compose.provisioner.yml"),
 	}, args...)
 	cmd := exec.CommandContext(ctx, "docker", full...)
 	cmd.Dir = s.root
