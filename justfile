@@ -78,5 +78,15 @@ e2e:
 e2e-dagger:
     go test -tags e2e -count=1 -timeout 60m -v -run '^TestDaggerModuleSuite$' ./e2e/ | grep -v 'compose: '
 
-# Everything CI runs: unit, then end-to-end.
-test: unit e2e
+# Everything CI runs: unit, then end-to-end, then how long each stage and e2e test took.
+test:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    log=$(mktemp)
+    trap 'rm -f "$log"' EXIT
+    start=$SECONDS
+    just unit
+    unit=$((SECONDS - start)) start=$SECONDS status=0
+    just e2e 2>&1 | tee "$log" || status=$?
+    scripts/stage-times.sh "$log" unit=$unit e2e=$((SECONDS - start))
+    exit $status

@@ -226,19 +226,57 @@ ensure_dagger() {
 	ok "dagger CLI $("$BIN/dagger" version | cut -d' ' -f2) at $BIN/dagger"
 }
 
+# timed runs a step and records how long it took in $TIMES, for the table
+# main prints at the end (steps run side by side, so each writes a line).
+TIMES=$(mktemp)
+trap 'rm -f "$TIMES"' EXIT
+timed() {
+	local name=$1 t=$SECONDS
+	shift
+	"$@"
+	printf '%s\t%d\n' "$name" $((SECONDS - t)) >>"$TIMES"
+}
+
+# together runs each command in a background subshell and waits for all of
+# them; it fails, once every one has ended, when any failed. Steps that
+# wait on the network (debootstrap, npm) then overlap with the ones that
+# compile.
+together() {
+	local pids=() cmd failed=0 pid
+	for cmd in "$@"; do
+		(eval "$cmd") &
+		pids+=($!)
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" || failed=1
+	done
+	[ "$failed" -eq 0 ] || die "a step above failed"
+}
+
+# The images the platform's builds start from, in the order they need each
+# other: the Go builder is Debian bookworm plus the toolchain, RIE and the
+# Dagger engine are built on it.
+build_chain() {
+	timed debian:bookworm-slim ensure_base_image bookworm
+	timed "$GOLANG_IMAGE" ensure_golang_image
+	together "timed lambda-rie ensure_rie_image" "timed dagger ensure_dagger"
+}
+
 main() {
 	local t0=$SECONDS
 	command -v go >/dev/null 2>&1 || die "Go is required on PATH"
-	ensure_docker
-	ensure_compose
-	ensure_just
+	timed docker ensure_docker
 	ensure_ca
-	ensure_base_image bookworm
-	ensure_base_image trixie
-	ensure_golang_image
-	ensure_rie_image
-	ensure_dagger
+	# Installed up front: two debootstraps side by side would both want
+	# apt's lock to install it.
+	if ! have_image debian:bookworm-slim || ! have_image debian:trixie-slim; then
+		apt_install debootstrap
+	fi
+	together "timed compose ensure_compose" "timed just ensure_just" \
+		"timed debian:trixie-slim ensure_base_image trixie" build_chain
 	step "setup done in $(elapsed $t0)"
+	# Side by side, so the steps add up to more than the total.
+	sort -t "$(printf '\t')" -k2,2nr "$TIMES" | awk -F '\t' '{ printf "    %-24s %5ds\n", $1, $2 }' >&2
 }
 
 main "$@"
