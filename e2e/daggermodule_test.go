@@ -27,8 +27,8 @@ import (
 // TestDaggerModule drives the repository's Dagger module (dagger.json,
 // .dagger/) with the dagger CLI against a real env's engine, as CI would:
 // `dagger call deploy` of template A, merged and provisioned on the host,
-// served by the gateway. TestDaggerModuleSuite runs the module's e2e
-// function.
+// served by the gateway; then the module's e2e function (moduleSuite), on
+// the same engine, which has compiled the module once for both.
 func TestDaggerModule(t *testing.T) {
 	s := newStack(t, "dmod", 1300)
 	s.up(t)
@@ -97,6 +97,8 @@ func TestDaggerModule(t *testing.T) {
 			assert.Equal(t, fn.Digest, after[name].Digest, name)
 		}
 	})
+
+	t.Run("suite: dagger call e-2-e", func(t *testing.T) { moduleSuite(t, s) })
 }
 
 // dagger runs the dagger CLI on the repository's module against the env's

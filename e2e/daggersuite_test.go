@@ -16,17 +16,15 @@ import (
 	lambdaimages "github.com/esb-dev/esb/services/runtime"
 )
 
-// TestDaggerModuleSuite runs the module's e2e function (the deploy-first A/B
-// suite on a platform inside the pipeline) twice on a throwaway env's
-// engine: the first run passes, the second gives the same result from
-// cache. The platform images this machine built from the same sources
-// (and the runtime bases it keeps) are handed to the suite through the
-// env's registry, as the function's `images` argument allows, so the
-// pipeline does not build the platform a second time; `dagger call e-2-e`
-// without it builds everything (about 15 min on two cores).
-func TestDaggerModuleSuite(t *testing.T) {
-	s := newStack(t, "dsuite", 1400)
-	s.up(t)
+// moduleSuite runs the module's e2e function (the deploy-first A/B suite on
+// a platform inside the pipeline) twice on the env's engine: the first run
+// passes, the second gives the same result from cache. The platform images
+// this machine built from the same sources (and the runtime bases it
+// keeps) are handed to the suite through the env's registry, as the
+// function's `images` argument allows, so the pipeline does not build the
+// platform a second time; `dagger call e-2-e` without it builds
+// everything (about 15 min on two cores).
+func moduleSuite(t *testing.T, s *stack) {
 	ctx := t.Context()
 	// What the e2e function starts from; on a site, the registry mirror
 	// holds them.
@@ -55,9 +53,13 @@ func TestDaggerModuleSuite(t *testing.T) {
 // version of ESB the machine keeps.
 func (s *stack) builtImages(ctx context.Context, t *testing.T) []string {
 	t.Helper()
-	out, err := s.compose(ctx, "--profile", "provisioner", "config", "--images")
-	require.NoError(t, err, out)
-	refs := strings.Fields(out)
+	services, err := s.builtServices(ctx)
+	require.NoError(t, err)
+	var refs []string
+	for _, image := range services {
+		refs = append(refs, image)
+	}
+	slices.Sort(refs)
 	docker := dockerClient(t)
 	bases, err := lambdaimages.BaseRefs()
 	require.NoError(t, err)

@@ -8,6 +8,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,6 +30,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/agentapi"
@@ -137,18 +139,74 @@ func (s *stack) start(t testing.TB, flags ...string) {
 // the same missing images at the same time.
 var builtModes sync.Map // mode -> func() error
 
-// buildImages builds the mode's platform images once per test binary,
-// before the first env of that mode starts. Later envs find them.
+// buildImages builds the mode's missing platform images once per test
+// binary, before the first env of that mode starts; later envs find them.
+// Images already there are left alone, as `up` leaves them: a machine
+// that loaded them (the Dagger suite) has no build cache to rebuild from.
 func (s *stack) buildImages(ctx context.Context, t testing.TB) {
 	t.Helper()
 	once, _ := builtModes.LoadOrStore(s.mode, sync.OnceValue(func() error {
+		missing, err := s.missingImages(ctx, t)
+		if err != nil || len(missing) == 0 {
+			return err
+		}
 		start := time.Now()
-		t.Logf("compose build (%s mode; the first run on a machine builds every image)", s.mode)
-		err := s.project().Run(ctx, testLog{t}, "--progress", "plain", "--profile", "provisioner", "build")
+		t.Logf("compose build %v (%s mode)", missing, s.mode)
+		err = s.project().Run(ctx, testLog{t}, append([]string{"--progress", "plain", "--profile", "provisioner", "build"}, missing...)...)
 		t.Logf("compose build (%s mode): %.0fs", s.mode, time.Since(start).Seconds())
 		return err
 	}))
 	require.NoError(t, once.(func() error)(), "compose build")
+}
+
+// missingImages lists the services of the mode whose image is built by
+// compose and not on the machine.
+func (s *stack) missingImages(ctx context.Context, t testing.TB) ([]string, error) {
+	services, err := s.builtServices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	docker := dockerClient(t)
+	var missing []string
+	for name, image := range services {
+		if _, err := docker.ImageInspect(ctx, image); err == nil {
+			continue
+		} else if !errdefs.IsNotFound(err) {
+			return nil, err
+		}
+		missing = append(missing, name)
+	}
+	slices.Sort(missing)
+	return missing, nil
+}
+
+// builtServices maps the mode's services whose image compose builds
+// (profiles included) to that image.
+func (s *stack) builtServices(ctx context.Context) (map[string]string, error) {
+	// stdout only: a warning on stderr is not JSON.
+	cmd := s.project().Command(ctx, "--profile", "provisioner", "config", "--format", "json")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("compose config: %w\n%s", err, stderr.String())
+	}
+	var cfg struct {
+		Services map[string]struct {
+			Image string          `json:"image"`
+			Build json.RawMessage `json:"build"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		return nil, fmt.Errorf("compose config: %w", err)
+	}
+	built := map[string]string{}
+	for name, svc := range cfg.Services {
+		if len(svc.Build) > 0 && svc.Image != "" {
+			built[name] = svc.Image
+		}
+	}
+	return built, nil
 }
 
 // testLog writes each line it gets to the test log, prefixed.
