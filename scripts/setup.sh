@@ -255,9 +255,15 @@ together() {
 
 # The images the platform's builds start from, in the order they need each
 # other: the Go builder is Debian bookworm plus the toolchain, RIE and the
-# Dagger engine are built on it.
+# Dagger engine are built on it. Trixie is not on that path: its
+# debootstrap (network and disk) goes beside the builder's compiling
+# rather than beside bookworm's debootstrap.
 build_chain() {
 	timed debian:bookworm-slim ensure_base_image bookworm
+	together "timed debian:trixie-slim ensure_base_image trixie" go_chain
+}
+
+go_chain() {
 	timed "$GOLANG_IMAGE" ensure_golang_image
 	together "timed lambda-rie ensure_rie_image" "timed dagger ensure_dagger"
 }
@@ -272,8 +278,7 @@ main() {
 	if ! have_image debian:bookworm-slim || ! have_image debian:trixie-slim; then
 		apt_install debootstrap
 	fi
-	together "timed compose ensure_compose" "timed just ensure_just" \
-		"timed debian:trixie-slim ensure_base_image trixie" build_chain
+	together "timed compose ensure_compose" "timed just ensure_just" build_chain
 	step "setup done in $(elapsed $t0)"
 	# Side by side, so the steps add up to more than the total.
 	sort -t "$(printf '\t')" -k2,2nr "$TIMES" | awk -F '\t' '{ printf "    %-24s %5ds\n", $1, $2 }' >&2
