@@ -69,9 +69,10 @@ bench-e2e:
     go test -tags e2e -count=1 -timeout 60m -v -run '^TestDataPlane$/^hot_reload_latency$' ./e2e/ | grep -v 'compose: '
 
 # End-to-end tests against the real stack (starts and removes throwaway envs);
-# the services' own Docker-backed tests run here too.
+# the services' own Docker-backed tests run here too. One package at a time
+# (-p 1): their envs would otherwise build the same platform images side by side.
 e2e:
-    go test -tags e2e -count=1 -timeout 85m -v ./e2e/... ./services/...
+    go test -tags e2e -count=1 -p 1 -timeout 85m -v ./e2e/... ./services/...
 
 # Only the module's e2e function (part of `just e2e`): the A/B suite inside a Dagger pipeline,
 # run twice (the second answers from cache), given the platform images this machine built.
