@@ -145,7 +145,7 @@ func TestErrors(t *testing.T) {
 			want: []string{
 				`template.yml:4:5: Globals.Function.FunctionName: cannot be set in Globals; set it on each function`,
 				`template.yml:5:5: Globals.Function.Events: cannot be set in Globals; set it on each function`,
-				`template.yml:6:3: Globals.Table: unknown Globals section (want Function, Api, HttpApi, SimpleTable, StateMachine or CapacityProvider)`,
+				`template.yml:6:3: Globals.Table: unknown Globals section (want Api, CapacityProvider, Function, HttpApi, LayerVersion, SimpleTable, StateMachine, WebSocketApi)`,
 			},
 		},
 		{

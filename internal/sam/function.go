@@ -46,7 +46,7 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 	serverless := r.typ == TypeServerlessFunction
 	props := r.props
 	if serverless {
-		props = p.withGlobals("Function", props, r.path+".Properties")
+		props = p.withGlobals(r, "Function")
 	}
 	o := obj{n: props, path: r.path + ".Properties"}
 	if o.n == nil {

@@ -78,6 +78,9 @@ func Parse(name string, src []byte, dir string, opts Options) (*Template, error)
 	if err != nil {
 		return nil, err
 	}
+	if p.checkDuplicateKeys(root); p.d.err() != nil {
+		return nil, p.d.err()
+	}
 	t := p.parse(root)
 	if err := p.d.err(); err != nil {
 		return nil, err
@@ -219,6 +222,11 @@ type rawResource struct {
 	condNode  *yaml.Node
 	metadata  *yaml.Node
 	skipped   bool // its Condition is false
+	// ignoreAll and ignore come from the IgnoreGlobals attribute: Globals
+	// properties this resource does not take.
+	ignoreAll  bool
+	ignore     map[string]bool
+	connectors *yaml.Node // the Connectors attribute (embedded connectors)
 }
 
 func newParser(file, dir string, opts Options) *parser {
@@ -389,9 +397,18 @@ func (p *parser) readRawResource(r pair) {
 			res.condition, res.condNode = v.Value, v
 		case "Metadata":
 			res.metadata = a.val
-		case "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "UpdatePolicy", "CreationPolicy", "Version":
+		case "IgnoreGlobals":
+			if !p.readIgnoreGlobals(res, a.val, path+".IgnoreGlobals") {
+				return
+			}
+		case "Connectors":
+			res.connectors = a.val
+		case "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "UpdatePolicy", "CreationPolicy", "Version", "Description":
+			// Description is documentation; the others order or protect
+			// resources on AWS, which a local deploy that never deletes
+			// anything has no use for.
 		default:
-			p.d.add(p.d.errf(a.knode, path+"."+a.key, "unknown resource attribute (want Type, Properties, Condition, DependsOn, Metadata, DeletionPolicy, UpdateReplacePolicy, UpdatePolicy or CreationPolicy)"))
+			p.d.add(p.d.errf(a.knode, path+"."+a.key, "unknown resource attribute (want Type, Properties, Condition, DependsOn, Metadata, DeletionPolicy, UpdateReplacePolicy, UpdatePolicy, CreationPolicy, Description, Connectors or IgnoreGlobals)"))
 		}
 	}
 	if res.typ == "" {
@@ -400,6 +417,31 @@ func (p *parser) readRawResource(r pair) {
 	}
 	p.resources[r.key] = res
 	p.order = append(p.order, r.key)
+}
+
+// readIgnoreGlobals reads IgnoreGlobals: "*" or a list of property names
+// whose Globals value the resource does not take. Names are checked
+// against Globals once it is read (checkIgnoreGlobals).
+func (p *parser) readIgnoreGlobals(res *rawResource, n *yaml.Node, path string) bool {
+	v := deref(n)
+	switch {
+	case v != nil && v.Kind == yaml.ScalarNode && v.Value == "*" && !isCustomTag(v.Tag):
+		res.ignoreAll = true
+		return true
+	case v != nil && v.Kind == yaml.SequenceNode:
+		res.ignore = map[string]bool{}
+		for _, c := range v.Content {
+			c = deref(c)
+			if c == nil || c.Kind != yaml.ScalarNode || isCustomTag(c.Tag) {
+				p.d.add(p.d.errf(c, path, "want property names, got %s", describe(c)))
+				return false
+			}
+			res.ignore[c.Value] = true
+		}
+		return true
+	}
+	p.d.add(p.d.errf(n, path, "want \"*\" or a list of Globals property names, got %s", describe(n)))
+	return false
 }
 
 // checkTransform enforces what CloudFormation enforces: without the SAM
@@ -442,22 +484,25 @@ func (p *parser) readGlobals(g *yaml.Node) {
 	}
 	for _, s := range pairs(g) {
 		path := "Globals." + s.key
-		switch s.key {
-		case "Function", "Api", "HttpApi", "SimpleTable", "StateMachine", "CapacityProvider":
-		default:
-			p.d.add(p.d.errf(s.knode, path, "unknown Globals section (want Function, Api, HttpApi, SimpleTable, StateMachine or CapacityProvider)"))
+		allowed, known := globalsProperties(s.key)
+		if !known {
+			p.d.add(p.d.errf(s.knode, path, "unknown Globals section (want %s)", strings.Join(globalsSections(), ", ")))
 			continue
 		}
 		if !isMap(s.val) {
 			p.d.add(p.d.errf(s.val, path, "want a mapping, got %s", describe(s.val)))
 			continue
 		}
-		if s.key == "Function" {
-			for _, f := range pairs(s.val) {
-				switch f.key {
-				case "FunctionName", "Events", "Role", "Policies":
-					p.d.add(p.d.errf(f.knode, path+"."+f.key, "cannot be set in Globals; set it on each function"))
-				}
+		for _, f := range pairs(s.val) {
+			switch {
+			case s.key == "Function" && (f.key == "FunctionName" || f.key == "Events" || f.key == "Role" || f.key == "Policies"):
+				p.d.add(p.d.errf(f.knode, path+"."+f.key, "cannot be set in Globals; set it on each function"))
+			case (s.key == "Api" || s.key == "HttpApi") && f.key == "StageName":
+				// Not in the transform's list, but templates set it for the
+				// implicit API's stage, and reading it costs nothing: the
+				// stage of ServerlessRestApi / ServerlessHttpApi comes from here.
+			case !contains(allowed, f.key):
+				p.d.add(p.d.errf(f.knode, path+"."+f.key, "not a property Globals.%s can set (it can set %s)", s.key, strings.Join(allowed, ", ")))
 			}
 		}
 		p.globals[s.key] = deref(s.val)

@@ -21,7 +21,7 @@ var (
 func (p *parser) props(r *rawResource, section string) obj {
 	n := r.props
 	if section != "" {
-		n = p.withGlobals(section, n, r.path+".Properties")
+		n = p.withGlobals(r, section)
 	}
 	if n == nil {
 		n = emptyMap(r.node)
