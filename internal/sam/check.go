@@ -21,8 +21,8 @@ func (p *parser) resourceType(id string) (string, bool) {
 	if r, ok := p.resources[id]; ok {
 		return r.typ, true
 	}
-	t, ok := p.implicit[id]
-	return t, ok
+	im, ok := p.implicit[id]
+	return im.typ, ok
 }
 
 // checkReferences walks the whole template once and checks what
@@ -76,7 +76,7 @@ func (p *parser) checkDependsOn(r *rawResource) {
 			p.d.add(p.d.errf(it, r.path+".DependsOn", "want a logical ID or a list of them, got %s", describe(it)))
 			continue
 		}
-		if _, ok := p.resources[it.Value]; !ok {
+		if _, ok := p.resourceType(it.Value); !ok {
 			p.d.add(p.d.errf(it, r.path+".DependsOn", "unknown resource %q", it.Value))
 		}
 	}
@@ -229,10 +229,10 @@ func (p *parser) checkRefName(at *yaml.Node, name, path string) {
 	if _, ok := p.resourceType(name); ok {
 		return
 	}
-	// SAM lets a function's alias and version be referenced as
-	// !Ref Function.Alias and !Ref Function.Version.
-	if base, attr, ok := strings.Cut(name, "."); ok && (attr == "Alias" || attr == "Version") {
-		if t, ok := p.resourceType(base); ok && t == TypeServerlessFunction {
+	// SAM lets generated resources be named through their source:
+	// !Ref Function.Alias, !Ref MyApi.Stage.
+	if base, prop, ok := strings.Cut(name, "."); ok {
+		if t, ok := p.resourceType(base); ok && isReferable(t, prop) {
 			return
 		}
 	}

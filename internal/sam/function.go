@@ -310,7 +310,7 @@ func (p *parser) localLayer(arn string) (string, bool) {
 		if r.typ != TypeServerlessLayer || r.skipped {
 			continue
 		}
-		if name, err := p.physicalName(nil, id, r.path); err == nil && name == arn {
+		if ref, err := p.refResource(nil, id, r.path); err == nil && ref == arn {
 			return id, true
 		}
 	}
@@ -450,10 +450,20 @@ func (p *parser) apiRef(props obj, key, typ, implicit string) (string, bool) {
 	if !ok {
 		return implicit, lookup(props.n, key) == nil
 	}
-	if r, found := p.resources[v.s]; found && r.typ == typ && !r.skipped {
-		return v.s, true
+	// Ref gives an API's id; a logical ID written as a plain string is
+	// accepted too, as the transform does.
+	named := v.s
+	for _, id := range p.order {
+		r := p.resources[id]
+		if id != v.s && APIID(id) != v.s {
+			continue
+		}
+		if r.typ == typ && !r.skipped {
+			return id, true
+		}
+		named = id
 	}
-	p.d.add(p.d.errf(v.n, v.path, "%s is not an %s of this template (use !Ref to one)", quote(v.s), typ))
+	p.d.add(p.d.errf(v.n, v.path, "%s is not an %s of this template (use !Ref to one)", quote(named), typ))
 	return "", false
 }
 

@@ -191,7 +191,7 @@ type parser struct {
 	resources  map[string]*rawResource
 	order      []string
 	globals    map[string]*yaml.Node // section name -> mapping
-	implicit   map[string]string     // SAM-generated logical ID -> resource type
+	implicit   map[string]implicitResource // SAM-generated logical ID -> what it is
 
 	// Conditions and resource names are evaluated once, on first use; the
 	// state (0 not seen, 1 evaluating, 2 done) detects cycles, and the
@@ -248,7 +248,7 @@ func newParser(file, dir string, opts Options) *parser {
 		condKeys:   map[string]*yaml.Node{},
 		resources:  map[string]*rawResource{},
 		globals:    map[string]*yaml.Node{},
-		implicit:   map[string]string{},
+		implicit:   map[string]implicitResource{},
 		condState:  map[string]int{},
 		condValue:  map[string]bool{},
 		condErr:    map[string]error{},
@@ -517,41 +517,6 @@ func (p *parser) readGlobals(g *yaml.Node) {
 func (p *parser) markOrigin(n *yaml.Node, path string) {
 	if n != nil {
 		p.origins[n] = path
-	}
-}
-
-// findImplicit registers the resources the SAM transform generates, which
-// templates commonly reference (for instance in Outputs:
-// !Sub "https://${ServerlessRestApi}.execute-api...").
-func (p *parser) findImplicit() {
-	for _, id := range p.order {
-		r := p.resources[id]
-		if r.typ != TypeServerlessFunction {
-			continue
-		}
-		if lookup(r.props, "Role") == nil {
-			p.implicit[id+"Role"] = "AWS::IAM::Role"
-		}
-		if a := deref(lookup(r.props, "AutoPublishAlias")); a != nil && a.Kind == yaml.ScalarNode {
-			p.implicit[id+"Alias"+a.Value] = "AWS::Lambda::Alias"
-		}
-		for _, ev := range pairs(lookup(r.props, "Events")) {
-			typ := deref(lookup(ev.val, "Type"))
-			if typ == nil {
-				continue
-			}
-			props := lookup(ev.val, "Properties")
-			switch typ.Value {
-			case EventAPI:
-				if lookup(props, "RestApiId") == nil {
-					p.implicit[ImplicitRestAPI] = TypeServerlessAPI
-				}
-			case EventHTTPAPI:
-				if lookup(props, "ApiId") == nil {
-					p.implicit[ImplicitHTTPAPI] = TypeServerlessHTTPAPI
-				}
-			}
-		}
 	}
 }
 

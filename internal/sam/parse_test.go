@@ -137,7 +137,7 @@ func TestIntrinsics(t *testing.T) {
 		{name: "Ref parameter", expr: `!Ref Name`, want: "demo"},
 		{name: "Ref parameter long form", expr: `{Ref: Name}`, want: "demo"},
 		{name: "Ref resource", expr: `!Ref Other`, want: "other"},
-		{name: "Ref unsupported resource", expr: `!Ref Queue`, want: "Queue"},
+		{name: "Ref queue is its URL", expr: `!Ref Queue`, want: "https://sqs.us-east-1.amazonaws.com/123456789012/Queue"},
 		{name: "Sub string", expr: `!Sub "${Name}-${AWS::Region}-${!Literal}"`, want: "demo-us-east-1-${Literal}"},
 		{name: "Sub with variables", expr: `!Sub ["${A}/${Name}", {A: !Ref AWS::AccountId}]`, want: "123456789012/demo"},
 		{name: "Sub attribute", expr: `!Sub "${Other.Arn}"`, want: "arn:aws:lambda:us-east-1:123456789012:function:other"},
@@ -158,6 +158,11 @@ func TestIntrinsics(t *testing.T) {
 		{name: "stack name default", expr: `!Ref AWS::StackName`, want: DefaultStackName},
 		{name: "number scalar", expr: `42`, want: "42"},
 		{name: "function alias", expr: `!Ref Other.Alias`, want: "arn:aws:lambda:us-east-1:123456789012:function:other:live"},
+		{name: "generated alias by logical ID", expr: `!Ref OtherAliaslive`, want: "arn:aws:lambda:us-east-1:123456789012:function:other:live"},
+		{name: "generated role", expr: `!GetAtt OtherRole.Arn`, want: "arn:aws:iam::123456789012:role/OtherRole"},
+		{name: "queue name attribute", expr: `!GetAtt Queue.QueueName`, want: "Queue"},
+		{name: "unmodelled attribute placeholder", expr: `!GetAtt Queue.RedriveAllowPolicy`, want: "queue-redriveallowpolicy"},
+		{name: "Sub with a referable property", expr: `!Sub "${Other.Version}"`, want: "arn:aws:lambda:us-east-1:123456789012:function:other:1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
