@@ -190,7 +190,7 @@ type parser struct {
 	condOrder  []string
 	resources  map[string]*rawResource
 	order      []string
-	globals    map[string]*yaml.Node // section name -> mapping
+	globals    map[string]*yaml.Node       // section name -> mapping
 	implicit   map[string]implicitResource // SAM-generated logical ID -> what it is
 
 	// Conditions and resource names are evaluated once, on first use; the
