@@ -2,11 +2,12 @@ package sam
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/dlclark/regexp2/v2"
 	"gopkg.in/yaml.v3"
 )
 
@@ -152,13 +153,17 @@ func (p *parser) resolveParameter(pr *param) {
 		}
 	}
 	if ap := deref(lookup(pr.decl, "AllowedPattern")); ap != nil && ap.Kind == yaml.ScalarNode {
-		re, err := regexp.Compile("^(?:" + ap.Value + ")$")
+		re, err := allowedPattern(ap.Value)
 		if err != nil {
 			p.d.add(p.d.errorAt(ap, pr.path+".AllowedPattern", fmt.Errorf("invalid pattern: %w", err)))
 			ok = false
 		} else {
 			for _, v := range values {
-				if !re.MatchString(v) {
+				matched, err := re.MatchString(v)
+				switch {
+				case err != nil:
+					fail(at, pr.path, "%s: AllowedPattern %s: %s", describeValue(v), ap.Value, err.Error())
+				case !matched:
 					fail(at, pr.path, "%s does not match AllowedPattern %s", describeValue(v), ap.Value)
 				}
 			}
@@ -201,6 +206,24 @@ func (p *parser) resolveParameter(pr *param) {
 		return
 	}
 	pr.value = scalarNode(at, raw)
+}
+
+// allowedPatternTimeout bounds one match: a backtracking engine can take
+// exponential time on a hostile pattern.
+const allowedPatternTimeout = time.Second
+
+// allowedPattern compiles an AllowedPattern. CloudFormation matches it
+// with Java's regex engine against the whole value; Go's RE2 lacks
+// lookaround and backreferences, which real templates use (password rules
+// such as (?=.*[0-9])), so a backtracking engine with those features is
+// used, anchored at both ends.
+func allowedPattern(pattern string) (*regexp2.Regexp, error) {
+	re, err := regexp2.Compile(`\A(?:`+pattern+`)\z`, regexp2.None)
+	if err != nil {
+		return nil, err
+	}
+	re.MatchTimeout = allowedPatternTimeout
+	return re, nil
 }
 
 // scalarList returns the values of a list of scalars, or nil.

@@ -286,3 +286,35 @@ func TestJSONSlashEscape(t *testing.T) {
 	rules := tmpl.Buckets[0].LifecycleConfiguration["Rules"].([]any)
 	assert.Equal(t, `tmp/a\/b`, rules[0].(map[string]any)["Prefix"])
 }
+
+// TestAllowedPattern: CloudFormation's pattern dialect (Java's) has
+// lookahead, which RE2 lacks; the whole value must match.
+func TestAllowedPattern(t *testing.T) {
+	tests := []struct {
+		name    string
+		pattern string
+		value   string
+		wantErr string
+	}{
+		{name: "lookahead accepts", pattern: `(?=.*[0-9])(?=.*[a-z])[a-z0-9]{8,}`, value: "abc12345"},
+		{name: "lookahead rejects", pattern: `(?=.*[0-9])(?=.*[a-z])[a-z0-9]{8,}`, value: "abcdefgh",
+			wantErr: `template.yml:5:14: Parameters.P: Default "abcdefgh" does not match AllowedPattern (?=.*[0-9])(?=.*[a-z])[a-z0-9]{8,}`},
+		{name: "whole value must match", pattern: `[a-z]+`, value: "abc1",
+			wantErr: `template.yml:5:14: Parameters.P: Default "abc1" does not match AllowedPattern [a-z]+`},
+		{name: "anchors written by the author", pattern: `^[a-z]+$`, value: "abc"},
+		{name: "invalid pattern", pattern: `(`, value: "x", wantErr: `Parameters.P.AllowedPattern: invalid pattern`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "Transform: AWS::Serverless-2016-10-31\nParameters:\n  P:\n    Type: String\n    Default: " + tt.value +
+				"\n    AllowedPattern: '" + tt.pattern + "'\nResources:\n  B: {Type: AWS::S3::Bucket}\n"
+			_, err := Parse("template.yml", []byte(src), t.TempDir(), Options{})
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
