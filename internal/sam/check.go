@@ -91,7 +91,7 @@ func (p *parser) check(n *yaml.Node, path string, inCondition bool) {
 	}
 	if isCustomTag(n.Tag) {
 		if _, ok := longName(n.Tag); !ok {
-			p.d.add(p.d.errf(n, path, "unknown tag %s (CloudFormation short forms are !Ref, !Sub, !GetAtt, !Join, !Select, !Split, !If, !Equals, !And, !Or, !Not, !Condition, !FindInMap, !ImportValue, !Base64, !GetAZs, !Cidr)", n.Tag))
+			p.d.add(p.d.errf(n, path, "unknown tag %s (CloudFormation short forms are !Ref, !Sub, !GetAtt, !Join, !Select, !Split, !If, !Equals, !And, !Or, !Not, !Condition, !FindInMap, !ImportValue, !Base64, !GetAZs, !Cidr, !Transform, !Length, !ToJsonString)", n.Tag))
 			return
 		}
 	}
@@ -197,6 +197,12 @@ func (p *parser) checkIntrinsic(at *yaml.Node, fn string, arg *yaml.Node, path s
 		for _, it := range items {
 			p.check(it, path, inCondition)
 		}
+	case "Fn::ToJsonString", "Fn::Length":
+		if !p.langExt {
+			p.d.add(p.d.errf(at, path, "%s needs %q in the template's Transform", fn, LanguageExtensions))
+			return
+		}
+		p.check(arg, path, inCondition)
 	default:
 		p.check(arg, path, inCondition)
 	}

@@ -129,7 +129,7 @@ func TestErrors(t *testing.T) {
 			name: "unknown tag",
 			file: "unknown-tag.yml",
 			want: []string{
-				`template.yml:6:19: Resources.Bucket.Properties.BucketName: unknown tag !Reference (CloudFormation short forms are !Ref, !Sub, !GetAtt, !Join, !Select, !Split, !If, !Equals, !And, !Or, !Not, !Condition, !FindInMap, !ImportValue, !Base64, !GetAZs, !Cidr)`,
+				`template.yml:6:19: Resources.Bucket.Properties.BucketName: unknown tag !Reference (CloudFormation short forms are !Ref, !Sub, !GetAtt, !Join, !Select, !Split, !If, !Equals, !And, !Or, !Not, !Condition, !FindInMap, !ImportValue, !Base64, !GetAZs, !Cidr, !Transform, !Length, !ToJsonString)`,
 			},
 		},
 		{

@@ -2,6 +2,7 @@ package sam
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -228,6 +229,20 @@ func (p *parser) call(at *yaml.Node, fn string, arg *yaml.Node, path string) (*y
 			return nil, err
 		}
 		return nil, p.d.errf(at, path, "Fn::ImportValue %s: other stacks' exports do not exist locally; pass the value as a parameter instead", quote(name))
+	case "Fn::ToJsonString":
+		v, err := p.resolve(arg, path)
+		if err != nil {
+			return nil, err
+		}
+		var b strings.Builder
+		writeJSON(&b, v)
+		return scalarNode(at, b.String()), nil
+	case "Fn::Length":
+		list, err := p.resolveList(fn, at, arg, path)
+		if err != nil {
+			return nil, err
+		}
+		return scalarNode(at, strconv.Itoa(len(list))), nil
 	case "Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not", "Condition":
 		return nil, p.d.errf(at, path, "%s can only be used in the Conditions section (use Fn::If with a named condition)", fn)
 	}
@@ -428,6 +443,48 @@ func (p *parser) evalCondition(n *yaml.Node, path string) (bool, error) {
 		return p.namedCondition(c.Value, c, path)
 	}
 	return false, p.d.errf(at, path, "%s is not a condition function (want Fn::Equals, Fn::And, Fn::Or, Fn::Not or Condition)", fn)
+}
+
+// writeJSON writes a resolved tree as compact JSON, keys in template
+// order, as Fn::ToJsonString renders it. Numbers, booleans and null stay
+// typed when YAML typed them.
+func writeJSON(b *strings.Builder, n *yaml.Node) {
+	str := func(s string) {
+		data, _ := json.Marshal(s) // marshalling a string cannot fail
+		b.Write(data)
+	}
+	switch {
+	case n == nil || n.Tag == "!!null":
+		b.WriteString("null")
+	case n.Kind == yaml.MappingNode:
+		b.WriteByte('{')
+		for i, kv := range pairs(n) {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			str(kv.key)
+			b.WriteByte(':')
+			writeJSON(b, deref(kv.val))
+		}
+		b.WriteByte('}')
+	case n.Kind == yaml.SequenceNode:
+		b.WriteByte('[')
+		for i, c := range n.Content {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeJSON(b, deref(c))
+		}
+		b.WriteByte(']')
+	case n.Tag == "!!int" || n.Tag == "!!float" || n.Tag == "!!bool":
+		if json.Valid([]byte(n.Value)) {
+			b.WriteString(n.Value)
+			return
+		}
+		str(n.Value)
+	default:
+		str(n.Value)
+	}
 }
 
 func equalNodes(a, b *yaml.Node) bool {

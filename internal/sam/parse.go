@@ -181,6 +181,9 @@ type parser struct {
 	d    *diag
 	dir  string
 	opts Options
+	// langExt is set when the template uses the AWS::LanguageExtensions
+	// transform, which its functions need.
+	langExt bool
 
 	params     map[string]*param
 	paramOrder []string
@@ -296,10 +299,12 @@ func (p *parser) parse(root *yaml.Node) *Template {
 // readSections splits the template into its sections and checks their
 // shape.
 func (p *parser) readSections(root *yaml.Node, t *Template) {
-	var resources, globals, params, transform *yaml.Node
+	var resources, globals, params, transform, conditions, outputs *yaml.Node
 	for _, s := range pairs(root) {
 		switch s.key {
-		case "AWSTemplateFormatVersion", "Metadata", "Rules", "Outputs":
+		case "AWSTemplateFormatVersion", "Metadata", "Rules":
+		case "Outputs":
+			outputs = s.val
 		case "Description":
 			if v := deref(s.val); v != nil && v.Kind == yaml.ScalarNode {
 				t.Description = v.Value
@@ -314,13 +319,9 @@ func (p *parser) readSections(root *yaml.Node, t *Template) {
 				p.d.add(p.d.errf(s.val, "Mappings", "want a mapping, got %s", describe(s.val)))
 			}
 		case "Conditions":
+			conditions = s.val
 			if !isMap(s.val) && !isNull(s.val) {
 				p.d.add(p.d.errf(s.val, "Conditions", "want a mapping, got %s", describe(s.val)))
-			}
-			for _, c := range pairs(s.val) {
-				p.conditions[c.key] = c.val
-				p.condKeys[c.key] = c.knode
-				p.condOrder = append(p.condOrder, c.key)
 			}
 		case "Resources":
 			resources = s.val
@@ -331,6 +332,19 @@ func (p *parser) readSections(root *yaml.Node, t *Template) {
 		}
 	}
 	p.readParameterDecls(params)
+	// Loops are unrolled before anything reads the sections they write.
+	p.langExt = hasTransform(transform, LanguageExtensions)
+	for _, sec := range []struct {
+		name string
+		n    *yaml.Node
+	}{{"Conditions", conditions}, {"Resources", resources}, {"Outputs", outputs}, {"Globals", globals}} {
+		p.expandForEach(sec.n, sec.name, 0)
+	}
+	for _, c := range pairs(conditions) {
+		p.conditions[c.key] = c.val
+		p.condKeys[c.key] = c.knode
+		p.condOrder = append(p.condOrder, c.key)
+	}
 	if resources == nil || len(pairs(resources)) == 0 {
 		at := resources
 		if at == nil {
@@ -447,20 +461,7 @@ func (p *parser) readIgnoreGlobals(res *rawResource, n *yaml.Node, path string) 
 // checkTransform enforces what CloudFormation enforces: without the SAM
 // transform, AWS::Serverless::* types do not exist.
 func (p *parser) checkTransform(transform *yaml.Node) {
-	has := false
-	tn := deref(transform)
-	if tn != nil {
-		switch tn.Kind {
-		case yaml.ScalarNode:
-			has = tn.Value == SAMTransform
-		case yaml.SequenceNode:
-			for _, c := range tn.Content {
-				if c := deref(c); c != nil && c.Value == SAMTransform {
-					has = true
-				}
-			}
-		}
-	}
+	has := hasTransform(transform, SAMTransform)
 	if has {
 		return
 	}

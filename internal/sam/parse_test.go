@@ -318,3 +318,53 @@ func TestAllowedPattern(t *testing.T) {
 		})
 	}
 }
+
+func TestLanguageExtensions(t *testing.T) {
+	const body = `Parameters:
+  Names: {Type: CommaDelimitedList, Default: "a-1,b"}
+Resources:
+  Fn::ForEach::Tables:
+    - Name
+    - !Ref Names
+    - 'Table&{Name}':
+        Type: AWS::Serverless::SimpleTable
+        Properties:
+          TableName: !Sub "t-${Name}"
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: .
+      Handler: app.handler
+      Runtime: python3.13
+      Environment:
+        Variables:
+          CFG: !ToJsonString {a: 1, b: [x, true], c: !Ref Tablea1}
+          N: !Length [1, 2, 3]
+          Fn::ForEach::Vars:
+            - V
+            - [One, Two]
+            - 'VAR_${V}': !Sub "value-${V}"
+`
+	t.Run("expanded", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "app.py"), []byte("def handler(e, c):\n    return {}\n"), 0o644))
+		tmpl, err := Parse("template.yml", []byte("Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]\n"+body), dir, Options{})
+		require.NoError(t, err)
+		require.Len(t, tmpl.Tables, 2)
+		assert.Equal(t, "Tablea1", tmpl.Tables[0].LogicalID)
+		assert.Equal(t, "t-a-1", tmpl.Tables[0].TableName)
+		assert.Equal(t, "t-b", tmpl.Tables[1].TableName)
+		env := function(t, tmpl, "Fn").Environment
+		assert.Equal(t, map[string]string{
+			"CFG":     `{"a":1,"b":["x",true],"c":"t-a-1"}`,
+			"N":       "3",
+			"VAR_One": "value-One",
+			"VAR_Two": "value-Two",
+		}, env)
+	})
+	t.Run("without the transform", func(t *testing.T) {
+		_, err := Parse("template.yml", []byte("Transform: AWS::Serverless-2016-10-31\n"+body), t.TempDir(), Options{})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `template.yml:5:3: Resources.Fn::ForEach::Tables: Fn::ForEach needs "AWS::LanguageExtensions" in the template's Transform`)
+	})
+}
