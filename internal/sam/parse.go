@@ -277,15 +277,17 @@ func (p *parser) parse(root *yaml.Node) *Template {
 	if p.d.err() != nil {
 		return t
 	}
-	p.checkCycles()
-	if p.d.err() != nil {
-		return t
-	}
 	p.resolveParameters()
 	if p.d.err() != nil {
 		return t
 	}
 	p.applyConditions()
+	if p.d.err() != nil {
+		return t
+	}
+	// Cycles are looked for once conditions are known: a resource that is
+	// not created, or an Fn::If branch not taken, links nothing.
+	p.checkCycles()
 	if p.d.err() != nil {
 		return t
 	}

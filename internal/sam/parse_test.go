@@ -368,3 +368,51 @@ Resources:
 		assert.Contains(t, err.Error(), `template.yml:5:3: Resources.Fn::ForEach::Tables: Fn::ForEach needs "AWS::LanguageExtensions" in the template's Transform`)
 	})
 }
+
+// TestNoFalseCycles: references the transform moves into resources of
+// their own, resources that are not created and Fn::If branches not taken
+// make no cycle.
+func TestNoFalseCycles(t *testing.T) {
+	src := `Transform: AWS::Serverless-2016-10-31
+Conditions:
+  Never: !Equals [a, b]
+Resources:
+  Main:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: .
+      Handler: app.handler
+      Runtime: python3.13
+      AutoPublishAlias: live
+      DeploymentPreference:
+        Type: AllAtOnce
+        Hooks: {PreTraffic: !Ref Hook}
+      Environment:
+        Variables:
+          OTHER: !If [Never, !Ref Ghost, none]
+  Hook:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: .
+      Handler: app.handler
+      Runtime: python3.13
+      Environment:
+        Variables:
+          VERSION: !Ref Main.Version
+  Ghost:
+    Type: AWS::Serverless::Function
+    Condition: Never
+    Properties:
+      CodeUri: .
+      Handler: app.handler
+      Runtime: python3.13
+      Environment:
+        Variables:
+          MAIN: !Ref Main
+`
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "app.py"), []byte("def handler(e, c):\n    return {}\n"), 0o644))
+	tmpl, err := Parse("template.yml", []byte(src), dir, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, "arn:aws:lambda:us-east-1:123456789012:function:Main:1", function(t, tmpl, "Hook").Environment["VERSION"])
+}
