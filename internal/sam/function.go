@@ -1,6 +1,7 @@
 package sam
 
 import (
+	"archive/zip"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -84,8 +85,12 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 	case f.PackageType == PackageImage:
 		p.lambdaImage(o, &f)
 	case serverless:
-		if raw := lookup(o.n, "InlineCode"); raw != nil {
-			p.d.add(p.d.errf(raw, p.pathOf(raw, o.path+".InlineCode"), "inline code is not supported; put the code in a directory and point CodeUri at it"))
+		if v, ok := p.str(o, "InlineCode"); ok {
+			if lookup(r.props, "CodeUri") != nil {
+				p.d.add(p.d.errf(v.n, v.path, "set either InlineCode or CodeUri, not both"))
+			}
+			f.InlineCode = v.s
+			break
 		}
 		p.zipCode(o, "CodeUri", &f)
 		if bm := deref(lookup(r.metadata, "BuildMethod")); bm != nil && bm.Kind == yaml.ScalarNode {
@@ -96,6 +101,7 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 	}
 	if f.PackageType == PackageZip {
 		p.runtimeAndHandler(o, &f)
+		p.inlineFile(o, &f)
 		p.layers(o, &f)
 	} else if raw := lookup(o.n, "Layers"); raw != nil {
 		p.d.add(p.d.errf(raw, p.pathOf(raw, o.path+".Layers"), "Image functions cannot have layers; install the layer's content in the image"))
@@ -178,8 +184,78 @@ func (p *parser) zipCode(o obj, key string, f *Function) {
 		p.d.add(p.d.errf(v, path, "want a directory path, got %s", describe(v)))
 		return
 	}
-	if dir, ok := p.localDir(value{s: v.Value, n: v, path: path}); ok {
+	loc := value{s: v.Value, n: v, path: path}
+	if isArchive(v.Value) {
+		if archive, ok := p.localArchive(loc); ok {
+			f.CodeArchive = archive
+		}
+		return
+	}
+	if dir, ok := p.localDir(loc); ok {
 		f.CodeDir = dir
+	}
+}
+
+// isArchive reports a code location that names a deployment package
+// rather than a directory.
+func isArchive(path string) bool {
+	ext := strings.ToLower(filepath.Ext(path))
+	return ext == ".zip" || ext == ".jar"
+}
+
+// localArchive resolves a .zip or .jar named in the template: it must be a
+// readable zip archive inside the template's directory.
+func (p *parser) localArchive(v value) (string, bool) {
+	if strings.Contains(v.s, "://") {
+		p.d.add(p.d.errf(v.n, v.path, "%s: remote locations are not supported; ESB deploys local files and directories", quote(v.s)))
+		return "", false
+	}
+	full := v.s
+	if !filepath.IsAbs(full) {
+		full = filepath.Join(p.dir, filepath.FromSlash(v.s))
+	}
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		if os.IsNotExist(err) {
+			p.d.add(p.d.errf(v.n, v.path, "archive %s does not exist (build it first, or point at the code directory)", quote(v.s)))
+		} else {
+			p.d.add(p.d.errorAt(v.n, v.path, err))
+		}
+		return "", false
+	}
+	if !within(p.dir, real) {
+		p.d.add(p.d.errf(v.n, v.path, "%s is outside the template's directory (symlinks followed); move it under it", quote(v.s)))
+		return "", false
+	}
+	zr, err := zip.OpenReader(real)
+	if err != nil {
+		p.d.add(p.d.errf(v.n, v.path, "%s is not a readable zip archive: %s", quote(v.s), err.Error()))
+		return "", false
+	}
+	zr.Close()
+	return real, true
+}
+
+// inlineFile names the file inline code is written to: CloudFormation's
+// index.py or index.js (a CommonJS module). It takes inline code for
+// Python and Node.js only.
+func (p *parser) inlineFile(o obj, f *Function) {
+	if f.InlineCode == "" {
+		return
+	}
+	if _, ok := runtimecatalog.Lookup(f.Runtime); !ok {
+		return // the runtime is already reported
+	}
+	if f.InlineFile = inlineName(f.Runtime); f.InlineFile == "" {
+		key := "InlineCode"
+		if f.Type == TypeLambdaFunction {
+			key = "Code.ZipFile"
+		}
+		raw := lookup(o.n, "InlineCode")
+		if raw == nil {
+			raw = lookup(lookup(o.n, "Code"), "ZipFile")
+		}
+		p.d.add(p.d.errf(raw, o.path+"."+key, "inline code needs a Python or Node.js runtime (CloudFormation writes it to index.py or index.js), not %s", f.Runtime))
 	}
 }
 
@@ -215,7 +291,7 @@ func (p *parser) localDir(v value) (string, bool) {
 		return "", false
 	}
 	if !fi.IsDir() {
-		p.d.add(p.d.errf(v.n, v.path, "%s is not a directory (ESB builds from local directories, not archives)", quote(rel)))
+		p.d.add(p.d.errf(v.n, v.path, "%s is neither a directory nor a .zip or .jar deployment package", quote(rel)))
 		return "", false
 	}
 	if !within(p.dir, real) {
@@ -252,7 +328,7 @@ func (p *parser) runtimeAndHandler(o obj, f *Function) {
 // Builds (Metadata.BuildMethod) create files, so they are not checked.
 func (p *parser) checkHandlerFile(v value, f *Function) {
 	rt, ok := runtimecatalog.Lookup(f.Runtime)
-	if !ok || f.CodeDir == "" || f.BuildMethod != "" {
+	if !ok || f.BuildMethod != "" {
 		return
 	}
 	dot := strings.LastIndex(v.s, ".")
@@ -273,16 +349,64 @@ func (p *parser) checkHandlerFile(v value, f *Function) {
 	default:
 		return
 	}
+	exists, where, ok := p.codeFiles(f)
+	if !ok {
+		return
+	}
 	for _, c := range candidates {
-		if fi, err := os.Stat(filepath.Join(f.CodeDir, filepath.FromSlash(c))); err == nil && !fi.IsDir() {
+		if exists(c) {
 			return
 		}
 	}
-	rel, err := filepath.Rel(p.dir, f.CodeDir)
-	if err != nil {
-		rel = f.CodeDir
+	p.d.warn(v.n, v.path, "handler file not found: looked for %s in %s", strings.Join(candidates, ", "), where)
+}
+
+// codeFiles returns a test for a file of the function's package (a
+// slash-separated path) and how to name the package in a message; ok is
+// false when there is nothing to look into.
+func (p *parser) codeFiles(f *Function) (exists func(string) bool, where string, ok bool) {
+	rel := func(path string) string {
+		r, err := filepath.Rel(p.dir, path)
+		if err != nil {
+			return path
+		}
+		return filepath.ToSlash(r)
 	}
-	p.d.warn(v.n, v.path, "handler file not found: looked for %s in %s", strings.Join(candidates, ", "), filepath.ToSlash(rel))
+	switch {
+	case f.InlineCode != "":
+		name := inlineName(f.Runtime)
+		return func(c string) bool { return c == name }, "the inline code (CloudFormation writes it to " + name + ")", true
+	case f.CodeArchive != "":
+		zr, err := zip.OpenReader(f.CodeArchive)
+		if err != nil {
+			return nil, "", false
+		}
+		defer zr.Close()
+		names := map[string]bool{}
+		for _, zf := range zr.File {
+			names[strings.TrimPrefix(zf.Name, "./")] = true
+		}
+		return func(c string) bool { return names[c] }, rel(f.CodeArchive), true
+	case f.CodeDir != "":
+		return func(c string) bool {
+			fi, err := os.Stat(filepath.Join(f.CodeDir, filepath.FromSlash(c)))
+			return err == nil && !fi.IsDir()
+		}, rel(f.CodeDir), true
+	}
+	return nil, "", false
+}
+
+// inlineName is the file CloudFormation writes inline code to for a
+// runtime, or "" when the runtime takes no inline code.
+func inlineName(runtime string) string {
+	rt, _ := runtimecatalog.Lookup(runtime)
+	switch rt.Family {
+	case runtimecatalog.FamilyPython:
+		return "index.py"
+	case runtimecatalog.FamilyNodejs:
+		return "index.js"
+	}
+	return ""
 }
 
 func (p *parser) layers(o obj, f *Function) {
@@ -376,7 +500,9 @@ func (p *parser) lambdaZip(o obj, f *Function) {
 		}
 		switch {
 		case lookup(code.n, "ZipFile") != nil:
-			p.d.add(p.d.errf(code.n, code.path+".ZipFile", "inline code is not supported; put the code in a directory and use AWS::Serverless::Function with CodeUri"))
+			if v, ok := p.str(code, "ZipFile"); ok {
+				f.InlineCode = v.s
+			}
 		default:
 			p.d.add(p.d.errf(code.n, code.path, "S3 locations are not supported; ESB builds from local directories (give a path relative to the template)"))
 		}

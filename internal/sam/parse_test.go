@@ -1,6 +1,7 @@
 package sam
 
 import (
+	"archive/zip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -415,4 +416,93 @@ Resources:
 	tmpl, err := Parse("template.yml", []byte(src), dir, Options{})
 	require.NoError(t, err)
 	assert.Equal(t, "arn:aws:lambda:us-east-1:123456789012:function:Main:1", function(t, tmpl, "Hook").Environment["VERSION"])
+}
+
+// TestCodePackages: inline code and archives are deployment packages as
+// on Lambda; the handler check looks into them.
+func TestCodePackages(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "app.zip"))
+	require.NoError(t, err)
+	zw := zip.NewWriter(f)
+	w, err := zw.Create("main.py")
+	require.NoError(t, err)
+	_, err = w.Write([]byte("def handler(e, c):\n    return {}\n"))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	require.NoError(t, f.Close())
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.jar"), []byte("not a zip"), 0o644))
+
+	src := `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Inline:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: |
+        def handler(e, c):
+            return {}
+      Handler: index.handler
+      Runtime: python3.13
+  WrongModule:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "exports.handler = async () => ({})"
+      Handler: app.handler
+      Runtime: nodejs20.x
+  Raw:
+    Type: AWS::Lambda::Function
+    Properties:
+      Code:
+        ZipFile: "exports.handler = async () => ({})"
+      Handler: index.handler
+      Runtime: nodejs20.x
+      Role: arn:aws:iam::123456789012:role/r
+  Zipped:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: app.zip
+      Handler: main.handler
+      Runtime: python3.13
+`
+	tmpl, err := Parse("template.yml", []byte(src), dir, Options{})
+	require.NoError(t, err)
+	inline := function(t, tmpl, "Inline")
+	assert.Equal(t, "index.py", inline.InlineFile)
+	assert.Equal(t, "def handler(e, c):\n    return {}\n", inline.InlineCode)
+	assert.Empty(t, inline.CodeDir)
+	raw := function(t, tmpl, "Raw")
+	assert.Equal(t, "index.js", raw.InlineFile)
+	assert.Equal(t, realPath(t, filepath.Join(dir, "app.zip")), function(t, tmpl, "Zipped").CodeArchive)
+	var warnings []string
+	for _, w := range tmpl.Warnings {
+		warnings = append(warnings, w.String())
+	}
+	assert.Contains(t, warnings, `template.yml:15:16: Resources.WrongModule.Properties.Handler: handler file not found: looked for app.js, app.mjs, app.cjs in the inline code (CloudFormation writes it to index.js)`)
+
+	bad := `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Go:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "package main"
+      Handler: bootstrap
+      Runtime: provided.al2023
+  Jar:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: broken.jar
+      Handler: index.handler
+      Runtime: python3.13
+  Missing:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: target/missing.zip
+      Handler: index.handler
+      Runtime: python3.13
+`
+	_, err = Parse("template.yml", []byte(bad), dir, Options{})
+	require.Error(t, err)
+	assert.Equal(t, `template.yml:6:19: Resources.Go.Properties.InlineCode: inline code needs a Python or Node.js runtime (CloudFormation writes it to index.py or index.js), not provided.al2023
+template.yml:12:16: Resources.Jar.Properties.CodeUri: "broken.jar" is not a readable zip archive: zip: not a valid zip file
+template.yml:18:16: Resources.Missing.Properties.CodeUri: archive "target/missing.zip" does not exist (build it first, or point at the code directory)`, err.Error())
 }

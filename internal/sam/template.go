@@ -72,6 +72,15 @@ type Function struct {
 	Runtime     string // a name from runtimecatalog
 	Handler     string
 	CodeDir     string // absolute, symlinks resolved, inside Template.Dir
+	// CodeArchive, instead of CodeDir, is a .zip or .jar deployment
+	// package (absolute, inside Template.Dir): Lambda extracts it into
+	// /var/task, and so does the deploy pipeline.
+	CodeArchive string
+	// InlineCode, instead of CodeDir, is the source given in the template
+	// (InlineCode, Code.ZipFile); CloudFormation writes it to InlineFile
+	// (index.py or index.js) in an otherwise empty package.
+	InlineCode  string
+	InlineFile  string
 	BuildMethod string // Metadata.BuildMethod (e.g. esbuild, makefile), if any
 	Layers      []Layer
 
