@@ -69,9 +69,9 @@ type Function struct {
 	PackageType string // PackageZip or PackageImage
 
 	// Zip functions.
-	Runtime     string // a name from runtimecatalog
-	Handler     string
-	CodeDir     string // absolute, symlinks resolved, inside Template.Dir
+	Runtime string // a name from runtimecatalog
+	Handler string
+	CodeDir string // absolute, symlinks resolved, inside Template.Dir
 	// CodeArchive, instead of CodeDir, is a .zip or .jar deployment
 	// package (absolute, inside Template.Dir): Lambda extracts it into
 	// /var/task, and so does the deploy pipeline.
