@@ -166,7 +166,7 @@ func TestErrors(t *testing.T) {
 			file: "duplicate-routes.yml",
 			want: []string{
 				`template.yml:16:5: Resources.OtherListFunction: function name "ListFunction" is also used by ListFunction`,
-				`template.yml:21:11: Resources.OtherListFunction.Properties.Events.Http: route GET /items is also defined by ListFunction.Events.Rest; ESB serves all APIs of a template on one gateway`,
+				`template.yml:24:11: Resources.OtherListFunction.Properties.Events.Rest: route GET /items of ServerlessRestApi is also defined by ListFunction.Events.Rest`,
 			},
 		},
 		{

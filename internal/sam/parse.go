@@ -609,18 +609,20 @@ func (p *parser) checkUnique(t *Template) {
 	for _, l := range t.Layers {
 		check("layer", l.Name, l.LogicalID, layers)
 	}
+	// Each API has its own endpoint, so only a route repeated on the same
+	// API is a clash (the transform refuses it too).
 	routes := map[string]string{}
 	for _, f := range t.Functions {
 		for _, rt := range f.Routes {
 			key := rt.Method + " " + rt.Path
 			where := f.LogicalID + ".Events." + rt.Event
-			if prev, ok := routes[key]; ok {
+			if prev, ok := routes[rt.API+" "+key]; ok {
 				r := p.resources[f.LogicalID]
 				ev := lookup(lookup(r.props, "Events"), rt.Event)
-				p.d.add(p.d.errf(ev, r.path+".Properties.Events."+rt.Event, "route %s is also defined by %s; ESB serves all APIs of a template on one gateway", key, prev))
+				p.d.add(p.d.errf(ev, r.path+".Properties.Events."+rt.Event, "route %s of %s is also defined by %s", key, rt.API, prev))
 				continue
 			}
-			routes[key] = where
+			routes[rt.API+" "+key] = where
 		}
 	}
 }
