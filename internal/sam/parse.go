@@ -209,6 +209,7 @@ type parser struct {
 	nameErr   map[string]error
 	nameStack []string
 	fnLayers  map[string][]string // function logical ID -> layer logical IDs
+	openAPI   []openAPIRoute      // routes of OpenAPI documents, until functions are read
 	// origins gives nodes taken from Globals their own path.
 	origins map[*yaml.Node]string
 }
@@ -615,11 +616,15 @@ func (p *parser) checkUnique(t *Template) {
 	for _, f := range t.Functions {
 		for _, rt := range f.Routes {
 			key := rt.Method + " " + rt.Path
-			where := f.LogicalID + ".Events." + rt.Event
-			if prev, ok := routes[rt.API+" "+key]; ok {
+			where, at, path := f.LogicalID+".Events."+rt.Event, rt.node, rt.OpenAPI
+			if rt.OpenAPI == "" {
 				r := p.resources[f.LogicalID]
-				ev := lookup(lookup(r.props, "Events"), rt.Event)
-				p.d.add(p.d.errf(ev, r.path+".Properties.Events."+rt.Event, "route %s of %s is also defined by %s", key, rt.API, prev))
+				at, path = lookup(lookup(r.props, "Events"), rt.Event), r.path+".Properties.Events."+rt.Event
+			} else {
+				where = rt.OpenAPI
+			}
+			if prev, ok := routes[rt.API+" "+key]; ok {
+				p.d.add(p.d.errf(at, path, "route %s of %s is also defined by %s", key, rt.API, prev))
 				continue
 			}
 			routes[rt.API+" "+key] = where

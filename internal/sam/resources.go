@@ -47,11 +47,7 @@ func (p *parser) readAPI(r *rawResource) (API, bool) {
 	} else if v, ok := p.str(o, "StageName"); ok {
 		a.StageName = v.s
 	}
-	for _, key := range []string{"DefinitionBody", "DefinitionUri"} {
-		if raw := lookup(o.n, key); raw != nil {
-			p.d.warn(raw, p.pathOf(raw, o.path+"."+key), "routes defined in an OpenAPI %s are not read; only function events (Api, HttpApi) create routes", key)
-		}
-	}
+	p.openAPIRoutes(r, o, a)
 	return a, len(p.d.errs) == before
 }
 
@@ -68,6 +64,18 @@ func (p *parser) resolveRoutes(t *Template) {
 	layers := map[string]Layer{}
 	for _, l := range t.Layers {
 		layers[l.LogicalID] = l
+	}
+	byName := map[string]int{}
+	for i, f := range t.Functions {
+		byName[f.Name] = i
+	}
+	for _, or := range p.openAPI {
+		i, ok := byName[or.function]
+		if !ok {
+			p.d.warn(or.at, or.path, "%s %s invokes function %s, which this template does not define; not served", or.route.Method, or.route.Path, quote(or.function))
+			continue
+		}
+		t.Functions[i].Routes = append(t.Functions[i].Routes, or.route)
 	}
 	for i := range t.Functions {
 		f := &t.Functions[i]

@@ -11,7 +11,11 @@
 // path inside the template; several are joined with errors.Join.
 package sam
 
-import "github.com/esb-dev/esb/internal/runtimeconfig"
+import (
+	"gopkg.in/yaml.v3"
+
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+)
 
 // Package types, as CloudFormation spells them.
 const (
@@ -105,15 +109,19 @@ type Function struct {
 	Schedules []Schedule
 }
 
-// Route is an Api or HttpApi event of a function.
+// Route is an Api or HttpApi event of a function, or an operation of an
+// API's OpenAPI document that invokes it.
 type Route struct {
-	Event   string // the event's key under Events
+	Event   string // the event's key under Events; empty for an OpenAPI route
+	OpenAPI string // where an OpenAPI route was read from (a template path)
 	Type    string // EventAPI or EventHTTPAPI
 	Path    string // API Gateway syntax: /items/{id}, /files/{proxy+}
 	Method  string // upper case; "ANY" matches all
 	Payload string // "1.0" or "2.0"
 	API     string // logical ID of the API, ImplicitRestAPI/ImplicitHTTPAPI if none was named
 	Stage   string
+
+	node *yaml.Node // where it is written, for messages
 }
 
 // Schedule is a Schedule or ScheduleV2 event of a function.
