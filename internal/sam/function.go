@@ -54,6 +54,9 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 		o.n = emptyMap(r.node)
 	}
 	f := Function{LogicalID: r.id, Type: r.typ, Name: r.id, PackageType: PackageZip}
+	if rules, ok := propertyRules(r.typ); ok {
+		p.checkProperties(o, r.typ, rules)
+	}
 
 	if v, ok := p.str(o, "FunctionName"); ok {
 		if !functionNamePattern.MatchString(v.s) {
@@ -594,6 +597,8 @@ func (p *parser) apiRef(props obj, key, typ, implicit string) (string, bool) {
 }
 
 func (p *parser) apiEvent(name string, props obj, f *Function) {
+	rules, _ := eventPropertyRules(EventAPI)
+	p.checkProperties(props, "an Api event", rules)
 	path, okPath := p.required(props, "Path", "")
 	method, okMethod := p.required(props, "Method", "")
 	api, okAPI := p.apiRef(props, "RestApiId", TypeServerlessAPI, ImplicitRestAPI)
@@ -605,10 +610,12 @@ func (p *parser) apiEvent(name string, props obj, f *Function) {
 	if !okPath || !okMethod {
 		return
 	}
-	f.Routes = append(f.Routes, Route{Event: name, Type: EventAPI, Path: path.s, Method: m, Payload: "1.0", API: api})
+	f.Routes = append(f.Routes, Route{Event: name, Type: EventAPI, Path: path.s, Method: m, Payload: "1.0", API: api, auth: p.readRouteAuth(props)})
 }
 
 func (p *parser) httpAPIEvent(name string, props obj, f *Function) {
+	rules, _ := eventPropertyRules(EventHTTPAPI)
+	p.checkProperties(props, "an HttpApi event", rules)
 	path, hasPath := p.str(props, "Path")
 	method, hasMethod := p.str(props, "Method")
 	api, okAPI := p.apiRef(props, "ApiId", TypeServerlessHTTPAPI, ImplicitHTTPAPI)
@@ -622,7 +629,7 @@ func (p *parser) httpAPIEvent(name string, props obj, f *Function) {
 	if !okAPI {
 		return
 	}
-	rt := Route{Event: name, Type: EventHTTPAPI, Payload: payload, API: api}
+	rt := Route{Event: name, Type: EventHTTPAPI, Payload: payload, API: api, auth: p.readRouteAuth(props)}
 	switch {
 	case !hasPath && !hasMethod:
 		// SAM makes such an event the API's catch-all ($default) route.

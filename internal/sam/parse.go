@@ -210,6 +210,7 @@ type parser struct {
 	nameStack []string
 	fnLayers  map[string][]string // function logical ID -> layer logical IDs
 	openAPI   []openAPIRoute      // routes of OpenAPI documents, until functions are read
+	iamWarned bool                // the one warning that IAM is not enforced was given
 	// origins gives nodes taken from Globals their own path.
 	origins map[*yaml.Node]string
 }
@@ -580,10 +581,17 @@ func (p *parser) readResources(t *Template) {
 				t.Buckets = append(t.Buckets, b)
 			}
 		default:
+			if rules, ok := propertyRules(r.typ); ok {
+				p.checkProperties(obj{n: r.props, path: r.path + ".Properties"}, r.typ, rules)
+			}
 			p.d.warn(r.typNode, r.path, "resource type %s is not supported locally; %s skipped", r.typ, r.id)
+		}
+		if r.connectors != nil {
+			p.warnIAM(lookup(r.node, "Connectors"), r.path+".Connectors")
 		}
 	}
 	p.resolveRoutes(t)
+	p.checkAuth(t)
 }
 
 // checkUnique rejects two resources that would land on the same key of the

@@ -36,6 +36,9 @@ func (p *parser) readAPI(r *rawResource) (API, bool) {
 		section, defaultStage = "HttpApi", "$default"
 	}
 	o := p.props(r, section)
+	if rules, ok := propertyRules(r.typ); ok {
+		p.checkProperties(o, r.typ, rules)
+	}
 	a := API{LogicalID: r.id, Type: r.typ, StageName: defaultStage}
 	if v, ok := p.str(o, "Name"); ok {
 		a.Name = v.s
@@ -47,6 +50,7 @@ func (p *parser) readAPI(r *rawResource) (API, bool) {
 	} else if v, ok := p.str(o, "StageName"); ok {
 		a.StageName = v.s
 	}
+	a.auth = p.readAPIAuth(o)
 	p.openAPIRoutes(r, o, a)
 	return a, len(p.d.errs) == before
 }
@@ -105,7 +109,10 @@ func (p *parser) implicitStage(section, def string) string {
 
 func (p *parser) readLayer(r *rawResource) (Layer, bool) {
 	before := len(p.d.errs)
-	o := p.props(r, "")
+	o := p.props(r, "LayerVersion")
+	if rules, ok := propertyRules(r.typ); ok {
+		p.checkProperties(o, r.typ, rules)
+	}
 	l := Layer{LogicalID: r.id, Name: r.id}
 	if v, ok := p.str(o, "LayerName"); ok {
 		if !layerNamePattern.MatchString(v.s) {
@@ -288,6 +295,9 @@ func (p *parser) index(o obj, billing string, global bool) runtimeconfig.Seconda
 func (p *parser) readSimpleTable(r *rawResource) (Table, bool) {
 	before := len(p.d.errs)
 	o := p.props(r, "SimpleTable")
+	if rules, ok := propertyRules(r.typ); ok {
+		p.checkProperties(o, r.typ, rules)
+	}
 	t := Table{LogicalID: r.id, Type: r.typ}
 	t.TableName = p.tableName(r, o)
 	name, typ := "id", "S"

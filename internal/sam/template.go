@@ -122,6 +122,7 @@ type Route struct {
 	Stage   string
 
 	node *yaml.Node // where it is written, for messages
+	auth *routeAuth // the event's Auth, if any
 }
 
 // Schedule is a Schedule or ScheduleV2 event of a function.
@@ -139,6 +140,8 @@ type API struct {
 	Type      string
 	Name      string
 	StageName string
+
+	auth apiAuth
 }
 
 // Layer is an AWS::Serverless::LayerVersion.
