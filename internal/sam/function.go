@@ -109,6 +109,7 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 	} else if raw := lookup(o.n, "Layers"); raw != nil {
 		p.d.add(p.d.errf(raw, p.pathOf(raw, o.path+".Layers"), "Image functions cannot have layers; install the layer's content in the image"))
 	}
+	p.loggingConfig(o, &f)
 	if serverless {
 		p.events(r, obj{n: lookup(o.n, "Events"), path: o.path + ".Events"}, &f)
 	}
@@ -162,6 +163,41 @@ func (p *parser) environment(o obj) map[string]string {
 		}
 	}
 	return out
+}
+
+// loggingConfig passes LoggingConfig to the runtime as Lambda does, through
+// AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL (which ESB's Python
+// runtime client reads); what cannot apply locally is warned about.
+func (p *parser) loggingConfig(o obj, f *Function) {
+	lc, ok := p.object(o, "LoggingConfig")
+	if !ok {
+		return
+	}
+	format := "Text"
+	if v, ok := p.str(lc, "LogFormat"); ok && p.oneOf(v, "Text", "JSON") {
+		format = v.s
+	}
+	set := func(k, v string) {
+		if f.Environment == nil {
+			f.Environment = map[string]string{}
+		}
+		f.Environment[k] = v
+	}
+	if format == "JSON" {
+		if rt, ok := runtimecatalog.Lookup(f.Runtime); ok && rt.Family != runtimecatalog.FamilyPython {
+			v, _ := p.str(lc, "LogFormat")
+			p.d.warn(v.n, v.path, "not applied locally: ESB's %s runtime client writes logs as text, not JSON", rt.Family)
+		}
+		set("AWS_LAMBDA_LOG_FORMAT", "JSON")
+		if v, ok := p.str(lc, "ApplicationLogLevel"); ok {
+			set("AWS_LAMBDA_LOG_LEVEL", strings.ToUpper(v.s))
+		}
+	}
+	for _, key := range []string{"LogGroup", "SystemLogLevel"} {
+		if v, ok := p.str(lc, key); ok {
+			p.d.warn(v.n, v.path, "not applied locally: function output goes to ESB's log store, and the runtime's own lines are always written")
+		}
+	}
 }
 
 // zipCode reads a code directory property (CodeUri, or a Lambda::Function's

@@ -72,7 +72,7 @@ func propertyRules(typ string) (map[string]propRule, bool) {
 			"ImageConfig":            warns("ImageConfig (command, entry point, working directory) is not applied; the image's own CMD and ENTRYPOINT run"),
 			"SnapStart":              warns("SnapStart does not apply; every cold start runs the function's initialisation"),
 			"FunctionUrlConfig":      warns("the function URL is not served; call the function through an Api or HttpApi event or the Lambda Invoke API"),
-			"LoggingConfig":          warns("logging configuration (format, levels, log group) is not applied; output goes to ESB's log store as written"),
+			"LoggingConfig":          honoured(), // see loggingConfig
 			"RecursiveLoop":          warns("recursive loop detection is not done"),
 			"CapacityProviderConfig": warns("capacity providers do not apply; the function runs on ESB's own containers"),
 			"FunctionScalingConfig":  warns("capacity-provider scaling settings do not apply"),
@@ -150,7 +150,7 @@ func propertyRules(typ string) (map[string]propRule, bool) {
 			"ImageConfig":       warns("ImageConfig (command, entry point, working directory) is not applied; the image's own CMD and ENTRYPOINT run"),
 			"EphemeralStorage":  warns("/tmp is not limited to this size"),
 			"SnapStart":         warns("SnapStart does not apply; every cold start runs the function's initialisation"),
-			"LoggingConfig":     warns("logging configuration (format, levels, log group) is not applied; output goes to ESB's log store as written"),
+			"LoggingConfig":     honoured(), // see loggingConfig
 		}, true
 	case typeCapacity:
 		return names("CapacityProviderName", "VpcConfig", "OperatorRole", "Tags", "PropagateTags", "InstanceRequirements",
