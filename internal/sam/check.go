@@ -278,13 +278,31 @@ func splitGetAtt(arg *yaml.Node) (res string, attrNode *yaml.Node, ok bool) {
 		if len(a.Content) != 2 {
 			return "", nil, false
 		}
-		r := deref(a.Content[0])
-		if r == nil || r.Kind != yaml.ScalarNode || isCustomTag(r.Tag) || r.Value == "" {
-			return "", nil, false
+		if name, ok := staticName(a.Content[0]); ok {
+			return name, a.Content[1], true
 		}
-		return r.Value, a.Content[1], true
+		return "", nil, false
 	}
 	return "", nil, false
+}
+
+// staticName is a logical ID written as a plain string, or as an Fn::Sub
+// with nothing left to substitute: what Fn::ForEach leaves of
+// !GetAtt [!Sub "${Name}Bucket", Arn] (AWS::LanguageExtensions).
+func staticName(n *yaml.Node) (string, bool) {
+	n = deref(n)
+	if n == nil {
+		return "", false
+	}
+	if v, ok := literal(n); ok && v != "" {
+		return v, true
+	}
+	if fn, arg, ok := intrinsic(n, false); ok && fn == "Fn::Sub" {
+		if v, ok := literal(arg); ok && v != "" && !strings.Contains(v, "${") {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 func (p *parser) checkSub(at *yaml.Node, arg *yaml.Node, path string) {

@@ -26,6 +26,12 @@ func (p *parser) checkCycles() {
 		}
 		seen := map[string]bool{}
 		add := func(dep string) {
+			// A generated resource (an alias, a function URL, a stage)
+			// depends on the one it is generated from, so naming it is
+			// naming that one; a generated role is the other way round.
+			if im, generated := p.implicit[dep]; generated && im.parent != "" && im.typ != typeIAMRole {
+				dep = im.parent
+			}
 			if d, ok := p.resources[dep]; ok && !d.skipped && !seen[dep] {
 				seen[dep] = true
 				deps[id] = append(deps[id], dep)
@@ -101,8 +107,10 @@ func generatedApart(typ, prop string) bool {
 		}
 	case typeStateMachine:
 		return prop == "Events" || prop == "DeploymentPreference"
-	case TypeServerlessAPI, TypeServerlessHTTPAPI, typeWebSocketAPI:
+	case TypeServerlessAPI, TypeServerlessHTTPAPI:
 		return prop == "Domain"
+	case typeWebSocketAPI:
+		return prop == "Domain" || prop == "Routes" // routes become integration resources
 	}
 	return false
 }

@@ -202,7 +202,11 @@ func (p *parser) checkProperties(o obj, typ string, rules map[string]propRule) {
 		switch {
 		case !known && typ == TypeLambdaFunction:
 		case !known:
-			p.d.add(p.d.errf(kv.knode, path, "%s is not a property of %s (it has %s)", quote(kv.key), typ, strings.Join(ruleNames(rules), ", ")))
+			hint := ""
+			if near := nearest(kv.key, ruleNames(rules)); near != "" {
+				hint = " (did you mean " + near + "?)"
+			}
+			p.d.add(p.d.errf(kv.knode, path, "%s is not a property of %s; the transform rejects it%s", quote(kv.key), typ, hint))
 		case rule.kind == propWarn:
 			if !isNull(kv.val) {
 				p.d.warn(kv.knode, path, "%s", rule.msg)
@@ -211,6 +215,40 @@ func (p *parser) checkProperties(o obj, typ string, rules map[string]propRule) {
 			p.warnIAM(kv.knode, path)
 		}
 	}
+}
+
+// nearest returns the name closest to s when it is a likely typo (case, or
+// at most two edits away), else "".
+func nearest(s string, names []string) string {
+	best, bestDist := "", 3
+	for _, n := range names {
+		d := editDistance(strings.ToLower(s), strings.ToLower(n))
+		if d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func ruleNames(rules map[string]propRule) []string {
