@@ -50,7 +50,7 @@ func TestFidelityCorpus(t *testing.T) {
 		var c fidelityCase
 		require.NoError(t, yaml.Unmarshal(data, &c))
 		require.NotEmpty(t, c.About, "%s: case.yml says what the case is about", name)
-		got := fidelityOutcome(t, tmplPath, dir)
+		got := parseOutcome(t, tmplPath, dir, sam.Options{})
 		if c.Valid {
 			valid++
 			tally[got.cause] = append(tally[got.cause], name)
@@ -67,10 +67,12 @@ type outcome struct {
 	files map[string][]byte // golden file name -> content
 }
 
-func fidelityOutcome(t *testing.T, tmplPath, dir string) outcome {
+// parseOutcome parses a template the way esb validate does and returns
+// what a golden directory holds for it.
+func parseOutcome(t *testing.T, tmplPath, dir string, opts sam.Options) outcome {
 	src, err := os.ReadFile(tmplPath)
 	require.NoError(t, err)
-	tmpl, err := sam.Parse("template.yml", src, dir, sam.Options{})
+	tmpl, err := sam.Parse("template.yml", src, dir, opts)
 	if err != nil {
 		var lines []string
 		for _, e := range flatten(err) {
