@@ -111,6 +111,11 @@ func generatedApart(typ, prop string) bool {
 		return prop == "Domain"
 	case typeWebSocketAPI:
 		return prop == "Domain" || prop == "Routes" // routes become integration resources
+	case typeGraphQLAPI:
+		switch prop { // each becomes resources that depend on the API
+		case "DataSources", "Functions", "Resolvers", "ApiKeys", "DomainName", "Cache":
+			return true
+		}
 	}
 	return false
 }

@@ -88,10 +88,8 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 	case f.PackageType == PackageImage:
 		p.lambdaImage(o, &f)
 	case serverless:
+		// With both set, the transform takes InlineCode.
 		if v, ok := p.str(o, "InlineCode"); ok {
-			if lookup(r.props, "CodeUri") != nil {
-				p.d.add(p.d.errf(v.n, v.path, "set either InlineCode or CodeUri, not both"))
-			}
 			f.InlineCode = v.s
 			break
 		}
@@ -626,10 +624,25 @@ func (p *parser) apiRef(props obj, key, typ, implicit string) (string, bool) {
 		if r.typ == typ && !r.skipped {
 			return id, true
 		}
+		if plain := plainAPIType(typ); r.typ == plain {
+			// The transform accepts an API the template declares with
+			// CloudFormation's own type and only grants the permission;
+			// ESB does not run such an API.
+			p.d.warn(v.n, v.path, "%s is an %s, which ESB does not run; this route is not served", quote(id), plain)
+			return "", false
+		}
 		named = id
 	}
 	p.d.add(p.d.errf(v.n, v.path, "%s is not an %s of this template (use !Ref to one)", quote(named), typ))
 	return "", false
+}
+
+// plainAPIType is the CloudFormation type behind a SAM API type.
+func plainAPIType(samType string) string {
+	if samType == TypeServerlessHTTPAPI {
+		return "AWS::ApiGatewayV2::Api"
+	}
+	return "AWS::ApiGateway::RestApi"
 }
 
 func (p *parser) apiEvent(name string, props obj, f *Function) {

@@ -506,3 +506,18 @@ Resources:
 template.yml:12:16: Resources.Jar.Properties.CodeUri: "broken.jar" is not a readable zip archive: zip: not a valid zip file
 template.yml:18:16: Resources.Missing.Properties.CodeUri: archive "target/missing.zip" does not exist (build it first, or point at the code directory)`, err.Error())
 }
+
+func TestJavaClasses(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{in: `[\p{Print}]{12,}`, want: `[\x20-\x7E]{12,}`},
+		{in: `(.*\p{Print}){4,}`, want: `(.*[\x20-\x7E]){4,}`},
+		{in: `\P{Digit}+`, want: `[^0-9]+`},
+		{in: `\p{L}\\p{Print}`, want: `\p{L}\\p{Print}`},
+		{in: `[\P{Alpha}]`, want: `[\P{Alpha}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			assert.Equal(t, tt.want, javaClasses(tt.in))
+		})
+	}
+}

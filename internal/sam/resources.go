@@ -51,6 +51,10 @@ func (p *parser) readAPI(r *rawResource) (API, bool) {
 		a.StageName = v.s
 	}
 	a.auth = p.readAPIAuth(o)
+	if lookup(o.n, "DefinitionBody") != nil || lookup(o.n, "DefinitionUri") != nil {
+		merge := p.boolean(o, "MergeDefinitions")
+		a.ownDocument = merge == nil || !*merge
+	}
 	p.openAPIRoutes(r, o, a)
 	return a, len(p.d.errs) == before
 }
@@ -73,13 +77,39 @@ func (p *parser) resolveRoutes(t *Template) {
 	for i, f := range t.Functions {
 		byName[f.Name] = i
 	}
+	documented := map[string]bool{} // "api method path" of OpenAPI operations
 	for _, or := range p.openAPI {
+		documented[or.route.API+" "+or.route.Method+" "+or.route.Path] = true
 		i, ok := byName[or.function]
 		if !ok {
 			p.d.warn(or.at, or.path, "%s %s invokes function %s, which this template does not define; not served", or.route.Method, or.route.Path, quote(or.function))
 			continue
 		}
 		t.Functions[i].Routes = append(t.Functions[i].Routes, or.route)
+	}
+	// The transform adds events to the OpenAPI document only of the APIs
+	// it writes the document for: where the template brings its own (and
+	// does not ask for MergeDefinitions), API Gateway routes what the
+	// document says, and an event only grants the invoke permission.
+	own := map[string]bool{}
+	for _, a := range t.APIs {
+		own[a.LogicalID] = a.ownDocument
+	}
+	for i := range t.Functions {
+		f := &t.Functions[i]
+		kept := f.Routes[:0]
+		for _, rt := range f.Routes {
+			if rt.OpenAPI != "" || !own[rt.API] {
+				kept = append(kept, rt)
+				continue
+			}
+			if !documented[rt.API+" "+rt.Method+" "+rt.Path] {
+				r := p.resources[f.LogicalID]
+				at := lookup(lookup(r.props, "Events"), rt.Event)
+				p.d.warn(at, r.path+".Properties.Events."+rt.Event, "%s %s is not in the OpenAPI document of %s, so API Gateway does not route it (the transform adds events only to documents it writes); not served", rt.Method, rt.Path, rt.API)
+			}
+		}
+		f.Routes = kept
 	}
 	for i := range t.Functions {
 		f := &t.Functions[i]

@@ -142,6 +142,9 @@ type API struct {
 	StageName string
 
 	auth apiAuth
+	// ownDocument: the template gives the OpenAPI document, which the
+	// transform leaves as it is (no MergeDefinitions).
+	ownDocument bool
 }
 
 // Layer is an AWS::Serverless::LayerVersion.
