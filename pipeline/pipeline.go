@@ -319,6 +319,8 @@ func (r *run) code(f sam.Function) (*dagger.Directory, error) {
 			return nil, err
 		}
 		return r.dag.Host().Directory(dir), nil
+	case f.CodeFile != "":
+		return r.dag.Directory().WithFile(filepath.Base(f.CodeFile), r.dag.Host().File(f.CodeFile)), nil
 	}
 	return r.hostDir(f.CodeDir), nil
 }

@@ -91,6 +91,11 @@ func Source(f sam.Function, bases Bases) (digest string, ok bool, err error) {
 		if err := hashFile(h, f.CodeArchive); err != nil {
 			return "", false, err
 		}
+	case f.CodeFile != "":
+		field("file", filepath.Base(f.CodeFile))
+		if err := hashFile(h, f.CodeFile); err != nil {
+			return "", false, err
+		}
 	default:
 		if err := hashTree(h, "code", f.CodeDir); err != nil {
 			return "", false, err

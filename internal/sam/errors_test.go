@@ -116,7 +116,6 @@ func TestErrors(t *testing.T) {
 				`template.yml:11:9: Resources.S3Function.Properties.CodeUri: S3 locations are not supported; ESB builds from local directories (give a path relative to the template)`,
 				`template.yml:16:16: Resources.MissingFunction.Properties.CodeUri: directory "hello_world/" does not exist`,
 				`template.yml:20:16: Resources.OutsideFunction.Properties.CodeUri: "../" is outside the template's directory (symlinks followed); move the code under it`,
-				`template.yml:24:16: Resources.ZipFileFunction.Properties.CodeUri: "code/app.py" is neither a directory nor a .zip or .jar deployment package`,
 				`template.yml:28:19: Resources.Layer.Properties.ContentUri: "s3://bucket/layer.zip": remote locations are not supported; ESB builds from local directories`,
 			},
 		},

@@ -228,9 +228,32 @@ func (p *parser) zipCode(o obj, key string, f *Function) {
 		}
 		return
 	}
+	if file, ok := p.singleFile(loc); ok {
+		f.CodeFile = file
+		return
+	}
 	if dir, ok := p.localDir(loc); ok {
 		f.CodeDir = dir
 	}
+}
+
+// singleFile resolves a code location that names one source file (not an
+// archive): `sam package` zips such a file alone into the package. ok is
+// false for anything else, which localDir then reports.
+func (p *parser) singleFile(v value) (string, bool) {
+	full := v.s
+	if !filepath.IsAbs(full) {
+		full = filepath.Join(p.dir, filepath.FromSlash(v.s))
+	}
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		return "", false
+	}
+	fi, err := os.Stat(real)
+	if err != nil || !fi.Mode().IsRegular() || !within(p.dir, real) {
+		return "", false
+	}
+	return real, true
 }
 
 // isArchive reports a code location that names a deployment package
@@ -424,6 +447,9 @@ func (p *parser) codeFiles(f *Function) (exists func(string) bool, where string,
 			names[strings.TrimPrefix(zf.Name, "./")] = true
 		}
 		return func(c string) bool { return names[c] }, rel(f.CodeArchive), true
+	case f.CodeFile != "":
+		name := filepath.Base(f.CodeFile)
+		return func(c string) bool { return c == name }, rel(f.CodeFile), true
 	case f.CodeDir != "":
 		return func(c string) bool {
 			fi, err := os.Stat(filepath.Join(f.CodeDir, filepath.FromSlash(c)))

@@ -80,6 +80,9 @@ type Function struct {
 	// package (absolute, inside Template.Dir): Lambda extracts it into
 	// /var/task, and so does the deploy pipeline.
 	CodeArchive string
+	// CodeFile, instead of CodeDir, is a single source file CodeUri names
+	// (absolute, inside Template.Dir); its package holds that file alone.
+	CodeFile string
 	// InlineCode, instead of CodeDir, is the source given in the template
 	// (InlineCode, Code.ZipFile); CloudFormation writes it to InlineFile
 	// (index.py or index.js) in an otherwise empty package.
