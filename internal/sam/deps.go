@@ -38,7 +38,13 @@ func (p *parser) checkCycles() {
 			}
 		}
 		for _, kv := range pairs(r.props) {
-			if generatedApart(r.typ, kv.key) {
+			switch {
+			case generatedApart(r.typ, kv.key):
+				continue
+			case r.typ == TypeServerlessAPI && kv.key == "EndpointConfiguration" && isMap(kv.val):
+				// The transform keeps only Type and VPCEndpointIds of it.
+				p.collectDeps(lookup(kv.val, "Type"), add, 0)
+				p.collectDeps(lookup(kv.val, "VPCEndpointIds"), add, 0)
 				continue
 			}
 			p.collectDeps(kv.val, add, 0)
