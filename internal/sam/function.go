@@ -729,6 +729,12 @@ func (p *parser) httpAPIEvent(name string, props obj, f *Function) {
 var scheduleExpr = regexp.MustCompile(`^(rate|cron|at)\(.+\)$`)
 
 func (p *parser) scheduleEvent(name string, props obj, exprKey, enabledKey string, f *Function) {
+	kind := "Schedule"
+	if exprKey == "ScheduleExpression" {
+		kind = "ScheduleV2"
+	}
+	rules, _ := eventPropertyRules(kind)
+	p.checkProperties(props, "a "+kind+" event", rules)
 	expr, ok := p.required(props, exprKey, "")
 	if !ok {
 		return

@@ -169,8 +169,8 @@ func names(props ...string) map[string]propRule {
 	return out
 }
 
-// eventPropertyRules are the rules for the properties of an Api or HttpApi
-// event.
+// eventPropertyRules are the rules for the properties of an Api, HttpApi,
+// Schedule or ScheduleV2 event.
 func eventPropertyRules(typ string) (map[string]propRule, bool) {
 	switch typ {
 	case EventAPI:
@@ -180,6 +180,25 @@ func eventPropertyRules(typ string) (map[string]propRule, bool) {
 			"RequestParameters":    warns("request parameters are neither required nor validated"),
 			"TimeoutInMillis":      warns("the integration timeout is not applied; the function's Timeout bounds the request"),
 			"ResponseTransferMode": warns("responses are not streamed; the function's whole answer is sent at once"),
+		}, true
+	case "Schedule":
+		return map[string]propRule{
+			"Schedule": honoured(), "Input": honoured(), "Enabled": honoured(), "State": honoured(), "Name": honoured(),
+			"RuleName": inert(), "Description": inert(),
+			"DeadLetterConfig": warns("failed scheduled invocations are not sent to a dead-letter queue"),
+			"RetryPolicy":      warns("the retry policy is not applied to scheduled invocations"),
+		}, true
+	case "ScheduleV2":
+		return map[string]propRule{
+			"ScheduleExpression": honoured(), "Input": honoured(), "State": honoured(), "Name": honoured(),
+			"ScheduleExpressionTimezone": honoured(), // warned about by scheduleEvent when not UTC
+			"Description": inert(), "GroupName": inert(), "KmsKeyArn": inert(), "OmitName": inert(),
+			"RoleArn": iam(), "PermissionsBoundary": iam(),
+			"FlexibleTimeWindow": warns("the flexible time window is not applied; the schedule fires on time"),
+			"StartDate":          warns("the start date is not applied; the schedule fires from the deploy on"),
+			"EndDate":            warns("the end date is not applied; the schedule keeps firing"),
+			"DeadLetterConfig":   warns("failed scheduled invocations are not sent to a dead-letter queue"),
+			"RetryPolicy":        warns("the retry policy is not applied to scheduled invocations"),
 		}, true
 	case EventHTTPAPI:
 		return map[string]propRule{
