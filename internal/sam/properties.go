@@ -192,7 +192,7 @@ func eventPropertyRules(typ string) (map[string]propRule, bool) {
 		return map[string]propRule{
 			"ScheduleExpression": honoured(), "Input": honoured(), "State": honoured(), "Name": honoured(),
 			"ScheduleExpressionTimezone": honoured(), // warned about by scheduleEvent when not UTC
-			"Description": inert(), "GroupName": inert(), "KmsKeyArn": inert(), "OmitName": inert(),
+			"Description":                inert(), "GroupName": inert(), "KmsKeyArn": inert(), "OmitName": inert(),
 			"RoleArn": iam(), "PermissionsBoundary": iam(),
 			"FlexibleTimeWindow": warns("the flexible time window is not applied; the schedule fires on time"),
 			"StartDate":          warns("the start date is not applied; the schedule fires from the deploy on"),
