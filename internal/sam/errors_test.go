@@ -186,7 +186,6 @@ func TestErrors(t *testing.T) {
 			want: []string{
 				`template.yml:21:19: Resources.HelloFunction.Properties.MemorySize: Fn::FindInMap: mapping "Sizes" has no key "Cpu" under "dev" (known keys: Memory)`,
 				`template.yml:24:19: Resources.HelloFunction.Properties.Environment.Variables.BUCKET: AWS::S3::Bucket "Bucket": resource is not created, its Condition "IsProd" is false (guard the reference with Fn::If)`,
-				`template.yml:25:19: Resources.HelloFunction.Properties.Environment.Variables.SHARED: Fn::ImportValue "network-vpc-id": other stacks' exports do not exist locally; pass the value as a parameter instead`,
 				`template.yml:26:18: Resources.HelloFunction.Properties.Environment.Variables.EQUAL: Fn::Equals can only be used in the Conditions section (use Fn::If with a named condition)`,
 				`template.yml:27:19: Resources.HelloFunction.Properties.Environment.Variables.JOINED: Fn::Join: want a list, got "plain"`,
 			},

@@ -228,7 +228,11 @@ func (p *parser) call(at *yaml.Node, fn string, arg *yaml.Node, path string) (*y
 		if err != nil {
 			return nil, err
 		}
-		return nil, p.d.errf(at, path, "Fn::ImportValue %s: other stacks' exports do not exist locally; pass the value as a parameter instead", quote(name))
+		// Another stack's export cannot exist here; a template mostly
+		// passes it on as a string, so a stable placeholder stands in for
+		// it, as for attributes ESB does not model.
+		p.d.warn(at, path, "Fn::ImportValue %s: other stacks' exports do not exist locally; the placeholder %s stands in for it (pass the real value as a parameter to use it)", quote(name), quote(name))
+		return scalarNode(at, name), nil
 	case "Fn::ToJsonString":
 		v, err := p.resolve(arg, path)
 		if err != nil {

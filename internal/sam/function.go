@@ -108,6 +108,7 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 		p.d.add(p.d.errf(raw, p.pathOf(raw, o.path+".Layers"), "Image functions cannot have layers; install the layer's content in the image"))
 	}
 	p.loggingConfig(o, &f)
+	p.warnDynamicReferences(o.n, o.path)
 	if serverless {
 		p.events(r, obj{n: lookup(o.n, "Events"), path: o.path + ".Events"}, &f)
 	}
@@ -161,6 +162,36 @@ func (p *parser) environment(o obj) map[string]string {
 		}
 	}
 	return out
+}
+
+// warnDynamicReferences warns about each {{resolve:...}} in a function's
+// properties: CloudFormation replaces them with the value stored in SSM
+// or Secrets Manager, which ESB has not, so the function would see the
+// text as written.
+func (p *parser) warnDynamicReferences(n *yaml.Node, path string) {
+	n = deref(n)
+	if n == nil {
+		return
+	}
+	path = p.pathOf(n, path)
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if i := strings.Index(n.Value, "{{resolve:"); i >= 0 {
+			ref := n.Value[i:]
+			if j := strings.Index(ref, "}}"); j >= 0 {
+				ref = ref[:j+2]
+			}
+			p.d.warn(n, path, "dynamic reference %s is not resolved locally (no SSM Parameter Store or Secrets Manager); the function gets the text as written", quote(ref))
+		}
+	case yaml.MappingNode:
+		for _, kv := range pairs(n) {
+			p.warnDynamicReferences(kv.val, joinPath(path, kv.key))
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p.warnDynamicReferences(c, indexPath(path, i))
+		}
+	}
 }
 
 // loggingConfig passes LoggingConfig to the runtime as Lambda does, through
