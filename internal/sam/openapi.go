@@ -17,7 +17,7 @@ import (
 // intrinsics (!Sub in integration URIs), which such libraries reject, and
 // only paths, methods and integrations matter here.
 
-// openAPIMethods maps an OpenAPI operation key to the route method.
+// openAPIMethod maps an OpenAPI operation key to the route method.
 func openAPIMethod(key string) (string, bool) {
 	switch strings.ToLower(key) {
 	case "get", "put", "post", "delete", "options", "head", "patch":
@@ -46,31 +46,32 @@ type openAPIRoute struct {
 // (an Fn::Transform AWS::Include of a local file is read), else its
 // DefinitionUri when that is a local file. ok is false when there is none
 // or it cannot be read, which is reported.
-func (p *parser) openAPIBody(o obj) (body *yaml.Node, at *yaml.Node, path string, ok bool) {
+func (p *parser) openAPIBody(o obj) (body *yaml.Node, path string, ok bool) {
 	if raw := lookup(o.n, "DefinitionBody"); raw != nil {
 		path := p.pathOf(raw, o.path+".DefinitionBody")
 		if fn, arg, isFn := intrinsic(raw, false); isFn && fn == "Fn::Transform" {
 			loc, locPath, ok := p.includeLocation(raw, arg, path)
 			if !ok {
-				return nil, nil, "", false
+				return nil, "", false
 			}
 			return p.readOpenAPIFile(raw, locPath, loc)
 		}
-		return deref(raw), raw, path, true
+		return deref(raw), path, true
 	}
 	raw := lookup(o.n, "DefinitionUri")
 	if raw == nil {
-		return nil, nil, "", false
+		return nil, "", false
 	}
 	v, path := p.field(o, "DefinitionUri")
 	if v == nil || v.Kind != yaml.ScalarNode || strings.Contains(v.Value, "://") {
 		p.d.warn(raw, path, "the OpenAPI document is not a local file, so ESB cannot read it; its routes are not served (give a path relative to the template)")
-		return nil, nil, "", false
+		return nil, "", false
 	}
 	return p.readOpenAPIFile(v, path, v.Value)
 }
 
-// includeLocation reads the local file an Fn::Transform AWS::Include names.
+// includeLocation returns the local file an Fn::Transform AWS::Include
+// names, and the path of its Location for messages.
 func (p *parser) includeLocation(at, arg *yaml.Node, path string) (string, string, bool) {
 	name, _ := literal(lookup(arg, "Name"))
 	if name != "AWS::Include" {
@@ -92,7 +93,7 @@ func (p *parser) includeLocation(at, arg *yaml.Node, path string) (string, strin
 
 // readOpenAPIFile parses a local OpenAPI file (YAML or JSON) inside the
 // template's directory.
-func (p *parser) readOpenAPIFile(at *yaml.Node, path, rel string) (*yaml.Node, *yaml.Node, string, bool) {
+func (p *parser) readOpenAPIFile(at *yaml.Node, path, rel string) (*yaml.Node, string, bool) {
 	full := rel
 	if !filepath.IsAbs(full) {
 		full = filepath.Join(p.dir, filepath.FromSlash(rel))
@@ -100,12 +101,12 @@ func (p *parser) readOpenAPIFile(at *yaml.Node, path, rel string) (*yaml.Node, *
 	real, err := filepath.EvalSymlinks(full)
 	if err != nil || !within(p.dir, real) {
 		p.d.add(p.d.errf(at, path, "OpenAPI file %s does not exist inside the template's directory", quote(rel)))
-		return nil, nil, "", false
+		return nil, "", false
 	}
 	src, err := os.ReadFile(real)
 	if err != nil {
 		p.d.add(p.d.errf(at, path, "read OpenAPI file %s: %s", quote(rel), err.Error()))
-		return nil, nil, "", false
+		return nil, "", false
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(jsonAsYAML(src), &doc); err != nil || len(doc.Content) == 0 || !isMap(doc.Content[0]) {
@@ -114,13 +115,13 @@ func (p *parser) readOpenAPIFile(at *yaml.Node, path, rel string) (*yaml.Node, *
 			msg = err.Error()
 		}
 		p.d.add(p.d.errf(at, path, "OpenAPI file %s: %s", quote(rel), msg))
-		return nil, nil, "", false
+		return nil, "", false
 	}
 	// Positions inside the file would be read as lines of the template;
 	// messages point at the line that names the file instead.
 	body := deref(doc.Content[0])
 	place(body, at)
-	return body, at, path + " (" + filepath.ToSlash(rel) + ")", true
+	return body, path + " (" + filepath.ToSlash(rel) + ")", true
 }
 
 // place moves every node of a tree to where at is written.
@@ -136,7 +137,7 @@ func place(n, at *yaml.Node) {
 
 // openAPIRoutes reads the routes of an API's OpenAPI document.
 func (p *parser) openAPIRoutes(r *rawResource, o obj, a API) {
-	body, _, bodyPath, ok := p.openAPIBody(o)
+	body, bodyPath, ok := p.openAPIBody(o)
 	if !ok {
 		return
 	}
