@@ -101,6 +101,13 @@ func (p *parser) forEach(k, v *yaml.Node, path string) ([]*yaml.Node, bool) {
 		p.d.add(p.d.errf(args.Content[2], path, "Fn::ForEach: want a mapping of output key to output value third, got %s", describe(args.Content[2])))
 		return nil, false
 	}
+	// Loops multiply the template; the same bound as for YAML aliases keeps
+	// a small template from expanding without end.
+	p.expandedNodes += len(items) * countNodes(body, maxNodes+1)
+	if p.expandedNodes > maxNodes {
+		p.d.add(p.d.errf(k, path, "Fn::ForEach: the template is too large once loops are expanded (over %d nodes)", maxNodes))
+		return nil, false
+	}
 	var out []*yaml.Node
 	for _, item := range items {
 		for _, kv := range pairs(body) {

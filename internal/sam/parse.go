@@ -184,6 +184,8 @@ type parser struct {
 	// langExt is set when the template uses the AWS::LanguageExtensions
 	// transform, which its functions need.
 	langExt bool
+	// expandedNodes counts the nodes Fn::ForEach loops have produced.
+	expandedNodes int
 
 	params     map[string]*param
 	paramOrder []string

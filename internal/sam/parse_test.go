@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -520,4 +521,17 @@ func TestJavaClasses(t *testing.T) {
 			assert.Equal(t, tt.want, javaClasses(tt.in))
 		})
 	}
+}
+
+// TestForEachBomb: nested loops multiply a template; the expansion is
+// bounded like YAML aliases.
+func TestForEachBomb(t *testing.T) {
+	list := "[" + strings.Repeat("a,", 99) + "a]"
+	src := "Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]\nResources:\n" +
+		"  Fn::ForEach::A:\n    - X\n    - " + list + "\n    - Fn::ForEach::B:\n        - Y\n        - " + list +
+		"\n        - Fn::ForEach::C:\n            - Z\n            - " + list +
+		"\n            - 'B${X}${Y}${Z}': {Type: AWS::S3::Bucket}\n"
+	_, err := Parse("template.yml", []byte(src), t.TempDir(), Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "too large once loops are expanded")
 }
