@@ -308,7 +308,11 @@ func (p *parser) readSections(root *yaml.Node, t *Template) {
 	var resources, globals, params, transform, conditions, outputs *yaml.Node
 	for _, s := range pairs(root) {
 		switch s.key {
-		case "AWSTemplateFormatVersion", "Metadata", "Rules":
+		case "AWSTemplateFormatVersion", "Metadata":
+		case "Rules":
+			if len(pairs(s.val)) > 0 {
+				p.d.warn(s.knode, "Rules", "rules are not checked locally; parameter values CloudFormation's rules would refuse are deployed")
+			}
 		case "Outputs":
 			outputs = s.val
 		case "Description":
