@@ -137,7 +137,9 @@ func (p *parser) findImplicit() {
 				add(id+"Alias"+alnum(a), implicitResource{typ: "AWS::StepFunctions::StateMachineAlias", parent: id, detail: a})
 				add(id+"Version", implicitResource{typ: "AWS::StepFunctions::StateMachineVersion", parent: id})
 			}
-			p.eventResources(r, add)
+			rest, http := p.eventResources(r, add)
+			implicitRest = implicitRest || rest
+			implicitHTTP = implicitHTTP || http
 		case TypeServerlessAPI:
 			add(id+"Deployment", implicitResource{typ: typeRestDeployment, parent: id})
 			if s, ok := literal(p.rawProp(r, "", "StageName")); ok && alnum(s) == s && s != "" {
