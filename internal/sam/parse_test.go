@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 )
 
 const fixtures = "../../fixtures/sam"
@@ -534,4 +535,30 @@ func TestForEachBomb(t *testing.T) {
 	_, err := Parse("template.yml", []byte(src), t.TempDir(), Options{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "too large once loops are expanded")
+}
+
+func TestSecured(t *testing.T) {
+	tests := []struct {
+		name, op, global string
+		want             bool
+	}{
+		{name: "nothing", want: false},
+		{name: "operation requirement", op: "[{cognito: []}]", want: true},
+		{name: "document default", global: "[{api_key: []}]", want: true},
+		{name: "operation opts out with an empty list", op: "[]", global: "[{api_key: []}]", want: false},
+		{name: "empty requirement means none", op: "[{}]", want: false},
+	}
+	node := func(src string) *yaml.Node {
+		if src == "" {
+			return nil
+		}
+		var n yaml.Node
+		require.NoError(t, yaml.Unmarshal([]byte(src), &n))
+		return n.Content[0]
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, secured(node(tt.op), node(tt.global)))
+		})
+	}
 }
