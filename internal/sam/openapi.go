@@ -162,7 +162,7 @@ func (p *parser) openAPIRoutes(r *rawResource, o obj, a API) {
 				p.d.warn(op.knode, opPath, "%s requires authorization (OpenAPI security), which ESB does not enforce; not served, so it is not left open", route)
 				continue
 			}
-			integ := lookup(op.val, "x-amazon-apigateway-integration")
+			integ := localRef(body, lookup(op.val, "x-amazon-apigateway-integration"))
 			if integ == nil {
 				p.d.warn(op.knode, opPath, "%s has no x-amazon-apigateway-integration; not served", route)
 				continue
@@ -203,6 +203,29 @@ func (p *parser) openAPIRoutes(r *rawResource, o obj, a API) {
 			})
 		}
 	}
+}
+
+// localRef follows {$ref: "#/a/b"} to the node it points at in doc, as
+// HTTP APIs share integrations through
+// components.x-amazon-apigateway-integrations; other nodes are returned
+// as they are, and a $ref that leads nowhere gives nil.
+func localRef(doc, n *yaml.Node) *yaml.Node {
+	ref, ok := literal(lookup(n, "$ref"))
+	if !ok {
+		return n
+	}
+	target, found := strings.CutPrefix(ref, "#/")
+	if !found {
+		return nil
+	}
+	cur := doc
+	for _, part := range strings.Split(target, "/") {
+		part = strings.ReplaceAll(strings.ReplaceAll(part, "~1", "/"), "~0", "~")
+		if cur = lookup(cur, part); cur == nil {
+			return nil
+		}
+	}
+	return cur
 }
 
 // secured reports an operation that needs authorization: its own security
