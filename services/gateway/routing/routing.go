@@ -350,9 +350,6 @@ func APIFromHost(host string) (string, bool) {
 	return id, true
 }
 
-// HasAPI reports whether the table serves an API with this id.
-func (t *Table) HasAPI(api string) bool { return t.apis[strings.ToLower(api)] != nil }
-
 // APIs returns the ids of the APIs served on their own host names, sorted.
 func (t *Table) APIs() []string { return slices.Sorted(maps.Keys(t.apis)) }
 
