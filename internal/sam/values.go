@@ -340,7 +340,11 @@ func (p *parser) attributes(typ, id, name string) (attrs map[string]string, mode
 	s := p.urlSuffix()
 	switch typ {
 	case TypeServerlessFunction, TypeLambdaFunction:
-		return map[string]string{"Arn": p.arn("lambda", "function:"+name)}, true
+		return map[string]string{
+			"Arn":                                  p.arn("lambda", "function:"+name),
+			"SnapStartResponse.ApplyOn":            "None", // SnapStart does not apply locally
+			"SnapStartResponse.OptimizationStatus": "Off",
+		}, true
 	case TypeDynamoDBTable, TypeServerlessTable:
 		tableArn := p.arn("dynamodb", "table/"+name)
 		return map[string]string{"Arn": tableArn, "StreamArn": tableArn + "/stream/1970-01-01T00:00:00.000"}, true
@@ -353,11 +357,11 @@ func (p *parser) attributes(typ, id, name string) (attrs map[string]string, mode
 			"WebsiteURL":          "http://" + name + ".s3-website-" + p.opts.Region + "." + s,
 		}, true
 	case TypeServerlessAPI:
-		return map[string]string{"RootResourceId": APIID(id) + "root"}, true
+		return map[string]string{"RootResourceId": APIID(id) + "root", "RestApiId": APIID(id)}, true
 	case TypeServerlessHTTPAPI:
 		return map[string]string{"ApiEndpoint": "https://" + APIID(id) + ".execute-api." + p.opts.Region + "." + s, "ApiId": APIID(id)}, true
 	case TypeServerlessLayer:
-		return nil, true
+		return map[string]string{"LayerVersionArn": p.arn("lambda", "layer:"+name+":1")}, true
 	case typeIAMRole:
 		return map[string]string{"Arn": "arn:" + p.partition() + ":iam::" + p.opts.AccountID + ":role/" + name, "RoleId": "AROA" + strings.ToUpper(alnum(name))}, false
 	case typeSQSQueue:
