@@ -30,7 +30,7 @@ import (
 // hand the function the same bytes.
 const benchEvent = `{"version":"2.0","routeKey":"GET /bench","rawPath":"/bench","rawQueryString":"",` +
 	`"headers":{"accept-encoding":"gzip","host":"127.0.0.1:5700","user-agent":"Go-http-client/1.1","x-amzn-trace-id":"Root=1-00000000-000000000000000000000000","x-forwarded-for":"127.0.0.1","x-forwarded-port":"5700","x-forwarded-proto":"http"},` +
-	`"requestContext":{"accountId":"123456789012","apiId":"esbdpbench","domainName":"127.0.0.1","domainPrefix":"127","http":{"method":"GET","path":"/bench","protocol":"HTTP/1.1","sourceIp":"127.0.0.1","userAgent":"Go-http-client/1.1"},` +
+	`"requestContext":{"accountId":"123456789012","apiId":"serverlesshttpapi","domainName":"127.0.0.1","domainPrefix":"127","http":{"method":"GET","path":"/bench","protocol":"HTTP/1.1","sourceIp":"127.0.0.1","userAgent":"Go-http-client/1.1"},` +
 	`"requestId":"00000000-0000-4000-8000-000000000000","routeKey":"GET /bench","stage":"$default","time":"01/Jan/2026:00:00:00 +0000","timeEpoch":1767225600000},` +
 	`"isBase64Encoded":false}`
 

@@ -134,6 +134,11 @@ func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 		req.Events = progress.Discard{}
 	}
 	r := &run{dag: dag, req: req, bases: map[string]*dagger.Container{}, builtBases: map[string]bool{}}
+	defer func() {
+		for _, dir := range r.temps {
+			_ = os.RemoveAll(dir) // a leftover in the temp dir harms nothing
+		}
+	}()
 	if req.NoCache {
 		r.nonce = fmt.Sprintf("%d", time.Now().UnixNano())
 	}
@@ -193,6 +198,7 @@ type run struct {
 	// builtBases are the runtimes whose base this run builds from its
 	// Dockerfile (not an image).
 	builtBases map[string]bool
+	temps      []string // host directories to remove when Run returns
 }
 
 func (r *run) event(id string, st progress.Status, text string) {
@@ -336,12 +342,54 @@ func (r *run) container(f sam.Function) (*dagger.Container, error) {
 		ctr = ctr.WithDirectory("/opt", r.hostDir(l.ContentDir))
 		ctr = r.installDeps(ctr, rt.Family, l.ContentDir, layerDepsDir(rt.Family))
 	}
-	ctr = ctr.WithDirectory("/var/task", r.hostDir(f.CodeDir))
-	ctr = r.installDeps(ctr, rt.Family, f.CodeDir, "/var/task")
+	code, err := r.code(f)
+	if err != nil {
+		return nil, err
+	}
+	ctr = ctr.WithDirectory("/var/task", code)
+	if f.CodeDir != "" {
+		// A deployment package (archive or inline code) is used as it is,
+		// as Lambda does: its dependencies are already inside.
+		ctr = r.installDeps(ctr, rt.Family, f.CodeDir, "/var/task")
+	}
 	if r.nonce != "" {
 		ctr = ctr.WithoutEnvVariable("ESB_CACHEBUST")
 	}
 	return ctr.WithDefaultArgs([]string{f.Handler}), nil
+}
+
+// code is what goes into /var/task: the code directory, the extracted
+// archive, or the inline code as the one file CloudFormation would write.
+func (r *run) code(f sam.Function) (*dagger.Directory, error) {
+	switch {
+	case f.InlineCode != "":
+		return r.dag.Directory().WithNewFile(f.InlineFile, f.InlineCode), nil
+	case f.CodeArchive != "":
+		dir, err := r.tempDir()
+		if err != nil {
+			return nil, err
+		}
+		if err := ExtractArchive(f.CodeArchive, dir); err != nil {
+			return nil, err
+		}
+		return r.dag.Host().Directory(dir), nil
+	case f.CodeFile != "":
+		return r.dag.Directory().WithFile(filepath.Base(f.CodeFile), r.dag.Host().File(f.CodeFile)), nil
+	}
+	return r.hostDir(f.CodeDir), nil
+}
+
+// tempDir is a host directory that lives until Run returns: the engine
+// reads host directories when the image is built, not when referenced.
+func (r *run) tempDir() (string, error) {
+	dir, err := os.MkdirTemp("", "esb-package-")
+	if err != nil {
+		return "", fmt.Errorf("extract deployment package: %w", err)
+	}
+	r.mu.Lock()
+	r.temps = append(r.temps, dir)
+	r.mu.Unlock()
+	return dir, nil
 }
 
 // layerDepsDir is where a layer's own dependencies land, as AWS's layer

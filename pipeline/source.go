@@ -82,8 +82,24 @@ func Source(f sam.Function, bases Bases) (digest string, ok bool, err error) {
 			return "", false, err
 		}
 	}
-	if err := hashTree(h, "code", f.CodeDir); err != nil {
-		return "", false, err
+	switch {
+	case f.InlineCode != "":
+		field("inline-file", f.InlineFile)
+		field("inline-code", f.InlineCode)
+	case f.CodeArchive != "":
+		fmt.Fprintf(h, "archive\n")
+		if err := hashFile(h, f.CodeArchive); err != nil {
+			return "", false, err
+		}
+	case f.CodeFile != "":
+		field("file", filepath.Base(f.CodeFile))
+		if err := hashFile(h, f.CodeFile); err != nil {
+			return "", false, err
+		}
+	default:
+		if err := hashTree(h, "code", f.CodeDir); err != nil {
+			return "", false, err
+		}
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), true, nil
 }

@@ -161,6 +161,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		CacheNamespace:     l.Env.Project(),
 		NoCache:            opts.noCache,
 		Mode:               opts.mode,
+		GatewayPort:        l.Ports["PORT_GATEWAY"],
 		Events:             selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),
 	}, steps)
 	if err != nil {
@@ -235,6 +236,17 @@ func printSummary(c *cli, sum deploy.Summary) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Function, f.Digest, routes, status)
 	}
 	_ = tw.Flush()
+	if len(sum.APIs) > 0 {
+		// Each API has its own address, as on AWS; the bare gateway address
+		// serves every route too (where APIs share a route, the latest
+		// deploy's).
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "API\tSTAGE\tURL")
+		for _, a := range sum.APIs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", a.ID, a.Stage, a.URL)
+		}
+		_ = tw.Flush()
+	}
 	fmt.Fprintf(c.stderr, "deployed %d functions in %.1fs into %s\n", len(sum.Functions), sum.Duration.Seconds(), sum.ConfigDir)
 }
 

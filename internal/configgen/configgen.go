@@ -62,7 +62,9 @@ var repoComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`
 // empty for the deploy pipeline to fill once the image is published. Only
 // Api and HttpApi events produce routes. Routes are sorted by path, then
 // method, so the output does not depend on the order of resources in the
-// template; tables, buckets and layers keep template order.
+// template; tables, buckets and layers keep template order. Each route
+// names its API (sam.APIID), so the gateway can serve every API of the
+// template on its own address.
 func Generate(t *sam.Template, opts Options) (runtimeconfig.Config, error) {
 	opts = opts.withDefaults()
 	cfg := runtimeconfig.Config{
@@ -82,6 +84,7 @@ func Generate(t *sam.Template, opts Options) (runtimeconfig.Config, error) {
 				Function: f.Name,
 				Payload:  r.Payload,
 				Stage:    r.Stage,
+				API:      sam.APIID(r.API),
 			})
 		}
 	}
@@ -90,7 +93,10 @@ func Generate(t *sam.Template, opts Options) (runtimeconfig.Config, error) {
 		if a.Path != b.Path {
 			return a.Path < b.Path
 		}
-		return a.Method < b.Method
+		if a.Method != b.Method {
+			return a.Method < b.Method
+		}
+		return a.API < b.API
 	})
 	for _, tb := range t.Tables {
 		cfg.Resources.Resources.DynamoDB = append(cfg.Resources.Resources.DynamoDB, tb.DynamoDBTable)

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -50,43 +49,22 @@ func TestGolden(t *testing.T) {
 	for _, tmplPath := range templates {
 		dir := filepath.Dir(tmplPath)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			src, err := os.ReadFile(tmplPath)
-			require.NoError(t, err)
-			tmpl, err := sam.Parse("template.yml", src, dir, readCaseOptions(t, dir))
-			require.NoError(t, err)
-			cfg, err := Generate(tmpl, Options{})
-			require.NoError(t, err)
-			files, err := runtimeconfig.Marshal(cfg)
-			require.NoError(t, err)
-
-			var warnings strings.Builder
-			for _, w := range tmpl.Warnings {
-				warnings.WriteString(w.String() + "\n")
-			}
-			got := map[string][]byte{
-				runtimeconfig.FunctionsFileName: files.Functions,
-				runtimeconfig.RoutingFileName:   files.Routing,
-				runtimeconfig.ResourcesFileName: files.Resources,
-				"warnings.txt":                  []byte(warnings.String()),
-			}
-			goldenDir := filepath.Join(dir, "golden")
-			for name, data := range got {
-				path := filepath.Join(goldenDir, name)
-				if *update {
-					require.NoError(t, os.MkdirAll(goldenDir, 0o755))
-					require.NoError(t, os.WriteFile(path, data, 0o644))
-					continue
-				}
-				want, err := os.ReadFile(path)
-				require.NoError(t, err, "missing golden file; run go test ./internal/configgen -run TestGolden -update")
-				assert.Equal(t, string(want), string(data), name)
-			}
+			got := parseOutcome(t, tmplPath, dir, readCaseOptions(t, dir))
+			require.Equal(t, "accepted", got.cause, "%s", got.files["errors.txt"])
+			compareGolden(t, filepath.Join(dir, "golden"), got.files)
 
 			// What the generator writes must be what the gateway and the
 			// merge accept.
-			decoded, err := runtimeconfig.Decode(files)
+			decoded, err := runtimeconfig.Decode(runtimeconfig.Files{
+				Functions: got.files[runtimeconfig.FunctionsFileName],
+				Routing:   got.files[runtimeconfig.RoutingFileName],
+				Resources: got.files[runtimeconfig.ResourcesFileName],
+			})
 			require.NoError(t, err)
-			assert.Len(t, decoded.Functions.Functions, len(cfg.Functions.Functions))
+			again, err := runtimeconfig.Marshal(decoded)
+			require.NoError(t, err)
+			assert.Equal(t, string(got.files[runtimeconfig.FunctionsFileName]), string(again.Functions), "functions.yml survives a decode")
+			assert.Equal(t, string(got.files[runtimeconfig.RoutingFileName]), string(again.Routing), "routing.yml survives a decode")
 		})
 	}
 }

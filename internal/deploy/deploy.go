@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,7 +56,10 @@ type Options struct {
 	CacheNamespace string
 	NoCache        bool
 	Mode           string
-	Events         progress.Sink
+	// GatewayPort is the gateway's port on the host, for the API URLs the
+	// summary gives; 0 leaves the port out.
+	GatewayPort int
+	Events      progress.Sink
 }
 
 // Steps are the side effects a deploy needs, so the workflow is tested
@@ -91,6 +96,7 @@ type Steps interface {
 type Summary struct {
 	Functions []pipeline.Built
 	Routes    map[string][]string // "GET /hello" by function
+	APIs      []APIEndpoint       // the template's APIs, sorted by id
 	Warnings  []string
 	ConfigDir string
 	Written   []string // config files that changed
@@ -247,6 +253,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 
 	sum.ConfigDir = opts.ConfigDir
 	sum.Routes = routesByFunction(exported)
+	sum.APIs = APIEndpoints(exported, opts.GatewayPort)
 	sum.Duration = time.Since(start)
 	return sum, nil
 }
@@ -345,6 +352,44 @@ func routesByFunction(cfg runtimeconfig.Config) map[string][]string {
 	}
 	for _, rs := range out {
 		sort.Strings(rs)
+	}
+	return out
+}
+
+// APIEndpoint is where a client reaches one API of a deploy.
+type APIEndpoint struct {
+	ID    string // the API's id, the first label of its host name
+	Stage string
+	// URL is the API's own address: the gateway on the host name
+	// <id>.execute-api.localhost (curl resolves *.localhost to the
+	// loopback address), with the stage path AWS puts in front, none for
+	// an HTTP API's $default stage.
+	URL string
+}
+
+// APIEndpoints lists the APIs the routes of cfg belong to, with their URLs
+// on a gateway published on port of the host.
+func APIEndpoints(cfg runtimeconfig.Config, port int) []APIEndpoint {
+	stages := map[string]string{}
+	for _, r := range cfg.Routing.Routes {
+		if r.API == "" {
+			continue
+		}
+		if _, seen := stages[r.API]; !seen {
+			stages[r.API] = r.Stage
+		}
+	}
+	var out []APIEndpoint
+	for _, id := range slices.Sorted(maps.Keys(stages)) {
+		host := id + ".execute-api.localhost"
+		if port > 0 {
+			host += ":" + strconv.Itoa(port)
+		}
+		url := "http://" + host + "/"
+		if st := stages[id]; st != "" && st != "$default" {
+			url += st + "/"
+		}
+		out = append(out, APIEndpoint{ID: id, Stage: stages[id], URL: url})
 	}
 	return out
 }

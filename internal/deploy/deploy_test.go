@@ -313,3 +313,17 @@ func TestRunKeepsTheBasesItBuilt(t *testing.T) {
 	assert.Equal(t, published, steps.kept)
 	assert.Equal(t, 1, released, "released once, though Run also defers it")
 }
+
+func TestAPIEndpoints(t *testing.T) {
+	cfg := runtimeconfig.Empty()
+	cfg.Routing.Routes = []runtimeconfig.Route{
+		{Path: "/orders", Method: "GET", Function: "F", Payload: "1.0", Stage: "v1", API: "ordersapi"},
+		{Path: "/orders/{id}", Method: "ANY", Function: "F", Payload: "1.0", Stage: "v1", API: "ordersapi"},
+		{Path: "/health", Method: "GET", Function: "F", Payload: "2.0", Stage: "$default", API: "serverlesshttpapi"},
+		{Path: "/legacy", Method: "GET", Function: "F", Payload: "1.0"},
+	}
+	assert.Equal(t, []APIEndpoint{
+		{ID: "ordersapi", Stage: "v1", URL: "http://ordersapi.execute-api.localhost:5000/v1/"},
+		{ID: "serverlesshttpapi", Stage: "$default", URL: "http://serverlesshttpapi.execute-api.localhost:5000/"},
+	}, APIEndpoints(cfg, 5000))
+}

@@ -12,8 +12,11 @@ import (
 //   - functions: by name, the whole entry replaced.
 //   - defaults: existing keys kept, missing ones added, recursively (so an
 //     existing environment variable keeps its value and a new one is added).
-//   - routes: by (path, method), replaced in place so the order the gateway
-//     matches in does not move; new routes appended in deploy order.
+//   - routes: by (api, path, method), replaced in place so the order the
+//     gateway matches in does not move; new routes appended in deploy
+//     order. A route of an older file, which names no API, is the same
+//     route as a deploy's route of any API with its path and method: it
+//     was written for that route before routes had an API.
 //   - dynamodb by TableName, s3 by BucketName, layers by Name: replaced in
 //     place, else appended.
 //   - a resource kind with no merge key (anything in Resources.Extra) is kept
@@ -36,7 +39,7 @@ func Merge(base, deploy Config) (Config, []string) {
 	out.Functions.Defaults.Extra = keepAndAddValues(out.Functions.Defaults.Extra, in.Functions.Defaults.Extra)
 	out.Functions.Extra = overwrite(out.Functions.Extra, in.Functions.Extra)
 
-	out.Routing.Routes = mergeByKey(out.Routing.Routes, in.Routing.Routes, Route.Key)
+	out.Routing.Routes = mergeRoutes(out.Routing.Routes, in.Routing.Routes)
 	if out.Routing.Routes == nil {
 		out.Routing.Routes = []Route{}
 	}
@@ -74,6 +77,31 @@ func mergeByKey[T any, K comparable](base, deploy []T, key func(T) K) []T {
 		base = append(base, v)
 	}
 	return base
+}
+
+// mergeRoutes is mergeByKey for routes, where a base route with no API
+// matches a deploy route of the same path and method.
+func mergeRoutes(base, deploy []Route) []Route {
+	legacy := make(map[RouteKey]int)
+	for i, r := range base {
+		if r.API == "" {
+			if _, seen := legacy[r.Key()]; !seen {
+				legacy[r.Key()] = i
+			}
+		}
+	}
+	var rest []Route
+	for _, r := range deploy {
+		k := r.Key()
+		k.API = ""
+		if i, ok := legacy[k]; ok && r.API != "" {
+			base[i] = r
+			delete(legacy, k) // a second API's route of that path is its own
+			continue
+		}
+		rest = append(rest, r)
+	}
+	return mergeByKey(base, rest, Route.Key)
 }
 
 // keepAndAdd adds the keys of add that base lacks; base's values win.

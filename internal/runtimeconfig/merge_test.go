@@ -117,6 +117,40 @@ func TestMerge(t *testing.T) {
 			}),
 		},
 		{
+			name: "the same path and method on two APIs are two routes",
+			base: cfg(func(c *Config) {
+				c.Routing.Routes = []Route{{Path: "/items", Method: "GET", Function: "F1", Payload: PayloadV1, API: "ordersapi"}}
+			}),
+			deploy: cfg(func(c *Config) {
+				c.Routing.Routes = []Route{{Path: "/items", Method: "GET", Function: "F2", Payload: PayloadV1, API: "adminapi"}}
+			}),
+			want: cfg(func(c *Config) {
+				c.Routing.Routes = []Route{
+					{Path: "/items", Method: "GET", Function: "F1", Payload: PayloadV1, API: "ordersapi"},
+					{Path: "/items", Method: "GET", Function: "F2", Payload: PayloadV1, API: "adminapi"},
+				}
+			}),
+		},
+		{
+			name: "a route of an older file without api is replaced by the deploy's route of that path and method",
+			base: cfg(func(c *Config) {
+				c.Routing.Routes = []Route{route("/a", "GET", "F1"), route("/b", "GET", "F1")}
+			}),
+			deploy: cfg(func(c *Config) {
+				c.Routing.Routes = []Route{
+					{Path: "/a", Method: "GET", Function: "F2", Payload: PayloadV1, API: "serverlessrestapi"},
+					{Path: "/a", Method: "GET", Function: "F3", Payload: PayloadV1, API: "otherapi"},
+				}
+			}),
+			want: cfg(func(c *Config) {
+				c.Routing.Routes = []Route{
+					{Path: "/a", Method: "GET", Function: "F2", Payload: PayloadV1, API: "serverlessrestapi"},
+					route("/b", "GET", "F1"),
+					{Path: "/a", Method: "GET", Function: "F3", Payload: PayloadV1, API: "otherapi"},
+				}
+			}),
+		},
+		{
 			name: "dynamodb table replaced in place by TableName, new one appended",
 			base: cfg(func(c *Config) {
 				c.Resources.Resources.DynamoDB = []DynamoDBTable{table("a"), table("b")}

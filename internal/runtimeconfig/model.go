@@ -100,22 +100,27 @@ type RoutingFile struct {
 	Extra  map[string]any `yaml:",inline"`
 }
 
-// Route maps (Path, Method) to a function. Path uses API Gateway syntax:
-// "/items/{id}", "/files/{proxy+}".
+// Route maps (API, Path, Method) to a function. Path uses API Gateway
+// syntax: "/items/{id}", "/files/{proxy+}".
 type Route struct {
-	Path     string         `yaml:"path"`
-	Method   string         `yaml:"method"`
-	Function string         `yaml:"function"`
-	Payload  string         `yaml:"payload"`
-	Stage    string         `yaml:"stage,omitempty"`
-	Extra    map[string]any `yaml:",inline"`
+	Path     string `yaml:"path"`
+	Method   string `yaml:"method"`
+	Function string `yaml:"function"`
+	Payload  string `yaml:"payload"`
+	Stage    string `yaml:"stage,omitempty"`
+	// API is the id of the API the route belongs to (sam.APIID of its
+	// logical ID): the gateway serves each API on its own host name as
+	// well as every route at its bare address. Files written before the
+	// field existed have none.
+	API   string         `yaml:"api,omitempty"`
+	Extra map[string]any `yaml:",inline"`
 }
 
-// RouteKey identifies a route for merging.
-type RouteKey struct{ Path, Method string }
+// RouteKey identifies a route for merging: each API has its own routes.
+type RouteKey struct{ API, Path, Method string }
 
 // Key returns the route's merge key.
-func (r Route) Key() RouteKey { return RouteKey{Path: r.Path, Method: r.Method} }
+func (r Route) Key() RouteKey { return RouteKey{API: r.API, Path: r.Path, Method: r.Method} }
 
 // ResourcesFile is resources.yml.
 type ResourcesFile struct {

@@ -110,12 +110,19 @@ func validateRouting(r RoutingFile, src source, functions map[string]Function) [
 			p.add(at.with("function"), "unknown function %q (not in %s)", rt.Function, FunctionsFileName)
 		}
 		if j, dup := first[rt.Key()]; dup {
-			p.add(at, "duplicate route %s %s (first at %s)", rt.Method, rt.Path, fieldPath{"routes", j})
+			p.add(at, "duplicate route %s %s%s (first at %s)", rt.Method, rt.Path, ofAPI(rt.API), fieldPath{"routes", j})
 		} else {
 			first[rt.Key()] = i
 		}
 	}
 	return p.errs
+}
+
+func ofAPI(api string) string {
+	if api == "" {
+		return ""
+	}
+	return " of API " + api
 }
 
 func validateResources(r ResourcesFile, src source) []error {

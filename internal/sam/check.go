@@ -21,8 +21,8 @@ func (p *parser) resourceType(id string) (string, bool) {
 	if r, ok := p.resources[id]; ok {
 		return r.typ, true
 	}
-	t, ok := p.implicit[id]
-	return t, ok
+	im, ok := p.implicit[id]
+	return im.typ, ok
 }
 
 // checkReferences walks the whole template once and checks what
@@ -76,7 +76,7 @@ func (p *parser) checkDependsOn(r *rawResource) {
 			p.d.add(p.d.errf(it, r.path+".DependsOn", "want a logical ID or a list of them, got %s", describe(it)))
 			continue
 		}
-		if _, ok := p.resources[it.Value]; !ok {
+		if _, ok := p.resourceType(it.Value); !ok {
 			p.d.add(p.d.errf(it, r.path+".DependsOn", "unknown resource %q", it.Value))
 		}
 	}
@@ -91,7 +91,7 @@ func (p *parser) check(n *yaml.Node, path string, inCondition bool) {
 	}
 	if isCustomTag(n.Tag) {
 		if _, ok := longName(n.Tag); !ok {
-			p.d.add(p.d.errf(n, path, "unknown tag %s (CloudFormation short forms are !Ref, !Sub, !GetAtt, !Join, !Select, !Split, !If, !Equals, !And, !Or, !Not, !Condition, !FindInMap, !ImportValue, !Base64, !GetAZs, !Cidr)", n.Tag))
+			p.d.add(p.d.errf(n, path, "unknown tag %s (CloudFormation short forms are !Ref, !Sub, !GetAtt, !Join, !Select, !Split, !If, !Equals, !And, !Or, !Not, !Condition, !FindInMap, !ImportValue, !Base64, !GetAZs, !Cidr, !Transform, !Length, !ToJsonString)", n.Tag))
 			return
 		}
 	}
@@ -197,6 +197,12 @@ func (p *parser) checkIntrinsic(at *yaml.Node, fn string, arg *yaml.Node, path s
 		for _, it := range items {
 			p.check(it, path, inCondition)
 		}
+	case "Fn::ToJsonString", "Fn::Length":
+		if !p.langExt {
+			p.d.add(p.d.errf(at, path, "%s needs %q in the template's Transform", fn, LanguageExtensions))
+			return
+		}
+		p.check(arg, path, inCondition)
 	default:
 		p.check(arg, path, inCondition)
 	}
@@ -229,10 +235,10 @@ func (p *parser) checkRefName(at *yaml.Node, name, path string) {
 	if _, ok := p.resourceType(name); ok {
 		return
 	}
-	// SAM lets a function's alias and version be referenced as
-	// !Ref Function.Alias and !Ref Function.Version.
-	if base, attr, ok := strings.Cut(name, "."); ok && (attr == "Alias" || attr == "Version") {
-		if t, ok := p.resourceType(base); ok && t == TypeServerlessFunction {
+	// SAM lets generated resources be named through their source:
+	// !Ref Function.Alias, !Ref MyApi.Stage.
+	if base, prop, ok := strings.Cut(name, "."); ok {
+		if t, ok := p.resourceType(base); ok && isReferable(t, prop) {
 			return
 		}
 	}
@@ -272,13 +278,31 @@ func splitGetAtt(arg *yaml.Node) (res string, attrNode *yaml.Node, ok bool) {
 		if len(a.Content) != 2 {
 			return "", nil, false
 		}
-		r := deref(a.Content[0])
-		if r == nil || r.Kind != yaml.ScalarNode || isCustomTag(r.Tag) || r.Value == "" {
-			return "", nil, false
+		if name, ok := staticName(a.Content[0]); ok {
+			return name, a.Content[1], true
 		}
-		return r.Value, a.Content[1], true
+		return "", nil, false
 	}
 	return "", nil, false
+}
+
+// staticName is a logical ID written as a plain string, or as an Fn::Sub
+// with nothing left to substitute: what Fn::ForEach leaves of
+// !GetAtt [!Sub "${Name}Bucket", Arn] (AWS::LanguageExtensions).
+func staticName(n *yaml.Node) (string, bool) {
+	n = deref(n)
+	if n == nil {
+		return "", false
+	}
+	if v, ok := literal(n); ok && v != "" {
+		return v, true
+	}
+	if fn, arg, ok := intrinsic(n, false); ok && fn == "Fn::Sub" {
+		if v, ok := literal(arg); ok && v != "" && !strings.Contains(v, "${") {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 func (p *parser) checkSub(at *yaml.Node, arg *yaml.Node, path string) {

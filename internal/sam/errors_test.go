@@ -116,7 +116,6 @@ func TestErrors(t *testing.T) {
 				`template.yml:11:9: Resources.S3Function.Properties.CodeUri: S3 locations are not supported; ESB builds from local directories (give a path relative to the template)`,
 				`template.yml:16:16: Resources.MissingFunction.Properties.CodeUri: directory "hello_world/" does not exist`,
 				`template.yml:20:16: Resources.OutsideFunction.Properties.CodeUri: "../" is outside the template's directory (symlinks followed); move the code under it`,
-				`template.yml:24:16: Resources.ZipFileFunction.Properties.CodeUri: "code/app.py" is not a directory (ESB builds from local directories, not archives)`,
 				`template.yml:28:19: Resources.Layer.Properties.ContentUri: "s3://bucket/layer.zip": remote locations are not supported; ESB builds from local directories`,
 			},
 		},
@@ -129,7 +128,7 @@ func TestErrors(t *testing.T) {
 			name: "unknown tag",
 			file: "unknown-tag.yml",
 			want: []string{
-				`template.yml:6:19: Resources.Bucket.Properties.BucketName: unknown tag !Reference (CloudFormation short forms are !Ref, !Sub, !GetAtt, !Join, !Select, !Split, !If, !Equals, !And, !Or, !Not, !Condition, !FindInMap, !ImportValue, !Base64, !GetAZs, !Cidr)`,
+				`template.yml:6:19: Resources.Bucket.Properties.BucketName: unknown tag !Reference (CloudFormation short forms are !Ref, !Sub, !GetAtt, !Join, !Select, !Split, !If, !Equals, !And, !Or, !Not, !Condition, !FindInMap, !ImportValue, !Base64, !GetAZs, !Cidr, !Transform, !Length, !ToJsonString)`,
 			},
 		},
 		{
@@ -145,7 +144,7 @@ func TestErrors(t *testing.T) {
 			want: []string{
 				`template.yml:4:5: Globals.Function.FunctionName: cannot be set in Globals; set it on each function`,
 				`template.yml:5:5: Globals.Function.Events: cannot be set in Globals; set it on each function`,
-				`template.yml:6:3: Globals.Table: unknown Globals section (want Function, Api, HttpApi, SimpleTable, StateMachine or CapacityProvider)`,
+				`template.yml:6:3: Globals.Table: unknown Globals section (want Api, CapacityProvider, Function, HttpApi, LayerVersion, SimpleTable, StateMachine, WebSocketApi)`,
 			},
 		},
 		{
@@ -166,7 +165,7 @@ func TestErrors(t *testing.T) {
 			file: "duplicate-routes.yml",
 			want: []string{
 				`template.yml:16:5: Resources.OtherListFunction: function name "ListFunction" is also used by ListFunction`,
-				`template.yml:21:11: Resources.OtherListFunction.Properties.Events.Http: route GET /items is also defined by ListFunction.Events.Rest; ESB serves all APIs of a template on one gateway`,
+				`template.yml:24:11: Resources.OtherListFunction.Properties.Events.Rest: route GET /items of ServerlessRestApi is also defined by ListFunction.Events.Rest`,
 			},
 		},
 		{
@@ -187,7 +186,6 @@ func TestErrors(t *testing.T) {
 			want: []string{
 				`template.yml:21:19: Resources.HelloFunction.Properties.MemorySize: Fn::FindInMap: mapping "Sizes" has no key "Cpu" under "dev" (known keys: Memory)`,
 				`template.yml:24:19: Resources.HelloFunction.Properties.Environment.Variables.BUCKET: AWS::S3::Bucket "Bucket": resource is not created, its Condition "IsProd" is false (guard the reference with Fn::If)`,
-				`template.yml:25:19: Resources.HelloFunction.Properties.Environment.Variables.SHARED: Fn::ImportValue "network-vpc-id": other stacks' exports do not exist locally; pass the value as a parameter instead`,
 				`template.yml:26:18: Resources.HelloFunction.Properties.Environment.Variables.EQUAL: Fn::Equals can only be used in the Conditions section (use Fn::If with a named condition)`,
 				`template.yml:27:19: Resources.HelloFunction.Properties.Environment.Variables.JOINED: Fn::Join: want a list, got "plain"`,
 			},

@@ -2,8 +2,8 @@ package sam
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -228,7 +228,25 @@ func (p *parser) call(at *yaml.Node, fn string, arg *yaml.Node, path string) (*y
 		if err != nil {
 			return nil, err
 		}
-		return nil, p.d.errf(at, path, "Fn::ImportValue %s: other stacks' exports do not exist locally; pass the value as a parameter instead", quote(name))
+		// Another stack's export cannot exist here; a template mostly
+		// passes it on as a string, so a stable placeholder stands in for
+		// it, as for attributes ESB does not model.
+		p.d.warn(at, path, "Fn::ImportValue %s: other stacks' exports do not exist locally; the placeholder %s stands in for it (pass the real value as a parameter to use it)", quote(name), quote(name))
+		return scalarNode(at, name), nil
+	case "Fn::ToJsonString":
+		v, err := p.resolve(arg, path)
+		if err != nil {
+			return nil, err
+		}
+		var b strings.Builder
+		writeJSON(&b, v)
+		return scalarNode(at, b.String()), nil
+	case "Fn::Length":
+		list, err := p.resolveList(fn, at, arg, path)
+		if err != nil {
+			return nil, err
+		}
+		return scalarNode(at, strconv.Itoa(len(list))), nil
 	case "Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not", "Condition":
 		return nil, p.d.errf(at, path, "%s can only be used in the Conditions section (use Fn::If with a named condition)", fn)
 	}
@@ -333,7 +351,11 @@ func (p *parser) sub(at, arg *yaml.Node, path string) (*yaml.Node, error) {
 			}
 		default:
 			res, attr, _ := strings.Cut(part.text, ".")
-			s, err := p.getAtt(at, res, attr, path)
+			get := p.getAtt
+			if typ, _ := p.resourceType(res); isReferable(typ, attr) {
+				get = p.refProperty // ${MyApi.Stage} is Ref MyApi.Stage, as in the transform
+			}
+			s, err := get(at, res, attr, path)
 			if err != nil {
 				return nil, err
 			}
@@ -345,246 +367,6 @@ func (p *parser) sub(at, arg *yaml.Node, path string) (*yaml.Node, error) {
 		b.WriteString(v.Value)
 	}
 	return scalarNode(at, b.String()), nil
-}
-
-// ref evaluates Ref name.
-func (p *parser) ref(at *yaml.Node, name, path string) (*yaml.Node, error) {
-	if pr, ok := p.params[name]; ok {
-		if pr.value == nil {
-			return nil, p.d.errf(at, path, "parameter %q has no valid value", name)
-		}
-		// Re-place the value at the Ref, where a problem with it is fixed.
-		if pr.value.Kind == yaml.SequenceNode {
-			items := make([]*yaml.Node, len(pr.value.Content))
-			for i, c := range pr.value.Content {
-				items[i] = scalarNode(at, c.Value)
-			}
-			return seqNode(at, items), nil
-		}
-		return scalarNode(at, pr.value.Value), nil
-	}
-	switch name {
-	case "AWS::NoValue":
-		return nil, nil
-	case "AWS::NotificationARNs":
-		return seqNode(at, nil), nil
-	}
-	if isPseudo(name) {
-		return scalarNode(at, p.pseudo(name)), nil
-	}
-	if p.condDepth > 0 {
-		return nil, p.d.errf(at, path, "Ref %s: conditions can only use parameters, pseudo parameters and mappings", name)
-	}
-	if base, attr, ok := strings.Cut(name, "."); ok && (attr == "Alias" || attr == "Version") {
-		arn, err := p.getAtt(at, base, "Arn", path)
-		if err != nil {
-			return nil, err
-		}
-		suffix := "1"
-		if attr == "Alias" {
-			suffix = "live"
-			if r := p.resources[base]; r != nil {
-				if a := deref(lookup(r.props, "AutoPublishAlias")); a != nil && a.Kind == yaml.ScalarNode {
-					suffix = a.Value
-				}
-			}
-		}
-		return scalarNode(at, arn+":"+suffix), nil
-	}
-	v, err := p.physicalName(at, name, path)
-	if err != nil {
-		return nil, err
-	}
-	return scalarNode(at, v), nil
-}
-
-func (p *parser) partition() string {
-	switch {
-	case strings.HasPrefix(p.opts.Region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(p.opts.Region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
-
-func (p *parser) urlSuffix() string {
-	if strings.HasPrefix(p.opts.Region, "cn-") {
-		return "amazonaws.com.cn"
-	}
-	return "amazonaws.com"
-}
-
-func (p *parser) pseudo(name string) string {
-	switch name {
-	case "AWS::AccountId":
-		return p.opts.AccountID
-	case "AWS::Region":
-		return p.opts.Region
-	case "AWS::StackName":
-		return p.opts.StackName
-	case "AWS::StackId":
-		return fmt.Sprintf("arn:%s:cloudformation:%s:%s:stack/%s/00000000-0000-0000-0000-000000000000", p.partition(), p.opts.Region, p.opts.AccountID, p.opts.StackName)
-	case "AWS::Partition":
-		return p.partition()
-	case "AWS::URLSuffix":
-		return p.urlSuffix()
-	}
-	return ""
-}
-
-// physicalName is what Ref returns for a resource: its name property when
-// the template sets one, else the logical ID. AWS would generate a unique
-// name instead; the logical ID is stable and readable, which matters more
-// on a local platform that is redeployed often.
-func (p *parser) physicalName(at *yaml.Node, id, path string) (string, error) {
-	r, ok := p.resources[id]
-	if !ok {
-		if _, ok := p.implicit[id]; ok {
-			return id, nil
-		}
-		return "", p.d.errf(at, path, "Ref to unknown resource %q", id)
-	}
-	if r.skipped {
-		return "", p.d.errorAt(at, path, fmt.Errorf("%s %q: %w, its Condition %q is false (guard the reference with Fn::If)", r.typ, id, errNotCreated, r.condition))
-	}
-	switch p.nameState[id] {
-	case 2:
-		return p.nameValue[id], p.nameErr[id]
-	case 1:
-		return "", p.d.errf(at, path, "cyclic reference: %s -> %s", strings.Join(p.nameStack, " -> "), id)
-	}
-	p.nameState[id] = 1
-	p.nameStack = append(p.nameStack, id)
-	name, err := p.computeName(r)
-	p.nameStack = p.nameStack[:len(p.nameStack)-1]
-	p.nameState[id] = 2
-	p.nameValue[id], p.nameErr[id] = name, err
-	return name, err
-}
-
-func nameProperty(typ string) string {
-	switch typ {
-	case TypeServerlessFunction, TypeLambdaFunction:
-		return "FunctionName"
-	case TypeDynamoDBTable, TypeServerlessTable:
-		return "TableName"
-	case TypeS3Bucket:
-		return "BucketName"
-	case TypeServerlessLayer:
-		return "LayerName"
-	}
-	return ""
-}
-
-func (p *parser) computeName(r *rawResource) (string, error) {
-	name := r.id
-	if r.typ == TypeS3Bucket {
-		// S3 bucket names are lower case; AWS generates lower-case names too.
-		name = strings.ToLower(r.id)
-	}
-	if prop := nameProperty(r.typ); prop != "" {
-		if raw := lookup(r.props, prop); raw != nil {
-			s, err := p.resolveString(prop, raw, r.path+".Properties."+prop)
-			if err != nil {
-				return "", err
-			}
-			name = s
-		}
-	}
-	if r.typ == TypeServerlessLayer {
-		return p.arn("lambda", "layer:"+name+":1"), nil
-	}
-	return name, nil
-}
-
-func (p *parser) arn(service, resource string) string {
-	return fmt.Sprintf("arn:%s:%s:%s:%s:%s", p.partition(), service, p.opts.Region, p.opts.AccountID, resource)
-}
-
-// getAtt evaluates Fn::GetAtt with plausible local values, so code that
-// builds ARNs or URLs from them sees the same shapes as on AWS.
-func (p *parser) getAtt(at *yaml.Node, id, attr, path string) (string, error) {
-	if p.condDepth > 0 {
-		return "", p.d.errf(at, path, "Fn::GetAtt %s.%s: conditions can only use parameters, pseudo parameters and mappings", id, attr)
-	}
-	typ, ok := p.resourceType(id)
-	if !ok {
-		return "", p.d.errf(at, path, "Fn::GetAtt: unknown resource %q", id)
-	}
-	name := id
-	if _, declared := p.resources[id]; declared {
-		n, err := p.physicalName(at, id, path)
-		if err != nil {
-			return "", err
-		}
-		name = n
-	}
-	var supported []string
-	value := func(a, v string) (string, bool) {
-		supported = append(supported, a)
-		return v, a == attr
-	}
-	var candidates []func() (string, bool)
-	switch typ {
-	case TypeServerlessFunction, TypeLambdaFunction:
-		candidates = append(candidates, func() (string, bool) { return value("Arn", p.arn("lambda", "function:"+name)) })
-	case TypeDynamoDBTable, TypeServerlessTable:
-		tableArn := p.arn("dynamodb", "table/"+name)
-		candidates = append(candidates,
-			func() (string, bool) { return value("Arn", tableArn) },
-			func() (string, bool) { return value("StreamArn", tableArn+"/stream/1970-01-01T00:00:00.000") })
-	case TypeS3Bucket:
-		s := p.urlSuffix()
-		candidates = append(candidates,
-			func() (string, bool) { return value("Arn", "arn:"+p.partition()+":s3:::"+name) },
-			func() (string, bool) { return value("DomainName", name+".s3."+s) },
-			func() (string, bool) { return value("RegionalDomainName", name+".s3."+p.opts.Region+"."+s) },
-			func() (string, bool) { return value("DualStackDomainName", name+".s3.dualstack."+p.opts.Region+"."+s) },
-			func() (string, bool) { return value("WebsiteURL", "http://"+name+".s3-website-"+p.opts.Region+"."+s) })
-	case TypeServerlessAPI:
-		candidates = append(candidates, func() (string, bool) { return value("RootResourceId", strings.ToLower(name)+"root") })
-	case TypeServerlessHTTPAPI:
-		candidates = append(candidates, func() (string, bool) {
-			return value("ApiEndpoint", "https://"+strings.ToLower(name)+".execute-api."+p.opts.Region+"."+p.urlSuffix())
-		})
-	case TypeServerlessLayer:
-	case "AWS::IAM::Role":
-		candidates = append(candidates, func() (string, bool) {
-			return value("Arn", "arn:"+p.partition()+":iam::"+p.opts.AccountID+":role/"+name)
-		})
-	default:
-		if attr == "Arn" {
-			return p.genericARN(typ, name), nil
-		}
-		return "", p.d.errf(at, path, "Fn::GetAtt %s.%s: attribute of %s is not available locally", id, attr, typ)
-	}
-	for _, c := range candidates {
-		if v, ok := c(); ok {
-			return v, nil
-		}
-	}
-	if len(supported) == 0 {
-		return "", p.d.errf(at, path, "Fn::GetAtt %s.%s: %s has no attributes (use Ref)", id, attr, typ)
-	}
-	return "", p.d.errf(at, path, "Fn::GetAtt %s.%s: %s has no attribute %q (supported: %s)", id, attr, typ, attr, strings.Join(supported, ", "))
-}
-
-// genericARN makes a plausible ARN for a resource type ESB does not run,
-// so templates that pass such ARNs around (policies, environment) still
-// evaluate.
-func (p *parser) genericARN(typ, name string) string {
-	parts := strings.Split(typ, "::")
-	service := strings.ToLower(parts[min(1, len(parts)-1)])
-	switch typ {
-	case "AWS::SQS::Queue", "AWS::SNS::Topic":
-		return p.arn(service, name)
-	case "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine":
-		return p.arn("states", "stateMachine:"+name)
-	case "AWS::Logs::LogGroup":
-		return p.arn("logs", "log-group:"+name+":*")
-	}
-	return p.arn(service, strings.ToLower(parts[len(parts)-1])+"/"+name)
 }
 
 // namedCondition evaluates the condition called name, once.
@@ -665,6 +447,48 @@ func (p *parser) evalCondition(n *yaml.Node, path string) (bool, error) {
 		return p.namedCondition(c.Value, c, path)
 	}
 	return false, p.d.errf(at, path, "%s is not a condition function (want Fn::Equals, Fn::And, Fn::Or, Fn::Not or Condition)", fn)
+}
+
+// writeJSON writes a resolved tree as compact JSON, keys in template
+// order, as Fn::ToJsonString renders it. Numbers, booleans and null stay
+// typed when YAML typed them.
+func writeJSON(b *strings.Builder, n *yaml.Node) {
+	str := func(s string) {
+		data, _ := json.Marshal(s) // marshalling a string cannot fail
+		b.Write(data)
+	}
+	switch {
+	case n == nil || n.Tag == "!!null":
+		b.WriteString("null")
+	case n.Kind == yaml.MappingNode:
+		b.WriteByte('{')
+		for i, kv := range pairs(n) {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			str(kv.key)
+			b.WriteByte(':')
+			writeJSON(b, deref(kv.val))
+		}
+		b.WriteByte('}')
+	case n.Kind == yaml.SequenceNode:
+		b.WriteByte('[')
+		for i, c := range n.Content {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeJSON(b, deref(c))
+		}
+		b.WriteByte(']')
+	case n.Tag == "!!int" || n.Tag == "!!float" || n.Tag == "!!bool":
+		if json.Valid([]byte(n.Value)) {
+			b.WriteString(n.Value)
+			return
+		}
+		str(n.Value)
+	default:
+		str(n.Value)
+	}
 }
 
 func equalNodes(a, b *yaml.Node) bool {

@@ -1,6 +1,7 @@
 package sam
 
 import (
+	"archive/zip"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -46,13 +47,16 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 	serverless := r.typ == TypeServerlessFunction
 	props := r.props
 	if serverless {
-		props = p.withGlobals("Function", props, r.path+".Properties")
+		props = p.withGlobals(r, "Function")
 	}
 	o := obj{n: props, path: r.path + ".Properties"}
 	if o.n == nil {
 		o.n = emptyMap(r.node)
 	}
 	f := Function{LogicalID: r.id, Type: r.typ, Name: r.id, PackageType: PackageZip}
+	if rules, ok := propertyRules(r.typ); ok {
+		p.checkProperties(o, r.typ, rules)
+	}
 
 	if v, ok := p.str(o, "FunctionName"); ok {
 		if !functionNamePattern.MatchString(v.s) {
@@ -84,8 +88,10 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 	case f.PackageType == PackageImage:
 		p.lambdaImage(o, &f)
 	case serverless:
-		if raw := lookup(o.n, "InlineCode"); raw != nil {
-			p.d.add(p.d.errf(raw, p.pathOf(raw, o.path+".InlineCode"), "inline code is not supported; put the code in a directory and point CodeUri at it"))
+		// With both set, the transform takes InlineCode.
+		if v, ok := p.str(o, "InlineCode"); ok {
+			f.InlineCode = v.s
+			break
 		}
 		p.zipCode(o, "CodeUri", &f)
 		if bm := deref(lookup(r.metadata, "BuildMethod")); bm != nil && bm.Kind == yaml.ScalarNode {
@@ -96,10 +102,13 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 	}
 	if f.PackageType == PackageZip {
 		p.runtimeAndHandler(o, &f)
+		p.inlineFile(o, &f)
 		p.layers(o, &f)
 	} else if raw := lookup(o.n, "Layers"); raw != nil {
 		p.d.add(p.d.errf(raw, p.pathOf(raw, o.path+".Layers"), "Image functions cannot have layers; install the layer's content in the image"))
 	}
+	p.loggingConfig(o, &f)
+	p.warnDynamicReferences(o.n, o.path)
 	if serverless {
 		p.events(r, obj{n: lookup(o.n, "Events"), path: o.path + ".Events"}, &f)
 	}
@@ -155,6 +164,71 @@ func (p *parser) environment(o obj) map[string]string {
 	return out
 }
 
+// warnDynamicReferences warns about each {{resolve:...}} in a function's
+// properties: CloudFormation replaces them with the value stored in SSM
+// or Secrets Manager, which ESB has not, so the function would see the
+// text as written.
+func (p *parser) warnDynamicReferences(n *yaml.Node, path string) {
+	n = deref(n)
+	if n == nil {
+		return
+	}
+	path = p.pathOf(n, path)
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if i := strings.Index(n.Value, "{{resolve:"); i >= 0 {
+			ref := n.Value[i:]
+			if j := strings.Index(ref, "}}"); j >= 0 {
+				ref = ref[:j+2]
+			}
+			p.d.warn(n, path, "dynamic reference %s is not resolved locally (no SSM Parameter Store or Secrets Manager); the function gets the text as written", quote(ref))
+		}
+	case yaml.MappingNode:
+		for _, kv := range pairs(n) {
+			p.warnDynamicReferences(kv.val, joinPath(path, kv.key))
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p.warnDynamicReferences(c, indexPath(path, i))
+		}
+	}
+}
+
+// loggingConfig passes LoggingConfig to the runtime as Lambda does, through
+// AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL (which ESB's Python
+// runtime client reads); what cannot apply locally is warned about.
+func (p *parser) loggingConfig(o obj, f *Function) {
+	lc, ok := p.object(o, "LoggingConfig")
+	if !ok {
+		return
+	}
+	format := "Text"
+	if v, ok := p.str(lc, "LogFormat"); ok && p.oneOf(v, "Text", "JSON") {
+		format = v.s
+	}
+	set := func(k, v string) {
+		if f.Environment == nil {
+			f.Environment = map[string]string{}
+		}
+		f.Environment[k] = v
+	}
+	if format == "JSON" {
+		if rt, ok := runtimecatalog.Lookup(f.Runtime); ok && rt.Family != runtimecatalog.FamilyPython {
+			v, _ := p.str(lc, "LogFormat")
+			p.d.warn(v.n, v.path, "not applied locally: ESB's %s runtime client writes logs as text, not JSON", rt.Family)
+		}
+		set("AWS_LAMBDA_LOG_FORMAT", "JSON")
+		if v, ok := p.str(lc, "ApplicationLogLevel"); ok {
+			set("AWS_LAMBDA_LOG_LEVEL", strings.ToUpper(v.s))
+		}
+	}
+	for _, key := range []string{"LogGroup", "SystemLogLevel"} {
+		if v, ok := p.str(lc, key); ok {
+			p.d.warn(v.n, v.path, "not applied locally: function output goes to ESB's log store, and the runtime's own lines are always written")
+		}
+	}
+}
+
 // zipCode reads a code directory property (CodeUri, or a Lambda::Function's
 // Code given as a path, as `sam build` accepts).
 func (p *parser) zipCode(o obj, key string, f *Function) {
@@ -178,8 +252,101 @@ func (p *parser) zipCode(o obj, key string, f *Function) {
 		p.d.add(p.d.errf(v, path, "want a directory path, got %s", describe(v)))
 		return
 	}
-	if dir, ok := p.localDir(value{s: v.Value, n: v, path: path}); ok {
+	loc := value{s: v.Value, n: v, path: path}
+	if isArchive(v.Value) {
+		if archive, ok := p.localArchive(loc); ok {
+			f.CodeArchive = archive
+		}
+		return
+	}
+	if file, ok := p.singleFile(loc); ok {
+		f.CodeFile = file
+		return
+	}
+	if dir, ok := p.localDir(loc); ok {
 		f.CodeDir = dir
+	}
+}
+
+// singleFile resolves a code location that names one source file (not an
+// archive): `sam package` zips such a file alone into the package. ok is
+// false for anything else, which localDir then reports.
+func (p *parser) singleFile(v value) (string, bool) {
+	full := v.s
+	if !filepath.IsAbs(full) {
+		full = filepath.Join(p.dir, filepath.FromSlash(v.s))
+	}
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		return "", false
+	}
+	fi, err := os.Stat(real)
+	if err != nil || !fi.Mode().IsRegular() || !within(p.dir, real) {
+		return "", false
+	}
+	return real, true
+}
+
+// isArchive reports a code location that names a deployment package
+// rather than a directory.
+func isArchive(path string) bool {
+	ext := strings.ToLower(filepath.Ext(path))
+	return ext == ".zip" || ext == ".jar"
+}
+
+// localArchive resolves a .zip or .jar named in the template: it must be a
+// readable zip archive inside the template's directory.
+func (p *parser) localArchive(v value) (string, bool) {
+	if strings.Contains(v.s, "://") {
+		p.d.add(p.d.errf(v.n, v.path, "%s: remote locations are not supported; ESB deploys local files and directories", quote(v.s)))
+		return "", false
+	}
+	full := v.s
+	if !filepath.IsAbs(full) {
+		full = filepath.Join(p.dir, filepath.FromSlash(v.s))
+	}
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		if os.IsNotExist(err) {
+			p.d.add(p.d.errf(v.n, v.path, "archive %s does not exist (build it first, or point at the code directory)", quote(v.s)))
+		} else {
+			p.d.add(p.d.errorAt(v.n, v.path, err))
+		}
+		return "", false
+	}
+	if !within(p.dir, real) {
+		p.d.add(p.d.errf(v.n, v.path, "%s is outside the template's directory (symlinks followed); move it under it", quote(v.s)))
+		return "", false
+	}
+	zr, err := zip.OpenReader(real)
+	if err != nil {
+		p.d.add(p.d.errf(v.n, v.path, "%s is not a readable zip archive: %s", quote(v.s), err.Error()))
+		return "", false
+	}
+	zr.Close()
+	return real, true
+}
+
+// inlineFile names the file inline code is written to: CloudFormation's
+// index.py or index.js (a CommonJS module). It takes inline code for
+// Python and Node.js only.
+func (p *parser) inlineFile(o obj, f *Function) {
+	if f.InlineCode == "" {
+		return
+	}
+	if _, ok := runtimecatalog.Lookup(f.Runtime); !ok {
+		return // the runtime is already reported
+	}
+	if f.InlineFile = inlineName(f.Runtime); f.InlineFile == "" {
+		key := "InlineCode"
+		if f.Type == TypeLambdaFunction {
+			key = "Code.ZipFile"
+		}
+		raw := lookup(o.n, "InlineCode")
+		if raw == nil {
+			raw = lookup(lookup(o.n, "Code"), "ZipFile")
+		}
+		p.d.add(p.d.errf(raw, o.path+"."+key, "inline code needs a Python or Node.js runtime (CloudFormation writes it to index.py or index.js), not %s", f.Runtime))
 	}
 }
 
@@ -215,7 +382,7 @@ func (p *parser) localDir(v value) (string, bool) {
 		return "", false
 	}
 	if !fi.IsDir() {
-		p.d.add(p.d.errf(v.n, v.path, "%s is not a directory (ESB builds from local directories, not archives)", quote(rel)))
+		p.d.add(p.d.errf(v.n, v.path, "%s is neither a directory nor a .zip or .jar deployment package", quote(rel)))
 		return "", false
 	}
 	if !within(p.dir, real) {
@@ -252,7 +419,7 @@ func (p *parser) runtimeAndHandler(o obj, f *Function) {
 // Builds (Metadata.BuildMethod) create files, so they are not checked.
 func (p *parser) checkHandlerFile(v value, f *Function) {
 	rt, ok := runtimecatalog.Lookup(f.Runtime)
-	if !ok || f.CodeDir == "" || f.BuildMethod != "" {
+	if !ok || f.BuildMethod != "" {
 		return
 	}
 	dot := strings.LastIndex(v.s, ".")
@@ -273,16 +440,67 @@ func (p *parser) checkHandlerFile(v value, f *Function) {
 	default:
 		return
 	}
+	exists, where, ok := p.codeFiles(f)
+	if !ok {
+		return
+	}
 	for _, c := range candidates {
-		if fi, err := os.Stat(filepath.Join(f.CodeDir, filepath.FromSlash(c))); err == nil && !fi.IsDir() {
+		if exists(c) {
 			return
 		}
 	}
-	rel, err := filepath.Rel(p.dir, f.CodeDir)
-	if err != nil {
-		rel = f.CodeDir
+	p.d.warn(v.n, v.path, "handler file not found: looked for %s in %s", strings.Join(candidates, ", "), where)
+}
+
+// codeFiles returns a test for a file of the function's package (a
+// slash-separated path) and how to name the package in a message; ok is
+// false when there is nothing to look into.
+func (p *parser) codeFiles(f *Function) (exists func(string) bool, where string, ok bool) {
+	rel := func(path string) string {
+		r, err := filepath.Rel(p.dir, path)
+		if err != nil {
+			return path
+		}
+		return filepath.ToSlash(r)
 	}
-	p.d.warn(v.n, v.path, "handler file not found: looked for %s in %s", strings.Join(candidates, ", "), filepath.ToSlash(rel))
+	switch {
+	case f.InlineCode != "":
+		name := inlineName(f.Runtime)
+		return func(c string) bool { return c == name }, "the inline code (CloudFormation writes it to " + name + ")", true
+	case f.CodeArchive != "":
+		zr, err := zip.OpenReader(f.CodeArchive)
+		if err != nil {
+			return nil, "", false
+		}
+		defer zr.Close()
+		names := map[string]bool{}
+		for _, zf := range zr.File {
+			names[strings.TrimPrefix(zf.Name, "./")] = true
+		}
+		return func(c string) bool { return names[c] }, rel(f.CodeArchive), true
+	case f.CodeFile != "":
+		name := filepath.Base(f.CodeFile)
+		return func(c string) bool { return c == name }, rel(f.CodeFile), true
+	case f.CodeDir != "":
+		return func(c string) bool {
+			fi, err := os.Stat(filepath.Join(f.CodeDir, filepath.FromSlash(c)))
+			return err == nil && !fi.IsDir()
+		}, rel(f.CodeDir), true
+	}
+	return nil, "", false
+}
+
+// inlineName is the file CloudFormation writes inline code to for a
+// runtime, or "" when the runtime takes no inline code.
+func inlineName(runtime string) string {
+	rt, _ := runtimecatalog.Lookup(runtime)
+	switch rt.Family {
+	case runtimecatalog.FamilyPython:
+		return "index.py"
+	case runtimecatalog.FamilyNodejs:
+		return "index.js"
+	}
+	return ""
 }
 
 func (p *parser) layers(o obj, f *Function) {
@@ -310,7 +528,7 @@ func (p *parser) localLayer(arn string) (string, bool) {
 		if r.typ != TypeServerlessLayer || r.skipped {
 			continue
 		}
-		if name, err := p.physicalName(nil, id, r.path); err == nil && name == arn {
+		if ref, err := p.refResource(nil, id, r.path); err == nil && ref == arn {
 			return id, true
 		}
 	}
@@ -376,7 +594,9 @@ func (p *parser) lambdaZip(o obj, f *Function) {
 		}
 		switch {
 		case lookup(code.n, "ZipFile") != nil:
-			p.d.add(p.d.errf(code.n, code.path+".ZipFile", "inline code is not supported; put the code in a directory and use AWS::Serverless::Function with CodeUri"))
+			if v, ok := p.str(code, "ZipFile"); ok {
+				f.InlineCode = v.s
+			}
 		default:
 			p.d.add(p.d.errf(code.n, code.path, "S3 locations are not supported; ESB builds from local directories (give a path relative to the template)"))
 		}
@@ -450,14 +670,41 @@ func (p *parser) apiRef(props obj, key, typ, implicit string) (string, bool) {
 	if !ok {
 		return implicit, lookup(props.n, key) == nil
 	}
-	if r, found := p.resources[v.s]; found && r.typ == typ && !r.skipped {
-		return v.s, true
+	// Ref gives an API's id; a logical ID written as a plain string is
+	// accepted too, as the transform does.
+	named := v.s
+	for _, id := range p.order {
+		r := p.resources[id]
+		if id != v.s && APIID(id) != v.s {
+			continue
+		}
+		if r.typ == typ && !r.skipped {
+			return id, true
+		}
+		if plain := plainAPIType(typ); r.typ == plain {
+			// The transform accepts an API the template declares with
+			// CloudFormation's own type and only grants the permission;
+			// ESB does not run such an API.
+			p.d.warn(v.n, v.path, "%s is an %s, which ESB does not run; this route is not served", quote(id), plain)
+			return "", false
+		}
+		named = id
 	}
-	p.d.add(p.d.errf(v.n, v.path, "%s is not an %s of this template (use !Ref to one)", quote(v.s), typ))
+	p.d.add(p.d.errf(v.n, v.path, "%s is not an %s of this template (use !Ref to one)", quote(named), typ))
 	return "", false
 }
 
+// plainAPIType is the CloudFormation type behind a SAM API type.
+func plainAPIType(samType string) string {
+	if samType == TypeServerlessHTTPAPI {
+		return "AWS::ApiGatewayV2::Api"
+	}
+	return "AWS::ApiGateway::RestApi"
+}
+
 func (p *parser) apiEvent(name string, props obj, f *Function) {
+	rules, _ := eventPropertyRules(EventAPI)
+	p.checkProperties(props, "an Api event", rules)
 	path, okPath := p.required(props, "Path", "")
 	method, okMethod := p.required(props, "Method", "")
 	api, okAPI := p.apiRef(props, "RestApiId", TypeServerlessAPI, ImplicitRestAPI)
@@ -469,10 +716,12 @@ func (p *parser) apiEvent(name string, props obj, f *Function) {
 	if !okPath || !okMethod {
 		return
 	}
-	f.Routes = append(f.Routes, Route{Event: name, Type: EventAPI, Path: path.s, Method: m, Payload: "1.0", API: api})
+	f.Routes = append(f.Routes, Route{Event: name, Type: EventAPI, Path: path.s, Method: m, Payload: "1.0", API: api, auth: p.readRouteAuth(props)})
 }
 
 func (p *parser) httpAPIEvent(name string, props obj, f *Function) {
+	rules, _ := eventPropertyRules(EventHTTPAPI)
+	p.checkProperties(props, "an HttpApi event", rules)
 	path, hasPath := p.str(props, "Path")
 	method, hasMethod := p.str(props, "Method")
 	api, okAPI := p.apiRef(props, "ApiId", TypeServerlessHTTPAPI, ImplicitHTTPAPI)
@@ -486,7 +735,7 @@ func (p *parser) httpAPIEvent(name string, props obj, f *Function) {
 	if !okAPI {
 		return
 	}
-	rt := Route{Event: name, Type: EventHTTPAPI, Payload: payload, API: api}
+	rt := Route{Event: name, Type: EventHTTPAPI, Payload: payload, API: api, auth: p.readRouteAuth(props)}
 	switch {
 	case !hasPath && !hasMethod:
 		// SAM makes such an event the API's catch-all ($default) route.
@@ -511,6 +760,12 @@ func (p *parser) httpAPIEvent(name string, props obj, f *Function) {
 var scheduleExpr = regexp.MustCompile(`^(rate|cron|at)\(.+\)$`)
 
 func (p *parser) scheduleEvent(name string, props obj, exprKey, enabledKey string, f *Function) {
+	kind := "Schedule"
+	if exprKey == "ScheduleExpression" {
+		kind = "ScheduleV2"
+	}
+	rules, _ := eventPropertyRules(kind)
+	p.checkProperties(props, "a "+kind+" event", rules)
 	expr, ok := p.required(props, exprKey, "")
 	if !ok {
 		return

@@ -14,6 +14,11 @@ func FuzzParse(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	fidelity, err := filepath.Glob("../../fixtures/sam/fidelity/*/template.yml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	seeds = append(seeds, fidelity...)
 	bad, err := filepath.Glob("testdata/errors/*.yml")
 	if err != nil {
 		f.Fatal(err)

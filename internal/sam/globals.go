@@ -6,15 +6,40 @@ import "gopkg.in/yaml.v3"
 // way the SAM transform does: the resource's value wins for scalars,
 // mappings merge key by key, lists concatenate (globals first), and an
 // intrinsic function counts as a scalar.
-func (p *parser) withGlobals(section string, props *yaml.Node, propsPath string) *yaml.Node {
+//
+// IgnoreGlobals on the resource leaves out all of the section ("*") or the
+// properties it names; naming one the section does not set is an error, as
+// in the transform.
+func (p *parser) withGlobals(r *rawResource, section string) *yaml.Node {
+	props, propsPath := r.props, r.path+".Properties"
 	g := p.globals[section]
-	if g == nil {
+	if g == nil || r.ignoreAll {
 		return props
+	}
+	if len(r.ignore) > 0 {
+		kept := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: g.Line, Column: g.Column}
+		for _, kv := range pairs(g) {
+			if !r.ignore[kv.key] {
+				kept.Content = append(kept.Content, kv.knode, kv.val)
+			}
+		}
+		for _, name := range sortedKeys(r.ignore) {
+			if lookup(g, name) == nil {
+				p.d.add(p.d.errf(lookup(r.node, "IgnoreGlobals"), r.path+".IgnoreGlobals", "Globals.%s does not set %s", section, quote(name)))
+			}
+		}
+		g = kept
 	}
 	if props == nil {
 		return g
 	}
 	return p.merge(g, props, "Globals."+section, propsPath)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := keys(m)
+	sortStrings(out)
+	return out
 }
 
 type mergeKind int

@@ -2,11 +2,12 @@ package sam
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/dlclark/regexp2/v2"
 	"gopkg.in/yaml.v3"
 )
 
@@ -152,13 +153,17 @@ func (p *parser) resolveParameter(pr *param) {
 		}
 	}
 	if ap := deref(lookup(pr.decl, "AllowedPattern")); ap != nil && ap.Kind == yaml.ScalarNode {
-		re, err := regexp.Compile("^(?:" + ap.Value + ")$")
+		re, err := allowedPattern(ap.Value)
 		if err != nil {
 			p.d.add(p.d.errorAt(ap, pr.path+".AllowedPattern", fmt.Errorf("invalid pattern: %w", err)))
 			ok = false
 		} else {
 			for _, v := range values {
-				if !re.MatchString(v) {
+				matched, err := re.MatchString(v)
+				switch {
+				case err != nil:
+					fail(at, pr.path, "%s: AllowedPattern %s: %s", describeValue(v), ap.Value, err.Error())
+				case !matched:
 					fail(at, pr.path, "%s does not match AllowedPattern %s", describeValue(v), ap.Value)
 				}
 			}
@@ -201,6 +206,99 @@ func (p *parser) resolveParameter(pr *param) {
 		return
 	}
 	pr.value = scalarNode(at, raw)
+}
+
+// allowedPatternTimeout bounds one match: a backtracking engine can take
+// exponential time on a hostile pattern.
+const allowedPatternTimeout = time.Second
+
+// allowedPattern compiles an AllowedPattern. CloudFormation matches it
+// with Java's regex engine against the whole value; Go's RE2 lacks
+// lookaround and backreferences, which real templates use (password rules
+// such as (?=.*[0-9])), so a backtracking engine with those features is
+// used, anchored at both ends.
+func allowedPattern(pattern string) (*regexp2.Regexp, error) {
+	re, err := regexp2.Compile(`\A(?:`+javaClasses(pattern)+`)\z`, regexp2.None)
+	if err != nil {
+		return nil, err
+	}
+	re.MatchTimeout = allowedPatternTimeout
+	return re, nil
+}
+
+// javaPOSIX are Java's POSIX character classes (\p{Print}...), which
+// the engine lacks, as the ranges Java gives them (US-ASCII only).
+func javaPOSIX(name string) (string, bool) {
+	switch name {
+	case "Lower":
+		return `a-z`, true
+	case "Upper":
+		return `A-Z`, true
+	case "ASCII":
+		return `\x00-\x7F`, true
+	case "Alpha":
+		return `a-zA-Z`, true
+	case "Digit":
+		return `0-9`, true
+	case "Alnum":
+		return `a-zA-Z0-9`, true
+	case "Punct":
+		return `!-/:-@\[-` + "`" + `{-~`, true
+	case "Graph":
+		return `\x21-\x7E`, true
+	case "Print":
+		return `\x20-\x7E`, true
+	case "Blank":
+		return ` \t`, true
+	case "Cntrl":
+		return `\x00-\x1F\x7F`, true
+	case "XDigit":
+		return `0-9a-fA-F`, true
+	case "Space":
+		return ` \t\n\x0B\f\r`, true
+	}
+	return "", false
+}
+
+// javaClasses rewrites Java's POSIX classes in a pattern into ranges:
+// inside a bracket expression as bare ranges, outside as one.
+func javaClasses(pattern string) string {
+	var b strings.Builder
+	inClass := false
+	for i := 0; i < len(pattern); i++ {
+		c := pattern[i]
+		if c == '\\' && i+1 < len(pattern) {
+			next := pattern[i+1]
+			if (next == 'p' || next == 'P') && i+2 < len(pattern) && pattern[i+2] == '{' {
+				if end := strings.IndexByte(pattern[i+3:], '}'); end >= 0 {
+					if ranges, ok := javaPOSIX(pattern[i+3 : i+3+end]); ok && !(inClass && next == 'P') {
+						switch {
+						case inClass:
+							b.WriteString(ranges)
+						case next == 'P':
+							b.WriteString("[^" + ranges + "]")
+						default:
+							b.WriteString("[" + ranges + "]")
+						}
+						i += 3 + end
+						continue
+					}
+				}
+			}
+			b.WriteByte(c)
+			b.WriteByte(next)
+			i++
+			continue
+		}
+		switch {
+		case c == '[' && !inClass:
+			inClass = true
+		case c == ']' && inClass:
+			inClass = false
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // scalarList returns the values of a list of scalars, or nil.

@@ -78,6 +78,9 @@ func Parse(name string, src []byte, dir string, opts Options) (*Template, error)
 	if err != nil {
 		return nil, err
 	}
+	if p.checkDuplicateKeys(root); p.d.err() != nil {
+		return nil, p.d.err()
+	}
 	t := p.parse(root)
 	if err := p.d.err(); err != nil {
 		return nil, err
@@ -178,6 +181,11 @@ type parser struct {
 	d    *diag
 	dir  string
 	opts Options
+	// langExt is set when the template uses the AWS::LanguageExtensions
+	// transform, which its functions need.
+	langExt bool
+	// expandedNodes counts the nodes Fn::ForEach loops have produced.
+	expandedNodes int
 
 	params     map[string]*param
 	paramOrder []string
@@ -187,8 +195,8 @@ type parser struct {
 	condOrder  []string
 	resources  map[string]*rawResource
 	order      []string
-	globals    map[string]*yaml.Node // section name -> mapping
-	implicit   map[string]string     // SAM-generated logical ID -> resource type
+	globals    map[string]*yaml.Node       // section name -> mapping
+	implicit   map[string]implicitResource // SAM-generated logical ID -> what it is
 
 	// Conditions and resource names are evaluated once, on first use; the
 	// state (0 not seen, 1 evaluating, 2 done) detects cycles, and the
@@ -203,6 +211,8 @@ type parser struct {
 	nameErr   map[string]error
 	nameStack []string
 	fnLayers  map[string][]string // function logical ID -> layer logical IDs
+	openAPI   []openAPIRoute      // routes of OpenAPI documents, until functions are read
+	iamWarned bool                // the one warning that IAM is not enforced was given
 	// origins gives nodes taken from Globals their own path.
 	origins map[*yaml.Node]string
 }
@@ -219,6 +229,11 @@ type rawResource struct {
 	condNode  *yaml.Node
 	metadata  *yaml.Node
 	skipped   bool // its Condition is false
+	// ignoreAll and ignore come from the IgnoreGlobals attribute: Globals
+	// properties this resource does not take.
+	ignoreAll  bool
+	ignore     map[string]bool
+	connectors *yaml.Node // the Connectors attribute (embedded connectors)
 }
 
 func newParser(file, dir string, opts Options) *parser {
@@ -240,7 +255,7 @@ func newParser(file, dir string, opts Options) *parser {
 		condKeys:   map[string]*yaml.Node{},
 		resources:  map[string]*rawResource{},
 		globals:    map[string]*yaml.Node{},
-		implicit:   map[string]string{},
+		implicit:   map[string]implicitResource{},
 		condState:  map[string]int{},
 		condValue:  map[string]bool{},
 		condErr:    map[string]error{},
@@ -266,15 +281,17 @@ func (p *parser) parse(root *yaml.Node) *Template {
 	if p.d.err() != nil {
 		return t
 	}
-	p.checkCycles()
-	if p.d.err() != nil {
-		return t
-	}
 	p.resolveParameters()
 	if p.d.err() != nil {
 		return t
 	}
 	p.applyConditions()
+	if p.d.err() != nil {
+		return t
+	}
+	// Cycles are looked for once conditions are known: a resource that is
+	// not created, or an Fn::If branch not taken, links nothing.
+	p.checkCycles()
 	if p.d.err() != nil {
 		return t
 	}
@@ -288,10 +305,16 @@ func (p *parser) parse(root *yaml.Node) *Template {
 // readSections splits the template into its sections and checks their
 // shape.
 func (p *parser) readSections(root *yaml.Node, t *Template) {
-	var resources, globals, params, transform *yaml.Node
+	var resources, globals, params, transform, conditions, outputs *yaml.Node
 	for _, s := range pairs(root) {
 		switch s.key {
-		case "AWSTemplateFormatVersion", "Metadata", "Rules", "Outputs":
+		case "AWSTemplateFormatVersion", "Metadata":
+		case "Rules":
+			if len(pairs(s.val)) > 0 {
+				p.d.warn(s.knode, "Rules", "rules are not checked locally; parameter values CloudFormation's rules would refuse are deployed")
+			}
+		case "Outputs":
+			outputs = s.val
 		case "Description":
 			if v := deref(s.val); v != nil && v.Kind == yaml.ScalarNode {
 				t.Description = v.Value
@@ -306,13 +329,9 @@ func (p *parser) readSections(root *yaml.Node, t *Template) {
 				p.d.add(p.d.errf(s.val, "Mappings", "want a mapping, got %s", describe(s.val)))
 			}
 		case "Conditions":
+			conditions = s.val
 			if !isMap(s.val) && !isNull(s.val) {
 				p.d.add(p.d.errf(s.val, "Conditions", "want a mapping, got %s", describe(s.val)))
-			}
-			for _, c := range pairs(s.val) {
-				p.conditions[c.key] = c.val
-				p.condKeys[c.key] = c.knode
-				p.condOrder = append(p.condOrder, c.key)
 			}
 		case "Resources":
 			resources = s.val
@@ -323,6 +342,19 @@ func (p *parser) readSections(root *yaml.Node, t *Template) {
 		}
 	}
 	p.readParameterDecls(params)
+	// Loops are unrolled before anything reads the sections they write.
+	p.langExt = hasTransform(transform, LanguageExtensions)
+	for _, sec := range []struct {
+		name string
+		n    *yaml.Node
+	}{{"Conditions", conditions}, {"Resources", resources}, {"Outputs", outputs}, {"Globals", globals}} {
+		p.expandForEach(sec.n, sec.name, 0)
+	}
+	for _, c := range pairs(conditions) {
+		p.conditions[c.key] = c.val
+		p.condKeys[c.key] = c.knode
+		p.condOrder = append(p.condOrder, c.key)
+	}
 	if resources == nil || len(pairs(resources)) == 0 {
 		at := resources
 		if at == nil {
@@ -389,9 +421,18 @@ func (p *parser) readRawResource(r pair) {
 			res.condition, res.condNode = v.Value, v
 		case "Metadata":
 			res.metadata = a.val
-		case "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "UpdatePolicy", "CreationPolicy", "Version":
+		case "IgnoreGlobals":
+			if !p.readIgnoreGlobals(res, a.val, path+".IgnoreGlobals") {
+				return
+			}
+		case "Connectors":
+			res.connectors = a.val
+		case "DependsOn", "DeletionPolicy", "UpdateReplacePolicy", "UpdatePolicy", "CreationPolicy", "Version", "Description":
+			// Description is documentation; the others order or protect
+			// resources on AWS, which a local deploy that never deletes
+			// anything has no use for.
 		default:
-			p.d.add(p.d.errf(a.knode, path+"."+a.key, "unknown resource attribute (want Type, Properties, Condition, DependsOn, Metadata, DeletionPolicy, UpdateReplacePolicy, UpdatePolicy or CreationPolicy)"))
+			p.d.add(p.d.errf(a.knode, path+"."+a.key, "unknown resource attribute (want Type, Properties, Condition, DependsOn, Metadata, DeletionPolicy, UpdateReplacePolicy, UpdatePolicy, CreationPolicy, Description, Connectors or IgnoreGlobals)"))
 		}
 	}
 	if res.typ == "" {
@@ -402,23 +443,35 @@ func (p *parser) readRawResource(r pair) {
 	p.order = append(p.order, r.key)
 }
 
+// readIgnoreGlobals reads IgnoreGlobals: "*" or a list of property names
+// whose Globals value the resource does not take. Names are checked
+// against Globals once it is read (checkIgnoreGlobals).
+func (p *parser) readIgnoreGlobals(res *rawResource, n *yaml.Node, path string) bool {
+	v := deref(n)
+	switch {
+	case v != nil && v.Kind == yaml.ScalarNode && v.Value == "*" && !isCustomTag(v.Tag):
+		res.ignoreAll = true
+		return true
+	case v != nil && v.Kind == yaml.SequenceNode:
+		res.ignore = map[string]bool{}
+		for _, c := range v.Content {
+			c = deref(c)
+			if c == nil || c.Kind != yaml.ScalarNode || isCustomTag(c.Tag) {
+				p.d.add(p.d.errf(c, path, "want property names, got %s", describe(c)))
+				return false
+			}
+			res.ignore[c.Value] = true
+		}
+		return true
+	}
+	p.d.add(p.d.errf(n, path, "want \"*\" or a list of Globals property names, got %s", describe(n)))
+	return false
+}
+
 // checkTransform enforces what CloudFormation enforces: without the SAM
 // transform, AWS::Serverless::* types do not exist.
 func (p *parser) checkTransform(transform *yaml.Node) {
-	has := false
-	tn := deref(transform)
-	if tn != nil {
-		switch tn.Kind {
-		case yaml.ScalarNode:
-			has = tn.Value == SAMTransform
-		case yaml.SequenceNode:
-			for _, c := range tn.Content {
-				if c := deref(c); c != nil && c.Value == SAMTransform {
-					has = true
-				}
-			}
-		}
-	}
+	has := hasTransform(transform, SAMTransform)
 	if has {
 		return
 	}
@@ -442,22 +495,25 @@ func (p *parser) readGlobals(g *yaml.Node) {
 	}
 	for _, s := range pairs(g) {
 		path := "Globals." + s.key
-		switch s.key {
-		case "Function", "Api", "HttpApi", "SimpleTable", "StateMachine", "CapacityProvider":
-		default:
-			p.d.add(p.d.errf(s.knode, path, "unknown Globals section (want Function, Api, HttpApi, SimpleTable, StateMachine or CapacityProvider)"))
+		allowed, known := globalsProperties(s.key)
+		if !known {
+			p.d.add(p.d.errf(s.knode, path, "unknown Globals section (want %s)", strings.Join(globalsSections(), ", ")))
 			continue
 		}
 		if !isMap(s.val) {
 			p.d.add(p.d.errf(s.val, path, "want a mapping, got %s", describe(s.val)))
 			continue
 		}
-		if s.key == "Function" {
-			for _, f := range pairs(s.val) {
-				switch f.key {
-				case "FunctionName", "Events", "Role", "Policies":
-					p.d.add(p.d.errf(f.knode, path+"."+f.key, "cannot be set in Globals; set it on each function"))
-				}
+		for _, f := range pairs(s.val) {
+			switch {
+			case s.key == "Function" && (f.key == "FunctionName" || f.key == "Events" || f.key == "Role" || f.key == "Policies"):
+				p.d.add(p.d.errf(f.knode, path+"."+f.key, "cannot be set in Globals; set it on each function"))
+			case (s.key == "Api" || s.key == "HttpApi") && f.key == "StageName":
+				// Not in the transform's list, but templates set it for the
+				// implicit API's stage, and reading it costs nothing: the
+				// stage of ServerlessRestApi / ServerlessHttpApi comes from here.
+			case !contains(allowed, f.key):
+				p.d.add(p.d.errf(f.knode, path+"."+f.key, "not a property Globals.%s can set (it can set %s)", s.key, strings.Join(allowed, ", ")))
 			}
 		}
 		p.globals[s.key] = deref(s.val)
@@ -472,41 +528,6 @@ func (p *parser) readGlobals(g *yaml.Node) {
 func (p *parser) markOrigin(n *yaml.Node, path string) {
 	if n != nil {
 		p.origins[n] = path
-	}
-}
-
-// findImplicit registers the resources the SAM transform generates, which
-// templates commonly reference (for instance in Outputs:
-// !Sub "https://${ServerlessRestApi}.execute-api...").
-func (p *parser) findImplicit() {
-	for _, id := range p.order {
-		r := p.resources[id]
-		if r.typ != TypeServerlessFunction {
-			continue
-		}
-		if lookup(r.props, "Role") == nil {
-			p.implicit[id+"Role"] = "AWS::IAM::Role"
-		}
-		if a := deref(lookup(r.props, "AutoPublishAlias")); a != nil && a.Kind == yaml.ScalarNode {
-			p.implicit[id+"Alias"+a.Value] = "AWS::Lambda::Alias"
-		}
-		for _, ev := range pairs(lookup(r.props, "Events")) {
-			typ := deref(lookup(ev.val, "Type"))
-			if typ == nil {
-				continue
-			}
-			props := lookup(ev.val, "Properties")
-			switch typ.Value {
-			case EventAPI:
-				if lookup(props, "RestApiId") == nil {
-					p.implicit[ImplicitRestAPI] = TypeServerlessAPI
-				}
-			case EventHTTPAPI:
-				if lookup(props, "ApiId") == nil {
-					p.implicit[ImplicitHTTPAPI] = TypeServerlessHTTPAPI
-				}
-			}
-		}
 	}
 }
 
@@ -566,10 +587,17 @@ func (p *parser) readResources(t *Template) {
 				t.Buckets = append(t.Buckets, b)
 			}
 		default:
+			if rules, ok := propertyRules(r.typ); ok {
+				p.checkProperties(obj{n: r.props, path: r.path + ".Properties"}, r.typ, rules)
+			}
 			p.d.warn(r.typNode, r.path, "resource type %s is not supported locally; %s skipped", r.typ, r.id)
+		}
+		if r.connectors != nil {
+			p.warnIAM(lookup(r.node, "Connectors"), r.path+".Connectors")
 		}
 	}
 	p.resolveRoutes(t)
+	p.checkAuth(t)
 }
 
 // checkUnique rejects two resources that would land on the same key of the
@@ -596,18 +624,24 @@ func (p *parser) checkUnique(t *Template) {
 	for _, l := range t.Layers {
 		check("layer", l.Name, l.LogicalID, layers)
 	}
+	// Each API has its own endpoint, so only a route repeated on the same
+	// API is a clash (the transform refuses it too).
 	routes := map[string]string{}
 	for _, f := range t.Functions {
 		for _, rt := range f.Routes {
 			key := rt.Method + " " + rt.Path
-			where := f.LogicalID + ".Events." + rt.Event
-			if prev, ok := routes[key]; ok {
+			where, at, path := f.LogicalID+".Events."+rt.Event, rt.node, rt.OpenAPI
+			if rt.OpenAPI == "" {
 				r := p.resources[f.LogicalID]
-				ev := lookup(lookup(r.props, "Events"), rt.Event)
-				p.d.add(p.d.errf(ev, r.path+".Properties.Events."+rt.Event, "route %s is also defined by %s; ESB serves all APIs of a template on one gateway", key, prev))
+				at, path = lookup(lookup(r.props, "Events"), rt.Event), r.path+".Properties.Events."+rt.Event
+			} else {
+				where = rt.OpenAPI
+			}
+			if prev, ok := routes[rt.API+" "+key]; ok {
+				p.d.add(p.d.errf(at, path, "route %s of %s is also defined by %s", key, rt.API, prev))
 				continue
 			}
-			routes[key] = where
+			routes[rt.API+" "+key] = where
 		}
 	}
 }

@@ -1,12 +1,15 @@
 package sam
 
 import (
+	"archive/zip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 )
 
 const fixtures = "../../fixtures/sam"
@@ -137,7 +140,7 @@ func TestIntrinsics(t *testing.T) {
 		{name: "Ref parameter", expr: `!Ref Name`, want: "demo"},
 		{name: "Ref parameter long form", expr: `{Ref: Name}`, want: "demo"},
 		{name: "Ref resource", expr: `!Ref Other`, want: "other"},
-		{name: "Ref unsupported resource", expr: `!Ref Queue`, want: "Queue"},
+		{name: "Ref queue is its URL", expr: `!Ref Queue`, want: "https://sqs.us-east-1.amazonaws.com/123456789012/Queue"},
 		{name: "Sub string", expr: `!Sub "${Name}-${AWS::Region}-${!Literal}"`, want: "demo-us-east-1-${Literal}"},
 		{name: "Sub with variables", expr: `!Sub ["${A}/${Name}", {A: !Ref AWS::AccountId}]`, want: "123456789012/demo"},
 		{name: "Sub attribute", expr: `!Sub "${Other.Arn}"`, want: "arn:aws:lambda:us-east-1:123456789012:function:other"},
@@ -158,6 +161,11 @@ func TestIntrinsics(t *testing.T) {
 		{name: "stack name default", expr: `!Ref AWS::StackName`, want: DefaultStackName},
 		{name: "number scalar", expr: `42`, want: "42"},
 		{name: "function alias", expr: `!Ref Other.Alias`, want: "arn:aws:lambda:us-east-1:123456789012:function:other:live"},
+		{name: "generated alias by logical ID", expr: `!Ref OtherAliaslive`, want: "arn:aws:lambda:us-east-1:123456789012:function:other:live"},
+		{name: "generated role", expr: `!GetAtt OtherRole.Arn`, want: "arn:aws:iam::123456789012:role/OtherRole"},
+		{name: "queue name attribute", expr: `!GetAtt Queue.QueueName`, want: "Queue"},
+		{name: "unmodelled attribute placeholder", expr: `!GetAtt Queue.RedriveAllowPolicy`, want: "queue-redriveallowpolicy"},
+		{name: "Sub with a referable property", expr: `!Sub "${Other.Version}"`, want: "arn:aws:lambda:us-east-1:123456789012:function:other:1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,4 +288,277 @@ func TestJSONSlashEscape(t *testing.T) {
 	require.Len(t, tmpl.Buckets, 1)
 	rules := tmpl.Buckets[0].LifecycleConfiguration["Rules"].([]any)
 	assert.Equal(t, `tmp/a\/b`, rules[0].(map[string]any)["Prefix"])
+}
+
+// TestAllowedPattern: CloudFormation's pattern dialect (Java's) has
+// lookahead, which RE2 lacks; the whole value must match.
+func TestAllowedPattern(t *testing.T) {
+	tests := []struct {
+		name    string
+		pattern string
+		value   string
+		wantErr string
+	}{
+		{name: "lookahead accepts", pattern: `(?=.*[0-9])(?=.*[a-z])[a-z0-9]{8,}`, value: "abc12345"},
+		{name: "lookahead rejects", pattern: `(?=.*[0-9])(?=.*[a-z])[a-z0-9]{8,}`, value: "abcdefgh",
+			wantErr: `template.yml:5:14: Parameters.P: Default "abcdefgh" does not match AllowedPattern (?=.*[0-9])(?=.*[a-z])[a-z0-9]{8,}`},
+		{name: "whole value must match", pattern: `[a-z]+`, value: "abc1",
+			wantErr: `template.yml:5:14: Parameters.P: Default "abc1" does not match AllowedPattern [a-z]+`},
+		{name: "anchors written by the author", pattern: `^[a-z]+$`, value: "abc"},
+		{name: "invalid pattern", pattern: `(`, value: "x", wantErr: `Parameters.P.AllowedPattern: invalid pattern`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "Transform: AWS::Serverless-2016-10-31\nParameters:\n  P:\n    Type: String\n    Default: " + tt.value +
+				"\n    AllowedPattern: '" + tt.pattern + "'\nResources:\n  B: {Type: AWS::S3::Bucket}\n"
+			_, err := Parse("template.yml", []byte(src), t.TempDir(), Options{})
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
+
+func TestLanguageExtensions(t *testing.T) {
+	const body = `Parameters:
+  Names: {Type: CommaDelimitedList, Default: "a-1,b"}
+Resources:
+  Fn::ForEach::Tables:
+    - Name
+    - !Ref Names
+    - 'Table&{Name}':
+        Type: AWS::Serverless::SimpleTable
+        Properties:
+          TableName: !Sub "t-${Name}"
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: .
+      Handler: app.handler
+      Runtime: python3.13
+      Environment:
+        Variables:
+          CFG: !ToJsonString {a: 1, b: [x, true], c: !Ref Tablea1}
+          N: !Length [1, 2, 3]
+          Fn::ForEach::Vars:
+            - V
+            - [One, Two]
+            - 'VAR_${V}': !Sub "value-${V}"
+`
+	t.Run("expanded", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "app.py"), []byte("def handler(e, c):\n    return {}\n"), 0o644))
+		tmpl, err := Parse("template.yml", []byte("Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]\n"+body), dir, Options{})
+		require.NoError(t, err)
+		require.Len(t, tmpl.Tables, 2)
+		assert.Equal(t, "Tablea1", tmpl.Tables[0].LogicalID)
+		assert.Equal(t, "t-a-1", tmpl.Tables[0].TableName)
+		assert.Equal(t, "t-b", tmpl.Tables[1].TableName)
+		env := function(t, tmpl, "Fn").Environment
+		assert.Equal(t, map[string]string{
+			"CFG":     `{"a":1,"b":["x",true],"c":"t-a-1"}`,
+			"N":       "3",
+			"VAR_One": "value-One",
+			"VAR_Two": "value-Two",
+		}, env)
+	})
+	t.Run("without the transform", func(t *testing.T) {
+		_, err := Parse("template.yml", []byte("Transform: AWS::Serverless-2016-10-31\n"+body), t.TempDir(), Options{})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `template.yml:5:3: Resources.Fn::ForEach::Tables: Fn::ForEach needs "AWS::LanguageExtensions" in the template's Transform`)
+	})
+}
+
+// TestNoFalseCycles: references the transform moves into resources of
+// their own, resources that are not created and Fn::If branches not taken
+// make no cycle.
+func TestNoFalseCycles(t *testing.T) {
+	src := `Transform: AWS::Serverless-2016-10-31
+Conditions:
+  Never: !Equals [a, b]
+Resources:
+  Main:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: .
+      Handler: app.handler
+      Runtime: python3.13
+      AutoPublishAlias: live
+      DeploymentPreference:
+        Type: AllAtOnce
+        Hooks: {PreTraffic: !Ref Hook}
+      Environment:
+        Variables:
+          OTHER: !If [Never, !Ref Ghost, none]
+  Hook:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: .
+      Handler: app.handler
+      Runtime: python3.13
+      Environment:
+        Variables:
+          VERSION: !Ref Main.Version
+  Ghost:
+    Type: AWS::Serverless::Function
+    Condition: Never
+    Properties:
+      CodeUri: .
+      Handler: app.handler
+      Runtime: python3.13
+      Environment:
+        Variables:
+          MAIN: !Ref Main
+`
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "app.py"), []byte("def handler(e, c):\n    return {}\n"), 0o644))
+	tmpl, err := Parse("template.yml", []byte(src), dir, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, "arn:aws:lambda:us-east-1:123456789012:function:Main:1", function(t, tmpl, "Hook").Environment["VERSION"])
+}
+
+// TestCodePackages: inline code and archives are deployment packages as
+// on Lambda; the handler check looks into them.
+func TestCodePackages(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "app.zip"))
+	require.NoError(t, err)
+	zw := zip.NewWriter(f)
+	w, err := zw.Create("main.py")
+	require.NoError(t, err)
+	_, err = w.Write([]byte("def handler(e, c):\n    return {}\n"))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	require.NoError(t, f.Close())
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.jar"), []byte("not a zip"), 0o644))
+
+	src := `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Inline:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: |
+        def handler(e, c):
+            return {}
+      Handler: index.handler
+      Runtime: python3.13
+  WrongModule:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "exports.handler = async () => ({})"
+      Handler: app.handler
+      Runtime: nodejs20.x
+  Raw:
+    Type: AWS::Lambda::Function
+    Properties:
+      Code:
+        ZipFile: "exports.handler = async () => ({})"
+      Handler: index.handler
+      Runtime: nodejs20.x
+      Role: arn:aws:iam::123456789012:role/r
+  Zipped:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: app.zip
+      Handler: main.handler
+      Runtime: python3.13
+`
+	tmpl, err := Parse("template.yml", []byte(src), dir, Options{})
+	require.NoError(t, err)
+	inline := function(t, tmpl, "Inline")
+	assert.Equal(t, "index.py", inline.InlineFile)
+	assert.Equal(t, "def handler(e, c):\n    return {}\n", inline.InlineCode)
+	assert.Empty(t, inline.CodeDir)
+	raw := function(t, tmpl, "Raw")
+	assert.Equal(t, "index.js", raw.InlineFile)
+	assert.Equal(t, realPath(t, filepath.Join(dir, "app.zip")), function(t, tmpl, "Zipped").CodeArchive)
+	var warnings []string
+	for _, w := range tmpl.Warnings {
+		warnings = append(warnings, w.String())
+	}
+	assert.Contains(t, warnings, `template.yml:15:16: Resources.WrongModule.Properties.Handler: handler file not found: looked for app.js, app.mjs, app.cjs in the inline code (CloudFormation writes it to index.js)`)
+
+	bad := `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Go:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "package main"
+      Handler: bootstrap
+      Runtime: provided.al2023
+  Jar:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: broken.jar
+      Handler: index.handler
+      Runtime: python3.13
+  Missing:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: target/missing.zip
+      Handler: index.handler
+      Runtime: python3.13
+`
+	_, err = Parse("template.yml", []byte(bad), dir, Options{})
+	require.Error(t, err)
+	assert.Equal(t, `template.yml:6:19: Resources.Go.Properties.InlineCode: inline code needs a Python or Node.js runtime (CloudFormation writes it to index.py or index.js), not provided.al2023
+template.yml:12:16: Resources.Jar.Properties.CodeUri: "broken.jar" is not a readable zip archive: zip: not a valid zip file
+template.yml:18:16: Resources.Missing.Properties.CodeUri: archive "target/missing.zip" does not exist (build it first, or point at the code directory)`, err.Error())
+}
+
+func TestJavaClasses(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{in: `[\p{Print}]{12,}`, want: `[\x20-\x7E]{12,}`},
+		{in: `(.*\p{Print}){4,}`, want: `(.*[\x20-\x7E]){4,}`},
+		{in: `\P{Digit}+`, want: `[^0-9]+`},
+		{in: `\p{L}\\p{Print}`, want: `\p{L}\\p{Print}`},
+		{in: `[\P{Alpha}]`, want: `[\P{Alpha}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			assert.Equal(t, tt.want, javaClasses(tt.in))
+		})
+	}
+}
+
+// TestForEachBomb: nested loops multiply a template; the expansion is
+// bounded like YAML aliases.
+func TestForEachBomb(t *testing.T) {
+	list := "[" + strings.Repeat("a,", 99) + "a]"
+	src := "Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]\nResources:\n" +
+		"  Fn::ForEach::A:\n    - X\n    - " + list + "\n    - Fn::ForEach::B:\n        - Y\n        - " + list +
+		"\n        - Fn::ForEach::C:\n            - Z\n            - " + list +
+		"\n            - 'B${X}${Y}${Z}': {Type: AWS::S3::Bucket}\n"
+	_, err := Parse("template.yml", []byte(src), t.TempDir(), Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "too large once loops are expanded")
+}
+
+func TestSecured(t *testing.T) {
+	tests := []struct {
+		name, op, global string
+		want             bool
+	}{
+		{name: "nothing", want: false},
+		{name: "operation requirement", op: "[{cognito: []}]", want: true},
+		{name: "document default", global: "[{api_key: []}]", want: true},
+		{name: "operation opts out with an empty list", op: "[]", global: "[{api_key: []}]", want: false},
+		{name: "empty requirement means none", op: "[{}]", want: false},
+	}
+	node := func(src string) *yaml.Node {
+		if src == "" {
+			return nil
+		}
+		var n yaml.Node
+		require.NoError(t, yaml.Unmarshal([]byte(src), &n))
+		return n.Content[0]
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, secured(node(tt.op), node(tt.global)))
+		})
+	}
 }

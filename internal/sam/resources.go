@@ -21,7 +21,7 @@ var (
 func (p *parser) props(r *rawResource, section string) obj {
 	n := r.props
 	if section != "" {
-		n = p.withGlobals(section, n, r.path+".Properties")
+		n = p.withGlobals(r, section)
 	}
 	if n == nil {
 		n = emptyMap(r.node)
@@ -36,6 +36,9 @@ func (p *parser) readAPI(r *rawResource) (API, bool) {
 		section, defaultStage = "HttpApi", "$default"
 	}
 	o := p.props(r, section)
+	if rules, ok := propertyRules(r.typ); ok {
+		p.checkProperties(o, r.typ, rules)
+	}
 	a := API{LogicalID: r.id, Type: r.typ, StageName: defaultStage}
 	if v, ok := p.str(o, "Name"); ok {
 		a.Name = v.s
@@ -47,11 +50,12 @@ func (p *parser) readAPI(r *rawResource) (API, bool) {
 	} else if v, ok := p.str(o, "StageName"); ok {
 		a.StageName = v.s
 	}
-	for _, key := range []string{"DefinitionBody", "DefinitionUri"} {
-		if raw := lookup(o.n, key); raw != nil {
-			p.d.warn(raw, p.pathOf(raw, o.path+"."+key), "routes defined in an OpenAPI %s are not read; only function events (Api, HttpApi) create routes", key)
-		}
+	a.auth = p.readAPIAuth(o)
+	if lookup(o.n, "DefinitionBody") != nil || lookup(o.n, "DefinitionUri") != nil {
+		merge := p.boolean(o, "MergeDefinitions")
+		a.ownDocument = merge == nil || !*merge
 	}
+	p.openAPIRoutes(r, o, a)
 	return a, len(p.d.errs) == before
 }
 
@@ -68,6 +72,44 @@ func (p *parser) resolveRoutes(t *Template) {
 	layers := map[string]Layer{}
 	for _, l := range t.Layers {
 		layers[l.LogicalID] = l
+	}
+	byName := map[string]int{}
+	for i, f := range t.Functions {
+		byName[f.Name] = i
+	}
+	documented := map[string]bool{} // "api method path" of OpenAPI operations
+	for _, or := range p.openAPI {
+		documented[or.route.API+" "+or.route.Method+" "+or.route.Path] = true
+		i, ok := byName[or.function]
+		if !ok {
+			p.d.warn(or.at, or.path, "%s %s invokes function %s, which this template does not define; not served", or.route.Method, or.route.Path, quote(or.function))
+			continue
+		}
+		t.Functions[i].Routes = append(t.Functions[i].Routes, or.route)
+	}
+	// The transform adds events to the OpenAPI document only of the APIs
+	// it writes the document for: where the template brings its own (and
+	// does not ask for MergeDefinitions), API Gateway routes what the
+	// document says, and an event only grants the invoke permission.
+	own := map[string]bool{}
+	for _, a := range t.APIs {
+		own[a.LogicalID] = a.ownDocument
+	}
+	for i := range t.Functions {
+		f := &t.Functions[i]
+		kept := f.Routes[:0]
+		for _, rt := range f.Routes {
+			if rt.OpenAPI != "" || !own[rt.API] {
+				kept = append(kept, rt)
+				continue
+			}
+			if !documented[rt.API+" "+rt.Method+" "+rt.Path] {
+				r := p.resources[f.LogicalID]
+				at := lookup(lookup(r.props, "Events"), rt.Event)
+				p.d.warn(at, r.path+".Properties.Events."+rt.Event, "%s %s is not in the OpenAPI document of %s, so API Gateway does not route it (the transform adds events only to documents it writes); not served", rt.Method, rt.Path, rt.API)
+			}
+		}
+		f.Routes = kept
 	}
 	for i := range t.Functions {
 		f := &t.Functions[i]
@@ -97,7 +139,10 @@ func (p *parser) implicitStage(section, def string) string {
 
 func (p *parser) readLayer(r *rawResource) (Layer, bool) {
 	before := len(p.d.errs)
-	o := p.props(r, "")
+	o := p.props(r, "LayerVersion")
+	if rules, ok := propertyRules(r.typ); ok {
+		p.checkProperties(o, r.typ, rules)
+	}
 	l := Layer{LogicalID: r.id, Name: r.id}
 	if v, ok := p.str(o, "LayerName"); ok {
 		if !layerNamePattern.MatchString(v.s) {
@@ -280,6 +325,9 @@ func (p *parser) index(o obj, billing string, global bool) runtimeconfig.Seconda
 func (p *parser) readSimpleTable(r *rawResource) (Table, bool) {
 	before := len(p.d.errs)
 	o := p.props(r, "SimpleTable")
+	if rules, ok := propertyRules(r.typ); ok {
+		p.checkProperties(o, r.typ, rules)
+	}
 	t := Table{LogicalID: r.id, Type: r.typ}
 	t.TableName = p.tableName(r, o)
 	name, typ := "id", "S"

@@ -11,7 +11,11 @@
 // path inside the template; several are joined with errors.Join.
 package sam
 
-import "github.com/esb-dev/esb/internal/runtimeconfig"
+import (
+	"gopkg.in/yaml.v3"
+
+	"github.com/esb-dev/esb/internal/runtimeconfig"
+)
 
 // Package types, as CloudFormation spells them.
 const (
@@ -69,9 +73,21 @@ type Function struct {
 	PackageType string // PackageZip or PackageImage
 
 	// Zip functions.
-	Runtime     string // a name from runtimecatalog
-	Handler     string
-	CodeDir     string // absolute, symlinks resolved, inside Template.Dir
+	Runtime string // a name from runtimecatalog
+	Handler string
+	CodeDir string // absolute, symlinks resolved, inside Template.Dir
+	// CodeArchive, instead of CodeDir, is a .zip or .jar deployment
+	// package (absolute, inside Template.Dir): Lambda extracts it into
+	// /var/task, and so does the deploy pipeline.
+	CodeArchive string
+	// CodeFile, instead of CodeDir, is a single source file CodeUri names
+	// (absolute, inside Template.Dir); its package holds that file alone.
+	CodeFile string
+	// InlineCode, instead of CodeDir, is the source given in the template
+	// (InlineCode, Code.ZipFile); CloudFormation writes it to InlineFile
+	// (index.py or index.js) in an otherwise empty package.
+	InlineCode  string
+	InlineFile  string
 	BuildMethod string // Metadata.BuildMethod (e.g. esbuild, makefile), if any
 	Layers      []Layer
 
@@ -96,15 +112,20 @@ type Function struct {
 	Schedules []Schedule
 }
 
-// Route is an Api or HttpApi event of a function.
+// Route is an Api or HttpApi event of a function, or an operation of an
+// API's OpenAPI document that invokes it.
 type Route struct {
-	Event   string // the event's key under Events
+	Event   string // the event's key under Events; empty for an OpenAPI route
+	OpenAPI string // where an OpenAPI route was read from (a template path)
 	Type    string // EventAPI or EventHTTPAPI
 	Path    string // API Gateway syntax: /items/{id}, /files/{proxy+}
 	Method  string // upper case; "ANY" matches all
 	Payload string // "1.0" or "2.0"
 	API     string // logical ID of the API, ImplicitRestAPI/ImplicitHTTPAPI if none was named
 	Stage   string
+
+	node *yaml.Node // where it is written, for messages
+	auth *routeAuth // the event's Auth, if any
 }
 
 // Schedule is a Schedule or ScheduleV2 event of a function.
@@ -122,6 +143,11 @@ type API struct {
 	Type      string
 	Name      string
 	StageName string
+
+	auth apiAuth
+	// ownDocument: the template gives the OpenAPI document, which the
+	// transform leaves as it is (no MergeDefinitions).
+	ownDocument bool
 }
 
 // Layer is an AWS::Serverless::LayerVersion.

@@ -197,7 +197,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	})
 	first := gens.Current()
 	log.Info("gateway listening", "addr", ln.Addr().String(), "config_dir", cfg.ConfigDir, "agent", cfg.AgentURL,
-		"generation", first.ID, "functions", first.Table.FunctionCount(), "routes", first.Table.RouteCount(),
+		"generation", first.ID, "functions", first.Table.FunctionCount(), "routes", first.Table.RouteCount(), "apis", first.Table.APIs(),
 		"reload_interval", cfg.ReloadInterval.String(), "runtime_api", runtimeAddr(runtimeLn))
 	err = g.Wait()
 	gens.Close()

@@ -28,10 +28,14 @@ const clfTime = "02/Jan/2006:15:04:05 -0700"
 type Request struct {
 	HTTP     *http.Request
 	Body     []byte
-	Resource string            // the route's template, e.g. /items/{id}
-	RouteKey string            // payload 2.0 route key, e.g. "GET /items/{id}" or "$default"
-	Stage    string            // stage name, e.g. Prod or $default
-	Params   map[string]string // path parameters; nil when none
+	Resource string // the route's template, e.g. /items/{id}
+	RouteKey string // payload 2.0 route key, e.g. "GET /items/{id}" or "$default"
+	Stage    string // stage name, e.g. Prod or $default
+	// StagePath is the stage segment the client put in front of the
+	// resource path ("/Prod"), empty when it put none: a REST API event's
+	// path leaves it out, its requestContext.path keeps it.
+	StagePath string
+	Params    map[string]string // path parameters; nil when none
 
 	RequestID string    // x-amzn-RequestId of this request
 	TraceID   string    // X-Amzn-Trace-Id of this request
@@ -66,7 +70,7 @@ func EventV1(r Request) ([]byte, error) {
 	ua := r.HTTP.UserAgent()
 	ev := eventV1{
 		Resource:                        r.Resource,
-		Path:                            r.HTTP.URL.Path,
+		Path:                            strings.TrimPrefix(r.HTTP.URL.Path, r.StagePath),
 		HTTPMethod:                      r.HTTP.Method,
 		Headers:                         single,
 		MultiValueHeaders:               multi,

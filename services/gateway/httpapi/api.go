@@ -12,6 +12,7 @@ import (
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/gateway/apigateway"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
+	"github.com/esb-dev/esb/services/gateway/routing"
 )
 
 // API Gateway's messages when the integration cannot produce a response.
@@ -40,9 +41,24 @@ func (s *Server) api(c echo.Context) error {
 	if gen == nil {
 		return writeJSON(c, http.StatusServiceUnavailable, message{Message: "Service Unavailable"})
 	}
-	m, ok := gen.Table.Match(r.Method, r.URL.Path)
+	// A request to <api-id>.execute-api.<domain> is for that API alone, as
+	// on AWS; any other host gets every deployed route.
+	var (
+		m      routing.Match
+		ok     bool
+		prefix string
+	)
+	if api, byHost := routing.APIFromHost(r.Host); byHost {
+		m, prefix, ok = gen.Table.MatchAPI(api, r.Method, r.URL.Path)
+	} else {
+		m, ok = gen.Table.Match(r.Method, r.URL.Path)
+	}
 	if !ok {
 		return writeJSON(c, http.StatusNotFound, message{Message: msgNotFound})
+	}
+	apiID := s.opts.APIID
+	if m.Route.API != "" {
+		apiID = m.Route.API
 	}
 	ai.function, ai.route = m.Function.Name, m.Route.Key
 	v2 := m.Route.Payload == runtimeconfig.PayloadV2
@@ -64,12 +80,13 @@ func (s *Server) api(c echo.Context) error {
 		Resource:  m.Route.Path,
 		RouteKey:  m.Route.Key,
 		Stage:     m.Route.Stage,
+		StagePath: prefix,
 		Params:    m.Params,
 		RequestID: requestID(c),
 		TraceID:   traceID(c),
 		Time:      start,
 		AccountID: s.opts.AccountID,
-		APIID:     s.opts.APIID,
+		APIID:     apiID,
 	})
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -61,6 +62,7 @@ type Route struct {
 	Function string
 	Payload  string // runtimeconfig.PayloadV1 or PayloadV2
 	Stage    string // never empty: DefaultStageV1/V2 when routing.yml names none
+	API      string // the API's id; empty in files written before routes had one
 	// Key is the payload 2.0 route key: "GET /items/{id}", or
 	// DefaultRouteKey for the catch-all.
 	Key string
@@ -82,19 +84,33 @@ type Match struct {
 // Table is one generation's routes and functions. It is immutable: build a
 // new one for new config.
 type Table struct {
-	routes    []*Route
+	routes    []*Route // served at the bare address
+	apis      map[string]*apiRoutes
 	functions map[string]agentapi.FunctionSpec
 	names     []string // sorted function names
 }
 
+// apiRoutes are one API's routes, served on its own host name, and the
+// stages a client may put in front of their paths.
+type apiRoutes struct {
+	routes []*Route
+	stages map[string]bool
+}
+
 // Build compiles cfg, which must have passed runtimeconfig's validation.
 // It rejects what that validation does not cover: malformed path templates
-// (an error per route, as *PathError). When two routes of the same method
-// have the same template up to parameter names (/items/{id} and
-// /items/{itemId}), the later one in routing.yml wins, as a later deploy
-// appends its routes; each such shadowed route is reported in warnings.
+// (an error per route, as *PathError).
+//
+// Every route is served at the bare address, and each API's routes also
+// on that API's own host name (see APIFromHost). When two routes of the
+// same method have the same template up to parameter names (/items/{id}
+// and /items/{itemId}), the later one in routing.yml wins, as a later
+// deploy appends its routes: at the bare address whatever their APIs, on
+// an API's host within that API. Each route shadowed within its own API
+// is reported in warnings; one shadowed at the bare address by another
+// API's route is not, as it stays reachable on its API's host.
 func Build(cfg runtimeconfig.Config) (t *Table, warnings []string, err error) {
-	t = &Table{functions: make(map[string]agentapi.FunctionSpec, len(cfg.Functions.Functions))}
+	t = &Table{functions: make(map[string]agentapi.FunctionSpec, len(cfg.Functions.Functions)), apis: map[string]*apiRoutes{}}
 	for name, fn := range cfg.Functions.Functions {
 		t.functions[name] = Spec(name, fn, cfg.Functions.Defaults)
 		t.names = append(t.names, name)
@@ -102,8 +118,9 @@ func Build(cfg runtimeconfig.Config) (t *Table, warnings []string, err error) {
 	slices.Sort(t.names)
 
 	var errs []error
-	type shape struct{ method, pattern string }
-	seen := make(map[shape]int) // index into t.routes
+	type shape struct{ api, method, pattern string }
+	seen := make(map[shape]int)    // index into t.routes
+	seenAPI := make(map[shape]int) // index into the API's routes
 	for i, rc := range cfg.Routing.Routes {
 		segs, perr := parsePath(rc.Path)
 		if perr != nil {
@@ -120,6 +137,7 @@ func Build(cfg runtimeconfig.Config) (t *Table, warnings []string, err error) {
 			Function: rc.Function,
 			Payload:  rc.Payload,
 			Stage:    rc.Stage,
+			API:      strings.ToLower(rc.API),
 			segs:     segs,
 			index:    i,
 		}
@@ -136,13 +154,33 @@ func Build(cfg runtimeconfig.Config) (t *Table, warnings []string, err error) {
 		sh := shape{method: r.Method, pattern: patternShape(segs)}
 		if j, dup := seen[sh]; dup {
 			old := t.routes[j]
-			warnings = append(warnings, fmt.Sprintf("routing.yml: routes[%d] %s %s shadows routes[%d] %s %s (same template up to parameter names; the later route wins)",
-				i, r.Method, r.Path, old.index, old.Method, old.Path))
+			if old.API == r.API {
+				warnings = append(warnings, fmt.Sprintf("routing.yml: routes[%d] %s %s shadows routes[%d] %s %s (same template up to parameter names; the later route wins)",
+					i, r.Method, r.Path, old.index, old.Method, old.Path))
+			}
 			t.routes[j] = r
+		} else {
+			seen[sh] = len(t.routes)
+			t.routes = append(t.routes, r)
+		}
+		if r.API == "" {
 			continue
 		}
-		seen[sh] = len(t.routes)
-		t.routes = append(t.routes, r)
+		a := t.apis[r.API]
+		if a == nil {
+			a = &apiRoutes{stages: map[string]bool{}}
+			t.apis[r.API] = a
+		}
+		if r.Stage != DefaultStageV2 {
+			a.stages[r.Stage] = true
+		}
+		sh.api = r.API
+		if j, dup := seenAPI[sh]; dup {
+			a.routes[j] = r
+			continue
+		}
+		seenAPI[sh] = len(a.routes)
+		a.routes = append(a.routes, r)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, warnings, err
@@ -264,13 +302,65 @@ func patternShape(segs []segment) string {
 // answering a HEAD). path is the decoded request path; one trailing slash
 // is ignored.
 func (t *Table) Match(method, path string) (Match, bool) {
+	return t.match(t.routes, method, path)
+}
+
+// MatchAPI resolves a request sent to one API's host name. As on AWS, the
+// path may start with the API's stage (/Prod/items, where the stage is
+// not $default); prefix is that stage segment ("/Prod"), empty when the
+// path has none. ok is false for an API the table does not know.
+func (t *Table) MatchAPI(api, method, path string) (m Match, prefix string, ok bool) {
+	a := t.apis[strings.ToLower(api)]
+	if a == nil {
+		return Match{}, "", false
+	}
+	if rest, stage, found := cutStage(path); found && a.stages[stage] {
+		if m, ok := t.match(a.routes, method, rest); ok {
+			return m, "/" + stage, true
+		}
+	}
+	m, ok = t.match(a.routes, method, path)
+	return m, "", ok
+}
+
+// cutStage splits "/stage/rest" into "/rest" and "stage".
+func cutStage(path string) (rest, stage string, ok bool) {
+	if len(path) < 2 || path[0] != '/' {
+		return "", "", false
+	}
+	stage, rest, found := strings.Cut(path[1:], "/")
+	if !found {
+		return "/", stage, true
+	}
+	return "/" + rest, stage, true
+}
+
+// APIFromHost returns the API a Host header names: <id>.execute-api.<any
+// domain>, port ignored, as AWS names an API's endpoint. A client picks
+// an API with curl -H 'Host: <id>.execute-api.localhost', or by the name
+// itself (curl resolves *.localhost to the loopback address).
+func APIFromHost(host string) (string, bool) {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	id, _, found := strings.Cut(strings.ToLower(host), ".execute-api.")
+	if !found || id == "" {
+		return "", false
+	}
+	return id, true
+}
+
+// APIs returns the ids of the APIs served on their own host names, sorted.
+func (t *Table) APIs() []string { return slices.Sorted(maps.Keys(t.apis)) }
+
+func (t *Table) match(routes []*Route, method, path string) (Match, bool) {
 	parts, offsets := splitPath(path)
 	var (
 		best       *Route
 		bestParams map[string]string
 		bestMethod int
 	)
-	for _, r := range t.routes {
+	for _, r := range routes {
 		mr := methodRank(r.Method, method)
 		if mr == 0 {
 			continue

@@ -204,3 +204,73 @@ func TestSpecAppliesDefaults(t *testing.T) {
 	assert.Equal(t, 10, specs[1].Function.Timeout)
 	assert.Equal(t, map[string]string{"SHARED": "own"}, cfg.Functions.Functions["B"].Environment, "the decoded config is not modified")
 }
+
+// TestSeveralAPIs: each API answers on its own host name, with or without
+// its stage in front of the path; the bare address serves every route,
+// the later deploy winning where two APIs share a method and path.
+func TestSeveralAPIs(t *testing.T) {
+	orders := runtimeconfig.Route{Method: "GET", Path: "/items", Function: "Orders", API: "ordersapi", Stage: "v1"}
+	admin := runtimeconfig.Route{Method: "GET", Path: "/items", Function: "Admin", API: "adminapi", Stage: "Prod"}
+	health := runtimeconfig.Route{Method: "GET", Path: "/health", Function: "Health", API: "serverlesshttpapi", Payload: runtimeconfig.PayloadV2}
+	table, warnings, err := Build(config(orders, admin, health))
+	require.NoError(t, err)
+	assert.Empty(t, warnings, "another API's route at the bare address is no mistake")
+	assert.Equal(t, []string{"adminapi", "ordersapi", "serverlesshttpapi"}, table.APIs())
+
+	tests := []struct {
+		name       string
+		api        string // "" is the bare address
+		path       string
+		wantFn     string
+		wantPrefix string
+	}{
+		{name: "bare address, later route wins", path: "/items", wantFn: "Admin"},
+		{name: "first API by host", api: "ordersapi", path: "/items", wantFn: "Orders"},
+		{name: "first API with its stage", api: "ordersapi", path: "/v1/items", wantFn: "Orders", wantPrefix: "/v1"},
+		{name: "another API's stage is no prefix", api: "ordersapi", path: "/Prod/items"},
+		{name: "second API by host, case-insensitive", api: "AdminApi", path: "/Prod/items", wantFn: "Admin", wantPrefix: "/Prod"},
+		{name: "$default stage has no prefix", api: "serverlesshttpapi", path: "/health", wantFn: "Health"},
+		{name: "route of another API", api: "serverlesshttpapi", path: "/items"},
+		{name: "unknown API", api: "nope", path: "/items"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m Match
+			var prefix string
+			var ok bool
+			if tt.api == "" {
+				m, ok = table.Match("GET", tt.path)
+			} else {
+				m, prefix, ok = table.MatchAPI(tt.api, "GET", tt.path)
+			}
+			if tt.wantFn == "" {
+				assert.False(t, ok)
+				return
+			}
+			require.True(t, ok)
+			assert.Equal(t, tt.wantFn, m.Route.Function)
+			assert.Equal(t, tt.wantPrefix, prefix)
+		})
+	}
+}
+
+func TestAPIFromHost(t *testing.T) {
+	tests := []struct {
+		host   string
+		want   string
+		wantOK bool
+	}{
+		{host: "ordersapi.execute-api.localhost:5000", want: "ordersapi", wantOK: true},
+		{host: "OrdersApi.execute-api.us-east-1.amazonaws.com", want: "ordersapi", wantOK: true},
+		{host: "127.0.0.1:5000"},
+		{host: "localhost"},
+		{host: ".execute-api.localhost"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			got, ok := APIFromHost(tt.host)
+			assert.Equal(t, tt.wantOK, ok)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}

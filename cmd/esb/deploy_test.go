@@ -1,0 +1,33 @@
+package main
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/esb-dev/esb/internal/deploy"
+	"github.com/esb-dev/esb/pipeline"
+)
+
+// TestPrintSummaryListsAPIs: a deploy names each API's own URL after the
+// function table, so a client of a template with several APIs knows
+// where each one answers.
+func TestPrintSummaryListsAPIs(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	c := &cli{stdout: &stdout, stderr: &stderr}
+	printSummary(c, deploy.Summary{
+		Functions: []pipeline.Built{{Function: "Orders", Digest: "sha256:abc", Changed: true}},
+		Routes:    map[string][]string{"Orders": {"GET /orders"}},
+		APIs: []deploy.APIEndpoint{
+			{ID: "adminapi", Stage: "admin", URL: "http://adminapi.execute-api.localhost:5000/admin/"},
+			{ID: "ordersapi", Stage: "v1", URL: "http://ordersapi.execute-api.localhost:5000/v1/"},
+		},
+	})
+	assert.Equal(t, `FUNCTION  DIGEST      ROUTES       STATUS
+Orders    sha256:abc  GET /orders  changed
+API        STAGE  URL
+adminapi   admin  http://adminapi.execute-api.localhost:5000/admin/
+ordersapi  v1     http://ordersapi.execute-api.localhost:5000/v1/
+`, stdout.String())
+}
