@@ -37,7 +37,33 @@ type fakeRuntime struct {
 	stop   func()           // the runtime process dies
 }
 
-func startRuntime(t *testing.T, api *httptest.Server, ip string, handle func(event []byte) answer) *fakeRuntime {
+// runtimeAPI is the gateway's Runtime API under test, counting the open
+// connections of each runtime address.
+type runtimeAPI struct {
+	*httptest.Server
+	mu    sync.Mutex
+	conns map[string]int // by remote IP
+}
+
+func (a *runtimeAPI) connState(c net.Conn, st http.ConnState) {
+	ip, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch st {
+	case http.StateNew:
+		a.conns[ip]++
+	case http.StateClosed, http.StateHijacked:
+		a.conns[ip]--
+	}
+}
+
+func (a *runtimeAPI) open(ip string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.conns[ip]
+}
+
+func startRuntime(t *testing.T, api *runtimeAPI, ip string, handle func(event []byte) answer) *fakeRuntime {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 	tr := &http.Transport{DialContext: d.DialContext}
 	rt := &fakeRuntime{base: api.URL + "/2018-06-01/runtime", hc: &http.Client{Transport: tr}, events: make(chan http.Header, 16)}
@@ -71,10 +97,15 @@ func startRuntime(t *testing.T, api *httptest.Server, ip string, handle func(eve
 			}
 		}
 	})
+	// A process that died has no connection left, on either end: the
+	// server must have seen each one close, or a poll it has not yet
+	// noticed to be dead could still take an event.
 	rt.stop = func() {
 		cancel()
 		wg.Wait()
 		tr.CloseIdleConnections()
+		require.Eventually(t, func() bool { return api.open(ip) == 0 }, 5*time.Second, time.Millisecond,
+			"the Runtime API still holds a connection of the stopped runtime %s", ip)
 	}
 	t.Cleanup(rt.stop)
 	return rt
@@ -82,9 +113,11 @@ func startRuntime(t *testing.T, api *httptest.Server, ip string, handle func(eve
 
 // sessionSetup is a Runtime API server, a fake agent whose leases point at
 // 127.0.0.2, .3, ... in turn, and an invoker over both.
-func sessionSetup(t *testing.T, opts Options) (*Invoker, *fakeagent.Agent, *httptest.Server) {
+func sessionSetup(t *testing.T, opts Options) (*Invoker, *fakeagent.Agent, *runtimeAPI) {
 	srv := runtimeapi.New(runtimeapi.Options{MaxResponse: opts.MaxResponse})
-	api := httptest.NewServer(srv.Handler())
+	api := &runtimeAPI{Server: httptest.NewUnstartedServer(srv.Handler()), conns: map[string]int{}}
+	api.Config.ConnState = api.connState
+	api.Start()
 	t.Cleanup(api.Close)
 	var n atomic.Int64
 	agent := fakeagent.New(t, func(agentapi.FunctionSpec) string {
