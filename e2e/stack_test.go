@@ -136,8 +136,12 @@ func (s *stack) start(t testing.TB, flags ...string) {
 
 // builtModes holds, per mode, the outcome of building its images: tests
 // that bring envs up side by side would otherwise each have compose build
-// the same missing images at the same time.
-var builtModes sync.Map // mode -> func() error
+// the same missing images at the same time. building keeps two modes
+// from building at once: most images are the same in both.
+var (
+	builtModes sync.Map // mode -> func() error
+	building   sync.Mutex
+)
 
 // buildImages builds the mode's missing platform images once per test
 // binary, before the first env of that mode starts; later envs find them.
@@ -146,6 +150,8 @@ var builtModes sync.Map // mode -> func() error
 func (s *stack) buildImages(ctx context.Context, t testing.TB) {
 	t.Helper()
 	once, _ := builtModes.LoadOrStore(s.mode, sync.OnceValue(func() error {
+		building.Lock()
+		defer building.Unlock()
 		missing, err := s.missingImages(ctx, t)
 		if err != nil || len(missing) == 0 {
 			return err
