@@ -71,8 +71,10 @@ bench-e2e:
 # End-to-end tests against the real stack (starts and removes throwaway envs);
 # the services' own Docker-backed tests run here too. One package at a time
 # (-p 1): their envs would otherwise build the same platform images side by side.
+# Inside the e2e package, three tests at a time (-parallel 3): most of an env's
+# time is spent waiting (container starts, health checks, deploys), not computing.
 e2e:
-    go test -tags e2e -count=1 -p 1 -timeout 85m -v ./e2e/... ./services/...
+    go test -tags e2e -count=1 -p 1 -parallel 3 -timeout 85m -v ./e2e/... ./services/...
 
 # Only the module's e2e function (part of `just e2e`): the A/B suite inside a Dagger pipeline,
 # run twice (the second answers from cache), given the platform images this machine built.

@@ -31,6 +31,7 @@ import (
 // images pulled from registry:5000, and a redeploy under the same tag
 // serving the new code (pull-always).
 func TestContainerdMode(t *testing.T) {
+	t.Parallel()
 	envs := []struct {
 		name   string
 		offset int

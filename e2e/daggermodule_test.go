@@ -30,6 +30,7 @@ import (
 // served by the gateway; then the module's e2e function (moduleSuite), on
 // the same engine, which has compiled the module once for both.
 func TestDaggerModule(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, "dmod", 1300)
 	s.up(t)
 	ctx := t.Context()

@@ -57,8 +57,9 @@ func TestDataPlane(t *testing.T) {
 	// same burst takes several times longer and the tail would be
 	// throttled (429) by design. The test is about no request being lost
 	// and the limit holding, so the env gets room to queue.
-	t.Setenv("ESB_MAX_QUEUE_WAIT", dpMaxQueueWait)
+	t.Parallel()
 	s := newStack(t, "dataplane", 800)
+	s.set("ESB_MAX_QUEUE_WAIT", dpMaxQueueWait)
 	docker := dockerClient(t)
 	s.up(t)
 	ctx := t.Context()

@@ -33,6 +33,7 @@ import (
 // function through the real pipeline, then runs each published image on its
 // own and invokes it through its Runtime Interface Emulator.
 func TestDeployRuntimes(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, "deploy", 300)
 	s.up(t)
 	ctx := t.Context()

@@ -28,6 +28,7 @@ import (
 // deploys template A then B, serves B's /hello without a restart while
 // keeping everything A brought, and resets cleanly.
 func TestDeployFirstFlow(t *testing.T) {
+	t.Parallel()
 	envs := []struct {
 		name   string
 		offset int

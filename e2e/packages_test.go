@@ -23,6 +23,7 @@ import (
 // template and one whose CodeUri is a built .zip, invokes both, and reaches
 // each of two APIs that share GET /items on its own host name.
 func TestDeployCodePackages(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, "packages", 1500)
 	s.up(t)
 	ctx := t.Context()

@@ -35,6 +35,7 @@ import (
 // proves each service with its own protocol, then tears it down and checks
 // the volumes are gone.
 func TestPlatformSmoke(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, "smoke", 900)
 	docker := dockerClient(t)
 	ctx := t.Context()
@@ -164,7 +165,7 @@ func TestPlatformSmoke(t *testing.T) {
 		t.Cleanup(func() { removeImage(docker, mirrored) })
 		pushImage(ctx, t, docker, mirrored)
 
-		t.Setenv("_EXPERIMENTAL_DAGGER_CLI_BIN", daggerCLI(t))
+		useDaggerCLI(t)
 		var logs bytes.Buffer
 		dag, err := dagger.Connect(ctx, dagger.WithRunnerHost("unix://"+s.layout.DaggerSocket()), dagger.WithLogOutput(&logs))
 		require.NoError(t, err, "connect to the env's dagger engine:\n%s", logs.String())

@@ -45,6 +45,9 @@ type stack struct {
 	cacheHome string // XDG_CACHE_HOME of the env: CONFIG_DIR lives below it
 	env       []string
 	mode      string // docker or containerd: the compose file it runs
+	// settings are variables this env's compose gets beyond the
+	// process's own (tests run side by side: no os.Setenv).
+	settings []string
 }
 
 // repoRoot is the directory holding docker-compose.yml.
@@ -102,7 +105,24 @@ func (s *stack) compose(ctx context.Context, args ...string) (string, error) {
 }
 
 func (s *stack) project() compose.Project {
-	return compose.Project{Dir: s.root, Mode: s.mode, Layout: s.layout, Environ: os.Environ()}
+	return compose.Project{Dir: s.root, Mode: s.mode, Layout: s.layout, Environ: append(os.Environ(), s.settings...)}
+}
+
+// set gives this env's compose a variable, as an `export` before `docker
+// compose up` would.
+func (s *stack) set(name, value string) {
+	s.settings = append(s.settings, name+"="+value)
+	s.env = append(s.env, name+"="+value)
+}
+
+// daggerCLIOnce points the Dagger SDK of this process at setup.sh's CLI,
+// once for every test: the SDK reads only the process environment.
+var daggerCLIOnce sync.Once
+
+func useDaggerCLI(t testing.TB) {
+	t.Helper()
+	cli := daggerCLI(t)
+	daggerCLIOnce.Do(func() { require.NoError(t, os.Setenv("_EXPERIMENTAL_DAGGER_CLI_BIN", cli)) })
 }
 
 // up starts the env, waits until every service is healthy, and registers
