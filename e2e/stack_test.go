@@ -31,6 +31,7 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
+	"github.com/gofrs/flock"
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/agentapi"
@@ -73,6 +74,7 @@ func newModeStack(t testing.TB, name string, portOffset int, mode string) *stack
 	e, err := platform.New("", name)
 	require.NoError(t, err)
 	cache := filepath.Join(os.TempDir(), "esb-e2e-cache")
+	claimPorts(t, cache, portOffset)
 	l, err := platform.Resolve(e, platform.LayoutOptions{
 		Dirs:       platform.Dirs{XDGCacheHome: cache, Home: os.Getenv("HOME")},
 		PortOffset: portOffset,
@@ -94,6 +96,26 @@ func newModeStack(t testing.TB, name string, portOffset int, mode string) *stack
 	s.removeLeftovers(t)
 	require.NoError(t, os.RemoveAll(filepath.Dir(l.ConfigDir)))
 	return s
+}
+
+// claimPorts holds the env's port block (its offset) on this machine until
+// the test and its teardown are done. A second e2e run beside this one
+// (another checkout, `just bench-e2e`) waits for it instead of taking the
+// env down under it: an env starts by removing whatever runs on its ports.
+func claimPorts(t testing.TB, dir string, offset int) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	lock := flock.New(filepath.Join(dir, fmt.Sprintf("ports-%d.lock", offset)))
+	ok, err := lock.TryLock()
+	require.NoError(t, err)
+	if !ok {
+		t.Logf("port block %d is in use by another e2e run on this machine: waiting for it", offset)
+		ok, err = lock.TryLockContext(t.Context(), time.Second)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	// Registered first, so it runs after the teardown registered later.
+	t.Cleanup(func() { _ = lock.Unlock() })
 }
 
 // compose runs docker compose on the mode's files, as the E2E contract says:
