@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esb-dev/esb/internal/sam"
 	lambdaimages "github.com/esb-dev/esb/services/runtime"
 )
 
@@ -61,10 +63,19 @@ func (s *stack) builtImages(ctx context.Context, t *testing.T) []string {
 	}
 	slices.Sort(refs)
 	docker := dockerClient(t)
-	bases, err := lambdaimages.BaseRefs()
-	require.NoError(t, err)
-	// The runtime Dockerfiles start from RIE's image (and Debian, which
-	// the suite loads anyway).
+	// The runtime bases of the templates the suite deploys (no other: each
+	// handed image costs a push, a pull and a load), and RIE's image, which
+	// the runtime Dockerfiles start from (Debian the suite loads anyway).
+	var bases []string
+	for _, name := range []string{"template-a.yml", "template-b.yml"} {
+		tmpl, err := sam.ParseFile(filepath.Join(s.root, "fixtures", name), sam.Options{})
+		require.NoError(t, err)
+		for _, f := range tmpl.Functions {
+			ref, err := lambdaimages.RuntimeBaseRef(f.Runtime)
+			require.NoError(t, err, name)
+			bases = append(bases, ref)
+		}
+	}
 	for _, ref := range append(bases, runtimeBaseRefs(t)...) {
 		if !strings.HasPrefix(ref, "esb/") || slices.Contains(refs, ref) {
 			continue

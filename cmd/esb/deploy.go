@@ -145,7 +145,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		EngineLog:  engineLog,
 		Bases:      bases,
 		BaseRefs:   baseRefs,
-		BaseCache:  deploy.BaseCache{Ref: cachedBaseRef, LockDir: filepath.Join(esbHome(c), "locks")},
+		BaseCache:  deploy.BaseCache{Ref: lambdaimages.RuntimeBaseRef, LockDir: filepath.Join(esbHome(c), "locks")},
 		Verbose:    engineLog,
 	}
 	sum, err := deploy.Run(ctx, deploy.Options{
@@ -275,15 +275,3 @@ func runtimeBases(images map[string]string) (pipeline.Bases, []string, error) {
 	return pipeline.Bases{FS: ctx, Dockerfile: lambdaimages.Dockerfile, Images: images}, deploy.FromImages(dockerfiles...), nil
 }
 
-// cachedBaseRef names the machine's copy of a runtime's built-in base.
-func cachedBaseRef(runtime string) (string, error) {
-	rt, ok := runtimecatalog.Lookup(runtime)
-	if !ok {
-		return "", fmt.Errorf("unsupported runtime %q", runtime)
-	}
-	dockerfile, err := lambdaimages.Dockerfile(rt.Family)
-	if err != nil {
-		return "", err
-	}
-	return lambdaimages.BaseRef(dockerfile)
-}

@@ -9,6 +9,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/esb-dev/esb/internal/runtimecatalog"
 )
 
 // BaseRepository is the repository ESB keeps the runtime base images it
@@ -27,6 +29,20 @@ func BaseRef(dockerfile string) (string, error) {
 		return "", err
 	}
 	return BaseRepository + ":" + strings.TrimSuffix(dockerfile, ".Dockerfile") + "-" + fp[:16], nil
+}
+
+// RuntimeBaseRef is the BaseRef of the Dockerfile a runtime's base is
+// built from.
+func RuntimeBaseRef(runtime string) (string, error) {
+	rt, ok := runtimecatalog.Lookup(runtime)
+	if !ok {
+		return "", fmt.Errorf("unsupported runtime %q", runtime)
+	}
+	dockerfile, err := Dockerfile(rt.Family)
+	if err != nil {
+		return "", err
+	}
+	return BaseRef(dockerfile)
 }
 
 // BaseRefs are the BaseRef of every Dockerfile of Context: the runtime

@@ -198,3 +198,18 @@ func TestCopySources(t *testing.T) {
 	df := "FROM x AS rie\nFROM y\nCOPY --from=rie /a /b\nCOPY --chmod=0755 a.sh b/ /dst/\ncopy c /d\nCOPY single\nRUN COPY x y\n"
 	assert.Equal(t, []string{"a.sh", "b/", "c"}, CopySources(df))
 }
+
+func TestRuntimeBaseRef(t *testing.T) {
+	py, err := RuntimeBaseRef("python3.13")
+	require.NoError(t, err)
+	want, err := BaseRef("python3.13.Dockerfile")
+	require.NoError(t, err)
+	assert.Equal(t, want, py)
+	al2, err := RuntimeBaseRef("provided.al2")
+	require.NoError(t, err)
+	al2023, err := RuntimeBaseRef("provided.al2023")
+	require.NoError(t, err)
+	assert.Equal(t, al2, al2023, "one Dockerfile, one base")
+	_, err = RuntimeBaseRef("python2.7")
+	assert.ErrorContains(t, err, "unsupported runtime")
+}
