@@ -274,4 +274,3 @@ func runtimeBases(images map[string]string) (pipeline.Bases, []string, error) {
 	}
 	return pipeline.Bases{FS: ctx, Dockerfile: lambdaimages.Dockerfile, Images: images}, deploy.FromImages(dockerfiles...), nil
 }
-
