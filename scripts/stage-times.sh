@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # stage-times.sh LOG STAGE=SECONDS...: the table `just test` ends with: how
-# long each stage took, then each end-to-end test (top-level tests of the
-# `go test -v` output in LOG, slowest first) and each e2e package. CI reads
-# it to keep the run inside its time budget.
+# long each stage took, then each test of a second or more and each package
+# of five seconds or more (from the `go test -v` output in LOG, slowest
+# first). CI reads it to keep the run inside its time budget.
 set -euo pipefail
 log=$1
 shift
@@ -13,8 +13,22 @@ for kv in "$@"; do
 	total=$((total + ${kv#*=}))
 done
 printf '%-44s %8d\n' "total (setup not included)" "$total" >&2
-# "--- PASS: TestX (12.34s)" at the start of a line is a top-level test;
-# subtests are indented.
-awk '/^--- (PASS|FAIL|SKIP): Test/ { gsub(/[()s]/, "", $4); sub(/:$/, "", $2); printf "%8.0f  %-34s %s\n", $4, $3, $2 }
-     /^(ok|FAIL)[ \t]+github.com\// && NF >= 3 { t = $3; sub(/s$/, "", t); p = $2; sub(/^github.com\/esb-dev\/esb\//, "", p); printf "%8.0f  %-34s %s\n", t, "package " p, $1 }' "$log" |
-	sort -k1,1nr | awk '{ s = $1; $1 = ""; printf "  %-42s %8d\n", substr($0, 2), s }' >&2
+# "--- PASS: TestX (12.34s)" at the start of a line is a top-level test,
+# "    --- PASS: TestX/sub (...)" one of its subtests. A test whose subtests
+# run in parallel reports only its own body's time: it took as long as its
+# slowest subtest.
+awk '
+	function secs(s) { gsub(/[()s]/, "", s); return s + 0 }
+	/^--- (PASS|FAIL|SKIP): Test/ { name = $3; st[name] = $2; t[name] = secs($4); order[++n] = name; next }
+	/^    --- (PASS|FAIL|SKIP): Test/ { split($3, p, "/"); s = secs($4); if (s > sub_max[p[1]]) sub_max[p[1]] = s; next }
+	/^(ok|FAIL)[ \t]+github.com\// && NF >= 3 {
+		v = $3; sub(/s$/, "", v); pkg = $2; sub(/^github.com\/esb-dev\/esb\//, "", pkg)
+		if (v + 0 >= 5) printf "%8.0f  %-34s %s\n", v, "package " pkg, $1
+	}
+	END {
+		for (i = 1; i <= n; i++) {
+			name = order[i]; v = t[name]; if (sub_max[name] > v) v = sub_max[name]
+			sub(/:$/, "", st[name])
+			if (v >= 1) printf "%8.0f  %-34s %s\n", v, name, st[name]
+		}
+	}' "$log" | sort -k1,1nr | awk '{ s = $1; $1 = ""; printf "  %-42s %8d\n", substr($0, 2), s }' >&2
