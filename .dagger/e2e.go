@@ -48,6 +48,10 @@ func (m *Esb) E2e(
 	// loads them; compose and esb deploy then build only what is missing.
 	// +optional
 	images []string,
+	// The Docker Compose CLI plugin to use (the caller's own, say) instead
+	// of building it from the Go module proxy at the version setup.sh pins.
+	// +optional
+	composePlugin *dagger.File,
 ) (string, error) {
 	versions, err := setupVersions(ctx, source)
 	if err != nil {
@@ -90,9 +94,12 @@ func (m *Esb) E2e(
 
 	goMod := dag.CacheVolume("esb-e2e-gomod")
 	goBuild := dag.CacheVolume("esb-e2e-gobuild")
+	if composePlugin == nil {
+		composePlugin = buildComposePlugin(golang, versions.compose, goMod, goBuild)
+	}
 	runner := golang.
 		WithExec([]string{"sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io iptables >/dev/null && rm -rf /var/lib/apt/lists/*"}).
-		WithFile("/usr/local/lib/docker/cli-plugins/docker-compose", composePlugin(golang, versions.compose, goMod, goBuild)).
+		WithFile("/usr/local/lib/docker/cli-plugins/docker-compose", composePlugin, dagger.ContainerWithFileOpts{Permissions: 0o755}).
 		// Where scripts/setup.sh puts the CLI; esb deploy looks there.
 		WithFile("/root/.esb/bin/dagger", engine.File("/usr/local/bin/dagger")).
 		WithMountedCache("/go/pkg/mod", goMod).
@@ -126,9 +133,9 @@ type imageLoad struct {
 	ctr *dagger.Container
 }
 
-// composePlugin builds Docker Compose from the Go module proxy, as
+// buildComposePlugin builds Docker Compose from the Go module proxy, as
 // scripts/setup.sh does where Debian has no Compose v2.
-func composePlugin(golang *dagger.Container, version string, goMod, goBuild *dagger.CacheVolume) *dagger.File {
+func buildComposePlugin(golang *dagger.Container, version string, goMod, goBuild *dagger.CacheVolume) *dagger.File {
 	build := `dir=$(go mod download -json "github.com/docker/compose/v5@$COMPOSE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 cp -r "$dir" /compose && chmod -R u+w /compose && cd /compose
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION" -o /docker-compose ./cmd`

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -39,7 +40,7 @@ func moduleSuite(t *testing.T, s *stack) {
 	var outputs []string
 	for i := range 2 {
 		start := time.Now()
-		res := s.dagger(ctx, t, "call", "e-2-e", "--images", strings.Join(ready, ","))
+		res := s.dagger(ctx, t, "call", "e-2-e", "--images", strings.Join(ready, ","), "--compose-plugin", composePlugin(t))
 		require.NoError(t, res.err, "run %d", i+1)
 		t.Logf("dagger call e-2-e, run %d: %.0fs", i+1, time.Since(start).Seconds())
 		assert.Contains(t, res.stdout, "--- PASS: TestDeployFirstFlow")
@@ -88,4 +89,15 @@ func (s *stack) builtImages(ctx context.Context, t *testing.T) []string {
 		refs = append(refs, ref)
 	}
 	return refs
+}
+
+// composePlugin is the Docker Compose CLI plugin this machine runs, which
+// the suite's own Docker uses too instead of building another.
+func composePlugin(t *testing.T) string {
+	t.Helper()
+	out, err := exec.CommandContext(t.Context(), "docker", "info", "--format", "{{range .ClientInfo.Plugins}}{{if eq .Name \"compose\"}}{{.Path}}{{end}}{{end}}").Output()
+	require.NoError(t, err, "docker info")
+	path := strings.TrimSpace(string(out))
+	require.NotEmpty(t, path, "no docker compose plugin: run scripts/setup.sh")
+	return path
 }
