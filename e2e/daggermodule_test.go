@@ -57,7 +57,7 @@ func TestDaggerModule(t *testing.T) {
 		require.NoError(t, err)
 		require.ElementsMatch(t, []string{"HelloAFunction", "ItemsAFunction"}, keys(exported.Functions.Functions))
 		for name, fn := range exported.Functions.Functions {
-			assert.Equal(t, s.layout.RegistryAddr()+"/esb-dmod/"+strings.ToLower(name)+":"+tag, fn.Image)
+			assert.Equal(t, s.layout.RegistryAddr()+"/"+s.layout.Env.Project()+"/"+strings.ToLower(name)+":"+tag, fn.Image)
 			assert.True(t, strings.HasPrefix(fn.Digest, "sha256:"), "%s digest %q", name, fn.Digest)
 		}
 

@@ -50,7 +50,7 @@ func TestDeployRuntimes(t *testing.T) {
 	require.Len(t, first, 3)
 	for name, fn := range first {
 		assert.True(t, strings.HasPrefix(fn.Digest, "sha256:"), "%s digest %q", name, fn.Digest)
-		assert.Equal(t, s.layout.RegistryAddr()+"/esb-deploy/"+strings.ToLower(name)+":latest", fn.Image)
+		assert.Equal(t, s.layout.RegistryAddr()+"/"+s.layout.Env.Project()+"/"+strings.ToLower(name)+":latest", fn.Image)
 	}
 
 	t.Run("each image answers through its RIE, result and error shape", func(t *testing.T) {

@@ -71,6 +71,7 @@ func newStack(t testing.TB, name string, portOffset int) *stack {
 // newModeStack is newStack for the given mode's compose file.
 func newModeStack(t testing.TB, name string, portOffset int, mode string) *stack {
 	t.Helper()
+	name, portOffset = shifted(t, name, portOffset)
 	e, err := platform.New("", name)
 	require.NoError(t, err)
 	cache := filepath.Join(os.TempDir(), "esb-e2e-cache")
@@ -96,6 +97,21 @@ func newModeStack(t testing.TB, name string, portOffset int, mode string) *stack
 	s.removeLeftovers(t)
 	require.NoError(t, os.RemoveAll(filepath.Dir(l.ConfigDir)))
 	return s
+}
+
+// shifted moves an env to other port blocks and another name when
+// ESB_E2E_SHIFT is set (a multiple of 100): two checkouts then run their
+// suites side by side on one machine, each with its own envs.
+func shifted(t testing.TB, name string, portOffset int) (string, int) {
+	t.Helper()
+	v := os.Getenv("ESB_E2E_SHIFT")
+	if v == "" || v == "0" {
+		return name, portOffset
+	}
+	shift, err := strconv.Atoi(v)
+	require.NoError(t, err, "ESB_E2E_SHIFT")
+	require.True(t, shift > 0 && shift%100 == 0, "ESB_E2E_SHIFT=%d: want a positive multiple of 100", shift)
+	return fmt.Sprintf("%s-s%d", name, shift/100), portOffset + shift
 }
 
 // claimPorts holds the env's port block (its offset) on this machine until
