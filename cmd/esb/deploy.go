@@ -31,6 +31,7 @@ type deployOptions struct {
 	projectDir    string
 	engine        string
 	runtimeImages []string
+	aliases       []string
 }
 
 func deployCommand() command {
@@ -55,6 +56,7 @@ gateway picks the new routes up without a restart.`)
 			fs.StringVar(&opts.projectDir, "project-dir", c.getenv("ESB_PROJECT_DIR"), "ESB checkout holding compose/ (default: found above the current or template directory; $ESB_PROJECT_DIR)")
 			fs.StringVar(&opts.engine, "engine", c.getenv("ESB_DAGGER_RUNNER_HOST"), "Dagger engine to use instead of the env's (e.g. unix:///run/dagger/engine.sock, docker-container://name; $ESB_DAGGER_RUNNER_HOST)")
 			fs.StringArrayVar(&opts.runtimeImages, "runtime-image", nil, "use IMAGE as the base of RUNTIME instead of the built-in one: RUNTIME=IMAGE (repeatable)")
+			bindRuntimeAliases(fs, &opts.aliases)
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
@@ -90,6 +92,10 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		return usageError{err}
 	}
 	images, err := parseRuntimeImages(opts.runtimeImages)
+	if err != nil {
+		return usageError{err}
+	}
+	aliases, err := runtimeAliases(c, opts.aliases)
 	if err != nil {
 		return usageError{err}
 	}
@@ -151,6 +157,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	sum, err := deploy.Run(ctx, deploy.Options{
 		Template:           tmplPath,
 		ParameterOverrides: overrides,
+		RuntimeAliases:     aliases,
 		StackName:          l.Env.Project(),
 		ConfigDir:          l.ConfigDir,
 		Output:             output,

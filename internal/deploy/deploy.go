@@ -26,6 +26,7 @@ import (
 	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/internal/progress"
 	"github.com/esb-dev/esb/internal/registry"
+	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/internal/sam"
 	"github.com/esb-dev/esb/pipeline"
@@ -41,10 +42,13 @@ const (
 type Options struct {
 	Template           string
 	ParameterOverrides map[string]string
-	StackName          string // AWS::StackName; the compose project name
-	ConfigDir          string
-	Output             string // where the pipeline exports the generated files
-	Registry           string // host:port the images are published to (the host's view)
+	// RuntimeAliases run functions of one runtime on another
+	// (sam.Options.RuntimeAliases).
+	RuntimeAliases runtimecatalog.Aliases
+	StackName      string // AWS::StackName; the compose project name
+	ConfigDir      string
+	Output         string // where the pipeline exports the generated files
+	Registry       string // host:port the images are published to (the host's view)
 	// PullRegistry is host:port of the same registry as the function
 	// runtime reaches it, written into functions.yml; empty means
 	// Registry. Containerd mode: registry:5000, the runtime node's view.
@@ -104,7 +108,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	var sum Summary
 
 	ev.phase("parse", progress.Working, "parsing "+opts.Template)
-	tmpl, err := sam.ParseFile(opts.Template, sam.Options{ParameterOverrides: opts.ParameterOverrides, StackName: opts.StackName})
+	tmpl, err := sam.ParseFile(opts.Template, sam.Options{ParameterOverrides: opts.ParameterOverrides, StackName: opts.StackName, RuntimeAliases: opts.RuntimeAliases})
 	if err != nil {
 		ev.phase("parse", progress.Failed, "template has errors")
 		return sum, err
