@@ -83,12 +83,17 @@ type Request struct {
 	Events      progress.Sink
 }
 
-// Bases provides the base image of each runtime family: either built from
-// the Dockerfiles in FS, or an image a user pointed a runtime at.
+// Bases provides the base image of each runtime: either built from the
+// Dockerfiles in FS, or an image a user pointed a runtime at.
 type Bases struct {
 	FS fs.FS
-	// Dockerfile names the Dockerfile in FS of a runtime family.
-	Dockerfile func(family string) (string, error)
+	// Dockerfile names the Dockerfile in FS of a runtime.
+	Dockerfile func(runtime string) (string, error)
+	// Fingerprint hashes a Dockerfile of FS with what it copies; when set,
+	// a function's Source covers its own base only, so editing one
+	// runtime's client rebuilds that runtime's functions alone. Unset, the
+	// whole of FS counts.
+	Fingerprint func(dockerfile string) (string, error)
 	// Images overrides the base of a runtime with an image ref, e.g.
 	// python3.13=public.ecr.aws/lambda/python:3.13 where that is reachable.
 	Images map[string]string
@@ -448,7 +453,7 @@ func (r *run) base(rt runtimecatalog.Runtime) (*dagger.Container, error) {
 		if r.req.Bases.FS == nil || r.req.Bases.Dockerfile == nil {
 			return nil, errors.New("no runtime base images configured")
 		}
-		dockerfile, err := r.req.Bases.Dockerfile(rt.Family)
+		dockerfile, err := r.req.Bases.Dockerfile(rt.Name)
 		if err != nil {
 			return nil, err
 		}

@@ -251,11 +251,16 @@ func printSummary(c *cli, sum deploy.Summary) {
 func runtimeBases(images map[string]string) (pipeline.Bases, []string, error) {
 	ctx := lambdaimages.Context()
 	var dockerfiles []string
-	for _, family := range []string{runtimecatalog.FamilyPython, runtimecatalog.FamilyNodejs, runtimecatalog.FamilyProvided} {
-		name, err := lambdaimages.Dockerfile(family)
+	seen := map[string]bool{}
+	for _, rt := range runtimecatalog.Names() {
+		name, err := lambdaimages.Dockerfile(rt)
 		if err != nil {
 			return pipeline.Bases{}, nil, err
 		}
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
 		data, err := fs.ReadFile(ctx, name)
 		if err != nil {
 			return pipeline.Bases{}, nil, fmt.Errorf("runtime base %s: %w", name, err)
@@ -267,16 +272,13 @@ func runtimeBases(images map[string]string) (pipeline.Bases, []string, error) {
 			return pipeline.Bases{}, nil, usageError{fmt.Errorf("--runtime-image %s: unknown runtime (supported: %s)", rt, strings.Join(runtimecatalog.Names(), ", "))}
 		}
 	}
-	return pipeline.Bases{FS: ctx, Dockerfile: lambdaimages.Dockerfile, Images: images}, deploy.FromImages(dockerfiles...), nil
+	return pipeline.Bases{FS: ctx, Dockerfile: lambdaimages.Dockerfile, Fingerprint: lambdaimages.Fingerprint, Images: images}, deploy.FromImages(dockerfiles...), nil
 }
 
-// cachedBaseRef names the machine's copy of a runtime's built-in base.
+// cachedBaseRef names the machine's copy of a runtime's built-in base: one
+// per Dockerfile, so provided.al2 and provided.al2023 share theirs.
 func cachedBaseRef(runtime string) (string, error) {
-	rt, ok := runtimecatalog.Lookup(runtime)
-	if !ok {
-		return "", fmt.Errorf("unsupported runtime %q", runtime)
-	}
-	dockerfile, err := lambdaimages.Dockerfile(rt.Family)
+	dockerfile, err := lambdaimages.Dockerfile(runtime)
 	if err != nil {
 		return "", err
 	}
