@@ -78,6 +78,9 @@ type Request struct {
 	// empty keeps them in the engine only (Result.Files), as a Dagger
 	// module returning them to its caller needs.
 	Output string
+	// MavenMirror is the Maven repository (URL) Maven and Gradle builds of
+	// Java functions fetch from; empty refuses such builds (CheckBuilds).
+	MavenMirror string
 	// Concurrency bounds parallel function builds; 0 means 4.
 	Concurrency int
 	Events      progress.Sink
@@ -158,6 +161,9 @@ func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 		return Result{}, err
 	}
 	bases, warnings := r.publishBases(ctx)
+	r.mu.Lock()
+	warnings = append(r.warnings, warnings...)
+	r.mu.Unlock()
 	return Result{Config: cfg, Functions: built, Files: files, Bases: bases, Warnings: warnings}, nil
 }
 
@@ -198,6 +204,7 @@ type run struct {
 	// builtBases are the runtimes whose base this run builds from its
 	// Dockerfile (not an image).
 	builtBases map[string]bool
+	warnings   []string
 }
 
 func (r *run) event(id string, st progress.Status, text string) {
@@ -339,10 +346,14 @@ func (r *run) container(f sam.Function) (*dagger.Container, error) {
 	}
 	for _, l := range f.Layers {
 		ctr = ctr.WithDirectory("/opt", r.hostDir(l.ContentDir))
-		ctr = r.installDeps(ctr, rt.Family, l.ContentDir, layerDepsDir(rt.Family))
+		if ctr, err = r.installDeps(ctr, rt, l.ContentDir, layerDepsDir(rt.Family)); err != nil {
+			return nil, fmt.Errorf("layer %s: %w", l.Name, err)
+		}
 	}
 	ctr = ctr.WithDirectory("/var/task", r.hostDir(f.CodeDir))
-	ctr = r.installDeps(ctr, rt.Family, f.CodeDir, "/var/task")
+	if ctr, err = r.installDeps(ctr, rt, f.CodeDir, "/var/task"); err != nil {
+		return nil, err
+	}
 	if r.nonce != "" {
 		ctr = ctr.WithoutEnvVariable("ESB_CACHEBUST")
 	}
@@ -350,7 +361,9 @@ func (r *run) container(f sam.Function) (*dagger.Container, error) {
 }
 
 // layerDepsDir is where a layer's own dependencies land, as AWS's layer
-// layout has them.
+// layout has them. Java and Ruby layers are used as they come (jars in
+// java/lib, gems in ruby/gems/<version>): installDeps warns about a build
+// file it leaves alone there.
 func layerDepsDir(family string) string {
 	switch family {
 	case runtimecatalog.FamilyPython:
@@ -362,18 +375,25 @@ func layerDepsDir(family string) string {
 	}
 }
 
-// installDeps installs requirements.txt or package.json found in hostDir
-// into target inside the image, through the env's package caches. Both need
-// a reachable package index (PyPI or npm registry, or a mirror set with
-// PIP_INDEX_URL / NPM_CONFIG_REGISTRY in the base image).
-func (r *run) installDeps(ctr *dagger.Container, family, hostDir, target string) *dagger.Container {
+// installDeps installs the dependencies a code directory declares
+// (requirements.txt, package.json, Gemfile) into target inside the image,
+// through the env's package caches, and compiles a Java function. Each
+// needs its package index reachable (PyPI, the npm registry, a gem server,
+// a Maven mirror, or a mirror of them configured in the base image);
+// vendored gems (vendor/cache) and plain Java sources need none.
+func (r *run) installDeps(ctr *dagger.Container, rt runtimecatalog.Runtime, hostDir, target string) (*dagger.Container, error) {
 	if target == "" {
-		return ctr
+		for _, manifest := range []string{"Gemfile", "pom.xml", "build.gradle", "requirements.txt", "package.json"} {
+			if fileExists(filepath.Join(hostDir, manifest)) {
+				r.warn(fmt.Sprintf("layer %s: %s is not installed: ESB installs %s layers as they are (lay them out as AWS's layer layout wants)", hostDir, manifest, rt.Family))
+			}
+		}
+		return ctr, nil
 	}
-	switch family {
+	switch rt.Family {
 	case runtimecatalog.FamilyPython:
 		if !fileExists(filepath.Join(hostDir, "requirements.txt")) {
-			return ctr
+			return ctr, nil
 		}
 		src := target
 		if target == "/opt/python" {
@@ -382,23 +402,47 @@ func (r *run) installDeps(ctr *dagger.Container, family, hostDir, target string)
 		return ctr.
 			WithMountedCache("/root/.cache/pip", r.cache("pip")).
 			WithExec([]string{"python3", "-m", "pip", "install", "--disable-pip-version-check", "--break-system-packages",
-				"--no-compile", "-r", src + "/requirements.txt", "--target", target})
+				"--no-compile", "-r", src + "/requirements.txt", "--target", target}), nil
 	case runtimecatalog.FamilyNodejs:
 		dir := target
 		if target == "/opt/nodejs" {
 			dir = "/opt"
 		}
 		if !fileExists(filepath.Join(hostDir, "package.json")) {
-			return ctr
+			return ctr, nil
 		}
+		// The official node binaries trust their own CA list only: the
+		// system bundle (where the engine puts a site's extra CAs) is added
+		// for the install, not for the function.
 		return ctr.
 			WithMountedCache("/root/.npm", r.cache("npm")).
 			WithWorkdir(dir).
+			WithEnvVariable("NODE_EXTRA_CA_CERTS", "/etc/ssl/certs/ca-certificates.crt").
 			WithExec([]string{"npm", "install", "--omit=dev", "--no-audit", "--no-fund"}).
-			WithWorkdir("/var/task")
+			WithoutEnvVariable("NODE_EXTRA_CA_CERTS").
+			WithWorkdir("/var/task"), nil
+	case runtimecatalog.FamilyRuby:
+		if !fileExists(filepath.Join(hostDir, "Gemfile")) {
+			return ctr, nil
+		}
+		return r.bundleInstall(ctr, hostDir, target), nil
+	case runtimecatalog.FamilyJava:
+		return r.javaBuild(ctr, hostDir, rt.Version)
 	default:
-		return ctr
+		return ctr, nil
 	}
+}
+
+// warn records something the build did not do, for Result.Warnings.
+func (r *run) warn(w string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.warnings = append(r.warnings, w)
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 func fileExists(p string) bool {

@@ -32,6 +32,7 @@ type deployOptions struct {
 	engine        string
 	runtimeImages []string
 	aliases       []string
+	maven         string
 }
 
 func deployCommand() command {
@@ -57,6 +58,7 @@ gateway picks the new routes up without a restart.`)
 			fs.StringVar(&opts.engine, "engine", c.getenv("ESB_DAGGER_RUNNER_HOST"), "Dagger engine to use instead of the env's (e.g. unix:///run/dagger/engine.sock, docker-container://name; $ESB_DAGGER_RUNNER_HOST)")
 			fs.StringArrayVar(&opts.runtimeImages, "runtime-image", nil, "use IMAGE as the base of RUNTIME instead of the built-in one: RUNTIME=IMAGE (repeatable)")
 			bindRuntimeAliases(fs, &opts.aliases)
+			bindMavenMirror(fs, c, &opts.maven)
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
@@ -168,6 +170,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		CacheNamespace:     l.Env.Project(),
 		NoCache:            opts.noCache,
 		Mode:               opts.mode,
+		MavenMirror:        opts.maven,
 		Events:             selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),
 	}, steps)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/internal/sam"
+	"github.com/esb-dev/esb/pipeline"
 )
 
 // validateOptions are the flags of `esb validate`.
@@ -22,6 +23,7 @@ type validateOptions struct {
 	overrides []string
 	output    string
 	aliases   []string
+	maven     string
 }
 
 func validateCommand() command {
@@ -36,6 +38,7 @@ func validateCommand() command {
 			fs.StringArrayVar(&opts.overrides, "parameter-overrides", nil, "template parameter values: K=V, \"K1=V1 K2=V2\" or ParameterKey=K,ParameterValue=V (repeatable)")
 			fs.StringVarP(&opts.output, "output", "o", "", "write functions.yml, routing.yml and resources.yml into `DIR` instead of printing them")
 			bindRuntimeAliases(fs, &opts.aliases)
+			bindMavenMirror(fs, c, &opts.maven)
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
@@ -63,6 +66,9 @@ func runValidate(_ context.Context, c *cli, opts validateOptions) error {
 	}
 	for _, w := range tmpl.Warnings {
 		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	}
+	if err := pipeline.CheckBuilds(tmpl, opts.maven); err != nil {
+		return err
 	}
 	cfg, err := configgen.Generate(tmpl, configgen.Options{})
 	if err != nil {
@@ -118,6 +124,11 @@ func bindRuntimeAliases(fs *pflag.FlagSet, into *[]string) {
 // same runtime).
 func runtimeAliases(c *cli, flags []string) (runtimecatalog.Aliases, error) {
 	return runtimecatalog.ParseAliases(append([]string{c.getenv(runtimecatalog.AliasEnv)}, flags...)...)
+}
+
+// bindMavenMirror adds --maven-mirror, shared by deploy and validate.
+func bindMavenMirror(fs *pflag.FlagSet, c *cli, into *string) {
+	fs.StringVar(into, "maven-mirror", c.getenv("ESB_MAVEN_MIRROR"), "Maven repository `URL` that Maven and Gradle builds of Java functions fetch from ($ESB_MAVEN_MIRROR); without one such functions are refused")
 }
 
 // findTemplate returns the template to read: the one named, else the SAM

@@ -58,7 +58,11 @@ type Options struct {
 	CacheNamespace string
 	NoCache        bool
 	Mode           string
-	Events         progress.Sink
+	// MavenMirror is the Maven repository Maven and Gradle builds of Java
+	// functions fetch from; without it such functions are refused before
+	// anything is built.
+	MavenMirror string
+	Events      progress.Sink
 }
 
 // Steps are the side effects a deploy needs, so the workflow is tested
@@ -115,6 +119,10 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	}
 	for _, w := range tmpl.Warnings {
 		sum.Warnings = append(sum.Warnings, w.String())
+	}
+	if err := pipeline.CheckBuilds(tmpl, opts.MavenMirror); err != nil {
+		ev.phase("parse", progress.Failed, "a function cannot be built here")
+		return sum, err
 	}
 	// functions.yml names images as the runtime pulls them; the engine
 	// publishes the same repository and tag through the host's address.
@@ -178,6 +186,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 		Events:          opts.Events,
 		BaseImages:      plan.Images,
 		PublishBases:    plan.Publish,
+		MavenMirror:     opts.MavenMirror,
 	})
 	if err != nil {
 		ev.phase("build", progress.Failed, "pipeline failed")
