@@ -81,6 +81,10 @@ type Request struct {
 	// MavenMirror is the Maven repository (URL) Maven and Gradle builds of
 	// Java functions fetch from; empty refuses such builds (CheckBuilds).
 	MavenMirror string
+	// Architecture (x86_64 or arm64) is what functions that declare no
+	// Architectures are built for: the host's. Empty leaves it to the
+	// engine's native platform.
+	Architecture string
 	// Concurrency bounds parallel function builds; 0 means 4.
 	Concurrency int
 	Events      progress.Sink
@@ -141,7 +145,7 @@ func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 	if req.Events == nil {
 		req.Events = progress.Discard{}
 	}
-	r := &run{dag: dag, req: req, bases: map[string]*dagger.Container{}, builtBases: map[string]bool{}}
+	r := &run{dag: dag, req: req, bases: map[string]*dagger.Container{}, builtBases: map[string]string{}}
 	if req.NoCache {
 		r.nonce = fmt.Sprintf("%d", time.Now().UnixNano())
 	}
@@ -177,13 +181,14 @@ func (r *run) publishBases(ctx context.Context) ([]PublishedBase, []string) {
 	var out []PublishedBase
 	var warnings []string
 	done := map[string]bool{}
-	for _, rt := range slices.Sorted(maps.Keys(r.builtBases)) {
+	for _, key := range slices.Sorted(maps.Keys(r.builtBases)) {
+		rt := r.builtBases[key]
 		ref := r.req.PublishBases[rt]
 		if ref == "" || done[ref] {
 			continue
 		}
 		done[ref] = true
-		published, err := r.bases[rt].Publish(ctx, ref)
+		published, err := r.bases[key].Publish(ctx, ref)
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("runtime base %s not kept for later deploys: publish %s: %s", rt, ref, err))
 			continue
@@ -201,9 +206,9 @@ type run struct {
 
 	mu    sync.Mutex
 	bases map[string]*dagger.Container
-	// builtBases are the runtimes whose base this run builds from its
-	// Dockerfile (not an image).
-	builtBases map[string]bool
+	// builtBases are the bases (runtime@platform) this run builds from
+	// their Dockerfile (not an image), with their runtime.
+	builtBases map[string]string
 	warnings   []string
 }
 
@@ -323,11 +328,12 @@ func shortDigest(d string) string {
 
 // container is the function's image, not yet evaluated.
 func (r *run) container(f sam.Function) (*dagger.Container, error) {
+	platform := r.platform(f)
 	if f.PackageType == sam.PackageImage {
 		if f.ImageURI != "" {
-			return r.dag.Container().From(f.ImageURI), nil
+			return r.dag.Container(dagger.ContainerOpts{Platform: platform}).From(f.ImageURI), nil
 		}
-		opts := dagger.DirectoryDockerBuildOpts{Dockerfile: f.Dockerfile}
+		opts := dagger.DirectoryDockerBuildOpts{Dockerfile: f.Dockerfile, Platform: platform}
 		if r.nonce != "" {
 			opts.BuildArgs = []dagger.BuildArg{{Name: "ESB_CACHEBUST", Value: r.nonce}}
 		}
@@ -337,7 +343,7 @@ func (r *run) container(f sam.Function) (*dagger.Container, error) {
 	if !ok {
 		return nil, fmt.Errorf("unsupported runtime %q (supported: %s)", f.Runtime, strings.Join(runtimecatalog.Names(), ", "))
 	}
-	ctr, err := r.base(rt)
+	ctr, err := r.base(rt, platform)
 	if err != nil {
 		return nil, err
 	}
@@ -481,18 +487,36 @@ func within(root, path string) (string, bool) {
 	return filepath.ToSlash(rel), true
 }
 
-// base is the runtime's base image, built once per run.
-func (r *run) base(rt runtimecatalog.Runtime) (*dagger.Container, error) {
+// platform is the OCI platform a function is built for: its declared
+// architecture, else the host's (deploy refuses a function declared for
+// another architecture than the host's before anything is built).
+func (r *run) platform(f sam.Function) dagger.Platform {
+	arch := r.req.Architecture
+	if len(f.Architectures) > 0 {
+		arch = f.Architectures[0]
+	}
+	switch arch {
+	case "x86_64":
+		return "linux/amd64"
+	case "arm64":
+		return "linux/arm64"
+	}
+	return ""
+}
+
+// base is the runtime's base image for a platform, built once per run.
+func (r *run) base(rt runtimecatalog.Runtime, platform dagger.Platform) (*dagger.Container, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if ctr, ok := r.bases[rt.Name]; ok {
+	key := rt.Name + "@" + string(platform)
+	if ctr, ok := r.bases[key]; ok {
 		return ctr, nil
 	}
 	var ctr *dagger.Container
 	if img := r.req.Bases.Images[rt.Name]; img != "" {
-		ctr = r.dag.Container().From(img)
+		ctr = r.dag.Container(dagger.ContainerOpts{Platform: platform}).From(img)
 	} else if img := r.req.BaseImages[rt.Name]; img != "" && r.nonce == "" {
-		ctr = r.dag.Container().From(img)
+		ctr = r.dag.Container(dagger.ContainerOpts{Platform: platform}).From(img)
 	} else {
 		if r.req.Bases.FS == nil || r.req.Bases.Dockerfile == nil {
 			return nil, errors.New("no runtime base images configured")
@@ -505,14 +529,14 @@ func (r *run) base(rt runtimecatalog.Runtime) (*dagger.Container, error) {
 		if err != nil {
 			return nil, fmt.Errorf("runtime %s: %w", rt.Name, err)
 		}
-		opts := dagger.DirectoryDockerBuildOpts{Dockerfile: dockerfile}
+		opts := dagger.DirectoryDockerBuildOpts{Dockerfile: dockerfile, Platform: platform}
 		if r.nonce != "" {
 			opts.BuildArgs = []dagger.BuildArg{{Name: "ESB_CACHEBUST", Value: r.nonce}}
 		}
 		ctr = dir.DockerBuild(opts)
-		r.builtBases[rt.Name] = true
+		r.builtBases[key] = rt.Name
 	}
-	r.bases[rt.Name] = ctr
+	r.bases[key] = ctr
 	return ctr, nil
 }
 

@@ -136,6 +136,11 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		return err
 	}
 	defer docker.Close()
+	// Functions run on this engine: they are built for its architecture.
+	hostArch := ""
+	if info, err := docker.Info(ctx); err == nil {
+		hostArch = deploy.LambdaArch(info.Architecture)
+	}
 
 	bases, baseRefs, err := runtimeBases(images)
 	if err != nil {
@@ -171,6 +176,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		NoCache:            opts.noCache,
 		Mode:               opts.mode,
 		MavenMirror:        opts.maven,
+		HostArch:           hostArch,
 		Events:             selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),
 	}, steps)
 	if err != nil {

@@ -62,7 +62,11 @@ type Options struct {
 	// functions fetch from; without it such functions are refused before
 	// anything is built.
 	MavenMirror string
-	Events      progress.Sink
+	// HostArch is the architecture (Lambda's name: x86_64 or arm64) of the
+	// engine that runs the functions; empty when unknown. Functions are
+	// built for it, and a function declared for another is refused.
+	HostArch string
+	Events   progress.Sink
 }
 
 // Steps are the side effects a deploy needs, so the workflow is tested
@@ -122,6 +126,12 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	}
 	if err := pipeline.CheckBuilds(tmpl, opts.MavenMirror); err != nil {
 		ev.phase("parse", progress.Failed, "a function cannot be built here")
+		return sum, err
+	}
+	archWarnings, err := CheckArchitectures(tmpl, opts.HostArch)
+	sum.Warnings = append(sum.Warnings, archWarnings...)
+	if err != nil {
+		ev.phase("parse", progress.Failed, "a function is declared for another architecture")
 		return sum, err
 	}
 	// functions.yml names images as the runtime pulls them; the engine
@@ -187,6 +197,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 		BaseImages:      plan.Images,
 		PublishBases:    plan.Publish,
 		MavenMirror:     opts.MavenMirror,
+		Architecture:    opts.HostArch,
 	})
 	if err != nil {
 		ev.phase("build", progress.Failed, "pipeline failed")
