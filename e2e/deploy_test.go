@@ -31,7 +31,9 @@ import (
 
 // TestDeployRuntimes deploys one Python, one Node.js and one custom-runtime
 // function through the real pipeline, then runs each published image on its
-// own and invokes it through its Runtime Interface Emulator.
+// own and invokes it through its Runtime Interface Emulator; then one
+// function per supported language runtime, checked through the gateway
+// (everyRuntime).
 func TestDeployRuntimes(t *testing.T) {
 	s := newStack(t, "deploy", 300)
 	s.up(t)
@@ -179,6 +181,11 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Equal(t, 1, exit.ExitCode())
 		assert.Contains(t, res.stderr, fmt.Sprintf("registry %s not ready after 1m0s", s.layout.RegistryAddr()))
 		assert.Equal(t, before, s.snapshotConfig(t))
+	})
+
+	// Last: it adds functions the subtests above do not expect.
+	t.Run("every language runtime", func(t *testing.T) {
+		everyRuntime(t, s, docker)
 	})
 }
 
