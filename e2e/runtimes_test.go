@@ -267,16 +267,18 @@ func buildLanguageDeps(t *testing.T, work string) {
 
 	fixtures, err := filepath.Abs(filepath.Join("..", "services", "runtime", "java", "tests", "fixtures"))
 	require.NoError(t, err)
-	classes := func(name string, classpath string, src string) string {
+	classes := func(name string, classpath string, srcs ...string) string {
 		t.Helper()
 		out := filepath.Join(work, "classes", name)
 		var files []string
-		require.NoError(t, filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
-			if err == nil && strings.HasSuffix(p, ".java") {
-				files = append(files, p)
-			}
-			return err
-		}))
+		for _, src := range srcs {
+			require.NoError(t, filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+				if err == nil && strings.HasSuffix(p, ".java") {
+					files = append(files, p)
+				}
+				return err
+			}))
+		}
 		sort.Strings(files)
 		args := []string{"javac", "--release", "17", "-d", out}
 		if classpath != "" {
@@ -293,7 +295,8 @@ func buildLanguageDeps(t *testing.T, work string) {
 		run(work, "jar", "--create", "--file", filepath.Join(lib, "aws-lambda-java-core.jar"), "-C", core, ".")
 		run(work, "jar", "--create", "--file", filepath.Join(lib, "esb-e2e-dep.jar"), "-C", dep, ".")
 	}
-	handler := classes("handler", core+":"+dep, filepath.Join(work, "java-jar-src"))
+	// Describe.java is shared with the plain-sources function.
+	handler := classes("handler", core+":"+dep, filepath.Join(work, "java-jar-src"), filepath.Join(work, "java-src", "example", "Describe.java"))
 	run(work, "jar", "--create", "--file", filepath.Join(work, "java-jar", "function.jar"), "-C", handler, ".")
 }
 
