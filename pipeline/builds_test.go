@@ -61,3 +61,22 @@ func TestCheckBuilds(t *testing.T) {
 		"set --maven-mirror URL (or ESB_MAVEN_MIRROR), or build the jar yourself and point CodeUri at a directory holding it (and its lib/)", err.Error())
 	assert.NoError(t, CheckBuilds(tmpl, "https://maven.example/repo"))
 }
+
+func TestPlatform(t *testing.T) {
+	tests := []struct {
+		name, host string
+		declared   []string
+		want       string
+	}{
+		{name: "declared arm64", host: "x86_64", declared: []string{"arm64"}, want: "linux/arm64"},
+		{name: "declared x86_64", host: "arm64", declared: []string{"x86_64"}, want: "linux/amd64"},
+		{name: "none declared: the host's", host: "arm64", want: "linux/arm64"},
+		{name: "host unknown: the engine's native platform", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &run{req: Request{Architecture: tt.host}}
+			assert.Equal(t, tt.want, string(r.platform(sam.Function{Architectures: tt.declared})))
+		})
+	}
+}
