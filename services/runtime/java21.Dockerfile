@@ -23,11 +23,18 @@ COPY java/src/ /tmp/esb-java-src/
 RUN chmod 0755 /lambda-entrypoint.sh /var/runtime/bootstrap /var/runtime/esb-javac \
  && ln -s /var/runtime/esb-javac /usr/local/bin/esb-javac \
  && find /tmp/esb-java-src -name '*.java' >/tmp/esb-java-sources \
- && java -m jdk.compiler/com.sun.tools.javac.Main --release 17 -encoding UTF-8 -d /var/runtime/classes \
+ && java -m jdk.compiler/com.sun.tools.javac.Main --release 17 -encoding UTF-8 -d /tmp/esb-java-classes \
       -cp /usr/share/java/jackson-core.jar:/usr/share/java/jackson-annotations.jar:/usr/share/java/jackson-databind.jar \
       @/tmp/esb-java-sources \
- && rm -rf /tmp/esb-java-src /tmp/esb-java-sources \
+ && java -m jdk.jartool/sun.tools.jar.Main --create --file /var/runtime/esb-lambda-runtime.jar -C /tmp/esb-java-classes . \
+ && rm -rf /tmp/esb-java-src /tmp/esb-java-sources /tmp/esb-java-classes \
  && mkdir -p /var/task /opt/java/lib
+# A class-data-sharing archive of what every start loads (the client,
+# Jackson, the JDK classes they use): it halves the JVM's part of a cold
+# start. Dumped with the bootstrap's own class path and GC.
+RUN java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:ArchiveClassesAtExit=/var/runtime/classes.jsa \
+      -cp /var/runtime/esb-lambda-runtime.jar:/usr/share/java/jackson-core.jar:/usr/share/java/jackson-annotations.jar:/usr/share/java/jackson-databind.jar \
+      esb.lambda.runtime.Main --cds-training
 ENV LANG=C.UTF-8 \
     TZ=:/etc/localtime \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/bin \

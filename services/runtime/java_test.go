@@ -19,7 +19,7 @@ import (
 // javaFixtures is what TestJavaClient builds once: the client as the image
 // lays it out (bootstrap + classes), and two function code directories.
 type javaFixtures struct {
-	runtime string // holds bootstrap and classes/, like /var/runtime
+	runtime string // holds bootstrap and esb-lambda-runtime.jar, like /var/runtime
 	// plain has loose classes compiled without aws-lambda-java-core and
 	// a dependency in lib/dep.jar: a Map handler from plain sources.
 	plain string
@@ -89,7 +89,9 @@ func buildJavaFixtures(t *testing.T) javaFixtures {
 	jackson := []string{"/usr/share/java/jackson-core.jar", "/usr/share/java/jackson-annotations.jar", "/usr/share/java/jackson-databind.jar"}
 	f := javaFixtures{runtime: filepath.Join(root, "runtime"), plain: filepath.Join(root, "plain"), packaged: filepath.Join(root, "packaged")}
 
-	javac(t, filepath.Join(f.runtime, "classes"), jackson, filepath.Join("java", "src"))
+	clientClasses := filepath.Join(root, "client-classes")
+	javac(t, clientClasses, jackson, filepath.Join("java", "src"))
+	jar(t, clientClasses, filepath.Join(f.runtime, "esb-lambda-runtime.jar"))
 	bootstrap, err := os.ReadFile(filepath.Join("java", "bootstrap"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(f.runtime, "bootstrap"), bootstrap, 0o755))
