@@ -284,3 +284,36 @@ func TestJavaClient(t *testing.T) {
 		}
 	})
 }
+
+// TestEsbJavac runs the deploy's compile step (java/esb-javac, as the Java
+// images run it in /var/task) on plain sources that import a jar of lib/.
+func TestEsbJavac(t *testing.T) {
+	t.Parallel()
+	task := t.TempDir()
+	fx := filepath.Join("java", "tests", "fixtures")
+	depClasses := filepath.Join(t.TempDir(), "dep")
+	javac(t, depClasses, nil, filepath.Join(fx, "dep"))
+	jar(t, depClasses, filepath.Join(task, "lib", "dep.jar"))
+	src, err := os.ReadFile(filepath.Join(fx, "plain", "example", "MapHandler.java"))
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Join(task, "src", "example"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(task, "src", "example", "MapHandler.java"), src, 0o644))
+
+	cmd := exec.CommandContext(t.Context(), "sh", filepath.Join("java", "esb-javac"), task)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "esb-javac: compiling 1 source files in "+task)
+	_, err = os.Stat(filepath.Join(task, "example", "MapHandler.class"))
+	assert.NoError(t, err, "classes land by package in the task root, where the runtime loads them")
+
+	broken := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(broken, "Broken.java"), []byte("class Broken { int x = ; }"), 0o644))
+	out, err = exec.CommandContext(t.Context(), "sh", filepath.Join("java", "esb-javac"), broken).CombinedOutput()
+	require.Error(t, err, "a compile error fails the deploy")
+	assert.Contains(t, string(out), "Broken.java:1: error")
+
+	empty := t.TempDir()
+	out, err = exec.CommandContext(t.Context(), "sh", filepath.Join("java", "esb-javac"), empty).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Empty(t, string(out))
+}
