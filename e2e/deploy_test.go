@@ -227,6 +227,13 @@ func buildBootstrap(t *testing.T, dir string) {
 // port); it returns the invoke URL.
 func runFunction(ctx context.Context, t *testing.T, docker client.APIClient, fn runtimeconfig.Function, name string) string {
 	t.Helper()
+	return startFunction(ctx, t, docker, createFunction(ctx, t, docker, fn, name))
+}
+
+// createFunction pulls a function's image by digest and creates (does not
+// start) a container of it with the environment functions.yml gives it.
+func createFunction(ctx context.Context, t *testing.T, docker client.APIClient, fn runtimeconfig.Function, name string) string {
+	t.Helper()
 	image := pinnedImage(fn)
 	pullImage(ctx, t, docker, image)
 	t.Cleanup(func() { removeImage(docker, image) })
@@ -247,8 +254,15 @@ func runFunction(ctx context.Context, t *testing.T, docker client.APIClient, fn 
 	t.Cleanup(func() {
 		_ = docker.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true})
 	})
-	require.NoError(t, docker.ContainerStart(ctx, created.ID, container.StartOptions{}))
-	inspect, err := docker.ContainerInspect(ctx, created.ID)
+	return created.ID
+}
+
+// startFunction starts a container createFunction made and returns the
+// invoke URL of its RIE.
+func startFunction(ctx context.Context, t *testing.T, docker client.APIClient, id string) string {
+	t.Helper()
+	require.NoError(t, docker.ContainerStart(ctx, id, container.StartOptions{}))
+	inspect, err := docker.ContainerInspect(ctx, id)
 	require.NoError(t, err)
 	bindings := inspect.NetworkSettings.Ports["8080/tcp"]
 	require.NotEmpty(t, bindings)
