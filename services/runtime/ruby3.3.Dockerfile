@@ -8,10 +8,10 @@ FROM esb/lambda-rie:20261030222936-bef5c4ba774d AS rie
 FROM debian:trixie-slim
 # Set by `esb deploy --no-cache`: every RUN after it misses the cache.
 ARG ESB_CACHEBUST
-# ruby-bundler serves the deploy step `bundle install` (gems into
+# bundler serves the deploy step `bundle install` (gems into
 # /var/task/vendor/bundle, where Lambda's GEM_PATH looks).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ruby3.3 ruby ruby-bundler ca-certificates \
+ && apt-get install -y --no-install-recommends ruby3.3 ruby bundler ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=rie /aws-lambda-rie /usr/local/bin/aws-lambda-rie
 COPY lambda-entrypoint.sh /lambda-entrypoint.sh
