@@ -219,3 +219,15 @@ func TestValidateRuntimeAliases(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateMavenNeedsMirror: a Maven project is refused up front unless
+// a Maven mirror is configured (flag or ESB_MAVEN_MIRROR).
+func TestValidateMavenNeedsMirror(t *testing.T) {
+	tmpl := oneFunctionTemplate(t, "java21", "")
+	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(tmpl), "src", "pom.xml"), []byte("<project/>"), 0o644))
+	code, _, errOut := runESB(t, "validate", "-t", tmpl)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "Resources.Fn.Properties.CodeUri: src is a maven project, and building it needs a Maven mirror, which is not configured")
+	code, _, errOut = runESB(t, "validate", "-t", tmpl, "--maven-mirror", "http://maven.example/repo")
+	assert.Equal(t, 0, code, errOut)
+}
