@@ -14,7 +14,7 @@ ARG ESB_CACHEBUST
 # The client binds JSON with Debian's Jackson, on its own class path.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends openjdk-25-jre-headless libjackson2-databind-java ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=rie /aws-lambda-rie /usr/local/bin/aws-lambda-rie
 COPY lambda-entrypoint.sh /lambda-entrypoint.sh
 COPY java/bootstrap java/esb-javac /var/runtime/

@@ -11,7 +11,7 @@ ARG ESB_CACHEBUST
 # npm serves the deploy step `npm install --omit=dev`.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nodejs npm ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=rie /aws-lambda-rie /usr/local/bin/aws-lambda-rie
 COPY lambda-entrypoint.sh /lambda-entrypoint.sh
 COPY nodejs/bootstrap nodejs/index.mjs /var/runtime/

@@ -12,7 +12,7 @@ ARG TARGETARCH
 ARG NPM_REGISTRY
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY nodejs/fetch-node.sh /usr/local/bin/fetch-node
 RUN chmod 0755 /usr/local/bin/fetch-node \
  && fetch-node 22.23.5 \
@@ -27,7 +27,7 @@ FROM debian:trixie-slim
 ARG ESB_CACHEBUST
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=node /opt/node/ /usr/local/
 COPY --from=rie /aws-lambda-rie /usr/local/bin/aws-lambda-rie
 COPY lambda-entrypoint.sh /lambda-entrypoint.sh

@@ -9,10 +9,16 @@ FROM debian:bookworm-slim
 # Set by `esb deploy --no-cache`: every RUN after it misses the cache.
 ARG ESB_CACHEBUST
 # python3-pip serves the deploy step `pip install -t /var/task -r requirements.txt`;
-# python3-boto3 stands in for the SDK that AWS's image bundles.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-boto3 python3-pip ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+# python3-boto3 stands in for the SDK that AWS's image bundles. Bookworm's
+# boto3 (1.26) ignores AWS_ENDPOINT_URL_S3/_DYNAMODB, through which the
+# platform points functions at its S3 and DynamoDB: boto3, botocore and
+# s3transfer (pure Python, 3.8+) come from trixie, the rest from bookworm.
+RUN echo "deb http://deb.debian.org/debian trixie main" >/etc/apt/sources.list.d/trixie.list \
+ && printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' >/etc/apt/preferences.d/trixie \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-pip ca-certificates \
+      python3-boto3/trixie python3-botocore/trixie python3-s3transfer/trixie \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=rie /aws-lambda-rie /usr/local/bin/aws-lambda-rie
 COPY lambda-entrypoint.sh /lambda-entrypoint.sh
 COPY python/bootstrap python/bootstrap.py /var/runtime/

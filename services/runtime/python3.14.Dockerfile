@@ -9,10 +9,17 @@ FROM debian:trixie-slim
 # Set by `esb deploy --no-cache`: every RUN after it misses the cache.
 ARG ESB_CACHEBUST
 # python3-pip serves the deploy step `pip install -t /var/task -r requirements.txt`;
-# python3-boto3 stands in for the SDK that AWS's image bundles.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-boto3 python3-pip ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+# python3-boto3 stands in for the SDK that AWS's image bundles. Python 3.14
+# is Debian testing's (forky) python3; the packages come from there, their
+# dependencies too (a newer libc among them), the rest of the image stays
+# trixie. Testing's Release files expire within days of publication: a
+# site building from a mirror snapshot must not be refused for that.
+RUN echo "deb [check-valid-until=no] http://deb.debian.org/debian forky main" >/etc/apt/sources.list.d/forky.list \
+ && printf 'Package: *\nPin: release n=forky\nPin-Priority: 100\n' >/etc/apt/preferences.d/forky \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends -t forky python3 python3-boto3 python3-pip ca-certificates \
+ && python3 -c 'import sys; assert sys.version_info[:2] == (3, 14), sys.version' \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=rie /aws-lambda-rie /usr/local/bin/aws-lambda-rie
 COPY lambda-entrypoint.sh /lambda-entrypoint.sh
 COPY python/bootstrap python/bootstrap.py /var/runtime/

@@ -12,7 +12,7 @@ ARG ESB_CACHEBUST
 # /var/task/vendor/bundle, where Lambda's GEM_PATH looks).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ruby3.3 ruby bundler ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=rie /aws-lambda-rie /usr/local/bin/aws-lambda-rie
 COPY lambda-entrypoint.sh /lambda-entrypoint.sh
 COPY ruby/bootstrap /var/runtime/
