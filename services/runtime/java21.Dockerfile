@@ -12,7 +12,9 @@ ARG ESB_CACHEBUST
 # image, jdk.compiler included, so javac still runs (java -m jdk.compiler/...)
 # for the client here and for plain .java sources at deploy time (esb-javac).
 # The client binds JSON with Debian's Jackson, on its own class path.
-RUN apt-get update \
+# The JRE's postinst links its man page: the slim base has no man1 dir.
+RUN mkdir -p /usr/share/man/man1 \
+ && apt-get update \
  && apt-get install -y --no-install-recommends openjdk-21-jre-headless libjackson2-databind-java ca-certificates \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=rie /aws-lambda-rie /usr/local/bin/aws-lambda-rie
@@ -23,7 +25,7 @@ COPY java/src/ /tmp/esb-java-src/
 RUN chmod 0755 /lambda-entrypoint.sh /var/runtime/bootstrap /var/runtime/esb-javac \
  && ln -s /var/runtime/esb-javac /usr/local/bin/esb-javac \
  && find /tmp/esb-java-src -name '*.java' >/tmp/esb-java-sources \
- && java -m jdk.compiler/com.sun.tools.javac.Main --release 17 -encoding UTF-8 -d /tmp/esb-java-classes \
+ && java -m jdk.compiler/com.sun.tools.javac.Main -encoding UTF-8 -d /tmp/esb-java-classes \
       -cp /usr/share/java/jackson-core.jar:/usr/share/java/jackson-annotations.jar:/usr/share/java/jackson-databind.jar \
       @/tmp/esb-java-sources \
  && java -m jdk.jartool/sun.tools.jar.Main --create --file /var/runtime/esb-lambda-runtime.jar -C /tmp/esb-java-classes . \
