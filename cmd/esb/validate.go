@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/esb-dev/esb/internal/configgen"
+	"github.com/esb-dev/esb/internal/deploy"
 	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/internal/sam"
@@ -69,6 +71,18 @@ func runValidate(_ context.Context, c *cli, opts validateOptions) error {
 	}
 	if err := pipeline.CheckBuilds(tmpl, opts.maven); err != nil {
 		return err
+	}
+	// Validate runs without Docker: this machine stands in for the host
+	// a deploy would build on, and a mismatch only warns (the template may
+	// be deployed elsewhere).
+	archWarnings, archErr := deploy.CheckArchitectures(tmpl, deploy.LambdaArch(runtime.GOARCH))
+	for _, w := range archWarnings {
+		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	}
+	if archErr != nil {
+		for _, line := range strings.Split(archErr.Error(), "\n") {
+			fmt.Fprintf(c.stderr, "warning: %s (esb deploy refuses it on this machine)\n", line)
+		}
 	}
 	cfg, err := configgen.Generate(tmpl, configgen.Options{})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -230,4 +231,19 @@ func TestValidateMavenNeedsMirror(t *testing.T) {
 	assert.Contains(t, errOut, "Resources.Fn.Properties.CodeUri: src is a maven project, and building it needs a Maven mirror, which is not configured")
 	code, _, errOut = runESB(t, "validate", "-t", tmpl, "--maven-mirror", "http://maven.example/repo")
 	assert.Equal(t, 0, code, errOut)
+}
+
+// TestValidateArchitectures: validate has no Docker engine to ask, so a
+// function declared for another architecture than this machine's is a
+// warning, not an error.
+func TestValidateArchitectures(t *testing.T) {
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "x86_64"
+	}
+	tmpl := oneFunctionTemplate(t, "python3.13", "      Architectures: ["+other+"]\n")
+	code, _, errOut := runESB(t, "validate", "-t", tmpl)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "warning: "+tmpl+": Resources.Fn.Properties.Architectures: function Fn is declared for "+other)
+	assert.Contains(t, errOut, "(esb deploy refuses it on this machine)")
 }
