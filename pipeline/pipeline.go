@@ -424,7 +424,7 @@ func (r *run) installDeps(ctr *dagger.Container, rt runtimecatalog.Runtime, host
 			WithMountedCache("/root/.npm", r.cache("npm")).
 			WithWorkdir(dir).
 			WithEnvVariable("NODE_EXTRA_CA_CERTS", "/etc/ssl/certs/ca-certificates.crt").
-			WithExec([]string{"npm", "install", "--omit=dev", "--no-audit", "--no-fund"}).
+			WithExec([]string{"npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--no-update-notifier"}).
 			WithoutEnvVariable("NODE_EXTRA_CA_CERTS").
 			WithWorkdir("/var/task"), nil
 	case runtimecatalog.FamilyRuby:
