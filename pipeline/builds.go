@@ -88,9 +88,9 @@ func CheckBuilds(t *sam.Template, mavenMirror string) error {
 			if err != nil {
 				rel = f.CodeDir
 			}
-			errs = append(errs, fmt.Errorf("%s: Resources.%s.Properties.CodeUri: %s is a %s project, and building it needs a Maven mirror, which is not configured: "+
+			errs = append(errs, sam.FunctionFieldError(t, f, "CodeUri", fmt.Errorf("%s is a %s project, and building it needs a Maven mirror, which is not configured: "+
 				"set --maven-mirror URL (or ESB_MAVEN_MIRROR), or build the jar yourself and point CodeUri at a directory holding it (and its lib/)",
-				t.Path, f.LogicalID, filepath.ToSlash(rel), build))
+				filepath.ToSlash(rel), build)))
 		}
 	}
 	return errors.Join(errs...)

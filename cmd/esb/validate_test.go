@@ -244,6 +244,6 @@ func TestValidateArchitectures(t *testing.T) {
 	tmpl := oneFunctionTemplate(t, "python3.13", "      Architectures: ["+other+"]\n")
 	code, _, errOut := runESB(t, "validate", "-t", tmpl)
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, errOut, "warning: "+tmpl+": Resources.Fn.Properties.Architectures: function Fn is declared for "+other)
+	assert.Contains(t, errOut, "warning: "+tmpl+":9:22: Resources.Fn.Properties.Architectures: function Fn is declared for "+other)
 	assert.Contains(t, errOut, "(esb deploy refuses it on this machine)")
 }

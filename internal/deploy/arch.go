@@ -34,22 +34,23 @@ func LambdaArch(arch string) string {
 // x86_64, Lambda's default.
 func CheckArchitectures(tmpl *sam.Template, hostArch string) (warnings []string, err error) {
 	var bad []string
+	at := func(f sam.Function, format string, args ...any) string {
+		return sam.FunctionFieldError(tmpl, f, "Architectures", fmt.Errorf(format, args...)).Error()
+	}
 	for _, f := range tmpl.Functions {
 		if len(f.Architectures) == 0 {
 			if hostArch != ArchX86 && hostArch != "" {
-				warnings = append(warnings, fmt.Sprintf("%s: function %s declares no Architectures (AWS's default is %s): built for this host's %s",
-					tmpl.Path, f.Name, ArchX86, hostArch))
+				warnings = append(warnings, at(f, "function %s declares no Architectures (AWS's default is %s): built for this host's %s", f.Name, ArchX86, hostArch))
 			}
 			continue
 		}
 		want := f.Architectures[0]
 		switch {
 		case hostArch == "":
-			warnings = append(warnings, fmt.Sprintf("%s: function %s declares Architectures [%s]; the host's architecture is unknown, so it was not checked",
-				tmpl.Path, f.Name, want))
+			warnings = append(warnings, at(f, "function %s declares Architectures [%s]; the host's architecture is unknown, so it was not checked", f.Name, want))
 		case want != hostArch:
-			bad = append(bad, fmt.Sprintf("%s: Resources.%s.Properties.Architectures: function %s is declared for %s, and this host runs %s: "+
-				"it cannot run %s images, so ESB does not build one; deploy it on an %s host, or declare %s", tmpl.Path, f.LogicalID, f.Name, want, hostArch, want, want, hostArch))
+			bad = append(bad, at(f, "function %s is declared for %s, and this host runs %s: it cannot run %s images, so ESB does not build one; deploy it on an %s host, or declare %s",
+				f.Name, want, hostArch, want, want, hostArch))
 		}
 	}
 	if len(bad) > 0 {

@@ -33,10 +33,10 @@ func TestCheckArchitectures(t *testing.T) {
 			wantErr: "t.yml: Resources.Graviton.Properties.Architectures: function graviton-fn is declared for arm64, and this host runs x86_64: " +
 				"it cannot run arm64 images, so ESB does not build one; deploy it on an arm64 host, or declare x86_64"},
 		{name: "arm64 host: default built for arm64 with a warning, x86 refused", host: ArchARM, fns: fns,
-			wantWarnings: []string{"t.yml: function Default declares no Architectures (AWS's default is x86_64): built for this host's arm64"},
+			wantWarnings: []string{"t.yml: Resources.Default.Properties.Architectures: function Default declares no Architectures (AWS's default is x86_64): built for this host's arm64"},
 			wantErr:      "t.yml: Resources.Intel.Properties.Architectures: function Intel is declared for x86_64, and this host runs arm64"},
 		{name: "unknown host: nothing refused, declared ones warned", host: "", fns: fns[2:],
-			wantWarnings: []string{"t.yml: function graviton-fn declares Architectures [arm64]; the host's architecture is unknown, so it was not checked"}},
+			wantWarnings: []string{"t.yml: Resources.Graviton.Properties.Architectures: function graviton-fn declares Architectures [arm64]; the host's architecture is unknown, so it was not checked"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

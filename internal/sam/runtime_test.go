@@ -1,6 +1,7 @@
 package sam
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -73,4 +74,41 @@ func TestRuntimeResolution(t *testing.T) {
 			assert.Equal(t, tt.wantWarnings, got)
 		})
 	}
+}
+
+func TestFunctionFieldError(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "src"), 0o755))
+	path := filepath.Join(dir, "template.yml")
+	require.NoError(t, os.WriteFile(path, []byte(`Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Architectures: [arm64]
+Resources:
+  Own:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src
+      Handler: app.handler
+      Runtime: python3.13
+  Inherits:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src, Handler: app.handler, Runtime: python3.13}
+`), 0o644))
+	tmpl, err := ParseFile(path, Options{})
+	require.NoError(t, err)
+	tests := []struct {
+		name, fn, prop, want string
+	}{
+		{name: "the function's own property", fn: "Own", prop: "CodeUri", want: path + ":9:16: Resources.Own.Properties.CodeUri: x"},
+		{name: "inherited from Globals", fn: "Inherits", prop: "Architectures", want: path + ":4:20: Globals.Function.Architectures: x"},
+		{name: "set nowhere: the function", fn: "Inherits", prop: "Layers", want: path + ":13:5: Resources.Inherits: x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, FunctionFieldError(tmpl, function(t, tmpl, tt.fn), tt.prop, errors.New("x")).Error())
+		})
+	}
+	mem := &Template{}
+	assert.Equal(t, ": Resources.Own.Properties.CodeUri: x", FunctionFieldError(mem, Function{LogicalID: "Own"}, "CodeUri", errors.New("x")).Error(), "no file, no position")
 }
