@@ -38,4 +38,3 @@ func FunctionFieldError(t *Template, f Function, prop string, err error) *Error 
 	}
 	return e
 }
-
