@@ -115,10 +115,17 @@ func buildJavaFixtures(t *testing.T) javaFixtures {
 func TestJavaClient(t *testing.T) {
 	t.Parallel()
 	f := buildJavaFixtures(t)
+	startWith := func(t *testing.T, api *fakeRuntimeAPI, task, handler string, env map[string]string) *clientProcess {
+		t.Helper()
+		all := map[string]string{"ESB_RUNTIME_OPT_DIR": filepath.Join(task, "no-opt")}
+		for k, v := range env {
+			all[k] = v
+		}
+		return startClient(t, api, task, all, "sh", filepath.Join(f.runtime, "bootstrap"), handler)
+	}
 	start := func(t *testing.T, api *fakeRuntimeAPI, task, handler string) *clientProcess {
 		t.Helper()
-		return startClient(t, api, task, map[string]string{"ESB_RUNTIME_OPT_DIR": filepath.Join(task, "no-opt")},
-			"sh", filepath.Join(f.runtime, "bootstrap"), handler)
+		return startWith(t, api, task, handler, nil)
 	}
 
 	t.Run("results", func(t *testing.T) {
@@ -222,6 +229,28 @@ func TestJavaClient(t *testing.T) {
 		assert.Equal(t, "error", api.result(t, api.invoke(`{"amount":6}`, nil)).kind)
 		assert.True(t, rt.running())
 		assert.Contains(t, rt.output(), "card declined for 5: java.lang.IllegalStateException\njava.lang.IllegalStateException: card declined for 5\n\tat example.Failing.charge(Failing.java:")
+	})
+
+	t.Run("logs: text as is, JSON records with level filtering", func(t *testing.T) {
+		t.Parallel()
+		api := newFakeRuntimeAPI(t)
+		text := start(t, api, f.packaged, "example.Methods::levels")
+		api.result(t, api.invoke(`{}`, nil))
+		assert.Contains(t, text.output(), "debug lineinfo lineplain line", "text: each message as is, no level filter")
+
+		jsonAPI := newFakeRuntimeAPI(t)
+		rt := startWith(t, jsonAPI, f.packaged, "example.Methods::levels", map[string]string{"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "INFO"})
+		id := jsonAPI.invoke(`{}`, nil)
+		jsonAPI.result(t, id)
+		out := rt.output()
+		assert.NotContains(t, out, "debug line", "below AWS_LAMBDA_LOG_LEVEL")
+		assert.Regexp(t, `\{"timestamp":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","message":"info line","level":"INFO","AWSRequestId":"`+id+`"\}\n`, out)
+		assert.Contains(t, out, `"message":"plain line","level":"UNDEFINED","AWSRequestId":"`+id+`"}`)
+
+		failAPI := newFakeRuntimeAPI(t)
+		failing := startWith(t, failAPI, f.packaged, "example.Failing::fail", map[string]string{"AWS_LAMBDA_LOG_FORMAT": "JSON"})
+		failAPI.result(t, failAPI.invoke(`{"amount":1}`, nil))
+		assert.Regexp(t, `\{"timestamp":"[^"]+","message":"card declined for 1: java.lang.IllegalStateException\\njava.lang.IllegalStateException: card declined for 1\\n\\tat example.Failing.charge[^"]*","level":"ERROR"`, failing.output())
 	})
 
 	t.Run("faults reported on each invocation", func(t *testing.T) {

@@ -1,10 +1,8 @@
 package esb.lambda.runtime;
 
-import java.io.PrintStream;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
-import java.nio.charset.StandardCharsets;
 import java.util.Map;
 
 /**
@@ -24,12 +22,12 @@ final class ContextProxies {
 
     private final ClassLoader loader;
     private final Class<?> contextType; // null without aws-lambda-java-core
-    private final PrintStream out;
+    private final LogSink logs;
 
-    ContextProxies(ClassLoader loader, PrintStream out) {
+    ContextProxies(ClassLoader loader, LogSink logs) {
         this.loader = loader;
         this.contextType = load(CONTEXT);
-        this.out = out;
+        this.logs = logs;
     }
 
     /** contextType is the function's Context interface, or null. */
@@ -137,22 +135,23 @@ final class ContextProxies {
         });
     }
 
-    /** logger writes each message to stdout as is, like AWS's LambdaLogger without telemetry. */
+    /**
+     * logger hands each message to the log sink: log(msg) and
+     * log(msg, LogLevel), for String and byte[] messages.
+     */
     private Object logger() {
         Class<?> type = load(LOGGER);
         if (type == null) {
             return null;
         }
         return proxy(type, (self, m, args) -> {
-            if (m.getName().equals("log") && args != null && args.length >= 1) {
-                Object msg = args[0];
-                if (msg instanceof byte[]) {
-                    out.write((byte[]) msg, 0, ((byte[]) msg).length);
+            if (m.getName().equals("log") && args != null && (args.length == 1 || args.length == 2)) {
+                String level = args.length == 2 && args[1] != null ? args[1].toString() : "UNDEFINED";
+                if (args[0] instanceof byte[]) {
+                    logs.log((byte[]) args[0], level);
                 } else {
-                    byte[] b = String.valueOf(msg).getBytes(StandardCharsets.UTF_8);
-                    out.write(b, 0, b.length);
+                    logs.log(String.valueOf(args[0]), level);
                 }
-                out.flush();
                 return null;
             }
             return unknown(self, m, args, "LambdaLogger");

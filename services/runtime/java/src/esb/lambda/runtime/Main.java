@@ -24,16 +24,16 @@ public final class Main {
     private final ContextProxies contexts;
     private final Json json;
     private final InvokeData.FunctionEnv env;
-    private final PrintStream out;
+    private final LogSink logs;
 
     private Main(RuntimeApi api, HandlerLoader.Handler handler, ContextProxies contexts, Json json,
-            InvokeData.FunctionEnv env, PrintStream out) {
+            InvokeData.FunctionEnv env, LogSink logs) {
         this.api = api;
         this.handler = handler;
         this.contexts = contexts;
         this.json = json;
         this.env = env;
-        this.out = out;
+        this.logs = logs;
     }
 
     /**
@@ -61,7 +61,7 @@ public final class Main {
         json.write(Faults.body(new IllegalStateException("training")));
         Faults.logLine(new IllegalStateException("training"));
         ClassLoader loader = UserClassLoader.create("/nonexistent", "/nonexistent");
-        new ContextProxies(loader, System.out).contextType();
+        new ContextProxies(loader, new LogSink(System.out, "JSON", null, json)).contextType();
         new HandlerLoader(loader, null, json).load("example.Missing::handle");
         ((java.net.HttpURLConnection) new java.net.URL("http://127.0.0.1:9/").openConnection()).setRequestMethod("POST");
     }
@@ -83,27 +83,25 @@ public final class Main {
             System.err.println("esb lambda runtime: AWS_LAMBDA_RUNTIME_API is not set");
             return 2;
         }
-        if ("JSON".equalsIgnoreCase(environ.get("AWS_LAMBDA_LOG_FORMAT"))) {
-            System.err.println("esb lambda runtime: AWS_LAMBDA_LOG_FORMAT=JSON is not supported by ESB's Java runtime; logs stay text");
-        }
         String taskRoot = environ.getOrDefault("LAMBDA_TASK_ROOT", System.getProperty("user.dir"));
         String optDir = environ.getOrDefault("ESB_RUNTIME_OPT_DIR", "/opt");
 
         RuntimeApi api = new RuntimeApi(address);
         Json json = new Json();
+        LogSink logs = new LogSink(out, environ.get("AWS_LAMBDA_LOG_FORMAT"), environ.get("AWS_LAMBDA_LOG_LEVEL"), json);
         try {
             ClassLoader loader = UserClassLoader.create(taskRoot, optDir);
             Thread.currentThread().setContextClassLoader(loader);
-            ContextProxies contexts = new ContextProxies(loader, out);
+            ContextProxies contexts = new ContextProxies(loader, logs);
             HandlerLoader.Handler handler;
             try {
                 handler = new HandlerLoader(loader, contexts.contextType(), json).load(handlerName);
             } catch (Fault f) {
-                out.print(f.logLine());
+                logs.error(f.logLine());
                 api.postInitError(json.write(f.body()), f.headerType());
                 return 1;
             }
-            return new Main(api, handler, contexts, json, new InvokeData.FunctionEnv(environ), out).serveForever();
+            return new Main(api, handler, contexts, json, new InvokeData.FunctionEnv(environ), logs).serveForever();
         } catch (IOException e) {
             // The Runtime API is gone: nothing sensible is left to do, and
             // Lambda (or RIE) restarts the runtime.
@@ -124,6 +122,7 @@ public final class Main {
     /** serveOne returns an exit code when the runtime must stop. */
     private Integer serveOne() throws IOException {
         RuntimeApi.Invocation inv = api.next();
+        logs.setRequestId(inv.requestId);
         String traceId = inv.header("Lambda-Runtime-Trace-Id");
         if (traceId != null) {
             System.setProperty(TRACE_PROPERTY, traceId);
@@ -147,7 +146,7 @@ public final class Main {
             return reportFault(inv.requestId, f);
         } catch (Throwable t) {
             Faults.filter(t);
-            out.print(Faults.logLine(t));
+            logs.error(Faults.logLine(t));
             api.postError(inv.requestId, json.write(Faults.body(t)), t.getClass().getName(),
                     new String(json.write(Faults.xrayCause(t)), StandardCharsets.UTF_8));
             // The JVM cannot be trusted after these: Lambda starts a new one.
@@ -163,7 +162,7 @@ public final class Main {
     }
 
     private Integer reportFault(String requestId, Fault f) throws IOException {
-        out.print(f.logLine());
+        logs.error(f.logLine());
         api.postError(requestId, json.write(f.body()), f.headerType(), null);
         return f.fatal ? 1 : null;
     }
