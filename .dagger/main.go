@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 
 	"github.com/esb-dev/esb/dagger/internal/dagger"
 	"github.com/esb-dev/esb/internal/compose"
@@ -102,7 +103,10 @@ func (m *Esb) Deploy(
 		Tag:            tag,
 		CacheNamespace: e.Project(),
 		Mode:           mode,
-		Events:         stderrEvents(),
+		// The module runs on the engine's native platform, which is what
+		// the functions are built for.
+		HostArch: deploy.LambdaArch(runtime.GOARCH),
+		Events:   stderrEvents(),
 	}, steps)
 	if err != nil {
 		return nil, err

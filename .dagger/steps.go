@@ -58,7 +58,7 @@ func (s *moduleSteps) ImageExists(context.Context, string, string) (bool, error)
 
 // Build implements deploy.Steps with the module's session.
 func (s *moduleSteps) Build(ctx context.Context, req pipeline.Request) (pipeline.Result, error) {
-	req.Bases = pipeline.Bases{FS: lambdaimages.Context(), Dockerfile: lambdaimages.Dockerfile}
+	req.Bases = pipeline.Bases{FS: lambdaimages.Context(), Dockerfile: lambdaimages.Dockerfile, Fingerprint: lambdaimages.Fingerprint}
 	req.Sources = s.sources
 	req.SourcesRoot = s.root
 	res, err := pipeline.Run(ctx, s.client, req)

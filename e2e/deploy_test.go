@@ -31,7 +31,9 @@ import (
 
 // TestDeployRuntimes deploys one Python, one Node.js and one custom-runtime
 // function through the real pipeline, then runs each published image on its
-// own and invokes it through its Runtime Interface Emulator.
+// own and invokes it through its Runtime Interface Emulator; then one
+// function per supported language runtime, checked through the gateway
+// (everyRuntime).
 func TestDeployRuntimes(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, "deploy", 300)
@@ -181,6 +183,11 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Contains(t, res.stderr, fmt.Sprintf("registry %s not ready after 1m0s", s.layout.RegistryAddr()))
 		assert.Equal(t, before, s.snapshotConfig(t))
 	})
+
+	// Last: it adds functions the subtests above do not expect.
+	t.Run("every language runtime", func(t *testing.T) {
+		everyRuntime(t, s, docker)
+	})
 }
 
 // pyVersion reads the Python function's VERSION.
@@ -221,6 +228,13 @@ func buildBootstrap(t *testing.T, dir string) {
 // port); it returns the invoke URL.
 func runFunction(ctx context.Context, t *testing.T, docker client.APIClient, fn runtimeconfig.Function, name string) string {
 	t.Helper()
+	return startFunction(ctx, t, docker, createFunction(ctx, t, docker, fn, name))
+}
+
+// createFunction pulls a function's image by digest and creates (does not
+// start) a container of it with the environment functions.yml gives it.
+func createFunction(ctx context.Context, t *testing.T, docker client.APIClient, fn runtimeconfig.Function, name string) string {
+	t.Helper()
 	image := pinnedImage(fn)
 	pullImage(ctx, t, docker, image)
 	t.Cleanup(func() { removeImage(docker, image) })
@@ -241,8 +255,15 @@ func runFunction(ctx context.Context, t *testing.T, docker client.APIClient, fn 
 	t.Cleanup(func() {
 		_ = docker.ContainerRemove(context.Background(), created.ID, container.RemoveOptions{Force: true})
 	})
-	require.NoError(t, docker.ContainerStart(ctx, created.ID, container.StartOptions{}))
-	inspect, err := docker.ContainerInspect(ctx, created.ID)
+	return created.ID
+}
+
+// startFunction starts a container createFunction made and returns the
+// invoke URL of its RIE.
+func startFunction(ctx context.Context, t *testing.T, docker client.APIClient, id string) string {
+	t.Helper()
+	require.NoError(t, docker.ContainerStart(ctx, id, container.StartOptions{}))
+	inspect, err := docker.ContainerInspect(ctx, id)
 	require.NoError(t, err)
 	bindings := inspect.NetworkSettings.Ports["8080/tcp"]
 	require.NotEmpty(t, bindings)

@@ -78,17 +78,29 @@ type Request struct {
 	// empty keeps them in the engine only (Result.Files), as a Dagger
 	// module returning them to its caller needs.
 	Output string
+	// MavenMirror is the Maven repository (URL) Maven and Gradle builds of
+	// Java functions fetch from; empty refuses such builds (CheckBuilds).
+	MavenMirror string
+	// Architecture (x86_64 or arm64) is what functions that declare no
+	// Architectures are built for: the host's. Empty leaves it to the
+	// engine's native platform.
+	Architecture string
 	// Concurrency bounds parallel function builds; 0 means 4.
 	Concurrency int
 	Events      progress.Sink
 }
 
-// Bases provides the base image of each runtime family: either built from
-// the Dockerfiles in FS, or an image a user pointed a runtime at.
+// Bases provides the base image of each runtime: either built from the
+// Dockerfiles in FS, or an image a user pointed a runtime at.
 type Bases struct {
 	FS fs.FS
-	// Dockerfile names the Dockerfile in FS of a runtime family.
-	Dockerfile func(family string) (string, error)
+	// Dockerfile names the Dockerfile in FS of a runtime.
+	Dockerfile func(runtime string) (string, error)
+	// Fingerprint hashes a Dockerfile of FS with what it copies; when set,
+	// a function's Source covers its own base only, so editing one
+	// runtime's client rebuilds that runtime's functions alone. Unset, the
+	// whole of FS counts.
+	Fingerprint func(dockerfile string) (string, error)
 	// Images overrides the base of a runtime with an image ref, e.g.
 	// python3.13=public.ecr.aws/lambda/python:3.13 where that is reachable.
 	Images map[string]string
@@ -133,7 +145,7 @@ func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 	if req.Events == nil {
 		req.Events = progress.Discard{}
 	}
-	r := &run{dag: dag, req: req, bases: map[string]*dagger.Container{}, builtBases: map[string]bool{}}
+	r := &run{dag: dag, req: req, bases: map[string]*dagger.Container{}, builtBases: map[string]string{}}
 	defer func() {
 		for _, dir := range r.temps {
 			_ = os.RemoveAll(dir) // a leftover in the temp dir harms nothing
@@ -158,6 +170,9 @@ func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 		return Result{}, err
 	}
 	bases, warnings := r.publishBases(ctx)
+	r.mu.Lock()
+	warnings = append(r.warnings, warnings...)
+	r.mu.Unlock()
 	return Result{Config: cfg, Functions: built, Files: files, Bases: bases, Warnings: warnings}, nil
 }
 
@@ -171,13 +186,14 @@ func (r *run) publishBases(ctx context.Context) ([]PublishedBase, []string) {
 	var out []PublishedBase
 	var warnings []string
 	done := map[string]bool{}
-	for _, rt := range slices.Sorted(maps.Keys(r.builtBases)) {
+	for _, key := range slices.Sorted(maps.Keys(r.builtBases)) {
+		rt := r.builtBases[key]
 		ref := r.req.PublishBases[rt]
 		if ref == "" || done[ref] {
 			continue
 		}
 		done[ref] = true
-		published, err := r.bases[rt].Publish(ctx, ref)
+		published, err := r.bases[key].Publish(ctx, ref)
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("runtime base %s not kept for later deploys: publish %s: %s", rt, ref, err))
 			continue
@@ -195,9 +211,10 @@ type run struct {
 
 	mu    sync.Mutex
 	bases map[string]*dagger.Container
-	// builtBases are the runtimes whose base this run builds from its
-	// Dockerfile (not an image).
-	builtBases map[string]bool
+	// builtBases are the bases (runtime@platform) this run builds from
+	// their Dockerfile (not an image), with their runtime.
+	builtBases map[string]string
+	warnings   []string
 	temps      []string // host directories to remove when Run returns
 }
 
@@ -317,11 +334,12 @@ func shortDigest(d string) string {
 
 // container is the function's image, not yet evaluated.
 func (r *run) container(f sam.Function) (*dagger.Container, error) {
+	platform := r.platform(f)
 	if f.PackageType == sam.PackageImage {
 		if f.ImageURI != "" {
-			return r.dag.Container().From(f.ImageURI), nil
+			return r.dag.Container(dagger.ContainerOpts{Platform: platform}).From(f.ImageURI), nil
 		}
-		opts := dagger.DirectoryDockerBuildOpts{Dockerfile: f.Dockerfile}
+		opts := dagger.DirectoryDockerBuildOpts{Dockerfile: f.Dockerfile, Platform: platform}
 		if r.nonce != "" {
 			opts.BuildArgs = []dagger.BuildArg{{Name: "ESB_CACHEBUST", Value: r.nonce}}
 		}
@@ -331,7 +349,7 @@ func (r *run) container(f sam.Function) (*dagger.Container, error) {
 	if !ok {
 		return nil, fmt.Errorf("unsupported runtime %q (supported: %s)", f.Runtime, strings.Join(runtimecatalog.Names(), ", "))
 	}
-	ctr, err := r.base(rt)
+	ctr, err := r.base(rt, platform)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +358,9 @@ func (r *run) container(f sam.Function) (*dagger.Container, error) {
 	}
 	for _, l := range f.Layers {
 		ctr = ctr.WithDirectory("/opt", r.hostDir(l.ContentDir))
-		ctr = r.installDeps(ctr, rt.Family, l.ContentDir, layerDepsDir(rt.Family))
+		if ctr, err = r.installDeps(ctr, rt, l.ContentDir, layerDepsDir(rt.Family)); err != nil {
+			return nil, fmt.Errorf("layer %s: %w", l.Name, err)
+		}
 	}
 	code, err := r.code(f)
 	if err != nil {
@@ -350,7 +370,9 @@ func (r *run) container(f sam.Function) (*dagger.Container, error) {
 	if f.CodeDir != "" {
 		// A deployment package (archive or inline code) is used as it is,
 		// as Lambda does: its dependencies are already inside.
-		ctr = r.installDeps(ctr, rt.Family, f.CodeDir, "/var/task")
+		if ctr, err = r.installDeps(ctr, rt, f.CodeDir, "/var/task"); err != nil {
+			return nil, err
+		}
 	}
 	if r.nonce != "" {
 		ctr = ctr.WithoutEnvVariable("ESB_CACHEBUST")
@@ -393,7 +415,9 @@ func (r *run) tempDir() (string, error) {
 }
 
 // layerDepsDir is where a layer's own dependencies land, as AWS's layer
-// layout has them.
+// layout has them. Java and Ruby layers are used as they come (jars in
+// java/lib, gems in ruby/gems/<version>): installDeps warns about a build
+// file it leaves alone there.
 func layerDepsDir(family string) string {
 	switch family {
 	case runtimecatalog.FamilyPython:
@@ -405,18 +429,25 @@ func layerDepsDir(family string) string {
 	}
 }
 
-// installDeps installs requirements.txt or package.json found in hostDir
-// into target inside the image, through the env's package caches. Both need
-// a reachable package index (PyPI or npm registry, or a mirror set with
-// PIP_INDEX_URL / NPM_CONFIG_REGISTRY in the base image).
-func (r *run) installDeps(ctr *dagger.Container, family, hostDir, target string) *dagger.Container {
+// installDeps installs the dependencies a code directory declares
+// (requirements.txt, package.json, Gemfile) into target inside the image,
+// through the env's package caches, and compiles a Java function. Each
+// needs its package index reachable (PyPI, the npm registry, a gem server,
+// a Maven mirror, or a mirror of them configured in the base image);
+// vendored gems (vendor/cache) and plain Java sources need none.
+func (r *run) installDeps(ctr *dagger.Container, rt runtimecatalog.Runtime, hostDir, target string) (*dagger.Container, error) {
 	if target == "" {
-		return ctr
+		for _, manifest := range []string{"Gemfile", "pom.xml", "build.gradle", "requirements.txt", "package.json"} {
+			if fileExists(filepath.Join(hostDir, manifest)) {
+				r.warn(fmt.Sprintf("layer %s: %s is not installed: ESB installs %s layers as they are (lay them out as AWS's layer layout wants)", hostDir, manifest, rt.Family))
+			}
+		}
+		return ctr, nil
 	}
-	switch family {
+	switch rt.Family {
 	case runtimecatalog.FamilyPython:
 		if !fileExists(filepath.Join(hostDir, "requirements.txt")) {
-			return ctr
+			return ctr, nil
 		}
 		src := target
 		if target == "/opt/python" {
@@ -425,23 +456,47 @@ func (r *run) installDeps(ctr *dagger.Container, family, hostDir, target string)
 		return ctr.
 			WithMountedCache("/root/.cache/pip", r.cache("pip")).
 			WithExec([]string{"python3", "-m", "pip", "install", "--disable-pip-version-check", "--break-system-packages",
-				"--no-compile", "-r", src + "/requirements.txt", "--target", target})
+				"--no-compile", "-r", src + "/requirements.txt", "--target", target}), nil
 	case runtimecatalog.FamilyNodejs:
 		dir := target
 		if target == "/opt/nodejs" {
 			dir = "/opt"
 		}
 		if !fileExists(filepath.Join(hostDir, "package.json")) {
-			return ctr
+			return ctr, nil
 		}
+		// The official node binaries trust their own CA list only: the
+		// system bundle (where the engine puts a site's extra CAs) is added
+		// for the install, not for the function.
 		return ctr.
 			WithMountedCache("/root/.npm", r.cache("npm")).
 			WithWorkdir(dir).
-			WithExec([]string{"npm", "install", "--omit=dev", "--no-audit", "--no-fund"}).
-			WithWorkdir("/var/task")
+			WithEnvVariable("NODE_EXTRA_CA_CERTS", "/etc/ssl/certs/ca-certificates.crt").
+			WithExec([]string{"npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--no-update-notifier"}).
+			WithoutEnvVariable("NODE_EXTRA_CA_CERTS").
+			WithWorkdir("/var/task"), nil
+	case runtimecatalog.FamilyRuby:
+		if !fileExists(filepath.Join(hostDir, "Gemfile")) {
+			return ctr, nil
+		}
+		return r.bundleInstall(ctr, hostDir, target), nil
+	case runtimecatalog.FamilyJava:
+		return r.javaBuild(ctr, hostDir, rt.Version)
 	default:
-		return ctr
+		return ctr, nil
 	}
+}
+
+// warn records something the build did not do, for Result.Warnings.
+func (r *run) warn(w string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.warnings = append(r.warnings, w)
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 func fileExists(p string) bool {
@@ -480,23 +535,41 @@ func within(root, path string) (string, bool) {
 	return filepath.ToSlash(rel), true
 }
 
-// base is the runtime's base image, built once per run.
-func (r *run) base(rt runtimecatalog.Runtime) (*dagger.Container, error) {
+// platform is the OCI platform a function is built for: its declared
+// architecture, else the host's (deploy refuses a function declared for
+// another architecture than the host's before anything is built).
+func (r *run) platform(f sam.Function) dagger.Platform {
+	arch := r.req.Architecture
+	if len(f.Architectures) > 0 {
+		arch = f.Architectures[0]
+	}
+	switch arch {
+	case "x86_64":
+		return "linux/amd64"
+	case "arm64":
+		return "linux/arm64"
+	}
+	return ""
+}
+
+// base is the runtime's base image for a platform, built once per run.
+func (r *run) base(rt runtimecatalog.Runtime, platform dagger.Platform) (*dagger.Container, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if ctr, ok := r.bases[rt.Name]; ok {
+	key := rt.Name + "@" + string(platform)
+	if ctr, ok := r.bases[key]; ok {
 		return ctr, nil
 	}
 	var ctr *dagger.Container
 	if img := r.req.Bases.Images[rt.Name]; img != "" {
-		ctr = r.dag.Container().From(img)
+		ctr = r.dag.Container(dagger.ContainerOpts{Platform: platform}).From(img)
 	} else if img := r.req.BaseImages[rt.Name]; img != "" && r.nonce == "" {
-		ctr = r.dag.Container().From(img)
+		ctr = r.dag.Container(dagger.ContainerOpts{Platform: platform}).From(img)
 	} else {
 		if r.req.Bases.FS == nil || r.req.Bases.Dockerfile == nil {
 			return nil, errors.New("no runtime base images configured")
 		}
-		dockerfile, err := r.req.Bases.Dockerfile(rt.Family)
+		dockerfile, err := r.req.Bases.Dockerfile(rt.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -504,14 +577,14 @@ func (r *run) base(rt runtimecatalog.Runtime) (*dagger.Container, error) {
 		if err != nil {
 			return nil, fmt.Errorf("runtime %s: %w", rt.Name, err)
 		}
-		opts := dagger.DirectoryDockerBuildOpts{Dockerfile: dockerfile}
+		opts := dagger.DirectoryDockerBuildOpts{Dockerfile: dockerfile, Platform: platform}
 		if r.nonce != "" {
 			opts.BuildArgs = []dagger.BuildArg{{Name: "ESB_CACHEBUST", Value: r.nonce}}
 		}
 		ctr = dir.DockerBuild(opts)
-		r.builtBases[rt.Name] = true
+		r.builtBases[key] = rt.Name
 	}
-	r.bases[rt.Name] = ctr
+	r.bases[key] = ctr
 	return ctr, nil
 }
 

@@ -18,7 +18,7 @@ import (
 
 // sourceVersion changes whenever the way images are built changes, so a
 // new esb rebuilds what an older one built.
-const sourceVersion = "esb-build-1"
+const sourceVersion = "esb-build-2"
 
 // skippedDirs are left out of uploads and fingerprints at any depth: local
 // tool output that does not belong in an image.
@@ -70,6 +70,16 @@ func Source(f sam.Function, bases Bases) (digest string, ok bool, err error) {
 			return "", false, nil
 		}
 		field("base-image", img)
+	} else if bases.Fingerprint != nil && bases.Dockerfile != nil {
+		dockerfile, err := bases.Dockerfile(rt.Name)
+		if err != nil {
+			return "", false, err
+		}
+		fp, err := bases.Fingerprint(dockerfile)
+		if err != nil {
+			return "", false, err
+		}
+		field("base", fp)
 	} else if bases.FS != nil {
 		if err := hashFS(h, bases.FS); err != nil {
 			return "", false, fmt.Errorf("runtime bases: %w", err)

@@ -20,6 +20,9 @@ LOG_DIR=$ESB_HOME/log
 DAGGER_VERSION=v0.19.10
 COMPOSE_VERSION=v5.6.0
 GO_TOOLCHAIN=go1.26.8
+# amd64 or arm64: the Go toolchain image and every image built here follow
+# the host (arm64 is built the same way, but untested: no arm64 machine).
+GOARCH_HOST=$(go env GOARCH 2>/dev/null || dpkg --print-architecture)
 GOLANG_IMAGE=golang:1.26-bookworm
 # The engine image compose runs; its tag lives once, in the compose file.
 DAGGER_ENGINE_IMAGE=$(sed -n 's/^ *image: \(esb\/dagger-engine:.*\)$/\1/p' "$REPO/compose/docker-compose.infra.yml")
@@ -155,11 +158,11 @@ ensure_golang_image() {
 	if can_pull "$GOLANG_IMAGE"; then ok "$GOLANG_IMAGE pulled"; return; fi
 	step "building $GOLANG_IMAGE from golang.org/toolchain@$GO_TOOLCHAIN"
 	local t=$SECONDS zip ctx
-	zip=$(GOFLAGS=-mod=mod go mod download -json "golang.org/toolchain@v0.0.1-$GO_TOOLCHAIN.linux-amd64" | sed -n 's/^\t"Zip": "\(.*\)",$/\1/p')
+	zip=$(GOFLAGS=-mod=mod go mod download -json "golang.org/toolchain@v0.0.1-$GO_TOOLCHAIN.linux-$GOARCH_HOST" | sed -n 's/^\t"Zip": "\(.*\)",$/\1/p')
 	[ -n "$zip" ] || die "go mod download of the $GO_TOOLCHAIN toolchain failed"
 	ctx=$(mktemp -d)
 	(cd "$ctx" && python3 -c 'import sys,zipfile; zipfile.ZipFile(sys.argv[1]).extractall(".")' "$zip" 2>/dev/null || unzip -q "$zip")
-	mv "$ctx/golang.org/toolchain@v0.0.1-$GO_TOOLCHAIN.linux-amd64" "$ctx/go"
+	mv "$ctx/golang.org/toolchain@v0.0.1-$GO_TOOLCHAIN.linux-$GOARCH_HOST" "$ctx/go"
 	rm -rf "$ctx/golang.org"
 	chmod -R a+rX "$ctx/go" && find "$ctx/go/bin" "$ctx/go/pkg/tool" -type f -exec chmod +x {} +
 	docker build -q -t "$GOLANG_IMAGE" -f "$REPO/services/golang/Dockerfile" "$ctx" >"$LOG_DIR/golang-build.log" 2>&1 ||
@@ -226,6 +229,14 @@ ensure_dagger() {
 	ok "dagger CLI $("$BIN/dagger" version | cut -d' ' -f2) at $BIN/dagger"
 }
 
+# The runtime clients' own test suites run on the host under `go test`:
+# Java (javac, and Debian's Jackson, which the Java client binds JSON with)
+# and Ruby; Python 3 and Node.js come with the host.
+ensure_client_test_tools() {
+	apt_install ruby openjdk-17-jdk-headless libjackson2-databind-java
+	ok "ruby $(ruby -e 'print RUBY_VERSION'), $(javac -version 2>&1), Jackson in /usr/share/java"
+}
+
 # timed runs a step and records how long it took in $TIMES, for the table
 # main prints at the end (steps run side by side, so each writes a line).
 TIMES=$(mktemp)
@@ -271,7 +282,15 @@ go_chain() {
 main() {
 	local t0=$SECONDS
 	command -v go >/dev/null 2>&1 || die "Go is required on PATH"
+	case "$GOARCH_HOST" in
+	amd64) ;;
+	arm64) echo "    note: arm64 host: everything builds for arm64; this path is untested (no arm64 CI machine)" >&2 ;;
+	*) die "unsupported host architecture $GOARCH_HOST (amd64 or arm64)" ;;
+	esac
+	# apt holds one lock: the steps that install Debian packages go one
+	# after another.
 	timed docker ensure_docker
+	timed client-test-tools ensure_client_test_tools
 	ensure_ca
 	# Installed up front: two debootstraps side by side would both want
 	# apt's lock to install it.

@@ -31,6 +31,8 @@ type deployOptions struct {
 	projectDir    string
 	engine        string
 	runtimeImages []string
+	aliases       []string
+	maven         string
 }
 
 func deployCommand() command {
@@ -55,6 +57,8 @@ gateway picks the new routes up without a restart.`)
 			fs.StringVar(&opts.projectDir, "project-dir", c.getenv("ESB_PROJECT_DIR"), "ESB checkout holding compose/ (default: found above the current or template directory; $ESB_PROJECT_DIR)")
 			fs.StringVar(&opts.engine, "engine", c.getenv("ESB_DAGGER_RUNNER_HOST"), "Dagger engine to use instead of the env's (e.g. unix:///run/dagger/engine.sock, docker-container://name; $ESB_DAGGER_RUNNER_HOST)")
 			fs.StringArrayVar(&opts.runtimeImages, "runtime-image", nil, "use IMAGE as the base of RUNTIME instead of the built-in one: RUNTIME=IMAGE (repeatable)")
+			bindRuntimeAliases(fs, &opts.aliases)
+			bindMavenMirror(fs, c, &opts.maven)
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
@@ -93,6 +97,10 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	if err != nil {
 		return usageError{err}
 	}
+	aliases, err := runtimeAliases(c, opts.aliases)
+	if err != nil {
+		return usageError{err}
+	}
 	cwd, _ := os.Getwd()
 	projectDir, err := compose.FindDir(opts.projectDir, cwd, filepath.Dir(tmplPath))
 	if err != nil {
@@ -128,6 +136,11 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		return err
 	}
 	defer docker.Close()
+	// Functions run on this engine: they are built for its architecture.
+	hostArch := ""
+	if info, err := docker.Info(ctx); err == nil {
+		hostArch = deploy.LambdaArch(info.Architecture)
+	}
 
 	bases, baseRefs, err := runtimeBases(images)
 	if err != nil {
@@ -151,6 +164,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	sum, err := deploy.Run(ctx, deploy.Options{
 		Template:           tmplPath,
 		ParameterOverrides: overrides,
+		RuntimeAliases:     aliases,
 		StackName:          l.Env.Project(),
 		ConfigDir:          l.ConfigDir,
 		Output:             output,
@@ -162,6 +176,8 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		NoCache:            opts.noCache,
 		Mode:               opts.mode,
 		GatewayPort:        l.Ports["PORT_GATEWAY"],
+		MavenMirror:        opts.maven,
+		HostArch:           hostArch,
 		Events:             selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),
 	}, steps)
 	if err != nil {
@@ -256,11 +272,16 @@ func printSummary(c *cli, sum deploy.Summary) {
 func runtimeBases(images map[string]string) (pipeline.Bases, []string, error) {
 	ctx := lambdaimages.Context()
 	var dockerfiles []string
-	for _, family := range []string{runtimecatalog.FamilyPython, runtimecatalog.FamilyNodejs, runtimecatalog.FamilyProvided} {
-		name, err := lambdaimages.Dockerfile(family)
+	seen := map[string]bool{}
+	for _, rt := range runtimecatalog.Names() {
+		name, err := lambdaimages.Dockerfile(rt)
 		if err != nil {
 			return pipeline.Bases{}, nil, err
 		}
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
 		data, err := fs.ReadFile(ctx, name)
 		if err != nil {
 			return pipeline.Bases{}, nil, fmt.Errorf("runtime base %s: %w", name, err)
@@ -272,5 +293,5 @@ func runtimeBases(images map[string]string) (pipeline.Bases, []string, error) {
 			return pipeline.Bases{}, nil, usageError{fmt.Errorf("--runtime-image %s: unknown runtime (supported: %s)", rt, strings.Join(runtimecatalog.Names(), ", "))}
 		}
 	}
-	return pipeline.Bases{FS: ctx, Dockerfile: lambdaimages.Dockerfile, Images: images}, deploy.FromImages(dockerfiles...), nil
+	return pipeline.Bases{FS: ctx, Dockerfile: lambdaimages.Dockerfile, Fingerprint: lambdaimages.Fingerprint, Images: images}, deploy.FromImages(dockerfiles...), nil
 }

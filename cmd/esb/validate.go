@@ -6,11 +6,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/esb-dev/esb/internal/configgen"
+	"github.com/esb-dev/esb/internal/deploy"
+	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/internal/sam"
+	"github.com/esb-dev/esb/pipeline"
 )
 
 // validateOptions are the flags of `esb validate`.
@@ -18,6 +24,8 @@ type validateOptions struct {
 	template  string
 	overrides []string
 	output    string
+	aliases   []string
+	maven     string
 }
 
 func validateCommand() command {
@@ -27,10 +35,12 @@ func validateCommand() command {
 		summary: summary,
 		run: func(ctx context.Context, c *cli, args []string) error {
 			var opts validateOptions
-			fs := newFlagSet(c, "validate", "[-t template.yml] [--parameter-overrides K=V ...] [-o DIR]", summary)
+			fs := newFlagSet(c, "validate", "[-t template.yml] [--parameter-overrides K=V ...] [--runtime-alias FROM=TO ...] [-o DIR]", summary)
 			fs.StringVarP(&opts.template, "template", "t", "", "SAM template (default: template.yaml or template.yml in the current directory)")
 			fs.StringArrayVar(&opts.overrides, "parameter-overrides", nil, "template parameter values: K=V, \"K1=V1 K2=V2\" or ParameterKey=K,ParameterValue=V (repeatable)")
 			fs.StringVarP(&opts.output, "output", "o", "", "write functions.yml, routing.yml and resources.yml into `DIR` instead of printing them")
+			bindRuntimeAliases(fs, &opts.aliases)
+			bindMavenMirror(fs, c, &opts.maven)
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
@@ -48,12 +58,31 @@ func runValidate(_ context.Context, c *cli, opts validateOptions) error {
 	if err != nil {
 		return usageError{err}
 	}
-	tmpl, err := sam.ParseFile(path, sam.Options{ParameterOverrides: overrides})
+	aliases, err := runtimeAliases(c, opts.aliases)
+	if err != nil {
+		return usageError{err}
+	}
+	tmpl, err := sam.ParseFile(path, sam.Options{ParameterOverrides: overrides, RuntimeAliases: aliases})
 	if err != nil {
 		return templateError(path, err)
 	}
 	for _, w := range tmpl.Warnings {
 		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	}
+	if err := pipeline.CheckBuilds(tmpl, opts.maven); err != nil {
+		return err
+	}
+	// Validate runs without Docker: this machine stands in for the host
+	// a deploy would build on, and a mismatch only warns (the template may
+	// be deployed elsewhere).
+	archWarnings, archErr := deploy.CheckArchitectures(tmpl, deploy.LambdaArch(runtime.GOARCH))
+	for _, w := range archWarnings {
+		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	}
+	if archErr != nil {
+		for _, line := range strings.Split(archErr.Error(), "\n") {
+			fmt.Fprintf(c.stderr, "warning: %s (esb deploy refuses it on this machine)\n", line)
+		}
 	}
 	cfg, err := configgen.Generate(tmpl, configgen.Options{})
 	if err != nil {
@@ -97,6 +126,23 @@ func runValidate(_ context.Context, c *cli, opts validateOptions) error {
 	}
 	fmt.Fprintln(c.stderr)
 	return nil
+}
+
+// bindRuntimeAliases adds --runtime-alias, shared by deploy and validate so
+// both read a template the same way.
+func bindRuntimeAliases(fs *pflag.FlagSet, into *[]string) {
+	fs.StringArrayVar(into, "runtime-alias", nil, "run functions of runtime FROM on the supported runtime TO, with a warning: FROM=TO, e.g. python3.12=python3.13 (repeatable; adds to $"+runtimecatalog.AliasEnv+")")
+}
+
+// runtimeAliases are $ESB_RUNTIME_ALIAS, then the flags (which win for the
+// same runtime).
+func runtimeAliases(c *cli, flags []string) (runtimecatalog.Aliases, error) {
+	return runtimecatalog.ParseAliases(append([]string{c.getenv(runtimecatalog.AliasEnv)}, flags...)...)
+}
+
+// bindMavenMirror adds --maven-mirror, shared by deploy and validate.
+func bindMavenMirror(fs *pflag.FlagSet, c *cli, into *string) {
+	fs.StringVar(into, "maven-mirror", c.getenv("ESB_MAVEN_MIRROR"), "Maven repository `URL` that Maven and Gradle builds of Java functions fetch from ($ESB_MAVEN_MIRROR); without one such functions are refused")
 }
 
 // findTemplate returns the template to read: the one named, else the SAM

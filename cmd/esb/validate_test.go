@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -121,9 +122,13 @@ func TestValidateParameterOverrides(t *testing.T) {
 	}
 }
 
-func TestValidateBadTemplate(t *testing.T) {
+// oneFunctionTemplate writes a template of one function with code in src/
+// (holding app.py) and the given extra property lines; it returns its path.
+func oneFunctionTemplate(t *testing.T, runtime, extra string) string {
+	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "src"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "src", "app.py"), nil, 0o644))
 	tmpl := filepath.Join(dir, "template.yml")
 	require.NoError(t, os.WriteFile(tmpl, []byte(`Transform: AWS::Serverless-2016-10-31
 Resources:
@@ -132,14 +137,17 @@ Resources:
     Properties:
       CodeUri: src/
       Handler: app.handler
-      Runtime: python2.7
-      Timeout: 3000
-`), 0o644))
+      Runtime: `+runtime+"\n"+extra), 0o644))
+	return tmpl
+}
+
+func TestValidateBadTemplate(t *testing.T) {
+	tmpl := oneFunctionTemplate(t, "python2.7", "      Timeout: 3000\n")
 	code, out, errOut := runESB(t, "validate", "-t", tmpl)
 	assert.Equal(t, 1, code)
 	assert.Empty(t, out)
 	assert.Equal(t, "esb validate: "+tmpl+" has 2 errors:\n"+
-		tmpl+`:8:16: Resources.Fn.Properties.Runtime: unsupported runtime "python2.7" (supported: nodejs20.x, provided.al2, provided.al2023, python3.13)`+"\n"+
+		tmpl+`:8:16: Resources.Fn.Properties.Runtime: unsupported runtime "python2.7" (supported: java17, java21, java25, nodejs18.x, nodejs20.x, nodejs22.x, nodejs24.x, provided.al2, provided.al2023, python3.11, python3.13, python3.14, ruby3.3)`+"\n"+
 		tmpl+":9:16: Resources.Fn.Properties.Timeout: 3000 is out of range [1, 900]\n", errOut)
 }
 
@@ -167,4 +175,75 @@ func TestValidateDefaultTemplate(t *testing.T) {
 	code, _, errOut := runESB(t, "validate")
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, errOut, "template.yml is valid: 2 functions, 1 route")
+}
+
+// TestValidateRuntimeAliases: a runtime ESB cannot build is refused with
+// the opt-in; the flag or ESB_RUNTIME_ALIAS runs it on the alias's target,
+// with a warning naming both.
+func TestValidateRuntimeAliases(t *testing.T) {
+	tmpl := oneFunctionTemplate(t, "python3.12", "")
+	tests := []struct {
+		name        string
+		env         string
+		flags       []string
+		wantCode    int
+		wantErr     string
+		wantRuntime string
+	}{
+		{name: "refused without an opt-in", wantCode: 1,
+			wantErr: tmpl + ":8:16: Resources.Fn.Properties.Runtime: unsupported runtime python3.12: no package source ESB builds from ships it (Debian has Python 3.11, 3.13 and 3.14); " +
+				"the nearest supported runtime is python3.13: to run the function on it, opt in with --runtime-alias python3.12=python3.13 (or ESB_RUNTIME_ALIAS=python3.12=python3.13)\n"},
+		{name: "flag", flags: []string{"--runtime-alias", "python3.12=python3.13"}, wantRuntime: "runtime: python3.13\n",
+			wantErr: "warning: " + tmpl + ":8:16: Resources.Fn.Properties.Runtime: runtime python3.12 runs on python3.13 (alias python3.12=python3.13)"},
+		{name: "env", env: "python3.12=python3.11", wantRuntime: "runtime: python3.11\n",
+			wantErr: "runtime python3.12 runs on python3.11 (alias python3.12=python3.11)"},
+		{name: "the flag wins over the env", env: "python3.12=python3.11", flags: []string{"--runtime-alias", "python3.12=python3.14"}, wantRuntime: "runtime: python3.14\n",
+			wantErr: "runtime python3.12 runs on python3.14"},
+		{name: "bad alias is a usage error", flags: []string{"--runtime-alias", "python3.12=nodejs22.x"}, wantCode: 2,
+			wantErr: "esb validate: runtime alias python3.12=nodejs22.x: python3.12 and nodejs22.x are different languages\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			c := &cli{stdout: &stdout, stderr: &stderr, lookupEnv: func(k string) (string, bool) {
+				if k == "ESB_RUNTIME_ALIAS" && tt.env != "" {
+					return tt.env, true
+				}
+				return "", false
+			}}
+			code := run(t.Context(), c, append([]string{"validate", "-t", tmpl}, tt.flags...))
+			require.Equal(t, tt.wantCode, code, stderr.String())
+			assert.Contains(t, stderr.String(), tt.wantErr)
+			if tt.wantRuntime != "" {
+				assert.Contains(t, stdout.String(), tt.wantRuntime)
+			}
+		})
+	}
+}
+
+// TestValidateMavenNeedsMirror: a Maven project is refused up front unless
+// a Maven mirror is configured (flag or ESB_MAVEN_MIRROR).
+func TestValidateMavenNeedsMirror(t *testing.T) {
+	tmpl := oneFunctionTemplate(t, "java21", "")
+	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(tmpl), "src", "pom.xml"), []byte("<project/>"), 0o644))
+	code, _, errOut := runESB(t, "validate", "-t", tmpl)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "Resources.Fn.Properties.CodeUri: src is a maven project, and building it needs a Maven mirror, which is not configured")
+	code, _, errOut = runESB(t, "validate", "-t", tmpl, "--maven-mirror", "http://maven.example/repo")
+	assert.Equal(t, 0, code, errOut)
+}
+
+// TestValidateArchitectures: validate has no Docker engine to ask, so a
+// function declared for another architecture than this machine's is a
+// warning, not an error.
+func TestValidateArchitectures(t *testing.T) {
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "x86_64"
+	}
+	tmpl := oneFunctionTemplate(t, "python3.13", "      Architectures: ["+other+"]\n")
+	code, _, errOut := runESB(t, "validate", "-t", tmpl)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "warning: "+tmpl+":9:22: Resources.Fn.Properties.Architectures: function Fn is declared for "+other)
+	assert.Contains(t, errOut, "(esb deploy refuses it on this machine)")
 }

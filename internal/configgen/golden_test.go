@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,16 +27,20 @@ type caseOptions struct {
 	AccountID          string            `yaml:"account_id"`
 }
 
+// goldenNow dates the runtime deprecation warnings, so the golden files do
+// not change on the day AWS deprecates a runtime a fixture uses.
+func goldenNow() time.Time { return time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC) }
+
 func readCaseOptions(t *testing.T, dir string) sam.Options {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, "options.yml"))
 	if os.IsNotExist(err) {
-		return sam.Options{}
+		return sam.Options{Now: goldenNow()}
 	}
 	require.NoError(t, err)
 	var o caseOptions
 	require.NoError(t, yaml.Unmarshal(data, &o))
-	return sam.Options{ParameterOverrides: o.ParameterOverrides, Region: o.Region, StackName: o.StackName, AccountID: o.AccountID}
+	return sam.Options{ParameterOverrides: o.ParameterOverrides, Region: o.Region, StackName: o.StackName, AccountID: o.AccountID, Now: goldenNow()}
 }
 
 // TestGolden parses every fixture template and compares the generated

@@ -28,6 +28,7 @@ import (
 	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/internal/progress"
 	"github.com/esb-dev/esb/internal/registry"
+	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/internal/sam"
 	"github.com/esb-dev/esb/pipeline"
@@ -43,10 +44,13 @@ const (
 type Options struct {
 	Template           string
 	ParameterOverrides map[string]string
-	StackName          string // AWS::StackName; the compose project name
-	ConfigDir          string
-	Output             string // where the pipeline exports the generated files
-	Registry           string // host:port the images are published to (the host's view)
+	// RuntimeAliases run functions of one runtime on another
+	// (sam.Options.RuntimeAliases).
+	RuntimeAliases runtimecatalog.Aliases
+	StackName      string // AWS::StackName; the compose project name
+	ConfigDir      string
+	Output         string // where the pipeline exports the generated files
+	Registry       string // host:port the images are published to (the host's view)
 	// PullRegistry is host:port of the same registry as the function
 	// runtime reaches it, written into functions.yml; empty means
 	// Registry. Containerd mode: registry:5000, the runtime node's view.
@@ -59,7 +63,15 @@ type Options struct {
 	// GatewayPort is the gateway's port on the host, for the API URLs the
 	// summary gives; 0 leaves the port out.
 	GatewayPort int
-	Events      progress.Sink
+	// MavenMirror is the Maven repository Maven and Gradle builds of Java
+	// functions fetch from; without it such functions are refused before
+	// anything is built.
+	MavenMirror string
+	// HostArch is the architecture (Lambda's name: x86_64 or arm64) of the
+	// engine that runs the functions; empty when unknown. Functions are
+	// built for it, and a function declared for another is refused.
+	HostArch string
+	Events   progress.Sink
 }
 
 // Steps are the side effects a deploy needs, so the workflow is tested
@@ -110,13 +122,23 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	var sum Summary
 
 	ev.phase("parse", progress.Working, "parsing "+opts.Template)
-	tmpl, err := sam.ParseFile(opts.Template, sam.Options{ParameterOverrides: opts.ParameterOverrides, StackName: opts.StackName})
+	tmpl, err := sam.ParseFile(opts.Template, sam.Options{ParameterOverrides: opts.ParameterOverrides, StackName: opts.StackName, RuntimeAliases: opts.RuntimeAliases})
 	if err != nil {
 		ev.phase("parse", progress.Failed, "template has errors")
 		return sum, err
 	}
 	for _, w := range tmpl.Warnings {
 		sum.Warnings = append(sum.Warnings, w.String())
+	}
+	if err := pipeline.CheckBuilds(tmpl, opts.MavenMirror); err != nil {
+		ev.phase("parse", progress.Failed, "a function cannot be built here")
+		return sum, err
+	}
+	archWarnings, err := CheckArchitectures(tmpl, opts.HostArch)
+	sum.Warnings = append(sum.Warnings, archWarnings...)
+	if err != nil {
+		ev.phase("parse", progress.Failed, "a function is declared for another architecture")
+		return sum, err
 	}
 	// functions.yml names images as the runtime pulls them; the engine
 	// publishes the same repository and tag through the host's address.
@@ -180,6 +202,8 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 		Events:          opts.Events,
 		BaseImages:      plan.Images,
 		PublishBases:    plan.Publish,
+		MavenMirror:     opts.MavenMirror,
+		Architecture:    opts.HostArch,
 	})
 	if err != nil {
 		ev.phase("build", progress.Failed, "pipeline failed")

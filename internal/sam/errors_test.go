@@ -24,7 +24,7 @@ func TestErrors(t *testing.T) {
 			name: "unsupported runtime",
 			file: "unsupported-runtime.yml",
 			want: []string{
-				`template.yml:8:16: Resources.HelloFunction.Properties.Runtime: unsupported runtime "python2.7" (supported: nodejs20.x, provided.al2, provided.al2023, python3.13)`,
+				`template.yml:8:16: Resources.HelloFunction.Properties.Runtime: unsupported runtime "python2.7" (supported: java17, java21, java25, nodejs18.x, nodejs20.x, nodejs22.x, nodejs24.x, provided.al2, provided.al2023, python3.11, python3.13, python3.14, ruby3.3)`,
 			},
 		},
 		{

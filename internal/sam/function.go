@@ -402,10 +402,14 @@ func within(dir, path string) bool {
 
 func (p *parser) runtimeAndHandler(o obj, f *Function) {
 	if v, ok := p.required(o, "Runtime", " for Zip functions"); ok {
-		if _, known := runtimecatalog.Lookup(v.s); known {
-			f.Runtime = v.s
+		res, err := runtimecatalog.Resolve(v.s, p.opts.RuntimeAliases, p.opts.Now)
+		if err != nil {
+			p.d.add(p.d.errorAt(v.n, v.path, err))
 		} else {
-			p.d.add(p.d.errf(v.n, v.path, "unsupported runtime %s (supported: %s)", quote(v.s), strings.Join(runtimecatalog.Names(), ", ")))
+			f.Runtime = res.Runtime.Name
+			for _, w := range res.Warnings {
+				p.d.warn(v.n, v.path, "%s", w)
+			}
 		}
 	}
 	if v, ok := p.required(o, "Handler", " for Zip functions"); ok {
@@ -419,10 +423,17 @@ func (p *parser) runtimeAndHandler(o obj, f *Function) {
 // Builds (Metadata.BuildMethod) create files, so they are not checked.
 func (p *parser) checkHandlerFile(v value, f *Function) {
 	rt, ok := runtimecatalog.Lookup(f.Runtime)
-	if !ok || f.BuildMethod != "" {
+	// A Java handler names a class, which a jar, a lib/ jar or sources
+	// compiled at deploy time may hold: the file cannot be checked here.
+	if !ok || f.BuildMethod != "" || rt.Family == runtimecatalog.FamilyJava {
 		return
 	}
 	dot := strings.LastIndex(v.s, ".")
+	if rt.Family == runtimecatalog.FamilyRuby {
+		// file.method or file.Module::Class.method: the file is before the
+		// first dot.
+		dot = strings.Index(v.s, ".")
+	}
 	if dot <= 0 {
 		if rt.Family != runtimecatalog.FamilyProvided {
 			p.d.add(p.d.errf(v.n, v.path, "handler %s: want module.function", quote(v.s)))
@@ -437,6 +448,8 @@ func (p *parser) checkHandlerFile(v value, f *Function) {
 		candidates = []string{m + ".py", m + "/__init__.py"}
 	case runtimecatalog.FamilyNodejs:
 		candidates = []string{module + ".js", module + ".mjs", module + ".cjs"}
+	case runtimecatalog.FamilyRuby:
+		candidates = []string{module + ".rb"}
 	default:
 		return
 	}

@@ -10,8 +10,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/esb-dev/esb/internal/runtimecatalog"
 )
 
 // Defaults of the pseudo parameters, used when Options leaves them empty.
@@ -40,6 +43,13 @@ type Options struct {
 	Region             string // AWS::Region; DefaultRegion if empty
 	AccountID          string // AWS::AccountId; DefaultAccountID if empty
 	StackName          string // AWS::StackName; DefaultStackName if empty
+	// RuntimeAliases run a function whose Runtime ESB cannot build on
+	// another runtime of the language (python3.12=python3.13), with a
+	// warning; only an explicit opt-in fills it.
+	RuntimeAliases runtimecatalog.Aliases
+	// Now dates deprecation warnings (AWS's runtime deprecation dates);
+	// the zero value means the current time.
+	Now time.Time
 }
 
 // ParseFile reads and parses the template at path. Errors name the file as
@@ -242,6 +252,9 @@ func newParser(file, dir string, opts Options) *parser {
 	}
 	if opts.AccountID == "" {
 		opts.AccountID = DefaultAccountID
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
 	}
 	if opts.StackName == "" {
 		opts.StackName = DefaultStackName

@@ -223,7 +223,7 @@ Resources:
 `
 	_, err = Parse("template.yml", []byte(src), dir, Options{})
 	require.Error(t, err)
-	assert.Equal(t, `template.yml:4:14: Globals.Function.Runtime: unsupported runtime "python2.7" (supported: nodejs20.x, provided.al2, provided.al2023, python3.13)`, err.Error())
+	assert.Equal(t, `template.yml:4:14: Globals.Function.Runtime: unsupported runtime "python2.7" (supported: java17, java21, java25, nodejs18.x, nodejs20.x, nodejs22.x, nodejs24.x, provided.al2, provided.al2023, python3.11, python3.13, python3.14, ruby3.3)`, err.Error())
 }
 
 func TestWarnings(t *testing.T) {

@@ -1,8 +1,9 @@
 // Package lambdaimages holds the build contexts of ESB's Lambda base images:
-// one Dockerfile per runtime family, the shared /lambda-entrypoint.sh, and
-// ESB's own Python and Node.js runtime clients. The deploy pipeline hands
-// Context() to the image builder (Dagger's DockerBuild) together with the
-// Dockerfile for the function's family.
+// one Dockerfile per runtime (provided.al2 and provided.al2023 share one),
+// the shared /lambda-entrypoint.sh, and ESB's own Python, Node.js, Java and
+// Ruby runtime clients. The deploy pipeline hands Context() to the image
+// builder (Dagger's DockerBuild) together with the Dockerfile of the
+// function's runtime.
 package lambdaimages
 
 import (
@@ -21,11 +22,13 @@ import (
 //
 //go:embed *.Dockerfile lambda-entrypoint.sh
 //go:embed python/bootstrap python/bootstrap.py python/esb_lambda_runtime/*.py
-//go:embed nodejs/bootstrap nodejs/index.mjs nodejs/lib/*.mjs
+//go:embed nodejs/bootstrap nodejs/index.mjs nodejs/lib/*.mjs nodejs/fetch-node.sh
+//go:embed ruby/bootstrap ruby/lib/esb_lambda_runtime/*.rb
+//go:embed java/bootstrap java/esb-javac java/src
 var buildContext embed.FS
 
-// ErrUnknownFamily is returned for a runtime family without a base image.
-var ErrUnknownFamily = errors.New("no base image for runtime family")
+// ErrNoBase is returned for a runtime without a base image.
+var ErrNoBase = errors.New("no base image for runtime")
 
 // Context returns the build context shared by every base image, rooted where
 // the Dockerfiles are (services/runtime in the repository).
@@ -34,15 +37,20 @@ func Context() fs.FS {
 }
 
 // Dockerfile returns the name, inside Context, of the Dockerfile that builds
-// the base image of a runtime family (runtimecatalog.Family*).
-func Dockerfile(family string) (string, error) {
-	switch family {
-	case runtimecatalog.FamilyPython:
-		return "python3.13.Dockerfile", nil
-	case runtimecatalog.FamilyNodejs:
-		return "nodejs20.x.Dockerfile", nil
-	case runtimecatalog.FamilyProvided:
-		return "provided.Dockerfile", nil
+// the base image of a runtime: <runtime>.Dockerfile, and provided.Dockerfile
+// for the OS-only runtimes. Each runtime's base is cached on its own (see
+// BaseRef), so a new client for one language rebuilds that language only.
+func Dockerfile(runtime string) (string, error) {
+	rt, ok := runtimecatalog.Lookup(runtime)
+	if !ok {
+		return "", fmt.Errorf("%w %q", ErrNoBase, runtime)
 	}
-	return "", fmt.Errorf("%w: %q", ErrUnknownFamily, family)
+	name := rt.Name + ".Dockerfile"
+	if rt.Family == runtimecatalog.FamilyProvided {
+		name = "provided.Dockerfile"
+	}
+	if _, err := fs.Stat(buildContext, name); err != nil {
+		return "", fmt.Errorf("%w %s: %s is not in the build context", ErrNoBase, runtime, name)
+	}
+	return name, nil
 }

@@ -9,8 +9,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-
-	"github.com/esb-dev/esb/internal/runtimecatalog"
 )
 
 // BaseRepository is the repository ESB keeps the runtime base images it
@@ -34,11 +32,7 @@ func BaseRef(dockerfile string) (string, error) {
 // RuntimeBaseRef is the BaseRef of the Dockerfile a runtime's base is
 // built from.
 func RuntimeBaseRef(runtime string) (string, error) {
-	rt, ok := runtimecatalog.Lookup(runtime)
-	if !ok {
-		return "", fmt.Errorf("unsupported runtime %q", runtime)
-	}
-	dockerfile, err := Dockerfile(rt.Family)
+	dockerfile, err := Dockerfile(runtime)
 	if err != nil {
 		return "", err
 	}

@@ -10,7 +10,7 @@ FROM debian:trixie-slim
 ARG ESB_CACHEBUST
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=rie /aws-lambda-rie /usr/local/bin/aws-lambda-rie
 COPY lambda-entrypoint.sh /lambda-entrypoint.sh
 # chmod here, not in the context: files embedded in Go lose their mode bits.

@@ -12,7 +12,7 @@ ARG ESB_CACHEBUST
 # python3-boto3 stands in for the SDK that AWS's image bundles.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-boto3 python3-pip ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 COPY --from=rie /aws-lambda-rie /usr/local/bin/aws-lambda-rie
 COPY lambda-entrypoint.sh /lambda-entrypoint.sh
 COPY python/bootstrap python/bootstrap.py /var/runtime/
