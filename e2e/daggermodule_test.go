@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +20,8 @@ import (
 
 	"github.com/esb-dev/esb/internal/deploy"
 	"github.com/esb-dev/esb/internal/registry"
-	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/internal/sam"
 	lambdaimages "github.com/esb-dev/esb/services/runtime"
 )
 
@@ -39,7 +40,7 @@ func TestDaggerModule(t *testing.T) {
 	// deploy` pushes the runtime bases there itself; a module cannot reach
 	// the host's Docker, so the test does what an earlier esb deploy (or a
 	// site's own mirroring) would have done.
-	mirror(ctx, t, s, runtimeBaseRefs(t)...)
+	mirror(ctx, t, s, runtimeBaseRefs(t, abRuntimes(t, s.root)...)...)
 
 	const tag = "e2e-dmod"
 	deployA := func(t *testing.T) string {
@@ -135,13 +136,30 @@ func mirror(ctx context.Context, t testing.TB, s *stack, refs ...string) {
 	}
 }
 
-// runtimeBaseRefs are the images the runtime base Dockerfiles start from,
-// which `esb deploy` mirrors into an env's registry.
-func runtimeBaseRefs(t testing.TB) []string {
+// abRuntimes are the runtimes of templates A and B, the ones the Dagger
+// module deploys.
+func abRuntimes(t testing.TB, root string) []string {
+	t.Helper()
+	var runtimes []string
+	for _, name := range []string{"template-a.yml", "template-b.yml"} {
+		tmpl, err := sam.ParseFile(filepath.Join(root, "fixtures", name), sam.Options{})
+		require.NoError(t, err, name)
+		for _, f := range tmpl.Functions {
+			if !slices.Contains(runtimes, f.Runtime) {
+				runtimes = append(runtimes, f.Runtime)
+			}
+		}
+	}
+	return runtimes
+}
+
+// runtimeBaseRefs are the images the base Dockerfiles of runtimes start
+// from, which `esb deploy` mirrors into an env's registry.
+func runtimeBaseRefs(t testing.TB, runtimes ...string) []string {
 	t.Helper()
 	var dockerfiles []string
-	for _, family := range []string{runtimecatalog.FamilyPython, runtimecatalog.FamilyNodejs, runtimecatalog.FamilyProvided} {
-		name, err := lambdaimages.Dockerfile(family)
+	for _, rt := range runtimes {
+		name, err := lambdaimages.Dockerfile(rt)
 		require.NoError(t, err)
 		data, err := fs.ReadFile(lambdaimages.Context(), name)
 		require.NoError(t, err)

@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/esb-dev/esb/internal/sam"
 	lambdaimages "github.com/esb-dev/esb/services/runtime"
 )
 
@@ -68,16 +66,13 @@ func (s *stack) builtImages(ctx context.Context, t *testing.T) []string {
 	// handed image costs a push, a pull and a load), and RIE's image, which
 	// the runtime Dockerfiles start from (Debian the suite loads anyway).
 	var bases []string
-	for _, name := range []string{"template-a.yml", "template-b.yml"} {
-		tmpl, err := sam.ParseFile(filepath.Join(s.root, "fixtures", name), sam.Options{})
+	runtimes := abRuntimes(t, s.root)
+	for _, rt := range runtimes {
+		ref, err := lambdaimages.RuntimeBaseRef(rt)
 		require.NoError(t, err)
-		for _, f := range tmpl.Functions {
-			ref, err := lambdaimages.RuntimeBaseRef(f.Runtime)
-			require.NoError(t, err, name)
-			bases = append(bases, ref)
-		}
+		bases = append(bases, ref)
 	}
-	for _, ref := range append(bases, runtimeBaseRefs(t)...) {
+	for _, ref := range append(bases, runtimeBaseRefs(t, runtimes...)...) {
 		if !strings.HasPrefix(ref, "esb/") || slices.Contains(refs, ref) {
 			continue
 		}
