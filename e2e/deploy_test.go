@@ -29,11 +29,21 @@ import (
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 )
 
+// TestDeployEveryRuntime deploys one function per supported language
+// runtime and checks each through the gateway (everyRuntime). It has its
+// own env, and is declared first so that it starts among the first: its
+// deploy builds every runtime base this machine lacks, the longest single
+// step of the suite, and runs beside TestDeployRuntimes rather than after it.
+func TestDeployEveryRuntime(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, "runtimes", 400)
+	s.up(t)
+	everyRuntime(t, s, dockerClient(t))
+}
+
 // TestDeployRuntimes deploys one Python, one Node.js and one custom-runtime
 // function through the real pipeline, then runs each published image on its
-// own and invokes it through its Runtime Interface Emulator; then one
-// function per supported language runtime, checked through the gateway
-// (everyRuntime).
+// own and invokes it through its Runtime Interface Emulator.
 func TestDeployRuntimes(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, "deploy", 300)
@@ -182,11 +192,6 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Equal(t, 1, exit.ExitCode())
 		assert.Contains(t, res.stderr, fmt.Sprintf("registry %s not ready after 1m0s", s.layout.RegistryAddr()))
 		assert.Equal(t, before, s.snapshotConfig(t))
-	})
-
-	// Last: it adds functions the subtests above do not expect.
-	t.Run("every language runtime", func(t *testing.T) {
-		everyRuntime(t, s, docker)
 	})
 }
 
