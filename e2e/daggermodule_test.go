@@ -120,8 +120,22 @@ func (s *stack) dagger(ctx context.Context, t testing.TB, args ...string) esbRes
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
-	// The engine's progress is long; its tail names a failure.
-	t.Logf("dagger %v: exit %v\n%s\n%s", args, err, lastLines(stderr.String(), 40), stdout.String())
+	// The engine's progress is long; its tail names a failure. A failing
+	// step's own output can sit far above that tail (the suite inside the
+	// pipeline prints its test log before the engine's summary), so a
+	// failure also gets the lines that say what failed, and the whole log
+	// is kept on disk.
+	tail := 40
+	if err != nil {
+		tail = 200
+		t.Logf("dagger %v: lines naming a failure:\n%s", args, failureLines(stderr.String(), 150))
+		if f, ferr := os.CreateTemp("", "esb-e2e-dagger-*.log"); ferr == nil {
+			_, _ = f.Write(stderr.Bytes())
+			_ = f.Close()
+			t.Logf("dagger %v: whole progress log in %s", args, f.Name())
+		}
+	}
+	t.Logf("dagger %v: exit %v\n%s\n%s", args, err, lastLines(stderr.String(), tail), stdout.String())
 	return esbResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
 }
 
@@ -166,6 +180,22 @@ func runtimeBaseRefs(t testing.TB, runtimes ...string) []string {
 		dockerfiles = append(dockerfiles, string(data))
 	}
 	return deploy.FromImages(dockerfiles...)
+}
+
+// failureLines are the first n lines of s that name a failure: a Go test's
+// FAIL or panic, an error, a non-zero exit.
+func failureLines(s string, n int) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		low := strings.ToLower(l)
+		if strings.Contains(low, "fail") || strings.Contains(low, "error") || strings.Contains(low, "panic") || strings.Contains(low, "exit code") {
+			out = append(out, l)
+			if len(out) == n {
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func lastLines(s string, n int) string {
