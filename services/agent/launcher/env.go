@@ -52,6 +52,9 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 		"AWS_ENDPOINT_URL_S3":       p.S3Endpoint,
 		"AWS_ENDPOINT_URL_DYNAMODB": p.DynamoDBEndpoint,
 	}
+	if p.LambdaEndpoint != "" {
+		env["AWS_ENDPOINT_URL_LAMBDA"] = p.LambdaEndpoint
+	}
 	for k, v := range fn.Environment {
 		if !reserved(k) {
 			env[k] = v
