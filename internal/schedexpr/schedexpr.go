@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	// Zones are embedded: the slim images ESB runs on have no zoneinfo.
+	_ "time/tzdata"
 )
 
 // Schedule yields the fire times of one expression.
