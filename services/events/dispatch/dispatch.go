@@ -57,8 +57,11 @@ type Options struct {
 	Region       string        // for ARNs; us-east-1 when empty
 	AccountID    string        // for ARNs; 123456789012 when empty
 	RetryBackoff time.Duration // DefaultRetryBackoff when zero
-	Concurrency  int           // events run at once; 16 when zero
-	Poll         time.Duration // how often due events are looked for; 1 s when zero
+	// ThrottleBackoff is the first wait after an invocation that did not
+	// run; it doubles each time, up to 5 minutes. 1 s when zero.
+	ThrottleBackoff time.Duration
+	Concurrency     int           // events run at once; 16 when zero
+	Poll            time.Duration // how often due events are looked for; 1 s when zero
 	// Senders deliver to SQS ("sqs") and SNS ("sns") targets by ARN
 	// service; a target without a sender is logged and dropped.
 	Senders map[string]Sender
@@ -87,6 +90,9 @@ func New(store *queue.Store, fns Functions, inv Invoker, opts Options) *Dispatch
 	}
 	if opts.RetryBackoff <= 0 {
 		opts.RetryBackoff = DefaultRetryBackoff
+	}
+	if opts.ThrottleBackoff <= 0 {
+		opts.ThrottleBackoff = time.Second
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 16
@@ -244,7 +250,7 @@ func (d *Dispatcher) invoke(ctx context.Context, ev queue.Event, log *slog.Logge
 		// Throttled or not run: retry with backoff, not an attempt.
 		next := ev
 		next.Throttles++
-		wait := min(time.Second<<min(next.Throttles, 16), maxThrottleBackoff)
+		wait := min(d.opts.ThrottleBackoff<<min(next.Throttles-1, 16), maxThrottleBackoff)
 		next.Due = now.Add(wait)
 		if next.Due.Sub(ev.Received) > cfg.maxAge {
 			return d.fail(ev, cfg, "EventAgeExceeded", nil, log)
@@ -415,7 +421,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ev queue.Event, log *slog.Logg
 		}
 		next := ev
 		next.Failures++
-		wait := min(time.Second<<min(next.Failures, 16), maxThrottleBackoff)
+		wait := min(d.opts.ThrottleBackoff<<min(next.Failures-1, 16), maxThrottleBackoff)
 		next.Due = d.opts.Now().Add(wait)
 		log.Warn("delivery failed; retrying", "error", err.Error(), "retry_in", wait.String())
 		return d.store.Settle(ev, &next)
