@@ -213,7 +213,7 @@ func (s *Server) enqueue(c echo.Context, req lambdainvoke.Request) error {
 	ai := info(c)
 	if len(req.Payload) > eventsapi.MaxAsyncPayload {
 		ai.outcome = "too_large"
-		return s.lambdaError(c, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", typedError{
+		return s.lambdaError(c, http.StatusRequestEntityTooLarge, "RequestTooLargeException", typedError{
 			Type: "User", Message: fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", eventsapi.MaxAsyncPayload),
 		})
 	}
