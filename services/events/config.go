@@ -3,9 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/esb-dev/esb/internal/duration"
 )
 
 // config is everything the events service reads from its environment,
@@ -54,7 +55,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		{"ESB_ASYNC_RETRY_BACKOFF", "1m", &c.RetryBackoff},
 		{"ESB_SCHEDULE_GRACE", "2m", &c.Grace},
 	} {
-		v, err := duration(get(d.name, d.def))
+		v, err := duration.Parse(get(d.name, d.def))
 		if err == nil && v <= 0 {
 			err = fmt.Errorf("must be positive, got %s", v)
 		}
@@ -70,16 +71,4 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("ACCOUNT_ID: want 12 digits, got %q", c.AccountID))
 	}
 	return c, errors.Join(errs...)
-}
-
-// duration accepts a Go duration ("1s", "500ms") or plain seconds ("0.5").
-func duration(s string) (time.Duration, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		return d, nil
-	}
-	secs, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q is neither a duration (1s, 500ms) nor a number of seconds", s)
-	}
-	return time.Duration(secs * float64(time.Second)), nil
 }

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/esb-dev/esb/internal/duration"
 	"github.com/esb-dev/esb/services/gateway/configwatch"
 )
 
@@ -58,12 +58,12 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	}
 	var errs []error
 	var err error
-	if c.ReloadInterval, err = duration(get("CONFIG_RELOAD_INTERVAL", "1s")); err != nil {
+	if c.ReloadInterval, err = duration.Parse(get("CONFIG_RELOAD_INTERVAL", "1s")); err != nil {
 		errs = append(errs, fmt.Errorf("CONFIG_RELOAD_INTERVAL: %w", err))
 	} else if c.ReloadInterval < configwatch.MinInterval {
 		errs = append(errs, fmt.Errorf("CONFIG_RELOAD_INTERVAL: %s is below the minimum of %s", c.ReloadInterval, configwatch.MinInterval))
 	}
-	if c.MaxQueueWait, err = duration(get("MAX_QUEUE_WAIT", "10s")); err != nil {
+	if c.MaxQueueWait, err = duration.Parse(get("MAX_QUEUE_WAIT", "10s")); err != nil {
 		errs = append(errs, fmt.Errorf("MAX_QUEUE_WAIT: %w", err))
 	} else if c.MaxQueueWait <= 0 {
 		errs = append(errs, fmt.Errorf("MAX_QUEUE_WAIT: must be positive, got %s", c.MaxQueueWait))
@@ -90,19 +90,6 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("ACCOUNT_ID: want 12 digits, got %q", c.AccountID))
 	}
 	return c, errors.Join(errs...)
-}
-
-// duration accepts a Go duration ("1s", "500ms") or plain seconds ("0.5"),
-// the two forms people write for these variables.
-func duration(s string) (time.Duration, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		return d, nil
-	}
-	secs, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q is neither a duration (1s, 500ms) nor a number of seconds", s)
-	}
-	return time.Duration(secs * float64(time.Second)), nil
 }
 
 func httpURL(s string) error {

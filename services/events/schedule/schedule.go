@@ -8,8 +8,6 @@ package schedule
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -18,6 +16,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/internal/schedexpr"
 	"github.com/esb-dev/esb/services/events/queue"
@@ -145,7 +144,7 @@ func (s *Scheduler) check(now time.Time, function string, index int, sc runtimec
 	ev := queue.Event{
 		Kind:      queue.KindInvoke,
 		Function:  function,
-		RequestID: newID(),
+		RequestID: awsid.UUID(),
 		Payload:   s.payload(function, event, sc, tick),
 		Source:    "schedule " + event,
 		Received:  now,
@@ -183,7 +182,7 @@ func (s *Scheduler) payload(function, event string, sc runtimeconfig.Schedule, t
 	}
 	out, _ := json.Marshal(scheduledEvent{ // strings only: always encodes
 		Version:    "0",
-		ID:         newID(),
+		ID:         awsid.UUID(),
 		DetailType: "Scheduled Event",
 		Source:     "aws.events",
 		Account:    s.opts.AccountID,
@@ -192,14 +191,4 @@ func (s *Scheduler) payload(function, event string, sc runtimeconfig.Schedule, t
 		Resources:  []string{fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", s.opts.Region, s.opts.AccountID, rule)},
 	})
 	return out
-}
-
-// newID is a random UUID (version 4), the form of AWS's event ids.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
