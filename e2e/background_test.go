@@ -128,7 +128,9 @@ func backgroundWork(t *testing.T, s *stack) {
 	require.NoError(t, res.err)
 	assert.NotContains(t, res.stderr, "EventInvokeConfig", "honoured settings are not warned about")
 	assert.NotContains(t, res.stderr, "time zone", "time zones are honoured")
-	require.NoError(t, waitHTTP(ctx, s.url("PORT_GATEWAY", "/call/warmup"), http.StatusOK, time.Second), "routes of the deploy never served")
+	served, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	require.NoError(t, waitHTTP(served, s.url("PORT_GATEWAY", "/call/warmup"), http.StatusOK, time.Second), "CallerFunction never answered")
 
 	ddb := s.dynamoDB()
 	fns := lambda.New(lambda.Options{
