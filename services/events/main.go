@@ -85,8 +85,16 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return functions.Run(gctx) })
-	g.Go(func() error { return dispatcher.Run(gctx) })
-	g.Go(func() error { return scheduler.Run(gctx) })
+	g.Go(func() error {
+		if functions.WaitLoaded(gctx) != nil {
+			return nil // stopped before CONFIG_DIR ever loaded
+		}
+		log.Info("runtime config loaded; dispatching and scheduling")
+		sg, sctx := errgroup.WithContext(gctx)
+		sg.Go(func() error { return dispatcher.Run(sctx) })
+		sg.Go(func() error { return scheduler.Run(sctx) })
+		return sg.Wait()
+	})
 	g.Go(func() error {
 		if err := api.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve %s: %w", cfg.Listen, err)

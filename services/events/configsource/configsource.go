@@ -7,6 +7,7 @@ package configsource
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,8 @@ type Source struct {
 	interval time.Duration
 	log      *slog.Logger
 	cur      atomic.Pointer[runtimeconfig.Config]
+	loaded   chan struct{} // closed once a config has loaded
+	once     sync.Once
 }
 
 // New loads dir once; an error there is the caller's to report (the
@@ -28,7 +31,7 @@ func New(dir string, interval time.Duration, log *slog.Logger) *Source {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Source{dir: dir, interval: interval, log: log}
+	s := &Source{dir: dir, interval: interval, log: log, loaded: make(chan struct{})}
 	empty := runtimeconfig.Config{}
 	s.cur.Store(&empty)
 	s.reload()
@@ -66,4 +69,17 @@ func (s *Source) reload() {
 		return
 	}
 	s.cur.Store(&cfg)
+	s.once.Do(func() { close(s.loaded) })
+}
+
+// WaitLoaded blocks until a config has loaded or ctx ends: until then
+// every function would look undeployed, and queued events for them
+// must not be judged by that.
+func (s *Source) WaitLoaded(ctx context.Context) error {
+	select {
+	case <-s.loaded:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -35,6 +35,8 @@ const (
 	// leaseMargin is added to a function's timeout to get how long a
 	// claimed event is held before it is run again (a crash mid-run).
 	leaseMargin = time.Minute
+	// sendTimeout bounds one delivery to SQS or SNS.
+	sendTimeout = 30 * time.Second
 )
 
 // Functions gives the deployed functions.
@@ -235,7 +237,10 @@ func (d *Dispatcher) invoke(ctx context.Context, ev queue.Event, log *slog.Logge
 	if now.Sub(ev.Received) > cfg.maxAge {
 		return d.fail(ev, cfg, "EventAgeExceeded", nil, log)
 	}
-	res, err := d.inv.Invoke(ctx, ev.Function, ev.Payload)
+	// Bounded like the claim: past it, the event would run again anyway.
+	callCtx, cancel := context.WithTimeout(ctx, d.lease(ev))
+	res, err := d.inv.Invoke(callCtx, ev.Function, ev.Payload)
+	cancel()
 	now = d.opts.Now()
 	switch {
 	case ctx.Err() != nil:
@@ -413,7 +418,10 @@ func (d *Dispatcher) deliver(ctx context.Context, ev queue.Event, log *slog.Logg
 		log.Error("record dropped: this platform has no " + strings.ToUpper(service) + " service to deliver to")
 		return d.store.Settle(ev, nil)
 	}
-	if err := sender.Send(ctx, ev.Target, ev.Payload); err != nil {
+	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
+	err := sender.Send(sendCtx, ev.Target, ev.Payload)
+	cancel()
+	if err != nil {
 		if ctx.Err() != nil {
 			next := ev
 			next.Due = d.opts.Now()
