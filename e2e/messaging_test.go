@@ -145,7 +145,7 @@ func messagingFlow(t *testing.T, s *stack) {
 		res := s.esb(ctx, t, "deploy", "--mode", s.mode, "--tag", "e2e-"+s.layout.Env.Name,
 			"-t", filepath.Join(s.root, "e2e", "testdata", "messaging", "template.yml"))
 		require.NoError(t, res.err)
-		assert.Contains(t, res.stdout+res.stderr, "0 created, 5 existed")
+		assert.Contains(t, res.stdout+res.stderr, "0 created, 6 existed")
 	})
 }
 
