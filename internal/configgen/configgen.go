@@ -161,10 +161,22 @@ func function(f sam.Function, opts Options) runtimeconfig.Function {
 	for _, s := range f.Schedules {
 		fn.Schedules = append(fn.Schedules, runtimeconfig.Schedule{
 			Name:       s.Name,
+			Event:      s.Event,
+			Kind:       s.Kind,
+			Timezone:   s.Timezone,
 			Expression: s.Expression,
 			Input:      s.Input,
 			Enabled:    s.Enabled,
 		})
+	}
+	if a := f.Async; a != nil {
+		fn.Async = &runtimeconfig.Async{
+			MaximumRetryAttempts: a.MaximumRetryAttempts,
+			MaximumEventAge:      a.MaximumEventAge,
+			OnSuccess:            a.OnSuccess,
+			OnFailure:            a.OnFailure,
+			DeadLetter:           a.DeadLetter,
+		}
 	}
 	return fn
 }

@@ -21,6 +21,7 @@ func Services() []Service {
 		{Name: "dagger-engine", Role: "deploy pipeline engine"},
 		{Name: "agent", Role: "function containers"},
 		{Name: "gateway", Role: "API Gateway and Lambda API"},
+		{Name: "events", Role: "schedules and asynchronous invocations"},
 	}
 }
 

@@ -45,6 +45,15 @@ func (fn Function) clone() Function {
 		s.Extra = cloneExtra(s.Extra)
 		return s
 	})
+	if fn.Async != nil {
+		a := *fn.Async
+		if a.MaximumRetryAttempts != nil {
+			n := *a.MaximumRetryAttempts
+			a.MaximumRetryAttempts = &n
+		}
+		a.Extra = cloneExtra(a.Extra)
+		out.Async = &a
+	}
 	out.Extra = cloneExtra(fn.Extra)
 	return out
 }

@@ -74,7 +74,24 @@ type Function struct {
 	Layers        []string          `yaml:"layers,omitempty" json:"layers,omitempty"`
 	Scaling       Scaling           `yaml:"scaling,omitempty" json:"scaling,omitempty"`
 	Schedules     []Schedule        `yaml:"schedules,omitempty" json:"schedules,omitempty"`
-	Extra         map[string]any    `yaml:",inline" json:"extra,omitempty"`
+	// Async holds how the events service treats the function's
+	// asynchronous invocations (EventInvokeConfig, DeadLetterQueue); nil
+	// means Lambda's defaults.
+	Async *Async         `yaml:"async,omitempty" json:"async,omitempty"`
+	Extra map[string]any `yaml:",inline" json:"extra,omitempty"`
+}
+
+// Async is a function's asynchronous invocation config. Targets are ARNs
+// (Lambda, SQS or SNS) as the template resolved them.
+type Async struct {
+	// MaximumRetryAttempts is 0-2; nil means Lambda's default of 2.
+	MaximumRetryAttempts *int `yaml:"maximum_retry_attempts,omitempty" json:"maximum_retry_attempts,omitempty"`
+	// MaximumEventAge is in seconds, 60-21600; 0 means Lambda's 21600.
+	MaximumEventAge int            `yaml:"maximum_event_age,omitempty" json:"maximum_event_age,omitempty"`
+	OnSuccess       string         `yaml:"on_success,omitempty" json:"on_success,omitempty"`
+	OnFailure       string         `yaml:"on_failure,omitempty" json:"on_failure,omitempty"`
+	DeadLetter      string         `yaml:"dead_letter,omitempty" json:"dead_letter,omitempty"`
+	Extra           map[string]any `yaml:",inline" json:"extra,omitempty"`
 }
 
 // Scaling bounds how many containers of a function run.
@@ -85,14 +102,28 @@ type Scaling struct {
 	Extra          map[string]any `yaml:",inline" json:"extra,omitempty"`
 }
 
-// Schedule is a SAM Schedule event, kept on its function.
+// Schedule is a SAM Schedule or ScheduleV2 event, kept on its function;
+// the events service fires it.
 type Schedule struct {
-	Name       string         `yaml:"name,omitempty" json:"name,omitempty"`
-	Expression string         `yaml:"expression" json:"expression,omitempty"`
-	Input      string         `yaml:"input,omitempty" json:"input,omitempty"`
-	Enabled    *bool          `yaml:"enabled,omitempty" json:"enabled,omitempty"`
-	Extra      map[string]any `yaml:",inline" json:"extra,omitempty"`
+	Name       string `yaml:"name,omitempty" json:"name,omitempty"`
+	Expression string `yaml:"expression" json:"expression,omitempty"`
+	Input      string `yaml:"input,omitempty" json:"input,omitempty"`
+	Enabled    *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	// Event is the event's key under the function's Events.
+	Event string `yaml:"event,omitempty" json:"event,omitempty"`
+	// Kind is ScheduleKindRule (EventBridge rule) or ScheduleKindScheduler;
+	// empty (files written before the field) counts as a rule.
+	Kind string `yaml:"kind,omitempty" json:"kind,omitempty"`
+	// Timezone is ScheduleExpressionTimezone (IANA name); empty is UTC.
+	Timezone string         `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	Extra    map[string]any `yaml:",inline" json:"extra,omitempty"`
 }
+
+// Schedule kinds: they send different events.
+const (
+	ScheduleKindRule      = "Schedule"   // EventBridge rule: a "Scheduled Event"
+	ScheduleKindScheduler = "ScheduleV2" // EventBridge Scheduler: the Input verbatim
+)
 
 // RoutingFile is routing.yml.
 type RoutingFile struct {

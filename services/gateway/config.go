@@ -20,11 +20,14 @@ type config struct {
 	ReloadInterval time.Duration // CONFIG_RELOAD_INTERVAL
 	AgentURL       string        // AGENT_URL
 	LogsURL        string        // LOGS_URL; empty: no shipping
-	Listen         string        // LISTEN
-	Env            string        // ESB_ENV
-	Region         string        // AWS_REGION
-	AccountID      string        // ACCOUNT_ID
-	MaxQueueWait   time.Duration // MAX_QUEUE_WAIT
+	// EventsURL is the events service (EVENTS_URL); empty: Event
+	// invocations run in the gateway, once, with no retry.
+	EventsURL    string
+	Listen       string        // LISTEN
+	Env          string        // ESB_ENV
+	Region       string        // AWS_REGION
+	AccountID    string        // ACCOUNT_ID
+	MaxQueueWait time.Duration // MAX_QUEUE_WAIT
 	// RuntimeAPIListen is where the gateway serves the Lambda Runtime API
 	// to function runtimes (RUNTIME_API_LISTEN, e.g. ":9001"); empty:
 	// invocations go to each container's RIE.
@@ -45,6 +48,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		SeedDir:   get("SEED_DIR", "/app/seed-config"),
 		AgentURL:  get("AGENT_URL", "http://agent:9000"),
 		LogsURL:   get("LOGS_URL", ""),
+		EventsURL: get("EVENTS_URL", ""),
 		Listen:    get("LISTEN", ":8080"),
 		Env:       get("ESB_ENV", ""),
 		Region:    get("AWS_REGION", "us-east-1"),
@@ -70,6 +74,11 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	if c.LogsURL != "" {
 		if err := httpURL(c.LogsURL); err != nil {
 			errs = append(errs, fmt.Errorf("LOGS_URL: %w", err))
+		}
+	}
+	if c.EventsURL != "" {
+		if err := httpURL(c.EventsURL); err != nil {
+			errs = append(errs, fmt.Errorf("EVENTS_URL: %w", err))
 		}
 	}
 	if c.RuntimeAPIListen != "" {

@@ -54,6 +54,9 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 		"AWS_ENDPOINT_URL_SQS":      p.SQSEndpoint,
 		"AWS_ENDPOINT_URL_SNS":      p.SNSEndpoint,
 	}
+	if p.LambdaEndpoint != "" {
+		env["AWS_ENDPOINT_URL_LAMBDA"] = p.LambdaEndpoint
+	}
 	for k, v := range fn.Environment {
 		if !reserved(k) {
 			env[k] = v

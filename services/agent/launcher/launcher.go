@@ -59,6 +59,10 @@ type Platform struct {
 	// gateway for its first event. Empty: functions run behind their RIE,
 	// ready when it accepts connections.
 	RuntimeAPI string
+	// LambdaEndpoint is the gateway's Lambda Invoke API as functions reach
+	// it, handed over as AWS_ENDPOINT_URL_LAMBDA so SDK code calls this
+	// env's functions; empty: not set.
+	LambdaEndpoint string
 }
 
 // Config is what a Launcher needs; every field is required.

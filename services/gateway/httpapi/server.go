@@ -43,6 +43,11 @@ type Invoker interface {
 	Invoke(ctx context.Context, req lambdainvoke.Request) (lambdainvoke.Result, error)
 }
 
+// AsyncQueue stores an Event invocation; *eventsapi.Client implements it.
+type AsyncQueue interface {
+	Enqueue(ctx context.Context, function, requestID string, payload []byte) error
+}
+
 // Options tunes a Server. The zero value is ready to use.
 type Options struct {
 	Region    string // DefaultRegion when empty
@@ -55,6 +60,10 @@ type Options struct {
 	// MaxAsync bounds Event invocations accepted but not finished;
 	// DefaultMaxAsync when zero.
 	MaxAsync int
+	// AsyncQueue, when set, stores Event invocations durably (the events
+	// service) instead of running them in this process: they then get
+	// Lambda's retries and destinations and survive a gateway restart.
+	AsyncQueue AsyncQueue
 	// AccessLog receives every access log entry besides Logger, e.g. a
 	// logship.Shipper's Send. Nil means Logger only.
 	AccessLog func(entry map[string]any)
