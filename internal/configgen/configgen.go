@@ -114,6 +114,17 @@ func Generate(t *sam.Template, opts Options) (runtimeconfig.Config, error) {
 			CompatibleRuntimes: l.CompatibleRuntimes,
 		})
 	}
+	for _, q := range t.Queues {
+		cfg.Resources.Resources.SQS = append(cfg.Resources.Resources.SQS, runtimeconfig.SQSQueue{QueueName: q.QueueName, Attributes: q.Attributes})
+	}
+	for _, tp := range t.Topics {
+		cfg.Resources.Resources.SNS = append(cfg.Resources.Resources.SNS, runtimeconfig.SNSTopic{TopicName: tp.TopicName, Attributes: tp.Attributes})
+	}
+	for _, s := range t.Subscriptions {
+		cfg.Resources.Resources.SNSSubscriptions = append(cfg.Resources.Resources.SNSSubscriptions, runtimeconfig.SNSSubscription{
+			TopicArn: s.TopicArn, Protocol: s.Protocol, Endpoint: s.Endpoint, Attributes: s.Attributes,
+		})
+	}
 	if len(errs) == 0 {
 		// The parser already rejects what would make the config invalid;
 		// this guards the contract against a gap between the two.

@@ -82,6 +82,21 @@ func (r ResourcesFile) clone() ResourcesFile {
 				l.Extra = cloneExtra(l.Extra)
 				return l
 			}),
+			SQS: cloneEach(r.Resources.SQS, func(q SQSQueue) SQSQueue {
+				q.Attributes = maps.Clone(q.Attributes)
+				q.Extra = cloneExtra(q.Extra)
+				return q
+			}),
+			SNS: cloneEach(r.Resources.SNS, func(t SNSTopic) SNSTopic {
+				t.Attributes = maps.Clone(t.Attributes)
+				t.Extra = cloneExtra(t.Extra)
+				return t
+			}),
+			SNSSubscriptions: cloneEach(r.Resources.SNSSubscriptions, func(s SNSSubscription) SNSSubscription {
+				s.Attributes = maps.Clone(s.Attributes)
+				s.Extra = cloneExtra(s.Extra)
+				return s
+			}),
 			Extra: cloneExtra(r.Resources.Extra),
 		},
 		Extra: cloneExtra(r.Extra),

@@ -166,7 +166,12 @@ type Resources struct {
 	DynamoDB []DynamoDBTable `yaml:"dynamodb,omitempty"`
 	S3       []S3Bucket      `yaml:"s3,omitempty"`
 	Layers   []Layer         `yaml:"layers,omitempty"`
-	Extra    map[string]any  `yaml:",inline"`
+	SQS      []SQSQueue      `yaml:"sqs,omitempty"`
+	SNS      []SNSTopic      `yaml:"sns,omitempty"`
+	// SNSSubscriptions are apart from their topics: a template may
+	// subscribe to a topic another deploy created, without replacing it.
+	SNSSubscriptions []SNSSubscription `yaml:"sns_subscriptions,omitempty"`
+	Extra            map[string]any    `yaml:",inline"`
 }
 
 // DynamoDBTable mirrors the CloudFormation AWS::DynamoDB::Table properties
@@ -227,6 +232,37 @@ type S3Bucket struct {
 	LifecycleConfiguration map[string]any `yaml:"LifecycleConfiguration,omitempty"`
 	Extra                  map[string]any `yaml:",inline"`
 }
+
+// SQSQueue is an AWS::SQS::Queue. Merge key: QueueName. Attributes are
+// in the SQS API's form (CreateQueue's names, string values, RedrivePolicy
+// as JSON), so the provisioner passes them through unchanged.
+type SQSQueue struct {
+	QueueName  string            `yaml:"QueueName"`
+	Attributes map[string]string `yaml:"Attributes,omitempty"`
+	Extra      map[string]any    `yaml:",inline"`
+}
+
+// SNSTopic is an AWS::SNS::Topic. Merge key: TopicName. Attributes are in
+// the SNS API's form (FifoTopic, ContentBasedDeduplication...).
+type SNSTopic struct {
+	TopicName  string            `yaml:"TopicName"`
+	Attributes map[string]string `yaml:"Attributes,omitempty"`
+	Extra      map[string]any    `yaml:",inline"`
+}
+
+// SNSSubscription is an AWS::SNS::Subscription or an entry of a topic's
+// Subscription list. Merge key: TopicArn, Protocol and Endpoint together,
+// as SNS itself treats a second identical Subscribe as the same one.
+type SNSSubscription struct {
+	TopicArn   string            `yaml:"TopicArn"`
+	Protocol   string            `yaml:"Protocol"`
+	Endpoint   string            `yaml:"Endpoint"`
+	Attributes map[string]string `yaml:"Attributes,omitempty"` // RawMessageDelivery, FilterPolicy...
+	Extra      map[string]any    `yaml:",inline"`
+}
+
+// Key returns the subscription's merge key.
+func (s SNSSubscription) Key() string { return s.TopicArn + " " + s.Protocol + " " + s.Endpoint }
 
 // Layer is an AWS::Serverless::LayerVersion. Merge key: Name.
 type Layer struct {

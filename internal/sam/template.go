@@ -59,6 +59,10 @@ type Template struct {
 	Layers      []Layer
 	Tables      []Table
 	Buckets     []Bucket
+	// Queues, Topics and Subscriptions live on the env's messaging service.
+	Queues        []Queue
+	Topics        []Topic
+	Subscriptions []Subscription
 	// Warnings name what was skipped or cannot behave as on AWS.
 	Warnings []Warning
 }

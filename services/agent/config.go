@@ -71,6 +71,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 			SecretAccessKey:  get("FUNCTION_AWS_SECRET_ACCESS_KEY", "esb-local-secret"),
 			S3Endpoint:       get("S3_ENDPOINT", "http://s3-storage:7070"),
 			DynamoDBEndpoint: get("DYNAMODB_ENDPOINT", "http://database:8000"),
+			SQSEndpoint:      get("SQS_ENDPOINT", "http://messaging:4566"),
+			SNSEndpoint:      get("SNS_ENDPOINT", "http://messaging:4566"),
 			RuntimeAPI:       getenv("RUNTIME_API"),
 			LambdaEndpoint:   getenv("LAMBDA_ENDPOINT"),
 		},
@@ -170,7 +172,7 @@ func splitList(v string) []string {
 // function's /etc/hosts. Literal addresses need no entry.
 func functionHostNames(p launcher.Platform) []string {
 	var out []string
-	for _, endpoint := range []string{p.S3Endpoint, p.DynamoDBEndpoint, p.LambdaEndpoint} {
+	for _, endpoint := range []string{p.S3Endpoint, p.DynamoDBEndpoint, p.SQSEndpoint, p.SNSEndpoint, p.LambdaEndpoint} {
 		u, err := url.Parse(endpoint)
 		if err != nil {
 			continue

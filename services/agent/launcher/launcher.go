@@ -51,6 +51,8 @@ type Platform struct {
 	SecretAccessKey  string
 	S3Endpoint       string
 	DynamoDBEndpoint string
+	SQSEndpoint      string
+	SNSEndpoint      string
 	// RuntimeAPI is the gateway's Lambda Runtime API (host:port), handed
 	// to every function as AWS_LAMBDA_RUNTIME_API: its runtime then runs
 	// without the image's RIE, as on Lambda, and is ready when it asks the
