@@ -17,6 +17,8 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -31,7 +33,7 @@ const bgRetryBackoff = 30 * time.Second
 // a time-zoned cron fire with AWS's event shapes; an Event invocation of a
 // failing function with MaximumRetryAttempts 1 runs exactly twice, across
 // a restart of the gateway and the events service while its retry is
-// pending, then reaches its OnFailure destination; OnSuccess records reach
+// pending, then reaches its OnFailure destination and its dead-letter queue (SQS); OnSuccess records reach
 // a Lambda; a function invokes another through boto3 with no endpoint code.
 func TestBackgroundWork(t *testing.T) {
 	t.Parallel()
@@ -183,7 +185,7 @@ func backgroundWork(t *testing.T, s *stack) {
 		require.ErrorAs(t, err, &tooLarge)
 	})
 
-	t.Run("a failing Event runs exactly twice across restarts, then reaches OnFailure", func(t *testing.T) {
+	t.Run("a failing Event runs exactly twice across restarts, then reaches OnFailure and its DLQ", func(t *testing.T) {
 		flaky := nonce + "-flaky"
 		out, err := fns.Invoke(ctx, &lambda.InvokeInput{
 			FunctionName:   aws.String("FlakyFunction"),
@@ -222,6 +224,28 @@ func backgroundWork(t *testing.T, s *stack) {
 		resp := rec["responseContext"].(map[string]any)
 		assert.Equal(t, "Unhandled", resp["functionError"])
 		assert.Contains(t, fmt.Sprint(rec["responsePayload"]), "flaky failure for "+flaky)
+
+		// The dead-letter queue has the event itself, with Lambda's attributes.
+		q := s.sqs()
+		url, err := q.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("background-failed")})
+		require.NoError(t, err)
+		var letters []sqstypes.Message
+		err = poll(ctx, time.Second, 30*time.Second, func() error {
+			out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url.QueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"}, WaitTimeSeconds: 1})
+			if err != nil {
+				return err
+			}
+			letters = append(letters, out.Messages...)
+			if len(letters) == 0 {
+				return fmt.Errorf("no dead letter yet")
+			}
+			return nil
+		})
+		require.NoError(t, err)
+		require.Len(t, letters, 1, "one dead letter")
+		assert.JSONEq(t, `{"nonce":"`+flaky+`"}`, aws.ToString(letters[0].Body))
+		assert.Equal(t, rc["requestId"], aws.ToString(letters[0].MessageAttributes["RequestID"].StringValue))
+		assert.Equal(t, "flaky failure for "+flaky, aws.ToString(letters[0].MessageAttributes["ErrorMessage"].StringValue))
 
 		// Nothing runs after the record: exactly two attempts.
 		time.Sleep(3 * time.Second)

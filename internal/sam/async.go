@@ -49,7 +49,6 @@ func (p *parser) asyncConfig(o obj, f *Function) {
 		arn, okARN := p.required(dlq, "TargetArn", "")
 		if okType && p.oneOf(typ, "SQS", "SNS") && okARN {
 			a.DeadLetter = arn.s
-			p.d.warn(arn.n, arn.path, "%s", messagingPending(typ.s))
 		}
 	}
 	if set {
@@ -81,17 +80,10 @@ func (p *parser) destination(d obj) string {
 		}
 		return arn.s
 	case "SQS", "SNS":
-		p.d.warn(arn.n, arn.path, "%s", messagingPending(typ.s))
 		return arn.s
 	}
 	p.d.warn(typ.n, typ.path, "%s destinations are not delivered locally; records for it are dropped", typ.s)
 	return ""
-}
-
-// messagingPending is the warning for an SQS or SNS target while the
-// platform has no SQS/SNS service.
-func messagingPending(typ string) string {
-	return "ESB has no " + typ + " service yet: records sent to this " + typ + " target are dropped (logged by the events service)"
 }
 
 // checkSchedule validates an expression and time zone as AWS would.

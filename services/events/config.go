@@ -20,6 +20,13 @@ type config struct {
 	Env            string        // ESB_ENV
 	Region         string        // AWS_REGION
 	AccountID      string        // ACCOUNT_ID
+	// SQSEndpoint and SNSEndpoint are the messaging service (SQS_ENDPOINT,
+	// SNS_ENDPOINT), signed with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY;
+	// empty: records for SQS/SNS targets are dropped with an error.
+	SQSEndpoint     string
+	SNSEndpoint     string
+	AccessKeyID     string
+	SecretAccessKey string
 	// RetryBackoff is the wait before an event's first retry; the n-th
 	// retry waits n times as long (ESB_ASYNC_RETRY_BACKOFF, default 1m).
 	RetryBackoff time.Duration
@@ -45,6 +52,11 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		Env:        get("ESB_ENV", ""),
 		Region:     get("AWS_REGION", "us-east-1"),
 		AccountID:  get("ACCOUNT_ID", "123456789012"),
+
+		SQSEndpoint:     get("SQS_ENDPOINT", ""),
+		SNSEndpoint:     get("SNS_ENDPOINT", ""),
+		AccessKeyID:     get("AWS_ACCESS_KEY_ID", "esb"),
+		SecretAccessKey: get("AWS_SECRET_ACCESS_KEY", "esb-local-secret"),
 	}
 	var errs []error
 	for _, d := range []struct {

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/esb-dev/esb/services/events/configsource"
+	"github.com/esb-dev/esb/services/events/delivery"
 	"github.com/esb-dev/esb/services/events/dispatch"
 	"github.com/esb-dev/esb/services/events/lambdaclient"
 	"github.com/esb-dev/esb/services/events/queue"
@@ -61,10 +62,22 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	functions := configsource.New(cfg.ConfigDir, cfg.ReloadInterval, log)
 	gateway := &lambdaclient.Client{BaseURL: cfg.GatewayURL, HTTP: &http.Client{}}
+	senders := map[string]dispatch.Sender{}
+	sqsSender, snsSender := delivery.New(delivery.Endpoints{
+		SQS: cfg.SQSEndpoint, SNS: cfg.SNSEndpoint, Region: cfg.Region,
+		AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey,
+	})
+	if cfg.SQSEndpoint != "" {
+		senders["sqs"] = sqsSender
+	}
+	if cfg.SNSEndpoint != "" {
+		senders["sns"] = snsSender
+	}
 	dispatcher := dispatch.New(store, functions, gateway, dispatch.Options{
 		Region:       cfg.Region,
 		AccountID:    cfg.AccountID,
 		RetryBackoff: cfg.RetryBackoff,
+		Senders:      senders,
 		Logger:       log,
 	})
 	scheduler := schedule.New(store, functions, schedule.Options{
@@ -108,6 +121,6 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return api.Shutdown(drain)
 	})
 	log.Info("events listening", "addr", ln.Addr().String(), "gateway", cfg.GatewayURL, "config_dir", cfg.ConfigDir,
-		"retry_backoff", cfg.RetryBackoff.String(), "schedule_grace", cfg.Grace.String())
+		"retry_backoff", cfg.RetryBackoff.String(), "schedule_grace", cfg.Grace.String(), "sqs", cfg.SQSEndpoint, "sns", cfg.SNSEndpoint)
 	return g.Wait()
 }

@@ -49,9 +49,10 @@ type Invoker interface {
 	Invoke(ctx context.Context, function string, payload []byte) (lambdaclient.Result, error)
 }
 
-// Sender delivers a record to an SQS queue or SNS topic by ARN.
+// Sender delivers a record to an SQS queue or SNS topic by ARN, with
+// message attributes.
 type Sender interface {
-	Send(ctx context.Context, arn string, body []byte) error
+	Send(ctx context.Context, arn string, body []byte, attrs map[string]string) error
 }
 
 // Options tunes a Dispatcher. The zero value is ready to use.
@@ -303,8 +304,12 @@ func (d *Dispatcher) fail(ev queue.Event, cfg asyncConfig, condition string, res
 		}
 	}
 	if cfg.deadLetter != "" {
-		// A dead-letter queue gets the event itself, as Lambda sends it.
+		// A dead-letter queue gets the event itself, as Lambda sends it,
+		// with what went wrong in the message attributes.
 		dlq, err := d.destination(ev, cfg.deadLetter, ev.Payload)
+		if err == nil {
+			dlq.Attributes = deadLetterAttributes(ev, res)
+		}
 		if err != nil {
 			log.Error("dead-letter queue not sent", "dead_letter", cfg.deadLetter, "error", err.Error())
 		} else {
@@ -313,6 +318,27 @@ func (d *Dispatcher) fail(ev queue.Event, cfg asyncConfig, condition string, res
 	}
 	log.Warn("event invocation given up", "condition", condition, "attempts", ev.Attempts, "handed_to", len(add))
 	return d.store.Settle(ev, nil, add...)
+}
+
+// deadLetterAttributes are the attributes Lambda gives a dead letter:
+// RequestID, ErrorCode (the status code) and ErrorMessage.
+func deadLetterAttributes(ev queue.Event, res *lambdaclient.Result) map[string]string {
+	attrs := map[string]string{"RequestID": ev.RequestID, "ErrorCode": "200", "ErrorMessage": "Event age exceeded"}
+	if res != nil {
+		attrs["ErrorCode"] = fmt.Sprint(res.StatusCode)
+		var fe struct {
+			ErrorMessage string `json:"errorMessage"`
+		}
+		if json.Unmarshal(res.Payload, &fe) == nil && fe.ErrorMessage != "" {
+			attrs["ErrorMessage"] = fe.ErrorMessage
+		} else {
+			attrs["ErrorMessage"] = string(res.Payload)
+		}
+		if len(attrs["ErrorMessage"]) > 1024 {
+			attrs["ErrorMessage"] = attrs["ErrorMessage"][:1024]
+		}
+	}
+	return attrs
 }
 
 // Record is Lambda's destination record.
@@ -419,7 +445,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ev queue.Event, log *slog.Logg
 		return d.store.Settle(ev, nil)
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
-	err := sender.Send(sendCtx, ev.Target, ev.Payload)
+	err := sender.Send(sendCtx, ev.Target, ev.Payload, ev.Attributes)
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {

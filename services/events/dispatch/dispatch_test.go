@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -179,5 +180,44 @@ func TestDeliveryWithoutSenderIsDropped(t *testing.T) {
 	store := start(t, functions{"f": {Async: &runtimeconfig.Async{MaximumRetryAttempts: retries(0), DeadLetter: "arn:aws:sqs:us-east-1:123456789012:dlq"}}}, inv)
 	enqueue(t, store, "f", `{}`)
 	next(t, inv)
+	require.Eventually(t, func() bool { n, _ := store.Len(); return n == 0 }, 5*time.Second, 10*time.Millisecond)
+}
+
+type sender struct {
+	sent chan string
+}
+
+func (s *sender) Send(_ context.Context, arn string, body []byte, attrs map[string]string) error {
+	s.sent <- fmt.Sprintf("%s %s %s %s %s", arn, body, attrs["RequestID"], attrs["ErrorCode"], attrs["ErrorMessage"])
+	return nil
+}
+
+func TestDeadLetterAndSQSDestination(t *testing.T) {
+	dlq := "arn:aws:sqs:us-east-1:123456789012:dlq"
+	topic := "arn:aws:sns:us-east-1:123456789012:failures"
+	inv := &invoker{answers: map[string][]func() (lambdaclient.Result, error){"f": {failed}}, calls: make(chan call, 4)}
+	store, err := queue.Open(filepath.Join(t.TempDir(), "q.db"))
+	require.NoError(t, err)
+	out := &sender{sent: make(chan string, 4)}
+	d := New(store, functions{"f": {Async: &runtimeconfig.Async{MaximumRetryAttempts: retries(0), DeadLetter: dlq, OnFailure: topic}}}, inv,
+		Options{Poll: 10 * time.Millisecond, Senders: map[string]Sender{"sqs": out, "sns": out}})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = d.Run(ctx) }()
+	defer func() { cancel(); <-done; store.Close() }()
+
+	enqueue(t, store, "f", `{"n":2}`)
+	next(t, inv)
+	got := []string{<-out.sent, <-out.sent}
+	var toDLQ, toTopic string
+	for _, g := range got {
+		if strings.HasPrefix(g, dlq) {
+			toDLQ = g
+		} else {
+			toTopic = g
+		}
+	}
+	assert.Equal(t, dlq+` {"n":2} req-1 200 boom`, toDLQ, "the dead letter is the event, what failed in its attributes")
+	assert.Contains(t, toTopic, `"condition":"RetriesExhausted"`)
 	require.Eventually(t, func() bool { n, _ := store.Len(); return n == 0 }, 5*time.Second, 10*time.Millisecond)
 }

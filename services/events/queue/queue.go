@@ -36,6 +36,8 @@ type Event struct {
 	Target    string          `json:"target,omitempty"`
 	RequestID string          `json:"request_id"`
 	Payload   json.RawMessage `json:"payload"`
+	// Attributes go with a delivery as message attributes.
+	Attributes map[string]string `json:"attributes,omitempty"`
 	// Source says where the event came from (invoke, schedule, destination),
 	// for logs.
 	Source string `json:"source,omitempty"`
