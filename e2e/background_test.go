@@ -292,9 +292,10 @@ func backgroundWork(t *testing.T, s *stack) {
 		}
 	})
 
-	t.Run("fires are in the function's logs and the access log", func(t *testing.T) {
+	t.Run("fires are in the function's logs, the access log and the events service's log", func(t *testing.T) {
 		env := s.layout.Env.Key()
 		assert.NoError(t, pollLogs(ctx, s, `service:function AND env:`+env+` AND function:TickFunction AND "tick tokyo-cron"`, 30*time.Second))
 		assert.NoError(t, pollLogs(ctx, s, `service:gateway AND env:`+env+` AND function:TickFunction`, 30*time.Second))
+		assert.NoError(t, pollLogs(ctx, s, `service:events AND env:`+env+` AND function:TickFunction AND "schedule fired"`, 30*time.Second))
 	})
 }

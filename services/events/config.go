@@ -17,6 +17,7 @@ type config struct {
 	DataDir        string        // DATA_DIR: the events-data volume
 	Listen         string        // LISTEN
 	GatewayURL     string        // GATEWAY_URL: the Invoke API every event runs through
+	LogsURL        string        // LOGS_URL; empty: the service's lines stay on stdout
 	Env            string        // ESB_ENV
 	Region         string        // AWS_REGION
 	AccountID      string        // ACCOUNT_ID
@@ -49,6 +50,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		DataDir:    get("DATA_DIR", "/var/lib/esb-events"),
 		Listen:     get("LISTEN", ":9100"),
 		GatewayURL: strings.TrimSuffix(get("GATEWAY_URL", "http://gateway:8080"), "/"),
+		LogsURL:    get("LOGS_URL", ""),
 		Env:        get("ESB_ENV", ""),
 		Region:     get("AWS_REGION", "us-east-1"),
 		AccountID:  get("ACCOUNT_ID", "123456789012"),

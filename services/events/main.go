@@ -16,10 +16,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/esb-dev/esb/internal/logship"
 
 	"github.com/esb-dev/esb/services/events/configsource"
 	"github.com/esb-dev/esb/services/events/delivery"
@@ -51,6 +55,19 @@ func main() {
 
 // run wires the service together and serves until ctx ends.
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	// The service's own lines also go to the log store; the shipper runs
+	// longest, so the last lines of a shutdown still get there.
+	if cfg.LogsURL != "" {
+		shipper := logship.New(cfg.LogsURL, logship.Options{Logger: log})
+		shipCtx, endShipping := context.WithCancel(context.WithoutCancel(ctx))
+		var shipping sync.WaitGroup
+		shipping.Go(func() { _ = shipper.Run(shipCtx) }) // Run returns nil by contract
+		defer func() {
+			endShipping()
+			shipping.Wait()
+		}()
+		log = slog.New(logship.NewHandler(log.Handler(), shipper.Send, "events", strings.ToLower(cfg.Env)))
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
