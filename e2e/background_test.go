@@ -26,7 +26,7 @@ import (
 // bgRetryBackoff is the env's ESB_ASYNC_RETRY_BACKOFF: long enough to
 // restart the gateway and the events service between an attempt and its
 // retry, short enough for a test.
-const bgRetryBackoff = 30 * time.Second
+const bgRetryBackoff = 45 * time.Second
 
 // TestBackgroundWork runs schedules and Lambda's asynchronous semantics
 // through the events service, one env per mode, side by side: a rate and
