@@ -265,7 +265,7 @@ func backgroundWork(t *testing.T, s *stack) {
 			}
 			return nil
 		})
-		t.Logf("first fires %s after the deploy", time.Since(deployed).Round(time.Second))
+		t.Logf("both schedules seen %s after the deploy started", time.Since(deployed).Round(time.Second))
 		times := map[string]int{}
 		for _, it := range items {
 			switch it.Kind {
