@@ -56,7 +56,7 @@ func TestStatusReportsMissingAndUnhealthy(t *testing.T) {
 	var out bytes.Buffer
 	err := runStatus(t.Context(), &cli{stdout: &out}, statusLayout(t), lister)
 	require.Error(t, err)
-	assert.Equal(t, "not running or not healthy: s3-storage, database, logs, dagger-engine, agent, gateway", err.Error())
+	assert.Equal(t, "not running or not healthy: s3-storage, database, logs, messaging, dagger-engine, agent, gateway, events", err.Error())
 	assert.Regexp(t, `s3-storage\s+missing`, out.String())
 	// A one-shot service that exited is shown but is not a failure.
 	assert.Regexp(t, `provisioner\s+exited`, out.String())

@@ -51,7 +51,7 @@ func TestValidateWritesFiles(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, string(want), string(got), name)
 	}
-	assert.Contains(t, errOut, "warning: "+filepath.Join(fixtureDir, "unsupported", "template.yml")+":7:11: Resources.JobsQueue: resource type AWS::SQS::Queue is not supported locally; JobsQueue skipped\n")
+	assert.Contains(t, errOut, "warning: "+filepath.Join(fixtureDir, "unsupported", "template.yml")+":15:11: Resources.WorkerRole: resource type AWS::IAM::Role is not supported locally; WorkerRole skipped\n")
 	assert.Contains(t, errOut, "(written to "+dir+")")
 }
 

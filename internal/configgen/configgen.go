@@ -114,6 +114,17 @@ func Generate(t *sam.Template, opts Options) (runtimeconfig.Config, error) {
 			CompatibleRuntimes: l.CompatibleRuntimes,
 		})
 	}
+	for _, q := range t.Queues {
+		cfg.Resources.Resources.SQS = append(cfg.Resources.Resources.SQS, runtimeconfig.SQSQueue{QueueName: q.QueueName, Attributes: q.Attributes})
+	}
+	for _, tp := range t.Topics {
+		cfg.Resources.Resources.SNS = append(cfg.Resources.Resources.SNS, runtimeconfig.SNSTopic{TopicName: tp.TopicName, Attributes: tp.Attributes})
+	}
+	for _, s := range t.Subscriptions {
+		cfg.Resources.Resources.SNSSubscriptions = append(cfg.Resources.Resources.SNSSubscriptions, runtimeconfig.SNSSubscription{
+			TopicArn: s.TopicArn, Protocol: s.Protocol, Endpoint: s.Endpoint, Attributes: s.Attributes,
+		})
+	}
 	if len(errs) == 0 {
 		// The parser already rejects what would make the config invalid;
 		// this guards the contract against a gap between the two.
@@ -150,10 +161,22 @@ func function(f sam.Function, opts Options) runtimeconfig.Function {
 	for _, s := range f.Schedules {
 		fn.Schedules = append(fn.Schedules, runtimeconfig.Schedule{
 			Name:       s.Name,
+			Event:      s.Event,
+			Kind:       s.Kind,
+			Timezone:   s.Timezone,
 			Expression: s.Expression,
 			Input:      s.Input,
 			Enabled:    s.Enabled,
 		})
+	}
+	if a := f.Async; a != nil {
+		fn.Async = &runtimeconfig.Async{
+			MaximumRetryAttempts: a.MaximumRetryAttempts,
+			MaximumEventAge:      a.MaximumEventAge,
+			OnSuccess:            a.OnSuccess,
+			OnFailure:            a.OnFailure,
+			DeadLetter:           a.DeadLetter,
+		}
 	}
 	return fn
 }

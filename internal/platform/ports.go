@@ -18,6 +18,7 @@ func Ports() []Port {
 		{Var: "PORT_S3", Service: "s3-storage", Default: 5020},
 		{Var: "PORT_DATABASE", Service: "database", Default: 5030},
 		{Var: "PORT_LOGS", Service: "logs", Default: 5040},
+		{Var: "PORT_MESSAGING", Service: "messaging", Default: 5050},
 	}
 }
 

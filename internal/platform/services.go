@@ -17,9 +17,11 @@ func Services() []Service {
 		{Name: "s3-storage", Role: "S3 API"},
 		{Name: "database", Role: "DynamoDB API"},
 		{Name: "logs", Role: "log store"},
+		{Name: "messaging", Role: "SQS and SNS APIs"},
 		{Name: "dagger-engine", Role: "deploy pipeline engine"},
 		{Name: "agent", Role: "function containers"},
 		{Name: "gateway", Role: "API Gateway and Lambda API"},
+		{Name: "events", Role: "schedules and asynchronous invocations"},
 	}
 }
 

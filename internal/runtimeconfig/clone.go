@@ -45,6 +45,15 @@ func (fn Function) clone() Function {
 		s.Extra = cloneExtra(s.Extra)
 		return s
 	})
+	if fn.Async != nil {
+		a := *fn.Async
+		if a.MaximumRetryAttempts != nil {
+			n := *a.MaximumRetryAttempts
+			a.MaximumRetryAttempts = &n
+		}
+		a.Extra = cloneExtra(a.Extra)
+		out.Async = &a
+	}
 	out.Extra = cloneExtra(fn.Extra)
 	return out
 }
@@ -72,6 +81,21 @@ func (r ResourcesFile) clone() ResourcesFile {
 				l.CompatibleRuntimes = cloneSlice(l.CompatibleRuntimes)
 				l.Extra = cloneExtra(l.Extra)
 				return l
+			}),
+			SQS: cloneEach(r.Resources.SQS, func(q SQSQueue) SQSQueue {
+				q.Attributes = maps.Clone(q.Attributes)
+				q.Extra = cloneExtra(q.Extra)
+				return q
+			}),
+			SNS: cloneEach(r.Resources.SNS, func(t SNSTopic) SNSTopic {
+				t.Attributes = maps.Clone(t.Attributes)
+				t.Extra = cloneExtra(t.Extra)
+				return t
+			}),
+			SNSSubscriptions: cloneEach(r.Resources.SNSSubscriptions, func(s SNSSubscription) SNSSubscription {
+				s.Attributes = maps.Clone(s.Attributes)
+				s.Extra = cloneExtra(s.Extra)
+				return s
 			}),
 			Extra: cloneExtra(r.Resources.Extra),
 		},

@@ -49,6 +49,9 @@ func Merge(base, deploy Config) (Config, []string) {
 	res.DynamoDB = mergeByKey(res.DynamoDB, in.Resources.Resources.DynamoDB, func(t DynamoDBTable) string { return t.TableName })
 	res.S3 = mergeByKey(res.S3, in.Resources.Resources.S3, func(b S3Bucket) string { return b.BucketName })
 	res.Layers = mergeByKey(res.Layers, in.Resources.Resources.Layers, func(l Layer) string { return l.Name })
+	res.SQS = mergeByKey(res.SQS, in.Resources.Resources.SQS, func(q SQSQueue) string { return q.QueueName })
+	res.SNS = mergeByKey(res.SNS, in.Resources.Resources.SNS, func(t SNSTopic) string { return t.TopicName })
+	res.SNSSubscriptions = mergeByKey(res.SNSSubscriptions, in.Resources.Resources.SNSSubscriptions, SNSSubscription.Key)
 	for _, kind := range slices.Sorted(maps.Keys(in.Resources.Resources.Extra)) {
 		warnings = append(warnings, fmt.Sprintf("%s: skipped resource kind %q from the deploy: no merge key is defined for it", ResourcesFileName, kind))
 	}

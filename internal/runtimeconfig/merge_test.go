@@ -238,6 +238,30 @@ func TestMerge(t *testing.T) {
 			}),
 		},
 		{
+			name: "queues, topics and subscriptions merge by name, the deploy wins",
+			base: cfg(func(c *Config) {
+				c.Resources.Resources.SQS = []SQSQueue{{QueueName: "q", Attributes: map[string]string{"VisibilityTimeout": "30"}}, {QueueName: "keep"}}
+				c.Resources.Resources.SNS = []SNSTopic{{TopicName: "t"}}
+				c.Resources.Resources.SNSSubscriptions = []SNSSubscription{{TopicArn: "arn:t", Protocol: "sqs", Endpoint: "arn:q"}}
+			}),
+			deploy: cfg(func(c *Config) {
+				c.Resources.Resources.SQS = []SQSQueue{{QueueName: "q", Attributes: map[string]string{"VisibilityTimeout": "60"}}}
+				c.Resources.Resources.SNS = []SNSTopic{{TopicName: "u"}}
+				c.Resources.Resources.SNSSubscriptions = []SNSSubscription{
+					{TopicArn: "arn:t", Protocol: "sqs", Endpoint: "arn:q", Attributes: map[string]string{"RawMessageDelivery": "true"}},
+					{TopicArn: "arn:t", Protocol: "sqs", Endpoint: "arn:other"},
+				}
+			}),
+			want: cfg(func(c *Config) {
+				c.Resources.Resources.SQS = []SQSQueue{{QueueName: "q", Attributes: map[string]string{"VisibilityTimeout": "60"}}, {QueueName: "keep"}}
+				c.Resources.Resources.SNS = []SNSTopic{{TopicName: "t"}, {TopicName: "u"}}
+				c.Resources.Resources.SNSSubscriptions = []SNSSubscription{
+					{TopicArn: "arn:t", Protocol: "sqs", Endpoint: "arn:q", Attributes: map[string]string{"RawMessageDelivery": "true"}},
+					{TopicArn: "arn:t", Protocol: "sqs", Endpoint: "arn:other"},
+				}
+			}),
+		},
+		{
 			name: "nothing is deleted when the deploy lacks it",
 			base: cfg(func(c *Config) {
 				c.Functions.Defaults.Environment = map[string]string{"A": "1"}
@@ -300,7 +324,11 @@ func richConfig(prefix string) Config {
 			}},
 			S3:     []S3Bucket{{BucketName: "shared", LifecycleConfiguration: map[string]any{"Rules": []any{prefix}}, Extra: map[string]any{"x": 1}}},
 			Layers: []Layer{{Name: "shared", CompatibleRuntimes: []string{prefix}, Extra: map[string]any{"x": 1}}},
-			Extra:  map[string]any{prefix + "kind": []any{map[string]any{"x": 1}}},
+			SQS:    []SQSQueue{{QueueName: "shared", Attributes: map[string]string{"VisibilityTimeout": prefix}, Extra: map[string]any{"x": 1}}},
+			SNS:    []SNSTopic{{TopicName: "shared", Attributes: map[string]string{"FifoTopic": prefix}, Extra: map[string]any{"x": 1}}},
+			SNSSubscriptions: []SNSSubscription{{TopicArn: "t", Protocol: "sqs", Endpoint: "q",
+				Attributes: map[string]string{"RawMessageDelivery": prefix}, Extra: map[string]any{"x": 1}}},
+			Extra: map[string]any{prefix + "kind": []any{map[string]any{"x": 1}}},
 		}
 	})
 }
@@ -351,6 +379,18 @@ func scribble(c Config) {
 	for i := range res.Layers {
 		res.Layers[i].CompatibleRuntimes[0] = "scribbled"
 		res.Layers[i].Extra["x"] = "scribbled"
+	}
+	for i := range res.SQS {
+		res.SQS[i].Attributes["VisibilityTimeout"] = "scribbled"
+		res.SQS[i].Extra["x"] = "scribbled"
+	}
+	for i := range res.SNS {
+		res.SNS[i].Attributes["FifoTopic"] = "scribbled"
+		res.SNS[i].Extra["x"] = "scribbled"
+	}
+	for i := range res.SNSSubscriptions {
+		res.SNSSubscriptions[i].Attributes["RawMessageDelivery"] = "scribbled"
+		res.SNSSubscriptions[i].Extra["x"] = "scribbled"
 	}
 	for k := range res.Extra {
 		res.Extra[k].([]any)[0].(map[string]any)["x"] = "scribbled"

@@ -74,7 +74,24 @@ type Function struct {
 	Layers        []string          `yaml:"layers,omitempty" json:"layers,omitempty"`
 	Scaling       Scaling           `yaml:"scaling,omitempty" json:"scaling,omitempty"`
 	Schedules     []Schedule        `yaml:"schedules,omitempty" json:"schedules,omitempty"`
-	Extra         map[string]any    `yaml:",inline" json:"extra,omitempty"`
+	// Async holds how the events service treats the function's
+	// asynchronous invocations (EventInvokeConfig, DeadLetterQueue); nil
+	// means Lambda's defaults.
+	Async *Async         `yaml:"async,omitempty" json:"async,omitempty"`
+	Extra map[string]any `yaml:",inline" json:"extra,omitempty"`
+}
+
+// Async is a function's asynchronous invocation config. Targets are ARNs
+// (Lambda, SQS or SNS) as the template resolved them.
+type Async struct {
+	// MaximumRetryAttempts is 0-2; nil means Lambda's default of 2.
+	MaximumRetryAttempts *int `yaml:"maximum_retry_attempts,omitempty" json:"maximum_retry_attempts,omitempty"`
+	// MaximumEventAge is in seconds, 60-21600; 0 means Lambda's 21600.
+	MaximumEventAge int            `yaml:"maximum_event_age,omitempty" json:"maximum_event_age,omitempty"`
+	OnSuccess       string         `yaml:"on_success,omitempty" json:"on_success,omitempty"`
+	OnFailure       string         `yaml:"on_failure,omitempty" json:"on_failure,omitempty"`
+	DeadLetter      string         `yaml:"dead_letter,omitempty" json:"dead_letter,omitempty"`
+	Extra           map[string]any `yaml:",inline" json:"extra,omitempty"`
 }
 
 // Scaling bounds how many containers of a function run.
@@ -85,14 +102,28 @@ type Scaling struct {
 	Extra          map[string]any `yaml:",inline" json:"extra,omitempty"`
 }
 
-// Schedule is a SAM Schedule event, kept on its function.
+// Schedule is a SAM Schedule or ScheduleV2 event, kept on its function;
+// the events service fires it.
 type Schedule struct {
-	Name       string         `yaml:"name,omitempty" json:"name,omitempty"`
-	Expression string         `yaml:"expression" json:"expression,omitempty"`
-	Input      string         `yaml:"input,omitempty" json:"input,omitempty"`
-	Enabled    *bool          `yaml:"enabled,omitempty" json:"enabled,omitempty"`
-	Extra      map[string]any `yaml:",inline" json:"extra,omitempty"`
+	Name       string `yaml:"name,omitempty" json:"name,omitempty"`
+	Expression string `yaml:"expression" json:"expression,omitempty"`
+	Input      string `yaml:"input,omitempty" json:"input,omitempty"`
+	Enabled    *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	// Event is the event's key under the function's Events.
+	Event string `yaml:"event,omitempty" json:"event,omitempty"`
+	// Kind is ScheduleKindRule (EventBridge rule) or ScheduleKindScheduler;
+	// empty (files written before the field) counts as a rule.
+	Kind string `yaml:"kind,omitempty" json:"kind,omitempty"`
+	// Timezone is ScheduleExpressionTimezone (IANA name); empty is UTC.
+	Timezone string         `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	Extra    map[string]any `yaml:",inline" json:"extra,omitempty"`
 }
+
+// Schedule kinds: they send different events.
+const (
+	ScheduleKindRule      = "Schedule"   // EventBridge rule: a "Scheduled Event"
+	ScheduleKindScheduler = "ScheduleV2" // EventBridge Scheduler: the Input verbatim
+)
 
 // RoutingFile is routing.yml.
 type RoutingFile struct {
@@ -135,7 +166,12 @@ type Resources struct {
 	DynamoDB []DynamoDBTable `yaml:"dynamodb,omitempty"`
 	S3       []S3Bucket      `yaml:"s3,omitempty"`
 	Layers   []Layer         `yaml:"layers,omitempty"`
-	Extra    map[string]any  `yaml:",inline"`
+	SQS      []SQSQueue      `yaml:"sqs,omitempty"`
+	SNS      []SNSTopic      `yaml:"sns,omitempty"`
+	// SNSSubscriptions are apart from their topics: a template may
+	// subscribe to a topic another deploy created, without replacing it.
+	SNSSubscriptions []SNSSubscription `yaml:"sns_subscriptions,omitempty"`
+	Extra            map[string]any    `yaml:",inline"`
 }
 
 // DynamoDBTable mirrors the CloudFormation AWS::DynamoDB::Table properties
@@ -196,6 +232,37 @@ type S3Bucket struct {
 	LifecycleConfiguration map[string]any `yaml:"LifecycleConfiguration,omitempty"`
 	Extra                  map[string]any `yaml:",inline"`
 }
+
+// SQSQueue is an AWS::SQS::Queue. Merge key: QueueName. Attributes are
+// in the SQS API's form (CreateQueue's names, string values, RedrivePolicy
+// as JSON), so the provisioner passes them through unchanged.
+type SQSQueue struct {
+	QueueName  string            `yaml:"QueueName"`
+	Attributes map[string]string `yaml:"Attributes,omitempty"`
+	Extra      map[string]any    `yaml:",inline"`
+}
+
+// SNSTopic is an AWS::SNS::Topic. Merge key: TopicName. Attributes are in
+// the SNS API's form (FifoTopic, ContentBasedDeduplication...).
+type SNSTopic struct {
+	TopicName  string            `yaml:"TopicName"`
+	Attributes map[string]string `yaml:"Attributes,omitempty"`
+	Extra      map[string]any    `yaml:",inline"`
+}
+
+// SNSSubscription is an AWS::SNS::Subscription or an entry of a topic's
+// Subscription list. Merge key: TopicArn, Protocol and Endpoint together,
+// as SNS itself treats a second identical Subscribe as the same one.
+type SNSSubscription struct {
+	TopicArn   string            `yaml:"TopicArn"`
+	Protocol   string            `yaml:"Protocol"`
+	Endpoint   string            `yaml:"Endpoint"`
+	Attributes map[string]string `yaml:"Attributes,omitempty"` // RawMessageDelivery, FilterPolicy...
+	Extra      map[string]any    `yaml:",inline"`
+}
+
+// Key returns the subscription's merge key.
+func (s SNSSubscription) Key() string { return s.TopicArn + " " + s.Protocol + " " + s.Endpoint }
 
 // Layer is an AWS::Serverless::LayerVersion. Merge key: Name.
 type Layer struct {

@@ -158,6 +158,34 @@ func validateResources(r ResourcesFile, src source) []error {
 			unique(&p, layers, l.Name, at, i, "layer")
 		}
 	}
+	queues := make(map[string]int, len(res.SQS))
+	for i, q := range res.SQS {
+		at := fieldPath{"resources", "sqs", i}
+		if q.QueueName == "" {
+			p.add(at.with("QueueName"), "must not be empty")
+		} else {
+			unique(&p, queues, q.QueueName, at, i, "queue")
+		}
+	}
+	topics := make(map[string]int, len(res.SNS))
+	for i, t := range res.SNS {
+		at := fieldPath{"resources", "sns", i}
+		if t.TopicName == "" {
+			p.add(at.with("TopicName"), "must not be empty")
+		} else {
+			unique(&p, topics, t.TopicName, at, i, "topic")
+		}
+	}
+	subs := make(map[string]int, len(res.SNSSubscriptions))
+	for i, s := range res.SNSSubscriptions {
+		at := fieldPath{"resources", "sns_subscriptions", i}
+		for _, f := range []struct{ name, v string }{{"TopicArn", s.TopicArn}, {"Protocol", s.Protocol}, {"Endpoint", s.Endpoint}} {
+			if f.v == "" {
+				p.add(at.with(f.name), "must not be empty")
+			}
+		}
+		unique(&p, subs, s.Key(), at, i, "subscription")
+	}
 	return p.errs
 }
 

@@ -108,6 +108,9 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 		p.d.add(p.d.errf(raw, p.pathOf(raw, o.path+".Layers"), "Image functions cannot have layers; install the layer's content in the image"))
 	}
 	p.loggingConfig(o, &f)
+	if serverless {
+		p.asyncConfig(o, &f)
+	}
 	p.warnDynamicReferences(o.n, o.path)
 	if serverless {
 		p.events(r, obj{n: lookup(o.n, "Events"), path: o.path + ".Events"}, &f)
@@ -787,7 +790,11 @@ func (p *parser) scheduleEvent(name string, props obj, exprKey, enabledKey strin
 		p.d.add(p.d.errf(expr.n, expr.path, "invalid schedule expression %s (want rate(...) or cron(...))", quote(expr.s)))
 		return
 	}
-	s := Schedule{Event: name, Expression: expr.s}
+	tz, _ := p.str(props, "ScheduleExpressionTimezone")
+	if !p.checkSchedule(expr, tz) {
+		return
+	}
+	s := Schedule{Event: name, Kind: kind, Expression: expr.s, Timezone: tz.s}
 	if v, ok := p.str(props, "Name"); ok {
 		s.Name = v.s
 	}
@@ -800,10 +807,6 @@ func (p *parser) scheduleEvent(name string, props obj, exprKey, enabledKey strin
 	}
 	if enabledKey != "" {
 		s.Enabled = p.boolean(props, enabledKey)
-	}
-	if tz, ok := p.str(props, "ScheduleExpressionTimezone"); ok && tz.s != "UTC" {
-		// runtimeconfig.Schedule has no time zone yet.
-		p.d.warn(tz.n, tz.path, "ESB runs schedules in UTC; time zone %s is ignored", quote(tz.s))
 	}
 	if v, ok := p.str(props, "State"); ok {
 		if !p.oneOf(v, "ENABLED", "DISABLED") {

@@ -599,6 +599,19 @@ func (p *parser) readResources(t *Template) {
 			if b, ok := p.readBucket(r); ok {
 				t.Buckets = append(t.Buckets, b)
 			}
+		case TypeSQSQueue:
+			if q, ok := p.readQueue(r); ok {
+				t.Queues = append(t.Queues, q)
+			}
+		case TypeSNSTopic:
+			if tp, subs, ok := p.readTopic(r); ok {
+				t.Topics = append(t.Topics, tp)
+				t.Subscriptions = append(t.Subscriptions, subs...)
+			}
+		case TypeSNSSubscription:
+			if s, ok := p.readSubscription(r); ok {
+				t.Subscriptions = append(t.Subscriptions, s)
+			}
 		default:
 			if rules, ok := propertyRules(r.typ); ok {
 				p.checkProperties(obj{n: r.props, path: r.path + ".Properties"}, r.typ, rules)
@@ -636,6 +649,13 @@ func (p *parser) checkUnique(t *Template) {
 	}
 	for _, l := range t.Layers {
 		check("layer", l.Name, l.LogicalID, layers)
+	}
+	queues, topics := map[string]string{}, map[string]string{}
+	for _, q := range t.Queues {
+		check("queue", q.QueueName, q.LogicalID, queues)
+	}
+	for _, tp := range t.Topics {
+		check("topic", tp.TopicName, tp.LogicalID, topics)
 	}
 	// Each API has its own endpoint, so only a route repeated on the same
 	// API is a clash (the transform refuses it too).

@@ -61,8 +61,8 @@ func propertyRules(typ string) (map[string]propRule, bool) {
 			"PublishToLatestPublished": inert(), "KmsKeyArn": inert(), "SourceKMSKeyArn": inert(), "CodeSigningConfigArn": inert(),
 			"RuntimeManagementConfig": inert(),
 			"Role":                    iam(), "Policies": iam(), "AssumeRolePolicyDocument": iam(), "RolePath": iam(), "PermissionsBoundary": iam(),
-			"DeadLetterQueue":        warns("failed asynchronous invocations are not sent to the dead-letter queue"),
-			"EventInvokeConfig":      warns("asynchronous invocation settings (retries, maximum event age, destinations) are not applied"),
+			"DeadLetterQueue":        special(), // see asyncConfig
+			"EventInvokeConfig":      special(), // see asyncConfig
 			"Tracing":                notTraced(),
 			"VpcConfig":              warns("the function runs on ESB's function network, not in this VPC's subnets and security groups"),
 			"DeploymentPreference":   warns("gradual deployment (CodeDeploy traffic shifting, hooks, alarms) is not done; a deploy switches all traffic at once"),
@@ -185,20 +185,20 @@ func eventPropertyRules(typ string) (map[string]propRule, bool) {
 		return map[string]propRule{
 			"Schedule": honoured(), "Input": honoured(), "Enabled": honoured(), "State": honoured(), "Name": honoured(),
 			"RuleName": inert(), "Description": inert(),
-			"DeadLetterConfig": warns("failed scheduled invocations are not sent to a dead-letter queue"),
-			"RetryPolicy":      warns("the retry policy is not applied to scheduled invocations"),
+			"DeadLetterConfig": warns("the rule's own dead-letter queue is not used; a fire that fails goes to the function's asynchronous destinations"),
+			"RetryPolicy":      warns("the rule's own retry policy is not applied; a fire is retried with the function's asynchronous settings (EventInvokeConfig)"),
 		}, true
 	case "ScheduleV2":
 		return map[string]propRule{
 			"ScheduleExpression": honoured(), "Input": honoured(), "State": honoured(), "Name": honoured(),
-			"ScheduleExpressionTimezone": honoured(), // warned about by scheduleEvent when not UTC
+			"ScheduleExpressionTimezone": honoured(),
 			"Description":                inert(), "GroupName": inert(), "KmsKeyArn": inert(), "OmitName": inert(),
 			"RoleArn": iam(), "PermissionsBoundary": iam(),
 			"FlexibleTimeWindow": warns("the flexible time window is not applied; the schedule fires on time"),
 			"StartDate":          warns("the start date is not applied; the schedule fires from the deploy on"),
 			"EndDate":            warns("the end date is not applied; the schedule keeps firing"),
-			"DeadLetterConfig":   warns("failed scheduled invocations are not sent to a dead-letter queue"),
-			"RetryPolicy":        warns("the retry policy is not applied to scheduled invocations"),
+			"DeadLetterConfig":   warns("the schedule's own dead-letter queue is not used; a fire that fails goes to the function's asynchronous destinations"),
+			"RetryPolicy":        warns("the schedule's own retry policy is not applied; a fire is retried with the function's asynchronous settings (EventInvokeConfig)"),
 		}, true
 	case EventHTTPAPI:
 		return map[string]propRule{

@@ -59,6 +59,10 @@ type Template struct {
 	Layers      []Layer
 	Tables      []Table
 	Buckets     []Bucket
+	// Queues, Topics and Subscriptions live on the env's messaging service.
+	Queues        []Queue
+	Topics        []Topic
+	Subscriptions []Subscription
 	// Warnings name what was skipped or cannot behave as on AWS.
 	Warnings []Warning
 }
@@ -110,6 +114,9 @@ type Function struct {
 
 	Routes    []Route
 	Schedules []Schedule
+	// Async is EventInvokeConfig and DeadLetterQueue; nil when neither is
+	// set.
+	Async *Async
 }
 
 // Route is an Api or HttpApi event of a function, or an operation of an
@@ -131,8 +138,10 @@ type Route struct {
 // Schedule is a Schedule or ScheduleV2 event of a function.
 type Schedule struct {
 	Event      string
+	Kind       string // "Schedule" or "ScheduleV2"
 	Name       string
 	Expression string // rate(...), cron(...) or, for ScheduleV2, at(...)
+	Timezone   string // ScheduleExpressionTimezone; empty is UTC
 	Input      string // JSON passed as the event, if set
 	Enabled    *bool  // nil when the template does not say
 }

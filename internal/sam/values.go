@@ -160,7 +160,15 @@ func (p *parser) computeName(r *rawResource) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			name = s
+			return s, nil
+		}
+	}
+	// CloudFormation names an unnamed FIFO queue or topic with the .fifo
+	// suffix the service requires.
+	fifo := map[string]string{typeSQSQueue: "FifoQueue", typeSNSTopic: "FifoTopic"}[r.typ]
+	if raw := lookup(r.props, fifo); fifo != "" && raw != nil {
+		if v, err := p.resolve(raw, r.path+".Properties."+fifo); err == nil && v != nil && strings.EqualFold(v.Value, "true") {
+			name += ".fifo"
 		}
 	}
 	return name, nil

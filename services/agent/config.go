@@ -71,7 +71,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 			SecretAccessKey:  get("FUNCTION_AWS_SECRET_ACCESS_KEY", "esb-local-secret"),
 			S3Endpoint:       get("S3_ENDPOINT", "http://s3-storage:7070"),
 			DynamoDBEndpoint: get("DYNAMODB_ENDPOINT", "http://database:8000"),
+			SQSEndpoint:      get("SQS_ENDPOINT", "http://messaging:4566"),
+			SNSEndpoint:      get("SNS_ENDPOINT", "http://messaging:4566"),
 			RuntimeAPI:       getenv("RUNTIME_API"),
+			LambdaEndpoint:   getenv("LAMBDA_ENDPOINT"),
 		},
 	}
 	if env, err := platform.New(get("ESB_BRAND", platform.DefaultBrand), getenv("ESB_ENV")); err != nil {
@@ -116,6 +119,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 			// Functions reach the gateway at their bridge's address, which
 			// is in the gateway's namespace: the subnet's first address.
 			cfg.Platform.RuntimeAPI = net.JoinHostPort(subnet.Masked().Addr().Next().String(), api[1:])
+		}
+		if ep, ok := strings.CutPrefix(cfg.Platform.LambdaEndpoint, "http://:"); ok && err == nil {
+			// As the Runtime API: the gateway is at the bridge's address.
+			cfg.Platform.LambdaEndpoint = "http://" + net.JoinHostPort(subnet.Masked().Addr().Next().String(), ep)
 		}
 		cfg.Containerd = cc
 	default:
@@ -165,7 +172,7 @@ func splitList(v string) []string {
 // function's /etc/hosts. Literal addresses need no entry.
 func functionHostNames(p launcher.Platform) []string {
 	var out []string
-	for _, endpoint := range []string{p.S3Endpoint, p.DynamoDBEndpoint} {
+	for _, endpoint := range []string{p.S3Endpoint, p.DynamoDBEndpoint, p.SQSEndpoint, p.SNSEndpoint, p.LambdaEndpoint} {
 		u, err := url.Parse(endpoint)
 		if err != nil {
 			continue

@@ -36,6 +36,8 @@ func TestLoadConfig(t *testing.T) {
 					SecretAccessKey:  "esb-local-secret",
 					S3Endpoint:       "http://s3-storage:7070",
 					DynamoDBEndpoint: "http://database:8000",
+					SQSEndpoint:      "http://messaging:4566",
+					SNSEndpoint:      "http://messaging:4566",
 				},
 				StartTimeout: 10 * time.Second,
 				ReapInterval: 5 * time.Second,
@@ -47,7 +49,8 @@ func TestLoadConfig(t *testing.T) {
 				"LISTEN": "127.0.0.1:9100", "ESB_BRAND": "acme", "ESB_ENV": "prod", "NETWORK": "acme-prod_platform",
 				"IMAGE_PULL_POLICY": "always", "CONTAINER_RUNTIME": "docker", "LOGS_URL": "http://logs:9428",
 				"AWS_REGION": "ap-northeast-1", "FUNCTION_AWS_ACCESS_KEY_ID": "k", "FUNCTION_AWS_SECRET_ACCESS_KEY": "s",
-				"S3_ENDPOINT": "http://s3:1", "DYNAMODB_ENDPOINT": "http://ddb:2", "START_TIMEOUT": "3s", "REAP_INTERVAL": "250ms",
+				"S3_ENDPOINT": "http://s3:1", "DYNAMODB_ENDPOINT": "http://ddb:2",
+				"SQS_ENDPOINT": "http://sqs:3", "SNS_ENDPOINT": "http://sns:4", "START_TIMEOUT": "3s", "REAP_INTERVAL": "250ms",
 				"RUNTIME_API": "gateway:9001",
 			},
 			want: config{
@@ -61,6 +64,7 @@ func TestLoadConfig(t *testing.T) {
 				Platform: launcher.Platform{
 					Region: "ap-northeast-1", AccessKeyID: "k", SecretAccessKey: "s",
 					S3Endpoint: "http://s3:1", DynamoDBEndpoint: "http://ddb:2", RuntimeAPI: "gateway:9001",
+					SQSEndpoint: "http://sqs:3", SNSEndpoint: "http://sns:4",
 				},
 				StartTimeout: 3 * time.Second,
 				ReapInterval: 250 * time.Millisecond,
@@ -102,6 +106,8 @@ func TestLoadConfig(t *testing.T) {
 					SecretAccessKey:  "esb-local-secret",
 					S3Endpoint:       "http://s3-storage:7070",
 					DynamoDBEndpoint: "http://database:8000",
+					SQSEndpoint:      "http://messaging:4566",
+					SNSEndpoint:      "http://messaging:4566",
 				},
 				StartTimeout: 10 * time.Second,
 				ReapInterval: 5 * time.Second,
@@ -181,8 +187,9 @@ func with(m map[string]string, k, v string) map[string]string {
 }
 
 func TestFunctionHostNames(t *testing.T) {
-	assert.Equal(t, []string{"s3-storage", "database"}, functionHostNames(launcher.Platform{
+	assert.Equal(t, []string{"s3-storage", "database", "messaging"}, functionHostNames(launcher.Platform{
 		S3Endpoint: "http://s3-storage:7070", DynamoDBEndpoint: "http://database:8000",
+		SQSEndpoint: "http://messaging:4566", SNSEndpoint: "http://messaging:4566",
 	}))
 	assert.Empty(t, functionHostNames(launcher.Platform{S3Endpoint: "http://172.20.0.3:7070", DynamoDBEndpoint: "http://localhost:8000"}))
 	assert.Equal(t, []string{"aws"}, functionHostNames(launcher.Platform{S3Endpoint: "https://aws", DynamoDBEndpoint: "https://aws"}))

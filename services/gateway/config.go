@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/esb-dev/esb/internal/duration"
 	"github.com/esb-dev/esb/services/gateway/configwatch"
 )
 
@@ -20,11 +20,14 @@ type config struct {
 	ReloadInterval time.Duration // CONFIG_RELOAD_INTERVAL
 	AgentURL       string        // AGENT_URL
 	LogsURL        string        // LOGS_URL; empty: no shipping
-	Listen         string        // LISTEN
-	Env            string        // ESB_ENV
-	Region         string        // AWS_REGION
-	AccountID      string        // ACCOUNT_ID
-	MaxQueueWait   time.Duration // MAX_QUEUE_WAIT
+	// EventsURL is the events service (EVENTS_URL); empty: Event
+	// invocations run in the gateway, once, with no retry.
+	EventsURL    string
+	Listen       string        // LISTEN
+	Env          string        // ESB_ENV
+	Region       string        // AWS_REGION
+	AccountID    string        // ACCOUNT_ID
+	MaxQueueWait time.Duration // MAX_QUEUE_WAIT
 	// RuntimeAPIListen is where the gateway serves the Lambda Runtime API
 	// to function runtimes (RUNTIME_API_LISTEN, e.g. ":9001"); empty:
 	// invocations go to each container's RIE.
@@ -45,6 +48,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		SeedDir:   get("SEED_DIR", "/app/seed-config"),
 		AgentURL:  get("AGENT_URL", "http://agent:9000"),
 		LogsURL:   get("LOGS_URL", ""),
+		EventsURL: get("EVENTS_URL", ""),
 		Listen:    get("LISTEN", ":8080"),
 		Env:       get("ESB_ENV", ""),
 		Region:    get("AWS_REGION", "us-east-1"),
@@ -54,12 +58,12 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	}
 	var errs []error
 	var err error
-	if c.ReloadInterval, err = duration(get("CONFIG_RELOAD_INTERVAL", "1s")); err != nil {
+	if c.ReloadInterval, err = duration.Parse(get("CONFIG_RELOAD_INTERVAL", "1s")); err != nil {
 		errs = append(errs, fmt.Errorf("CONFIG_RELOAD_INTERVAL: %w", err))
 	} else if c.ReloadInterval < configwatch.MinInterval {
 		errs = append(errs, fmt.Errorf("CONFIG_RELOAD_INTERVAL: %s is below the minimum of %s", c.ReloadInterval, configwatch.MinInterval))
 	}
-	if c.MaxQueueWait, err = duration(get("MAX_QUEUE_WAIT", "10s")); err != nil {
+	if c.MaxQueueWait, err = duration.Parse(get("MAX_QUEUE_WAIT", "10s")); err != nil {
 		errs = append(errs, fmt.Errorf("MAX_QUEUE_WAIT: %w", err))
 	} else if c.MaxQueueWait <= 0 {
 		errs = append(errs, fmt.Errorf("MAX_QUEUE_WAIT: must be positive, got %s", c.MaxQueueWait))
@@ -72,6 +76,11 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			errs = append(errs, fmt.Errorf("LOGS_URL: %w", err))
 		}
 	}
+	if c.EventsURL != "" {
+		if err := httpURL(c.EventsURL); err != nil {
+			errs = append(errs, fmt.Errorf("EVENTS_URL: %w", err))
+		}
+	}
 	if c.RuntimeAPIListen != "" {
 		if _, port, err := net.SplitHostPort(c.RuntimeAPIListen); err != nil || port == "" {
 			errs = append(errs, fmt.Errorf("RUNTIME_API_LISTEN: want [host]:port, such as :9001, got %q", c.RuntimeAPIListen))
@@ -81,19 +90,6 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("ACCOUNT_ID: want 12 digits, got %q", c.AccountID))
 	}
 	return c, errors.Join(errs...)
-}
-
-// duration accepts a Go duration ("1s", "500ms") or plain seconds ("0.5"),
-// the two forms people write for these variables.
-func duration(s string) (time.Duration, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		return d, nil
-	}
-	secs, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q is neither a duration (1s, 500ms) nor a number of seconds", s)
-	}
-	return time.Duration(secs * float64(time.Second)), nil
 }
 
 func httpURL(s string) error {

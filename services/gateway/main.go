@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/eventsapi"
 	"github.com/esb-dev/esb/internal/logship"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/gateway/agentsync"
@@ -127,12 +128,17 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	// after the listener closes, then are cut off.
 	bgCtx, endBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer endBackground()
+	var asyncQueue httpapi.AsyncQueue
+	if cfg.EventsURL != "" {
+		asyncQueue = &eventsapi.Client{BaseURL: cfg.EventsURL, HTTP: &http.Client{}}
+	}
 	server := httpapi.New(bgCtx, gens, invoker, httpapi.Options{
-		Region:    cfg.Region,
-		AccountID: cfg.AccountID,
-		Env:       cfg.Env,
-		AccessLog: accessLog,
-		Logger:    log,
+		AsyncQueue: asyncQueue,
+		Region:     cfg.Region,
+		AccountID:  cfg.AccountID,
+		Env:        cfg.Env,
+		AccessLog:  accessLog,
+		Logger:     log,
 	})
 	httpServer := &http.Server{
 		Handler:           server.Handler(),

@@ -1,5 +1,5 @@
-// Command provisioner creates the DynamoDB tables and S3 buckets that an
-// env's resources.yml declares. `esb deploy` runs it after every deploy
+// Command provisioner creates the DynamoDB tables, S3 buckets, SQS queues,
+// SNS topics and subscriptions that an env's resources.yml declares. `esb deploy` runs it after every deploy
 // with `docker compose run --rm provisioner`; it only ever creates, so
 // running it again is harmless.
 //
@@ -9,6 +9,8 @@
 //	RESOURCES_YML          manifest to use when CONFIG_DIR has none
 //	DYNAMODB_ENDPOINT      default http://database:8000
 //	S3_ENDPOINT            default http://s3-storage:7070
+//	SQS_ENDPOINT           default http://messaging:4566
+//	SNS_ENDPOINT           default http://messaging:4566
 //	AWS_REGION             default us-east-1
 //	AWS_ACCESS_KEY_ID      default esb
 //	AWS_SECRET_ACCESS_KEY  default esb-local-secret
@@ -54,6 +56,8 @@ func configFromEnv(getenv func(string) string) config {
 		endpoints: provision.Endpoints{
 			DynamoDB:        or("DYNAMODB_ENDPOINT", "http://database:8000"),
 			S3:              or("S3_ENDPOINT", "http://s3-storage:7070"),
+			SQS:             or("SQS_ENDPOINT", "http://messaging:4566"),
+			SNS:             or("SNS_ENDPOINT", "http://messaging:4566"),
 			Region:          or("AWS_REGION", provision.DefaultRegion),
 			AccessKeyID:     or("AWS_ACCESS_KEY_ID", "esb"),
 			SecretAccessKey: or("AWS_SECRET_ACCESS_KEY", "esb-local-secret"),
@@ -93,7 +97,7 @@ func run(ctx context.Context, cfg config, out io.Writer) int {
 		return 0
 	}
 	if provision.IsEmpty(m.File.Resources) {
-		fmt.Fprintf(out, "WARNING: %s declares no tables or buckets; nothing to provision\n", m.Path)
+		fmt.Fprintf(out, "WARNING: %s declares no tables, buckets, queues or topics; nothing to provision\n", m.Path)
 		return 0
 	}
 	if err := checkEndpoints(cfg.endpoints); err != nil {
@@ -101,9 +105,12 @@ func run(ctx context.Context, cfg config, out io.Writer) int {
 	}
 
 	db, s3c := provision.NewClients(cfg.endpoints)
+	sqsc, snsc := provision.NewMessagingClients(cfg.endpoints)
 	p := provision.New(db, s3c, provision.Options{
 		Events: printer(out),
 		Region: cfg.endpoints.Region,
+		SQS:    sqsc,
+		SNS:    snsc,
 	})
 	fmt.Fprintf(out, "provisioning from %s\n", m.Path)
 	sum, err := p.Run(ctx, m.File.Resources)
@@ -139,6 +146,8 @@ func checkEndpoints(e provision.Endpoints) error {
 	for _, ep := range []struct{ name, value string }{
 		{"DYNAMODB_ENDPOINT", e.DynamoDB},
 		{"S3_ENDPOINT", e.S3},
+		{"SQS_ENDPOINT", e.SQS},
+		{"SNS_ENDPOINT", e.SNS},
 	} {
 		u, err := url.Parse(ep.value)
 		if err != nil {

@@ -25,6 +25,7 @@ func TestConfigFromEnv(t *testing.T) {
 				manifestPaths: []string{"/app/runtime-config/resources.yml", ""},
 				endpoints: provision.Endpoints{
 					DynamoDB: "http://database:8000", S3: "http://s3-storage:7070", Region: "us-east-1",
+					SQS: "http://messaging:4566", SNS: "http://messaging:4566",
 					AccessKeyID: "esb", SecretAccessKey: "esb-local-secret",
 				},
 			},
@@ -34,12 +35,14 @@ func TestConfigFromEnv(t *testing.T) {
 			env: map[string]string{
 				"CONFIG_DIR": "/cfg", "RESOURCES_YML": "/other.yml",
 				"DYNAMODB_ENDPOINT": "http://127.0.0.1:5030", "S3_ENDPOINT": "http://127.0.0.1:5020",
+				"SQS_ENDPOINT": "http://127.0.0.1:5050", "SNS_ENDPOINT": "http://127.0.0.1:5051",
 				"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "secret",
 			},
 			want: config{
 				manifestPaths: []string{"/cfg/resources.yml", "/other.yml"},
 				endpoints: provision.Endpoints{
 					DynamoDB: "http://127.0.0.1:5030", S3: "http://127.0.0.1:5020", Region: "eu-west-1",
+					SQS: "http://127.0.0.1:5050", SNS: "http://127.0.0.1:5051",
 					AccessKeyID: "id", SecretAccessKey: "secret",
 				},
 			},
@@ -71,7 +74,7 @@ func TestRunWithoutBackend(t *testing.T) {
 			name:     "empty manifest is a no-op",
 			manifest: ptr("resources: {}\n"),
 			wantCode: 0,
-			wantOut:  []string{"WARNING: ", "declares no tables or buckets; nothing to provision"},
+			wantOut:  []string{"WARNING: ", "declares no tables, buckets, queues or topics; nothing to provision"},
 		},
 		{
 			name:     "malformed manifest fails with file and line",

@@ -51,6 +51,11 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 		"AWS_SECRET_ACCESS_KEY":     p.SecretAccessKey,
 		"AWS_ENDPOINT_URL_S3":       p.S3Endpoint,
 		"AWS_ENDPOINT_URL_DYNAMODB": p.DynamoDBEndpoint,
+		"AWS_ENDPOINT_URL_SQS":      p.SQSEndpoint,
+		"AWS_ENDPOINT_URL_SNS":      p.SNSEndpoint,
+	}
+	if p.LambdaEndpoint != "" {
+		env["AWS_ENDPOINT_URL_LAMBDA"] = p.LambdaEndpoint
 	}
 	for k, v := range fn.Environment {
 		if !reserved(k) {

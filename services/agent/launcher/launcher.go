@@ -51,12 +51,18 @@ type Platform struct {
 	SecretAccessKey  string
 	S3Endpoint       string
 	DynamoDBEndpoint string
+	SQSEndpoint      string
+	SNSEndpoint      string
 	// RuntimeAPI is the gateway's Lambda Runtime API (host:port), handed
 	// to every function as AWS_LAMBDA_RUNTIME_API: its runtime then runs
 	// without the image's RIE, as on Lambda, and is ready when it asks the
 	// gateway for its first event. Empty: functions run behind their RIE,
 	// ready when it accepts connections.
 	RuntimeAPI string
+	// LambdaEndpoint is the gateway's Lambda Invoke API as functions reach
+	// it, handed over as AWS_ENDPOINT_URL_LAMBDA so SDK code calls this
+	// env's functions; empty: not set.
+	LambdaEndpoint string
 }
 
 // Config is what a Launcher needs; every field is required.

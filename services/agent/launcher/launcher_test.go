@@ -31,6 +31,8 @@ var platform = Platform{
 	SecretAccessKey:  "esb-local-secret",
 	S3Endpoint:       "http://s3-storage:7070",
 	DynamoDBEndpoint: "http://database:8000",
+	SQSEndpoint:      "http://messaging:4566",
+	SNSEndpoint:      "http://messaging:4566",
 }
 
 func newLauncher(fake *enginetest.Fake, policy PullPolicy, opts Options) *Launcher {
@@ -169,7 +171,7 @@ func TestContainerConfig(t *testing.T) {
 		"AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_TIMEOUT",
 		"AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_REGION", "AWS_DEFAULT_REGION",
 		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB",
-		"_HANDLER", "TABLE",
+		"AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_SNS", "_HANDLER", "TABLE",
 	} {
 		v, ok := enginetest.Env(spec, k)
 		require.True(t, ok, k)
@@ -187,6 +189,8 @@ func TestContainerConfig(t *testing.T) {
 		"AWS_SECRET_ACCESS_KEY":           "esb-local-secret",
 		"AWS_ENDPOINT_URL_S3":             "http://s3-storage:7070",
 		"AWS_ENDPOINT_URL_DYNAMODB":       "http://database:8000",
+		"AWS_ENDPOINT_URL_SQS":            "http://messaging:4566",
+		"AWS_ENDPOINT_URL_SNS":            "http://messaging:4566",
 		"_HANDLER":                        "lambda_function.handler",
 		"TABLE":                           "items",
 	}, env)

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/eventsapi"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 )
 
@@ -93,6 +94,9 @@ func (s *Server) invoke(c echo.Context) error {
 	case invokeDryRun:
 		return c.NoContent(http.StatusNoContent)
 	case invokeEvent:
+		if s.opts.AsyncQueue != nil {
+			return s.enqueue(c, req)
+		}
 		if !s.startAsync(req) {
 			return s.throttled(c)
 		}
@@ -197,6 +201,31 @@ type (
 func (s *Server) lambdaError(c echo.Context, status int, errType string, body any) error {
 	c.Response().Header().Set("X-Amzn-Errortype", errType)
 	return writeJSON(c, status, body)
+}
+
+// enqueueTimeout bounds the handover of an Event invocation to the events
+// service (a local write).
+const enqueueTimeout = 10 * time.Second
+
+// enqueue hands an Event invocation to the durable queue and answers 202
+// once it is stored, as Lambda answers once its queue has the event.
+func (s *Server) enqueue(c echo.Context, req lambdainvoke.Request) error {
+	ai := info(c)
+	if len(req.Payload) > eventsapi.MaxAsyncPayload {
+		ai.outcome = "too_large"
+		return s.lambdaError(c, http.StatusRequestEntityTooLarge, "RequestTooLargeException", typedError{
+			Type: "User", Message: fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", eventsapi.MaxAsyncPayload),
+		})
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), enqueueTimeout)
+	defer cancel()
+	if err := s.opts.AsyncQueue.Enqueue(ctx, req.Function.Name, req.RequestID, req.Payload); err != nil {
+		ai.outcome = "queue_error"
+		s.opts.Logger.Error("event invocation not queued", "request_id", req.RequestID, "function", req.Function.Name, "error", err.Error())
+		return s.lambdaError(c, http.StatusInternalServerError, "ServiceException", typedError{Type: "Service", Message: "the asynchronous invocation queue is unavailable"})
+	}
+	ai.outcome = "queued"
+	return c.NoContent(http.StatusAccepted)
 }
 
 // startAsync runs an Event invocation in the background under the

@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/eventsapi"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 )
 
@@ -166,4 +170,45 @@ func TestParseFunctionName(t *testing.T) {
 			assert.Equal(t, tt.wantQualifier, q)
 		})
 	}
+}
+
+// queue is an AsyncQueue that records what it was given.
+type queue struct {
+	mu   sync.Mutex
+	err  error
+	got  []string // function and payload
+	reqs []string
+}
+
+func (q *queue) Enqueue(_ context.Context, function, requestID string, payload []byte) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return q.err
+	}
+	q.got = append(q.got, function+" "+string(payload))
+	q.reqs = append(q.reqs, requestID)
+	return nil
+}
+
+func TestInvokeAPIEventGoesToTheQueue(t *testing.T) {
+	q := &queue{}
+	h := newHarness(t, functionsYML, routingYML, harnessOptions{server: Options{AsyncQueue: q}})
+	event := http.Header{"X-Amz-Invocation-Type": {"Event"}}
+
+	resp, body := h.do(t, "POST", "/2015-03-31/functions/Hello/invocations", strings.NewReader(`{"e":1}`), event)
+	assert.Equal(t, http.StatusAccepted, resp.StatusCode, body)
+	assert.Equal(t, []string{`Hello {"e":1}`}, q.got, "stored, not run here")
+	assert.Equal(t, []string{resp.Header.Get("X-Amzn-Requestid")}, q.reqs)
+
+	big := `{"pad":"` + strings.Repeat("x", eventsapi.MaxAsyncPayload) + `"}`
+	resp, _ = h.do(t, "POST", "/2015-03-31/functions/Hello/invocations", strings.NewReader(big), event)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	assert.Equal(t, "RequestTooLargeException", resp.Header.Get("X-Amzn-Errortype"))
+
+	q.err = errors.New("disk full")
+	resp, _ = h.do(t, "POST", "/2015-03-31/functions/Hello/invocations", strings.NewReader(`{}`), event)
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode, "not accepted when not stored")
+	assert.Equal(t, "ServiceException", resp.Header.Get("X-Amzn-Errortype"))
+	assert.Len(t, q.got, 1)
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/services/gateway/apigateway"
 	"github.com/esb-dev/esb/services/gateway/generation"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
@@ -43,6 +44,11 @@ type Invoker interface {
 	Invoke(ctx context.Context, req lambdainvoke.Request) (lambdainvoke.Result, error)
 }
 
+// AsyncQueue stores an Event invocation; *eventsapi.Client implements it.
+type AsyncQueue interface {
+	Enqueue(ctx context.Context, function, requestID string, payload []byte) error
+}
+
 // Options tunes a Server. The zero value is ready to use.
 type Options struct {
 	Region    string // DefaultRegion when empty
@@ -55,6 +61,10 @@ type Options struct {
 	// MaxAsync bounds Event invocations accepted but not finished;
 	// DefaultMaxAsync when zero.
 	MaxAsync int
+	// AsyncQueue, when set, stores Event invocations durably (the events
+	// service) instead of running them in this process: they then get
+	// Lambda's retries and destinations and survive a gateway restart.
+	AsyncQueue AsyncQueue
 	// AccessLog receives every access log entry besides Logger, e.g. a
 	// logship.Shipper's Send. Nil means Logger only.
 	AccessLog func(entry map[string]any)
@@ -189,14 +199,7 @@ func traceID(c echo.Context) string   { s, _ := c.Get(keyTraceID).(string); retu
 
 // newRequestID returns a random UUID (version 4), the form of Lambda's and
 // API Gateway's request ids.
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
+func newRequestID() string { return awsid.UUID() }
 
 // newTraceID returns an X-Ray root trace id: Root=1-<epoch seconds in hex>-<96 random bits in hex>.
 func newTraceID(now time.Time) string {

@@ -5,6 +5,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 // Endpoints says where the platform's DynamoDB and S3 services answer and
@@ -12,6 +14,8 @@ import (
 type Endpoints struct {
 	DynamoDB        string // base URL, e.g. http://database:8000
 	S3              string // base URL, e.g. http://s3-storage:7070
+	SQS             string // base URL, e.g. http://messaging:4566
+	SNS             string // base URL, e.g. http://messaging:4566
 	Region          string
 	AccessKeyID     string
 	SecretAccessKey string
@@ -38,4 +42,15 @@ func NewClients(e Endpoints) (*dynamodb.Client, *s3.Client) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
 	return db, s3c
+}
+
+// NewMessagingClients returns SQS and SNS clients for e, configured as
+// strictly as NewClients'.
+func NewMessagingClients(e Endpoints) (*sqs.Client, *sns.Client) {
+	cfg := aws.Config{
+		Region:      e.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(e.AccessKeyID, e.SecretAccessKey, ""),
+	}
+	return sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(e.SQS) }),
+		sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(e.SNS) })
 }

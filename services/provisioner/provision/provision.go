@@ -47,6 +47,9 @@ type Kind string
 const (
 	KindTable   Kind = "dynamodb table"
 	KindBucket  Kind = "s3 bucket"
+	KindQueue   Kind = "sqs queue"
+	KindTopic   Kind = "sns topic"
+	KindSub     Kind = "sns subscription"
 	KindUnknown Kind = "resource kind"
 )
 
@@ -114,6 +117,10 @@ type Options struct {
 	// Region decides whether CreateBucket needs a LocationConstraint
 	// (every region but us-east-1 does; default DefaultRegion).
 	Region string
+	// SQS and SNS reach the env's messaging service; without them every
+	// queue, topic and subscription of a manifest fails.
+	SQS SQS
+	SNS SNS
 }
 
 // Provisioner creates the resources of a manifest.
@@ -143,11 +150,13 @@ func New(db DynamoDB, s3 S3, opts Options) *Provisioner {
 // IsEmpty reports whether res holds nothing the provisioner creates. Layers
 // are baked into function images at deploy time, so they do not count.
 func IsEmpty(res runtimeconfig.Resources) bool {
-	return len(res.DynamoDB) == 0 && len(res.S3) == 0 && len(res.Extra) == 0
+	return len(res.DynamoDB) == 0 && len(res.S3) == 0 && len(res.SQS) == 0 && len(res.SNS) == 0 &&
+		len(res.SNSSubscriptions) == 0 && len(res.Extra) == 0
 }
 
 // Run creates every table and bucket of res that does not exist yet,
-// tables first, in manifest order. A failure on one resource does not stop
+// tables first, in manifest order; then queues (dead-letter targets
+// first), topics and subscriptions, which need the queues and topics. A failure on one resource does not stop
 // the others: Run goes through all of them and returns every failure,
 // joined, each naming its resource, e.g.
 // `dynamodb table "items": create: ...`. Entries of kinds it does not know
@@ -191,6 +200,28 @@ func (p *Provisioner) Run(ctx context.Context, res runtimeconfig.Resources) (Sum
 	for _, b := range res.S3 {
 		jobs = append(jobs, job{Resource{KindBucket, b.BucketName}, func(ctx context.Context) (outcome, error) {
 			return p.ensureBucket(ctx, b)
+		}})
+	}
+	for _, q := range queueOrder(res.SQS) {
+		jobs = append(jobs, job{Resource{KindQueue, q.QueueName}, func(ctx context.Context) (outcome, error) {
+			return p.ensureQueue(ctx, q)
+		}})
+	}
+	var topics map[string]string // name -> ARN, listed once when needed
+	for _, t := range res.SNS {
+		jobs = append(jobs, job{Resource{KindTopic, t.TopicName}, func(ctx context.Context) (outcome, error) {
+			if topics == nil && p.opts.SNS != nil {
+				var err error
+				if topics, err = p.existingTopics(ctx); err != nil {
+					return outcome{}, err
+				}
+			}
+			return p.ensureTopic(ctx, t, topics)
+		}})
+	}
+	for _, s := range res.SNSSubscriptions {
+		jobs = append(jobs, job{Resource{KindSub, s.Protocol + " " + s.Endpoint + " on " + s.TopicArn}, func(ctx context.Context) (outcome, error) {
+			return p.ensureSubscription(ctx, s)
 		}})
 	}
 	for i, j := range jobs {

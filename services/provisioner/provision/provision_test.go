@@ -299,9 +299,9 @@ resources:
 		},
 		{
 			name:     "a kind the provisioner does not know is skipped with a warning",
-			manifest: "resources:\n  sqs: [{QueueName: jobs}]\n  s3:" + uploadsBucket,
+			manifest: "resources:\n  kinesis: [{Name: jobs}]\n  s3:" + uploadsBucket,
 			wantEvents: []string{
-				`resource kind "sqs": warning: unknown to the provisioner, skipped`,
+				`resource kind "kinesis": warning: unknown to the provisioner, skipped`,
 				`s3 bucket "uploads": created`,
 			},
 			wantSummary: Summary{Created: 1, Warnings: 1},

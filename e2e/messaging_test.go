@@ -1,0 +1,155 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestMessaging deploys queues, a FIFO queue and a topic with an SQS
+// subscription into an env of each mode, then has a function send and
+// publish with plain boto3 (no endpoint in its code) and reads the
+// messages back from the host through the env's messaging port.
+func TestMessaging(t *testing.T) {
+	t.Parallel()
+	envs := []struct {
+		name   string
+		offset int
+		mode   string
+	}{
+		{"msg-docker", 1700, "docker"},
+		{"msg-ctrd", 1800, "containerd"},
+	}
+	stacks := map[string]*stack{}
+	for _, e := range envs {
+		stacks[e.name] = newModeStack(t, e.name, e.offset, e.mode)
+	}
+	for _, e := range envs {
+		t.Run(e.mode, func(t *testing.T) {
+			t.Parallel()
+			messagingFlow(t, stacks[e.name])
+		})
+	}
+}
+
+func messagingFlow(t *testing.T, s *stack) {
+	ctx := t.Context()
+	began := time.Now()
+	s.up(t)
+	t.Logf("%s env up in %s", s.mode, time.Since(began).Round(time.Second))
+
+	began = time.Now()
+	res := s.esb(ctx, t, "deploy", "--verbose", "--mode", s.mode, "--tag", "e2e-"+s.layout.Env.Name,
+		"-t", filepath.Join(s.root, "e2e", "testdata", "messaging", "template.yml"))
+	require.NoError(t, res.err)
+	t.Logf("deploy in %s", time.Since(began).Round(100*time.Millisecond))
+	assert.Contains(t, res.stdout+res.stderr, `sqs queue "outbox": created`)
+	assert.Contains(t, res.stdout+res.stderr, `sns topic "alerts": created`)
+
+	q := s.sqs()
+	url := func(name string) string {
+		out, err := q.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+		require.NoError(t, err, "queue %s", name)
+		return aws.ToString(out.QueueUrl)
+	}
+
+	t.Run("queues carry the template's attributes", func(t *testing.T) {
+		attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+			QueueUrl: aws.String(url("outbox")), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
+		})
+		require.NoError(t, err)
+		assert.Equal(t, "45", attrs.Attributes["VisibilityTimeout"])
+		assert.Equal(t, "arn:aws:sqs:us-east-1:123456789012:outbox", attrs.Attributes["QueueArn"], "the ARN GetAtt gives")
+		assert.JSONEq(t, `{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:outbox-dlq","maxReceiveCount":2}`, attrs.Attributes["RedrivePolicy"])
+		fifo, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+			QueueUrl: aws.String(url("Ledger.fifo")), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
+		})
+		require.NoError(t, err)
+		assert.Equal(t, "true", fifo.Attributes["FifoQueue"], "an unnamed FIFO queue is named <LogicalId>.fifo")
+	})
+
+	fns := lambda.New(lambda.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_GATEWAY", "")),
+		Credentials: platformCredentials, RetryMaxAttempts: 1,
+	})
+	var answer struct {
+		Sent, Published string
+		QueueArn        string `json:"queue_arn"`
+		Endpoints       []string
+	}
+	require.Eventually(t, func() bool {
+		out, err := fns.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("SenderFunction"), Payload: []byte(`{"note":"hello"}`)})
+		if err != nil || out.FunctionError != nil {
+			if out != nil {
+				t.Logf("invoke: %s %s", aws.ToString(out.FunctionError), out.Payload)
+			} else {
+				t.Logf("invoke: %v", err)
+			}
+			return false
+		}
+		return json.Unmarshal(out.Payload, &answer) == nil
+	}, 3*time.Minute, 2*time.Second, "SenderFunction answers")
+	assert.Equal(t, []string{"http://messaging:4566", "http://messaging:4566"}, answer.Endpoints)
+	assert.Equal(t, "arn:aws:sqs:us-east-1:123456789012:outbox", answer.QueueArn)
+
+	receive := func(t *testing.T, queue string) sqstypes.Message {
+		t.Helper()
+		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(url(queue)), MaxNumberOfMessages: 10, WaitTimeSeconds: 5,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
+		})
+		require.NoError(t, err)
+		require.Len(t, out.Messages, 1, "queue %s", queue)
+		return out.Messages[0]
+	}
+	t.Run("the function's message is on the queue", func(t *testing.T) {
+		m := receive(t, "outbox")
+		assert.Equal(t, answer.Sent, aws.ToString(m.MessageId))
+		assert.JSONEq(t, `{"note":"hello"}`, aws.ToString(m.Body))
+	})
+	t.Run("the FIFO queue keeps the group", func(t *testing.T) {
+		m := receive(t, "Ledger.fifo")
+		assert.Equal(t, "hello", aws.ToString(m.Body))
+		assert.Equal(t, "g1", m.Attributes["MessageGroupId"])
+	})
+	t.Run("the topic fans out to its SQS subscription in SNS's envelope", func(t *testing.T) {
+		m := receive(t, "alerts-copy")
+		var env map[string]any
+		require.NoError(t, json.Unmarshal([]byte(aws.ToString(m.Body)), &env))
+		assert.Equal(t, "Notification", env["Type"])
+		assert.Equal(t, answer.Published, env["MessageId"])
+		assert.Equal(t, "arn:aws:sns:us-east-1:123456789012:alerts", env["TopicArn"])
+		assert.Equal(t, "hello", env["Message"])
+	})
+
+	t.Run("a message outlives a restart of the messaging service", func(t *testing.T) {
+		_, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url("outbox")), MessageBody: aws.String("durable")})
+		require.NoError(t, err)
+		out, err := s.compose(ctx, "restart", "messaging")
+		require.NoError(t, err, out)
+		require.NoError(t, waitHTTP(ctx, s.url("PORT_MESSAGING", "/health"), 200, 200*time.Millisecond))
+		assert.Equal(t, "durable", aws.ToString(receive(t, "outbox").Body))
+	})
+
+	t.Run("a second deploy provisions nothing twice", func(t *testing.T) {
+		res := s.esb(ctx, t, "deploy", "--mode", s.mode, "--tag", "e2e-"+s.layout.Env.Name,
+			"-t", filepath.Join(s.root, "e2e", "testdata", "messaging", "template.yml"))
+		require.NoError(t, res.err)
+		assert.Contains(t, res.stdout+res.stderr, "0 created, 6 existed")
+	})
+}
+
+// sqs is the env's SQS API as the host reaches it.
+func (s *stack) sqs() *sqs.Client {
+	return sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_MESSAGING", "")), Credentials: platformCredentials})
+}

@@ -1,0 +1,21 @@
+import json
+import os
+
+import boto3
+
+# No endpoint in the code: AWS_ENDPOINT_URL_SQS/SNS point boto3 at the env.
+sqs = boto3.client("sqs")
+sns = boto3.client("sns")
+
+
+def handler(event, context):
+    note = event["note"]
+    sent = sqs.send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=json.dumps({"note": note}))
+    sqs.send_message(QueueUrl=os.environ["LEDGER_URL"], MessageBody=note, MessageGroupId="g1")
+    published = sns.publish(TopicArn=os.environ["TOPIC_ARN"], Message=note, Subject="alert")
+    return {
+        "sent": sent["MessageId"],
+        "published": published["MessageId"],
+        "queue_arn": os.environ["QUEUE_ARN"],
+        "endpoints": [os.environ.get("AWS_ENDPOINT_URL_SQS"), os.environ.get("AWS_ENDPOINT_URL_SNS")],
+    }

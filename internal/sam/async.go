@@ -1,0 +1,100 @@
+package sam
+
+import (
+	"strings"
+
+	"github.com/esb-dev/esb/internal/schedexpr"
+)
+
+// Async is a function's asynchronous invocation config: its
+// EventInvokeConfig and DeadLetterQueue. Targets are ARNs.
+type Async struct {
+	MaximumRetryAttempts *int // 0-2; nil: Lambda's 2
+	MaximumEventAge      int  // seconds, 60-21600; 0: Lambda's 21600
+	OnSuccess            string
+	OnFailure            string
+	DeadLetter           string
+}
+
+// Bounds Lambda puts on EventInvokeConfig.
+const (
+	maxRetryAttempts = 2
+	minEventAge      = 60
+	maxEventAge      = 21600
+)
+
+// asyncConfig reads EventInvokeConfig and DeadLetterQueue.
+func (p *parser) asyncConfig(o obj, f *Function) {
+	var a Async
+	set := false
+	if eic, ok := p.object(o, "EventInvokeConfig"); ok {
+		set = true
+		if v, _ := p.field(eic, "MaximumRetryAttempts"); v != nil {
+			n := p.integer(eic, "MaximumRetryAttempts", maxRetryAttempts, 0, maxRetryAttempts)
+			a.MaximumRetryAttempts = &n
+		}
+		a.MaximumEventAge = p.integer(eic, "MaximumEventAgeInSeconds", 0, minEventAge, maxEventAge)
+		if dc, ok := p.object(eic, "DestinationConfig"); ok {
+			if d, ok := p.object(dc, "OnSuccess"); ok {
+				a.OnSuccess = p.destination(d)
+			}
+			if d, ok := p.object(dc, "OnFailure"); ok {
+				a.OnFailure = p.destination(d)
+			}
+		}
+	}
+	if dlq, ok := p.object(o, "DeadLetterQueue"); ok {
+		set = true
+		typ, okType := p.required(dlq, "Type", " (SQS or SNS)")
+		arn, okARN := p.required(dlq, "TargetArn", "")
+		if okType && p.oneOf(typ, "SQS", "SNS") && okARN {
+			a.DeadLetter = arn.s
+		}
+	}
+	if set {
+		f.Async = &a
+	}
+}
+
+// destination reads an OnSuccess or OnFailure destination.
+func (p *parser) destination(d obj) string {
+	typ, ok := p.required(d, "Type", " (Lambda, SQS, SNS, EventBridge or S3Bucket)")
+	if !ok || !p.oneOf(typ, "Lambda", "SQS", "SNS", "EventBridge", "S3Bucket") {
+		return ""
+	}
+	arn, ok := p.str(d, "Destination")
+	switch {
+	case !ok && (typ.s == "SQS" || typ.s == "SNS"):
+		// SAM creates the queue or topic; it is not provisioned here.
+		p.d.warn(typ.n, typ.path, "SAM's own %s destination is not created locally; records for it are dropped (logged)", typ.s)
+		return ""
+	case !ok:
+		p.d.add(p.d.errf(d.n, joinPath(d.path, "Destination"), "required for a %s destination", typ.s))
+		return ""
+	}
+	switch typ.s {
+	case "Lambda":
+		if !strings.HasPrefix(arn.s, "arn:") || !strings.Contains(arn.s, ":lambda:") {
+			p.d.add(p.d.errf(arn.n, arn.path, "want a Lambda function ARN (!GetAtt Function.Arn), got %s", quote(arn.s)))
+			return ""
+		}
+		return arn.s
+	case "SQS", "SNS":
+		return arn.s
+	}
+	p.d.warn(typ.n, typ.path, "%s destinations are not delivered locally; records for it are dropped", typ.s)
+	return ""
+}
+
+// checkSchedule validates an expression and time zone as AWS would.
+func (p *parser) checkSchedule(expr, tz value) bool {
+	if _, err := schedexpr.Parse(expr.s, tz.s); err != nil {
+		n, path := expr.n, expr.path
+		if tz.n != nil && strings.Contains(err.Error(), "time zone") {
+			n, path = tz.n, tz.path
+		}
+		p.d.add(p.d.errf(n, path, "%s", err.Error()))
+		return false
+	}
+	return true
+}

@@ -1,0 +1,78 @@
+// Package lambdaclient invokes functions through the gateway's Lambda
+// Invoke API, synchronously, as any SDK would: the events service runs
+// every asynchronous invocation this way, so invocations from the queue
+// share the gateway's access log, concurrency limits and function logs.
+package lambdaclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// maxResponse bounds what is read of an answer: Lambda's 6 MB plus room.
+const maxResponse = 7 << 20
+
+// ErrThrottled means the invocation did not run: the gateway throttled it
+// (429) or could not run it (unreachable, 5xx). Lambda retries such
+// events without counting an attempt.
+var ErrThrottled = errors.New("invocation did not run")
+
+// ErrNotFound means the gateway does not know the function.
+var ErrNotFound = errors.New("function not found")
+
+// Result is the answer of an invocation that ran.
+type Result struct {
+	StatusCode    int
+	FunctionError string // X-Amz-Function-Error; empty on success
+	Payload       []byte
+}
+
+// Client calls the gateway.
+type Client struct {
+	BaseURL string // e.g. http://gateway:8080
+	HTTP    *http.Client
+}
+
+// Invoke runs function with payload and waits for its answer.
+func (c *Client) Invoke(ctx context.Context, function string, payload []byte) (Result, error) {
+	u := c.BaseURL + "/2015-03-31/functions/" + url.PathEscape(function) + "/invocations"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(payload))
+	if err != nil {
+		return Result{}, fmt.Errorf("invoke %s: %w", function, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Amz-Invocation-Type", "RequestResponse")
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return Result{}, fmt.Errorf("invoke %s: %w", function, ctx.Err())
+		}
+		return Result{}, fmt.Errorf("invoke %s: %w: %w", function, ErrThrottled, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return Result{}, fmt.Errorf("invoke %s: read answer: %w: %w", function, ErrThrottled, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return Result{StatusCode: resp.StatusCode, FunctionError: resp.Header.Get("X-Amz-Function-Error"), Payload: body}, nil
+	case resp.StatusCode == http.StatusNotFound:
+		return Result{}, fmt.Errorf("invoke %s: %w", function, ErrNotFound)
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		return Result{}, fmt.Errorf("invoke %s: %w: gateway answered %d: %s", function, ErrThrottled, resp.StatusCode, snippet(body))
+	}
+	return Result{}, fmt.Errorf("invoke %s: gateway answered %d: %s", function, resp.StatusCode, snippet(body))
+}
+
+func snippet(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "..."
+	}
+	return string(b)
+}
