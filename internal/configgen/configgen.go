@@ -158,6 +158,18 @@ func function(f sam.Function, opts Options) runtimeconfig.Function {
 	for _, l := range f.Layers {
 		fn.Layers = append(fn.Layers, l.Name)
 	}
+	for _, e := range f.SQSEvents {
+		fn.EventSources = append(fn.EventSources, runtimeconfig.EventSource{
+			Type:                    runtimeconfig.EventSourceSQS,
+			Event:                   e.Event,
+			Queue:                   e.QueueArn,
+			BatchSize:               e.BatchSize,
+			MaxBatchingWindow:       e.MaxBatchingWindow,
+			ReportBatchItemFailures: e.ReportBatchItemFailures,
+			MaxConcurrency:          e.MaxConcurrency,
+			Enabled:                 e.Enabled,
+		})
+	}
 	for _, s := range f.Schedules {
 		fn.Schedules = append(fn.Schedules, runtimeconfig.Schedule{
 			Name:       s.Name,

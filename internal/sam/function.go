@@ -653,6 +653,8 @@ func (p *parser) events(r *rawResource, evs obj, f *Function) {
 			p.scheduleEvent(kv.key, props, "Schedule", "Enabled", f)
 		case "ScheduleV2":
 			p.scheduleEvent(kv.key, props, "ScheduleExpression", "", f)
+		case EventSQS:
+			p.sqsEvent(kv.key, props, f)
 		default:
 			p.d.warn(typ.n, typ.path, "event type %s is not supported locally; event %s of %s skipped", typ.s, kv.key, r.id)
 		}

@@ -287,3 +287,83 @@ func (p *parser) subscription(o obj, id string) (Subscription, bool) {
 	}
 	return s, true
 }
+
+// EventSQS is the SAM event type of an SQS event source mapping.
+const EventSQS = "SQS"
+
+// SQSEvent is an SQS event of a function.
+type SQSEvent struct {
+	Event                   string
+	QueueArn                string
+	BatchSize               int // 1-10000, default 10
+	MaxBatchingWindow       int // seconds, 0-300
+	ReportBatchItemFailures bool
+	MaxConcurrency          int   // ScalingConfig.MaximumConcurrency; 0 when unset
+	Enabled                 *bool // nil when the template does not say
+
+	node *yaml.Node // the event's Queue, for messages
+	path string
+}
+
+func (p *parser) sqsEvent(name string, props obj, f *Function) {
+	rules, _ := eventPropertyRules(EventSQS)
+	p.checkProperties(props, "an SQS event", rules)
+	if n, path := p.field(props, "FilterCriteria"); n != nil {
+		p.d.add(p.d.errf(n, path, "FilterCriteria is not applied locally, so the function would get messages AWS filters out; remove it or filter in the function"))
+		return
+	}
+	queue, ok := p.required(props, "Queue", " (the queue's ARN, e.g. !GetAtt MyQueue.Arn)")
+	if !ok {
+		return
+	}
+	if !strings.HasPrefix(queue.s, "arn:") || strings.Count(queue.s, ":") != 5 {
+		p.d.add(p.d.errf(queue.n, queue.path, "want a queue ARN (arn:aws:sqs:region:account:name), got %s", quote(queue.s)))
+		return
+	}
+	e := SQSEvent{Event: name, QueueArn: queue.s, node: queue.n, path: queue.path}
+	e.BatchSize = p.integer(props, "BatchSize", 10, 1, 10000)
+	e.MaxBatchingWindow = p.integer(props, "MaximumBatchingWindowInSeconds", 0, 0, 300)
+	if e.BatchSize > 10 && e.MaxBatchingWindow < 1 {
+		n, path := p.field(props, "BatchSize")
+		p.d.add(p.d.errf(n, path, "a BatchSize above 10 needs MaximumBatchingWindowInSeconds of at least 1 (Lambda refuses it otherwise)"))
+	}
+	if strings.HasSuffix(queue.s, ".fifo") && e.BatchSize > 10 {
+		n, path := p.field(props, "BatchSize")
+		p.d.add(p.d.errf(n, path, "a FIFO queue takes a BatchSize of at most 10"))
+	}
+	if vs, ok := p.strList(props, "FunctionResponseTypes"); ok {
+		for _, v := range vs {
+			if p.oneOf(v, "ReportBatchItemFailures") {
+				e.ReportBatchItemFailures = true
+			}
+		}
+	}
+	if sc, ok := p.object(props, "ScalingConfig"); ok {
+		e.MaxConcurrency = p.integer(sc, "MaximumConcurrency", 0, 2, 1000)
+	}
+	e.Enabled = p.boolean(props, "Enabled")
+	f.SQSEvents = append(f.SQSEvents, e)
+}
+
+// checkSQSEvents applies Lambda's rule that a queue's visibility timeout
+// is at least the function's timeout, for queues the template declares
+// (CloudFormation refuses the mapping otherwise: a message would become
+// visible again while the function still works on it).
+func (p *parser) checkSQSEvents(t *Template) {
+	visibility := map[string]int{}
+	for _, q := range t.Queues {
+		vt := 30
+		if v, ok := q.Attributes["VisibilityTimeout"]; ok {
+			vt, _ = strconv.Atoi(v)
+		}
+		visibility[p.arn("sqs", q.QueueName)] = vt
+	}
+	for _, f := range t.Functions {
+		for _, e := range f.SQSEvents {
+			vt, ok := visibility[e.QueueArn]
+			if ok && vt < f.Timeout {
+				p.d.add(p.d.errf(e.node, e.path, "queue visibility timeout %d s is less than the function's timeout %d s (Lambda refuses the mapping: raise the queue's VisibilityTimeout)", vt, f.Timeout))
+			}
+		}
+	}
+}

@@ -114,6 +114,8 @@ type Function struct {
 
 	Routes    []Route
 	Schedules []Schedule
+	// SQSEvents are the function's SQS event source mappings.
+	SQSEvents []SQSEvent
 	// Async is EventInvokeConfig and DeadLetterQueue; nil when neither is
 	// set.
 	Async *Async
