@@ -19,6 +19,11 @@ type config struct {
 	Env            string        // ESB_ENV
 	Region         string        // AWS_REGION
 	AccountID      string        // ACCOUNT_ID
+	// SQSEndpoint is the messaging service the SQS event sources read
+	// (SQS_ENDPOINT), with the platform's credentials.
+	SQSEndpoint     string
+	AccessKeyID     string // AWS_ACCESS_KEY_ID
+	SecretAccessKey string // AWS_SECRET_ACCESS_KEY
 	// RetryBackoff is the wait before an event's first retry; the n-th
 	// retry waits n times as long (ESB_ASYNC_RETRY_BACKOFF, default 1m).
 	RetryBackoff time.Duration
@@ -44,6 +49,10 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		Env:        get("ESB_ENV", ""),
 		Region:     get("AWS_REGION", "us-east-1"),
 		AccountID:  get("ACCOUNT_ID", "123456789012"),
+
+		SQSEndpoint:     strings.TrimSuffix(get("SQS_ENDPOINT", "http://messaging:4566"), "/"),
+		AccessKeyID:     get("AWS_ACCESS_KEY_ID", "esb"),
+		SecretAccessKey: get("AWS_SECRET_ACCESS_KEY", "esb-local-secret"),
 	}
 	var errs []error
 	for _, d := range []struct {
@@ -65,6 +74,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	}
 	if !strings.HasPrefix(c.GatewayURL, "http://") && !strings.HasPrefix(c.GatewayURL, "https://") {
 		errs = append(errs, fmt.Errorf("GATEWAY_URL: %q is not an http(s) URL", c.GatewayURL))
+	}
+	if !strings.HasPrefix(c.SQSEndpoint, "http://") && !strings.HasPrefix(c.SQSEndpoint, "https://") {
+		errs = append(errs, fmt.Errorf("SQS_ENDPOINT: %q is not an http(s) URL", c.SQSEndpoint))
 	}
 	if len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "" {
 		errs = append(errs, fmt.Errorf("ACCOUNT_ID: want 12 digits, got %q", c.AccountID))

@@ -27,6 +27,7 @@ import (
 	"github.com/esb-dev/esb/services/events/queue"
 	"github.com/esb-dev/esb/services/events/schedule"
 	"github.com/esb-dev/esb/services/events/server"
+	"github.com/esb-dev/esb/services/events/sqssource"
 )
 
 // shutdownTimeout stays under Docker's stop grace.
@@ -73,6 +74,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Grace:     cfg.Grace,
 		Logger:    log,
 	})
+	pollers := sqssource.New(newSQSClient(cfg), gateway, functions, sqssource.Options{Region: cfg.Region, Logger: log})
 	api := &http.Server{
 		Handler:           server.New(store, log).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -87,6 +89,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	g.Go(func() error { return functions.Run(gctx) })
 	g.Go(func() error { return dispatcher.Run(gctx) })
 	g.Go(func() error { return scheduler.Run(gctx) })
+	g.Go(func() error { return pollers.Run(gctx) })
 	g.Go(func() error {
 		if err := api.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve %s: %w", cfg.Listen, err)
