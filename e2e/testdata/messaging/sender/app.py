@@ -9,6 +9,10 @@ sns = boto3.client("sns")
 
 
 def handler(event, context):
+    if "body" in event:
+        # Through the HTTP API: forward the request body to the work queue.
+        sent = sqs.send_message(QueueUrl=os.environ["WORK_URL"], MessageBody=event["body"])
+        return {"statusCode": 202, "body": json.dumps({"sent": sent["MessageId"]})}
     note = event["note"]
     sent = sqs.send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=json.dumps({"note": note}))
     sqs.send_message(QueueUrl=os.environ["LEDGER_URL"], MessageBody=note, MessageGroupId="g1")
