@@ -79,7 +79,7 @@ type Function struct {
 	// means Lambda's defaults.
 	Async *Async `yaml:"async,omitempty" json:"async,omitempty"`
 	// EventSources are the queues the events service polls for the
-	// function (SAM SQS events).
+	// function (SAM SQS events, and the queues of its SNS events).
 	EventSources []EventSource  `yaml:"event_sources,omitempty" json:"event_sources,omitempty"`
 	Extra        map[string]any `yaml:",inline" json:"extra,omitempty"`
 }
@@ -87,6 +87,9 @@ type Function struct {
 // Event source types.
 const (
 	EventSourceSQS = "sqs"
+	// EventSourceSNS reads the queue subscribed to Topic for the function
+	// and invokes it asynchronously with each message in SNS's event.
+	EventSourceSNS = "sns"
 )
 
 // EventSource is an event source mapping: the events service reads the
@@ -95,6 +98,7 @@ type EventSource struct {
 	Type  string `yaml:"type" json:"type"`                       // EventSourceSQS
 	Event string `yaml:"event,omitempty" json:"event,omitempty"` // the SAM event's key
 	Queue string `yaml:"queue,omitempty" json:"queue,omitempty"` // the queue's ARN
+	Topic string `yaml:"topic,omitempty" json:"topic,omitempty"` // EventSourceSNS: the topic's ARN
 	// BatchSize is the most records one invocation gets (default 10).
 	BatchSize int `yaml:"batch_size,omitempty" json:"batch_size,omitempty"`
 	// MaxBatchingWindow is how many seconds a batch may wait to fill.

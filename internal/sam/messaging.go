@@ -367,3 +367,55 @@ func (p *parser) checkSQSEvents(t *Template) {
 		}
 	}
 }
+
+// EventSNS is the SAM event type of an SNS subscription of a function.
+const EventSNS = "SNS"
+
+// SNSEvent is an SNS event of a function. The messaging service delivers
+// to queues only, so each one gets a queue of its own, subscribed to the
+// topic, which the events service reads: messages wait there durably
+// while the function or the events service is down.
+type SNSEvent struct {
+	Event      string
+	TopicArn   string
+	QueueName  string // the subscription's queue: esb-sns-<function>-<event>
+	QueueArn   string
+	Attributes map[string]string // of the subscription: FilterPolicy, FilterPolicyScope
+}
+
+var unsafeQueueChars = regexp.MustCompile(`[^A-Za-z0-9_-]`)
+
+func (p *parser) snsEvent(name string, props obj, f *Function) {
+	rules, _ := eventPropertyRules(EventSNS)
+	p.checkProperties(props, "an SNS event", rules)
+	if n, path := p.field(props, "SqsSubscription"); n != nil {
+		p.d.add(p.d.errf(n, path, "SqsSubscription is not supported locally yet; subscribe an AWS::SQS::Queue to the topic and give the function an SQS event on it"))
+		return
+	}
+	topic, ok := p.required(props, "Topic", " (the topic's ARN, e.g. !Ref MyTopic)")
+	if !ok {
+		return
+	}
+	if !strings.HasPrefix(topic.s, "arn:") || strings.Count(topic.s, ":") != 5 {
+		p.d.add(p.d.errf(topic.n, topic.path, "want a topic ARN (arn:aws:sns:region:account:name), got %s", quote(topic.s)))
+		return
+	}
+	queue := unsafeQueueChars.ReplaceAllString("esb-sns-"+f.Name+"-"+name, "-")
+	if len(queue) > 80 {
+		queue = queue[:80]
+	}
+	e := SNSEvent{Event: name, TopicArn: topic.s, QueueName: queue, QueueArn: p.arn("sqs", queue)}
+	attrs := subscriptionAttributes()
+	for _, key := range []string{"FilterPolicy", "FilterPolicyScope"} {
+		if lookup(props.n, key) == nil {
+			continue
+		}
+		if v, ok := p.attribute(props, key, attrs[key]); ok {
+			if e.Attributes == nil {
+				e.Attributes = map[string]string{}
+			}
+			e.Attributes[key] = v
+		}
+	}
+	f.SNSEvents = append(f.SNSEvents, e)
+}

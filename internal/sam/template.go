@@ -116,6 +116,8 @@ type Function struct {
 	Schedules []Schedule
 	// SQSEvents are the function's SQS event source mappings.
 	SQSEvents []SQSEvent
+	// SNSEvents are the function's SNS subscriptions.
+	SNSEvents []SNSEvent
 	// Async is EventInvokeConfig and DeadLetterQueue; nil when neither is
 	// set.
 	Async *Async
