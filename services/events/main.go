@@ -74,7 +74,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Grace:     cfg.Grace,
 		Logger:    log,
 	})
-	pollers := sqssource.New(newSQSClient(cfg), gateway, functions, sqssource.Options{Region: cfg.Region, Logger: log})
+	pollers := sqssource.New(newSQSClient(cfg), gateway, store, functions, sqssource.Options{Region: cfg.Region, Logger: log})
 	api := &http.Server{
 		Handler:           server.New(store, log).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

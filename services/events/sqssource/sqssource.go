@@ -1,10 +1,16 @@
 // Package sqssource runs the SQS event source mappings of the deployed
-// functions, as Lambda's pollers do: it long-polls each mapped queue on the
+// functions, and the queues of their SNS subscriptions, as Lambda's
+// pollers do: it long-polls each mapped queue on the
 // env's messaging service, hands batches to the function through the
 // gateway's Invoke API (synchronously, as Lambda does for SQS), deletes
 // what the function processed and leaves the rest to the queue's
 // visibility timeout, so a failed message is read again and, after the
 // queue's maxReceiveCount, moved to its dead-letter queue by the service.
+//
+// An SNS event's queue holds SNS notifications: each one becomes an
+// asynchronous invocation in the events service's durable queue (SNS
+// invokes Lambda asynchronously, with Lambda's retries and destinations),
+// and is deleted from the SQS queue once stored.
 //
 // Delivery is at least once. A FIFO queue is read by one poller at a time
 // and a failed message holds back the later messages of its group in the
@@ -30,6 +36,8 @@ import (
 
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/events/lambdaclient"
+	"github.com/esb-dev/esb/services/events/queue"
+	"github.com/esb-dev/esb/services/events/snsevent"
 )
 
 // SQS is the part of the SQS API the pollers call; *sqs.Client
@@ -43,6 +51,11 @@ type SQS interface {
 // Invoker runs a function synchronously.
 type Invoker interface {
 	Invoke(ctx context.Context, function string, payload []byte) (lambdaclient.Result, error)
+}
+
+// Async stores asynchronous invocations; *queue.Store implements it.
+type Async interface {
+	Add(evs ...queue.Event) ([]queue.Event, error)
 }
 
 // Functions serves the current runtime config.
@@ -71,12 +84,13 @@ type Options struct {
 type Manager struct {
 	sqs     SQS
 	invoker Invoker
+	async   Async
 	fns     Functions
 	opts    Options
 }
 
 // New returns a Manager.
-func New(client SQS, invoker Invoker, fns Functions, opts Options) *Manager {
+func New(client SQS, invoker Invoker, async Async, fns Functions, opts Options) *Manager {
 	if opts.Region == "" {
 		opts.Region = "us-east-1"
 	}
@@ -95,12 +109,14 @@ func New(client SQS, invoker Invoker, fns Functions, opts Options) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{sqs: client, invoker: invoker, fns: fns, opts: opts}
+	return &Manager{sqs: client, invoker: invoker, async: async, fns: fns, opts: opts}
 }
 
 // Mapping is one SQS event source of one function, with everything that
 // changes how it is polled: a change of any field restarts its pollers.
 type Mapping struct {
+	Type        string // runtimeconfig.EventSourceSQS or EventSourceSNS
+	Topic       string // EventSourceSNS: the topic's ARN
 	Function    string
 	Timeout     int // the function's, in seconds
 	QueueArn    string
@@ -110,17 +126,18 @@ type Mapping struct {
 	Concurrency int
 }
 
-// Mappings lists the enabled SQS mappings of cfg.
+// Mappings lists the enabled SQS and SNS mappings of cfg.
 func Mappings(cfg *runtimeconfig.Config) []Mapping {
 	var out []Mapping
 	for _, name := range slices.Sorted(maps.Keys(cfg.Functions.Functions)) {
 		fn := cfg.Functions.Functions[name]
 		for _, src := range fn.EventSources {
-			if src.Type != runtimeconfig.EventSourceSQS || src.Queue == "" || (src.Enabled != nil && !*src.Enabled) {
+			known := src.Type == runtimeconfig.EventSourceSQS || src.Type == runtimeconfig.EventSourceSNS
+			if !known || src.Queue == "" || (src.Enabled != nil && !*src.Enabled) {
 				continue
 			}
 			m := Mapping{
-				Function: name, Timeout: fn.Timeout, QueueArn: src.Queue, BatchSize: src.BatchSize,
+				Type: src.Type, Topic: src.Topic, Function: name, Timeout: fn.Timeout, QueueArn: src.Queue, BatchSize: src.BatchSize,
 				Window: time.Duration(src.MaxBatchingWindow) * time.Second, Report: src.ReportBatchItemFailures,
 				Concurrency: src.MaxConcurrency,
 			}
@@ -288,6 +305,10 @@ func (m *Manager) collect(ctx context.Context, mp Mapping, url string) ([]types.
 
 // process invokes the function with batch and deletes what it handled.
 func (m *Manager) process(ctx context.Context, mp Mapping, url string, batch []types.Message) {
+	if mp.Type == runtimeconfig.EventSourceSNS {
+		m.accept(ctx, mp, url, batch)
+		return
+	}
 	payload, err := json.Marshal(Event(batch, mp.QueueArn, m.opts.Region))
 	if err != nil {
 		m.opts.Logger.Error("sqs batch not encoded", "function", mp.Function, "error", err.Error())
@@ -316,6 +337,36 @@ func (m *Manager) process(ctx context.Context, mp Mapping, url string, batch []t
 	}
 	if err := m.delete(ctx, url, done); err != nil {
 		log.Warn("sqs messages not deleted; they will be delivered again", "error", err.Error())
+	}
+}
+
+// accept stores each SNS notification of batch as an asynchronous
+// invocation, then deletes what was stored.
+func (m *Manager) accept(ctx context.Context, mp Mapping, url string, batch []types.Message) {
+	log := m.opts.Logger.With("function", mp.Function, "topic", mp.Topic)
+	var done []types.Message
+	for _, msg := range batch {
+		payload, err := snsevent.Event([]byte(aws.ToString(msg.Body)), mp.Topic+":"+mp.queueName())
+		if err != nil {
+			// Nothing but SNS writes to this queue; a stray message would
+			// otherwise come back forever.
+			log.Warn("message on an SNS subscription queue dropped", "message", aws.ToString(msg.MessageId), "error", err.Error())
+			done = append(done, msg)
+			continue
+		}
+		now := time.Now()
+		_, err = m.async.Add(queue.Event{
+			Kind: queue.KindInvoke, Function: mp.Function, RequestID: aws.ToString(msg.MessageId),
+			Payload: payload, Source: "sns", Received: now, Due: now,
+		})
+		if err != nil {
+			log.Error("sns notification not stored; it returns after the visibility timeout", "error", err.Error())
+			continue
+		}
+		done = append(done, msg)
+	}
+	if err := m.delete(ctx, url, done); err != nil {
+		log.Warn("sns notifications not deleted; they will be delivered again", "error", err.Error())
 	}
 }
 

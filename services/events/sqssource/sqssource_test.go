@@ -16,6 +16,7 @@ import (
 
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/events/lambdaclient"
+	"github.com/esb-dev/esb/services/events/queue"
 )
 
 func msg(id, group string) types.Message {
@@ -87,8 +88,8 @@ func TestMappings(t *testing.T) {
 	}}}
 	got := Mappings(cfg)
 	assert.Equal(t, []Mapping{
-		{Function: "A", Timeout: 3, QueueArn: "arn:aws:sqs:us-east-1:1:x.fifo", BatchSize: 10},
-		{Function: "B", Timeout: 5, QueueArn: "arn:aws:sqs:us-east-1:1:q", BatchSize: 10, Window: 2 * time.Second, Report: true, Concurrency: 3},
+		{Type: "sqs", Function: "A", Timeout: 3, QueueArn: "arn:aws:sqs:us-east-1:1:x.fifo", BatchSize: 10},
+		{Type: "sqs", Function: "B", Timeout: 5, QueueArn: "arn:aws:sqs:us-east-1:1:q", BatchSize: 10, Window: 2 * time.Second, Report: true, Concurrency: 3},
 	}, got, "disabled mappings are left out, defaults filled in")
 	assert.True(t, got[0].fifo())
 	assert.Equal(t, "q", got[1].queueName())
@@ -177,7 +178,7 @@ func TestManagerDeletesWhatTheFunctionHandled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		done <- New(q, inv, cfg, Options{WaitTime: 50 * time.Millisecond, Reconcile: 10 * time.Millisecond}).Run(ctx)
+		done <- New(q, inv, nil, cfg, Options{WaitTime: 50 * time.Millisecond, Reconcile: 10 * time.Millisecond}).Run(ctx)
 	}()
 	require.Eventually(t, func() bool {
 		q.mu.Lock()
@@ -207,7 +208,7 @@ func TestManagerLeavesAFailedBatch(t *testing.T) {
 	}}}}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- New(q, inv, cfg, Options{WaitTime: 50 * time.Millisecond}).Run(ctx) }()
+	go func() { done <- New(q, inv, nil, cfg, Options{WaitTime: 50 * time.Millisecond}).Run(ctx) }()
 	require.Eventually(t, func() bool {
 		inv.mu.Lock()
 		defer inv.mu.Unlock()
@@ -216,4 +217,46 @@ func TestManagerLeavesAFailedBatch(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 	assert.Empty(t, q.deleted, "a function error deletes nothing: the queue redelivers and, past maxReceiveCount, dead-letters")
+}
+
+type fakeAsync struct {
+	mu  sync.Mutex
+	evs []queue.Event
+}
+
+func (f *fakeAsync) Add(evs ...queue.Event) ([]queue.Event, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.evs = append(f.evs, evs...)
+	return evs, nil
+}
+
+func TestManagerStoresSNSNotificationsAsAsyncInvocations(t *testing.T) {
+	note := msg("n1", "")
+	note.Body = aws.String(`{"Type":"Notification","MessageId":"sns-1","TopicArn":"arn:aws:sns:us-east-1:1:alerts","Message":"hello"}`)
+	stray := msg("n2", "")
+	q := &fakeSQS{ready: []types.Message{note, stray}}
+	async := &fakeAsync{}
+	cfg := staticConfig{runtimeconfig.Config{Functions: runtimeconfig.FunctionsFile{Functions: map[string]runtimeconfig.Function{
+		"Fan": {EventSources: []runtimeconfig.EventSource{{Type: "sns", Queue: "arn:aws:sqs:us-east-1:1:esb-sns-Fan-Alerts", Topic: "arn:aws:sns:us-east-1:1:alerts"}}},
+	}}}}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- New(q, &fakeInvoker{}, async, cfg, Options{WaitTime: 50 * time.Millisecond}).Run(ctx) }()
+	require.Eventually(t, func() bool {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return len(q.deleted) == 2
+	}, 5*time.Second, 10*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+
+	require.Len(t, async.evs, 1, "the stray message is dropped, not invoked")
+	ev := async.evs[0]
+	assert.Equal(t, queue.KindInvoke, ev.Kind)
+	assert.Equal(t, "Fan", ev.Function)
+	assert.Equal(t, "n1", ev.RequestID)
+	assert.Equal(t, "sns", ev.Source)
+	assert.Contains(t, string(ev.Payload), `"EventSource":"aws:sns"`)
+	assert.Contains(t, string(ev.Payload), `"Message":"hello"`)
 }
