@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/assert"
@@ -193,6 +194,21 @@ func messagingFlow(t *testing.T, s *stack) {
 		assert.Nil(t, item("bad#3"), "no third attempt past maxReceiveCount")
 	})
 
+	t.Run("SNS fans out to two subscribed functions, with the filter policy applied", func(t *testing.T) {
+		a := waitItem(t, "a#hello", 2*time.Minute)
+		b := waitItem(t, "b#hello", 2*time.Minute)
+		for _, it := range []map[string]string{a, b} {
+			assert.Equal(t, "aws:sns", it["source"])
+			assert.Equal(t, "arn:aws:sns:us-east-1:123456789012:alerts", it["topic"])
+			assert.Equal(t, "alert", it["subject"])
+		}
+		topic := sns.New(sns.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_MESSAGING", "")), Credentials: platformCredentials})
+		_, err := topic.Publish(ctx, &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:us-east-1:123456789012:alerts"), Message: aws.String("quiet")})
+		require.NoError(t, err)
+		waitItem(t, "a#quiet", time.Minute)
+		assert.Nil(t, item("b#quiet"), "B's FilterPolicy wants kind=alert")
+	})
+
 	t.Run("a message outlives a restart of the messaging service", func(t *testing.T) {
 		_, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url("outbox")), MessageBody: aws.String("durable")})
 		require.NoError(t, err)
@@ -206,7 +222,7 @@ func messagingFlow(t *testing.T, s *stack) {
 		res := s.esb(ctx, t, "deploy", "--mode", s.mode, "--tag", "e2e-"+s.layout.Env.Name,
 			"-t", filepath.Join(s.root, "e2e", "testdata", "messaging", "template.yml"))
 		require.NoError(t, res.err)
-		assert.Contains(t, res.stdout+res.stderr, "0 created, 9 existed")
+		assert.Contains(t, res.stdout+res.stderr, "0 created, 13 existed")
 	})
 }
 

@@ -16,7 +16,8 @@ def handler(event, context):
     note = event["note"]
     sent = sqs.send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=json.dumps({"note": note}))
     sqs.send_message(QueueUrl=os.environ["LEDGER_URL"], MessageBody=note, MessageGroupId="g1")
-    published = sns.publish(TopicArn=os.environ["TOPIC_ARN"], Message=note, Subject="alert")
+    published = sns.publish(TopicArn=os.environ["TOPIC_ARN"], Message=note, Subject="alert",
+                            MessageAttributes={"kind": {"DataType": "String", "StringValue": "alert"}})
     return {
         "sent": sent["MessageId"],
         "published": published["MessageId"],
