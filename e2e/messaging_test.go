@@ -4,12 +4,17 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/assert"
@@ -132,6 +137,78 @@ func messagingFlow(t *testing.T, s *stack) {
 		assert.Equal(t, "hello", env["Message"])
 	})
 
+	item := func(id string) map[string]string {
+		out, err := s.dynamoDB().GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String("processed"), Key: map[string]dbtypes.AttributeValue{"id": &dbtypes.AttributeValueMemberS{Value: id}},
+		})
+		if err != nil || out.Item == nil {
+			return nil
+		}
+		m := map[string]string{}
+		for k, v := range out.Item {
+			if sv, ok := v.(*dbtypes.AttributeValueMemberS); ok {
+				m[k] = sv.Value
+			}
+		}
+		return m
+	}
+	waitItem := func(t *testing.T, id string, limit time.Duration) map[string]string {
+		t.Helper()
+		var got map[string]string
+		require.Eventually(t, func() bool { got = item(id); return got != nil }, limit, 250*time.Millisecond, "item %s in the table", id)
+		return got
+	}
+
+	t.Run("an HTTP function's message reaches the SQS consumer, which writes the table", func(t *testing.T) {
+		resp, err := http.Post(s.url("PORT_GATEWAY", "/send"), "application/json", strings.NewReader(`{"id":"http1"}`))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusAccepted, resp.StatusCode)
+		got := waitItem(t, "http1", 2*time.Minute)
+		assert.Equal(t, "arn:aws:sqs:us-east-1:123456789012:work", got["source"], "the record's eventSourceARN")
+		assert.Equal(t, "1", got["receives"])
+	})
+
+	t.Run("a partial batch failure redelivers only the failed message, then dead-letters it", func(t *testing.T) {
+		began := time.Now()
+		_, err := q.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(url("work")), Entries: []sqstypes.SendMessageBatchRequestEntry{
+			{Id: aws.String("1"), MessageBody: aws.String(`{"id":"ok1"}`)},
+			{Id: aws.String("2"), MessageBody: aws.String(`{"id":"bad","fail":true}`)},
+			{Id: aws.String("3"), MessageBody: aws.String(`{"id":"ok2"}`)},
+		}})
+		require.NoError(t, err)
+		waitItem(t, "ok1", time.Minute)
+		waitItem(t, "ok2", time.Minute)
+		waitItem(t, "bad#1", time.Minute)
+		waitItem(t, "bad#2", time.Minute)
+		var dead []sqstypes.Message
+		require.Eventually(t, func() bool {
+			out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url("work-dlq")), WaitTimeSeconds: 2})
+			dead = append(dead, out.Messages...)
+			return err == nil && len(dead) > 0
+		}, time.Minute, 100*time.Millisecond, "the failed message reaches work-dlq after maxReceiveCount 2")
+		t.Logf("failed message dead-lettered %s after it was sent", time.Since(began).Round(100*time.Millisecond))
+		assert.JSONEq(t, `{"id":"bad","fail":true}`, aws.ToString(dead[0].Body))
+		assert.Equal(t, "1", item("ok1")["receives"], "a message the function handled is never delivered again")
+		assert.Equal(t, "1", item("ok2")["receives"])
+		assert.Nil(t, item("bad#3"), "no third attempt past maxReceiveCount")
+	})
+
+	t.Run("SNS fans out to two subscribed functions, with the filter policy applied", func(t *testing.T) {
+		a := waitItem(t, "a#hello", 2*time.Minute)
+		b := waitItem(t, "b#hello", 2*time.Minute)
+		for _, it := range []map[string]string{a, b} {
+			assert.Equal(t, "aws:sns", it["source"])
+			assert.Equal(t, "arn:aws:sns:us-east-1:123456789012:alerts", it["topic"])
+			assert.Equal(t, "alert", it["subject"])
+		}
+		topic := sns.New(sns.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_MESSAGING", "")), Credentials: platformCredentials})
+		_, err := topic.Publish(ctx, &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:us-east-1:123456789012:alerts"), Message: aws.String("quiet")})
+		require.NoError(t, err)
+		waitItem(t, "a#quiet", time.Minute)
+		assert.Nil(t, item("b#quiet"), "B's FilterPolicy wants kind=alert")
+	})
+
 	t.Run("a message outlives a restart of the messaging service", func(t *testing.T) {
 		_, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url("outbox")), MessageBody: aws.String("durable")})
 		require.NoError(t, err)
@@ -145,7 +222,7 @@ func messagingFlow(t *testing.T, s *stack) {
 		res := s.esb(ctx, t, "deploy", "--mode", s.mode, "--tag", "e2e-"+s.layout.Env.Name,
 			"-t", filepath.Join(s.root, "e2e", "testdata", "messaging", "template.yml"))
 		require.NoError(t, res.err)
-		assert.Contains(t, res.stdout+res.stderr, "0 created, 6 existed")
+		assert.Contains(t, res.stdout+res.stderr, "0 created, 13 existed")
 	})
 }
 

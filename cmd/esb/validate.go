@@ -121,6 +121,9 @@ func runValidate(_ context.Context, c *cli, opts validateOptions) error {
 	fmt.Fprintf(c.stderr, "%s is valid: %s, %s, %s, %s, %s", path,
 		plural(len(cfg.Functions.Functions), "function"), plural(len(cfg.Routing.Routes), "route"),
 		plural(len(res.DynamoDB), "table"), plural(len(res.S3), "bucket"), plural(len(res.Layers), "layer"))
+	if len(res.SQS)+len(res.SNS) > 0 {
+		fmt.Fprintf(c.stderr, ", %s, %s", plural(len(res.SQS), "queue"), plural(len(res.SNS), "topic"))
+	}
 	if opts.output != "" {
 		fmt.Fprintf(c.stderr, " (written to %s)", opts.output)
 	}

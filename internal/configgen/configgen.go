@@ -114,6 +114,16 @@ func Generate(t *sam.Template, opts Options) (runtimeconfig.Config, error) {
 			CompatibleRuntimes: l.CompatibleRuntimes,
 		})
 	}
+	// Each SNS event's queue and subscription, provisioned like the
+	// template's own.
+	for _, f := range t.Functions {
+		for _, e := range f.SNSEvents {
+			cfg.Resources.Resources.SQS = append(cfg.Resources.Resources.SQS, runtimeconfig.SQSQueue{QueueName: e.QueueName})
+			cfg.Resources.Resources.SNSSubscriptions = append(cfg.Resources.Resources.SNSSubscriptions, runtimeconfig.SNSSubscription{
+				TopicArn: e.TopicArn, Protocol: "sqs", Endpoint: e.QueueArn, Attributes: e.Attributes,
+			})
+		}
+	}
 	for _, q := range t.Queues {
 		cfg.Resources.Resources.SQS = append(cfg.Resources.Resources.SQS, runtimeconfig.SQSQueue{QueueName: q.QueueName, Attributes: q.Attributes})
 	}
@@ -157,6 +167,23 @@ func function(f sam.Function, opts Options) runtimeconfig.Function {
 	}
 	for _, l := range f.Layers {
 		fn.Layers = append(fn.Layers, l.Name)
+	}
+	for _, e := range f.SQSEvents {
+		fn.EventSources = append(fn.EventSources, runtimeconfig.EventSource{
+			Type:                    runtimeconfig.EventSourceSQS,
+			Event:                   e.Event,
+			Queue:                   e.QueueArn,
+			BatchSize:               e.BatchSize,
+			MaxBatchingWindow:       e.MaxBatchingWindow,
+			ReportBatchItemFailures: e.ReportBatchItemFailures,
+			MaxConcurrency:          e.MaxConcurrency,
+			Enabled:                 e.Enabled,
+		})
+	}
+	for _, e := range f.SNSEvents {
+		fn.EventSources = append(fn.EventSources, runtimeconfig.EventSource{
+			Type: runtimeconfig.EventSourceSNS, Event: e.Event, Queue: e.QueueArn, Topic: e.TopicArn,
+		})
 	}
 	for _, s := range f.Schedules {
 		fn.Schedules = append(fn.Schedules, runtimeconfig.Schedule{

@@ -256,7 +256,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 				}
 				ev.phase("pull", status, done)
 			}
-			ev.phase("provision", progress.Working, "creating tables and buckets")
+			ev.phase("provision", progress.Working, "creating tables, buckets, queues and topics")
 			summary, err := steps.Provision(ctx)
 			if err != nil {
 				ev.phase("provision", progress.Failed, "provisioner failed; CONFIG_DIR restored")

@@ -45,6 +45,14 @@ func (fn Function) clone() Function {
 		s.Extra = cloneExtra(s.Extra)
 		return s
 	})
+	out.EventSources = cloneEach(fn.EventSources, func(e EventSource) EventSource {
+		if e.Enabled != nil {
+			enabled := *e.Enabled
+			e.Enabled = &enabled
+		}
+		e.Extra = cloneExtra(e.Extra)
+		return e
+	})
 	if fn.Async != nil {
 		a := *fn.Async
 		if a.MaximumRetryAttempts != nil {

@@ -302,6 +302,7 @@ func richConfig(prefix string) Config {
 			Layers:        []string{"l"},
 			Scaling:       Scaling{MaxConcurrency: 1, Extra: map[string]any{"x": 1}},
 			Schedules:     []Schedule{{Expression: "rate(1 minute)", Enabled: &enabled, Extra: map[string]any{"x": 1}}},
+			EventSources:  []EventSource{{Type: EventSourceSQS, Queue: "q", Enabled: &enabled, Extra: map[string]any{"x": 1}}},
 			Extra:         map[string]any{"x": map[any]any{1: []any{"a"}}},
 		}
 		c.Routing.Routes = []Route{
@@ -345,6 +346,8 @@ func scribble(c Config) {
 		f.Scaling.Extra["x"] = "scribbled"
 		*f.Schedules[0].Enabled = false
 		f.Schedules[0].Extra["x"] = "scribbled"
+		*f.EventSources[0].Enabled = false
+		f.EventSources[0].Extra["x"] = "scribbled"
 		f.Extra["x"].(map[any]any)[1].([]any)[0] = "scribbled"
 		c.Functions.Functions[name] = Function{Image: "scribbled"}
 	}

@@ -77,8 +77,40 @@ type Function struct {
 	// Async holds how the events service treats the function's
 	// asynchronous invocations (EventInvokeConfig, DeadLetterQueue); nil
 	// means Lambda's defaults.
-	Async *Async         `yaml:"async,omitempty" json:"async,omitempty"`
-	Extra map[string]any `yaml:",inline" json:"extra,omitempty"`
+	Async *Async `yaml:"async,omitempty" json:"async,omitempty"`
+	// EventSources are the queues the events service polls for the
+	// function (SAM SQS events, and the queues of its SNS events).
+	EventSources []EventSource  `yaml:"event_sources,omitempty" json:"event_sources,omitempty"`
+	Extra        map[string]any `yaml:",inline" json:"extra,omitempty"`
+}
+
+// Event source types.
+const (
+	EventSourceSQS = "sqs"
+	// EventSourceSNS reads the queue subscribed to Topic for the function
+	// and invokes it asynchronously with each message in SNS's event.
+	EventSourceSNS = "sns"
+)
+
+// EventSource is an event source mapping: the events service reads the
+// source and invokes the function with batches of what it read.
+type EventSource struct {
+	Type  string `yaml:"type" json:"type"`                       // EventSourceSQS
+	Event string `yaml:"event,omitempty" json:"event,omitempty"` // the SAM event's key
+	Queue string `yaml:"queue,omitempty" json:"queue,omitempty"` // the queue's ARN
+	Topic string `yaml:"topic,omitempty" json:"topic,omitempty"` // EventSourceSNS: the topic's ARN
+	// BatchSize is the most records one invocation gets (default 10).
+	BatchSize int `yaml:"batch_size,omitempty" json:"batch_size,omitempty"`
+	// MaxBatchingWindow is how many seconds a batch may wait to fill.
+	MaxBatchingWindow int `yaml:"max_batching_window,omitempty" json:"max_batching_window,omitempty"`
+	// ReportBatchItemFailures: the function answers which records failed,
+	// and only those are read again.
+	ReportBatchItemFailures bool `yaml:"report_batch_item_failures,omitempty" json:"report_batch_item_failures,omitempty"`
+	// MaxConcurrency bounds the invocations in flight for this source
+	// (ScalingConfig.MaximumConcurrency); 0 means the service's default.
+	MaxConcurrency int            `yaml:"max_concurrency,omitempty" json:"max_concurrency,omitempty"`
+	Enabled        *bool          `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	Extra          map[string]any `yaml:",inline" json:"extra,omitempty"`
 }
 
 // Async is a function's asynchronous invocation config. Targets are ARNs

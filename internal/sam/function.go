@@ -653,6 +653,13 @@ func (p *parser) events(r *rawResource, evs obj, f *Function) {
 			p.scheduleEvent(kv.key, props, "Schedule", "Enabled", f)
 		case "ScheduleV2":
 			p.scheduleEvent(kv.key, props, "ScheduleExpression", "", f)
+		case EventSQS:
+			p.sqsEvent(kv.key, props, f)
+		case EventSNS:
+			p.snsEvent(kv.key, props, f)
+		case "DynamoDB", "Kinesis":
+			p.d.warn(typ.n, typ.path, "event type %s is not supported locally: the env has no %s streams (its DynamoDB service, dynalite, has none, and there is no Kinesis); event %s of %s skipped, the function is never invoked by it",
+				typ.s, typ.s, kv.key, r.id)
 		default:
 			p.d.warn(typ.n, typ.path, "event type %s is not supported locally; event %s of %s skipped", typ.s, kv.key, r.id)
 		}

@@ -287,3 +287,135 @@ func (p *parser) subscription(o obj, id string) (Subscription, bool) {
 	}
 	return s, true
 }
+
+// EventSQS is the SAM event type of an SQS event source mapping.
+const EventSQS = "SQS"
+
+// SQSEvent is an SQS event of a function.
+type SQSEvent struct {
+	Event                   string
+	QueueArn                string
+	BatchSize               int // 1-10000, default 10
+	MaxBatchingWindow       int // seconds, 0-300
+	ReportBatchItemFailures bool
+	MaxConcurrency          int   // ScalingConfig.MaximumConcurrency; 0 when unset
+	Enabled                 *bool // nil when the template does not say
+
+	node *yaml.Node // the event's Queue, for messages
+	path string
+}
+
+func (p *parser) sqsEvent(name string, props obj, f *Function) {
+	rules, _ := eventPropertyRules(EventSQS)
+	p.checkProperties(props, "an SQS event", rules)
+	if n, path := p.field(props, "FilterCriteria"); n != nil {
+		p.d.add(p.d.errf(n, path, "FilterCriteria is not applied locally, so the function would get messages AWS filters out; remove it or filter in the function"))
+		return
+	}
+	queue, ok := p.required(props, "Queue", " (the queue's ARN, e.g. !GetAtt MyQueue.Arn)")
+	if !ok {
+		return
+	}
+	if !strings.HasPrefix(queue.s, "arn:") || strings.Count(queue.s, ":") != 5 {
+		p.d.add(p.d.errf(queue.n, queue.path, "want a queue ARN (arn:aws:sqs:region:account:name), got %s", quote(queue.s)))
+		return
+	}
+	e := SQSEvent{Event: name, QueueArn: queue.s, node: queue.n, path: queue.path}
+	e.BatchSize = p.integer(props, "BatchSize", 10, 1, 10000)
+	e.MaxBatchingWindow = p.integer(props, "MaximumBatchingWindowInSeconds", 0, 0, 300)
+	if e.BatchSize > 10 && e.MaxBatchingWindow < 1 {
+		n, path := p.field(props, "BatchSize")
+		p.d.add(p.d.errf(n, path, "a BatchSize above 10 needs MaximumBatchingWindowInSeconds of at least 1 (Lambda refuses it otherwise)"))
+	}
+	if strings.HasSuffix(queue.s, ".fifo") && e.BatchSize > 10 {
+		n, path := p.field(props, "BatchSize")
+		p.d.add(p.d.errf(n, path, "a FIFO queue takes a BatchSize of at most 10"))
+	}
+	if vs, ok := p.strList(props, "FunctionResponseTypes"); ok {
+		for _, v := range vs {
+			if p.oneOf(v, "ReportBatchItemFailures") {
+				e.ReportBatchItemFailures = true
+			}
+		}
+	}
+	if sc, ok := p.object(props, "ScalingConfig"); ok {
+		e.MaxConcurrency = p.integer(sc, "MaximumConcurrency", 0, 2, 1000)
+	}
+	e.Enabled = p.boolean(props, "Enabled")
+	f.SQSEvents = append(f.SQSEvents, e)
+}
+
+// checkSQSEvents applies Lambda's rule that a queue's visibility timeout
+// is at least the function's timeout, for queues the template declares
+// (CloudFormation refuses the mapping otherwise: a message would become
+// visible again while the function still works on it).
+func (p *parser) checkSQSEvents(t *Template) {
+	visibility := map[string]int{}
+	for _, q := range t.Queues {
+		vt := 30
+		if v, ok := q.Attributes["VisibilityTimeout"]; ok {
+			vt, _ = strconv.Atoi(v)
+		}
+		visibility[p.arn("sqs", q.QueueName)] = vt
+	}
+	for _, f := range t.Functions {
+		for _, e := range f.SQSEvents {
+			vt, ok := visibility[e.QueueArn]
+			if ok && vt < f.Timeout {
+				p.d.add(p.d.errf(e.node, e.path, "queue visibility timeout %d s is less than the function's timeout %d s (Lambda refuses the mapping: raise the queue's VisibilityTimeout)", vt, f.Timeout))
+			}
+		}
+	}
+}
+
+// EventSNS is the SAM event type of an SNS subscription of a function.
+const EventSNS = "SNS"
+
+// SNSEvent is an SNS event of a function. The messaging service delivers
+// to queues only, so each one gets a queue of its own, subscribed to the
+// topic, which the events service reads: messages wait there durably
+// while the function or the events service is down.
+type SNSEvent struct {
+	Event      string
+	TopicArn   string
+	QueueName  string // the subscription's queue: esb-sns-<function>-<event>
+	QueueArn   string
+	Attributes map[string]string // of the subscription: FilterPolicy, FilterPolicyScope
+}
+
+var unsafeQueueChars = regexp.MustCompile(`[^A-Za-z0-9_-]`)
+
+func (p *parser) snsEvent(name string, props obj, f *Function) {
+	rules, _ := eventPropertyRules(EventSNS)
+	p.checkProperties(props, "an SNS event", rules)
+	if n, path := p.field(props, "SqsSubscription"); n != nil {
+		p.d.add(p.d.errf(n, path, "SqsSubscription is not supported locally yet; subscribe an AWS::SQS::Queue to the topic and give the function an SQS event on it"))
+		return
+	}
+	topic, ok := p.required(props, "Topic", " (the topic's ARN, e.g. !Ref MyTopic)")
+	if !ok {
+		return
+	}
+	if !strings.HasPrefix(topic.s, "arn:") || strings.Count(topic.s, ":") != 5 {
+		p.d.add(p.d.errf(topic.n, topic.path, "want a topic ARN (arn:aws:sns:region:account:name), got %s", quote(topic.s)))
+		return
+	}
+	queue := unsafeQueueChars.ReplaceAllString("esb-sns-"+f.Name+"-"+name, "-")
+	if len(queue) > 80 {
+		queue = queue[:80]
+	}
+	e := SNSEvent{Event: name, TopicArn: topic.s, QueueName: queue, QueueArn: p.arn("sqs", queue)}
+	attrs := subscriptionAttributes()
+	for _, key := range []string{"FilterPolicy", "FilterPolicyScope"} {
+		if lookup(props.n, key) == nil {
+			continue
+		}
+		if v, ok := p.attribute(props, key, attrs[key]); ok {
+			if e.Attributes == nil {
+				e.Attributes = map[string]string{}
+			}
+			e.Attributes[key] = v
+		}
+	}
+	f.SNSEvents = append(f.SNSEvents, e)
+}

@@ -624,6 +624,7 @@ func (p *parser) readResources(t *Template) {
 	}
 	p.resolveRoutes(t)
 	p.checkAuth(t)
+	p.checkSQSEvents(t)
 }
 
 // checkUnique rejects two resources that would land on the same key of the

@@ -200,6 +200,23 @@ func eventPropertyRules(typ string) (map[string]propRule, bool) {
 			"DeadLetterConfig":   warns("the schedule's own dead-letter queue is not used; a fire that fails goes to the function's asynchronous destinations"),
 			"RetryPolicy":        warns("the schedule's own retry policy is not applied; a fire is retried with the function's asynchronous settings (EventInvokeConfig)"),
 		}, true
+	case EventSNS:
+		return map[string]propRule{
+			"Topic": honoured(), "FilterPolicy": honoured(), "FilterPolicyScope": honoured(),
+			"SqsSubscription": special(), "Region": inert(),
+			"RedrivePolicy": warns("the subscription's own dead-letter queue is not used; a message the function fails goes to its asynchronous destinations (EventInvokeConfig, DeadLetterQueue)"),
+		}, true
+	case EventSQS:
+		return map[string]propRule{
+			"Queue": honoured(), "BatchSize": honoured(), "MaximumBatchingWindowInSeconds": honoured(),
+			"FunctionResponseTypes": honoured(), "ScalingConfig": honoured(), "Enabled": honoured(),
+			// Refused where read: dropping the filter would invoke the
+			// function with messages AWS never hands it.
+			"FilterCriteria":          special(),
+			"KmsKeyArn":               inert(),
+			"MetricsConfig":           warns("event source metrics are not recorded"),
+			"ProvisionedPollerConfig": warns("pollers are not provisioned; the events service polls with its own bounds"),
+		}, true
 	case EventHTTPAPI:
 		return map[string]propRule{
 			"Path": honoured(), "Method": honoured(), "ApiId": honoured(), "Stage": inert(), "Auth": special(),

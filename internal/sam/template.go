@@ -114,6 +114,10 @@ type Function struct {
 
 	Routes    []Route
 	Schedules []Schedule
+	// SQSEvents are the function's SQS event source mappings.
+	SQSEvents []SQSEvent
+	// SNSEvents are the function's SNS subscriptions.
+	SNSEvents []SNSEvent
 	// Async is EventInvokeConfig and DeadLetterQueue; nil when neither is
 	// set.
 	Async *Async

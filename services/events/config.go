@@ -22,8 +22,9 @@ type config struct {
 	Region         string        // AWS_REGION
 	AccountID      string        // ACCOUNT_ID
 	// SQSEndpoint and SNSEndpoint are the messaging service (SQS_ENDPOINT,
-	// SNS_ENDPOINT), signed with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY;
-	// empty: records for SQS/SNS targets are dropped with an error.
+	// SNS_ENDPOINT), signed with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY:
+	// the SQS event sources read it and dead letters and destination
+	// records for SQS/SNS targets go there.
 	SQSEndpoint     string
 	SNSEndpoint     string
 	AccessKeyID     string
@@ -55,8 +56,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		Region:     get("AWS_REGION", "us-east-1"),
 		AccountID:  get("ACCOUNT_ID", "123456789012"),
 
-		SQSEndpoint:     get("SQS_ENDPOINT", ""),
-		SNSEndpoint:     get("SNS_ENDPOINT", ""),
+		SQSEndpoint:     strings.TrimSuffix(get("SQS_ENDPOINT", "http://messaging:4566"), "/"),
+		SNSEndpoint:     strings.TrimSuffix(get("SNS_ENDPOINT", "http://messaging:4566"), "/"),
 		AccessKeyID:     get("AWS_ACCESS_KEY_ID", "esb"),
 		SecretAccessKey: get("AWS_SECRET_ACCESS_KEY", "esb-local-secret"),
 	}
@@ -80,6 +81,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	}
 	if !strings.HasPrefix(c.GatewayURL, "http://") && !strings.HasPrefix(c.GatewayURL, "https://") {
 		errs = append(errs, fmt.Errorf("GATEWAY_URL: %q is not an http(s) URL", c.GatewayURL))
+	}
+	if !strings.HasPrefix(c.SQSEndpoint, "http://") && !strings.HasPrefix(c.SQSEndpoint, "https://") {
+		errs = append(errs, fmt.Errorf("SQS_ENDPOINT: %q is not an http(s) URL", c.SQSEndpoint))
 	}
 	if len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "" {
 		errs = append(errs, fmt.Errorf("ACCOUNT_ID: want 12 digits, got %q", c.AccountID))

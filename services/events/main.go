@@ -32,6 +32,7 @@ import (
 	"github.com/esb-dev/esb/services/events/queue"
 	"github.com/esb-dev/esb/services/events/schedule"
 	"github.com/esb-dev/esb/services/events/server"
+	"github.com/esb-dev/esb/services/events/sqssource"
 )
 
 // shutdownTimeout stays under Docker's stop grace.
@@ -103,6 +104,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Grace:     cfg.Grace,
 		Logger:    log,
 	})
+	pollers := sqssource.New(newSQSClient(cfg), gateway, store, functions, sqssource.Options{Region: cfg.Region, Logger: log})
 	api := &http.Server{
 		Handler:           server.New(store, log).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -119,10 +121,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		if functions.WaitLoaded(gctx) != nil {
 			return nil // stopped before CONFIG_DIR ever loaded
 		}
-		log.Info("runtime config loaded; dispatching and scheduling")
+		log.Info("runtime config loaded; dispatching, scheduling and polling")
 		sg, sctx := errgroup.WithContext(gctx)
 		sg.Go(func() error { return dispatcher.Run(sctx) })
 		sg.Go(func() error { return scheduler.Run(sctx) })
+		sg.Go(func() error { return pollers.Run(sctx) })
 		return sg.Wait()
 	})
 	g.Go(func() error {

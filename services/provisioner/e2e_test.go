@@ -141,14 +141,14 @@ func TestProvisionerAgainstRealServices(t *testing.T) {
 		s.buildProvisioner(t)
 		s.writeManifest(t, manifest+`    - BucketName: archive
   # a kind of a newer deploy: warned about, never fatal
-  sqs: [{QueueName: jobs}]
+  kinesis: [{Name: jobs}]
 `)
 		out, code := s.runProvisioner(t)
 
 		require.Equal(t, 0, code, out)
 		assertLinesInOrder(t, out,
 			`provisioning from /app/runtime-config/resources.yml`,
-			`WARNING: resource kind "sqs": unknown to the provisioner, skipped`,
+			`WARNING: resource kind "kinesis": unknown to the provisioner, skipped`,
 			`dynamodb table "items": exists, skipped`,
 			`dynamodb table "orders": exists, skipped`,
 			`s3 bucket "uploads": exists, skipped`,
@@ -195,7 +195,7 @@ func TestProvisionerAgainstRealServices(t *testing.T) {
 			wantCode int
 			want     string
 		}{
-			{name: "empty", manifest: "resources: {}\n", wantCode: 0, want: "WARNING: /app/runtime-config/resources.yml declares no tables or buckets; nothing to provision"},
+			{name: "empty", manifest: "resources: {}\n", wantCode: 0, want: "WARNING: /app/runtime-config/resources.yml declares no tables, buckets, queues or topics; nothing to provision"},
 			{name: "malformed", manifest: "resources:\n  dynamodb:\n    - TableName: x\n", wantCode: 1, want: "resources.yml:3:7: resources.dynamodb[0].KeySchema: must not be empty"},
 		}
 		for _, tt := range tests {
