@@ -74,7 +74,7 @@ func (s *Server) api(c echo.Context) error {
 		return writeJSON(c, http.StatusBadRequest, message{Message: "Bad Request"})
 	}
 	start, _ := c.Get(keyStart).(time.Time)
-	event, err := apigateway.Event(m.Route.Payload, apigateway.Request{
+	evReq := apigateway.Request{
 		HTTP:      r,
 		Body:      body,
 		Resource:  m.Route.Path,
@@ -87,7 +87,16 @@ func (s *Server) api(c echo.Context) error {
 		Time:      start,
 		AccountID: s.opts.AccountID,
 		APIID:     apiID,
-	})
+	}
+	if m.Route.Auth != nil {
+		d := s.authorize(c, gen, m, prefix, evReq)
+		if d.Refused() {
+			ai.outcome = "unauthorized"
+			return writeBlob(c, d.Status, d.Body)
+		}
+		evReq.Authorizer, evReq.APIKey = d.Context, d.APIKey
+	}
+	event, err := apigateway.Event(m.Route.Payload, evReq)
 	if err != nil {
 		return err
 	}

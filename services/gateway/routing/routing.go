@@ -63,6 +63,8 @@ type Route struct {
 	Payload  string // runtimeconfig.PayloadV1 or PayloadV2
 	Stage    string // never empty: DefaultStageV1/V2 when routing.yml names none
 	API      string // the API's id; empty in files written before routes had one
+	// Auth is what must pass before the function runs; nil when open.
+	Auth *runtimeconfig.RouteAuth
 	// Key is the payload 2.0 route key: "GET /items/{id}", or
 	// DefaultRouteKey for the catch-all.
 	Key string
@@ -138,6 +140,7 @@ func Build(cfg runtimeconfig.Config) (t *Table, warnings []string, err error) {
 			Payload:  rc.Payload,
 			Stage:    rc.Stage,
 			API:      strings.ToLower(rc.API),
+			Auth:     rc.Auth,
 			segs:     segs,
 			index:    i,
 		}
