@@ -123,6 +123,9 @@ type Route struct {
 	Payload string // "1.0" or "2.0"
 	API     string // logical ID of the API, ImplicitRestAPI/ImplicitHTTPAPI if none was named
 	Stage   string
+	// Auth is what the gateway checks before the function runs; nil for
+	// an open route.
+	Auth *runtimeconfig.RouteAuth
 
 	node *yaml.Node // where it is written, for messages
 	auth *routeAuth // the event's Auth, if any
