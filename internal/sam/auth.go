@@ -420,4 +420,3 @@ func protection(ra *routeAuth, api apiAuth) (what string, at *yaml.Node, path st
 	}
 	return "", nil, ""
 }
-
