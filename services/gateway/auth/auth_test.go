@@ -208,8 +208,8 @@ func TestRequestAuthorizers(t *testing.T) {
 			wantEvent: map[string]any{"type": "REQUEST", "methodArn": testARN, "version": "1.0", "identitySource": ""},
 		},
 		{
-			name:   "http missing identity",
-			az:     runtimeconfig.Authorizer{Type: runtimeconfig.AuthorizerHTTPRequest, Payload: "2.0", SimpleResponses: true, IdentitySources: []string{"header:Authorization"}},
+			name:       "http missing identity",
+			az:         runtimeconfig.Authorizer{Type: runtimeconfig.AuthorizerHTTPRequest, Payload: "2.0", SimpleResponses: true, IdentitySources: []string{"header:Authorization"}},
 			wantStatus: 401,
 		},
 		{
