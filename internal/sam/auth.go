@@ -91,6 +91,11 @@ func (p *parser) readAPIAuth(o obj, typ string) apiAuth {
 	if policy := lookup(o.n, "Policy"); policy != nil {
 		p.d.add(p.d.errf(policy, p.pathOf(policy, o.path+".Policy"), "ESB does not enforce resource policies yet; serving the API would let any caller in"))
 	}
+	if n := lookup(o.n, "ApiKeySourceType"); n != nil {
+		if v, ok := literal(n); ok && v == "AUTHORIZER" {
+			p.d.warn(n, p.pathOf(n, o.path+".ApiKeySourceType"), "API keys are read from the x-api-key header, not from an authorizer's usageIdentifierKey; a route that needs a key refuses callers that send none")
+		}
+	}
 	if raw == nil {
 		return apiAuth{}
 	}

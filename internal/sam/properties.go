@@ -84,7 +84,7 @@ func propertyRules(typ string) (map[string]propRule, bool) {
 			"Name": inert(), "StageName": honoured(), "Tags": inert(), "PropagateTags": inert(), "DefinitionBody": honoured(),
 			"DefinitionUri": honoured(), "MergeDefinitions": inert(), "OpenApiVersion": inert(), "FailOnWarnings": inert(),
 			"Description": inert(), "Mode": inert(), "AlwaysDeploy": inert(), "SecurityPolicy": inert(), "EndpointAccessMode": inert(),
-			"ApiKeySourceType": inert(), "Auth": special(), "Policy": special(),
+			"ApiKeySourceType": special(), "Auth": special(), "Policy": special(),
 			"CacheClusterEnabled": notThrottled(), "CacheClusterSize": notThrottled(), "MethodSettings": notThrottled(),
 			"Variables":                 stageVarsNotSent(),
 			"EndpointConfiguration":     warns("the endpoint type does not apply; the API is served on the gateway's address like every API"),

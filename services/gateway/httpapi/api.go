@@ -92,6 +92,12 @@ func (s *Server) api(c echo.Context) error {
 		d := s.authorize(c, gen, m, prefix, evReq)
 		if d.Refused() {
 			ai.outcome = "unauthorized"
+			switch {
+			case d.Status == http.StatusForbidden:
+				ai.outcome = "forbidden"
+			case d.Status >= 500:
+				ai.outcome = "authorizer_error"
+			}
 			return writeBlob(c, d.Status, d.Body)
 		}
 		evReq.Authorizer, evReq.APIKey = d.Context, d.APIKey
