@@ -117,6 +117,9 @@ func (p *parser) readAPIAuth(o obj, typ string) apiAuth {
 	if rp := lookup(raw, "ResourcePolicy"); rp != nil {
 		p.d.add(p.d.errf(rp, p.pathOf(rp, path+".ResourcePolicy"), "ESB does not enforce resource policies yet; serving the API would let any caller in"))
 	}
+	if n := lookup(raw, "InvokeRole"); n != nil {
+		p.d.warn(n, p.pathOf(n, path+".InvokeRole"), "the invoke role is not assumed; functions run with ESB's credentials")
+	}
 	if up := lookup(raw, "UsagePlan"); up != nil {
 		p.d.warn(up, p.pathOf(up, path+".UsagePlan"), "usage plans (throttling and quotas) are not enforced locally; API keys are checked against $CONFIG_DIR/auth/api-keys")
 	}
