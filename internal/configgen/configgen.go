@@ -86,6 +86,7 @@ func Generate(t *sam.Template, opts Options) (runtimeconfig.Config, error) {
 				Stage:    r.Stage,
 				API:      sam.APIID(r.API),
 				Auth:     r.Auth,
+				Cors:     r.Cors,
 			})
 		}
 	}

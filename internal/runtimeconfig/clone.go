@@ -57,6 +57,7 @@ func (r RoutingFile) clone() RoutingFile {
 		Routes: cloneEach(r.Routes, func(rt Route) Route {
 			rt.Extra = cloneExtra(rt.Extra)
 			rt.Auth = rt.Auth.clone()
+			rt.Cors = rt.Cors.clone()
 			return rt
 		}),
 		Extra: cloneExtra(r.Extra),
@@ -190,5 +191,23 @@ func (a *RouteAuth) clone() *RouteAuth {
 		az.Extra = cloneExtra(az.Extra)
 		out.Authorizer = &az
 	}
+	return &out
+}
+
+func (c *Cors) clone() *Cors {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	out.AllowOrigins = slices.Clone(c.AllowOrigins)
+	out.AllowMethods = slices.Clone(c.AllowMethods)
+	out.AllowHeaders = slices.Clone(c.AllowHeaders)
+	out.ExposeHeaders = slices.Clone(c.ExposeHeaders)
+	if c.MaxAge != nil {
+		v := *c.MaxAge
+		out.MaxAge = &v
+	}
+	out.PreflightAuth = c.PreflightAuth.clone()
+	out.Extra = cloneExtra(c.Extra)
 	return &out
 }

@@ -115,8 +115,39 @@ type Route struct {
 	API string `yaml:"api,omitempty"`
 	// Auth is what API Gateway checks before it invokes the function; nil
 	// for an open route.
-	Auth  *RouteAuth     `yaml:"auth,omitempty"`
+	Auth *RouteAuth `yaml:"auth,omitempty"`
+	// Cors is the CORS configuration of the route's API; nil when it has
+	// none.
+	Cors  *Cors          `yaml:"cors,omitempty"`
 	Extra map[string]any `yaml:",inline"`
+}
+
+// CORS kinds: how the API answers, as API Gateway does for each API type.
+const (
+	// CorsREST is SAM's Api Cors: an OPTIONS method on every path that
+	// answers with fixed headers; responses of the functions are left as
+	// they are.
+	CorsREST = "rest"
+	// CorsHTTP is an HttpApi's CorsConfiguration: preflights answered for
+	// allowed origins, and the CORS headers set on every response.
+	CorsHTTP = "http"
+)
+
+// Cors is an API's CORS configuration, on each of its routes.
+type Cors struct {
+	Kind             string   `yaml:"kind"`
+	AllowOrigins     []string `yaml:"allow_origins,omitempty"`
+	AllowMethods     []string `yaml:"allow_methods,omitempty"`
+	AllowHeaders     []string `yaml:"allow_headers,omitempty"`
+	ExposeHeaders    []string `yaml:"expose_headers,omitempty"`
+	MaxAge           *int     `yaml:"max_age,omitempty"` // seconds
+	AllowCredentials bool     `yaml:"allow_credentials,omitempty"`
+	// PreflightAuth protects a REST API's OPTIONS answer: SAM puts the
+	// API's DefaultAuthorizer and ApiKeyRequired on it unless
+	// AddDefaultAuthorizerToCorsPreflight / AddApiKeyRequiredToCorsPreflight
+	// are false.
+	PreflightAuth *RouteAuth     `yaml:"preflight_auth,omitempty"`
+	Extra         map[string]any `yaml:",inline"`
 }
 
 // Authorizer types of routing.yml, one per way API Gateway authorizes.

@@ -111,6 +111,12 @@ func validateRouting(r RoutingFile, src source, functions map[string]Function) [
 			p.add(at.with("function"), "unknown function %q (not in %s)", rt.Function, FunctionsFileName)
 		}
 		validateAuth(&p, at.with("auth"), rt.Auth, functions)
+		if c := rt.Cors; c != nil {
+			if c.Kind != CorsREST && c.Kind != CorsHTTP {
+				p.add(at.with("cors", "kind"), "unknown CORS kind %q (want %q or %q)", c.Kind, CorsREST, CorsHTTP)
+			}
+			validateAuth(&p, at.with("cors", "preflight_auth"), c.PreflightAuth, functions)
+		}
 		if j, dup := first[rt.Key()]; dup {
 			p.add(at, "duplicate route %s %s%s (first at %s)", rt.Method, rt.Path, ofAPI(rt.API), fieldPath{"routes", j})
 		} else {

@@ -285,17 +285,25 @@ func cognitoIssuer(arn string) string {
 // functions are read.
 func (p *parser) checkAuth(t *Template) {
 	apis := map[string]apiAuth{}
+	corses := map[string]*apiCors{}
 	types := map[string]string{ImplicitRestAPI: TypeServerlessAPI, ImplicitHTTPAPI: TypeServerlessHTTPAPI}
 	for _, a := range t.APIs {
 		apis[a.LogicalID] = a.auth
+		corses[a.LogicalID] = a.cors
 		types[a.LogicalID] = a.Type
 	}
-	// The implicit APIs take their Auth from Globals.
+	// The implicit APIs take their Auth and CORS from Globals.
 	for id, section := range map[string]string{ImplicitRestAPI: "Api", ImplicitHTTPAPI: "HttpApi"} {
-		if g := p.globals[section]; g != nil && lookup(g, "Auth") != nil {
+		g := p.globals[section]
+		if g == nil {
+			continue
+		}
+		if lookup(g, "Auth") != nil {
 			apis[id] = p.readAPIAuth(obj{n: g, path: "Globals." + section}, types[id])
 		}
+		corses[id] = p.readCors(obj{n: g, path: "Globals." + section}, types[id])
 	}
+	methods := pathMethods(t)
 	functions := map[string]bool{}
 	for _, f := range t.Functions {
 		functions[f.Name] = true
@@ -321,6 +329,42 @@ func (p *parser) checkAuth(t *Template) {
 				continue
 			}
 			rt.Auth = ra
+			kept = append(kept, rt)
+		}
+		f.Routes = kept
+	}
+	// CORS once every route's auth is known: a REST API's generated
+	// OPTIONS method takes the API's default protection.
+	for i := range t.Functions {
+		f := &t.Functions[i]
+		kept := f.Routes[:0]
+		for _, rt := range f.Routes {
+			ac := corses[rt.API]
+			if ac == nil || rt.OpenAPI != "" {
+				kept = append(kept, rt)
+				continue
+			}
+			c := *ac.cfg
+			if c.Kind == runtimeconfig.CorsREST {
+				if len(c.AllowMethods) == 0 {
+					c.AllowMethods = methods[[2]string{rt.API, rt.Path}]
+				}
+				api := apis[rt.API]
+				if !ac.addAuth {
+					api.defaultAuthorizer = ""
+				}
+				if !ac.addKey {
+					api.apiKey = false
+				}
+				if what, at, path := protection(nil, api); what != "" {
+					pa, ok := p.routeAuthConfig(Route{API: rt.API, Method: "OPTIONS", Path: rt.Path}, api, types[rt.API], functions, used, reported, at, path)
+					if !ok {
+						continue
+					}
+					c.PreflightAuth = pa
+				}
+			}
+			rt.Cors = &c
 			kept = append(kept, rt)
 		}
 		f.Routes = kept

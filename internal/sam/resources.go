@@ -51,6 +51,7 @@ func (p *parser) readAPI(r *rawResource) (API, bool) {
 		a.StageName = v.s
 	}
 	a.auth = p.readAPIAuth(o, r.typ)
+	a.cors = p.readCors(o, r.typ)
 	if lookup(o.n, "DefinitionBody") != nil || lookup(o.n, "DefinitionUri") != nil {
 		merge := p.boolean(o, "MergeDefinitions")
 		a.ownDocument = merge == nil || !*merge

@@ -126,6 +126,8 @@ type Route struct {
 	// Auth is what the gateway checks before the function runs; nil for
 	// an open route.
 	Auth *runtimeconfig.RouteAuth
+	// Cors is the CORS configuration of the route's API; nil when none.
+	Cors *runtimeconfig.Cors
 
 	node *yaml.Node // where it is written, for messages
 	auth *routeAuth // the event's Auth, if any
@@ -148,6 +150,7 @@ type API struct {
 	StageName string
 
 	auth apiAuth
+	cors *apiCors
 	// ownDocument: the template gives the OpenAPI document, which the
 	// transform leaves as it is (no MergeDefinitions).
 	ownDocument bool

@@ -11,6 +11,7 @@ import (
 
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/gateway/apigateway"
+	"github.com/esb-dev/esb/services/gateway/cors"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 	"github.com/esb-dev/esb/services/gateway/routing"
 )
@@ -48,10 +49,16 @@ func (s *Server) api(c echo.Context) error {
 		ok     bool
 		prefix string
 	)
-	if api, byHost := routing.APIFromHost(r.Host); byHost {
+	api, byHost := routing.APIFromHost(r.Host)
+	if byHost {
 		m, prefix, ok = gen.Table.MatchAPI(api, r.Method, r.URL.Path)
 	} else {
 		m, ok = gen.Table.Match(r.Method, r.URL.Path)
+	}
+	if r.Method == http.MethodOptions {
+		if done, err := s.corsPreflight(c, gen, api, byHost, ok && m.Route.Method == http.MethodOptions); done {
+			return err
+		}
 	}
 	if !ok {
 		return writeJSON(c, http.StatusNotFound, message{Message: msgNotFound})
@@ -141,6 +148,7 @@ func (s *Server) api(c echo.Context) error {
 		}
 		h[k] = vs
 	}
+	cors.Decorate(m.Route.Cors, r, h)
 	// Sized as API Gateway answers (HEAD too: the length of the GET body).
 	h.Set(echo.HeaderContentLength, strconv.Itoa(len(resp.Body)))
 	c.Response().WriteHeader(resp.StatusCode)

@@ -39,10 +39,7 @@ routes:
 // whole gateway: the authorizer is a function like any other, its policy
 // is checked against the method ARN, its context reaches the integration.
 func TestProtectedRoute(t *testing.T) {
-	dir := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, auth.Dir), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, auth.Dir, auth.APIKeysFile), []byte("key-1\n"), 0o600))
-	h := newHarness(t, authFunctionsYML, authRoutingYML, harnessOptions{server: Options{Auth: auth.New(dir, auth.Options{})}})
+	h := newHarness(t, authFunctionsYML, authRoutingYML, harnessOptions{server: Options{Auth: enforcerWithKey(t, "key-1")}})
 	var calls atomic.Int32
 	var arns []string
 	h.function("Authz", func(w http.ResponseWriter, r *http.Request) {
@@ -110,4 +107,13 @@ func TestProtectedRouteWithoutEnforcer(t *testing.T) {
 	h := newHarness(t, authFunctionsYML, authRoutingYML, harnessOptions{})
 	resp, _ := h.do(t, "GET", "/private", nil, http.Header{"Authorization": {"allow"}, "X-Api-Key": {"key-1"}})
 	assert.Equal(t, 500, resp.StatusCode)
+}
+
+// enforcerWithKey is an Enforcer of a CONFIG_DIR whose api-keys file holds key.
+func enforcerWithKey(t *testing.T, key string) *auth.Enforcer {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, auth.Dir), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, auth.Dir, auth.APIKeysFile), []byte(key+"\n"), 0o600))
+	return auth.New(dir, auth.Options{})
 }
