@@ -27,8 +27,8 @@ import (
 
 // TestFrontDoorAuth deploys a template whose routes SAM Auth protects
 // (a REST TOKEN authorizer as the API's default, an API key, an HTTP API
-// Lambda authorizer with simple responses, an HTTP API JWT authorizer) and
-// checks the gateway answers as API Gateway does, in docker and in
+// Lambda authorizer with simple responses, an HTTP API JWT authorizer),
+// with CORS on both APIs, and checks the gateway answers as API Gateway does, in docker and in
 // containerd mode side by side. The authorizer is a real function in the
 // env; the JWT is signed in the test with a key whose JWKS the env gets.
 func TestFrontDoorAuth(t *testing.T) {
@@ -209,6 +209,58 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 		}
 		status, body, _ := get(t, "/jwt", nil)
 		assert.Equal(t, 401, status, body)
+	})
+
+	t.Run("CORS", func(t *testing.T) {
+		do := func(t *testing.T, method, path string, header map[string]string) (int, http.Header, string) {
+			t.Helper()
+			req, err := http.NewRequestWithContext(t.Context(), method, gw(path), nil)
+			require.NoError(t, err)
+			for k, v := range header {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			return resp.StatusCode, resp.Header, string(body)
+		}
+		const origin = "https://app.e2e.example"
+		preflight := func(origin string) map[string]string {
+			return map[string]string{"Origin": origin, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+		}
+		t.Run("HTTP API preflight, allowed origin, no authorizer", func(t *testing.T) {
+			status, h, body := do(t, http.MethodOptions, "/simple", preflight(origin))
+			require.Equal(t, http.StatusNoContent, status, body)
+			assert.Equal(t, origin, h.Get("Access-Control-Allow-Origin"))
+			assert.Equal(t, "GET", h.Get("Access-Control-Allow-Methods"))
+			assert.Equal(t, "authorization", h.Get("Access-Control-Allow-Headers"))
+			assert.Equal(t, "60", h.Get("Access-Control-Max-Age"))
+		})
+		t.Run("HTTP API preflight, foreign origin", func(t *testing.T) {
+			status, h, body := do(t, http.MethodOptions, "/simple", preflight("https://evil.example"))
+			require.Equal(t, http.StatusNoContent, status, body)
+			assert.Empty(t, h.Get("Access-Control-Allow-Origin"))
+		})
+		t.Run("HTTP API response headers", func(t *testing.T) {
+			status, h, body := do(t, http.MethodGet, "/simple", map[string]string{"Origin": origin, "Authorization": "let-me-in"})
+			require.Equal(t, http.StatusOK, status, body)
+			assert.Equal(t, origin, h.Get("Access-Control-Allow-Origin"))
+			status, h, body = do(t, http.MethodGet, "/simple", map[string]string{"Origin": "https://evil.example", "Authorization": "let-me-in"})
+			require.Equal(t, http.StatusOK, status, body)
+			assert.Empty(t, h.Get("Access-Control-Allow-Origin"))
+		})
+		t.Run("REST OPTIONS method carries the default authorizer", func(t *testing.T) {
+			status, _, body := do(t, http.MethodOptions, "/open", preflight(origin))
+			assert.Equal(t, http.StatusUnauthorized, status, body)
+			h := preflight(origin)
+			h["Authorization"] = "allow-cors"
+			status, hdr, body := do(t, http.MethodOptions, "/open", h)
+			require.Equal(t, http.StatusOK, status, body)
+			assert.Equal(t, "*", hdr.Get("Access-Control-Allow-Origin"))
+			assert.Equal(t, "GET,OPTIONS", hdr.Get("Access-Control-Allow-Methods"))
+		})
 	})
 
 	t.Run("an open route stays open", func(t *testing.T) {
