@@ -85,6 +85,8 @@ func Generate(t *sam.Template, opts Options) (runtimeconfig.Config, error) {
 				Payload:  r.Payload,
 				Stage:    r.Stage,
 				API:      sam.APIID(r.API),
+				Auth:     r.Auth,
+				Cors:     r.Cors,
 			})
 		}
 	}

@@ -117,7 +117,7 @@ func refusalCause(lines []string) string {
 		case strings.Contains(l, "unsupported runtime"):
 			causes["runtime"] = true
 		case strings.Contains(l, "does not enforce authorization") || strings.Contains(l, "requires authorization") ||
-			strings.Contains(l, "does not enforce resource policies"):
+			strings.Contains(l, "does not enforce resource policies") || strings.Contains(l, "would leave"):
 			causes["auth"] = true
 		default:
 			causes["other"] = true

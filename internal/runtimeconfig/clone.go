@@ -1,6 +1,9 @@
 package runtimeconfig
 
-import "maps"
+import (
+	"maps"
+	"slices"
+)
 
 // Clone returns a deep copy of c that shares no map or slice with it. Merge
 // builds its result from clones so that neither input can be changed
@@ -70,6 +73,8 @@ func (r RoutingFile) clone() RoutingFile {
 	return RoutingFile{
 		Routes: cloneEach(r.Routes, func(rt Route) Route {
 			rt.Extra = cloneExtra(rt.Extra)
+			rt.Auth = rt.Auth.clone()
+			rt.Cors = rt.Cors.clone()
 			return rt
 		}),
 		Extra: cloneExtra(r.Extra),
@@ -202,4 +207,39 @@ func cloneValue(v any) any {
 	default:
 		return v
 	}
+}
+
+func (a *RouteAuth) clone() *RouteAuth {
+	if a == nil {
+		return nil
+	}
+	out := *a
+	out.Extra = cloneExtra(a.Extra)
+	if a.Authorizer != nil {
+		az := *a.Authorizer
+		az.IdentitySources = slices.Clone(az.IdentitySources)
+		az.Audience = slices.Clone(az.Audience)
+		az.Scopes = slices.Clone(az.Scopes)
+		az.Extra = cloneExtra(az.Extra)
+		out.Authorizer = &az
+	}
+	return &out
+}
+
+func (c *Cors) clone() *Cors {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	out.AllowOrigins = slices.Clone(c.AllowOrigins)
+	out.AllowMethods = slices.Clone(c.AllowMethods)
+	out.AllowHeaders = slices.Clone(c.AllowHeaders)
+	out.ExposeHeaders = slices.Clone(c.ExposeHeaders)
+	if c.MaxAge != nil {
+		v := *c.MaxAge
+		out.MaxAge = &v
+	}
+	out.PreflightAuth = c.PreflightAuth.clone()
+	out.Extra = cloneExtra(c.Extra)
+	return &out
 }

@@ -175,8 +175,89 @@ type Route struct {
 	// logical ID): the gateway serves each API on its own host name as
 	// well as every route at its bare address. Files written before the
 	// field existed have none.
-	API   string         `yaml:"api,omitempty"`
+	API string `yaml:"api,omitempty"`
+	// Auth is what API Gateway checks before it invokes the function; nil
+	// for an open route.
+	Auth *RouteAuth `yaml:"auth,omitempty"`
+	// Cors is the CORS configuration of the route's API; nil when it has
+	// none.
+	Cors  *Cors          `yaml:"cors,omitempty"`
 	Extra map[string]any `yaml:",inline"`
+}
+
+// CORS kinds: how the API answers, as API Gateway does for each API type.
+const (
+	// CorsREST is SAM's Api Cors: an OPTIONS method on every path that
+	// answers with fixed headers; responses of the functions are left as
+	// they are.
+	CorsREST = "rest"
+	// CorsHTTP is an HttpApi's CorsConfiguration: preflights answered for
+	// allowed origins, and the CORS headers set on every response.
+	CorsHTTP = "http"
+)
+
+// Cors is an API's CORS configuration, on each of its routes.
+type Cors struct {
+	Kind             string   `yaml:"kind"`
+	AllowOrigins     []string `yaml:"allow_origins,omitempty"`
+	AllowMethods     []string `yaml:"allow_methods,omitempty"`
+	AllowHeaders     []string `yaml:"allow_headers,omitempty"`
+	ExposeHeaders    []string `yaml:"expose_headers,omitempty"`
+	MaxAge           *int     `yaml:"max_age,omitempty"` // seconds
+	AllowCredentials bool     `yaml:"allow_credentials,omitempty"`
+	// PreflightAuth protects a REST API's OPTIONS answer: SAM puts the
+	// API's DefaultAuthorizer and ApiKeyRequired on it unless
+	// AddDefaultAuthorizerToCorsPreflight / AddApiKeyRequiredToCorsPreflight
+	// are false.
+	PreflightAuth *RouteAuth     `yaml:"preflight_auth,omitempty"`
+	Extra         map[string]any `yaml:",inline"`
+}
+
+// Authorizer types of routing.yml, one per way API Gateway authorizes.
+const (
+	AuthorizerToken       = "token"        // REST Lambda authorizer, TOKEN
+	AuthorizerRequest     = "request"      // REST Lambda authorizer, REQUEST
+	AuthorizerHTTPRequest = "http-request" // HTTP API Lambda authorizer
+	AuthorizerJWT         = "jwt"          // HTTP API JWT authorizer
+	AuthorizerCognito     = "cognito"      // REST Cognito user-pool authorizer
+)
+
+// RouteAuth is a route's authorization: an authorizer, an API key, or both
+// (a REST API checks the key after the authorizer).
+type RouteAuth struct {
+	// APIKey requires an x-api-key header that names a key of
+	// $CONFIG_DIR/auth/api-keys.
+	APIKey     bool           `yaml:"api_key,omitempty"`
+	Authorizer *Authorizer    `yaml:"authorizer,omitempty"`
+	Extra      map[string]any `yaml:",inline"`
+}
+
+// Authorizer is one SAM authorizer as a route uses it.
+type Authorizer struct {
+	Name string `yaml:"name"` // its key under Auth.Authorizers
+	Type string `yaml:"type"` // Authorizer* above
+	// Function is the authorizer function (Lambda types).
+	Function string `yaml:"function,omitempty"`
+	// IdentitySources name where the identity is read, as
+	// "header:<name>" or "query:<name>"; a request without one of them
+	// is refused with 401 before any authorizer runs.
+	IdentitySources []string `yaml:"identity_sources,omitempty"`
+	// ValidationExpression must match a TOKEN authorizer's token, else 401.
+	ValidationExpression string `yaml:"validation_expression,omitempty"`
+	// TTL is how long a result is cached, keyed by the identity sources'
+	// values (seconds; 0 turns caching off).
+	TTL int `yaml:"ttl,omitempty"`
+	// Payload is an HTTP API Lambda authorizer's payload format version.
+	Payload string `yaml:"payload,omitempty"`
+	// SimpleResponses: the HTTP API authorizer answers {"isAuthorized": ...}.
+	SimpleResponses bool `yaml:"simple_responses,omitempty"`
+	// Issuer and Audience check a JWT (jwt, cognito); keys come from
+	// $CONFIG_DIR/auth/jwks.json.
+	Issuer   string   `yaml:"issuer,omitempty"`
+	Audience []string `yaml:"audience,omitempty"`
+	// Scopes: the token must grant one of them (AuthorizationScopes).
+	Scopes []string       `yaml:"scopes,omitempty"`
+	Extra  map[string]any `yaml:",inline"`
 }
 
 // RouteKey identifies a route for merging: each API has its own routes.

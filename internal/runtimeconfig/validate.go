@@ -3,6 +3,7 @@ package runtimeconfig
 import (
 	"errors"
 	"sort"
+	"strings"
 )
 
 // supportedMethod reports whether the gateway can match method. Upper case
@@ -109,6 +110,13 @@ func validateRouting(r RoutingFile, src source, functions map[string]Function) [
 		} else if _, ok := functions[rt.Function]; functions != nil && !ok {
 			p.add(at.with("function"), "unknown function %q (not in %s)", rt.Function, FunctionsFileName)
 		}
+		validateAuth(&p, at.with("auth"), rt.Auth, functions)
+		if c := rt.Cors; c != nil {
+			if c.Kind != CorsREST && c.Kind != CorsHTTP {
+				p.add(at.with("cors", "kind"), "unknown CORS kind %q (want %q or %q)", c.Kind, CorsREST, CorsHTTP)
+			}
+			validateAuth(&p, at.with("cors", "preflight_auth"), c.PreflightAuth, functions)
+		}
 		if j, dup := first[rt.Key()]; dup {
 			p.add(at, "duplicate route %s %s%s (first at %s)", rt.Method, rt.Path, ofAPI(rt.API), fieldPath{"routes", j})
 		} else {
@@ -116,6 +124,44 @@ func validateRouting(r RoutingFile, src source, functions map[string]Function) [
 		}
 	}
 	return p.errs
+}
+
+// validateAuth rejects an auth the gateway could not enforce: a route it
+// would otherwise serve open.
+func validateAuth(p *problems, at fieldPath, a *RouteAuth, functions map[string]Function) {
+	if a == nil || a.Authorizer == nil {
+		return
+	}
+	az := a.Authorizer
+	at = at.with("authorizer")
+	lambda := false
+	switch az.Type {
+	case AuthorizerToken, AuthorizerRequest, AuthorizerHTTPRequest:
+		lambda = true
+	case AuthorizerJWT, AuthorizerCognito:
+		if az.Issuer == "" {
+			p.add(at.with("issuer"), "must not be empty")
+		}
+	default:
+		p.add(at.with("type"), "unknown authorizer type %q", az.Type)
+	}
+	if lambda {
+		if az.Function == "" {
+			p.add(at.with("function"), "must not be empty")
+		} else if _, ok := functions[az.Function]; functions != nil && !ok {
+			p.add(at.with("function"), "unknown function %q (not in %s)", az.Function, FunctionsFileName)
+		}
+	}
+	if az.Type == AuthorizerHTTPRequest && az.Payload != PayloadV1 && az.Payload != PayloadV2 {
+		p.add(at.with("payload"), "unsupported payload %q (want %q or %q)", az.Payload, PayloadV1, PayloadV2)
+	}
+	for _, src := range az.IdentitySources {
+		kind, name, ok := strings.Cut(src, ":")
+		if !ok || name == "" || (kind != "header" && kind != "query") {
+			p.add(at.with("identity_sources"), "unsupported identity source %q (want header:<name> or query:<name>)", src)
+		}
+	}
+	nonNegative(p, at.with("ttl"), az.TTL)
 }
 
 func ofAPI(api string) string {

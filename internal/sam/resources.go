@@ -50,7 +50,8 @@ func (p *parser) readAPI(r *rawResource) (API, bool) {
 	} else if v, ok := p.str(o, "StageName"); ok {
 		a.StageName = v.s
 	}
-	a.auth = p.readAPIAuth(o)
+	a.auth = p.readAPIAuth(o, r.typ)
+	a.cors = p.readCors(o, r.typ)
 	if lookup(o.n, "DefinitionBody") != nil || lookup(o.n, "DefinitionUri") != nil {
 		merge := p.boolean(o, "MergeDefinitions")
 		a.ownDocument = merge == nil || !*merge

@@ -134,6 +134,11 @@ type Route struct {
 	Payload string // "1.0" or "2.0"
 	API     string // logical ID of the API, ImplicitRestAPI/ImplicitHTTPAPI if none was named
 	Stage   string
+	// Auth is what the gateway checks before the function runs; nil for
+	// an open route.
+	Auth *runtimeconfig.RouteAuth
+	// Cors is the CORS configuration of the route's API; nil when none.
+	Cors *runtimeconfig.Cors
 
 	node *yaml.Node // where it is written, for messages
 	auth *routeAuth // the event's Auth, if any
@@ -158,6 +163,7 @@ type API struct {
 	StageName string
 
 	auth apiAuth
+	cors *apiCors
 	// ownDocument: the template gives the OpenAPI document, which the
 	// transform leaves as it is (no MergeDefinitions).
 	ownDocument bool

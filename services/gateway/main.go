@@ -25,6 +25,7 @@ import (
 	"github.com/esb-dev/esb/internal/logship"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/gateway/agentsync"
+	"github.com/esb-dev/esb/services/gateway/auth"
 	"github.com/esb-dev/esb/services/gateway/configwatch"
 	"github.com/esb-dev/esb/services/gateway/generation"
 	"github.com/esb-dev/esb/services/gateway/httpapi"
@@ -137,6 +138,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Region:     cfg.Region,
 		AccountID:  cfg.AccountID,
 		Env:        cfg.Env,
+		Auth:       auth.New(cfg.ConfigDir, auth.Options{Logger: log}),
 		AccessLog:  accessLog,
 		Logger:     log,
 	})

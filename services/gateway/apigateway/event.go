@@ -42,6 +42,11 @@ type Request struct {
 	Time      time.Time // when the request arrived
 	AccountID string
 	APIID     string // stable id of the (emulated) API, e.g. a1b2c3d4e5
+	// Authorizer is requestContext.authorizer, what the route's authorizer
+	// passed on; nil when none ran.
+	Authorizer json.RawMessage
+	// APIKey is the API key the caller gave, for requestContext.identity.
+	APIKey string
 }
 
 // EventV1 builds the REST API (payload 1.0) proxy event.
@@ -85,7 +90,8 @@ func EventV1(r Request) ([]byte, error) {
 			DomainPrefix:      domainPrefix(domain),
 			ExtendedRequestID: extendedID(r.RequestID),
 			HTTPMethod:        r.HTTP.Method,
-			Identity:          identityV1{SourceIP: sourceIP, UserAgent: ua},
+			Identity:          identityV1{SourceIP: sourceIP, UserAgent: ua, APIKey: nonEmpty(r.APIKey)},
+			Authorizer:        r.Authorizer,
 			Path:              r.HTTP.URL.Path,
 			Protocol:          r.HTTP.Proto,
 			RequestID:         r.RequestID,
@@ -155,11 +161,12 @@ func EventV2(r Request) ([]byte, error) {
 				SourceIP:  sourceIP(r.HTTP),
 				UserAgent: r.HTTP.UserAgent(),
 			},
-			RequestID: r.RequestID,
-			RouteKey:  r.RouteKey,
-			Stage:     r.Stage,
-			Time:      r.Time.UTC().Format(clfTime),
-			TimeEpoch: r.Time.UnixMilli(),
+			Authorizer: r.Authorizer,
+			RequestID:  r.RequestID,
+			RouteKey:   r.RouteKey,
+			Stage:      r.Stage,
+			Time:       r.Time.UTC().Format(clfTime),
+			TimeEpoch:  r.Time.UnixMilli(),
 		},
 		Body:            body,
 		IsBase64Encoded: b64,
@@ -198,6 +205,15 @@ type requestContextV1 struct {
 	ResourceID        string     `json:"resourceId"`
 	ResourcePath      string     `json:"resourcePath"`
 	Stage             string     `json:"stage"`
+	// Authorizer is raw: each authorizer type has its own shape.
+	Authorizer json.RawMessage `json:"authorizer,omitempty"`
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // identityV1 is the caller identity of a request without authorization:
@@ -235,16 +251,17 @@ type eventV2 struct {
 }
 
 type requestContextV2 struct {
-	AccountID    string `json:"accountId"`
-	APIID        string `json:"apiId"`
-	DomainName   string `json:"domainName"`
-	DomainPrefix string `json:"domainPrefix"`
-	HTTP         httpV2 `json:"http"`
-	RequestID    string `json:"requestId"`
-	RouteKey     string `json:"routeKey"`
-	Stage        string `json:"stage"`
-	Time         string `json:"time"`
-	TimeEpoch    int64  `json:"timeEpoch"`
+	AccountID    string          `json:"accountId"`
+	APIID        string          `json:"apiId"`
+	DomainName   string          `json:"domainName"`
+	DomainPrefix string          `json:"domainPrefix"`
+	HTTP         httpV2          `json:"http"`
+	Authorizer   json.RawMessage `json:"authorizer,omitempty"`
+	RequestID    string          `json:"requestId"`
+	RouteKey     string          `json:"routeKey"`
+	Stage        string          `json:"stage"`
+	Time         string          `json:"time"`
+	TimeEpoch    int64           `json:"timeEpoch"`
 }
 
 type httpV2 struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/gateway/apigateway"
+	"github.com/esb-dev/esb/services/gateway/cors"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 	"github.com/esb-dev/esb/services/gateway/routing"
 )
@@ -48,10 +49,16 @@ func (s *Server) api(c echo.Context) error {
 		ok     bool
 		prefix string
 	)
-	if api, byHost := routing.APIFromHost(r.Host); byHost {
+	api, byHost := routing.APIFromHost(r.Host)
+	if byHost {
 		m, prefix, ok = gen.Table.MatchAPI(api, r.Method, r.URL.Path)
 	} else {
 		m, ok = gen.Table.Match(r.Method, r.URL.Path)
+	}
+	if r.Method == http.MethodOptions {
+		if done, err := s.corsPreflight(c, gen, api, byHost, ok && m.Route.Method == http.MethodOptions); done {
+			return err
+		}
 	}
 	if !ok {
 		return writeJSON(c, http.StatusNotFound, message{Message: msgNotFound})
@@ -74,7 +81,7 @@ func (s *Server) api(c echo.Context) error {
 		return writeJSON(c, http.StatusBadRequest, message{Message: "Bad Request"})
 	}
 	start, _ := c.Get(keyStart).(time.Time)
-	event, err := apigateway.Event(m.Route.Payload, apigateway.Request{
+	evReq := apigateway.Request{
 		HTTP:      r,
 		Body:      body,
 		Resource:  m.Route.Path,
@@ -87,7 +94,22 @@ func (s *Server) api(c echo.Context) error {
 		Time:      start,
 		AccountID: s.opts.AccountID,
 		APIID:     apiID,
-	})
+	}
+	if m.Route.Auth != nil {
+		d := s.authorize(c, gen, m, prefix, evReq)
+		if d.Refused() {
+			ai.outcome = "unauthorized"
+			switch {
+			case d.Status == http.StatusForbidden:
+				ai.outcome = "forbidden"
+			case d.Status >= 500:
+				ai.outcome = "authorizer_error"
+			}
+			return writeBlob(c, d.Status, d.Body)
+		}
+		evReq.Authorizer, evReq.APIKey = d.Context, d.APIKey
+	}
+	event, err := apigateway.Event(m.Route.Payload, evReq)
 	if err != nil {
 		return err
 	}
@@ -126,6 +148,7 @@ func (s *Server) api(c echo.Context) error {
 		}
 		h[k] = vs
 	}
+	cors.Decorate(m.Route.Cors, r, h)
 	// Sized as API Gateway answers (HEAD too: the length of the GET body).
 	h.Set(echo.HeaderContentLength, strconv.Itoa(len(resp.Body)))
 	c.Response().WriteHeader(resp.StatusCode)

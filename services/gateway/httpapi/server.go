@@ -23,6 +23,7 @@ import (
 
 	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/services/gateway/apigateway"
+	"github.com/esb-dev/esb/services/gateway/auth"
 	"github.com/esb-dev/esb/services/gateway/generation"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 )
@@ -65,6 +66,9 @@ type Options struct {
 	// service) instead of running them in this process: they then get
 	// Lambda's retries and destinations and survive a gateway restart.
 	AsyncQueue AsyncQueue
+	// Auth enforces routes' SAM Auth. Nil refuses every protected route
+	// (500), never serves it open.
+	Auth *auth.Enforcer
 	// AccessLog receives every access log entry besides Logger, e.g. a
 	// logship.Shipper's Send. Nil means Logger only.
 	AccessLog func(entry map[string]any)
@@ -271,6 +275,9 @@ func writeBlob(c echo.Context, status int, data []byte) error {
 	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(data)))
 	return c.Blob(status, echo.MIMEApplicationJSON, data)
 }
+
+// errUnknownAuthorizer reports an authorizer function the generation lacks.
+var errUnknownAuthorizer = errors.New("authorizer function not in this generation")
 
 // errBodyTooLarge reports a request body over the limit.
 var errBodyTooLarge = errors.New("request body too large")

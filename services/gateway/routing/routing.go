@@ -63,6 +63,10 @@ type Route struct {
 	Payload  string // runtimeconfig.PayloadV1 or PayloadV2
 	Stage    string // never empty: DefaultStageV1/V2 when routing.yml names none
 	API      string // the API's id; empty in files written before routes had one
+	// Auth is what must pass before the function runs; nil when open.
+	Auth *runtimeconfig.RouteAuth
+	// Cors is the CORS configuration of the route's API; nil when none.
+	Cors *runtimeconfig.Cors
 	// Key is the payload 2.0 route key: "GET /items/{id}", or
 	// DefaultRouteKey for the catch-all.
 	Key string
@@ -85,6 +89,7 @@ type Match struct {
 // new one for new config.
 type Table struct {
 	routes    []*Route // served at the bare address
+	cors      []*Route // those of routes whose API has CORS
 	apis      map[string]*apiRoutes
 	functions map[string]agentapi.FunctionSpec
 	names     []string // sorted function names
@@ -94,6 +99,7 @@ type Table struct {
 // stages a client may put in front of their paths.
 type apiRoutes struct {
 	routes []*Route
+	cors   []*Route
 	stages map[string]bool
 }
 
@@ -138,6 +144,8 @@ func Build(cfg runtimeconfig.Config) (t *Table, warnings []string, err error) {
 			Payload:  rc.Payload,
 			Stage:    rc.Stage,
 			API:      strings.ToLower(rc.API),
+			Auth:     rc.Auth,
+			Cors:     rc.Cors,
 			segs:     segs,
 			index:    i,
 		}
@@ -185,7 +193,21 @@ func Build(cfg runtimeconfig.Config) (t *Table, warnings []string, err error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, warnings, err
 	}
+	t.cors = withCors(t.routes)
+	for _, a := range t.apis {
+		a.cors = withCors(a.routes)
+	}
 	return t, warnings, nil
+}
+
+func withCors(routes []*Route) []*Route {
+	var out []*Route
+	for _, r := range routes {
+		if r.Cors != nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Spec is the agent's view of one function: fn with the functions.yml
@@ -314,13 +336,36 @@ func (t *Table) MatchAPI(api, method, path string) (m Match, prefix string, ok b
 	if a == nil {
 		return Match{}, "", false
 	}
-	if rest, stage, found := cutStage(path); found && a.stages[stage] {
-		if m, ok := t.match(a.routes, method, rest); ok {
+	return t.matchStaged(a.routes, a.stages, method, path)
+}
+
+func (t *Table) matchStaged(routes []*Route, stages map[string]bool, method, path string) (m Match, prefix string, ok bool) {
+	if rest, stage, found := cutStage(path); found && stages[stage] {
+		if m, ok := t.match(routes, method, rest); ok {
 			return m, "/" + stage, true
 		}
 	}
-	m, ok = t.match(a.routes, method, path)
+	m, ok = t.match(routes, method, path)
 	return m, "", ok
+}
+
+// anyMethod, as a request method, accepts a route of any method.
+const anyMethod = ""
+
+// MatchCORS finds, among the routes of APIs with CORS, the most specific
+// one whose template matches path, whatever its method: the API whose
+// CORS answers an OPTIONS request for path.
+func (t *Table) MatchCORS(path string) (Match, bool) {
+	return t.match(t.cors, anyMethod, path)
+}
+
+// MatchCORSAPI is MatchCORS on one API's host name (see MatchAPI).
+func (t *Table) MatchCORSAPI(api, path string) (m Match, prefix string, ok bool) {
+	a := t.apis[strings.ToLower(api)]
+	if a == nil {
+		return Match{}, "", false
+	}
+	return t.matchStaged(a.cors, a.stages, anyMethod, path)
 }
 
 // cutStage splits "/stage/rest" into "/rest" and "stage".
@@ -387,6 +432,8 @@ func (t *Table) match(routes []*Route, method, path string) (Match, bool) {
 // no match.
 func methodRank(routeMethod, method string) int {
 	switch {
+	case method == anyMethod:
+		return 1
 	case routeMethod == method:
 		return 3
 	case routeMethod == runtimeconfig.MethodAny:

@@ -1,0 +1,332 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/services/gateway/auth"
+)
+
+// TestFrontDoorAuth deploys a template whose routes SAM Auth protects
+// (a REST TOKEN authorizer as the API's default, an API key, an HTTP API
+// Lambda authorizer with simple responses, an HTTP API JWT authorizer),
+// with CORS on both APIs, and checks the gateway answers as API Gateway does, in docker and in
+// containerd mode side by side. The authorizer is a real function in the
+// env; the JWT is signed in the test with a key whose JWKS the env gets.
+func TestFrontDoorAuth(t *testing.T) {
+	t.Parallel()
+	envs := []struct {
+		name   string
+		offset int
+		mode   string
+	}{
+		{"fd-docker", 1700, "docker"},
+		{"fd-ctrd", 1800, "containerd"},
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	stacks := map[string]*stack{}
+	for _, e := range envs {
+		stacks[e.name] = newModeStack(t, e.name, e.offset, e.mode)
+	}
+	for _, e := range envs {
+		t.Run(e.mode, func(t *testing.T) {
+			t.Parallel()
+			frontDoorAuth(t, stacks[e.name], e.mode, key)
+		})
+	}
+}
+
+func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
+	ctx := t.Context()
+	s.up(t)
+	// The operator's key files: written before the deploy, read by the
+	// gateway when a request needs them.
+	dir := filepath.Join(s.layout.ConfigDir, auth.Dir)
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, auth.APIKeysFile), []byte("# e2e\nkey-e2e-1\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, auth.JWKSFile), jwksOf(t, &key.PublicKey, "e2e-1"), 0o600))
+
+	work := t.TempDir()
+	copyTree(t, filepath.Join("testdata", "frontdoor"), work)
+	began := time.Now()
+	res := s.esb(ctx, t, "deploy", "--mode", mode, "-t", filepath.Join(work, "template.yml"), "--tag", "e2e-fd-"+mode)
+	require.NoError(t, res.err, res.stderr)
+	t.Logf("deploy in %s", time.Since(began).Round(100*time.Millisecond))
+	gw := func(path string) string { return s.url("PORT_GATEWAY", path) }
+	require.NoError(t, waitHTTP(ctx, gw("/open"), http.StatusOK, time.Second), "routes of the deploy never served")
+
+	type echoed struct {
+		Authorizer map[string]any `json:"authorizer"`
+		APIKey     *string        `json:"apiKey"`
+	}
+	get := func(t *testing.T, path string, header map[string]string) (int, string, echoed) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, gw(path), nil)
+		require.NoError(t, err)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		status, body := doRequest(t, req)
+		var e echoed
+		if status == http.StatusOK {
+			require.NoError(t, json.Unmarshal([]byte(body), &e), body)
+		}
+		return status, body, e
+	}
+
+	t.Run("REST token authorizer", func(t *testing.T) {
+		tests := []struct {
+			name       string
+			token      string
+			wantStatus int
+			wantBody   string
+		}{
+			{name: "no token is 401", wantStatus: 401, wantBody: `{"message":"Unauthorized"}`},
+			{name: "authorizer says Unauthorized: 401", token: "unauthorized", wantStatus: 401, wantBody: `{"message":"Unauthorized"}`},
+			{name: "deny policy is 403", token: "deny", wantStatus: 403, wantBody: `{"Message":"User is not authorized to access this resource with an explicit deny"}`},
+			{name: "allow reaches the function", token: "allow-1", wantStatus: 200},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				hdr := map[string]string{}
+				if tt.token != "" {
+					hdr["Authorization"] = tt.token
+				}
+				status, body, e := get(t, "/token", hdr)
+				require.Equal(t, tt.wantStatus, status, body)
+				if tt.wantBody != "" {
+					assert.JSONEq(t, tt.wantBody, body)
+					return
+				}
+				assert.Equal(t, "user-allow-1", e.Authorizer["principalId"])
+				assert.NotEmpty(t, e.Authorizer["invocation"])
+			})
+		}
+		t.Run("the result is cached by token", func(t *testing.T) {
+			_, _, first := get(t, "/token", map[string]string{"Authorization": "allow-2"})
+			_, _, again := get(t, "/token", map[string]string{"Authorization": "allow-2"})
+			_, _, other := get(t, "/token", map[string]string{"Authorization": "allow-3"})
+			require.NotEmpty(t, first.Authorizer["invocation"])
+			assert.Equal(t, first.Authorizer["invocation"], again.Authorizer["invocation"], "the same token: served from the cache")
+			assert.NotEqual(t, first.Authorizer["invocation"], other.Authorizer["invocation"], "another token: the authorizer runs")
+		})
+	})
+
+	t.Run("API key", func(t *testing.T) {
+		tests := []struct {
+			name       string
+			key        string
+			wantStatus int
+		}{
+			{name: "missing", wantStatus: 403},
+			{name: "unknown", key: "key-other", wantStatus: 403},
+			{name: "known", key: "key-e2e-1", wantStatus: 200},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				hdr := map[string]string{}
+				if tt.key != "" {
+					hdr["X-Api-Key"] = tt.key
+				}
+				status, body, e := get(t, "/keyed", hdr)
+				require.Equal(t, tt.wantStatus, status, body)
+				if status != 200 {
+					assert.JSONEq(t, `{"message":"Forbidden"}`, body)
+					return
+				}
+				require.NotNil(t, e.APIKey)
+				assert.Equal(t, tt.key, *e.APIKey)
+			})
+		}
+	})
+
+	t.Run("HTTP API simple response", func(t *testing.T) {
+		status, body, _ := get(t, "/simple", nil)
+		assert.Equal(t, 401, status, body)
+		status, body, _ = get(t, "/simple", map[string]string{"Authorization": "nope"})
+		assert.Equal(t, 403, status, body)
+		assert.JSONEq(t, `{"message":"Forbidden"}`, body)
+		status, body, e := get(t, "/simple", map[string]string{"Authorization": "let-me-in"})
+		require.Equal(t, 200, status, body)
+		lambda, _ := e.Authorizer["lambda"].(map[string]any)
+		require.NotNil(t, lambda, body)
+		assert.NotEmpty(t, lambda["invocation"])
+		assert.Contains(t, lambda["routeArn"], "/$default/GET/simple")
+	})
+
+	t.Run("HTTP API JWT", func(t *testing.T) {
+		now := time.Now()
+		claims := func(change map[string]any) map[string]any {
+			c := map[string]any{"iss": "https://issuer.e2e.example", "aud": "esb-e2e", "sub": "alice", "scope": "read",
+				"exp": now.Add(time.Hour).Unix(), "iat": now.Unix()}
+			for k, v := range change {
+				c[k] = v
+			}
+			return c
+		}
+		tests := []struct {
+			name       string
+			claims     map[string]any
+			wantStatus int
+		}{
+			{name: "valid", claims: claims(nil), wantStatus: 200},
+			{name: "expired", claims: claims(map[string]any{"exp": now.Add(-time.Minute).Unix()}), wantStatus: 401},
+			{name: "wrong audience", claims: claims(map[string]any{"aud": "someone-else"}), wantStatus: 401},
+			{name: "missing scope", claims: claims(map[string]any{"scope": "write"}), wantStatus: 403},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				token := signRS256(t, key, "e2e-1", tt.claims)
+				status, body, e := get(t, "/jwt", map[string]string{"Authorization": "Bearer " + token})
+				require.Equal(t, tt.wantStatus, status, body)
+				if status != 200 {
+					return
+				}
+				jwt, _ := e.Authorizer["jwt"].(map[string]any)
+				require.NotNil(t, jwt, body)
+				assert.Equal(t, "alice", jwt["claims"].(map[string]any)["sub"])
+				assert.Equal(t, []any{"read"}, jwt["scopes"])
+			})
+		}
+		status, body, _ := get(t, "/jwt", nil)
+		assert.Equal(t, 401, status, body)
+	})
+
+	t.Run("CORS", func(t *testing.T) {
+		do := func(t *testing.T, method, path string, header map[string]string) (int, http.Header, string) {
+			t.Helper()
+			req, err := http.NewRequestWithContext(t.Context(), method, gw(path), nil)
+			require.NoError(t, err)
+			for k, v := range header {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			return resp.StatusCode, resp.Header, string(body)
+		}
+		const origin = "https://app.e2e.example"
+		preflight := func(origin string) map[string]string {
+			return map[string]string{"Origin": origin, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+		}
+		t.Run("HTTP API preflight, allowed origin, no authorizer", func(t *testing.T) {
+			status, h, body := do(t, http.MethodOptions, "/simple", preflight(origin))
+			require.Equal(t, http.StatusNoContent, status, body)
+			assert.Equal(t, origin, h.Get("Access-Control-Allow-Origin"))
+			assert.Equal(t, "GET", h.Get("Access-Control-Allow-Methods"))
+			assert.Equal(t, "authorization", h.Get("Access-Control-Allow-Headers"))
+			assert.Equal(t, "60", h.Get("Access-Control-Max-Age"))
+		})
+		t.Run("HTTP API preflight, foreign origin", func(t *testing.T) {
+			status, h, body := do(t, http.MethodOptions, "/simple", preflight("https://evil.example"))
+			require.Equal(t, http.StatusNoContent, status, body)
+			assert.Empty(t, h.Get("Access-Control-Allow-Origin"))
+		})
+		t.Run("HTTP API response headers", func(t *testing.T) {
+			status, h, body := do(t, http.MethodGet, "/simple", map[string]string{"Origin": origin, "Authorization": "let-me-in"})
+			require.Equal(t, http.StatusOK, status, body)
+			assert.Equal(t, origin, h.Get("Access-Control-Allow-Origin"))
+			status, h, body = do(t, http.MethodGet, "/simple", map[string]string{"Origin": "https://evil.example", "Authorization": "let-me-in"})
+			require.Equal(t, http.StatusOK, status, body)
+			assert.Empty(t, h.Get("Access-Control-Allow-Origin"))
+		})
+		t.Run("REST OPTIONS method carries the default authorizer", func(t *testing.T) {
+			status, _, body := do(t, http.MethodOptions, "/open", preflight(origin))
+			assert.Equal(t, http.StatusUnauthorized, status, body)
+			h := preflight(origin)
+			h["Authorization"] = "allow-cors"
+			status, hdr, body := do(t, http.MethodOptions, "/open", h)
+			require.Equal(t, http.StatusOK, status, body)
+			assert.Equal(t, "*", hdr.Get("Access-Control-Allow-Origin"))
+			assert.Equal(t, "GET,OPTIONS", hdr.Get("Access-Control-Allow-Methods"))
+		})
+	})
+
+	t.Run("an open route stays open", func(t *testing.T) {
+		status, body, e := get(t, "/open", nil)
+		require.Equal(t, 200, status, body)
+		assert.Nil(t, e.Authorizer)
+	})
+
+	t.Run("warm overhead of a cached authorizer", func(t *testing.T) {
+		const n = 40
+		measure := func(path string, header map[string]string) time.Duration {
+			var ds []time.Duration
+			for range n {
+				start := time.Now()
+				status, body, _ := get(t, path, header)
+				ds = append(ds, time.Since(start))
+				require.Equal(t, 200, status, body)
+			}
+			slices.Sort(ds)
+			return ds[n/2]
+		}
+		measure("/open", nil) // warm both routes' containers
+		measure("/token", map[string]string{"Authorization": "allow-bench"})
+		open := measure("/open", nil)
+		authorized := measure("/token", map[string]string{"Authorization": "allow-bench"})
+		t.Logf("%s mode: median warm request, open route %s, authorized route (cache hit) %s", mode, open, authorized)
+	})
+}
+
+// doRequest sends req and returns the status and body.
+func doRequest(t *testing.T, req *http.Request) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(req.Context(), 60*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	buf, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(buf)
+}
+
+// jwksOf is a JWKS document holding pub.
+func jwksOf(t *testing.T, pub *rsa.PublicKey, kid string) []byte {
+	t.Helper()
+	doc := map[string]any{"keys": []map[string]string{{
+		"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+		"n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
+		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
+	}}}
+	b, err := json.Marshal(doc)
+	require.NoError(t, err)
+	return b
+}
+
+// signRS256 makes a JWT as an identity provider would.
+func signRS256(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]any) string {
+	t.Helper()
+	enc := func(v any) string {
+		b, err := json.Marshal(v)
+		require.NoError(t, err)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	signing := enc(map[string]string{"alg": "RS256", "kid": kid, "typ": "JWT"}) + "." + enc(claims)
+	sum := sha256.Sum256([]byte(signing))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	require.NoError(t, err)
+	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+}

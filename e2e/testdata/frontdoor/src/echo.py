@@ -1,0 +1,11 @@
+import json
+
+
+def handler(event, context):
+    rc = event.get("requestContext") or {}
+    identity = rc.get("identity") or {}
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"authorizer": rc.get("authorizer"), "apiKey": identity.get("apiKey")}),
+    }
