@@ -49,9 +49,12 @@ const (
 	DefaultDialTimeout    = 5 * time.Second
 	// DefaultInitTimeout is Lambda's bound on a runtime's init phase.
 	DefaultInitTimeout = 10 * time.Second
-	// DefaultAcquireMargin covers the agent's container start (its
-	// START_TIMEOUT defaults to 10 s) and the round trips around it.
-	DefaultAcquireMargin = 15 * time.Second
+	// DefaultAcquireMargin covers what a cold start may take besides the
+	// function's own time: a first pull of the image by the engine (docker
+	// mode pulls on first use; a Java image is hundreds of MB), creating
+	// the container, and the agent's START_TIMEOUT (10 s) for its runtime
+	// to accept, on a busy node.
+	DefaultAcquireMargin = 60 * time.Second
 )
 
 // Sentinel errors of Invoke, matched with errors.Is.
