@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -66,7 +67,9 @@ func (s *stack) config(t testing.TB) runtimeconfig.Config {
 	return cfg
 }
 
-// snapshotConfig returns the bytes of every file in CONFIG_DIR.
+// snapshotConfig returns the bytes of every file in CONFIG_DIR, read
+// through the links of its current generation; the generation dirs and
+// the ..data link themselves are skipped (their names change each merge).
 func (s *stack) snapshotConfig(t testing.TB) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -76,7 +79,7 @@ func (s *stack) snapshotConfig(t testing.TB) map[string]string {
 	}
 	require.NoError(t, err)
 	for _, e := range entries {
-		if e.IsDir() {
+		if e.IsDir() || strings.HasPrefix(e.Name(), "..") {
 			continue
 		}
 		data, err := os.ReadFile(filepath.Join(s.layout.ConfigDir, e.Name()))

@@ -139,6 +139,7 @@ const (
 	CodeUnknownLease    = "UnknownLease"    // 404: expired, released twice, or from before an agent restart; harmless on release
 	CodeImagePullFailed = "ImagePullFailed" // 502
 	CodeStartTimeout    = "StartTimeout"    // 504: RIE never accepted; the message carries the last log lines
+	CodeEngineTimeout   = "EngineTimeout"   // 504: Docker or containerd did not answer within its deadline
 	CodeUnavailable     = "Unavailable"     // 503: shutting down
 	CodeNotFound        = "NotFound"        // 404: unknown route
 	CodeInternal        = "InternalError"   // 500

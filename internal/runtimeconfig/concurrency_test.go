@@ -3,6 +3,7 @@ package runtimeconfig
 import (
 	"bufio"
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -118,16 +119,89 @@ func TestMergeIntoConcurrent(t *testing.T) {
 	}
 }
 
-// TestMergeIntoSurvivesSIGKILL kills deploy processes at random points of a
-// merge loop. Whatever the moment, the three files must parse and validate
-// afterwards, and a stale .tmp file must not get in the way of the next
-// merge.
-func TestMergeIntoSurvivesSIGKILL(t *testing.T) {
-	const iterations, children = 10, 2
-	dir := filepath.Join(t.TempDir(), "config")
-	staleTmp := 0
+// crashRounds is how many times TestMergeIntoSurvivesSIGKILL kills the
+// deploy processes; `just unit` runs the default, a soak run more
+// (go test -run SIGKILL -crash.rounds 1000 ./internal/runtimeconfig).
+var crashRounds = flag.Int("crash.rounds", 50, "rounds of TestMergeIntoSurvivesSIGKILL")
 
-	for iter := range iterations {
+// mixedSet returns a description of the first function whose three files
+// come from different merges: each deployOf(name, gen) stamps gen into the
+// function's digest, its route's stage and its table. "" means the set is
+// whole.
+func mixedSet(c Config) string {
+	routes := map[string]string{}
+	for _, r := range c.Routing.Routes {
+		routes[r.Function] = r.Stage
+	}
+	tables := map[string]string{}
+	for _, tb := range c.Resources.Resources.DynamoDB {
+		tables[tb.TableName] = fmt.Sprint(tb.Extra["x_gen"])
+	}
+	for name, f := range c.Functions.Functions {
+		digest := strings.TrimPrefix(f.Digest, "sha256:")
+		if routes[name] != digest || tables[name] != digest {
+			return fmt.Sprintf("%s: functions.yml gen %s, routing.yml gen %q, resources.yml gen %q", name, digest, routes[name], tables[name])
+		}
+	}
+	if len(routes) != len(c.Functions.Functions) || len(tables) != len(c.Functions.Functions) {
+		return fmt.Sprintf("%d functions, %d routes, %d tables", len(c.Functions.Functions), len(routes), len(tables))
+	}
+	return ""
+}
+
+// TestMergeIntoSurvivesSIGKILL is the crash test of atomic config sets:
+// deploy processes merge in a loop and are SIGKILLed at random points while
+// a reader loads the dir continuously, as the gateway does. The reader must
+// never see a mixed set (files of different merges together); after every
+// kill the gateway's start (Seed, then Load) must succeed with a whole set,
+// and the next deploy must merge.
+func TestMergeIntoSurvivesSIGKILL(t *testing.T) {
+	const children = 2
+	dir := filepath.Join(t.TempDir(), "config")
+	_, err := Seed(t.Context(), dir, "", SeedOptions{})
+	require.NoError(t, err)
+
+	stop := make(chan struct{})
+	type verdict struct {
+		reads, mixed int
+		first        string
+		errs         []error
+	}
+	reader := make(chan verdict, 1)
+	go func() {
+		var v verdict
+		for {
+			select {
+			case <-stop:
+				reader <- v
+				return
+			default:
+			}
+			c, err := Load(dir)
+			v.reads++
+			if err != nil {
+				if len(v.errs) < 10 {
+					v.errs = append(v.errs, err)
+				}
+				continue
+			}
+			if m := mixedSet(c); m != "" {
+				if v.mixed == 0 {
+					v.first = fmt.Sprintf("read %d: %s", v.reads, m)
+				}
+				v.mixed++
+			}
+		}
+	}()
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+	}()
+
+	for round := range *crashRounds {
 		type child struct {
 			cmd    *exec.Cmd
 			stdin  io.WriteCloser
@@ -151,7 +225,7 @@ func TestMergeIntoSurvivesSIGKILL(t *testing.T) {
 		// than at start-up.
 		for c, ch := range running {
 			line, err := ch.stdout.ReadString('\n')
-			require.NoError(t, err, "iteration %d child %d never got through a merge: %s", iter, c, ch.stderr)
+			require.NoError(t, err, "round %d child %d never got through a merge: %s", round, c, ch.stderr)
 			require.Equal(t, childReady, strings.TrimSpace(line))
 		}
 		for _, ch := range running {
@@ -165,25 +239,37 @@ func TestMergeIntoSurvivesSIGKILL(t *testing.T) {
 			require.NoError(t, ch.cmd.Process.Kill())
 			err := ch.cmd.Wait()
 			var exitErr *exec.ExitError
-			require.ErrorAs(t, err, &exitErr, "iteration %d child %d exited by itself: %s", iter, c, ch.stderr)
+			require.ErrorAs(t, err, &exitErr, "round %d child %d exited by itself: %s", round, c, ch.stderr)
 		}
 
+		// The gateway starts: the lock is free and the set is whole.
+		seeded, err := Seed(t.Context(), dir, "", SeedOptions{Lock: LockOptions{Timeout: 5 * time.Second}})
+		require.NoError(t, err, "round %d: the gateway would not start", round)
+		assert.Empty(t, seeded.Copied, "round %d: nothing to re-seed", round)
+		assert.Empty(t, seeded.Created, "round %d: nothing to re-seed", round)
 		got, err := Load(dir)
-		require.NoError(t, err, "iteration %d: config broken after SIGKILL", iter)
+		require.NoError(t, err, "round %d: config broken after SIGKILL", round)
+		require.Empty(t, mixedSet(got), "round %d: mixed set after SIGKILL", round)
 		for c := range children {
 			assert.Contains(t, got.Functions.Functions, fmt.Sprintf("crash%d", c))
 		}
-		for _, name := range FileNames {
-			if _, err := os.Stat(filepath.Join(dir, name+".tmp")); err == nil {
-				staleTmp++
-			}
+		// The next deploy merges.
+		_, err = MergeInto(t.Context(), dir, deployOf(fmt.Sprintf("after%d", round%3), round), MergeOptions{})
+		require.NoError(t, err, "round %d: the next deploy failed", round)
+	}
+	close(stop)
+	v := <-reader
+	t.Logf("%d rounds of SIGKILL, %d loads by the reader: %d mixed sets, %d failed loads", *crashRounds, v.reads, v.mixed, len(v.errs))
+	assert.Zero(t, v.mixed, "the reader saw a mixed set, first: %s", v.first)
+	assert.Empty(t, v.errs, "the reader saw a broken config")
+
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	gens := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "..gen") {
+			gens++
 		}
 	}
-	t.Logf("stale .tmp files seen after kills: %d", staleTmp)
-
-	_, err := MergeInto(t.Context(), dir, deployOf("after", 0), MergeOptions{})
-	require.NoError(t, err)
-	got, err := Load(dir)
-	require.NoError(t, err)
-	assert.Contains(t, got.Functions.Functions, "after")
+	assert.Equal(t, 1, gens, "crashed writers' generations are pruned by the next merge")
 }

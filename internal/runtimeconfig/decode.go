@@ -43,6 +43,15 @@ func (f *Files) set(name string, data []byte) {
 	}
 }
 
+// byName returns the three files keyed by file name.
+func (f Files) byName() map[string][]byte {
+	out := make(map[string][]byte, len(FileNames))
+	for _, name := range FileNames {
+		out[name] = f.Get(name)
+	}
+	return out
+}
+
 // Empty returns the empty config: no functions, no routes, no resources.
 // Decoding an empty file, or one whose top-level key is null, gives the same
 // value, so Empty can be compared with what Load returns.

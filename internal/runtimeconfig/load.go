@@ -1,40 +1,25 @@
 package runtimeconfig
 
-import (
-	"errors"
-	"os"
-	"path/filepath"
-)
+import "github.com/esb-dev/esb/internal/atomicdir"
 
-// ReadFiles reads the three files of dir. A missing file is an error
-// wrapping fs.ErrNotExist. Writers replace each file by rename, so what is
-// read is always a complete file, and the read order keeps the three
-// consistent with each other (see the comment inside).
+// ReadFiles reads the three files of dir, all of one generation (see
+// MergeInto). A missing file is an error wrapping fs.ErrNotExist.
 func ReadFiles(dir string) (Files, error) {
 	if dir == "" {
 		return Files{}, errEmptyDir
 	}
-	var (
-		files Files
-		errs  []error
-	)
-	// routing.yml and resources.yml are read before functions.yml, the
-	// reverse of the write order. Writers replace functions.yml first and
-	// functions are never deleted, so a routing.yml read first can only name
-	// functions that the functions.yml read after it already has, even while
-	// a merge is replacing the files one by one. Reading functions.yml first
-	// could pair it with a newer routing.yml whose new routes point at
-	// functions it lacks.
-	for _, name := range [...]string{RoutingFileName, ResourcesFileName, FunctionsFileName} {
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			errs = append(errs, err) // *fs.PathError names the file already
-			continue
-		}
-		files.set(name, data)
+	// A dir of the layout before generations is read file by file, in this
+	// order: routing.yml and resources.yml before functions.yml, the reverse
+	// of the order its writers replaced them in. Functions are never
+	// deleted, so a routing.yml read first can only name functions the
+	// functions.yml read after it already has.
+	byName, err := atomicdir.Read(dir, []string{RoutingFileName, ResourcesFileName, FunctionsFileName})
+	if err != nil {
+		return Files{}, err
 	}
-	if len(errs) > 0 {
-		return Files{}, errors.Join(errs...)
+	var files Files
+	for name, data := range byName {
+		files.set(name, data)
 	}
 	return files, nil
 }

@@ -22,7 +22,7 @@ const (
 	LockFileName      = ".deploy.lock"
 )
 
-// FileNames lists the three config files in the order they are written.
+// FileNames lists the three config files.
 var FileNames = [...]string{FunctionsFileName, RoutingFileName, ResourcesFileName}
 
 // Payload format versions of API Gateway proxy events.

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/esb-dev/esb/internal/atomicdir"
 )
 
 // NoConfigWarning is logged, and returned in SeedResult.Warnings, whenever
@@ -65,19 +67,19 @@ func Seed(ctx context.Context, configDir, seedDir string, opts SeedOptions) (res
 	if err != nil {
 		return SeedResult{}, err
 	}
+	existing, _, err := atomicdir.ReadPresent(configDir, FileNames[:])
+	if err != nil {
+		return SeedResult{}, err
+	}
 	var files Files
 	for _, name := range FileNames {
-		data, ok, err := readIfExists(filepath.Join(configDir, name))
-		if err != nil {
-			return SeedResult{}, err
-		}
-		if ok {
+		if data, ok := existing[name]; ok {
 			res.Kept = append(res.Kept, name)
 			files.set(name, data)
 			continue
 		}
 		if seedDir != "" {
-			data, ok, err = readIfExists(filepath.Join(seedDir, name))
+			data, ok, err := readIfExists(filepath.Join(seedDir, name))
 			if err != nil {
 				return SeedResult{}, err
 			}
@@ -98,8 +100,10 @@ func Seed(ctx context.Context, configDir, seedDir string, opts SeedOptions) (res
 	if err := ctx.Err(); err != nil {
 		return SeedResult{}, fmt.Errorf("seed %s: %w", configDir, err)
 	}
-	if err := writeFiles(configDir, files, append(append([]string(nil), res.Copied...), res.Created...)); err != nil {
-		return SeedResult{}, err
+	if len(res.Copied)+len(res.Created) > 0 {
+		if err := publish(configDir, files); err != nil {
+			return SeedResult{}, err
+		}
 	}
 
 	for _, name := range res.Kept {

@@ -85,7 +85,7 @@ func TestMergeInto(t *testing.T) {
 			wantWritten: []string{FunctionsFileName, RoutingFileName, ResourcesFileName},
 		},
 		{
-			name: "a leftover .tmp from a crash does not matter",
+			name: "a leftover .tmp of the old layout's writer does not matter and is removed",
 			setup: func(t *testing.T, dir string) {
 				copyFixture(t, "valid", dir)
 				require.NoError(t, os.WriteFile(filepath.Join(dir, RoutingFileName+".tmp"), []byte("routes: [{pa"), 0o644))
@@ -141,7 +141,7 @@ func TestMergeInto(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantWritten, res.Written)
 			for _, name := range res.Written {
-				assert.NoFileExists(t, filepath.Join(dir, name+".tmp"), "a written file's temp file is renamed away")
+				assert.NoFileExists(t, filepath.Join(dir, name+".tmp"), "no temp file is left")
 			}
 			onDisk, err := Load(dir)
 			require.NoError(t, err)

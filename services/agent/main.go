@@ -69,7 +69,9 @@ func runMain(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	return run(ctx, cfg, rt, ln, logger)
+	// Every call to the engine gets a deadline: a hung daemon fails one
+	// call, not the agent.
+	return run(ctx, cfg, engine.WithDeadlines(rt, engine.Deadlines{}), ln, logger)
 }
 
 // newRuntime connects to the runtime CONTAINER_RUNTIME names; the

@@ -28,6 +28,10 @@ type config struct {
 	Region       string        // AWS_REGION
 	AccountID    string        // ACCOUNT_ID
 	MaxQueueWait time.Duration // MAX_QUEUE_WAIT
+	// BodyReadTimeout bounds reading one whole request, head and body
+	// (BODY_READ_TIMEOUT): a client that trickles its body cannot hold a
+	// connection and its goroutine for ever.
+	BodyReadTimeout time.Duration
 	// RuntimeAPIListen is where the gateway serves the Lambda Runtime API
 	// to function runtimes (RUNTIME_API_LISTEN, e.g. ":9001"); empty:
 	// invocations go to each container's RIE.
@@ -67,6 +71,11 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("MAX_QUEUE_WAIT: %w", err))
 	} else if c.MaxQueueWait <= 0 {
 		errs = append(errs, fmt.Errorf("MAX_QUEUE_WAIT: must be positive, got %s", c.MaxQueueWait))
+	}
+	if c.BodyReadTimeout, err = duration.Parse(get("BODY_READ_TIMEOUT", "30s")); err != nil {
+		errs = append(errs, fmt.Errorf("BODY_READ_TIMEOUT: %w", err))
+	} else if c.BodyReadTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("BODY_READ_TIMEOUT: must be positive, got %s", c.BodyReadTimeout))
 	}
 	if err := httpURL(c.AgentURL); err != nil {
 		errs = append(errs, fmt.Errorf("AGENT_URL: %w", err))

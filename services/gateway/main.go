@@ -37,6 +37,11 @@ import (
 // default 10 s stop grace so the drain finishes before a SIGKILL.
 const shutdownTimeout = 8 * time.Second
 
+// maxRequestHead is API Gateway's cap on a request's line and headers
+// (10,240 bytes). net/http allows MaxHeaderBytes plus 4,096 bytes of
+// buffer slack, so that much is taken off; past it the client gets 431.
+const maxRequestHead = 10240 - 4096
+
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("service", "gateway")
 	cfg, err := configFromEnv(os.Getenv)
@@ -145,6 +150,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	httpServer := &http.Server{
 		Handler:           server.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.BodyReadTimeout,
+		MaxHeaderBytes:    maxRequestHead,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

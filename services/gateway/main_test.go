@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -33,7 +34,7 @@ func TestConfigFromEnv(t *testing.T) {
 				assert.Equal(t, config{
 					ConfigDir: "/app/runtime-config", SeedDir: "/app/seed-config", ReloadInterval: time.Second,
 					AgentURL: "http://agent:9000", Listen: ":8080", Region: "us-east-1", AccountID: "123456789012",
-					MaxQueueWait: 10 * time.Second,
+					MaxQueueWait: 10 * time.Second, BodyReadTimeout: 30 * time.Second,
 				}, c)
 			},
 		},
@@ -43,12 +44,13 @@ func TestConfigFromEnv(t *testing.T) {
 				"CONFIG_DIR": "/c", "SEED_DIR": "/s", "CONFIG_RELOAD_INTERVAL": "750ms", "AGENT_URL": "http://a:1",
 				"LOGS_URL": "http://logs:9428", "LISTEN": ":9", "ESB_ENV": "prod", "AWS_REGION": "eu-west-1",
 				"ACCOUNT_ID": "000000000000", "MAX_QUEUE_WAIT": "2.5", "RUNTIME_API_LISTEN": ":9001",
+				"BODY_READ_TIMEOUT": "5s",
 			},
 			check: func(t *testing.T, c config) {
 				assert.Equal(t, config{
 					ConfigDir: "/c", SeedDir: "/s", ReloadInterval: 750 * time.Millisecond, AgentURL: "http://a:1",
 					LogsURL: "http://logs:9428", Listen: ":9", Env: "prod", Region: "eu-west-1", AccountID: "000000000000",
-					MaxQueueWait: 2500 * time.Millisecond, RuntimeAPIListen: ":9001",
+					MaxQueueWait: 2500 * time.Millisecond, RuntimeAPIListen: ":9001", BodyReadTimeout: 5 * time.Second,
 				}, c)
 			},
 		},
@@ -59,8 +61,8 @@ func TestConfigFromEnv(t *testing.T) {
 			wantErr: []string{"CONFIG_RELOAD_INTERVAL: 100ms is below the minimum of 500ms"}},
 		{name: "interval unreadable", env: map[string]string{"CONFIG_RELOAD_INTERVAL": "soon"},
 			wantErr: []string{`CONFIG_RELOAD_INTERVAL: "soon" is neither a duration`}},
-		{name: "all problems at once", env: map[string]string{"MAX_QUEUE_WAIT": "0s", "AGENT_URL": "agent:9000", "LOGS_URL": "ftp://x", "ACCOUNT_ID": "12", "RUNTIME_API_LISTEN": "9001"},
-			wantErr: []string{"MAX_QUEUE_WAIT: must be positive", "AGENT_URL:", "LOGS_URL:", "ACCOUNT_ID: want 12 digits", `RUNTIME_API_LISTEN: want [host]:port, such as :9001, got "9001"`}},
+		{name: "all problems at once", env: map[string]string{"MAX_QUEUE_WAIT": "0s", "BODY_READ_TIMEOUT": "-1s", "AGENT_URL": "agent:9000", "LOGS_URL": "ftp://x", "ACCOUNT_ID": "12", "RUNTIME_API_LISTEN": "9001"},
+			wantErr: []string{"MAX_QUEUE_WAIT: must be positive", "BODY_READ_TIMEOUT: must be positive", "AGENT_URL:", "LOGS_URL:", "ACCOUNT_ID: want 12 digits", `RUNTIME_API_LISTEN: want [host]:port, such as :9001, got "9001"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,6 +78,52 @@ func TestConfigFromEnv(t *testing.T) {
 			tt.check(t, c)
 		})
 	}
+}
+
+// TestRunBoundsRequests checks the public listener's bounds: API Gateway's
+// 10,240 bytes of request head, and a body that stops arriving is cut off
+// after BODY_READ_TIMEOUT instead of holding its connection.
+func TestRunBoundsRequests(t *testing.T) {
+	agent := fakeagent.New(t, func(agentapi.FunctionSpec) string { return "" })
+	rec, log := logwait.New()
+	cfg := config{
+		ConfigDir: filepath.Join(t.TempDir(), "config"), SeedDir: "seed-config", ReloadInterval: time.Second, AgentURL: agent.Server.URL,
+		Listen: "127.0.0.1:0", Env: "test", Region: "us-east-1", AccountID: "123456789012", MaxQueueWait: time.Second,
+		BodyReadTimeout: 300 * time.Millisecond,
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, log) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	addr := rec.Wait(t, "gateway listening", 1).Attrs["addr"].(string)
+
+	head := func(size int) int {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/health", nil)
+		require.NoError(t, err)
+		// The request line and the other headers take about 100 bytes.
+		req.Header.Set("X-Pad", strings.Repeat("a", size))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusOK, head(9*1024), "a head under 10,240 bytes")
+	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, head(10240))
+
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = io.WriteString(conn, "POST /2015-03-31/functions/F/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+	require.NoError(t, err)
+	start := time.Now()
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, err = io.ReadAll(conn) // the server closes the connection, perhaps after an error answer
+	require.NoError(t, err, "the server must end the connection itself")
+	assert.Less(t, time.Since(start), 5*time.Second)
 }
 
 // TestRunServesAndHotReloads runs the gateway's own wiring (run) on a temp

@@ -13,6 +13,7 @@ import (
 	"net/http"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/services/agent/engine"
 	"github.com/esb-dev/esb/services/agent/launcher"
 	"github.com/esb-dev/esb/services/agent/pool"
 )
@@ -164,6 +165,8 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, op string, err err
 		status, code = http.StatusBadGateway, agentapi.CodeImagePullFailed
 	case errors.Is(err, launcher.ErrStartTimeout):
 		status, code = http.StatusGatewayTimeout, agentapi.CodeStartTimeout
+	case errors.Is(err, engine.ErrEngineTimeout):
+		status, code = http.StatusGatewayTimeout, agentapi.CodeEngineTimeout
 	case errors.Is(err, pool.ErrClosed), r.Context().Err() != nil:
 		status, code = http.StatusServiceUnavailable, agentapi.CodeUnavailable
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -145,6 +146,20 @@ func TestErrors(t *testing.T) {
 			wantStatus: http.StatusGatewayTimeout,
 			wantCode:   agentapi.CodeStartTimeout,
 			wantInMsg:  "No module named 'app'",
+		},
+		{
+			name: "a hung engine",
+			setup: func(f *enginetest.Fake) {
+				f.CreateErr = func(engine.Spec) error {
+					return fmt.Errorf("create container: %w after 1m0s: %w", engine.ErrEngineTimeout, context.DeadlineExceeded)
+				}
+			},
+			method:     http.MethodPost,
+			path:       "/v1/functions/Hello/acquire",
+			body:       mustJSON(agentapi.AcquireRequest{Spec: spec("Hello", "1")}),
+			wantStatus: http.StatusGatewayTimeout,
+			wantCode:   agentapi.CodeEngineTimeout,
+			wantInMsg:  "did not answer in time",
 		},
 		{
 			name:       "spec name differs from path",

@@ -4,7 +4,8 @@
 // snapshots decides what to do with them.
 //
 // A change is noticed two ways: file events on the directory (deploys
-// replace files by rename, which would end a watch on the file itself), and
+// make a new generation current by renaming a link over ..data, and a watch
+// on a file itself would end with a rename), and
 // polling the files' mtime and size every Interval, because some bind
 // mounts never deliver events. Changes that arrive in a burst (a deploy
 // writes three files) are read once, after Settle of quiet.
@@ -22,6 +23,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/esb-dev/esb/internal/atomicdir"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 )
 
@@ -191,9 +193,13 @@ func (w *Watcher) watch() (events <-chan fsnotify.Event, errs <-chan error, rewa
 	return events, errs, add, func() { _ = fsw.Close() } // closing only releases the inotify handle
 }
 
-// relevant reports whether an event names one of the three config files.
+// relevant reports whether an event names one of the three config files
+// or the link whose swap makes a new generation of them current.
 func (w *Watcher) relevant(name string) bool {
 	base := filepath.Base(name)
+	if base == atomicdir.DataLink {
+		return true
+	}
 	for _, n := range runtimeconfig.FileNames {
 		if base == n {
 			return true
@@ -209,16 +215,23 @@ type fileSig struct {
 	size    int64
 }
 
-type signature [len(runtimeconfig.FileNames)]fileSig
+// signature is the poll's view of the dir: the generation ..data names
+// (two merges within one mtime tick still differ) and each file as read
+// through its link.
+type signature struct {
+	generation string
+	files      [len(runtimeconfig.FileNames)]fileSig
+}
 
 func (w *Watcher) signature() signature {
 	var s signature
+	s.generation, _ = os.Readlink(filepath.Join(w.dir, atomicdir.DataLink)) // absent in a dir of the old layout
 	for i, name := range runtimeconfig.FileNames {
 		fi, err := os.Stat(filepath.Join(w.dir, name))
 		if err != nil {
 			continue
 		}
-		s[i] = fileSig{exists: true, modTime: fi.ModTime(), size: fi.Size()}
+		s.files[i] = fileSig{exists: true, modTime: fi.ModTime(), size: fi.Size()}
 	}
 	return s
 }

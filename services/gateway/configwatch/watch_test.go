@@ -80,21 +80,51 @@ func paths(s Snapshot) []string {
 	return out
 }
 
-func TestWatcherRenameOver(t *testing.T) {
-	tests := []struct {
+// noticeModes are the two ways a watcher notices a change, for tests that
+// must pass with either alone.
+func noticeModes() []struct {
+	name string
+	opts Options
+} {
+	return []struct {
 		name string
 		opts Options
 	}{
 		{name: "file events"},
 		{name: "polling backstop", opts: Options{PollOnly: true, Interval: 5 * time.Millisecond}},
 	}
-	for _, tt := range tests {
+}
+
+func TestWatcherRenameOver(t *testing.T) {
+	for _, tt := range noticeModes() {
 		t.Run(tt.name, func(t *testing.T) {
 			f := start(t, tt.opts)
 			writeAtomic(t, f.dir, runtimeconfig.RoutingFileName, routingYML("/a", "/b"))
 			snap := <-f.w.Snapshots()
 			assert.Equal(t, []string{"/a", "/b"}, paths(snap))
 			assert.Contains(t, string(snap.Files.Routing), "/b", "raw bytes travel with the snapshot")
+		})
+	}
+}
+
+// A deploy makes a new generation current by swapping the ..data link; the
+// root names are links that do not change. Both ways of noticing must see
+// it, including the first deploy into a dir of plain files.
+func TestWatcherGenerationSwap(t *testing.T) {
+	for _, tt := range noticeModes() {
+		t.Run(tt.name, func(t *testing.T) {
+			f := start(t, tt.opts)
+			for i, path := range []string{"/b", "/c"} {
+				deploy := runtimeconfig.Empty()
+				deploy.Routing.Routes = []runtimeconfig.Route{{Path: path, Method: "GET", Function: "F", Payload: runtimeconfig.PayloadV1}}
+				_, err := runtimeconfig.MergeInto(t.Context(), f.dir, deploy, runtimeconfig.MergeOptions{})
+				require.NoError(t, err)
+				snap := <-f.w.Snapshots()
+				assert.Contains(t, paths(snap), path, "deploy %d", i)
+			}
+			target, err := os.Readlink(filepath.Join(f.dir, runtimeconfig.RoutingFileName))
+			require.NoError(t, err)
+			assert.Equal(t, filepath.Join("..data", runtimeconfig.RoutingFileName), target)
 		})
 	}
 }

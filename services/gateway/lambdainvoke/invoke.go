@@ -49,6 +49,12 @@ const (
 	DefaultDialTimeout    = 5 * time.Second
 	// DefaultInitTimeout is Lambda's bound on a runtime's init phase.
 	DefaultInitTimeout = 10 * time.Second
+	// DefaultAcquireMargin covers what a cold start may take besides the
+	// function's own time: a first pull of the image by the engine (docker
+	// mode pulls on first use; a Java image is hundreds of MB), creating
+	// the container, and the agent's START_TIMEOUT (10 s) for its runtime
+	// to accept, on a busy node.
+	DefaultAcquireMargin = 60 * time.Second
 )
 
 // Sentinel errors of Invoke, matched with errors.Is.
@@ -93,6 +99,11 @@ type Options struct {
 	MaxResponse int64
 	// ReleaseTimeout bounds returning a lease. DefaultReleaseTimeout when zero.
 	ReleaseTimeout time.Duration
+	// AcquireMargin bounds asking the agent for a container: the function's
+	// timeout plus AcquireMargin, so that a hung agent or container engine
+	// yields ErrAgent instead of a request that hangs as long as its
+	// client waits. DefaultAcquireMargin when zero.
+	AcquireMargin time.Duration
 	// HoldIdle is how long a warm lease stays with the gateway after an
 	// invocation, while Run runs, before it goes back to the agent (whose
 	// idle reaping starts then). Negative: every lease goes back at the end
@@ -178,6 +189,9 @@ func New(leaser Leaser, opts Options) *Invoker {
 	if opts.ReleaseTimeout <= 0 {
 		opts.ReleaseTimeout = DefaultReleaseTimeout
 	}
+	if opts.AcquireMargin <= 0 {
+		opts.AcquireMargin = DefaultAcquireMargin
+	}
 	if opts.HoldIdle == 0 {
 		opts.HoldIdle = DefaultHoldIdle
 	}
@@ -260,13 +274,21 @@ func (i *Invoker) lease(ctx context.Context, spec agentapi.FunctionSpec, key spe
 	return h, false, err
 }
 
-// acquire leases a container from the agent.
+// acquire leases a container from the agent, within the function's
+// timeout plus AcquireMargin.
 func (i *Invoker) acquire(ctx context.Context, spec agentapi.FunctionSpec, key specKey) (held, error) {
 	granted := time.Now()
-	lease, err := i.leaser.Acquire(ctx, spec)
+	limit := spec.Timeout() + i.opts.AcquireMargin
+	actx, cancel := context.WithTimeout(ctx, limit)
+	lease, err := i.leaser.Acquire(actx, spec)
+	late := errors.Is(actx.Err(), context.DeadlineExceeded)
+	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return held{}, fmt.Errorf("acquire container: %w", ctx.Err())
+		}
+		if late {
+			return held{}, fmt.Errorf("%w: the agent gave no container within %s: %w", ErrAgent, limit, err)
 		}
 		return held{}, fmt.Errorf("%w: %w", ErrAgent, err)
 	}

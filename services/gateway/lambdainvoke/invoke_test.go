@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -167,6 +168,32 @@ func TestInvokeAgentFailure(t *testing.T) {
 	assert.ErrorIs(t, err, ErrAgent)
 	assert.True(t, agentapi.IsCode(err, agentapi.CodeImagePullFailed), "the agent's answer stays inspectable: %v", err)
 	assert.Empty(t, agent.Releases(), "nothing leased, nothing to return")
+}
+
+// A hung agent (or a container engine hanging under it) must not hang the
+// request: the acquire ends at the function's timeout plus AcquireMargin
+// with ErrAgent, which the HTTP layer answers with a 5xx.
+func TestInvokeAgentHangs(t *testing.T) {
+	unblock := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-unblock:
+		}
+	}))
+	t.Cleanup(hung.Close)
+	t.Cleanup(func() { close(unblock) }) // runs first: Close waits for the handler
+	agent := &agentapi.Client{BaseURL: hung.URL, HTTP: hung.Client()}
+	fn := spec("F", 0)
+	fn.Function.Timeout = 1
+	start := time.Now()
+	_, err := New(agent, Options{AcquireMargin: 200 * time.Millisecond}).Invoke(t.Context(), Request{Function: fn})
+	took := time.Since(start)
+	require.ErrorIs(t, err, ErrAgent)
+	assert.Contains(t, err.Error(), "the agent gave no container within 1.2s")
+	assert.GreaterOrEqual(t, took, 1200*time.Millisecond)
+	assert.Less(t, took, 3*time.Second)
 }
 
 // blocking is a function whose invocations run until the test lets them go,

@@ -25,6 +25,8 @@ type Fake struct {
 	Output func(spec engine.Spec) []string
 	// PullErr fails pulls of a reference.
 	PullErr func(ref string) error
+	// CreateErr fails creating containers of a spec.
+	CreateErr func(spec engine.Spec) error
 	// ExitOnStart makes containers of a spec exit right after starting.
 	ExitOnStart func(spec engine.Spec) bool
 	// FollowGate, when set, holds every FollowLogs until it is closed, as
@@ -215,6 +217,11 @@ func (f *Fake) RemoveImage(_ context.Context, ref string) error {
 
 // Create implements engine.Runtime.
 func (f *Fake) Create(_ context.Context, spec engine.Spec) (string, error) {
+	if f.CreateErr != nil {
+		if err := f.CreateErr(spec); err != nil {
+			return "", err
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.images[spec.Image]; !ok {
