@@ -5,18 +5,29 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"maps"
+	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/services/agent/engine"
 	"github.com/esb-dev/esb/services/agent/plan"
+	"github.com/esb-dev/esb/services/agent/sandbox"
 )
 
 // Lambda defaults, for a spec that arrives without them.
 const (
 	defaultMemoryMB   = 128
 	defaultTimeoutSec = 3
+	// Lambda's default ephemeral storage (/tmp), 512 MB.
+	defaultTmpBytes = 512 << 20
+	// Lambda's limit on processes and threads of one execution environment.
+	pidsLimit = 1024
+	// Lambda gives one vCPU per 1,769 MB of memory: CPU weight follows
+	// memory on the same scale, 1024 shares being one full CPU's weight.
+	mbPerVCPU = 1769
 )
 
 // containerConfig is the part of a container that follows from the spec
@@ -25,6 +36,7 @@ type containerConfig struct {
 	env      []string
 	cmd      []string
 	memoryMB int
+	sandbox  *engine.Sandbox
 	labels   map[string]string
 	identity plan.Identity
 }
@@ -75,13 +87,17 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 		list = append(list, k+"="+env[k])
 	}
 
+	sb := l.sandbox(memory)
 	// The hash covers everything that makes two containers of a function
 	// behave differently; the sorted env keeps it stable across map order.
-	sum, _ := json.Marshal(struct { // strings and ints always marshal
+	// The sandbox is in it so an agent that seals differently (an upgrade
+	// from none, another egress) replaces the containers it adopts.
+	sum, _ := json.Marshal(struct { // strings, ints and slices always marshal
 		Image, Digest string
 		Cmd, Env      []string
 		Memory        int
-	}{fn.Image, fn.Digest, cmd, list, memory})
+		Sandbox       *engine.Sandbox `json:",omitempty"`
+	}{fn.Image, fn.Digest, cmd, list, memory, sb})
 	h := sha256.Sum256(sum)
 	ident := plan.Identity{Function: spec.Name, Digest: fn.Digest, Config: hex.EncodeToString(h[:16])}
 
@@ -89,6 +105,7 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 		env:      list,
 		cmd:      cmd,
 		memoryMB: memory,
+		sandbox:  sb,
 		identity: ident,
 		labels: map[string]string{
 			agentapi.LabelManaged:  "true",
@@ -99,6 +116,47 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 			agentapi.LabelConfig:   ident.Config,
 		},
 	}
+}
+
+// sandbox is the seal of a container with memoryMB of memory: it may reach
+// the gateway's Runtime API and the data endpoints, nothing else of the env.
+func (l *Launcher) sandbox(memoryMB int) *engine.Sandbox {
+	if l.cfg.Sandbox == nil {
+		return nil
+	}
+	p := l.cfg.Platform
+	var allow []string
+	if p.RuntimeAPI != "" {
+		allow = append(allow, p.RuntimeAPI)
+	}
+	for _, endpoint := range []string{p.S3Endpoint, p.DynamoDBEndpoint} {
+		if hp := endpointHostPort(endpoint); hp != "" && !slices.Contains(allow, hp) {
+			allow = append(allow, hp)
+		}
+	}
+	return &engine.Sandbox{
+		Policy:    sandbox.Policy{UID: sandbox.LambdaUID, GID: sandbox.LambdaGID, Allow: allow, Egress: l.cfg.Sandbox.Egress},
+		TmpBytes:  defaultTmpBytes,
+		Pids:      pidsLimit,
+		CPUShares: uint64(max(2, memoryMB*1024/mbPerVCPU)),
+	}
+}
+
+// endpointHostPort is the host:port an endpoint URL is served on; empty
+// when it has no host.
+func endpointHostPort(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Hostname() == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 func reserved(name string) bool {
