@@ -577,6 +577,12 @@ func (p *parser) serverlessImage(r *rawResource, o obj, f *Function) {
 		p.d.add(p.d.errf(file.n, file.path, "Dockerfile %s not found in DockerContext %s", quote(file.s), quote(ctx.s)))
 		return
 	}
+	// The build reads the Dockerfile from the context it sends: one outside
+	// it (../, an absolute path, a symlink out) would read host files.
+	if real, err := filepath.EvalSymlinks(df); err != nil || !within(dir, real) {
+		p.d.add(p.d.errf(file.n, file.path, "Dockerfile %s is outside DockerContext %s", quote(file.s), quote(ctx.s)))
+		return
+	}
 	f.DockerContext, f.Dockerfile = dir, file.s
 	if tag, ok := p.str(m, "DockerTag"); ok {
 		f.DockerTag = tag.s

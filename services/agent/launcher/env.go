@@ -43,8 +43,8 @@ type containerConfig struct {
 
 // containerConfig builds the Lambda environment: platform values first,
 // then the function's own environment, which wins except for names Lambda
-// reserves (AWS_LAMBDA_*, _HANDLER): those always describe the function
-// as the spec defines it.
+// reserves (AWS_LAMBDA_*, _HANDLER, the credentials): those always come
+// from the platform and the spec's own fields.
 func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 	fn := spec.Function
 	memory := fn.MemorySize
@@ -159,6 +159,13 @@ func endpointHostPort(endpoint string) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
+// reserved names are set by the platform alone. The credentials are among
+// them: the SAM parser already refuses them in a template, and a
+// functions.yml written by hand must not hand a function other keys.
 func reserved(name string) bool {
-	return strings.HasPrefix(name, "AWS_LAMBDA_") || name == "_HANDLER"
+	switch name {
+	case "_HANDLER", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN":
+		return true
+	}
+	return strings.HasPrefix(name, "AWS_LAMBDA_")
 }

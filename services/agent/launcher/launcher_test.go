@@ -51,6 +51,7 @@ func helloSpec(dgst string) agentapi.FunctionSpec {
 			"AWS_REGION":               "ap-northeast-1", // function values win over platform ones
 			"AWS_LAMBDA_FUNCTION_NAME": "spoofed",        // but not over reserved ones
 			"_HANDLER":                 "spoofed",
+			"AWS_SECRET_ACCESS_KEY":    "spoofed",
 		},
 	}}
 }
