@@ -196,6 +196,27 @@ func sandboxFlow(t *testing.T, s *stack) {
 		assert.NotEmpty(t, again.IP)
 	})
 
+	t.Run("the agent refuses a call without the env's token, and logs it", func(t *testing.T) {
+		agent := "http://agent:9000"
+		if s.mode == "containerd" {
+			agent = "http://127.0.0.1:9000"
+		}
+		out, err := s.compose(ctx, "exec", "-T", "gateway", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+			"-X", "PUT", "-d", `{"functions":[]}`, agent+"/v1/functions")
+		require.NoError(t, err, out)
+		assert.Equal(t, "401", strings.TrimSpace(out))
+		require.NoError(t, poll(ctx, 500*time.Millisecond, 30*time.Second, func() error {
+			logs, err := s.compose(ctx, "logs", "--no-log-prefix", "agent")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(logs, "unauthenticated agent call refused") {
+				return fmt.Errorf("no refusal in the agent's log")
+			}
+			return nil
+		}))
+	})
+
 	if s.mode != "docker" {
 		return
 	}

@@ -32,8 +32,11 @@ type config struct {
 	// mount sandboxinit from, and SandboxDir where the agent sees it.
 	SandboxVolume string
 	SandboxDir    string
-	StartTimeout  time.Duration
-	ReapInterval  time.Duration
+	// TokenFile is where the agent writes the env's API token at start;
+	// the gateway mounts the same file. Empty: the API is open (tests).
+	TokenFile    string
+	StartTimeout time.Duration
+	ReapInterval time.Duration
 	// Containerd is read only with CONTAINER_RUNTIME=containerd.
 	Containerd containerdConfig
 	// KeepOnStop leaves the function containers running at a graceful stop
@@ -100,6 +103,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("FUNCTION_EGRESS %q: want all or none", v))
 	}
 	cfg.Sandboxinit = get("SANDBOXINIT", "/usr/local/bin/sandboxinit")
+	cfg.TokenFile = getenv("AUTH_TOKEN_FILE")
 	switch v := get("KEEP_CONTAINERS_ON_STOP", "false"); v {
 	case "true", "1":
 		cfg.KeepOnStop = true

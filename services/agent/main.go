@@ -22,6 +22,7 @@ import (
 	"github.com/docker/docker/client"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/logship"
 	"github.com/esb-dev/esb/services/agent/containerdruntime"
 	"github.com/esb-dev/esb/services/agent/dockerruntime"
@@ -177,10 +178,21 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 		return err
 	}
 
+	var token string
+	if cfg.TokenFile == "" {
+		logger.Warn("AUTH_TOKEN_FILE not set: the agent API is unauthenticated")
+	} else {
+		t, err := agentapi.NewToken(cfg.TokenFile)
+		if err != nil {
+			return err
+		}
+		token = t
+	}
+
 	polls, endPolls := context.WithCancel(context.WithoutCancel(ctx))
 	defer endPolls()
 	srv := &http.Server{
-		Handler:           server.New(p, server.Options{Runtime: rt.Name(), Logger: logger, Polls: polls}),
+		Handler:           server.New(p, server.Options{Runtime: rt.Name(), Logger: logger, Polls: polls, Token: token}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	srv.RegisterOnShutdown(endPolls)
