@@ -14,6 +14,8 @@ const (
 	minMemoryMB        = 128
 	maxMemoryMB        = 10240
 	maxTimeoutSec      = 900
+	minEphemeralMB     = 512
+	maxEphemeralMB     = 10240
 	// maxEnvironmentBytes is Lambda's limit on a function's variables, all
 	// names and values together.
 	maxEnvironmentBytes = 4096
@@ -32,6 +34,9 @@ func boundFunction(p *problems, at fieldPath, name string, fn Function) {
 	}
 	if fn.MemorySize > 0 && (fn.MemorySize < minMemoryMB || fn.MemorySize > maxMemoryMB) {
 		p.add(at.with("memory_size"), "must be %d to %d MB, got %d", minMemoryMB, maxMemoryMB, fn.MemorySize)
+	}
+	if fn.EphemeralStorage != 0 && (fn.EphemeralStorage < minEphemeralMB || fn.EphemeralStorage > maxEphemeralMB) {
+		p.add(at.with("ephemeral_storage"), "must be %d to %d MB, got %d", minEphemeralMB, maxEphemeralMB, fn.EphemeralStorage)
 	}
 	if fn.Timeout > maxTimeoutSec {
 		p.add(at.with("timeout"), "must be at most %d seconds, got %d", maxTimeoutSec, fn.Timeout)

@@ -271,3 +271,26 @@ func TestTemplateSizeCap(t *testing.T) {
 	_, err = ParseFile(path, Options{})
 	assert.ErrorContains(t, err, "template larger than 5 MB")
 }
+
+func TestEphemeralStorage(t *testing.T) {
+	parse := func(size string) (*Template, error) {
+		src := []byte(`Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "def handler(e, c): return 1"
+      Handler: index.handler
+      Runtime: python3.13
+      EphemeralStorage:
+        Size: ` + size + `
+`)
+		return Parse("template.yml", src, t.TempDir(), Options{})
+	}
+	tpl, err := parse("2048")
+	require.NoError(t, err)
+	assert.Equal(t, 2048, tpl.Functions[0].EphemeralStorage)
+	assert.Empty(t, tpl.Warnings, "honoured, not warned about")
+	_, err = parse("100")
+	assert.EqualError(t, err, "template.yml:10:15: Resources.Fn.Properties.EphemeralStorage.Size: 100 is out of range [512, 10240]")
+}

@@ -19,8 +19,12 @@ const (
 	maxTimeout        = 900
 	minMemorySize     = 128
 	maxMemorySize     = 10240
-	maxLayers         = 5
-	maxConcurrency    = 1 << 30
+	// Lambda's bounds of EphemeralStorage.Size (MB); its default, 512, is
+	// the agent's when a template gives none.
+	minEphemeralStorage = 512
+	maxEphemeralStorage = 10240
+	maxLayers           = 5
+	maxConcurrency      = 1 << 30
 )
 
 var (
@@ -69,6 +73,11 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 	}
 	f.Timeout = p.integer(o, "Timeout", defaultTimeout, 1, maxTimeout)
 	f.MemorySize = p.integer(o, "MemorySize", defaultMemorySize, minMemorySize, maxMemorySize)
+	if es, ok := p.object(o, "EphemeralStorage"); ok {
+		if _, ok := p.required(es, "Size", ""); ok {
+			f.EphemeralStorage = p.integer(es, "Size", 0, minEphemeralStorage, maxEphemeralStorage)
+		}
+	}
 	f.Architectures = p.architectures(o)
 	f.Environment = p.environment(o)
 	f.ReservedConcurrency = p.integer(o, "ReservedConcurrentExecutions", 0, 0, maxConcurrency)

@@ -87,7 +87,7 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 		list = append(list, k+"="+env[k])
 	}
 
-	sb := l.sandbox(memory)
+	sb := l.sandbox(memory, fn.EphemeralStorage)
 	// The hash covers everything that makes two containers of a function
 	// behave differently; the sorted env keeps it stable across map order.
 	// The sandbox is in it so an agent that seals differently (an upgrade
@@ -118,11 +118,16 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 	}
 }
 
-// sandbox is the seal of a container with memoryMB of memory: it may reach
+// sandbox is the seal of a container with memoryMB of memory and a /tmp of
+// tmpMB (0: Lambda's default): it may reach
 // the gateway's Runtime API and the data endpoints, nothing else of the env.
-func (l *Launcher) sandbox(memoryMB int) *engine.Sandbox {
+func (l *Launcher) sandbox(memoryMB, tmpMB int) *engine.Sandbox {
 	if l.cfg.Sandbox == nil {
 		return nil
+	}
+	tmpBytes := int64(defaultTmpBytes)
+	if tmpMB > 0 {
+		tmpBytes = int64(tmpMB) << 20
 	}
 	p := l.cfg.Platform
 	var allow []string
@@ -136,7 +141,7 @@ func (l *Launcher) sandbox(memoryMB int) *engine.Sandbox {
 	}
 	return &engine.Sandbox{
 		Policy:    sandbox.Policy{UID: sandbox.LambdaUID, GID: sandbox.LambdaGID, Allow: allow, Egress: l.cfg.Sandbox.Egress},
-		TmpBytes:  defaultTmpBytes,
+		TmpBytes:  tmpBytes,
 		Pids:      pidsLimit,
 		CPUShares: uint64(max(2, memoryMB*1024/mbPerVCPU)),
 	}

@@ -430,6 +430,8 @@ func TestSandbox(t *testing.T) {
 	big := helloSpec("")
 	big.Function.MemorySize = 1769
 	assert.Equal(t, uint64(1024), l.containerConfig(big).sandbox.CPUShares, "1,769 MB is one vCPU")
+	big.Function.EphemeralStorage = 2048
+	assert.Equal(t, int64(2048<<20), l.containerConfig(big).sandbox.TmpBytes, "EphemeralStorage sizes /tmp")
 	small := helloSpec("")
 	small.Function.MemorySize = 1
 	assert.Equal(t, uint64(2), l.containerConfig(small).sandbox.CPUShares, "Docker's minimum weight")
