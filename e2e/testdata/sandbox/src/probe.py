@@ -1,9 +1,11 @@
 """The sandbox probe: reports what this function can reach and do.
 
-Event: {"targets": {"label": "host:port", ...}, "fill_tmp": bool,
-"fork_bomb": bool}. Reachability results: open, refused-by-sandbox (EPERM:
-the container's own rules dropped the packet), no-such-host,
-connection-refused, timeout, or another errno name."""
+Event: {"targets": {"label": "host:port" or "udp:host:port", ...},
+"fill_tmp": bool, "fork_bomb": bool}. Reachability results: open (TCP),
+sent (UDP), refused-by-sandbox (EPERM: the container's own rules dropped the
+packet, as a UDP send learns at once), timeout (a TCP connect whose SYN was
+dropped: what Lambda answers for an address it does not route either),
+no-such-host, connection-refused, or another errno name."""
 
 import errno
 import os
@@ -29,6 +31,22 @@ def connect(target, timeout=2.0):
         return "connection-refused"
     except socket.timeout:
         return "timeout"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e))
+    finally:
+        s.close()
+
+
+def send_udp(target):
+    """Sends one datagram: the sandbox's drop answers a send with EPERM at
+    once, where a TCP connect would only time out (as on Lambda)."""
+    host, port = target.rsplit(":", 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.sendto(b"probe", (host, int(port)))
+        return "sent"
+    except PermissionError:
+        return "refused-by-sandbox"
     except OSError as e:
         return errno.errorcode.get(e.errno, str(e))
     finally:
@@ -108,7 +126,8 @@ def handler(event, context):
         "write_task": write("/var/task/probe"),
         "write_tmp": write("/tmp/probe"),
         "tmp_mb": st.f_blocks * st.f_frsize // (1 << 20),
-        "reach": {label: connect(t) for label, t in event.get("targets", {}).items()},
+        "reach": {label: send_udp(t[4:]) if t.startswith("udp:") else connect(t)
+                  for label, t in event.get("targets", {}).items()},
     }
     if event.get("fill_tmp"):
         out["fill_tmp"] = fill_tmp()
