@@ -429,7 +429,7 @@ func TestDataPlane(t *testing.T) {
 
 		require.Len(t, access, 1)
 		a := access[0]
-		assert.Equal(t, "dataplane", a["env"])
+		assert.Equal(t, s.layout.Env.Key(), a["env"], "the env, shifted by ESB_E2E_SHIFT or not")
 		assert.Equal(t, "api", a["kind"])
 		assert.Equal(t, "GET", a["method"])
 		assert.Equal(t, "/echo", a["path"])
@@ -440,7 +440,7 @@ func TestDataPlane(t *testing.T) {
 		require.Len(t, printed, 1)
 		p := printed[0]
 		assert.Equal(t, "echo marker "+marker, p["_msg"])
-		assert.Equal(t, "dataplane", p["env"])
+		assert.Equal(t, s.layout.Env.Key(), p["env"])
 		assert.Equal(t, "stdout", p["stream"])
 		assert.Contains(t, p["container"], "fn-EchoFunction")
 
