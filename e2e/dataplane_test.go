@@ -429,7 +429,7 @@ func TestDataPlane(t *testing.T) {
 
 		require.Len(t, access, 1)
 		a := access[0]
-		assert.Equal(t, s.layout.Env.Key(), a["env"]) // "dataplane", or "dataplane-s<N>" under ESB_E2E_SHIFT
+		assert.Equal(t, s.layout.Env.Key(), a["env"], "the env, shifted by ESB_E2E_SHIFT or not")
 		assert.Equal(t, "api", a["kind"])
 		assert.Equal(t, "GET", a["method"])
 		assert.Equal(t, "/echo", a["path"])

@@ -16,10 +16,11 @@ import (
 const maxResponse = 1 << 20
 
 // Client calls the agent's API. The zero HTTP field means
-// http.DefaultClient.
+// http.DefaultClient; a nil Token sends no credentials.
 type Client struct {
 	BaseURL string // e.g. http://agent:9000
 	HTTP    *http.Client
+	Token   *TokenFile
 }
 
 // APIError is an Error answer with its HTTP status.
@@ -66,33 +67,20 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
+	var payload []byte
 	if in != nil {
-		data, err := json.Marshal(in)
-		if err != nil {
+		var err error
+		if payload, err = json.Marshal(in); err != nil {
 			return fmt.Errorf("agent %s %s: %w", method, path, err)
 		}
-		body = bytes.NewReader(data)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, body)
+	resp, data, err := c.send(ctx, method, path, payload)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && c.Token != nil {
+		// A restarted agent wrote a new token: read it once more.
+		resp, data, err = c.send(ctx, method, path, payload)
+	}
 	if err != nil {
-		return fmt.Errorf("agent %s %s: %w", method, path, err)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("agent %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return fmt.Errorf("agent %s %s: read answer: %w", method, path, err)
+		return err
 	}
 	if resp.StatusCode/100 != 2 {
 		apiErr := &APIError{Status: resp.StatusCode}
@@ -108,6 +96,45 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("agent %s %s: decode answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// send makes one call with the current token; on 401 it forgets that token.
+func (c *Client) send(ctx context.Context, method, path string, payload []byte) (*http.Response, []byte, error) {
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent %s %s: %w", method, path, err)
+	}
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	var token string
+	if c.Token != nil {
+		if token, err = c.Token.Token(); err != nil {
+			return nil, nil, fmt.Errorf("agent %s %s: %w", method, path, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent %s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized && c.Token != nil {
+		c.Token.Forget(token)
+	}
+	return resp, data, nil
 }
 
 // IsCode reports whether err is an agent answer with the given code.

@@ -152,12 +152,13 @@ func Generate(t *sam.Template, opts Options) (runtimeconfig.Config, error) {
 
 func function(f sam.Function, opts Options) runtimeconfig.Function {
 	fn := runtimeconfig.Function{
-		Image:         opts.Image(f.Name),
-		Runtime:       f.Runtime,
-		Handler:       f.Handler,
-		Timeout:       f.Timeout,
-		MemorySize:    f.MemorySize,
-		Architectures: f.Architectures,
+		Image:            opts.Image(f.Name),
+		Runtime:          f.Runtime,
+		Handler:          f.Handler,
+		Timeout:          f.Timeout,
+		MemorySize:       f.MemorySize,
+		EphemeralStorage: f.EphemeralStorage,
+		Architectures:    f.Architectures,
 		Scaling: runtimeconfig.Scaling{
 			MaxConcurrency: f.ReservedConcurrency,
 			MinWarm:        f.ProvisionedConcurrency,

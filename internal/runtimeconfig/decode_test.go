@@ -267,7 +267,28 @@ func TestValidateInMemory(t *testing.T) {
 		{
 			name: "odd function names are quoted",
 			cfg:  func(c *Config) { c.Functions.Functions["a.b"] = Function{} },
-			want: []string{`functions.yml: functions["a.b"].image: must not be empty`},
+			want: []string{
+				`functions.yml: functions["a.b"].image: must not be empty`,
+				`functions.yml: functions["a.b"]: function name "a.b": want 1 to 64 letters, digits, '-' or '_'`,
+			},
+		},
+		{
+			name: "Lambda's bounds",
+			cfg: func(c *Config) {
+				c.Functions.Functions["F"] = Function{Image: "x", MemorySize: 64, Timeout: 901, EphemeralStorage: 100, Environment: map[string]string{
+					"OK_1": "v", "1BAD": "v", "BAD-NAME": "v", "BIG": strings.Repeat("x", 4096),
+				}}
+				c.Functions.Functions[strings.Repeat("n", 65)] = fn("x")
+			},
+			want: []string{
+				`functions.yml: functions.F.memory_size: must be 128 to 10240 MB, got 64`,
+				`functions.yml: functions.F.ephemeral_storage: must be 512 to 10240 MB, got 100`,
+				`functions.yml: functions.F.timeout: must be at most 900 seconds, got 901`,
+				`functions.yml: functions.F.environment.1BAD: variable name "1BAD": want a letter or '_', then letters, digits or '_'`,
+				`functions.yml: functions.F.environment.BAD-NAME: variable name "BAD-NAME": want a letter or '_', then letters, digits or '_'`,
+				`functions.yml: functions.F.environment: variables take 4118 bytes, more than Lambda's 4096`,
+				`functions.yml: functions.nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn: function name "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn": want 1 to 64 letters, digits, '-' or '_'`,
+			},
 		},
 		{
 			name: "empty function name",

@@ -64,16 +64,19 @@ type Function struct {
 	// Source fingerprints what the image was built from (code, layers,
 	// base, handler); a deploy with the same Source and a digest still in
 	// the registry skips the build.
-	Source        string            `yaml:"source,omitempty" json:"source,omitempty"`
-	Runtime       string            `yaml:"runtime,omitempty" json:"runtime,omitempty"`
-	Handler       string            `yaml:"handler,omitempty" json:"handler,omitempty"`
-	Timeout       int               `yaml:"timeout,omitempty" json:"timeout,omitempty"`         // seconds
-	MemorySize    int               `yaml:"memory_size,omitempty" json:"memory_size,omitempty"` // MB
-	Architectures []string          `yaml:"architectures,omitempty" json:"architectures,omitempty"`
-	Environment   map[string]string `yaml:"environment,omitempty" json:"environment,omitempty"`
-	Layers        []string          `yaml:"layers,omitempty" json:"layers,omitempty"`
-	Scaling       Scaling           `yaml:"scaling,omitempty" json:"scaling,omitempty"`
-	Schedules     []Schedule        `yaml:"schedules,omitempty" json:"schedules,omitempty"`
+	Source     string `yaml:"source,omitempty" json:"source,omitempty"`
+	Runtime    string `yaml:"runtime,omitempty" json:"runtime,omitempty"`
+	Handler    string `yaml:"handler,omitempty" json:"handler,omitempty"`
+	Timeout    int    `yaml:"timeout,omitempty" json:"timeout,omitempty"`         // seconds
+	MemorySize int    `yaml:"memory_size,omitempty" json:"memory_size,omitempty"` // MB
+	// EphemeralStorage is the size of the function's /tmp in MB; 0 means
+	// Lambda's default, 512.
+	EphemeralStorage int               `yaml:"ephemeral_storage,omitempty" json:"ephemeral_storage,omitempty"`
+	Architectures    []string          `yaml:"architectures,omitempty" json:"architectures,omitempty"`
+	Environment      map[string]string `yaml:"environment,omitempty" json:"environment,omitempty"`
+	Layers           []string          `yaml:"layers,omitempty" json:"layers,omitempty"`
+	Scaling          Scaling           `yaml:"scaling,omitempty" json:"scaling,omitempty"`
+	Schedules        []Schedule        `yaml:"schedules,omitempty" json:"schedules,omitempty"`
 	// Async holds how the events service treats the function's
 	// asynchronous invocations (EventInvokeConfig, DeadLetterQueue); nil
 	// means Lambda's defaults.

@@ -64,6 +64,7 @@ func validateFunctions(f FunctionsFile, src source) []error {
 		if fn.Image == "" {
 			p.add(at.with("image"), "must not be empty")
 		}
+		boundFunction(&p, at, name, fn)
 		nonNegative(&p, at.with("timeout"), fn.Timeout)
 		nonNegative(&p, at.with("memory_size"), fn.MemorySize)
 		nonNegative(&p, at.with("scaling", "max_concurrency"), fn.Scaling.MaxConcurrency)

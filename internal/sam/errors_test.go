@@ -227,3 +227,70 @@ Resources:
 	require.Error(t, err)
 	assert.Equal(t, `template.yml:6:16: Resources.Fn.Properties.CodeUri: "code" is outside the template's directory (symlinks followed); move the code under it`, err.Error())
 }
+
+// TestDockerfileOutsideContext checks that Metadata.Dockerfile cannot name
+// a file outside DockerContext, by ../ or by a symlink.
+func TestDockerfileOutsideContext(t *testing.T) {
+	tests := []struct {
+		name, dockerfile string
+	}{
+		{name: "dot-dot", dockerfile: "../Dockerfile"},
+		{name: "symlink out", dockerfile: "linked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			project := t.TempDir()
+			ctx := filepath.Join(project, "img")
+			require.NoError(t, os.MkdirAll(ctx, 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(project, "Dockerfile"), []byte("FROM scratch\n"), 0o644))
+			require.NoError(t, os.Symlink(filepath.Join(project, "Dockerfile"), filepath.Join(ctx, "linked")))
+			src := []byte(`Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      PackageType: Image
+    Metadata:
+      DockerContext: img
+      Dockerfile: ` + tt.dockerfile + `
+`)
+			_, err := Parse("template.yml", src, project, Options{})
+			require.Error(t, err)
+			assert.Equal(t, `template.yml:9:19: Resources.Fn.Metadata.Dockerfile: Dockerfile "`+tt.dockerfile+`" is outside DockerContext "img"`, err.Error())
+		})
+	}
+}
+
+func TestTemplateSizeCap(t *testing.T) {
+	big := make([]byte, MaxTemplateBytes+1)
+	_, err := Parse("template.yml", big, t.TempDir(), Options{})
+	assert.EqualError(t, err, "template.yml: template larger than 5 MB, refused before parsing")
+
+	path := filepath.Join(t.TempDir(), "template.yml")
+	require.NoError(t, os.WriteFile(path, big, 0o644))
+	_, err = ParseFile(path, Options{})
+	assert.ErrorContains(t, err, "template larger than 5 MB")
+}
+
+func TestEphemeralStorage(t *testing.T) {
+	parse := func(size string) (*Template, error) {
+		src := []byte(`Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "def handler(e, c): return 1"
+      Handler: index.handler
+      Runtime: python3.13
+      EphemeralStorage:
+        Size: ` + size + `
+`)
+		return Parse("template.yml", src, t.TempDir(), Options{})
+	}
+	tpl, err := parse("2048")
+	require.NoError(t, err)
+	assert.Equal(t, 2048, tpl.Functions[0].EphemeralStorage)
+	assert.Empty(t, tpl.Warnings, "honoured, not warned about")
+	_, err = parse("100")
+	assert.EqualError(t, err, "template.yml:10:15: Resources.Fn.Properties.EphemeralStorage.Size: 100 is out of range [512, 10240]")
+}

@@ -19,8 +19,12 @@ const (
 	maxTimeout        = 900
 	minMemorySize     = 128
 	maxMemorySize     = 10240
-	maxLayers         = 5
-	maxConcurrency    = 1 << 30
+	// Lambda's bounds of EphemeralStorage.Size (MB); its default, 512, is
+	// the agent's when a template gives none.
+	minEphemeralStorage = 512
+	maxEphemeralStorage = 10240
+	maxLayers           = 5
+	maxConcurrency      = 1 << 30
 )
 
 var (
@@ -69,6 +73,11 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 	}
 	f.Timeout = p.integer(o, "Timeout", defaultTimeout, 1, maxTimeout)
 	f.MemorySize = p.integer(o, "MemorySize", defaultMemorySize, minMemorySize, maxMemorySize)
+	if es, ok := p.object(o, "EphemeralStorage"); ok {
+		if _, ok := p.required(es, "Size", ""); ok {
+			f.EphemeralStorage = p.integer(es, "Size", 0, minEphemeralStorage, maxEphemeralStorage)
+		}
+	}
 	f.Architectures = p.architectures(o)
 	f.Environment = p.environment(o)
 	f.ReservedConcurrency = p.integer(o, "ReservedConcurrentExecutions", 0, 0, maxConcurrency)
@@ -578,6 +587,12 @@ func (p *parser) serverlessImage(r *rawResource, o obj, f *Function) {
 	df := filepath.Join(dir, filepath.FromSlash(file.s))
 	if fi, err := os.Stat(df); err != nil || fi.IsDir() {
 		p.d.add(p.d.errf(file.n, file.path, "Dockerfile %s not found in DockerContext %s", quote(file.s), quote(ctx.s)))
+		return
+	}
+	// The build reads the Dockerfile from the context it sends: one outside
+	// it (../, an absolute path, a symlink out) would read host files.
+	if real, err := filepath.EvalSymlinks(df); err != nil || !within(dir, real) {
+		p.d.add(p.d.errf(file.n, file.path, "Dockerfile %s is outside DockerContext %s", quote(file.s), quote(ctx.s)))
 		return
 	}
 	f.DockerContext, f.Dockerfile = dir, file.s

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -52,10 +53,21 @@ type Options struct {
 	Now time.Time
 }
 
+// MaxTemplateBytes caps a template's size: it is refused before parsing,
+// so a huge or endless file (a YAML bomb's input) costs nothing. AWS's own
+// cap is 1 MB for a template in S3; SAM templates with inline code grow larger.
+const MaxTemplateBytes = 5 << 20
+
 // ParseFile reads and parses the template at path. Errors name the file as
 // path was given.
 func ParseFile(path string, opts Options) (*Template, error) {
-	src, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
+	}
+	defer f.Close()
+	// One byte more than allowed tells an oversized file apart.
+	src, err := io.ReadAll(io.LimitReader(f, MaxTemplateBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read template: %w", err)
 	}
@@ -75,6 +87,9 @@ func ParseFile(path string, opts Options) (*Template, error) {
 // is the directory CodeUri, ContentUri and DockerContext are relative to,
 // and which they may not leave.
 func Parse(name string, src []byte, dir string, opts Options) (*Template, error) {
+	if len(src) > MaxTemplateBytes {
+		return nil, fmt.Errorf("%s: template larger than %d MB, refused before parsing", name, MaxTemplateBytes>>20)
+	}
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("template directory %s: %w", dir, err)

@@ -67,7 +67,7 @@ func propertyRules(typ string) (map[string]propRule, bool) {
 			"VpcConfig":              warns("the function runs on ESB's function network, not in this VPC's subnets and security groups"),
 			"DeploymentPreference":   warns("gradual deployment (CodeDeploy traffic shifting, hooks, alarms) is not done; a deploy switches all traffic at once"),
 			"AutoPublishAlias":       warns("no version or alias is published; the function runs its latest code under its name (Ref <function>.Alias still resolves)"),
-			"EphemeralStorage":       warns("/tmp is not limited to this size"),
+			"EphemeralStorage":       honoured(),
 			"FileSystemConfigs":      warns("EFS file systems are not mounted"),
 			"ImageConfig":            warns("ImageConfig (command, entry point, working directory) is not applied; the image's own CMD and ENTRYPOINT run"),
 			"SnapStart":              warns("SnapStart does not apply; every cold start runs the function's initialisation"),
@@ -148,7 +148,7 @@ func propertyRules(typ string) (map[string]propRule, bool) {
 			"VpcConfig":         warns("the function runs on ESB's function network, not in this VPC's subnets and security groups"),
 			"FileSystemConfigs": warns("EFS file systems are not mounted"),
 			"ImageConfig":       warns("ImageConfig (command, entry point, working directory) is not applied; the image's own CMD and ENTRYPOINT run"),
-			"EphemeralStorage":  warns("/tmp is not limited to this size"),
+			"EphemeralStorage":  honoured(),
 			"SnapStart":         warns("SnapStart does not apply; every cold start runs the function's initialisation"),
 			"LoggingConfig":     honoured(), // see loggingConfig
 		}, true

@@ -101,10 +101,12 @@ type Function struct {
 	Dockerfile    string // relative to DockerContext, as in SAM's Metadata
 	DockerTag     string
 
-	Timeout       int // seconds; SAM default 3
-	MemorySize    int // MB; SAM default 128
-	Architectures []string
-	Environment   map[string]string
+	Timeout    int // seconds; SAM default 3
+	MemorySize int // MB; SAM default 128
+	// EphemeralStorage is the size of /tmp in MB; 0: Lambda's default (512).
+	EphemeralStorage int
+	Architectures    []string
+	Environment      map[string]string
 
 	// ReservedConcurrency is ReservedConcurrentExecutions; 0 means unset.
 	ReservedConcurrency int

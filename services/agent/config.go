@@ -16,14 +16,25 @@ import (
 
 // config is the agent's whole environment, read once at startup.
 type config struct {
-	Listen       string
-	Brand        string
-	Env          string // lower-cased, as in every derived name
-	Network      string
-	PullPolicy   launcher.PullPolicy
-	Runtime      string
-	LogsURL      string
-	Platform     launcher.Platform
+	Listen     string
+	Brand      string
+	Env        string // lower-cased, as in every derived name
+	Network    string
+	PullPolicy launcher.PullPolicy
+	Runtime    string
+	LogsURL    string
+	Platform   launcher.Platform
+	Sandbox    launcher.Sandbox
+	// Sandboxinit is the sandboxinit command in the agent's image; every
+	// function container starts behind it.
+	Sandboxinit string
+	// SandboxVolume (docker mode) is the Docker volume function containers
+	// mount sandboxinit from, and SandboxDir where the agent sees it.
+	SandboxVolume string
+	SandboxDir    string
+	// TokenFile is where the agent writes the env's API token at start;
+	// the gateway mounts the same file. Empty: the API is open (tests).
+	TokenFile    string
 	StartTimeout time.Duration
 	ReapInterval time.Duration
 	// Containerd is read only with CONTAINER_RUNTIME=containerd.
@@ -87,6 +98,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("IMAGE_PULL_POLICY: %w", err))
 	}
 	cfg.PullPolicy = policy
+	switch v := get("FUNCTION_EGRESS", "all"); v {
+	case "all":
+		cfg.Sandbox.Egress = true
+	case "none":
+	default:
+		errs = append(errs, fmt.Errorf("FUNCTION_EGRESS %q: want all or none", v))
+	}
+	cfg.Sandboxinit = get("SANDBOXINIT", "/usr/local/bin/sandboxinit")
+	cfg.TokenFile = getenv("AUTH_TOKEN_FILE")
 	switch v := get("KEEP_CONTAINERS_ON_STOP", "false"); v {
 	case "true", "1":
 		cfg.KeepOnStop = true
@@ -97,7 +117,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	switch cfg.Runtime {
 	case "docker":
 		if cfg.Network == "" {
-			errs = append(errs, errors.New("NETWORK is required: the docker network function containers join, e.g. esb-dev_platform"))
+			errs = append(errs, errors.New("NETWORK is required: the docker network function containers join, e.g. esb-dev_functions"))
+		}
+		cfg.SandboxVolume = getenv("SANDBOX_VOLUME")
+		cfg.SandboxDir = get("SANDBOX_DIR", "/var/lib/esb-sandbox")
+		if cfg.SandboxVolume == "" {
+			errs = append(errs, errors.New("SANDBOX_VOLUME is required: the docker volume, mounted at SANDBOX_DIR, that function containers get sandboxinit from, e.g. esb-dev_sandbox"))
 		}
 	case "containerd":
 		cc := containerdConfig{

@@ -12,7 +12,7 @@ import (
 )
 
 func TestLoadConfig(t *testing.T) {
-	base := map[string]string{"ESB_ENV": "Dev", "NETWORK": "esb-dev_platform"}
+	base := map[string]string{"ESB_ENV": "Dev", "NETWORK": "esb-dev_functions", "SANDBOX_VOLUME": "esb-dev_sandbox"}
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -24,12 +24,16 @@ func TestLoadConfig(t *testing.T) {
 			name: "defaults",
 			env:  base,
 			want: config{
-				Listen:     ":9000",
-				Brand:      "esb",
-				Env:        "dev",
-				Network:    "esb-dev_platform",
-				PullPolicy: launcher.PullIfNotPresent,
-				Runtime:    "docker",
+				Listen:        ":9000",
+				Brand:         "esb",
+				Env:           "dev",
+				Network:       "esb-dev_functions",
+				PullPolicy:    launcher.PullIfNotPresent,
+				Runtime:       "docker",
+				Sandbox:       launcher.Sandbox{Egress: true},
+				Sandboxinit:   "/usr/local/bin/sandboxinit",
+				SandboxVolume: "esb-dev_sandbox",
+				SandboxDir:    "/var/lib/esb-sandbox",
 				Platform: launcher.Platform{
 					Region:           "us-east-1",
 					AccessKeyID:      "esb",
@@ -46,7 +50,8 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name: "everything set",
 			env: map[string]string{
-				"LISTEN": "127.0.0.1:9100", "ESB_BRAND": "acme", "ESB_ENV": "prod", "NETWORK": "acme-prod_platform",
+				"LISTEN": "127.0.0.1:9100", "ESB_BRAND": "acme", "ESB_ENV": "prod", "NETWORK": "acme-prod_functions",
+				"SANDBOX_VOLUME": "acme-prod_sandbox", "SANDBOX_DIR": "/sb", "SANDBOXINIT": "/bin/si", "FUNCTION_EGRESS": "none",
 				"IMAGE_PULL_POLICY": "always", "CONTAINER_RUNTIME": "docker", "LOGS_URL": "http://logs:9428",
 				"AWS_REGION": "ap-northeast-1", "FUNCTION_AWS_ACCESS_KEY_ID": "k", "FUNCTION_AWS_SECRET_ACCESS_KEY": "s",
 				"S3_ENDPOINT": "http://s3:1", "DYNAMODB_ENDPOINT": "http://ddb:2",
@@ -54,13 +59,16 @@ func TestLoadConfig(t *testing.T) {
 				"RUNTIME_API": "gateway:9001",
 			},
 			want: config{
-				Listen:     "127.0.0.1:9100",
-				Brand:      "acme",
-				Env:        "prod",
-				Network:    "acme-prod_platform",
-				PullPolicy: launcher.PullAlways,
-				Runtime:    "docker",
-				LogsURL:    "http://logs:9428",
+				Listen:        "127.0.0.1:9100",
+				Brand:         "acme",
+				Env:           "prod",
+				Network:       "acme-prod_functions",
+				PullPolicy:    launcher.PullAlways,
+				Runtime:       "docker",
+				Sandboxinit:   "/bin/si",
+				SandboxVolume: "acme-prod_sandbox",
+				SandboxDir:    "/sb",
+				LogsURL:       "http://logs:9428",
 				Platform: launcher.Platform{
 					Region: "ap-northeast-1", AccessKeyID: "k", SecretAccessKey: "s",
 					S3Endpoint: "http://s3:1", DynamoDBEndpoint: "http://ddb:2", RuntimeAPI: "gateway:9001",
@@ -73,7 +81,7 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name:    "required values missing, all reported at once",
 			env:     map[string]string{},
-			wantErr: []string{"ESB_ENV", "NETWORK is required"},
+			wantErr: []string{"ESB_ENV", "NETWORK is required", "SANDBOX_VOLUME is required"},
 		},
 		{
 			name:    "unknown pull policy",
@@ -84,11 +92,13 @@ func TestLoadConfig(t *testing.T) {
 			name: "containerd defaults: no docker network needed",
 			env:  map[string]string{"ESB_ENV": "dev", "CONTAINER_RUNTIME": "containerd", "IMAGE_PULL_POLICY": "always"},
 			want: config{
-				Listen:     ":9000",
-				Brand:      "esb",
-				Env:        "dev",
-				PullPolicy: launcher.PullAlways,
-				Runtime:    "containerd",
+				Listen:      ":9000",
+				Brand:       "esb",
+				Env:         "dev",
+				PullPolicy:  launcher.PullAlways,
+				Runtime:     "containerd",
+				Sandbox:     launcher.Sandbox{Egress: true},
+				Sandboxinit: "/usr/local/bin/sandboxinit",
 				Containerd: containerdConfig{
 					Address:    "/run/containerd/containerd.sock",
 					Namespace:  "esb",
@@ -144,6 +154,11 @@ func TestLoadConfig(t *testing.T) {
 			name:    "runtime api without a port",
 			env:     with(base, "RUNTIME_API", "gateway"),
 			wantErr: []string{`RUNTIME_API "gateway": want host:port`},
+		},
+		{
+			name:    "unknown egress",
+			env:     with(base, "FUNCTION_EGRESS", "some"),
+			wantErr: []string{`FUNCTION_EGRESS "some": want all or none`},
 		},
 		{
 			name:    "bad logs url",

@@ -208,7 +208,7 @@ func (w *world) startAgentKeeping(t *testing.T, env, logsURL string, keep bool) 
 			S3Endpoint: "http://s3-storage:7070", DynamoDBEndpoint: "http://database:8000",
 		},
 	}
-	rt, err := dockerruntime.New(t.Context(), w.docker, w.network)
+	rt, err := dockerruntime.New(t.Context(), w.docker, w.network, dockerruntime.Options{})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -21,10 +22,12 @@ import (
 	"github.com/docker/docker/client"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/logship"
 	"github.com/esb-dev/esb/services/agent/containerdruntime"
 	"github.com/esb-dev/esb/services/agent/dockerruntime"
 	"github.com/esb-dev/esb/services/agent/engine"
+	"github.com/esb-dev/esb/services/agent/executable"
 	"github.com/esb-dev/esb/services/agent/fnlogs"
 	"github.com/esb-dev/esb/services/agent/launcher"
 	"github.com/esb-dev/esb/services/agent/pool"
@@ -94,11 +97,12 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 			return nil, nil, fmt.Errorf("containerd client %s: %w", cc.Address, err)
 		}
 		rt, err := containerdruntime.New(ctx, client, network, containerdruntime.Config{
-			Namespace:  cc.Namespace,
-			DataDir:    cc.DataDir,
-			PlainHTTP:  cc.PlainHTTP,
-			HostNames:  functionHostNames(cfg.Platform),
-			JoinStderr: cc.JoinStderr,
+			Namespace:   cc.Namespace,
+			DataDir:     cc.DataDir,
+			PlainHTTP:   cc.PlainHTTP,
+			HostNames:   functionHostNames(cfg.Platform),
+			JoinStderr:  cc.JoinStderr,
+			Sandboxinit: cfg.Sandboxinit,
 		}, containerdruntime.Options{Logger: logger})
 		if err != nil {
 			client.Close()
@@ -106,11 +110,16 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 		}
 		return rt, func() { client.Close() }, nil
 	default:
+		// The volume is how function containers see it: the agent's own
+		// files are not on the host.
+		if _, err := executable.Place(cfg.Sandboxinit, filepath.Join(cfg.SandboxDir, "sandboxinit")); err != nil {
+			return nil, nil, fmt.Errorf("sandbox volume: %w", err)
+		}
 		docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 		if err != nil {
 			return nil, nil, fmt.Errorf("docker client: %w", err)
 		}
-		rt, err := dockerruntime.New(ctx, docker, cfg.Network)
+		rt, err := dockerruntime.New(ctx, docker, cfg.Network, dockerruntime.Options{SandboxVolume: cfg.SandboxVolume})
 		if err != nil {
 			docker.Close()
 			return nil, nil, err
@@ -149,6 +158,7 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 		PullPolicy:   cfg.PullPolicy,
 		StartTimeout: cfg.StartTimeout,
 		Platform:     cfg.Platform,
+		Sandbox:      &cfg.Sandbox,
 	}, launcher.Options{Logs: logs, Logger: logger})
 	p := pool.New(context.WithoutCancel(ctx), l, pool.Options{Logger: logger})
 	defer func() {
@@ -170,15 +180,26 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 		return err
 	}
 
+	var token string
+	if cfg.TokenFile == "" {
+		logger.Warn("AUTH_TOKEN_FILE not set: the agent API is unauthenticated")
+	} else {
+		t, err := agentapi.NewToken(cfg.TokenFile)
+		if err != nil {
+			return err
+		}
+		token = t
+	}
+
 	polls, endPolls := context.WithCancel(context.WithoutCancel(ctx))
 	defer endPolls()
 	srv := &http.Server{
-		Handler:           server.New(p, server.Options{Runtime: rt.Name(), Logger: logger, Polls: polls}),
+		Handler:           server.New(p, server.Options{Runtime: rt.Name(), Logger: logger, Polls: polls, Token: token}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	srv.RegisterOnShutdown(endPolls)
 	logger.Info("agent serving", "listen", ln.Addr().String(), "runtime", rt.Name(), "brand", cfg.Brand, "env", cfg.Env,
-		"network", cfg.Network, "pull_policy", string(cfg.PullPolicy), "logs", cfg.LogsURL != "")
+		"network", cfg.Network, "egress", cfg.Sandbox.Egress, "pull_policy", string(cfg.PullPolicy), "logs", cfg.LogsURL != "")
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.Run(gctx, cfg.ReapInterval) })
 	g.Go(func() error {

@@ -19,6 +19,7 @@ type config struct {
 	SeedDir        string        // SEED_DIR
 	ReloadInterval time.Duration // CONFIG_RELOAD_INTERVAL
 	AgentURL       string        // AGENT_URL
+	AgentTokenFile string        // AGENT_TOKEN_FILE; empty: calls carry no token
 	LogsURL        string        // LOGS_URL; empty: no shipping
 	// EventsURL is the events service (EVENTS_URL); empty: Event
 	// invocations run in the gateway, once, with no retry.
@@ -48,15 +49,16 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		return def
 	}
 	c := config{
-		ConfigDir: get("CONFIG_DIR", "/app/runtime-config"),
-		SeedDir:   get("SEED_DIR", "/app/seed-config"),
-		AgentURL:  get("AGENT_URL", "http://agent:9000"),
-		LogsURL:   get("LOGS_URL", ""),
-		EventsURL: get("EVENTS_URL", ""),
-		Listen:    get("LISTEN", ":8080"),
-		Env:       get("ESB_ENV", ""),
-		Region:    get("AWS_REGION", "us-east-1"),
-		AccountID: get("ACCOUNT_ID", "123456789012"),
+		ConfigDir:      get("CONFIG_DIR", "/app/runtime-config"),
+		SeedDir:        get("SEED_DIR", "/app/seed-config"),
+		AgentURL:       get("AGENT_URL", "http://agent:9000"),
+		AgentTokenFile: get("AGENT_TOKEN_FILE", ""),
+		LogsURL:        get("LOGS_URL", ""),
+		EventsURL:      get("EVENTS_URL", ""),
+		Listen:         get("LISTEN", ":8080"),
+		Env:            get("ESB_ENV", ""),
+		Region:         get("AWS_REGION", "us-east-1"),
+		AccountID:      get("ACCOUNT_ID", "123456789012"),
 
 		RuntimeAPIListen: get("RUNTIME_API_LISTEN", ""),
 	}

@@ -77,6 +77,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		shipper = logship.New(cfg.LogsURL, logship.Options{Logger: log})
 	}
 	agent := &agentapi.Client{BaseURL: cfg.AgentURL, HTTP: &http.Client{}}
+	if cfg.AgentTokenFile != "" {
+		agent.Token = &agentapi.TokenFile{Path: cfg.AgentTokenFile}
+	}
 	pusher := agentsync.New(agent, agentsync.Options{Logger: log})
 
 	// Generations live under their own context: they end after serving

@@ -33,6 +33,7 @@ import (
 	"github.com/distribution/reference"
 
 	"github.com/esb-dev/esb/services/agent/engine"
+	"github.com/esb-dev/esb/services/agent/executable"
 )
 
 // Config says which containerd namespace the runtime owns and how its
@@ -59,6 +60,10 @@ type Config struct {
 	// the shim can lose the last stderr lines of a process that exits.
 	// Empty: processes start as they are.
 	JoinStderr string
+	// Sandboxinit is the path, in the agent, of the sandboxinit command
+	// (services/agent/sandboxinit); New copies it into DataDir like
+	// JoinStderr. Required to create a container whose Spec has a Sandbox.
+	Sandboxinit string
 }
 
 // Options are optional collaborators; the zero value resolves with the
@@ -108,11 +113,18 @@ func New(ctx context.Context, client *containerd.Client, network Network, cfg Co
 	}
 	if cfg.JoinStderr != "" {
 		// runc mounts it from the node, which sees DataDir, not the agent's files.
-		placed, err := placeExecutable(cfg.JoinStderr, filepath.Join(cfg.DataDir, "bin", "joinstderr"))
+		placed, err := executable.Place(cfg.JoinStderr, filepath.Join(cfg.DataDir, "bin", "joinstderr"))
 		if err != nil {
 			return nil, fmt.Errorf("containerd runtime: %w", err)
 		}
 		cfg.JoinStderr = placed
+	}
+	if cfg.Sandboxinit != "" {
+		placed, err := executable.Place(cfg.Sandboxinit, filepath.Join(cfg.DataDir, "bin", "sandboxinit"))
+		if err != nil {
+			return nil, fmt.Errorf("containerd runtime: %w", err)
+		}
+		cfg.Sandboxinit = placed
 	}
 	plain := slices.Clone(cfg.PlainHTTP)
 	hosts := docker.ConfigureDefaultRegistries(docker.WithPlainHTTP(func(host string) (bool, error) {
@@ -128,38 +140,6 @@ func New(ctx context.Context, client *containerd.Client, network Network, cfg Co
 		opts:     opts,
 		resolver: docker.NewResolver(docker.ResolverOptions{Hosts: hosts}),
 	}, nil
-}
-
-// placeExecutable copies the executable src to dst, replacing dst at once
-// so a container that has the old copy mounted keeps it whole.
-func placeExecutable(src, dst string) (string, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return "", fmt.Errorf("place %s: %w", src, err)
-	}
-	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return "", fmt.Errorf("place %s: %w", src, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), filepath.Base(dst)+".*")
-	if err != nil {
-		return "", fmt.Errorf("place %s: %w", src, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = io.Copy(tmp, in)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o755)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dst)
-	}
-	if err != nil {
-		return "", fmt.Errorf("place %s in %s: %w", src, dst, err)
-	}
-	return dst, nil
 }
 
 // Name implements engine.Runtime.
@@ -310,7 +290,7 @@ func (r *Runtime) writeFiles(ctx context.Context, id, name string) (functionFile
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return functionFiles{}, err
 	}
-	files := functionFiles{Hosts: filepath.Join(dir, "hosts"), ResolvConf: filepath.Join(dir, "resolv.conf"), JoinStderr: r.cfg.JoinStderr}
+	files := functionFiles{Hosts: filepath.Join(dir, "hosts"), ResolvConf: filepath.Join(dir, "resolv.conf"), JoinStderr: r.cfg.JoinStderr, Sandboxinit: r.cfg.Sandboxinit}
 	if err := os.WriteFile(files.Hosts, []byte(hostsFile(name, entries)), 0o644); err != nil {
 		return functionFiles{}, err
 	}

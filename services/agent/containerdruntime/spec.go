@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/identifiers"
 	"github.com/containerd/containerd/v2/pkg/oci"
@@ -20,6 +21,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/esb-dev/esb/services/agent/engine"
+	"github.com/esb-dev/esb/services/agent/sandbox"
 )
 
 // Labels the runtime keeps on its own containers, beside the caller's.
@@ -102,6 +104,9 @@ type functionFiles struct {
 	Hosts      string
 	ResolvConf string
 	JoinStderr string // the joinstderr command; empty: the process starts as is
+	// Sandboxinit is the sandboxinit command, required for a spec with a
+	// Sandbox.
+	Sandboxinit string
 }
 
 // joinStderrPath is where a function container sees joinstderr.
@@ -132,6 +137,15 @@ func functionSpecOpts(spec engine.Spec, img ocispec.ImageConfig, files functionF
 		cwd = "/"
 	}
 	args := processArgs(img.Entrypoint, img.Cmd, spec.Cmd)
+	if spec.Sandbox != nil {
+		if files.Sandboxinit == "" {
+			return nil, fmt.Errorf("sandbox requested but the runtime has no sandboxinit")
+		}
+		// sandboxinit starts as root and becomes the Lambda user itself.
+		args = spec.Sandbox.Command(img.Entrypoint, img.Cmd, spec.Cmd)
+		uid, gid = 0, 0
+	}
+	// joinstderr first: sandboxinit's own refusals then reach the log too.
 	if files.JoinStderr != "" && len(args) > 0 {
 		args = append([]string{joinStderrPath}, args...)
 	}
@@ -151,6 +165,24 @@ func functionSpecOpts(spec engine.Spec, img ocispec.ImageConfig, files functionF
 		if m.src != "" {
 			mounts = append(mounts, specs.Mount{Source: m.src, Destination: m.dst, Type: "bind", Options: []string{"rbind", "ro"}})
 		}
+	}
+	if sb := spec.Sandbox; sb != nil {
+		mounts = append(mounts,
+			specs.Mount{Source: files.Sandboxinit, Destination: sandbox.Path, Type: "bind", Options: []string{"rbind", "ro"}},
+			specs.Mount{Source: "tmpfs", Destination: "/tmp", Type: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777", fmt.Sprintf("size=%d", sb.TmpBytes)}})
+		caps := make([]string, 0, len(sandbox.Capabilities))
+		for _, c := range sandbox.Capabilities {
+			caps = append(caps, "CAP_"+c)
+		}
+		opts = append(opts,
+			oci.WithRootFSReadonly(),
+			oci.WithCapabilities(caps),
+			oci.WithNoNewPrivileges,
+			oci.WithPidsLimit(sb.Pids),
+			oci.WithCPUShares(sb.CPUShares),
+			// After the capabilities: the profile allows what they allow.
+			seccomp.WithDefaultProfile(),
+		)
 	}
 	if len(mounts) > 0 {
 		opts = append(opts, oci.WithMounts(mounts))

@@ -3,7 +3,6 @@ package containerdruntime
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/services/agent/engine"
+	"github.com/esb-dev/esb/services/agent/sandbox"
 )
 
 func TestProcessArgs(t *testing.T) {
@@ -155,6 +155,35 @@ func TestFunctionSpecOpts(t *testing.T) {
 	assert.Equal(t, specs.User{}, s.Process.User)
 	assert.Nil(t, s.Linux.Resources, "no memory limit asked")
 	assert.Empty(t, s.Mounts)
+}
+
+func TestFunctionSpecOptsSandbox(t *testing.T) {
+	sb := &engine.Sandbox{
+		Policy:   sandbox.Policy{UID: sandbox.LambdaUID, GID: sandbox.LambdaGID, Allow: []string{"10.88.0.1:9001"}, Egress: true},
+		TmpBytes: 512 << 20, Pids: 1024, CPUShares: 148,
+	}
+	spec := engine.Spec{Name: "fn", Cmd: []string{"app.handler"}, Sandbox: sb}
+	img := ocispec.ImageConfig{Entrypoint: []string{"/lambda-entrypoint.sh"}, Cmd: []string{"image.default"}, User: "1000"}
+	files := functionFiles{JoinStderr: "/data/bin/joinstderr", Sandboxinit: "/data/bin/sandboxinit"}
+	opts, err := functionSpecOpts(spec, img, files)
+	require.NoError(t, err)
+	s := &oci.Spec{Process: &specs.Process{}, Linux: &specs.Linux{}}
+	require.NoError(t, oci.ApplyOpts(context.Background(), nil, &containers.Container{ID: spec.Name}, s, opts...))
+
+	want := append([]string{"/.esb/joinstderr"}, sb.Policy.Args()...)
+	assert.Equal(t, append(want, "/lambda-entrypoint.sh", "app.handler"), s.Process.Args)
+	assert.Equal(t, specs.User{}, s.Process.User, "sandboxinit starts as root and drops to the Lambda user")
+	assert.Equal(t, []string{"CAP_NET_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"}, s.Process.Capabilities.Bounding)
+	assert.True(t, s.Process.NoNewPrivileges)
+	assert.True(t, s.Root.Readonly)
+	assert.Equal(t, int64(1024), *s.Linux.Resources.Pids.Limit)
+	assert.Equal(t, uint64(148), *s.Linux.Resources.CPU.Shares)
+	require.NotNil(t, s.Linux.Seccomp, "the default seccomp profile")
+	assert.Contains(t, s.Mounts, specs.Mount{Source: "/data/bin/sandboxinit", Destination: sandbox.Path, Type: "bind", Options: []string{"rbind", "ro"}})
+	assert.Contains(t, s.Mounts, specs.Mount{Source: "tmpfs", Destination: "/tmp", Type: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777", "size=536870912"}})
+
+	_, err = functionSpecOpts(spec, img, functionFiles{})
+	assert.ErrorContains(t, err, "no sandboxinit", "a sandbox is never silently skipped")
 }
 
 func TestParseUser(t *testing.T) {
@@ -321,42 +350,4 @@ func (s *signalWriter) Write(p []byte) (int, error) {
 		s.wrote <- struct{}{}
 	}
 	return len(p), nil
-}
-
-func TestPlaceExecutable(t *testing.T) {
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src")
-	require.NoError(t, os.WriteFile(src, []byte("v1"), 0o600))
-	dst := filepath.Join(dir, "data", "bin", "joinstderr")
-
-	got, err := placeExecutable(src, dst)
-	require.NoError(t, err)
-	assert.Equal(t, dst, got)
-	b, err := os.ReadFile(dst)
-	require.NoError(t, err)
-	assert.Equal(t, "v1", string(b))
-	fi, err := os.Stat(dst)
-	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o755), fi.Mode().Perm(), "function users need not be root")
-
-	// A new agent replaces the copy; one a container still has open (or
-	// mounted) keeps its old content.
-	old, err := os.Open(dst)
-	require.NoError(t, err)
-	defer old.Close()
-	require.NoError(t, os.WriteFile(src, []byte("v2"), 0o600))
-	_, err = placeExecutable(src, dst)
-	require.NoError(t, err)
-	b, err = os.ReadFile(dst)
-	require.NoError(t, err)
-	assert.Equal(t, "v2", string(b))
-	b, err = io.ReadAll(old)
-	require.NoError(t, err)
-	assert.Equal(t, "v1", string(b))
-	entries, err := os.ReadDir(filepath.Dir(dst))
-	require.NoError(t, err)
-	assert.Len(t, entries, 1, "no temporary file left")
-
-	_, err = placeExecutable(filepath.Join(dir, "missing"), dst)
-	assert.ErrorContains(t, err, "missing")
 }

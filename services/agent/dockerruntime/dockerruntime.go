@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -14,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
@@ -21,6 +23,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/esb-dev/esb/services/agent/engine"
+	"github.com/esb-dev/esb/services/agent/sandbox"
 )
 
 // API is the part of the Docker client the runtime uses; *client.Client
@@ -44,20 +47,31 @@ type API interface {
 type Runtime struct {
 	api     API
 	network string
+	// sandboxVolume is the Docker volume holding sandboxinit, mounted
+	// read-only at sandbox.Path's directory of every sandboxed container.
+	sandboxVolume string
+}
+
+// Options are optional settings; the zero value runs no sandbox.
+type Options struct {
+	// SandboxVolume names the volume that holds the sandboxinit command
+	// (the agent copies it there at start); required to create a container
+	// whose Spec has a Sandbox.
+	SandboxVolume string
 }
 
 var _ engine.Runtime = (*Runtime)(nil)
 
 // New checks that the engine answers and that network exists, so a wrong
 // NETWORK fails the agent at startup rather than at the first cold start.
-func New(ctx context.Context, api API, networkName string) (*Runtime, error) {
+func New(ctx context.Context, api API, networkName string, opts Options) (*Runtime, error) {
 	if _, err := api.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("docker engine: %w", err)
 	}
 	if _, err := api.NetworkInspect(ctx, networkName, network.InspectOptions{}); err != nil {
 		return nil, fmt.Errorf("docker network %s: %w", networkName, err)
 	}
-	return &Runtime{api: api, network: networkName}, nil
+	return &Runtime{api: api, network: networkName, sandboxVolume: opts.SandboxVolume}, nil
 }
 
 // Name implements engine.Runtime.
@@ -117,12 +131,51 @@ func (r *Runtime) Create(ctx context.Context, spec engine.Spec) (string, error) 
 			Config: map[string]string{"max-size": "10m", "max-file": "3"},
 		},
 	}
+	if spec.Sandbox != nil {
+		if err := r.seal(ctx, spec, cfg, host); err != nil {
+			return "", err
+		}
+	}
 	nets := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{r.network: {}}}
 	resp, err := r.api.ContainerCreate(ctx, cfg, host, nets, nil, spec.Name)
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", spec.Name, notFound(err))
 	}
 	return resp.ID, nil
+}
+
+// seal applies spec.Sandbox to a container's settings. The entrypoint is
+// replaced by sandboxinit's command line, which ends with the image's own
+// entrypoint and cmd: that needs the image's config.
+func (r *Runtime) seal(ctx context.Context, spec engine.Spec, cfg *container.Config, host *container.HostConfig) error {
+	if r.sandboxVolume == "" {
+		return fmt.Errorf("create container %s: sandbox requested but the runtime has no sandbox volume", spec.Name)
+	}
+	img, err := r.api.ImageInspect(ctx, spec.Image)
+	if err != nil {
+		return fmt.Errorf("create container %s: inspect image %s: %w", spec.Name, spec.Image, notFound(err))
+	}
+	var entrypoint, imageCmd []string
+	if img.Config != nil {
+		entrypoint, imageCmd = img.Config.Entrypoint, img.Config.Cmd
+	}
+	sb := spec.Sandbox
+	// An entrypoint given at create drops the image's CMD: pass it on.
+	cfg.Entrypoint = append(sb.Policy.Args(), entrypoint...)
+	if len(cfg.Cmd) == 0 {
+		cfg.Cmd = imageCmd
+	}
+	// sandboxinit starts as root and becomes the Lambda user itself.
+	cfg.User = "0:0"
+	host.ReadonlyRootfs = true
+	host.Tmpfs = map[string]string{"/tmp": fmt.Sprintf("rw,nosuid,nodev,mode=1777,size=%d", sb.TmpBytes)}
+	host.CapDrop = []string{"ALL"}
+	host.CapAdd = sandbox.Capabilities
+	host.SecurityOpt = []string{"no-new-privileges:true"}
+	host.Resources.PidsLimit = &sb.Pids
+	host.Resources.CPUShares = int64(sb.CPUShares)
+	host.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: r.sandboxVolume, Target: path.Dir(sandbox.Path), ReadOnly: true}}
+	return nil
 }
 
 // Start implements engine.Runtime.

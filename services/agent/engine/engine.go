@@ -10,6 +10,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/esb-dev/esb/services/agent/sandbox"
 )
 
 // ErrNotFound is returned, wrapped, when an image or container does not exist.
@@ -44,6 +46,32 @@ type Spec struct {
 	Env         []string // KEY=value
 	Labels      map[string]string
 	MemoryBytes int64
+	// Sandbox seals the container as Lambda runs functions; nil runs the
+	// image as it is (the runtimes' own tests).
+	Sandbox *Sandbox
+}
+
+// Sandbox is how a function container is confined. The runtime starts
+// sandboxinit (at sandbox.Path) in front of the image's entrypoint with
+// Policy's arguments, as root holding only sandbox.Capabilities, which
+// sandboxinit drops; the root filesystem is read-only and /tmp a tmpfs.
+type Sandbox struct {
+	Policy    sandbox.Policy
+	TmpBytes  int64  // size of the /tmp tmpfs
+	Pids      int64  // processes and threads
+	CPUShares uint64 // relative CPU weight (Docker's --cpu-shares scale, 1024 = one default container)
+}
+
+// Command is what the container executes: sandboxinit and its policy,
+// then the image's entrypoint and cmd (cmd replacing the image's CMD when
+// given, as Docker does).
+func (s *Sandbox) Command(entrypoint, imageCmd, cmd []string) []string {
+	if len(cmd) == 0 {
+		cmd = imageCmd
+	}
+	out := s.Policy.Args()
+	out = append(out, entrypoint...)
+	return append(out, cmd...)
 }
 
 // Container is a container as observed in the runtime.

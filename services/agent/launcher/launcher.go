@@ -65,13 +65,24 @@ type Platform struct {
 	LambdaEndpoint string
 }
 
-// Config is what a Launcher needs; every field is required.
+// Config is what a Launcher needs; every field is required but Sandbox.
 type Config struct {
 	Brand        string
 	Env          string
 	PullPolicy   PullPolicy
 	StartTimeout time.Duration
 	Platform     Platform
+	// Sandbox seals every function container (see package sandbox); nil
+	// runs images as they are, which only the launcher's own tests do.
+	Sandbox *Sandbox
+}
+
+// Sandbox is the operator's part of the function sandbox.
+type Sandbox struct {
+	// Egress lets functions reach public addresses, as on Lambda
+	// (ESB_FUNCTION_EGRESS=all); false leaves them only the env's data
+	// endpoints and their Runtime API.
+	Egress bool
 }
 
 // Options are optional collaborators; the zero value follows no logs and
@@ -157,6 +168,7 @@ func (l *Launcher) Start(ctx context.Context, spec agentapi.FunctionSpec) (Insta
 		Env:         env,
 		Labels:      cc.labels,
 		MemoryBytes: int64(cc.memoryMB) << 20,
+		Sandbox:     cc.sandbox,
 	})
 	if err != nil {
 		// The engine may have created it even so (the answer was lost to

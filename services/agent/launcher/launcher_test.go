@@ -16,6 +16,7 @@ import (
 	"github.com/esb-dev/esb/services/agent/engine"
 	"github.com/esb-dev/esb/services/agent/engine/enginetest"
 	"github.com/esb-dev/esb/services/agent/fnlogs"
+	"github.com/esb-dev/esb/services/agent/sandbox"
 )
 
 const image = "127.0.0.1:5010/esb-dev/hello:latest"
@@ -52,6 +53,7 @@ func helloSpec(dgst string) agentapi.FunctionSpec {
 			"AWS_REGION":               "ap-northeast-1", // function values win over platform ones
 			"AWS_LAMBDA_FUNCTION_NAME": "spoofed",        // but not over reserved ones
 			"_HANDLER":                 "spoofed",
+			"AWS_SECRET_ACCESS_KEY":    "spoofed",
 		},
 	}}
 }
@@ -402,4 +404,47 @@ func TestRemoveKeepsTheOutput(t *testing.T) {
 	}
 	assert.Equal(t, []any{"booted", "last words"}, got)
 	assert.Contains(t, fake.Removed(), inst.ID)
+}
+
+func TestSandbox(t *testing.T) {
+	fake := enginetest.New()
+	fake.NotReady = func(engine.Spec) bool { return true }
+	p := platform
+	p.RuntimeAPI = "gateway:9001"
+	p.DynamoDBEndpoint = "https://dynamodb.example"
+	p.LambdaEndpoint = "http://gateway:8080"
+	newSealed := func(egress bool) *Launcher {
+		return New(fake, Config{Brand: "esb", Env: "dev", PullPolicy: PullIfNotPresent, StartTimeout: 200 * time.Millisecond, Platform: p,
+			Sandbox: &Sandbox{Egress: egress}}, Options{Dial: fake.Dial})
+	}
+	l := newSealed(true)
+	inst, err := l.Start(t.Context(), helloSpec(""))
+	require.NoError(t, err)
+	spec, ok := fake.Spec(inst.ID)
+	require.True(t, ok)
+	require.NotNil(t, spec.Sandbox)
+	assert.Equal(t, sandbox.Policy{
+		UID: sandbox.LambdaUID, GID: sandbox.LambdaGID,
+		Allow:  []string{"gateway:9001", "s3-storage:7070", "dynamodb.example:443", "messaging:4566", "gateway:8080"},
+		Egress: true,
+	}, spec.Sandbox.Policy)
+	assert.Equal(t, int64(512<<20), spec.Sandbox.TmpBytes)
+	assert.Equal(t, int64(1024), spec.Sandbox.Pids)
+	assert.Equal(t, uint64(256*1024/1769), spec.Sandbox.CPUShares, "CPU weight follows memory as on Lambda")
+
+	big := helloSpec("")
+	big.Function.MemorySize = 1769
+	assert.Equal(t, uint64(1024), l.containerConfig(big).sandbox.CPUShares, "1,769 MB is one vCPU")
+	big.Function.EphemeralStorage = 2048
+	assert.Equal(t, int64(2048<<20), l.containerConfig(big).sandbox.TmpBytes, "EphemeralStorage sizes /tmp")
+	small := helloSpec("")
+	small.Function.MemorySize = 1
+	assert.Equal(t, uint64(2), l.containerConfig(small).sandbox.CPUShares, "Docker's minimum weight")
+
+	unsealed := New(fake, Config{Brand: "esb", Env: "dev", PullPolicy: PullIfNotPresent, Platform: p}, Options{Dial: fake.Dial})
+	assert.Nil(t, unsealed.containerConfig(helloSpec("")).sandbox)
+	assert.NotEqual(t, unsealed.Identity(helloSpec("")).Config, l.Identity(helloSpec("")).Config,
+		"an agent that starts sealing retires the unsealed containers it adopts")
+	assert.NotEqual(t, newSealed(false).Identity(helloSpec("")).Config, l.Identity(helloSpec("")).Config,
+		"changing egress retires the containers of the other setting")
 }

@@ -40,6 +40,9 @@ type Options struct {
 	// answers new ones Unavailable: a graceful shutdown waits for running
 	// requests, and a watch of a healthy container would never end.
 	Polls context.Context
+	// Token, when set, is required (Authorization: Bearer) on every call
+	// but /v1/health; a call without it gets 401 and is logged.
+	Token string
 }
 
 type server struct {
@@ -62,7 +65,19 @@ func New(p Pool, opts Options) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, agentapi.CodeNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
 	})
-	return mux
+	if opts.Token == "" {
+		return mux
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Health stays open: the container's healthcheck has no token,
+		// and it reveals the runtime's name alone.
+		if r.URL.Path != "/v1/health" && !agentapi.Authorized(r, opts.Token) {
+			opts.Logger.Warn("unauthenticated agent call refused", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+			writeError(w, http.StatusUnauthorized, agentapi.CodeUnauthorized, "the env's agent token is required")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 func (s *server) setDesired(w http.ResponseWriter, r *http.Request) {

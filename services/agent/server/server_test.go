@@ -7,8 +7,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -344,4 +347,30 @@ func TestWaitExitEndsAtShutdown(t *testing.T) {
 		t.Fatal("the watch outlived the shutdown")
 	}
 	assert.NotEmpty(t, fake.Running(), "the container runs on")
+}
+
+// With a token, every call but health needs it: 401 otherwise, logged.
+func TestToken(t *testing.T) {
+	fake := enginetest.New()
+	l := launcher.New(fake, launcher.Config{Brand: "esb", Env: "test", PullPolicy: launcher.PullIfNotPresent, StartTimeout: time.Second},
+		launcher.Options{Dial: fake.Dial})
+	p := pool.New(t.Context(), l, pool.Options{})
+	var logged strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logged, nil))
+	srv := httptest.NewServer(New(p, Options{Token: "s3cret", Logger: logger}))
+	t.Cleanup(func() { srv.Close(); p.Close() })
+
+	anon := &agentapi.Client{BaseURL: srv.URL}
+	_, err := anon.Health(t.Context())
+	require.NoError(t, err, "health stays open for the healthcheck")
+	_, err = anon.Acquire(t.Context(), spec("Hello", "1"))
+	assert.True(t, agentapi.IsCode(err, agentapi.CodeUnauthorized), "%v", err)
+	assert.Contains(t, logged.String(), "unauthenticated agent call refused")
+	assert.Empty(t, fake.Creates(), "nothing started for an unauthenticated call")
+
+	path := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(path, []byte("s3cret\n"), 0o644))
+	authed := &agentapi.Client{BaseURL: srv.URL, Token: &agentapi.TokenFile{Path: path}}
+	_, err = authed.Acquire(t.Context(), spec("Hello", "1"))
+	require.NoError(t, err)
 }

@@ -1,0 +1,136 @@
+"""The sandbox probe: reports what this function can reach and do.
+
+Event: {"targets": {"label": "host:port" or "udp:host:port", ...},
+"fill_tmp": bool, "fork_bomb": bool}. Reachability results: open (TCP),
+sent (UDP), refused-by-sandbox (EPERM: the container's own rules dropped the
+packet, as a UDP send learns at once), timeout (a TCP connect whose SYN was
+dropped: what Lambda answers for an address it does not route either),
+no-such-host, connection-refused, or another errno name."""
+
+import errno
+import os
+import signal
+import socket
+import time
+
+
+def connect(target, timeout=2.0):
+    host, port = target.rsplit(":", 1)
+    try:
+        infos = socket.getaddrinfo(host, int(port), socket.AF_INET, socket.SOCK_STREAM)
+    except socket.gaierror:
+        return "no-such-host"
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(infos[0][4])
+        return "open"
+    except PermissionError:
+        return "refused-by-sandbox"
+    except ConnectionRefusedError:
+        return "connection-refused"
+    except socket.timeout:
+        return "timeout"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e))
+    finally:
+        s.close()
+
+
+def send_udp(target):
+    """Sends one datagram: the sandbox's drop answers a send with EPERM at
+    once, where a TCP connect would only time out (as on Lambda)."""
+    host, port = target.rsplit(":", 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.sendto(b"probe", (host, int(port)))
+        return "sent"
+    except PermissionError:
+        return "refused-by-sandbox"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e))
+    finally:
+        s.close()
+
+
+def write(path):
+    try:
+        with open(path, "w") as f:
+            f.write("x")
+        os.remove(path)
+        return "written"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e))
+
+
+def status():
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("CapEff", "CapPrm", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"):
+                out[key] = value.strip()
+    return out
+
+
+def raw_socket():
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP).close()
+        return "opened"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e))
+
+
+def fill_tmp():
+    """Writes 1 MB chunks to /tmp until it is full (or 1 GB)."""
+    path, chunk, written = "/tmp/fill", b"\0" * (1 << 20), 0
+    try:
+        with open(path, "wb") as f:
+            while written < 1024:
+                f.write(chunk)
+                f.flush()
+                written += 1
+        result = "no limit"
+    except OSError as e:
+        result = errno.errorcode.get(e.errno, str(e))
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+    return {"mb": written, "stopped_by": result}
+
+
+def fork_bomb():
+    """Starts processes until the kernel refuses one, then kills them."""
+    pids, result, began = [], "no limit", time.monotonic()
+    try:
+        while len(pids) < 5000:
+            pids.append(os.posix_spawn("/bin/sleep", ["sleep", "60"], os.environ))
+    except OSError as e:
+        result = errno.errorcode.get(e.errno, str(e))
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    return {"started": len(pids), "stopped_by": result, "seconds": round(time.monotonic() - began, 2)}
+
+
+def handler(event, context):
+    st = os.statvfs("/tmp")
+    out = {
+        "uid": os.getuid(),
+        "gid": os.getgid(),
+        "euid": os.geteuid(),
+        "status": status(),
+        "raw_socket": raw_socket(),
+        "write_root": write("/probe"),
+        "write_task": write("/var/task/probe"),
+        "write_tmp": write("/tmp/probe"),
+        "tmp_mb": st.f_blocks * st.f_frsize // (1 << 20),
+        "reach": {label: send_udp(t[4:]) if t.startswith("udp:") else connect(t)
+                  for label, t in event.get("targets", {}).items()},
+    }
+    if event.get("fill_tmp"):
+        out["fill_tmp"] = fill_tmp()
+    if event.get("fork_bomb"):
+        out["fork_bomb"] = fork_bomb()
+    return out

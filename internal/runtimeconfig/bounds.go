@@ -1,0 +1,59 @@
+package runtimeconfig
+
+import (
+	"regexp"
+	"sort"
+)
+
+// Lambda's own bounds. A functions.yml outside them was not written by
+// `esb deploy` (whose SAM parser applies the same limits with the
+// template's lines): it is refused whole, and the gateway keeps its last
+// good config.
+const (
+	maxFunctionNameLen = 64
+	minMemoryMB        = 128
+	maxMemoryMB        = 10240
+	maxTimeoutSec      = 900
+	minEphemeralMB     = 512
+	maxEphemeralMB     = 10240
+	// maxEnvironmentBytes is Lambda's limit on a function's variables, all
+	// names and values together.
+	maxEnvironmentBytes = 4096
+)
+
+var (
+	functionName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	envName      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// boundFunction checks a function's name and values against Lambda's
+// bounds: they end up in container names, an env file and resource limits.
+func boundFunction(p *problems, at fieldPath, name string, fn Function) {
+	if name != "" && (len(name) > maxFunctionNameLen || !functionName.MatchString(name)) {
+		p.add(at, "function name %q: want 1 to %d letters, digits, '-' or '_'", name, maxFunctionNameLen)
+	}
+	if fn.MemorySize > 0 && (fn.MemorySize < minMemoryMB || fn.MemorySize > maxMemoryMB) {
+		p.add(at.with("memory_size"), "must be %d to %d MB, got %d", minMemoryMB, maxMemoryMB, fn.MemorySize)
+	}
+	if fn.EphemeralStorage != 0 && (fn.EphemeralStorage < minEphemeralMB || fn.EphemeralStorage > maxEphemeralMB) {
+		p.add(at.with("ephemeral_storage"), "must be %d to %d MB, got %d", minEphemeralMB, maxEphemeralMB, fn.EphemeralStorage)
+	}
+	if fn.Timeout > maxTimeoutSec {
+		p.add(at.with("timeout"), "must be at most %d seconds, got %d", maxTimeoutSec, fn.Timeout)
+	}
+	keys := make([]string, 0, len(fn.Environment))
+	size := 0
+	for k, v := range fn.Environment {
+		keys = append(keys, k)
+		size += len(k) + len(v)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !envName.MatchString(k) {
+			p.add(at.with("environment", k), "variable name %q: want a letter or '_', then letters, digits or '_'", k)
+		}
+	}
+	if size > maxEnvironmentBytes {
+		p.add(at.with("environment"), "variables take %d bytes, more than Lambda's %d", size, maxEnvironmentBytes)
+	}
+}
