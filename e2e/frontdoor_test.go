@@ -38,8 +38,8 @@ func TestFrontDoorAuth(t *testing.T) {
 		offset int
 		mode   string
 	}{
-		{"fd-docker", 1700, "docker"},
-		{"fd-ctrd", 1800, "containerd"},
+		{"fd-docker", 1800, "docker"},
+		{"fd-ctrd", 2000, "containerd"},
 	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)

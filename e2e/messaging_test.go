@@ -32,8 +32,8 @@ func TestMessaging(t *testing.T) {
 		offset int
 		mode   string
 	}{
-		{"msg-docker", 1700, "docker"},
-		{"msg-ctrd", 1800, "containerd"},
+		{"msg-docker", 1400, "docker"},
+		{"msg-ctrd", 1900, "containerd"},
 	}
 	stacks := map[string]*stack{}
 	for _, e := range envs {

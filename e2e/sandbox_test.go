@@ -39,8 +39,8 @@ func TestSandbox(t *testing.T) {
 		offset int
 		mode   string
 	}{
-		{"sandbox-d", 1600, "docker"},
-		{"sandbox-c", 1700, "containerd"},
+		{"sandbox-d", 500, "docker"},
+		{"sandbox-c", 600, "containerd"},
 	}
 	for _, e := range envs {
 		t.Run(e.mode, func(t *testing.T) {

@@ -114,12 +114,33 @@ func shifted(t testing.TB, name string, portOffset int) (string, int) {
 	return fmt.Sprintf("%s-s%d", name, shift/100), portOffset + shift
 }
 
+// runBlocks are the port blocks the envs of this test process use.
+var runBlocks = struct {
+	sync.Mutex
+	owner map[int]string
+}{owner: map[int]string{}}
+
 // claimPorts holds the env's port block (its offset) on this machine until
 // the test and its teardown are done. A second e2e run beside this one
 // (another checkout, `just bench-e2e`) waits for it instead of taking the
 // env down under it: an env starts by removing whatever runs on its ports.
 func claimPorts(t testing.TB, dir string, offset int) {
 	t.Helper()
+	// Two envs of this run on one block would wait on each other while
+	// holding -parallel slots: a deadlock, not a wait. Each env needs its
+	// own offset.
+	runBlocks.Lock()
+	if other, taken := runBlocks.owner[offset]; taken {
+		runBlocks.Unlock()
+		t.Fatalf("port block %d is already used by %s in this run: give each env its own offset", offset, other)
+	}
+	runBlocks.owner[offset] = t.Name()
+	runBlocks.Unlock()
+	t.Cleanup(func() {
+		runBlocks.Lock()
+		delete(runBlocks.owner, offset)
+		runBlocks.Unlock()
+	})
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	lock := flock.New(filepath.Join(dir, fmt.Sprintf("ports-%d.lock", offset)))
 	ok, err := lock.TryLock()
