@@ -24,7 +24,10 @@ type config struct {
 	Runtime    string
 	LogsURL    string
 	Platform   launcher.Platform
-	Sandbox    launcher.Sandbox
+	// Sandbox seals every function container. Configuration from the
+	// environment always sets it; only tests of the pool's mechanics on a
+	// runtime without a sandbox volume leave it nil.
+	Sandbox *launcher.Sandbox
 	// Sandboxinit is the sandboxinit command in the agent's image; every
 	// function container starts behind it.
 	Sandboxinit string
@@ -98,6 +101,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("IMAGE_PULL_POLICY: %w", err))
 	}
 	cfg.PullPolicy = policy
+	cfg.Sandbox = &launcher.Sandbox{}
 	switch v := get("FUNCTION_EGRESS", "all"); v {
 	case "all":
 		cfg.Sandbox.Egress = true

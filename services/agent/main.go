@@ -158,7 +158,7 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 		PullPolicy:   cfg.PullPolicy,
 		StartTimeout: cfg.StartTimeout,
 		Platform:     cfg.Platform,
-		Sandbox:      &cfg.Sandbox,
+		Sandbox:      cfg.Sandbox,
 	}, launcher.Options{Logs: logs, Logger: logger})
 	p := pool.New(context.WithoutCancel(ctx), l, pool.Options{Logger: logger})
 	defer func() {
@@ -199,7 +199,7 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 	}
 	srv.RegisterOnShutdown(endPolls)
 	logger.Info("agent serving", "listen", ln.Addr().String(), "runtime", rt.Name(), "brand", cfg.Brand, "env", cfg.Env,
-		"network", cfg.Network, "egress", cfg.Sandbox.Egress, "pull_policy", string(cfg.PullPolicy), "logs", cfg.LogsURL != "")
+		"network", cfg.Network, "sealed", cfg.Sandbox != nil, "egress", cfg.Sandbox != nil && cfg.Sandbox.Egress, "pull_policy", string(cfg.PullPolicy), "logs", cfg.LogsURL != "")
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.Run(gctx, cfg.ReapInterval) })
 	g.Go(func() error {
