@@ -11,8 +11,9 @@ import (
 )
 
 // TestGoServiceDockerfilesCopyTheirPackages: each Go service's Dockerfile
-// copies only the repository packages it builds from, so a new import of
-// an internal package must come with a COPY line. Without this test the
+// copies the repository packages it builds from (all of internal/ and its
+// own service directory), so an import of another service's package must
+// come with a COPY line. Without this test the
 // miss shows only when compose builds the image, deep in the e2e suite
 // (the events image once failed every e2e env that way).
 func TestGoServiceDockerfilesCopyTheirPackages(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/services/agent/launcher"
 )
@@ -80,7 +81,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Runtime: get("CONTAINER_RUNTIME", "docker"),
 		LogsURL: getenv("LOGS_URL"),
 		Platform: launcher.Platform{
-			Region:           get("AWS_REGION", "us-east-1"),
+			Region:           get("AWS_REGION", awsid.DefaultRegion),
 			AccessKeyID:      get("FUNCTION_AWS_ACCESS_KEY_ID", "esb"),
 			SecretAccessKey:  get("FUNCTION_AWS_SECRET_ACCESS_KEY", "esb-local-secret"),
 			S3Endpoint:       get("S3_ENDPOINT", "http://s3-storage:7070"),

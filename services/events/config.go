@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/duration"
 )
 
@@ -53,7 +54,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		GatewayURL: strings.TrimSuffix(get("GATEWAY_URL", "http://gateway:8080"), "/"),
 		LogsURL:    get("LOGS_URL", ""),
 		Env:        get("ESB_ENV", ""),
-		Region:     get("AWS_REGION", "us-east-1"),
+		Region:     get("AWS_REGION", awsid.DefaultRegion),
 		AccountID:  get("ACCOUNT_ID", "123456789012"),
 
 		SQSEndpoint:     strings.TrimSuffix(get("SQS_ENDPOINT", "http://messaging:4566"), "/"),

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/duration"
 	"github.com/esb-dev/esb/services/gateway/configwatch"
 )
@@ -57,8 +58,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		EventsURL:      get("EVENTS_URL", ""),
 		Listen:         get("LISTEN", ":8080"),
 		Env:            get("ESB_ENV", ""),
-		Region:         get("AWS_REGION", "us-east-1"),
-		AccountID:      get("ACCOUNT_ID", "123456789012"),
+		Region:         get("AWS_REGION", awsid.DefaultRegion),
+		AccountID:      get("ACCOUNT_ID", awsid.DefaultAccountID),
 
 		RuntimeAPIListen: get("RUNTIME_API_LISTEN", ""),
 	}

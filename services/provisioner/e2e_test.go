@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
@@ -79,7 +80,7 @@ func TestProvisionerAgainstRealServices(t *testing.T) {
 	db, s3c := provision.NewClients(provision.Endpoints{
 		DynamoDB:        "http://" + s.published(t, "database", 8000),
 		S3:              "http://" + s.published(t, "s3-storage", 7070),
-		Region:          provision.DefaultRegion,
+		Region:          awsid.DefaultRegion,
 		AccessKeyID:     s.accessKeyID,
 		SecretAccessKey: s.secretAccessKey,
 	})

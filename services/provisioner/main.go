@@ -31,6 +31,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/provisioner/provision"
 )
@@ -58,7 +59,7 @@ func configFromEnv(getenv func(string) string) config {
 			S3:              or("S3_ENDPOINT", "http://s3-storage:7070"),
 			SQS:             or("SQS_ENDPOINT", "http://messaging:4566"),
 			SNS:             or("SNS_ENDPOINT", "http://messaging:4566"),
-			Region:          or("AWS_REGION", provision.DefaultRegion),
+			Region:          or("AWS_REGION", awsid.DefaultRegion),
 			AccessKeyID:     or("AWS_ACCESS_KEY_ID", "esb"),
 			SecretAccessKey: or("AWS_SECRET_ACCESS_KEY", "esb-local-secret"),
 		},

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/events/lambdaclient"
 	"github.com/esb-dev/esb/services/events/queue"
@@ -86,10 +87,10 @@ type Dispatcher struct {
 // New returns a Dispatcher; Run starts it.
 func New(store *queue.Store, fns Functions, inv Invoker, opts Options) *Dispatcher {
 	if opts.Region == "" {
-		opts.Region = "us-east-1"
+		opts.Region = awsid.DefaultRegion
 	}
 	if opts.AccountID == "" {
-		opts.AccountID = "123456789012"
+		opts.AccountID = awsid.DefaultAccountID
 	}
 	if opts.RetryBackoff <= 0 {
 		opts.RetryBackoff = DefaultRetryBackoff

@@ -51,10 +51,10 @@ type Scheduler struct {
 // New returns a Scheduler; Run starts it.
 func New(store *queue.Store, cfg Config, opts Options) *Scheduler {
 	if opts.Region == "" {
-		opts.Region = "us-east-1"
+		opts.Region = awsid.DefaultRegion
 	}
 	if opts.AccountID == "" {
-		opts.AccountID = "123456789012"
+		opts.AccountID = awsid.DefaultAccountID
 	}
 	if opts.Grace <= 0 {
 		opts.Grace = DefaultGrace

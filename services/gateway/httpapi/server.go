@@ -30,9 +30,7 @@ import (
 
 // Defaults for the zero values of Options.
 const (
-	DefaultRegion    = "us-east-1"
-	DefaultAccountID = "123456789012"
-	DefaultMaxAsync  = 1000
+	DefaultMaxAsync = 1000
 )
 
 // Generations gives the live config generation.
@@ -52,8 +50,8 @@ type AsyncQueue interface {
 
 // Options tunes a Server. The zero value is ready to use.
 type Options struct {
-	Region    string // DefaultRegion when empty
-	AccountID string // DefaultAccountID when empty
+	Region    string // awsid.DefaultRegion when empty
+	AccountID string // awsid.DefaultAccountID when empty
 	Env       string // ESB_ENV, for logs and the API id
 	APIID     string // apigateway.APIID(Env) when empty
 	// MaxBodyBytes bounds request bodies on both paths;
@@ -95,10 +93,10 @@ type Server struct {
 // access log writer; cancel it only after Wait, or they are cut short.
 func New(ctx context.Context, gens Generations, inv Invoker, opts Options) *Server {
 	if opts.Region == "" {
-		opts.Region = DefaultRegion
+		opts.Region = awsid.DefaultRegion
 	}
 	if opts.AccountID == "" {
-		opts.AccountID = DefaultAccountID
+		opts.AccountID = awsid.DefaultAccountID
 	}
 	if opts.APIID == "" {
 		opts.APIID = apigateway.APIID(opts.Env)

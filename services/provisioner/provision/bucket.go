@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 )
 
@@ -34,7 +35,7 @@ func (p *Provisioner) ensureBucket(ctx context.Context, b runtimeconfig.S3Bucket
 	in := &s3.CreateBucketInput{Bucket: aws.String(b.BucketName)}
 	// us-east-1 is S3's default location and must not be named: AWS
 	// rejects a LocationConstraint of us-east-1.
-	if p.opts.Region != DefaultRegion {
+	if p.opts.Region != awsid.DefaultRegion {
 		in.CreateBucketConfiguration = &types.CreateBucketConfiguration{
 			LocationConstraint: types.BucketLocationConstraint(p.opts.Region),
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 )
 
@@ -99,7 +100,6 @@ func (s Summary) String() string {
 // Defaults of Options.
 const (
 	DefaultTableActiveTimeout = 2 * time.Minute
-	DefaultRegion             = "us-east-1"
 )
 
 // Options tunes a Provisioner; the zero value is ready to use.
@@ -115,7 +115,7 @@ type Options struct {
 	// every deploy slow for nothing.
 	TablePollInterval time.Duration
 	// Region decides whether CreateBucket needs a LocationConstraint
-	// (every region but us-east-1 does; default DefaultRegion).
+	// (every region but us-east-1 does; default awsid.DefaultRegion).
 	Region string
 	// SQS and SNS reach the env's messaging service; without them every
 	// queue, topic and subscription of a manifest fails.
@@ -142,7 +142,7 @@ func New(db DynamoDB, s3 S3, opts Options) *Provisioner {
 		opts.TablePollInterval = 100 * time.Millisecond
 	}
 	if opts.Region == "" {
-		opts.Region = DefaultRegion
+		opts.Region = awsid.DefaultRegion
 	}
 	return &Provisioner{db: db, s3: s3, opts: opts}
 }
