@@ -17,6 +17,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/assert"
@@ -34,7 +35,9 @@ const bgRetryBackoff = 45 * time.Second
 // failing function with MaximumRetryAttempts 1 runs exactly twice, across
 // a restart of the gateway and the events service while its retry is
 // pending, then reaches its OnFailure destination and its dead-letter queue (SQS); OnSuccess records reach
-// a Lambda; a function invokes another through boto3 with no endpoint code.
+// a Lambda; an S3 PUT inside an S3 event's key filter invokes its function
+// with S3's record, one outside does not; a function invokes another
+// through boto3 with no endpoint code.
 func TestBackgroundWork(t *testing.T) {
 	t.Parallel()
 	for _, e := range []struct {
@@ -252,6 +255,52 @@ func backgroundWork(t *testing.T, s *stack) {
 		attempts, err := scanSeen(ctx, ddb, "attempt-"+flaky)
 		require.NoError(t, err)
 		assert.Len(t, attempts, 2, "MaximumRetryAttempts 1: the first attempt and one retry")
+	})
+
+	t.Run("an S3 PUT in the filter invokes the function with S3's record, one outside does not", func(t *testing.T) {
+		// After the events service's restart above: the S3 service keeps
+		// posting to it.
+		store := s.s3()
+		inside := "incoming/" + nonce + " a+b.txt"
+		for _, key := range []string{"other/" + nonce + ".txt", "incoming/" + nonce + ".csv", inside} {
+			_, err := store.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("background-uploads"), Key: aws.String(key), Body: strings.NewReader("hello " + key)})
+			require.NoError(t, err, key)
+		}
+		items := waitSeen(ctx, t, ddb, "upload-"+inside, 60*time.Second, func(items []seen) error {
+			if len(items) == 0 {
+				return fmt.Errorf("no S3 event yet")
+			}
+			return nil
+		})
+		require.Len(t, items, 1, "one invocation per object")
+		rec := items[0].Event
+		assert.Equal(t, "2.1", rec["eventVersion"])
+		assert.Equal(t, "aws:s3", rec["eventSource"])
+		assert.Equal(t, "us-east-1", rec["awsRegion"])
+		assert.Equal(t, "ObjectCreated:Put", rec["eventName"])
+		_, err := time.Parse(time.RFC3339Nano, rec["eventTime"].(string))
+		assert.NoError(t, err)
+		s3rec := rec["s3"].(map[string]any)
+		assert.Equal(t, "1.0", s3rec["s3SchemaVersion"])
+		bucket := s3rec["bucket"].(map[string]any)
+		assert.Equal(t, "background-uploads", bucket["name"])
+		assert.Equal(t, "arn:aws:s3:::background-uploads", bucket["arn"])
+		obj := s3rec["object"].(map[string]any)
+		assert.Equal(t, "incoming/"+nonce+"+a%2Bb.txt", obj["key"], "URL-encoded as S3 does")
+		assert.EqualValues(t, len("hello "+inside), obj["size"])
+		head, err := store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("background-uploads"), Key: aws.String(inside)})
+		require.NoError(t, err)
+		assert.Equal(t, strings.Trim(aws.ToString(head.ETag), `"`), obj["eTag"])
+		assert.NotEmpty(t, obj["sequencer"])
+
+		// The keys outside the filter were put first; by now their events
+		// would have run.
+		time.Sleep(3 * time.Second)
+		for _, outside := range []string{"upload-other/" + nonce, "upload-incoming/" + nonce + ".csv"} {
+			got, err := scanSeen(ctx, ddb, outside)
+			require.NoError(t, err)
+			assert.Empty(t, got, "%s is outside the filter", outside)
+		}
 	})
 
 	t.Run("schedules fire with AWS's event shapes", func(t *testing.T) {

@@ -188,6 +188,11 @@ func function(f sam.Function, opts Options) runtimeconfig.Function {
 			Type: runtimeconfig.EventSourceSNS, Event: e.Event, Queue: e.QueueArn, Topic: e.TopicArn,
 		})
 	}
+	for _, e := range f.S3Events {
+		fn.EventSources = append(fn.EventSources, runtimeconfig.EventSource{
+			Type: runtimeconfig.EventSourceS3, Event: e.Event, Bucket: e.Bucket, Events: e.Events, Prefix: e.Prefix, Suffix: e.Suffix,
+		})
+	}
 	for _, s := range f.Schedules {
 		fn.Schedules = append(fn.Schedules, runtimeconfig.Schedule{
 			Name:       s.Name,

@@ -5,6 +5,8 @@
 //
 //	POST /v1/async/{function}   body: the event payload -> 202 Accepted
 //	GET  /v1/health             -> 200
+//	POST /v1/s3-notifications   body: an S3 event notification (the S3
+//	                            service's webhook) -> 200 once stored
 //
 // The request id the gateway gave the invocation travels in
 // HeaderRequestID. Errors are JSON Error bodies with a non-2xx status.
@@ -23,6 +25,10 @@ import (
 
 // DefaultPort is where the events service listens on the platform network.
 const DefaultPort = 9100
+
+// PathS3Notifications is where the env's S3 service posts its event
+// notifications.
+const PathS3Notifications = "/v1/s3-notifications"
 
 // MaxAsyncPayload is Lambda's limit for an asynchronous invocation's
 // payload (1 MB since 2025; it was 256 KB before).

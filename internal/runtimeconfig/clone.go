@@ -53,6 +53,7 @@ func (fn Function) clone() Function {
 			enabled := *e.Enabled
 			e.Enabled = &enabled
 		}
+		e.Events = cloneSlice(e.Events)
 		e.Extra = cloneExtra(e.Extra)
 		return e
 	})

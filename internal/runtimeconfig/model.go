@@ -93,6 +93,11 @@ const (
 	// EventSourceSNS reads the queue subscribed to Topic for the function
 	// and invokes it asynchronously with each message in SNS's event.
 	EventSourceSNS = "sns"
+	// EventSourceS3 takes Bucket's notifications (the env's S3 service
+	// posts them to the events service) of Events on keys matching
+	// Prefix and Suffix, and invokes the function asynchronously with
+	// each in S3's event.
+	EventSourceS3 = "s3"
 )
 
 // EventSource is an event source mapping: the events service reads the
@@ -102,6 +107,12 @@ type EventSource struct {
 	Event string `yaml:"event,omitempty" json:"event,omitempty"` // the SAM event's key
 	Queue string `yaml:"queue,omitempty" json:"queue,omitempty"` // the queue's ARN
 	Topic string `yaml:"topic,omitempty" json:"topic,omitempty"` // EventSourceSNS: the topic's ARN
+	// Bucket, Events, Prefix and Suffix are an EventSourceS3's bucket
+	// name, S3 event types (s3:ObjectCreated:*...) and key filter.
+	Bucket string   `yaml:"bucket,omitempty" json:"bucket,omitempty"`
+	Events []string `yaml:"events,omitempty" json:"events,omitempty"`
+	Prefix string   `yaml:"prefix,omitempty" json:"prefix,omitempty"`
+	Suffix string   `yaml:"suffix,omitempty" json:"suffix,omitempty"`
 	// BatchSize is the most records one invocation gets (default 10).
 	BatchSize int `yaml:"batch_size,omitempty" json:"batch_size,omitempty"`
 	// MaxBatchingWindow is how many seconds a batch may wait to fill.

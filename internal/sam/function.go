@@ -672,6 +672,8 @@ func (p *parser) events(r *rawResource, evs obj, f *Function) {
 			p.sqsEvent(kv.key, props, f)
 		case EventSNS:
 			p.snsEvent(kv.key, props, f)
+		case EventS3:
+			p.s3Event(kv.key, props, f)
 		case "DynamoDB", "Kinesis":
 			p.d.warn(typ.n, typ.path, "event type %s is not supported locally: the env has no %s streams (its DynamoDB service, dynalite, has none, and there is no Kinesis); event %s of %s skipped, the function is never invoked by it",
 				typ.s, typ.s, kv.key, r.id)

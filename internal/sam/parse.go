@@ -640,6 +640,7 @@ func (p *parser) readResources(t *Template) {
 	p.resolveRoutes(t)
 	p.checkAuth(t)
 	p.checkSQSEvents(t)
+	p.checkS3Events(t)
 }
 
 // checkUnique rejects two resources that would land on the same key of the

@@ -206,6 +206,8 @@ func eventPropertyRules(typ string) (map[string]propRule, bool) {
 			"SqsSubscription": special(), "Region": inert(),
 			"RedrivePolicy": warns("the subscription's own dead-letter queue is not used; a message the function fails goes to its asynchronous destinations (EventInvokeConfig, DeadLetterQueue)"),
 		}, true
+	case EventS3:
+		return map[string]propRule{"Bucket": honoured(), "Events": honoured(), "Filter": special()}, true
 	case EventSQS:
 		return map[string]propRule{
 			"Queue": honoured(), "BatchSize": honoured(), "MaximumBatchingWindowInSeconds": honoured(),

@@ -120,6 +120,8 @@ type Function struct {
 	SQSEvents []SQSEvent
 	// SNSEvents are the function's SNS subscriptions.
 	SNSEvents []SNSEvent
+	// S3Events are the function's bucket notifications.
+	S3Events []S3Event
 	// Async is EventInvokeConfig and DeadLetterQueue; nil when neither is
 	// set.
 	Async *Async

@@ -23,6 +23,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/esb-dev/esb/internal/eventsapi"
 	"github.com/esb-dev/esb/internal/logship"
 
 	"github.com/esb-dev/esb/services/events/configsource"
@@ -30,6 +31,7 @@ import (
 	"github.com/esb-dev/esb/services/events/dispatch"
 	"github.com/esb-dev/esb/services/events/lambdaclient"
 	"github.com/esb-dev/esb/services/events/queue"
+	"github.com/esb-dev/esb/services/events/s3notify"
 	"github.com/esb-dev/esb/services/events/schedule"
 	"github.com/esb-dev/esb/services/events/server"
 	"github.com/esb-dev/esb/services/events/sqssource"
@@ -105,8 +107,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Logger:    log,
 	})
 	pollers := sqssource.New(newSQSClient(cfg), gateway, store, functions, sqssource.Options{Region: cfg.Region, Logger: log})
+	// S3 notifications beside the gateway's API: versitygw posts each
+	// object event here and it is queued like any asynchronous invocation.
+	mux := http.NewServeMux()
+	mux.Handle("/", server.New(store, log).Handler())
+	mux.Handle("POST "+eventsapi.PathS3Notifications, s3notify.New(functions, store, s3notify.Options{Region: cfg.Region, Logger: log}))
 	api := &http.Server{
-		Handler:           server.New(store, log).Handler(),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -4,6 +4,7 @@ through boto3's Lambda client, whose endpoint the platform sets
 (AWS_ENDPOINT_URL_LAMBDA)."""
 import json
 import os
+import urllib.parse
 import uuid
 
 import boto3
@@ -56,3 +57,10 @@ def caller(event, context):
             "endpoint": os.environ.get("AWS_ENDPOINT_URL_LAMBDA", ""),
         }),
     }
+
+
+def upload(event, context):
+    for rec in event["Records"]:
+        key = urllib.parse.unquote_plus(rec["s3"]["object"]["key"])
+        put("upload-" + key + "-" + str(uuid.uuid4()), rec, nonce=key)
+    return {"ok": True}
