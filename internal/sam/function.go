@@ -675,8 +675,10 @@ func (p *parser) events(r *rawResource, evs obj, f *Function) {
 		case EventS3:
 			p.s3Event(kv.key, props, f)
 		case "DynamoDB", "Kinesis":
-			p.d.warn(typ.n, typ.path, "event type %s is not supported locally: the env has no %s streams (its DynamoDB service, dynalite, has none, and there is no Kinesis); event %s of %s skipped, the function is never invoked by it",
-				typ.s, typ.s, kv.key, r.id)
+			// An error, not a warning: the template relies on the stream,
+			// and deploying it would leave the function never invoked.
+			p.d.add(p.d.errf(typ.n, typ.path, "event type %s is not supported locally: the env has no %s streams (its DynamoDB service, dynalite, has none, and there is no Kinesis), so %s of %s would never run; remove the event (or deploy the function without it)",
+				typ.s, typ.s, kv.key, r.id))
 		default:
 			p.d.warn(typ.n, typ.path, "event type %s is not supported locally; event %s of %s skipped", typ.s, kv.key, r.id)
 		}
