@@ -120,7 +120,9 @@ func Generate(t *sam.Template, opts Options) (runtimeconfig.Config, error) {
 	// template's own.
 	for _, f := range t.Functions {
 		for _, e := range f.SNSEvents {
-			cfg.Resources.Resources.SQS = append(cfg.Resources.Resources.SQS, runtimeconfig.SQSQueue{QueueName: e.QueueName})
+			if e.QueueName != "" {
+				cfg.Resources.Resources.SQS = append(cfg.Resources.Resources.SQS, runtimeconfig.SQSQueue{QueueName: e.QueueName})
+			}
 			cfg.Resources.Resources.SNSSubscriptions = append(cfg.Resources.Resources.SNSSubscriptions, runtimeconfig.SNSSubscription{
 				TopicArn: e.TopicArn, Protocol: "sqs", Endpoint: e.QueueArn, Attributes: e.Attributes,
 			})
@@ -184,6 +186,12 @@ func function(f sam.Function, opts Options) runtimeconfig.Function {
 		})
 	}
 	for _, e := range f.SNSEvents {
+		if e.ViaSQS {
+			fn.EventSources = append(fn.EventSources, runtimeconfig.EventSource{
+				Type: runtimeconfig.EventSourceSQS, Event: e.Event, Queue: e.QueueArn, BatchSize: e.BatchSize, Enabled: e.Enabled,
+			})
+			continue
+		}
 		fn.EventSources = append(fn.EventSources, runtimeconfig.EventSource{
 			Type: runtimeconfig.EventSourceSNS, Event: e.Event, Queue: e.QueueArn, Topic: e.TopicArn,
 		})

@@ -1,6 +1,7 @@
 package sam
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/esb-dev/esb/internal/schedexpr"
@@ -36,10 +37,10 @@ func (p *parser) asyncConfig(o obj, f *Function) {
 		a.MaximumEventAge = p.integer(eic, "MaximumEventAgeInSeconds", 0, minEventAge, maxEventAge)
 		if dc, ok := p.object(eic, "DestinationConfig"); ok {
 			if d, ok := p.object(dc, "OnSuccess"); ok {
-				a.OnSuccess = p.destination(d)
+				a.OnSuccess = p.destination(d, f.LogicalID)
 			}
 			if d, ok := p.object(dc, "OnFailure"); ok {
-				a.OnFailure = p.destination(d)
+				a.OnFailure = p.destination(d, f.LogicalID)
 			}
 		}
 	}
@@ -56,8 +57,9 @@ func (p *parser) asyncConfig(o obj, f *Function) {
 	}
 }
 
-// destination reads an OnSuccess or OnFailure destination.
-func (p *parser) destination(d obj) string {
+// destination reads an OnSuccess or OnFailure destination of function
+// fnID.
+func (p *parser) destination(d obj, fnID string) string {
 	typ, ok := p.required(d, "Type", " (Lambda, SQS, SNS, EventBridge or S3Bucket)")
 	if !ok || !p.oneOf(typ, "Lambda", "SQS", "SNS", "EventBridge", "S3Bucket") {
 		return ""
@@ -65,9 +67,7 @@ func (p *parser) destination(d obj) string {
 	arn, ok := p.str(d, "Destination")
 	switch {
 	case !ok && (typ.s == "SQS" || typ.s == "SNS"):
-		// SAM creates the queue or topic; it is not provisioned here.
-		p.d.warn(typ.n, typ.path, "SAM's own %s destination is not created locally; records for it are dropped (logged)", typ.s)
-		return ""
+		return p.generatedDestination(typ.s, fnID)
 	case !ok:
 		p.d.add(p.d.errf(d.n, joinPath(d.path, "Destination"), "required for a %s destination", typ.s))
 		return ""
@@ -82,8 +82,31 @@ func (p *parser) destination(d obj) string {
 	case "SQS", "SNS":
 		return arn.s
 	}
-	p.d.warn(typ.n, typ.path, "%s destinations are not delivered locally; records for it are dropped", typ.s)
+	p.d.warn(typ.n, typ.path, "%s destinations are not delivered locally (%s); the function's records for it are not sent anywhere", typ.s,
+		map[string]string{"EventBridge": "the env has no event bus", "S3Bucket": "records are not written to the bucket"}[typ.s])
 	return ""
+}
+
+// generatedDestination is the queue or topic SAM creates for a destination
+// of Type SQS or SNS with no Destination, named as !Ref
+// <function>.DestinationQueue / .DestinationTopic name it; the
+// provisioner creates it with the template's own.
+func (p *parser) generatedDestination(typ, fnID string) string {
+	if typ == "SQS" {
+		name := fnID + "EventInvokeConfigQueue"
+		if len(name) > 80 {
+			name = name[:80]
+		}
+		if !slices.ContainsFunc(p.generatedQueues, func(q Queue) bool { return q.QueueName == name }) {
+			p.generatedQueues = append(p.generatedQueues, Queue{LogicalID: fnID + "EventInvokeConfigQueue", QueueName: name})
+		}
+		return p.arn("sqs", name)
+	}
+	name := fnID + "EventInvokeConfigTopic"
+	if !slices.ContainsFunc(p.generatedTopics, func(t Topic) bool { return t.TopicName == name }) {
+		p.generatedTopics = append(p.generatedTopics, Topic{LogicalID: name, TopicName: name})
+	}
+	return p.arn("sns", name)
 }
 
 // checkSchedule validates an expression and time zone as AWS would.

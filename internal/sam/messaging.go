@@ -376,11 +376,20 @@ const EventSNS = "SNS"
 // topic, which the events service reads: messages wait there durably
 // while the function or the events service is down.
 type SNSEvent struct {
-	Event      string
-	TopicArn   string
-	QueueName  string // the subscription's queue: esb-sns-<function>-<event>
+	Event    string
+	TopicArn string
+	// QueueName is the subscription's queue, esb-sns-<function>-<event>,
+	// created with the subscription; empty when SqsSubscription names a
+	// queue of the template's own.
+	QueueName  string
 	QueueArn   string
 	Attributes map[string]string // of the subscription: FilterPolicy, FilterPolicyScope
+	// ViaSQS is SqsSubscription: the function reads the queue through an
+	// SQS event source mapping (SQS records whose body is SNS's
+	// envelope) instead of getting SNS's event.
+	ViaSQS    bool
+	BatchSize int   // SqsSubscription.BatchSize, default 10
+	Enabled   *bool // SqsSubscription.Enabled
 }
 
 var unsafeQueueChars = regexp.MustCompile(`[^A-Za-z0-9_-]`)
@@ -388,10 +397,6 @@ var unsafeQueueChars = regexp.MustCompile(`[^A-Za-z0-9_-]`)
 func (p *parser) snsEvent(name string, props obj, f *Function) {
 	rules, _ := eventPropertyRules(EventSNS)
 	p.checkProperties(props, "an SNS event", rules)
-	if n, path := p.field(props, "SqsSubscription"); n != nil {
-		p.d.add(p.d.errf(n, path, "SqsSubscription is not supported locally yet; subscribe an AWS::SQS::Queue to the topic and give the function an SQS event on it"))
-		return
-	}
 	topic, ok := p.required(props, "Topic", " (the topic's ARN, e.g. !Ref MyTopic)")
 	if !ok {
 		return
@@ -405,6 +410,9 @@ func (p *parser) snsEvent(name string, props obj, f *Function) {
 		queue = queue[:80]
 	}
 	e := SNSEvent{Event: name, TopicArn: topic.s, QueueName: queue, QueueArn: p.arn("sqs", queue)}
+	if !p.sqsSubscription(props, &e) {
+		return
+	}
 	attrs := subscriptionAttributes()
 	for _, key := range []string{"FilterPolicy", "FilterPolicyScope"} {
 		if lookup(props.n, key) == nil {
@@ -418,4 +426,44 @@ func (p *parser) snsEvent(name string, props obj, f *Function) {
 		}
 	}
 	f.SNSEvents = append(f.SNSEvents, e)
+}
+
+// sqsSubscription reads an SNS event's SqsSubscription: true (SAM creates
+// the queue, here esb-sns-<function>-<event>) or the template's own queue
+// ({QueueArn, QueueUrl, BatchSize, Enabled}). Either way the function
+// then reads the queue as an SQS event source.
+func (p *parser) sqsSubscription(props obj, e *SNSEvent) bool {
+	n, _ := p.field(props, "SqsSubscription")
+	if n == nil {
+		return true
+	}
+	if n.Kind == yaml.ScalarNode {
+		b := p.boolean(props, "SqsSubscription")
+		if b == nil {
+			return false
+		}
+		e.ViaSQS, e.BatchSize = *b, 10
+		return true
+	}
+	sub, ok := p.object(props, "SqsSubscription")
+	if !ok {
+		return false
+	}
+	p.checkProperties(sub, "an SNS event's SqsSubscription", map[string]propRule{
+		"QueueArn": honoured(), "QueueUrl": honoured(), "BatchSize": honoured(), "Enabled": honoured(),
+		"QueuePolicyLogicalId": inert(),
+	})
+	arn, ok1 := p.required(sub, "QueueArn", " (!GetAtt MyQueue.Arn)")
+	_, ok2 := p.required(sub, "QueueUrl", " (!Ref MyQueue)")
+	if !ok1 || !ok2 {
+		return false
+	}
+	if !strings.HasPrefix(arn.s, "arn:") || strings.Count(arn.s, ":") != 5 {
+		p.d.add(p.d.errf(arn.n, arn.path, "want a queue ARN (arn:aws:sqs:region:account:name), got %s", quote(arn.s)))
+		return false
+	}
+	e.ViaSQS, e.QueueName, e.QueueArn = true, "", arn.s
+	e.BatchSize = p.integer(sub, "BatchSize", 10, 1, 10)
+	e.Enabled = p.boolean(sub, "Enabled")
+	return true
 }

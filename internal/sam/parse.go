@@ -231,6 +231,12 @@ type parser struct {
 	condErr   map[string]error
 	condStack []string
 	condDepth int // > 0 while evaluating a condition, where resources may not be referenced
+	// generatedQueues and generatedTopics are what SAM creates for a
+	// function's EventInvokeConfig destination of Type SQS or SNS without
+	// a Destination; they join the template's own after its resources.
+	generatedQueues []Queue
+	generatedTopics []Topic
+
 	nameState map[string]int
 	nameValue map[string]string
 	nameErr   map[string]error
@@ -637,6 +643,8 @@ func (p *parser) readResources(t *Template) {
 			p.warnIAM(lookup(r.node, "Connectors"), r.path+".Connectors")
 		}
 	}
+	t.Queues = append(t.Queues, p.generatedQueues...)
+	t.Topics = append(t.Topics, p.generatedTopics...)
 	p.resolveRoutes(t)
 	p.checkAuth(t)
 	p.checkSQSEvents(t)
