@@ -210,6 +210,8 @@ func function(f sam.Function, opts Options) runtimeconfig.Function {
 			Expression: s.Expression,
 			Input:      s.Input,
 			Enabled:    s.Enabled,
+			StartDate:  s.StartDate,
+			EndDate:    s.EndDate,
 		})
 	}
 	if a := f.Async; a != nil {

@@ -161,8 +161,12 @@ type Schedule struct {
 	// empty (files written before the field) counts as a rule.
 	Kind string `yaml:"kind,omitempty" json:"kind,omitempty"`
 	// Timezone is ScheduleExpressionTimezone (IANA name); empty is UTC.
-	Timezone string         `yaml:"timezone,omitempty" json:"timezone,omitempty"`
-	Extra    map[string]any `yaml:",inline" json:"extra,omitempty"`
+	Timezone string `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	// StartDate and EndDate (RFC 3339, ScheduleV2) bound the ticks that
+	// fire; empty is unbounded.
+	StartDate string         `yaml:"start_date,omitempty" json:"start_date,omitempty"`
+	EndDate   string         `yaml:"end_date,omitempty" json:"end_date,omitempty"`
+	Extra     map[string]any `yaml:",inline" json:"extra,omitempty"`
 }
 
 // Schedule kinds: they send different events.

@@ -3,6 +3,7 @@ package sam
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/esb-dev/esb/internal/schedexpr"
 )
@@ -120,4 +121,48 @@ func (p *parser) checkSchedule(expr, tz value) bool {
 		return false
 	}
 	return true
+}
+
+// scheduleWindow reads a ScheduleV2's StartDate and EndDate (the
+// scheduler fires no tick outside them) and checks its FlexibleTimeWindow
+// as Scheduler does: a fire on time is within any window, so the window
+// needs nothing more.
+func (p *parser) scheduleWindow(props obj, s *Schedule) bool {
+	ok := true
+	var start, end time.Time
+	for _, d := range []struct {
+		key string
+		dst *string
+		t   *time.Time
+	}{{"StartDate", &s.StartDate, &start}, {"EndDate", &s.EndDate, &end}} {
+		v, set := p.str(props, d.key)
+		if !set {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v.s)
+		if err != nil {
+			p.d.add(p.d.errf(v.n, v.path, "want a date and time such as 2026-01-31T09:00:00Z, got %s", quote(v.s)))
+			ok = false
+			continue
+		}
+		*d.dst, *d.t = v.s, t
+	}
+	if ok && !start.IsZero() && !end.IsZero() && !end.After(start) {
+		v, _ := p.str(props, "EndDate")
+		p.d.add(p.d.errf(v.n, v.path, "EndDate is not after StartDate"))
+		ok = false
+	}
+	if w, set := p.object(props, "FlexibleTimeWindow"); set {
+		p.checkProperties(w, "a FlexibleTimeWindow", map[string]propRule{"Mode": honoured(), "MaximumWindowInMinutes": honoured()})
+		mode, has := p.required(w, "Mode", " (OFF or FLEXIBLE)")
+		switch {
+		case !has || !p.oneOf(mode, "OFF", "FLEXIBLE"):
+			ok = false
+		case mode.s == "FLEXIBLE":
+			if _, has := p.required(w, "MaximumWindowInMinutes", " with Mode FLEXIBLE"); has {
+				p.integer(w, "MaximumWindowInMinutes", 0, 1, 1440)
+			}
+		}
+	}
+	return ok
 }

@@ -841,5 +841,8 @@ func (p *parser) scheduleEvent(name string, props obj, exprKey, enabledKey strin
 		on := v.s == "ENABLED"
 		s.Enabled = &on
 	}
+	if !p.scheduleWindow(props, &s) {
+		return
+	}
 	f.Schedules = append(f.Schedules, s)
 }

@@ -185,8 +185,13 @@ func eventPropertyRules(typ string) (map[string]propRule, bool) {
 		return map[string]propRule{
 			"Schedule": honoured(), "Input": honoured(), "Enabled": honoured(), "State": honoured(), "Name": honoured(),
 			"RuleName": inert(), "Description": inert(),
-			"DeadLetterConfig": warns("the rule's own dead-letter queue is not used; a fire that fails goes to the function's asynchronous destinations"),
-			"RetryPolicy":      warns("the rule's own retry policy is not applied; a fire is retried with the function's asynchronous settings (EventInvokeConfig)"),
+			// EventBridge retries, then dead-letters, only a fire it could
+			// not hand to Lambda's asynchronous queue; here the fire is
+			// queued in the transaction that records its tick, so neither
+			// has anything to do. The function's own errors are retried per
+			// its EventInvokeConfig, as on AWS.
+			"RetryPolicy":      inert(),
+			"DeadLetterConfig": warns("the rule's dead-letter queue is not created and never receives a fire: a fire cannot fail to reach the function's asynchronous queue locally (the function's errors go to its own EventInvokeConfig destinations and DeadLetterQueue)"),
 		}, true
 	case "ScheduleV2":
 		return map[string]propRule{
@@ -194,11 +199,12 @@ func eventPropertyRules(typ string) (map[string]propRule, bool) {
 			"ScheduleExpressionTimezone": honoured(),
 			"Description":                inert(), "GroupName": inert(), "KmsKeyArn": inert(), "OmitName": inert(),
 			"RoleArn": iam(), "PermissionsBoundary": iam(),
-			"FlexibleTimeWindow": warns("the flexible time window is not applied; the schedule fires on time"),
-			"StartDate":          warns("the start date is not applied; the schedule fires from the deploy on"),
-			"EndDate":            warns("the end date is not applied; the schedule keeps firing"),
-			"DeadLetterConfig":   warns("the schedule's own dead-letter queue is not used; a fire that fails goes to the function's asynchronous destinations"),
-			"RetryPolicy":        warns("the schedule's own retry policy is not applied; a fire is retried with the function's asynchronous settings (EventInvokeConfig)"),
+			// A fire on time is within any flexible window (see
+			// scheduleWindow); RetryPolicy and DeadLetterConfig as for
+			// Schedule.
+			"FlexibleTimeWindow": special(), "StartDate": honoured(), "EndDate": honoured(),
+			"RetryPolicy":      inert(),
+			"DeadLetterConfig": warns("the schedule's dead-letter queue is not created and never receives a fire: a fire cannot fail to reach the function's asynchronous queue locally (the function's errors go to its own EventInvokeConfig destinations and DeadLetterQueue)"),
 		}, true
 	case EventSNS:
 		return map[string]propRule{

@@ -157,6 +157,8 @@ type Schedule struct {
 	Timezone   string // ScheduleExpressionTimezone; empty is UTC
 	Input      string // JSON passed as the event, if set
 	Enabled    *bool  // nil when the template does not say
+	// StartDate and EndDate (ScheduleV2) as written, RFC 3339.
+	StartDate, EndDate string
 }
 
 // API is an AWS::Serverless::Api or AWS::Serverless::HttpApi.

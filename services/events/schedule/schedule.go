@@ -141,6 +141,10 @@ func (s *Scheduler) check(now time.Time, function string, index int, sc runtimec
 	if skipped > 0 {
 		log.Warn("missed schedule ticks skipped (no backfill, as AWS)", "skipped", skipped)
 	}
+	if outside := window(sc, tick); outside != "" {
+		log.Info("schedule tick not fired: " + outside)
+		return s.store.Fire(key, tick, nil)
+	}
 	ev := queue.Event{
 		Kind:      queue.KindInvoke,
 		Function:  function,
@@ -191,4 +195,17 @@ func (s *Scheduler) payload(function, event string, sc runtimeconfig.Schedule, t
 		Resources:  []string{fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", s.opts.Region, s.opts.AccountID, rule)},
 	})
 	return out
+}
+
+// window says why tick is outside the schedule's StartDate/EndDate, or ""
+// when it may fire. A date that does not parse bounds nothing (the deploy
+// checked it).
+func window(sc runtimeconfig.Schedule, tick time.Time) string {
+	if start, err := time.Parse(time.RFC3339, sc.StartDate); err == nil && tick.Before(start) {
+		return "before its StartDate " + sc.StartDate
+	}
+	if end, err := time.Parse(time.RFC3339, sc.EndDate); err == nil && tick.After(end) {
+		return "after its EndDate " + sc.EndDate
+	}
+	return ""
 }

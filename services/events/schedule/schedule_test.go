@@ -106,3 +106,19 @@ func TestCronInTimeZoneWithInput(t *testing.T) {
 	require.Len(t, evs, 1, "the disabled schedule never fires")
 	assert.JSONEq(t, `{"job":"report"}`, string(evs[0].Payload), "Scheduler sends its Input verbatim")
 }
+
+func TestStartAndEndDateBoundTheFires(t *testing.T) {
+	// The clock starts at 2026-03-01T23:50:00Z.
+	s, store, clk := setup(t, filepath.Join(t.TempDir(), "q.db"), runtimeconfig.Schedule{
+		Event: "Window", Kind: runtimeconfig.ScheduleKindScheduler, Expression: "rate(1 minute)",
+		StartDate: "2026-03-01T23:52:30Z", EndDate: "2026-03-01T23:54:30Z",
+	})
+	require.NoError(t, s.Tick())
+	var fired int
+	for range 8 {
+		clk.now = clk.now.Add(time.Minute)
+		require.NoError(t, s.Tick())
+		fired += len(drain(t, store))
+	}
+	assert.Equal(t, 2, fired, "only the ticks at 23:53 and 23:54 are inside the window")
+}
