@@ -361,5 +361,16 @@ func (p *parser) readBucket(r *rawResource) (Bucket, bool) {
 		b.BucketName = v.s
 	}
 	b.LifecycleConfiguration = p.plain(o, "LifecycleConfiguration")
+	for _, kv := range pairs(o.n) {
+		switch kv.key {
+		case "BucketName", "LifecycleConfiguration", "Tags":
+		case "NotificationConfiguration":
+			p.bucketNotifications(o, &b)
+		default:
+			if !isNull(kv.val) {
+				p.d.warn(kv.knode, joinPath(o.path, kv.key), "%s is not applied by the env's S3 service (versitygw); the bucket is created without it", kv.key)
+			}
+		}
+	}
 	return b, len(p.d.errs) == before
 }

@@ -1,6 +1,8 @@
 package sam
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -135,13 +137,62 @@ func (p *parser) s3KeyFilter(filter obj, e *S3Event) bool {
 	return good
 }
 
+// bucketNotification is a LambdaConfigurations entry of a bucket: the
+// CloudFormation form of an S3 event, which the SAM transform writes.
+type bucketNotification struct {
+	event    S3Event
+	function value // the function's ARN
+}
+
+// bucketNotifications reads a bucket's NotificationConfiguration: its
+// LambdaConfigurations invoke functions of the template, as S3 events
+// do; queue, topic and EventBridge configurations are warned about.
+func (p *parser) bucketNotifications(o obj, b *Bucket) {
+	nc, ok := p.object(o, "NotificationConfiguration")
+	if !ok {
+		return
+	}
+	p.checkProperties(nc, "an S3 NotificationConfiguration", map[string]propRule{
+		"LambdaConfigurations":     honoured(),
+		"QueueConfigurations":      warns("S3 notifications to queues are not delivered locally; give a function an S3 event instead"),
+		"TopicConfigurations":      warns("S3 notifications to topics are not delivered locally; give a function an S3 event instead"),
+		"EventBridgeConfiguration": warns("S3 events are not sent to EventBridge locally (the env has no event bus)"),
+	})
+	for i, lc := range p.objects(nc, "LambdaConfigurations") {
+		p.checkProperties(lc, "an S3 LambdaConfiguration", map[string]propRule{"Event": honoured(), "Function": honoured(), "Filter": special()})
+		ev, ok1 := p.required(lc, "Event", " (e.g. s3:ObjectCreated:*)")
+		fn, ok2 := p.required(lc, "Function", " (!GetAtt MyFunction.Arn)")
+		if !ok1 || !ok2 {
+			continue
+		}
+		e := S3Event{Event: fmt.Sprintf("%sNotification%d", b.LogicalID, i), Bucket: b.BucketName, node: fn.n, path: fn.path}
+		if e.Events = p.s3EventTypes([]value{ev}); len(e.Events) == 0 {
+			continue
+		}
+		if filter, ok := p.object(lc, "Filter"); ok && !p.s3KeyFilter(filter, &e) {
+			continue
+		}
+		b.notifications = append(b.notifications, bucketNotification{event: e, function: fn})
+	}
+}
+
 // checkS3Events applies SAM's rule that an S3 event's bucket is a bucket
 // of the same template (the transform writes the notification into that
-// bucket's NotificationConfiguration).
+// bucket's NotificationConfiguration), and hands each bucket's
+// LambdaConfigurations to the function it names, which must be one of the
+// template's (there is no other function to invoke locally).
 func (p *parser) checkS3Events(t *Template) {
 	names := map[string]bool{}
 	for _, b := range t.Buckets {
 		names[b.BucketName] = true
+		for _, n := range b.notifications {
+			i := slices.IndexFunc(t.Functions, func(f Function) bool { return p.arn("lambda", "function:"+f.Name) == n.function.s })
+			if i < 0 {
+				p.d.add(p.d.errf(n.function.n, n.function.path, "%s is not a function of this template (!GetAtt MyFunction.Arn); the notification would invoke nothing locally", quote(n.function.s)))
+				continue
+			}
+			t.Functions[i].S3Events = append(t.Functions[i].S3Events, n.event)
+		}
 	}
 	for _, f := range t.Functions {
 		for _, e := range f.S3Events {

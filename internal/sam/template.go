@@ -199,4 +199,9 @@ type Bucket struct {
 	LogicalID              string
 	BucketName             string
 	LifecycleConfiguration map[string]any
+
+	// notifications are its NotificationConfiguration's
+	// LambdaConfigurations; checkS3Events hands each to its function as
+	// an S3 event.
+	notifications []bucketNotification
 }
