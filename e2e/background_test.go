@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/assert"
@@ -36,7 +37,8 @@ const bgRetryBackoff = 45 * time.Second
 // a restart of the gateway and the events service while its retry is
 // pending, then reaches its OnFailure destination and its dead-letter queue (SQS); OnSuccess records reach
 // a Lambda; an S3 PUT inside an S3 event's key filter invokes its function
-// with S3's record, one outside does not; a function invokes another
+// with S3's record, one outside does not; an SNS event with
+// SqsSubscription gets SQS records; a function invokes another
 // through boto3 with no endpoint code.
 func TestBackgroundWork(t *testing.T) {
 	t.Parallel()
@@ -301,6 +303,27 @@ func backgroundWork(t *testing.T, s *stack) {
 			require.NoError(t, err)
 			assert.Empty(t, got, "%s is outside the filter", outside)
 		}
+	})
+
+	t.Run("an SNS event with SqsSubscription reads its queue as SQS records", func(t *testing.T) {
+		topic := sns.New(sns.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_MESSAGING", "")), Credentials: platformCredentials})
+		message := nonce + "-notice"
+		_, err := topic.Publish(ctx, &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:us-east-1:123456789012:background-notices"), Message: aws.String(message)})
+		require.NoError(t, err)
+		items := waitSeen(ctx, t, ddb, "notice-"+message, 60*time.Second, func(items []seen) error {
+			if len(items) == 0 {
+				return fmt.Errorf("no notice yet")
+			}
+			return nil
+		})
+		require.Len(t, items, 1)
+		rec := items[0].Event
+		assert.Equal(t, "aws:sqs", rec["eventSource"])
+		assert.Equal(t, "arn:aws:sqs:us-east-1:123456789012:esb-sns-NoticeFunction-Notice", rec["eventSourceARN"])
+		var envelope map[string]any
+		require.NoError(t, json.Unmarshal([]byte(rec["body"].(string)), &envelope))
+		assert.Equal(t, "Notification", envelope["Type"])
+		assert.Equal(t, "arn:aws:sns:us-east-1:123456789012:background-notices", envelope["TopicArn"])
 	})
 
 	t.Run("schedules fire with AWS's event shapes", func(t *testing.T) {

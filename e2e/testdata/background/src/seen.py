@@ -64,3 +64,10 @@ def upload(event, context):
         key = urllib.parse.unquote_plus(rec["s3"]["object"]["key"])
         put("upload-" + key + "-" + str(uuid.uuid4()), rec, nonce=key)
     return {"ok": True}
+
+
+def notice(event, context):
+    for rec in event["Records"]:
+        message = json.loads(rec["body"])["Message"]
+        put("notice-" + message + "-" + str(uuid.uuid4()), rec, nonce=message)
+    return {}
