@@ -365,6 +365,18 @@ func (p *parser) checkSQSEvents(t *Template) {
 				p.d.add(p.d.errf(e.node, e.path, "queue visibility timeout %d s is less than the function's timeout %d s (Lambda refuses the mapping: raise the queue's VisibilityTimeout)", vt, f.Timeout))
 			}
 		}
+		for _, e := range f.SNSEvents {
+			if !e.ViaSQS {
+				continue
+			}
+			vt, ok := visibility[e.QueueArn]
+			if e.QueueName != "" {
+				vt, ok = 30, true // the queue SAM creates has SQS's default
+			}
+			if ok && vt < f.Timeout {
+				p.d.add(p.d.errf(e.node, e.path, "the subscription queue's visibility timeout %d s is less than the function's timeout %d s (Lambda refuses the mapping: give SqsSubscription a queue of the template with a longer VisibilityTimeout)", vt, f.Timeout))
+			}
+		}
 	}
 }
 
@@ -390,6 +402,9 @@ type SNSEvent struct {
 	ViaSQS    bool
 	BatchSize int   // SqsSubscription.BatchSize, default 10
 	Enabled   *bool // SqsSubscription.Enabled
+
+	node *yaml.Node // SqsSubscription, for messages
+	path string
 }
 
 var unsafeQueueChars = regexp.MustCompile(`[^A-Za-z0-9_-]`)
@@ -433,10 +448,11 @@ func (p *parser) snsEvent(name string, props obj, f *Function) {
 // ({QueueArn, QueueUrl, BatchSize, Enabled}). Either way the function
 // then reads the queue as an SQS event source.
 func (p *parser) sqsSubscription(props obj, e *SNSEvent) bool {
-	n, _ := p.field(props, "SqsSubscription")
+	n, path := p.field(props, "SqsSubscription")
 	if n == nil {
 		return true
 	}
+	e.node, e.path = n, path
 	if n.Kind == yaml.ScalarNode {
 		b := p.boolean(props, "SqsSubscription")
 		if b == nil {
