@@ -71,7 +71,7 @@ func propertyRules(typ string) (map[string]propRule, bool) {
 			"FileSystemConfigs":      warns("EFS file systems are not mounted"),
 			"ImageConfig":            warns("ImageConfig (command, entry point, working directory) is not applied; the image's own CMD and ENTRYPOINT run"),
 			"SnapStart":              warns("SnapStart does not apply; every cold start runs the function's initialisation"),
-			"FunctionUrlConfig":      special(), // see functionURL
+			"FunctionUrlConfig":      special(),  // see functionURL
 			"LoggingConfig":          honoured(), // see loggingConfig
 			"RecursiveLoop":          warns("recursive loop detection is not done"),
 			"CapacityProviderConfig": warns("capacity providers do not apply; the function runs on ESB's own containers"),
