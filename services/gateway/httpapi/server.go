@@ -24,6 +24,7 @@ import (
 	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/services/gateway/apigateway"
 	"github.com/esb-dev/esb/services/gateway/auth"
+	"github.com/esb-dev/esb/services/gateway/functionurl"
 	"github.com/esb-dev/esb/services/gateway/generation"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 )
@@ -67,6 +68,10 @@ type Options struct {
 	// Auth enforces routes' SAM Auth. Nil refuses every protected route
 	// (500), never serves it open.
 	Auth *auth.Enforcer
+	// URLVerifier checks the SigV4 signatures of requests to AWS_IAM
+	// function URLs. Nil refuses every such request (403), never serves
+	// it open.
+	URLVerifier functionurl.Verifier
 	// AccessLog receives every access log entry besides Logger, e.g. a
 	// logship.Shipper's Send. Nil means Logger only.
 	AccessLog func(entry map[string]any)
@@ -117,6 +122,7 @@ func New(ctx context.Context, gens Generations, inv Invoker, opts Options) *Serv
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Pre(s.requestIDs)
+	e.Pre(s.functionURLHosts)
 	e.Use(s.accessLog)
 	e.Use(recoverPanic)
 	e.GET("/health", s.health)
