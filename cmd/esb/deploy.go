@@ -263,6 +263,14 @@ func printSummary(c *cli, sum deploy.Summary) {
 		}
 		_ = tw.Flush()
 	}
+	if len(sum.URLs) > 0 {
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FUNCTION URL\tAUTH\tURL")
+		for _, u := range sum.URLs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Function, u.AuthType, u.URL)
+		}
+		_ = tw.Flush()
+	}
 	fmt.Fprintf(c.stderr, "deployed %d functions in %.1fs into %s\n", len(sum.Functions), sum.Duration.Seconds(), sum.ConfigDir)
 }
 
