@@ -12,10 +12,13 @@ import (
 	"encoding/json"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,6 +266,10 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 		})
 	})
 
+	t.Run("function URLs", func(t *testing.T) {
+		functionURLs(t, res.stdout)
+	})
+
 	t.Run("an open route stays open", func(t *testing.T) {
 		status, body, e := get(t, "/open", nil)
 		require.Equal(t, 200, status, body)
@@ -329,4 +336,131 @@ func signRS256(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]
 	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
 	require.NoError(t, err)
 	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// functionURLs checks the template's two function URLs through the
+// addresses esb deploy printed: the NONE one's event round-trips, its CORS
+// is the gateway's, and the AWS_IAM one refuses unsigned requests.
+func functionURLs(t *testing.T, deployOut string) {
+	urls := printedURLs(t, deployOut)
+	open, signed := urls["UrlFunction"], urls["IamUrlFunction"]
+	require.Equal(t, "NONE", open.auth, deployOut)
+	require.Equal(t, "AWS_IAM", signed.auth, deployOut)
+	client := localhostClient()
+	do := func(t *testing.T, method, rawURL, body string, header map[string]string) (int, http.Header, string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, method, rawURL, strings.NewReader(body))
+		require.NoError(t, err)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, resp.Header, string(data)
+	}
+	u, err := url.Parse(open.url)
+	require.NoError(t, err)
+	host := u.Hostname()
+	id, _, _ := strings.Cut(host, ".")
+
+	t.Run("the event round-trips", func(t *testing.T) {
+		status, _, body := do(t, http.MethodPost, open.url+"any/path?x=1&x=2", `{"hello":"url"}`, map[string]string{
+			"Content-Type": "application/json", "Cookie": "c1=v1; c2=v2", "User-Agent": "esb-e2e",
+		})
+		require.Equal(t, http.StatusOK, status, body)
+		var got struct {
+			Event   map[string]any `json:"event"`
+			OpenURL string         `json:"openUrl"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &got), body)
+		ev := got.Event
+		assert.Equal(t, "2.0", ev["version"])
+		assert.Equal(t, "$default", ev["routeKey"])
+		assert.Equal(t, "/any/path", ev["rawPath"])
+		assert.Equal(t, "x=1&x=2", ev["rawQueryString"])
+		assert.Equal(t, []any{"c1=v1", "c2=v2"}, ev["cookies"])
+		assert.Equal(t, map[string]any{"x": "1,2"}, ev["queryStringParameters"])
+		assert.Equal(t, `{"hello":"url"}`, ev["body"])
+		assert.Equal(t, false, ev["isBase64Encoded"])
+		rc, _ := ev["requestContext"].(map[string]any)
+		require.NotNil(t, rc, body)
+		assert.Equal(t, host, rc["domainName"])
+		assert.Equal(t, id, rc["domainPrefix"])
+		assert.Equal(t, id, rc["apiId"])
+		assert.Equal(t, "anonymous", rc["accountId"])
+		assert.Nil(t, rc["authorizer"])
+		h, _ := rc["http"].(map[string]any)
+		require.NotNil(t, h, body)
+		assert.Equal(t, "POST", h["method"])
+		assert.Equal(t, "/any/path", h["path"])
+		assert.Equal(t, "esb-e2e", h["userAgent"])
+		assert.NotEmpty(t, h["sourceIp"])
+		assert.Equal(t, "https://"+id+".lambda-url.us-east-1.on.aws/", got.OpenURL, "!GetAtt UrlFunctionUrl.FunctionUrl names the url-id the gateway serves")
+	})
+	t.Run("every path is the function's, /health too", func(t *testing.T) {
+		status, _, body := do(t, http.MethodGet, open.url+"health", "", nil)
+		require.Equal(t, http.StatusOK, status, body)
+		assert.Contains(t, body, `"rawPath": "/health"`)
+	})
+	t.Run("CORS preflight and response headers", func(t *testing.T) {
+		const origin = "https://app.e2e.example"
+		status, h, body := do(t, http.MethodOptions, open.url+"x", "", map[string]string{"Origin": origin, "Access-Control-Request-Method": "POST"})
+		require.Equal(t, http.StatusNoContent, status, body)
+		assert.Equal(t, origin, h.Get("Access-Control-Allow-Origin"))
+		assert.Equal(t, "GET,POST", h.Get("Access-Control-Allow-Methods"))
+		assert.Equal(t, "x-e2e", h.Get("Access-Control-Allow-Headers"))
+		assert.Equal(t, "30", h.Get("Access-Control-Max-Age"))
+		status, h, _ = do(t, http.MethodOptions, open.url+"x", "", map[string]string{"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+		assert.Equal(t, http.StatusNoContent, status)
+		assert.Empty(t, h.Get("Access-Control-Allow-Origin"))
+		status, h, body = do(t, http.MethodGet, open.url, "", map[string]string{"Origin": origin})
+		require.Equal(t, http.StatusOK, status, body)
+		assert.Equal(t, origin, h.Get("Access-Control-Allow-Origin"), "the URL's CORS, not the function's own header")
+	})
+	t.Run("AWS_IAM refuses an unsigned request", func(t *testing.T) {
+		status, _, body := do(t, http.MethodGet, signed.url, "", nil)
+		assert.Equal(t, http.StatusForbidden, status, body)
+		assert.JSONEq(t, `{"Message":"Forbidden"}`, body)
+	})
+}
+
+type printedURL struct{ auth, url string }
+
+// printedURLs reads the FUNCTION URL table of esb deploy's output.
+func printedURLs(t *testing.T, out string) map[string]printedURL {
+	t.Helper()
+	urls := map[string]printedURL{}
+	in := false
+	for line := range strings.Lines(out) {
+		f := strings.Fields(line)
+		switch {
+		case strings.HasPrefix(line, "FUNCTION URL"):
+			in = true
+		case in && len(f) == 3:
+			urls[f[0]] = printedURL{auth: f[1], url: f[2]}
+		default:
+			in = false
+		}
+	}
+	return urls
+}
+
+// localhostClient resolves every *.localhost name to the loopback
+// address, as curl does, so the URLs esb deploy prints are used as they
+// are (Go's resolver asks DNS for them).
+func localhostClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, port, err := net.SplitHostPort(addr); err == nil && strings.HasSuffix(host, ".localhost") {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}
+	return &http.Client{Transport: tr}
 }
