@@ -94,7 +94,7 @@ func (m *Manager) Apply(snap configwatch.Snapshot) (*Generation, error) {
 	}
 	m.cancel = cancel
 	m.opts.Logger.Info("runtime config live", "generation", g.ID,
-		"functions", table.FunctionCount(), "routes", table.RouteCount(), "apis", table.APIs())
+		"functions", table.FunctionCount(), "routes", table.RouteCount(), "apis", table.APIs(), "function_urls", table.URLCount())
 	m.opts.OnLive(g)
 	return g, nil
 }
