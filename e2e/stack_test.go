@@ -8,6 +8,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +24,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -35,6 +38,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/platform"
 )
@@ -384,7 +388,21 @@ func daggerCLI(t testing.TB) string {
 
 // The platform's S3 and DynamoDB as a function sees them: the env's host
 // ports, the compose files' default credentials.
-var platformCredentials = credentials.NewStaticCredentialsProvider("esb", "esb-local-secret", "")
+var platformCredentials = credentials.NewStaticCredentialsProvider(platformKey.AccessKeyID, platformKey.SecretAccessKey, "")
+
+// platformKey is the env's root key (the compose files' defaults), the
+// key of platformCredentials.
+var platformKey = awsid.Key{AccessKeyID: "esb", SecretAccessKey: "esb-local-secret"}
+
+// signRequest signs req with key (SigV4, service lambda or execute-api),
+// as an AWS SDK would: the gateway's Invoke API and AWS_IAM routes refuse
+// unsigned calls.
+func signRequest(t testing.TB, req *http.Request, body, service string, key awsid.Key) {
+	t.Helper()
+	sum := sha256.Sum256([]byte(body))
+	creds := aws.Credentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}
+	require.NoError(t, v4.NewSigner().SignHTTP(req.Context(), creds, req, hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()))
+}
 
 func (s *stack) dynamoDB() *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_DATABASE", "")), Credentials: platformCredentials})
