@@ -33,10 +33,12 @@ import (
 
 // TestFrontDoorAuth deploys a template whose routes SAM Auth protects
 // (a REST TOKEN authorizer as the API's default, an API key, an HTTP API
-// Lambda authorizer with simple responses, an HTTP API JWT authorizer),
-// with CORS on both APIs, and checks the gateway answers as API Gateway does, in docker and in
-// containerd mode side by side. The authorizer is a real function in the
-// env; the JWT is signed in the test with a key whose JWKS the env gets.
+// Lambda authorizer with simple responses, an HTTP API JWT authorizer,
+// with CORS on both APIs, and AWS_IAM routes on both), and checks the
+// gateway answers as API Gateway does, and that its Lambda Invoke API takes
+// only SigV4-signed calls as Lambda does, in docker and in containerd mode
+// side by side. The authorizer is a real function in the env; the JWT is
+// signed in the test with a key whose JWKS the env gets.
 func TestFrontDoorAuth(t *testing.T) {
 	t.Parallel()
 	envs := []struct {
