@@ -317,3 +317,30 @@ func TestBodyTooLarge(t *testing.T) {
 	_, err := v.Verify(r, ServiceLambda)
 	require.ErrorIs(t, err, ErrBodyTooLarge)
 }
+
+// BenchmarkVerify is the gateway's own cost of a signed Invoke API call:
+// parse, body hash, canonical request and signature.
+func BenchmarkVerify(b *testing.B) {
+	fns := &staticFunctions{gen: 1, names: []string{"Alpha", "Beta", "Gamma"}}
+	v := New(NewKeyring(awsid.Key{AccessKeyID: rootID, SecretAccessKey: rootSecret}, fns), region, Options{})
+	body := []byte(strings.Repeat(`{"k":"v"}`, 100))
+	for _, key := range []awsid.Key{{AccessKeyID: rootID, SecretAccessKey: rootSecret}, awsid.FunctionKey(rootSecret, "Beta")} {
+		r := httptest.NewRequest(http.MethodPost, "http://gateway:8080/2015-03-31/functions/Alpha/invocations", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		sum := sha256.Sum256(body)
+		require.NoError(b, v4.NewSigner().SignHTTP(b.Context(), aws.Credentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey},
+			r, hex.EncodeToString(sum[:]), ServiceLambda, region, time.Now()))
+		name := "root"
+		if awsid.IsFunctionKey(key.AccessKeyID) {
+			name = "function"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				if _, err := v.Verify(r, ServiceLambda); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
