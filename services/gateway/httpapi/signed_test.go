@@ -103,6 +103,13 @@ routes:
   - {path: /rest, method: POST, function: Hello, payload: "1.0", stage: prod, auth: {iam: true}}
   - {path: /http, method: POST, function: Items, payload: "2.0", auth: {iam: true}}
   - {path: /keyed, method: GET, function: Hello, payload: "1.0", stage: prod, auth: {iam: true, api_key: true}}
+  - path: /cors
+    method: GET
+    function: Hello
+    payload: "1.0"
+    stage: prod
+    auth: {iam: true}
+    cors: {kind: rest, allow_origins: ["*"], allow_methods: [GET, OPTIONS], preflight_auth: {iam: true}}
 `
 	h := newHarness(t, functionsYML, routing, harnessOptions{server: Options{Auth: auth.New(t.TempDir(), auth.Options{})}})
 	h.function("Items", echoEventV1)
@@ -171,6 +178,14 @@ routes:
 			}
 		})
 	}
+	t.Run("a REST API's generated OPTIONS method takes the default AWS_IAM", func(t *testing.T) {
+		resp, body := h.sendSigned(t, http.MethodOptions, "/cors", "", nil, "")
+		assert.Equal(t, 403, resp.StatusCode, body)
+		assert.Equal(t, "MissingAuthenticationTokenException", resp.Header.Get("X-Amzn-Errortype"))
+		resp, body = h.sendSigned(t, http.MethodOptions, "/cors", "", &root, sigv4.ServiceExecuteAPI)
+		assert.Equal(t, 200, resp.StatusCode, body)
+		assert.Equal(t, "GET,OPTIONS", resp.Header.Get("Access-Control-Allow-Methods"))
+	})
 	t.Run("IAM and an API key: both are needed", func(t *testing.T) {
 		resp, body := h.sendSigned(t, http.MethodGet, "/keyed", "", &root, sigv4.ServiceExecuteAPI)
 		assert.Equal(t, 403, resp.StatusCode, body)
