@@ -85,9 +85,21 @@ type Request struct {
 	// Architectures are built for: the host's. Empty leaves it to the
 	// engine's native platform.
 	Architecture string
+	// RegistryAuth is the env's registry credential; nil is anonymous.
+	// The registry answers no request without it, pulls through the
+	// engine's docker.io mirror included.
+	RegistryAuth *RegistryAuth
 	// Concurrency bounds parallel function builds; 0 means 4.
 	Concurrency int
 	Events      progress.Sink
+}
+
+// RegistryAuth is a registry credential as the engine takes it: the
+// password a secret of the session, never a plain value in a query.
+type RegistryAuth struct {
+	Address  string // host:port, as the engine reaches the registry
+	Username string
+	Password *dagger.Secret
 }
 
 // Bases provides the base image of each runtime: either built from the
@@ -154,6 +166,9 @@ func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 	if req.NoCache {
 		r.nonce = fmt.Sprintf("%d", time.Now().UnixNano())
 	}
+	if err := authorize(ctx, dag, req.RegistryAuth); err != nil {
+		return Result{}, err
+	}
 	built, err := r.buildAll(ctx)
 	if err != nil {
 		return Result{}, err
@@ -176,6 +191,34 @@ func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 	return Result{Config: cfg, Functions: built, Files: files, Bases: bases, Warnings: warnings}, nil
 }
 
+// authorize gives the session the registry's credential before anything
+// pulls: the engine asks the session for it on every pull and push to that
+// host, the docker.io mirror's included. A credential joins the session
+// only when the call that adds it runs, and the engine answers a call
+// it has seen from cache without running it: the call carries a value of
+// this run alone.
+func authorize(ctx context.Context, dag *dagger.Client, auth *RegistryAuth) error {
+	if auth == nil {
+		return nil
+	}
+	_, err := dag.Container().
+		WithEnvVariable("ESB_REGISTRY_AUTH_RUN", fmt.Sprintf("%d", time.Now().UnixNano())).
+		WithRegistryAuth(auth.Address, auth.Username, auth.Password).
+		Sync(ctx)
+	if err != nil {
+		return fmt.Errorf("registry credential for %s: %w", auth.Address, err)
+	}
+	return nil
+}
+
+// publish publishes ctr to ref with the request's credential.
+func (r *run) publish(ctx context.Context, ctr *dagger.Container, ref string) (string, error) {
+	if auth := r.req.RegistryAuth; auth != nil {
+		ctr = ctr.WithRegistryAuth(auth.Address, auth.Username, auth.Password)
+	}
+	return ctr.Publish(ctx, ref)
+}
+
 // publishBases publishes the bases this run built from their Dockerfiles
 // where the request asked for it. A base nobody's function needed this
 // time is not built just to be kept. A failure costs later deploys a
@@ -193,7 +236,7 @@ func (r *run) publishBases(ctx context.Context) ([]PublishedBase, []string) {
 			continue
 		}
 		done[ref] = true
-		published, err := r.bases[key].Publish(ctx, ref)
+		published, err := r.publish(ctx, r.bases[key], ref)
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("runtime base %s not kept for later deploys: publish %s: %s", rt, ref, err))
 			continue
@@ -272,7 +315,7 @@ func (r *run) buildOne(ctx context.Context, f sam.Function) (Built, error) {
 	if err != nil {
 		return Built{}, err
 	}
-	published, err := ctr.Publish(ctx, ref)
+	published, err := r.publish(ctx, ctr, ref)
 	if err != nil {
 		return Built{}, fmt.Errorf("build and publish %s: %w", ref, err)
 	}
