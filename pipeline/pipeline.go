@@ -166,7 +166,7 @@ func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 	if req.NoCache {
 		r.nonce = fmt.Sprintf("%d", time.Now().UnixNano())
 	}
-	if err := authorize(ctx, dag, req.RegistryAuth); err != nil {
+	if err := Authorize(ctx, dag, req.RegistryAuth); err != nil {
 		return Result{}, err
 	}
 	built, err := r.buildAll(ctx)
@@ -191,13 +191,13 @@ func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 	return Result{Config: cfg, Functions: built, Files: files, Bases: bases, Warnings: warnings}, nil
 }
 
-// authorize gives the session the registry's credential before anything
+// Authorize gives the session the registry's credential before anything
 // pulls: the engine asks the session for it on every pull and push to that
 // host, the docker.io mirror's included. A credential joins the session
 // only when the call that adds it runs, and the engine answers a call
 // it has seen from cache without running it: the call carries a value of
 // this run alone.
-func authorize(ctx context.Context, dag *dagger.Client, auth *RegistryAuth) error {
+func Authorize(ctx context.Context, dag *dagger.Client, auth *RegistryAuth) error {
 	if auth == nil {
 		return nil
 	}
