@@ -56,6 +56,11 @@ type Request struct {
 	// a function's Source fingerprint, which already covers the
 	// Dockerfiles they were built from.
 	BaseImages map[string]string
+	// BasePins are the docker.io images builds start from, as Dockerfiles
+	// and ImageUri name them (debian:trixie-slim), each to the same image
+	// at the digest checked in the env's registry (PinFrom): the build
+	// resolves them by digest. An image not named here resolves by tag.
+	BasePins map[string]string
 	// PublishBases asks that the base of a runtime, when this run builds
 	// it from its Dockerfile, be published to the ref given (runtime name
 	// -> ref), so later deploys start from it (Result.Bases).
@@ -380,13 +385,23 @@ func (r *run) container(f sam.Function) (*dagger.Container, error) {
 	platform := r.platform(f)
 	if f.PackageType == sam.PackageImage {
 		if f.ImageURI != "" {
-			return r.dag.Container(dagger.ContainerOpts{Platform: platform}).From(f.ImageURI), nil
+			ref := f.ImageURI
+			if pinned, ok := r.req.BasePins[ref]; ok {
+				ref = pinned
+			}
+			return r.dag.Container(dagger.ContainerOpts{Platform: platform}).From(ref), nil
 		}
 		opts := dagger.DirectoryDockerBuildOpts{Dockerfile: f.Dockerfile, Platform: platform}
 		if r.nonce != "" {
 			opts.BuildArgs = []dagger.BuildArg{{Name: "ESB_CACHEBUST", Value: r.nonce}}
 		}
-		return r.hostDir(f.DockerContext).DockerBuild(opts), nil
+		dir, err := r.pinnedContext(r.hostDir(f.DockerContext), f.Dockerfile, func() ([]byte, error) {
+			return os.ReadFile(filepath.Join(f.DockerContext, f.Dockerfile))
+		})
+		if err != nil {
+			return nil, fmt.Errorf("Dockerfile: %w", err)
+		}
+		return dir.DockerBuild(opts), nil
 	}
 	rt, ok := runtimecatalog.Lookup(f.Runtime)
 	if !ok {
@@ -624,11 +639,32 @@ func (r *run) base(rt runtimecatalog.Runtime, platform dagger.Platform) (*dagger
 		if r.nonce != "" {
 			opts.BuildArgs = []dagger.BuildArg{{Name: "ESB_CACHEBUST", Value: r.nonce}}
 		}
+		if dir, err = r.pinnedContext(dir, dockerfile, func() ([]byte, error) { return fs.ReadFile(r.req.Bases.FS, dockerfile) }); err != nil {
+			return nil, fmt.Errorf("runtime %s: %w", rt.Name, err)
+		}
 		ctr = dir.DockerBuild(opts)
 		r.builtBases[key] = rt.Name
 	}
 	r.bases[key] = ctr
 	return ctr, nil
+}
+
+// pinnedContext is a build context whose Dockerfile starts from its bases
+// by digest (Request.BasePins); the context as it is when no FROM line
+// changes.
+func (r *run) pinnedContext(dir *dagger.Directory, dockerfile string, read func() ([]byte, error)) (*dagger.Directory, error) {
+	if len(r.req.BasePins) == 0 {
+		return dir, nil
+	}
+	data, err := read()
+	if err != nil {
+		return nil, err
+	}
+	pinned := PinFrom(string(data), r.req.BasePins)
+	if pinned == string(data) {
+		return dir, nil
+	}
+	return dir.WithNewFile(dockerfile, pinned), nil
 }
 
 // directoryFromFS turns an embedded tree into a Dagger directory. Shell

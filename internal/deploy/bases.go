@@ -42,6 +42,10 @@ type BasePlan struct {
 	// Publish are the bases this deploy builds and then keeps, by runtime:
 	// refs in the env's registry (pipeline.Request.PublishBases).
 	Publish map[string]string
+	// Pins are the images builds start from (Dockerfile FROM lines,
+	// ImageUri) at the digest checked in the env's registry
+	// (pipeline.Request.BasePins).
+	Pins map[string]string
 	// unlock releases what the plan holds: the machine's claim on the
 	// bases it builds.
 	unlock []func()
@@ -78,7 +82,7 @@ type BaseCache struct {
 // nor the local Docker engine has are reported: the engine then tries
 // docker.io.
 func (s PlatformSteps) PrepareBases(ctx context.Context, needs BaseNeeds) (BasePlan, error) {
-	plan := BasePlan{Images: map[string]string{}, Publish: map[string]string{}}
+	plan := BasePlan{Images: map[string]string{}, Publish: map[string]string{}, Pins: map[string]string{}}
 	byRef, err := s.cachedBaseRefs(needs)
 	if err != nil {
 		return plan, err
@@ -119,6 +123,9 @@ func (s PlatformSteps) PrepareBases(ctx context.Context, needs BaseNeeds) (BaseP
 	}
 	var pushed []string
 	for _, r := range results {
+		if r.Digest != "" {
+			plan.Pins[r.Ref] = r.Pinned()
+		}
 		switch r.Action {
 		case "pushed":
 			pushed = append(pushed, r.Ref)

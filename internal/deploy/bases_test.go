@@ -329,6 +329,7 @@ func TestPrepareBasesChecksDigests(t *testing.T) {
 		require.NoError(t, err)
 		defer plan.release()
 		assert.Contains(t, docker.calls, "push "+steps.Registry.Addr+"/library/debian:trixie-slim")
+		assert.Equal(t, map[string]string{"debian:trixie-slim": "debian:trixie-slim@" + pushedDigest}, plan.Pins, "the build starts from it by digest")
 		recorded, err := steps.Registry.Ledger.Check("library/debian:trixie-slim", "debian:trixie-slim", steps.Registry.Addr, pushedDigest)
 		require.NoError(t, err)
 		assert.True(t, recorded)
