@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/gofrs/flock"
 
+	"github.com/esb-dev/esb/internal/registry"
 	"github.com/esb-dev/esb/pipeline"
 )
 
@@ -195,6 +196,11 @@ func (s PlatformSteps) takeCachedBase(ctx context.Context, ref string, plan *Bas
 
 func (s PlatformSteps) mirrorCached(ctx context.Context, ref string) (string, error) {
 	res, err := s.Registry.Mirror(ctx, s.Docker, []string{ref})
+	if errors.Is(err, registry.ErrUnverified) {
+		// A runtime base ESB cannot vouch for is built again from its
+		// Dockerfile and published over it.
+		return "", nil
+	}
 	if err != nil || len(res) != 1 || res[0].Action == "unavailable" {
 		return "", err
 	}

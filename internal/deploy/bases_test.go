@@ -334,11 +334,21 @@ func TestPrepareBasesChecksDigests(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, recorded)
 	})
+	t.Run("a runtime base without record or host copy is built again", func(t *testing.T) {
+		steps, _, reg := baseSteps(t, nil, []string{"debian:trixie-slim"})
+		reg.set("esb/lambda-base:python3.13-0123456789abcdef", "sha256:unknown")
+		plan, err := steps.PrepareBases(t.Context(), BaseNeeds{Runtimes: []string{"python3.13"}})
+		require.NoError(t, err)
+		defer plan.release()
+		assert.Empty(t, plan.Images)
+		assert.Contains(t, plan.Publish, "python3.13", "built and published over the unknown one")
+	})
 	t.Run("no record, no host copy: refused", func(t *testing.T) {
 		steps, _, reg := baseSteps(t, nil, nil)
 		reg.set("library/debian:trixie-slim", "sha256:unknown")
 		_, err := steps.PrepareBases(t.Context(), BaseNeeds{Extra: []string{"debian:trixie-slim"}})
 		require.Error(t, err)
+		require.ErrorIs(t, err, registry.ErrUnverified)
 		assert.Contains(t, err.Error(), "no record of putting it there")
 	})
 }

@@ -89,8 +89,8 @@ func (c Client) mirrorOne(ctx context.Context, docker client.APIClient, ref stri
 	local := reference.FamiliarString(tagged)
 	if _, err := docker.ImageInspect(ctx, local); errdefs.IsNotFound(err) {
 		if inRegistry {
-			return MirrorResult{}, fmt.Errorf("the env's registry %s has it (%s) but ESB has no record of putting it there (%s) and this host's Docker engine has no copy to push instead: "+
-				"load or build %s on this host and deploy again", c.Addr, served, c.Ledger.Path, local)
+			return MirrorResult{}, fmt.Errorf("%w: the env's registry %s has it (%s) but ESB has no record of putting it there (%s) and this host's Docker engine has no copy to push instead: "+
+				"load or build %s on this host and deploy again", ErrUnverified, c.Addr, served, c.Ledger.Path, local)
 		}
 		return MirrorResult{Ref: ref, Action: "unavailable"}, nil
 	} else if err != nil {
@@ -111,6 +111,10 @@ func (c Client) mirrorOne(ctx context.Context, docker client.APIClient, ref stri
 	}
 	return MirrorResult{Ref: ref, Action: "pushed", Digest: digest}, nil
 }
+
+// ErrUnverified means the registry holds a base ESB has no record of and
+// no local copy to replace it with.
+var ErrUnverified = errors.New("base image not verifiable")
 
 // ThroughMirror reports whether the engine resolves ref through the
 // registry mirror: a tagged docker.io ref.
