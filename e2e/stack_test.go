@@ -41,6 +41,9 @@ import (
 	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/platform"
+	"github.com/esb-dev/esb/internal/registry"
+	"github.com/esb-dev/esb/internal/registryauth"
+	"github.com/esb-dev/esb/internal/registryauth/provision"
 )
 
 // stack is one env of the platform brought up by a test.
@@ -100,7 +103,25 @@ func newModeStack(t testing.TB, name string, portOffset int, mode string) *stack
 	s.down(t)
 	s.removeLeftovers(t)
 	require.NoError(t, os.RemoveAll(filepath.Dir(l.ConfigDir)))
+	// What `esb env` does before every `up`: the env's registry credential.
+	_, err = provision.Ensure(registryauth.Dir(l.ConfigDir))
+	require.NoError(t, err)
 	return s
+}
+
+// registryAuth is the env's registry credential, as `esb env` made it.
+func (s *stack) registryAuth(t testing.TB) registryauth.Credential {
+	t.Helper()
+	cred, err := registryauth.Load(registryauth.Dir(s.layout.ConfigDir))
+	require.NoError(t, err)
+	return cred
+}
+
+// registry is a client of the env's registry with its credential and
+// base ledger, as `esb deploy` has it.
+func (s *stack) registry(t testing.TB) registry.Client {
+	t.Helper()
+	return registry.Client{Addr: s.layout.RegistryAddr(), Auth: s.registryAuth(t), Ledger: registry.EnvLedger(s.layout.ConfigDir)}
 }
 
 // shifted moves an env to other port blocks and another name when
