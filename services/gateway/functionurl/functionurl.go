@@ -1,15 +1,14 @@
 // Package functionurl is what Lambda function URLs add to the gateway: the
 // host name that addresses one (<url-id>.lambda-url.<region>.<any domain>),
 // the function URL event (API Gateway's payload 2.0 shape, built by the
-// apigateway package, with the fields a function URL sets), and the seam
-// an AWS_IAM URL verifies SigV4 signatures through. Everything here is
-// pure: the HTTP handler lives with the gateway's other handlers.
+// apigateway package, with the fields a function URL sets), and Lambda's
+// refusal of an AWS_IAM URL's unsigned request. Everything here is pure:
+// the HTTP handler, and the SigV4 check (package sigv4), live with the
+// gateway's other handlers.
 package functionurl
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -43,10 +42,6 @@ const Service = "lambda"
 // refuses: unsigned, badly signed, or signed by an unknown key.
 var ForbiddenBody = []byte(`{"Message":"Forbidden"}`)
 
-// ErrNoVerifier is returned for an AWS_IAM URL when the gateway has no
-// SigV4 verifier: the URL refuses every request rather than serve open.
-var ErrNoVerifier = errors.New("no SigV4 verifier configured")
-
 // IDFromHost returns the url-id a Host header names:
 // <url-id>.lambda-url.<region>.<domain>, port ignored, as Lambda names a
 // function URL (<url-id>.lambda-url.<region>.on.aws). Any domain is
@@ -73,24 +68,6 @@ func IDFromHost(host string) (string, bool) {
 	return id, true
 }
 
-// Caller is the identity that signed a request to an AWS_IAM URL, as
-// requestContext.authorizer.iam gives it.
-type Caller struct {
-	AccessKey string
-	AccountID string
-	CallerID  string
-	UserARN   string
-	UserID    string
-}
-
-// Verifier checks the SigV4 signature of a request to an AWS_IAM URL
-// (service Service) against the env's credentials and returns who signed
-// it. body is the request's whole body, already read (the signature
-// covers its hash). Any error refuses the request with 403.
-type Verifier interface {
-	Verify(ctx context.Context, r *http.Request, body []byte) (Caller, error)
-}
-
 // Request is everything a function URL event is built from.
 type Request struct {
 	HTTP      *http.Request
@@ -100,18 +77,19 @@ type Request struct {
 	TraceID   string    // X-Amzn-Trace-Id of this request
 	Time      time.Time // when the request arrived
 	// AccountID is the env's account, the function's owner; a request to
-	// an AuthType NONE URL (Caller nil) gets "anonymous" instead, as on
+	// an AuthType NONE URL (Authorizer nil) gets "anonymous" instead, as on
 	// Lambda.
 	AccountID string
-	// Caller is who signed the request (AWS_IAM); nil for NONE.
-	Caller *Caller
+	// Authorizer is requestContext.authorizer of an AWS_IAM URL's
+	// request, {"iam": {...}} naming who signed it; nil for NONE.
+	Authorizer json.RawMessage
 }
 
 // Event builds the function URL event: payload 2.0 as an HTTP API sends
 // it (rawPath, rawQueryString, cookies, headers, queryStringParameters,
 // body and isBase64Encoded by the same rules), with apiId the url-id,
 // routeKey and stage $default, no path parameters, and the signer under
-// requestContext.authorizer.iam for an AWS_IAM URL.
+// requestContext.authorizer (iam) for an AWS_IAM URL.
 func Event(r Request) ([]byte, error) {
 	ev := apigateway.Request{
 		HTTP:      r.HTTP,
@@ -124,36 +102,9 @@ func Event(r Request) ([]byte, error) {
 		AccountID: anonymousAccount,
 		APIID:     r.URLID,
 	}
-	if r.Caller != nil {
+	if r.Authorizer != nil {
 		ev.AccountID = r.AccountID
-		auth, err := json.Marshal(authorizer{IAM: iam{
-			AccessKey: r.Caller.AccessKey,
-			AccountID: r.Caller.AccountID,
-			CallerID:  r.Caller.CallerID,
-			UserARN:   r.Caller.UserARN,
-			UserID:    r.Caller.UserID,
-		}})
-		if err != nil {
-			return nil, err
-		}
-		ev.Authorizer = auth
+		ev.Authorizer = r.Authorizer
 	}
 	return apigateway.EventV2(ev)
-}
-
-type authorizer struct {
-	IAM iam `json:"iam"`
-}
-
-// iam is requestContext.authorizer.iam; Lambda sends the Cognito and
-// organisation fields as null when they do not apply, which is always
-// here.
-type iam struct {
-	AccessKey       string  `json:"accessKey"`
-	AccountID       string  `json:"accountId"`
-	CallerID        string  `json:"callerId"`
-	CognitoIdentity *string `json:"cognitoIdentity"`
-	PrincipalOrgID  *string `json:"principalOrgId"`
-	UserARN         string  `json:"userArn"`
-	UserID          string  `json:"userId"`
 }

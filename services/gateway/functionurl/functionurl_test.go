@@ -41,7 +41,7 @@ func TestIDFromHost(t *testing.T) {
 
 func TestEvent(t *testing.T) {
 	at := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
-	build := func(t *testing.T, caller *Caller, body string, contentType string) map[string]any {
+	build := func(t *testing.T, authorizer json.RawMessage, body string, contentType string) map[string]any {
 		t.Helper()
 		r := httptest.NewRequest("PUT", "http://"+id+".lambda-url.us-east-1.localhost:5000/a%20b/c?x=1&x=2&y", strings.NewReader(body))
 		r.RemoteAddr = "192.0.2.7:40000"
@@ -52,7 +52,7 @@ func TestEvent(t *testing.T) {
 		if contentType != "" {
 			r.Header.Set("Content-Type", contentType)
 		}
-		data, err := Event(Request{HTTP: r, Body: []byte(body), URLID: id, RequestID: "req-1", TraceID: "Root=1-x", Time: at, AccountID: "123456789012", Caller: caller})
+		data, err := Event(Request{HTTP: r, Body: []byte(body), URLID: id, RequestID: "req-1", TraceID: "Root=1-x", Time: at, AccountID: "123456789012", Authorizer: authorizer})
 		require.NoError(t, err)
 		var ev map[string]any
 		require.NoError(t, json.Unmarshal(data, &ev))
@@ -87,13 +87,10 @@ func TestEvent(t *testing.T) {
 		assert.Equal(t, true, ev["isBase64Encoded"])
 	})
 	t.Run("AWS_IAM", func(t *testing.T) {
-		ev := build(t, &Caller{AccessKey: "AKIA1", AccountID: "123456789012", CallerID: "AIDA1", UserARN: "arn:aws:iam::123456789012:user/u", UserID: "AIDA1"}, "", "")
+		ev := build(t, json.RawMessage(`{"iam":{"accessKey":"AKIA1"}}`), "", "")
 		rc := ev["requestContext"].(map[string]any)
-		assert.Equal(t, "123456789012", rc["accountId"])
-		assert.Equal(t, map[string]any{"iam": map[string]any{
-			"accessKey": "AKIA1", "accountId": "123456789012", "callerId": "AIDA1", "cognitoIdentity": nil,
-			"principalOrgId": nil, "userArn": "arn:aws:iam::123456789012:user/u", "userId": "AIDA1",
-		}}, rc["authorizer"])
+		assert.Equal(t, "123456789012", rc["accountId"], "the function's owner, not anonymous")
+		assert.Equal(t, map[string]any{"iam": map[string]any{"accessKey": "AKIA1"}}, rc["authorizer"])
 		assert.NotContains(t, ev, "body")
 	})
 }

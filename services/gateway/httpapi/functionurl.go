@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -27,8 +28,9 @@ func (s *Server) functionURLHosts(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // functionURL serves a request to a function URL as Lambda does: CORS
-// preflights answered from the URL's Cors, AWS_IAM checked by SigV4 before
-// the function runs, the function URL event in, the HTTP API payload 2.0
+// preflights answered from the URL's Cors, AWS_IAM checked by SigV4
+// (service lambda, the env's root key or a function's own) before the
+// function runs, the function URL event in, the HTTP API payload 2.0
 // rules out.
 func (s *Server) functionURL(c echo.Context) error {
 	ai := info(c)
@@ -55,6 +57,18 @@ func (s *Server) functionURL(c echo.Context) error {
 		return c.NoContent(status)
 	}
 
+	var authorizer json.RawMessage
+	if u.Config.AuthType != runtimeconfig.URLAuthNone {
+		// AWS_IAM, the only other type runtimeconfig lets through: the
+		// env's verifier, which refuses every key when it has none.
+		id, done, err := s.verify(c, functionurl.Service, frontURL)
+		if done {
+			return err
+		}
+		if authorizer, err = iamAuthorizerV2(s.iamCaller(id)); err != nil {
+			return err
+		}
+	}
 	body, err := readBody(r, s.opts.MaxBodyBytes)
 	if err != nil {
 		return apiBodyError(c, err)
@@ -62,21 +76,7 @@ func (s *Server) functionURL(c echo.Context) error {
 	start, _ := c.Get(keyStart).(time.Time)
 	req := functionurl.Request{
 		HTTP: r, Body: body, URLID: id, RequestID: requestID(c), TraceID: traceID(c), Time: start, AccountID: s.opts.AccountID,
-	}
-	if u.Config.AuthType != runtimeconfig.URLAuthNone {
-		// AWS_IAM, the only other type runtimeconfig lets through; a
-		// missing verifier refuses every request, never serves it open.
-		var who functionurl.Caller
-		err := functionurl.ErrNoVerifier
-		if s.opts.URLVerifier != nil {
-			who, err = s.opts.URLVerifier.Verify(r.Context(), r, body)
-		}
-		if err != nil {
-			ai.outcome = "forbidden"
-			s.opts.Logger.Info("function URL request refused", "request_id", requestID(c), "function", u.Function.Name, "error", err.Error())
-			return writeBlob(c, http.StatusForbidden, functionurl.ForbiddenBody)
-		}
-		req.Caller = &who
+		Authorizer: authorizer,
 	}
 	event, err := functionurl.Event(req)
 	if err != nil {

@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -12,7 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/services/gateway/functionurl"
+	"github.com/esb-dev/esb/services/gateway/sigv4"
 )
 
 const (
@@ -34,24 +34,18 @@ functions:
     url: {id: ` + iamURLID + `, auth_type: AWS_IAM}
 `
 
-// fakeVerifier accepts requests that carry its key in Authorization.
-type fakeVerifier struct{ key string }
-
-func (v fakeVerifier) Verify(_ context.Context, r *http.Request, body []byte) (functionurl.Caller, error) {
-	if !strings.Contains(r.Header.Get("Authorization"), "Credential="+v.key+"/") {
-		return functionurl.Caller{}, errors.New("signature does not match")
-	}
-	return functionurl.Caller{AccessKey: v.key, AccountID: "123456789012", CallerID: "AIDAESB", UserARN: "arn:aws:iam::123456789012:user/esb", UserID: "AIDAESB"}, nil
-}
-
-// doHost sends a request to the gateway with host as its Host header.
-func (h *harness) doHost(t *testing.T, method, host, path string, header http.Header) (*http.Response, string) {
+// doHost sends a request to the gateway with host as its Host header,
+// signed with key for service lambda when key is not nil.
+func (h *harness) doHost(t *testing.T, method, host, path string, header http.Header, key ...awsid.Key) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, h.http.URL+path, nil)
 	require.NoError(t, err)
 	req.Host = host
 	for k, vs := range header {
 		req.Header[k] = vs
+	}
+	for _, k := range key {
+		require.NoError(t, signRequest(t.Context(), req, k, functionurl.Service, nil))
 	}
 	resp, err := h.http.Client().Do(req)
 	require.NoError(t, err)
@@ -62,8 +56,8 @@ func (h *harness) doHost(t *testing.T, method, host, path string, header http.He
 }
 
 func TestFunctionURL(t *testing.T) {
-	run := func(t *testing.T, verifier functionurl.Verifier) *harness {
-		return newHarness(t, urlFunctionsYML, "routes:\n  - {path: /hello, method: GET, function: Hello, payload: \"1.0\"}\n", harnessOptions{server: Options{URLVerifier: verifier}})
+	run := func(t *testing.T, verifier *sigv4.Verifier) *harness {
+		return newHarness(t, urlFunctionsYML, "routes:\n  - {path: /hello, method: GET, function: Hello, payload: \"1.0\"}\n", harnessOptions{server: Options{Verifier: verifier}})
 	}
 	openHost := openURLID + ".lambda-url.us-east-1.localhost:5000"
 	signedHost := iamURLID + ".lambda-url.us-east-1.localhost"
@@ -128,20 +122,21 @@ func TestFunctionURL(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, body)
 		assert.Equal(t, "https://app.example", resp.Header.Get("Access-Control-Allow-Origin"), "the URL's CORS, not the function's")
 	})
-	t.Run("AWS_IAM without a verifier fails closed", func(t *testing.T) {
-		h := run(t, nil)
-		resp, body := h.doHost(t, http.MethodGet, signedHost, "/", http.Header{"Authorization": {"AWS4-HMAC-SHA256 Credential=AKIAESB/..."}})
+	t.Run("AWS_IAM with an env that has no keys fails closed", func(t *testing.T) {
+		h := run(t, sigv4.New(noKeys{}, "us-east-1", sigv4.Options{}))
+		resp, body := h.doHost(t, http.MethodGet, signedHost, "/", nil, testRootKey)
 		assert.Equal(t, http.StatusForbidden, resp.StatusCode)
 		assert.JSONEq(t, `{"Message":"Forbidden"}`, body)
 	})
-	t.Run("AWS_IAM with a verifier", func(t *testing.T) {
-		h := run(t, fakeVerifier{key: "AKIAESB"})
+	t.Run("AWS_IAM", func(t *testing.T) {
+		h := run(t, nil) // the harness's verifier: testRootKey and each function's own key
 		resp, body := h.doHost(t, http.MethodGet, signedHost, "/", nil)
 		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "unsigned")
 		assert.JSONEq(t, `{"Message":"Forbidden"}`, body)
-		resp, _ = h.doHost(t, http.MethodGet, signedHost, "/", http.Header{"Authorization": {"AWS4-HMAC-SHA256 Credential=AKIAOTHER/..."}})
-		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "signed by another key")
-		resp, body = h.doHost(t, http.MethodGet, signedHost, "/p", http.Header{"Authorization": {"AWS4-HMAC-SHA256 Credential=AKIAESB/..."}})
+		resp, body = h.doHost(t, http.MethodGet, signedHost, "/", nil, awsid.Key{AccessKeyID: testRootKey.AccessKeyID, SecretAccessKey: "guess"})
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "wrong secret")
+		assert.JSONEq(t, `{"Message":"Forbidden"}`, body)
+		resp, body = h.doHost(t, http.MethodGet, signedHost, "/p", nil, testRootKey)
 		require.Equal(t, http.StatusOK, resp.StatusCode, body)
 		var ev struct {
 			RequestContext struct {
@@ -154,8 +149,12 @@ func TestFunctionURL(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(body), &ev), body)
 		assert.Equal(t, "123456789012", ev.RequestContext.AccountID)
 		assert.Equal(t, map[string]any{
-			"accessKey": "AKIAESB", "accountId": "123456789012", "callerId": "AIDAESB", "cognitoIdentity": nil,
-			"principalOrgId": nil, "userArn": "arn:aws:iam::123456789012:user/esb", "userId": "AIDAESB",
+			"accessKey": testRootKey.AccessKeyID, "accountId": "123456789012", "callerId": "123456789012", "cognitoIdentity": nil,
+			"principalOrgId": nil, "userArn": "arn:aws:iam::123456789012:root", "userId": "123456789012",
 		}, ev.RequestContext.Authorizer.IAM)
+		fnKey := awsid.FunctionKey(testRootKey.SecretAccessKey, "Hello")
+		resp, body = h.doHost(t, http.MethodGet, signedHost, "/p", nil, fnKey)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "a function's own key: %s", body)
+		assert.Contains(t, body, `assumed-role/HelloRole/Hello`)
 	})
 }
