@@ -79,9 +79,7 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 	env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = strconv.Itoa(timeout)
 	env["AWS_LAMBDA_FUNCTION_VERSION"] = "$LATEST"
 	env["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + spec.Name
-	if p.RuntimeAPI != "" {
-		env["AWS_LAMBDA_RUNTIME_API"] = p.RuntimeAPI
-	}
+	// AWS_LAMBDA_RUNTIME_API is per container (its secret): Start adds it.
 	var cmd []string
 	if fn.Handler != "" {
 		env["_HANDLER"] = fn.Handler
@@ -96,13 +94,16 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 	// The hash covers everything that makes two containers of a function
 	// behave differently; the sorted env keeps it stable across map order.
 	// The sandbox is in it so an agent that seals differently (an upgrade
-	// from none, another egress) replaces the containers it adopts.
+	// from none, another egress) replaces the containers it adopts; the
+	// Runtime API too (its per-container secret is not), so switching
+	// modes, or from an agent that gave no secrets, replaces them as well.
 	sum, _ := json.Marshal(struct { // strings, ints and slices always marshal
 		Image, Digest string
 		Cmd, Env      []string
 		Memory        int
 		Sandbox       *engine.Sandbox `json:",omitempty"`
-	}{fn.Image, fn.Digest, cmd, list, memory, sb})
+		RuntimeAPI    string
+	}{fn.Image, fn.Digest, cmd, list, memory, sb, p.RuntimeAPI + "/<secret>"})
 	h := sha256.Sum256(sum)
 	ident := plan.Identity{Function: spec.Name, Digest: fn.Digest, Config: hex.EncodeToString(h[:16])}
 

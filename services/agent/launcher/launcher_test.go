@@ -345,7 +345,25 @@ func TestRuntimeAPIMode(t *testing.T) {
 	require.NoError(t, err, "a runtime that talks to the gateway is not dialed")
 	spec, ok := fake.Spec(inst.ID)
 	require.True(t, ok)
-	assert.Contains(t, spec.Env, "AWS_LAMBDA_RUNTIME_API=gateway:9001")
+	require.Len(t, inst.RuntimeSecret, 32, "each container gets its own Runtime API secret")
+	assert.Contains(t, spec.Env, "AWS_LAMBDA_RUNTIME_API=gateway:9001/"+inst.RuntimeSecret)
+	assert.Equal(t, inst.RuntimeSecret, spec.Labels[agentapi.LabelRuntimeSecret], "kept for an agent that adopts it")
+	other, err := l.Start(t.Context(), helloSpec(""))
+	require.NoError(t, err)
+	assert.NotEqual(t, inst.RuntimeSecret, other.RuntimeSecret)
+	assert.Equal(t, inst.Identity.Config, other.Identity.Config, "the secret does not make two containers of a function differ")
+	found, err := l.List(t.Context())
+	require.NoError(t, err)
+	seen := false
+	for _, o := range found {
+		if o.ID == other.ID {
+			seen = true
+			adopted, err := l.Adopt(t.Context(), o)
+			require.NoError(t, err)
+			assert.Equal(t, other.RuntimeSecret, adopted.RuntimeSecret, "an adopted container keeps its secret")
+		}
+	}
+	assert.True(t, seen, "the runtime lists the container")
 	assert.NotEqual(t, newLauncher(fake, PullIfNotPresent, Options{}).Identity(helloSpec("")).Config, inst.Identity.Config,
 		"switching modes retires the containers of the other")
 
