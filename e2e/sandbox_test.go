@@ -30,8 +30,9 @@ import (
 // address, only the Runtime API and the data services; the function runs
 // as Lambda's non-root user with no capabilities and no_new_privs, / and
 // /var/task are read-only, /tmp is a 512 MB tmpfs, and a fork bomb stops
-// at the pids limit while the gateway keeps serving. Docker mode also
-// switches egress off and back.
+// at the pids limit while the gateway keeps serving; a thief function
+// cannot take or answer another's invocation at the Runtime API. Both
+// modes also switch egress off.
 func TestSandbox(t *testing.T) {
 	t.Parallel()
 	envs := []struct {
@@ -232,9 +233,48 @@ func sandboxFlow(t *testing.T, s *stack) {
 		}))
 	})
 
-	if s.mode != "docker" {
-		return
-	}
+	t.Run("a function cannot take or answer another's invocation at the Runtime API", func(t *testing.T) {
+		var got struct {
+			Answer    string         `json:"answer"`
+			RequestID string         `json:"request_id"`
+			VictimIP  string         `json:"victim_ip"`
+			Thief     map[string]any `json:"thief"`
+		}
+		raw := invoke(t, "VictimFunction", map[string]any{})
+		require.NoError(t, json.Unmarshal(raw, &got), "%s", raw)
+		t.Logf("hijack (%s mode): %s", s.mode, raw)
+		assert.Equal(t, "the victim's own", got.Answer, "the caller gets the victim's real answer")
+		require.NotEmpty(t, got.RequestID)
+		require.NotEmpty(t, got.VictimIP)
+		want := map[string]any{
+			"raw_socket": "EPERM",
+			// Not the victim's: the thief's own session, which has no such invocation.
+			"response with own secret": float64(http.StatusBadRequest),
+			"error with own secret":    float64(http.StatusBadRequest),
+		}
+		for _, try := range []string{"next without secret", "next with guessed secret", "next forwarded for victim",
+			"response without secret", "response with guessed secret", "response forwarded for victim",
+			"error without secret", "init error without secret"} {
+			want[try] = float64(http.StatusForbidden)
+		}
+		for try, w := range want {
+			assert.Equal(t, w, got.Thief[try], "%s", try)
+		}
+		// From the victim's address: the SYN may leave (IP_FREEBIND needs
+		// no capability), but the answer goes to the victim.
+		assert.Contains(t, []any{"timeout", "ECONNREFUSED", "EADDRNOTAVAIL", "EPERM", "refused-by-sandbox"}, got.Thief["freebind_connect"])
+		require.NoError(t, poll(ctx, 500*time.Millisecond, 30*time.Second, func() error {
+			logs, err := s.compose(ctx, "logs", "--no-log-prefix", "gateway")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(logs, "runtime API call refused") {
+				return fmt.Errorf("no refusal in the gateway's log")
+			}
+			return nil
+		}))
+	})
+
 	t.Run("ESB_FUNCTION_EGRESS=none leaves only the env's endpoints", func(t *testing.T) {
 		// A public address: with egress on the sandbox lets the packet go
 		// (wherever this machine's network takes it); with egress off it
