@@ -21,6 +21,8 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/internal/awsid"
 )
 
 // TestSandbox deploys a probe function into a docker-mode and a
@@ -231,6 +233,28 @@ func sandboxFlow(t *testing.T, s *stack) {
 			}
 			return nil
 		}))
+	})
+
+	t.Run("the function uses the data services with its own key pair, not the root key", func(t *testing.T) {
+		var got struct {
+			Data struct {
+				AccessKeyID string `json:"access_key_id"`
+				S3Get       string `json:"s3_get"`
+				DynamoDB    string `json:"dynamodb"`
+				SQS         string `json:"sqs"`
+			} `json:"data"`
+		}
+		raw := invoke(t, "ProbeFunction", map[string]any{"s3_bucket": "sandbox-probe-data"})
+		require.NoError(t, json.Unmarshal(raw, &got), "%s", raw)
+		t.Logf("data services (%s mode): %s", s.mode, raw)
+		root, err := platformCredentials.Retrieve(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, awsid.FunctionKey(root.SecretAccessKey, "ProbeFunction").AccessKeyID, got.Data.AccessKeyID)
+		assert.NotEqual(t, root.AccessKeyID, got.Data.AccessKeyID)
+		assert.Equal(t, "written with the function's own key", got.Data.S3Get, "S3 knows the function's own account")
+		// dynalite and fauxqs check no signature: any key works there.
+		assert.Equal(t, "ok", got.Data.DynamoDB)
+		assert.Equal(t, "ok", got.Data.SQS)
 	})
 
 	t.Run("a function cannot take or answer another's invocation at the Runtime API", func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/services/agent/engine"
 	"github.com/esb-dev/esb/services/agent/plan"
 	"github.com/esb-dev/esb/services/agent/sandbox"
@@ -56,11 +57,12 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 		timeout = defaultTimeoutSec
 	}
 	p := l.cfg.Platform
+	key := awsid.FunctionKey(p.KeyRootSecret, spec.Name)
 	env := map[string]string{
 		"AWS_REGION":                p.Region,
 		"AWS_DEFAULT_REGION":        p.Region,
-		"AWS_ACCESS_KEY_ID":         p.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":     p.SecretAccessKey,
+		"AWS_ACCESS_KEY_ID":         key.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":     key.SecretAccessKey,
 		"AWS_ENDPOINT_URL_S3":       p.S3Endpoint,
 		"AWS_ENDPOINT_URL_DYNAMODB": p.DynamoDBEndpoint,
 		"AWS_ENDPOINT_URL_SQS":      p.SQSEndpoint,

@@ -47,9 +47,12 @@ const logDrainTimeout = 5 * time.Second
 
 // Platform holds the values every function container is handed.
 type Platform struct {
-	Region           string
-	AccessKeyID      string
-	SecretAccessKey  string
+	Region string
+	// KeyRootSecret is the env's root secret, from which each function's
+	// own access key pair is derived (awsid.FunctionKey): the data
+	// services know each function by it, and a function never sees the
+	// root key.
+	KeyRootSecret    string
 	S3Endpoint       string
 	DynamoDBEndpoint string
 	SQSEndpoint      string

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/agent/engine"
 	"github.com/esb-dev/esb/services/agent/engine/enginetest"
@@ -28,8 +29,7 @@ func digestOf(s string) string {
 
 var platform = Platform{
 	Region:           "eu-west-1",
-	AccessKeyID:      "esb",
-	SecretAccessKey:  "esb-local-secret",
+	KeyRootSecret:    "esb-local-secret",
 	S3Endpoint:       "http://s3-storage:7070",
 	DynamoDBEndpoint: "http://database:8000",
 	SQSEndpoint:      "http://messaging:4566",
@@ -187,14 +187,15 @@ func TestContainerConfig(t *testing.T) {
 		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/HelloFunction",
 		"AWS_REGION":                      "ap-northeast-1",
 		"AWS_DEFAULT_REGION":              "eu-west-1",
-		"AWS_ACCESS_KEY_ID":               "esb",
-		"AWS_SECRET_ACCESS_KEY":           "esb-local-secret",
-		"AWS_ENDPOINT_URL_S3":             "http://s3-storage:7070",
-		"AWS_ENDPOINT_URL_DYNAMODB":       "http://database:8000",
-		"AWS_ENDPOINT_URL_SQS":            "http://messaging:4566",
-		"AWS_ENDPOINT_URL_SNS":            "http://messaging:4566",
-		"_HANDLER":                        "lambda_function.handler",
-		"TABLE":                           "items",
+		// The function's own pair, derived from the root secret, never the root key.
+		"AWS_ACCESS_KEY_ID":         awsid.FunctionKey("esb-local-secret", "HelloFunction").AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":     awsid.FunctionKey("esb-local-secret", "HelloFunction").SecretAccessKey,
+		"AWS_ENDPOINT_URL_S3":       "http://s3-storage:7070",
+		"AWS_ENDPOINT_URL_DYNAMODB": "http://database:8000",
+		"AWS_ENDPOINT_URL_SQS":      "http://messaging:4566",
+		"AWS_ENDPOINT_URL_SNS":      "http://messaging:4566",
+		"_HANDLER":                  "lambda_function.handler",
+		"TABLE":                     "items",
 	}, env)
 	stream, ok := enginetest.Env(spec, "AWS_LAMBDA_LOG_STREAM_NAME")
 	require.True(t, ok)
