@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -470,7 +471,9 @@ func TestDataPlane(t *testing.T) {
 		for _, c := range functionContainers(ctx, t, docker, s, "EchoFunction") {
 			fn, err := docker.ContainerInspect(ctx, c.ID)
 			require.NoError(t, err)
-			assert.Contains(t, fn.Config.Env, "AWS_LAMBDA_RUNTIME_API=gateway:9001")
+			// gateway:9001/<the container's own 32-hex secret>
+			assert.True(t, slices.ContainsFunc(fn.Config.Env, regexp.MustCompile(`^AWS_LAMBDA_RUNTIME_API=gateway:9001/[0-9a-f]{32}$`).MatchString),
+				"AWS_LAMBDA_RUNTIME_API with the container's secret in %q", fn.Config.Env)
 		}
 	})
 

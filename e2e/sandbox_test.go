@@ -22,6 +22,8 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/internal/awsid"
 )
 
 // TestSandbox deploys a probe function into a docker-mode and a
@@ -31,8 +33,9 @@ import (
 // address, only the Runtime API and the data services; the function runs
 // as Lambda's non-root user with no capabilities and no_new_privs, / and
 // /var/task are read-only, /tmp is a 512 MB tmpfs, and a fork bomb stops
-// at the pids limit while the gateway keeps serving. Docker mode also
-// switches egress off and back.
+// at the pids limit while the gateway keeps serving; a thief function
+// cannot take or answer another's invocation at the Runtime API. Both
+// modes also switch egress off.
 func TestSandbox(t *testing.T) {
 	t.Parallel()
 	envs := []struct {
@@ -237,9 +240,70 @@ func sandboxFlow(t *testing.T, s *stack) {
 		registryChecks(t, s)
 	})
 
-	if s.mode != "docker" {
-		return
-	}
+	t.Run("the function uses the data services with its own key pair, not the root key", func(t *testing.T) {
+		var got struct {
+			Data struct {
+				AccessKeyID string `json:"access_key_id"`
+				S3Get       string `json:"s3_get"`
+				DynamoDB    string `json:"dynamodb"`
+				SQS         string `json:"sqs"`
+			} `json:"data"`
+		}
+		raw := invoke(t, "ProbeFunction", map[string]any{"s3_bucket": "sandbox-probe-data"})
+		require.NoError(t, json.Unmarshal(raw, &got), "%s", raw)
+		t.Logf("data services (%s mode): %s", s.mode, raw)
+		root, err := platformCredentials.Retrieve(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, awsid.FunctionKey(root.SecretAccessKey, "ProbeFunction").AccessKeyID, got.Data.AccessKeyID)
+		assert.NotEqual(t, root.AccessKeyID, got.Data.AccessKeyID)
+		assert.Equal(t, "written with the function's own key", got.Data.S3Get, "S3 knows the function's own account")
+		// dynalite and fauxqs check no signature: any key works there.
+		assert.Equal(t, "ok", got.Data.DynamoDB)
+		assert.Equal(t, "ok", got.Data.SQS)
+	})
+
+	t.Run("a function cannot take or answer another's invocation at the Runtime API", func(t *testing.T) {
+		var got struct {
+			Answer    string         `json:"answer"`
+			RequestID string         `json:"request_id"`
+			VictimIP  string         `json:"victim_ip"`
+			Thief     map[string]any `json:"thief"`
+		}
+		raw := invoke(t, "VictimFunction", map[string]any{})
+		require.NoError(t, json.Unmarshal(raw, &got), "%s", raw)
+		t.Logf("hijack (%s mode): %s", s.mode, raw)
+		assert.Equal(t, "the victim's own", got.Answer, "the caller gets the victim's real answer")
+		require.NotEmpty(t, got.RequestID)
+		require.NotEmpty(t, got.VictimIP)
+		want := map[string]any{
+			"raw_socket": "EPERM",
+			// Not the victim's: the thief's own session, which has no such invocation.
+			"response with own secret": float64(http.StatusBadRequest),
+			"error with own secret":    float64(http.StatusBadRequest),
+		}
+		for _, try := range []string{"next without secret", "next with guessed secret", "next forwarded for victim",
+			"response without secret", "response with guessed secret", "response forwarded for victim",
+			"error without secret", "init error without secret"} {
+			want[try] = float64(http.StatusForbidden)
+		}
+		for try, w := range want {
+			assert.Equal(t, w, got.Thief[try], "%s", try)
+		}
+		// From the victim's address: the SYN may leave (IP_FREEBIND needs
+		// no capability), but the answer goes to the victim.
+		assert.Contains(t, []any{"timeout", "ECONNREFUSED", "EADDRNOTAVAIL", "EPERM", "refused-by-sandbox"}, got.Thief["freebind_connect"])
+		require.NoError(t, poll(ctx, 500*time.Millisecond, 30*time.Second, func() error {
+			logs, err := s.compose(ctx, "logs", "--no-log-prefix", "gateway")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(logs, "runtime API call refused") {
+				return fmt.Errorf("no refusal in the gateway's log")
+			}
+			return nil
+		}))
+	})
+
 	t.Run("ESB_FUNCTION_EGRESS=none leaves only the env's endpoints", func(t *testing.T) {
 		// A public address: with egress on the sandbox lets the packet go
 		// (wherever this machine's network takes it); with egress off it

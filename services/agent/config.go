@@ -87,9 +87,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Runtime: get("CONTAINER_RUNTIME", "docker"),
 		LogsURL: getenv("LOGS_URL"),
 		Platform: launcher.Platform{
-			Region:           get("AWS_REGION", awsid.DefaultRegion),
-			AccessKeyID:      get("FUNCTION_AWS_ACCESS_KEY_ID", "esb"),
-			SecretAccessKey:  get("FUNCTION_AWS_SECRET_ACCESS_KEY", "esb-local-secret"),
+			Region: get("AWS_REGION", awsid.DefaultRegion),
+			// The env's root secret: each function's own key pair is
+			// derived from it (awsid.FunctionKey); no function gets it.
+			KeyRootSecret:    get("FUNCTION_KEY_ROOT_SECRET", "esb-local-secret"),
 			S3Endpoint:       get("S3_ENDPOINT", "http://s3-storage:7070"),
 			DynamoDBEndpoint: get("DYNAMODB_ENDPOINT", "http://database:8000"),
 			SQSEndpoint:      get("SQS_ENDPOINT", "http://messaging:4566"),
