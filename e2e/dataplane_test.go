@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -470,7 +471,9 @@ func TestDataPlane(t *testing.T) {
 		for _, c := range functionContainers(ctx, t, docker, s, "EchoFunction") {
 			fn, err := docker.ContainerInspect(ctx, c.ID)
 			require.NoError(t, err)
-			assert.Contains(t, fn.Config.Env, "AWS_LAMBDA_RUNTIME_API=gateway:9001")
+			// gateway:9001/<the container's own 32-hex secret>
+			assert.True(t, slices.ContainsFunc(fn.Config.Env, regexp.MustCompile(`^AWS_LAMBDA_RUNTIME_API=gateway:9001/[0-9a-f]{32}$`).MatchString),
+				"AWS_LAMBDA_RUNTIME_API with the container's secret in %q", fn.Config.Env)
 		}
 	})
 
@@ -543,6 +546,8 @@ func gatewayHealth(ctx context.Context, t *testing.T, url string) (h struct {
 }
 
 // dpRequest sends one request and returns its status, headers and body.
+// Calls of the gateway's Invoke API and /health are signed with the
+// platform's root key, as an AWS SDK signs them.
 func dpRequest(ctx context.Context, t *testing.T, method, url, body string) (int, http.Header, []byte) {
 	t.Helper()
 	var r io.Reader
@@ -553,6 +558,9 @@ func dpRequest(ctx context.Context, t *testing.T, method, url, body string) (int
 	require.NoError(t, err)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if strings.HasPrefix(req.URL.Path, "/2015-03-31/") || req.URL.Path == "/health" {
+		signRequest(t, req, body, "lambda", platformKey)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)

@@ -12,25 +12,35 @@ import (
 	"encoding/json"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/services/gateway/auth"
 )
 
 // TestFrontDoorAuth deploys a template whose routes SAM Auth protects
 // (a REST TOKEN authorizer as the API's default, an API key, an HTTP API
-// Lambda authorizer with simple responses, an HTTP API JWT authorizer),
-// with CORS on both APIs, and checks the gateway answers as API Gateway does, in docker and in
-// containerd mode side by side. The authorizer is a real function in the
-// env; the JWT is signed in the test with a key whose JWKS the env gets.
+// Lambda authorizer with simple responses, an HTTP API JWT authorizer,
+// with CORS on both APIs, and AWS_IAM routes on both), and checks the
+// gateway answers as API Gateway does, and that its Lambda Invoke API takes
+// only SigV4-signed calls as Lambda does, in docker and in containerd mode
+// side by side. The authorizer is a real function in the env; the JWT is
+// signed in the test with a key whose JWKS the env gets.
 func TestFrontDoorAuth(t *testing.T) {
 	t.Parallel()
 	envs := []struct {
@@ -263,6 +273,133 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 		})
 	})
 
+	t.Run("Invoke API requires SigV4", func(t *testing.T) {
+		const invokePath = "/2015-03-31/functions/EchoFunction/invocations"
+		t.Run("unsigned is refused as Lambda refuses it", func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, gw(invokePath), strings.NewReader(`{}`))
+			require.NoError(t, err)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusForbidden, resp.StatusCode, string(body))
+			assert.Equal(t, "MissingAuthenticationTokenException", resp.Header.Get("X-Amzn-Errortype"))
+			assert.JSONEq(t, `{"message":"Missing Authentication Token"}`, string(body))
+		})
+		client := func(key awsid.Key) *lambda.Client {
+			return lambda.New(lambda.Options{
+				Region:           "us-east-1",
+				BaseEndpoint:     aws.String(gw("")),
+				Credentials:      credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, ""),
+				RetryMaxAttempts: 1,
+			})
+		}
+		invoke := func(t *testing.T, key awsid.Key) (*lambda.InvokeOutput, error) {
+			return client(key).Invoke(t.Context(), &lambda.InvokeInput{FunctionName: aws.String("EchoFunction"), Payload: []byte(`{"body":"hi"}`)})
+		}
+		t.Run("wrong secret", func(t *testing.T) {
+			_, err := invoke(t, awsid.Key{AccessKeyID: platformKey.AccessKeyID, SecretAccessKey: "guess"})
+			var re *awshttp.ResponseError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, http.StatusForbidden, re.HTTPStatusCode())
+			assert.Contains(t, err.Error(), "InvalidSignatureException")
+		})
+		t.Run("unknown key", func(t *testing.T) {
+			_, err := invoke(t, awsid.Key{AccessKeyID: "AKIANOTAKEYOFTHEENV0", SecretAccessKey: "x"})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "UnrecognizedClientException")
+		})
+		for _, k := range []struct {
+			name string
+			key  awsid.Key
+		}{
+			{"the env's root key (aws-sdk-go-v2)", platformKey},
+			{"a function's own key", awsid.FunctionKey(platformKey.SecretAccessKey, "AuthorizerFunction")},
+		} {
+			t.Run(k.name, func(t *testing.T) {
+				out, err := invoke(t, k.key)
+				require.NoError(t, err)
+				assert.EqualValues(t, 200, out.StatusCode)
+				var res struct {
+					StatusCode int    `json:"statusCode"`
+					Body       string `json:"body"`
+				}
+				require.NoError(t, json.Unmarshal(out.Payload, &res), string(out.Payload))
+				assert.Equal(t, 200, res.StatusCode)
+				assert.JSONEq(t, `"hi"`, mustJSONField(t, res.Body, "body"), "the function got the signed payload")
+			})
+		}
+		t.Run("health tells an anonymous caller only ok", func(t *testing.T) {
+			status, body, _ := get(t, "/health", nil)
+			require.Equal(t, http.StatusOK, status, body)
+			assert.JSONEq(t, `{"status":"ok"}`, body)
+		})
+	})
+
+	t.Run("AWS_IAM routes", func(t *testing.T) {
+		send := func(t *testing.T, method, path, body string, key *awsid.Key) (int, http.Header, string) {
+			t.Helper()
+			req, err := http.NewRequestWithContext(t.Context(), method, gw(path), strings.NewReader(body))
+			require.NoError(t, err)
+			if key != nil {
+				signRequest(t, req, body, "execute-api", *key)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			return resp.StatusCode, resp.Header, string(b)
+		}
+		type seen struct {
+			Authorizer map[string]any    `json:"authorizer"`
+			Identity   map[string]string `json:"identity"`
+			Body       string            `json:"body"`
+		}
+		fnKey := awsid.FunctionKey(platformKey.SecretAccessKey, "EchoFunction")
+		t.Run("REST unsigned", func(t *testing.T) {
+			status, h, body := send(t, http.MethodPost, "/iam", `{"n":1}`, nil)
+			require.Equal(t, http.StatusForbidden, status, body)
+			assert.Equal(t, "MissingAuthenticationTokenException", h.Get("X-Amzn-Errortype"))
+			assert.JSONEq(t, `{"message":"Missing Authentication Token"}`, body)
+		})
+		t.Run("REST wrong secret", func(t *testing.T) {
+			status, h, body := send(t, http.MethodPost, "/iam", `{"n":1}`, &awsid.Key{AccessKeyID: platformKey.AccessKeyID, SecretAccessKey: "guess"})
+			require.Equal(t, http.StatusForbidden, status, body)
+			assert.Equal(t, "InvalidSignatureException", h.Get("X-Amzn-Errortype"))
+		})
+		t.Run("REST signed: the caller in requestContext.identity", func(t *testing.T) {
+			status, _, body := send(t, http.MethodPost, "/iam", `{"n":1}`, &platformKey)
+			require.Equal(t, http.StatusOK, status, body)
+			var e seen
+			require.NoError(t, json.Unmarshal([]byte(body), &e), body)
+			assert.Equal(t, `{"n":1}`, e.Body)
+			assert.Equal(t, platformKey.AccessKeyID, e.Identity["accessKey"])
+			assert.Equal(t, "123456789012", e.Identity["caller"])
+			assert.Equal(t, "arn:aws:iam::123456789012:root", e.Identity["userArn"])
+		})
+		t.Run("HTTP API unsigned", func(t *testing.T) {
+			status, _, body := send(t, http.MethodGet, "/iam-http", "", nil)
+			require.Equal(t, http.StatusForbidden, status, body)
+			assert.JSONEq(t, `{"message":"Forbidden"}`, body)
+		})
+		t.Run("HTTP API signed by a function: requestContext.authorizer.iam", func(t *testing.T) {
+			status, _, body := send(t, http.MethodGet, "/iam-http", "", &fnKey)
+			require.Equal(t, http.StatusOK, status, body)
+			var e seen
+			require.NoError(t, json.Unmarshal([]byte(body), &e), body)
+			iam, _ := e.Authorizer["iam"].(map[string]any)
+			require.NotNil(t, iam, body)
+			assert.Equal(t, fnKey.AccessKeyID, iam["accessKey"])
+			assert.Equal(t, "arn:aws:sts::123456789012:assumed-role/EchoFunctionRole/EchoFunction", iam["userArn"])
+		})
+	})
+
+	t.Run("function URLs", func(t *testing.T) {
+		functionURLs(t, res.stdout)
+	})
+
 	t.Run("an open route stays open", func(t *testing.T) {
 		status, body, e := get(t, "/open", nil)
 		require.Equal(t, 200, status, body)
@@ -288,6 +425,14 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 		authorized := measure("/token", map[string]string{"Authorization": "allow-bench"})
 		t.Logf("%s mode: median warm request, open route %s, authorized route (cache hit) %s", mode, open, authorized)
 	})
+}
+
+// mustJSONField is field of the JSON object doc, re-encoded.
+func mustJSONField(t *testing.T, doc, field string) string {
+	t.Helper()
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal([]byte(doc), &m), doc)
+	return string(m[field])
 }
 
 // doRequest sends req and returns the status and body.
@@ -329,4 +474,169 @@ func signRS256(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]
 	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
 	require.NoError(t, err)
 	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// functionURLs checks the template's two function URLs through the
+// addresses esb deploy printed: the NONE one's event round-trips, its CORS
+// is the gateway's, and the AWS_IAM one serves only SigV4-signed requests
+// (service lambda, the env's key).
+func functionURLs(t *testing.T, deployOut string) {
+	urls := printedURLs(t, deployOut)
+	open, signed := urls["UrlFunction"], urls["IamUrlFunction"]
+	require.Equal(t, "NONE", open.auth, deployOut)
+	require.Equal(t, "AWS_IAM", signed.auth, deployOut)
+	client := localhostClient()
+	do := func(t *testing.T, method, rawURL, body string, header map[string]string) (int, http.Header, string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, method, rawURL, strings.NewReader(body))
+		require.NoError(t, err)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, resp.Header, string(data)
+	}
+	u, err := url.Parse(open.url)
+	require.NoError(t, err)
+	host := u.Hostname()
+	id, _, _ := strings.Cut(host, ".")
+
+	t.Run("the event round-trips", func(t *testing.T) {
+		status, _, body := do(t, http.MethodPost, open.url+"any/path?x=1&x=2", `{"hello":"url"}`, map[string]string{
+			"Content-Type": "application/json", "Cookie": "c1=v1; c2=v2", "User-Agent": "esb-e2e",
+		})
+		require.Equal(t, http.StatusOK, status, body)
+		var got struct {
+			Event   map[string]any `json:"event"`
+			OpenURL string         `json:"openUrl"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &got), body)
+		ev := got.Event
+		assert.Equal(t, "2.0", ev["version"])
+		assert.Equal(t, "$default", ev["routeKey"])
+		assert.Equal(t, "/any/path", ev["rawPath"])
+		assert.Equal(t, "x=1&x=2", ev["rawQueryString"])
+		assert.Equal(t, []any{"c1=v1", "c2=v2"}, ev["cookies"])
+		assert.Equal(t, map[string]any{"x": "1,2"}, ev["queryStringParameters"])
+		assert.Equal(t, `{"hello":"url"}`, ev["body"])
+		assert.Equal(t, false, ev["isBase64Encoded"])
+		rc, _ := ev["requestContext"].(map[string]any)
+		require.NotNil(t, rc, body)
+		assert.Equal(t, host, rc["domainName"])
+		assert.Equal(t, id, rc["domainPrefix"])
+		assert.Equal(t, id, rc["apiId"])
+		assert.Equal(t, "anonymous", rc["accountId"])
+		assert.Nil(t, rc["authorizer"])
+		h, _ := rc["http"].(map[string]any)
+		require.NotNil(t, h, body)
+		assert.Equal(t, "POST", h["method"])
+		assert.Equal(t, "/any/path", h["path"])
+		assert.Equal(t, "esb-e2e", h["userAgent"])
+		assert.NotEmpty(t, h["sourceIp"])
+		assert.Equal(t, "https://"+id+".lambda-url.us-east-1.on.aws/", got.OpenURL, "!GetAtt UrlFunctionUrl.FunctionUrl names the url-id the gateway serves")
+	})
+	t.Run("every path is the function's, /health too", func(t *testing.T) {
+		status, _, body := do(t, http.MethodGet, open.url+"health", "", nil)
+		require.Equal(t, http.StatusOK, status, body)
+		assert.Contains(t, body, `"rawPath": "/health"`)
+	})
+	t.Run("CORS preflight and response headers", func(t *testing.T) {
+		const origin = "https://app.e2e.example"
+		status, h, body := do(t, http.MethodOptions, open.url+"x", "", map[string]string{"Origin": origin, "Access-Control-Request-Method": "POST"})
+		require.Equal(t, http.StatusNoContent, status, body)
+		assert.Equal(t, origin, h.Get("Access-Control-Allow-Origin"))
+		assert.Equal(t, "GET,POST", h.Get("Access-Control-Allow-Methods"))
+		assert.Equal(t, "x-e2e", h.Get("Access-Control-Allow-Headers"))
+		assert.Equal(t, "30", h.Get("Access-Control-Max-Age"))
+		status, h, _ = do(t, http.MethodOptions, open.url+"x", "", map[string]string{"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+		assert.Equal(t, http.StatusNoContent, status)
+		assert.Empty(t, h.Get("Access-Control-Allow-Origin"))
+		status, h, body = do(t, http.MethodGet, open.url, "", map[string]string{"Origin": origin})
+		require.Equal(t, http.StatusOK, status, body)
+		assert.Equal(t, origin, h.Get("Access-Control-Allow-Origin"), "the URL's CORS, not the function's own header")
+	})
+	t.Run("AWS_IAM refuses an unsigned request", func(t *testing.T) {
+		status, _, body := do(t, http.MethodGet, signed.url, "", nil)
+		assert.Equal(t, http.StatusForbidden, status, body)
+		assert.JSONEq(t, `{"Message":"Forbidden"}`, body)
+	})
+	sendSigned := func(t *testing.T, key awsid.Key, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, signed.url+"signed?q=1", strings.NewReader(body))
+		require.NoError(t, err)
+		signRequest(t, req, body, "lambda", key)
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(data)
+	}
+	t.Run("AWS_IAM refuses a wrong secret", func(t *testing.T) {
+		status, body := sendSigned(t, awsid.Key{AccessKeyID: platformKey.AccessKeyID, SecretAccessKey: "guess"}, `{}`)
+		assert.Equal(t, http.StatusForbidden, status, body)
+		assert.JSONEq(t, `{"Message":"Forbidden"}`, body)
+	})
+	t.Run("AWS_IAM serves a signed request, the signer in authorizer.iam", func(t *testing.T) {
+		status, body := sendSigned(t, platformKey, `{"signed":true}`)
+		require.Equal(t, http.StatusOK, status, body)
+		var got struct {
+			Event struct {
+				Body           string `json:"body"`
+				RequestContext struct {
+					AccountID  string `json:"accountId"`
+					Authorizer struct {
+						IAM map[string]any `json:"iam"`
+					} `json:"authorizer"`
+				} `json:"requestContext"`
+			} `json:"event"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &got), body)
+		assert.Equal(t, `{"signed":true}`, got.Event.Body)
+		assert.Equal(t, "123456789012", got.Event.RequestContext.AccountID)
+		assert.Equal(t, platformKey.AccessKeyID, got.Event.RequestContext.Authorizer.IAM["accessKey"])
+		assert.Equal(t, "arn:aws:iam::123456789012:root", got.Event.RequestContext.Authorizer.IAM["userArn"])
+	})
+}
+
+type printedURL struct{ auth, url string }
+
+// printedURLs reads the FUNCTION URL table of esb deploy's output.
+func printedURLs(t *testing.T, out string) map[string]printedURL {
+	t.Helper()
+	urls := map[string]printedURL{}
+	in := false
+	for line := range strings.Lines(out) {
+		f := strings.Fields(line)
+		switch {
+		case strings.HasPrefix(line, "FUNCTION URL"):
+			in = true
+		case in && len(f) == 3:
+			urls[f[0]] = printedURL{auth: f[1], url: f[2]}
+		default:
+			in = false
+		}
+	}
+	return urls
+}
+
+// localhostClient resolves every *.localhost name to the loopback
+// address, as curl does, so the URLs esb deploy prints are used as they
+// are (Go's resolver asks DNS for them).
+func localhostClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, port, err := net.SplitHostPort(addr); err == nil && strings.HasSuffix(host, ".localhost") {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}
+	return &http.Client{Transport: tr}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -21,6 +22,8 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/esb-dev/esb/internal/awsid"
 )
 
 // TestSandbox deploys a probe function into a docker-mode and a
@@ -30,8 +33,9 @@ import (
 // address, only the Runtime API and the data services; the function runs
 // as Lambda's non-root user with no capabilities and no_new_privs, / and
 // /var/task are read-only, /tmp is a 512 MB tmpfs, and a fork bomb stops
-// at the pids limit while the gateway keeps serving. Docker mode also
-// switches egress off and back.
+// at the pids limit while the gateway keeps serving; a thief function
+// cannot take or answer another's invocation at the Runtime API. Both
+// modes also switch egress off.
 func TestSandbox(t *testing.T) {
 	t.Parallel()
 	envs := []struct {
@@ -232,9 +236,74 @@ func sandboxFlow(t *testing.T, s *stack) {
 		}))
 	})
 
-	if s.mode != "docker" {
-		return
-	}
+	t.Run("the registry refuses anonymous writes and reads; esb deploy's credential reads", func(t *testing.T) {
+		registryChecks(t, s)
+	})
+
+	t.Run("the function uses the data services with its own key pair, not the root key", func(t *testing.T) {
+		var got struct {
+			Data struct {
+				AccessKeyID string `json:"access_key_id"`
+				S3Get       string `json:"s3_get"`
+				DynamoDB    string `json:"dynamodb"`
+				SQS         string `json:"sqs"`
+			} `json:"data"`
+		}
+		raw := invoke(t, "ProbeFunction", map[string]any{"s3_bucket": "sandbox-probe-data"})
+		require.NoError(t, json.Unmarshal(raw, &got), "%s", raw)
+		t.Logf("data services (%s mode): %s", s.mode, raw)
+		root, err := platformCredentials.Retrieve(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, awsid.FunctionKey(root.SecretAccessKey, "ProbeFunction").AccessKeyID, got.Data.AccessKeyID)
+		assert.NotEqual(t, root.AccessKeyID, got.Data.AccessKeyID)
+		assert.Equal(t, "written with the function's own key", got.Data.S3Get, "S3 knows the function's own account")
+		// dynalite and fauxqs check no signature: any key works there.
+		assert.Equal(t, "ok", got.Data.DynamoDB)
+		assert.Equal(t, "ok", got.Data.SQS)
+	})
+
+	t.Run("a function cannot take or answer another's invocation at the Runtime API", func(t *testing.T) {
+		var got struct {
+			Answer    string         `json:"answer"`
+			RequestID string         `json:"request_id"`
+			VictimIP  string         `json:"victim_ip"`
+			Thief     map[string]any `json:"thief"`
+		}
+		raw := invoke(t, "VictimFunction", map[string]any{})
+		require.NoError(t, json.Unmarshal(raw, &got), "%s", raw)
+		t.Logf("hijack (%s mode): %s", s.mode, raw)
+		assert.Equal(t, "the victim's own", got.Answer, "the caller gets the victim's real answer")
+		require.NotEmpty(t, got.RequestID)
+		require.NotEmpty(t, got.VictimIP)
+		want := map[string]any{
+			"raw_socket": "EPERM",
+			// Not the victim's: the thief's own session, which has no such invocation.
+			"response with own secret": float64(http.StatusBadRequest),
+			"error with own secret":    float64(http.StatusBadRequest),
+		}
+		for _, try := range []string{"next without secret", "next with guessed secret", "next forwarded for victim",
+			"response without secret", "response with guessed secret", "response forwarded for victim",
+			"error without secret", "init error without secret"} {
+			want[try] = float64(http.StatusForbidden)
+		}
+		for try, w := range want {
+			assert.Equal(t, w, got.Thief[try], "%s", try)
+		}
+		// From the victim's address: the SYN may leave (IP_FREEBIND needs
+		// no capability), but the answer goes to the victim.
+		assert.Contains(t, []any{"timeout", "ECONNREFUSED", "EADDRNOTAVAIL", "EPERM", "refused-by-sandbox"}, got.Thief["freebind_connect"])
+		require.NoError(t, poll(ctx, 500*time.Millisecond, 30*time.Second, func() error {
+			logs, err := s.compose(ctx, "logs", "--no-log-prefix", "gateway")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(logs, "runtime API call refused") {
+				return fmt.Errorf("no refusal in the gateway's log")
+			}
+			return nil
+		}))
+	})
+
 	t.Run("ESB_FUNCTION_EGRESS=none leaves only the env's endpoints", func(t *testing.T) {
 		// A public address: with egress on the sandbox lets the packet go
 		// (wherever this machine's network takes it); with egress off it
@@ -277,4 +346,70 @@ func serviceIP(ctx context.Context, t *testing.T, docker client.APIClient, s *st
 	ep, ok := list[0].NetworkSettings.Networks[network]
 	require.True(t, ok && ep.IPAddress != "", "%s not on %s (%v)", svc, network, slices.Collect(maps.Keys(list[0].NetworkSettings.Networks)))
 	return ep.IPAddress
+}
+
+// registryChecks calls the env's registry on its host port as anyone on
+// the host (or, with ESB_BIND_ADDR, its network) could: a blob upload, a
+// manifest PUT and a DELETE without credentials get 401, and so does a
+// read; with the env's credential the catalog lists the repository the
+// deploy published (the deploy itself, and the invocations that pulled its
+// images, went through the same credential).
+func registryChecks(t *testing.T, s *stack) {
+	ctx := t.Context()
+	base := "http://" + s.layout.RegistryAddr()
+	repo := s.layout.Env.Project() + "/probefunction"
+	cred := s.registryAuth(t)
+	call := func(method, path, contentType, body string, auth bool) (int, string) {
+		t.Helper()
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(rctx, method, base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if auth {
+			req.SetBasicAuth(cred.Username, cred.Password)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return resp.StatusCode, string(data)
+	}
+
+	// The served digest of a published function: a DELETE would remove it.
+	status, _ := call(http.MethodGet, "/v2/"+repo+"/tags/list", "", "", true)
+	require.Equal(t, http.StatusOK, status, "the deploy published %s", repo)
+	digest := s.config(t).Functions.Functions["ProbeFunction"].Digest
+	require.True(t, strings.HasPrefix(digest, "sha256:"), digest)
+
+	manifest := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}`
+	for _, c := range []struct {
+		name, method, path, contentType, body string
+	}{
+		{"blob upload", http.MethodPost, "/v2/" + repo + "/blobs/uploads/", "", ""},
+		{"manifest put", http.MethodPut, "/v2/" + repo + "/manifests/planted", "application/vnd.oci.image.manifest.v1+json", manifest},
+		{"manifest put over a base", http.MethodPut, "/v2/library/debian/manifests/trixie-slim", "application/vnd.oci.image.manifest.v1+json", manifest},
+		{"delete", http.MethodDelete, "/v2/" + repo + "/manifests/" + digest, "", ""},
+		{"catalog read", http.MethodGet, "/v2/_catalog", "", ""},
+		{"manifest read", http.MethodGet, "/v2/" + repo + "/manifests/" + digest, "", ""},
+	} {
+		status, body := call(c.method, c.path, c.contentType, c.body, false)
+		assert.Equal(t, http.StatusUnauthorized, status, "anonymous %s: %s", c.name, body)
+	}
+
+	status, body := call(http.MethodGet, "/v2/_catalog", "", "", true)
+	require.Equal(t, http.StatusOK, status, body)
+	var catalog struct {
+		Repositories []string `json:"repositories"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &catalog), body)
+	assert.Contains(t, catalog.Repositories, repo)
+
+	// Nothing anonymous changed what the env serves.
+	status, _ = call(http.MethodHead, "/v2/"+repo+"/manifests/"+digest, "", "", true)
+	assert.Equal(t, http.StatusOK, status, "the function's image is still there")
+	status, _ = call(http.MethodHead, "/v2/"+repo+"/manifests/planted", "", "", true)
+	assert.Equal(t, http.StatusNotFound, status, "no planted tag")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/deploy"
 	"github.com/esb-dev/esb/internal/registry"
+	"github.com/esb-dev/esb/internal/registryauth"
 	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/pipeline"
 	lambdaimages "github.com/esb-dev/esb/services/runtime"
@@ -117,6 +118,10 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	if registryAddr == "" {
 		registryAddr = l.RegistryAddr()
 	}
+	cred, err := registryauth.Load(registryauth.Dir(l.ConfigDir))
+	if err != nil {
+		return err
+	}
 	runnerHost := opts.engine
 	if runnerHost == "" {
 		runnerHost = "unix://" + l.DaggerSocket()
@@ -151,7 +156,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		engineLog = c.stderr
 	}
 	steps := deploy.PlatformSteps{
-		Registry:   registry.Client{Addr: registryAddr},
+		Registry:   registry.Client{Addr: registryAddr, Auth: cred, Ledger: registry.EnvLedger(l.ConfigDir)},
 		Docker:     docker,
 		Project:    compose.Project{Dir: projectDir, Mode: opts.mode, Layout: l, Environ: os.Environ()},
 		RunnerHost: runnerHost,
@@ -260,6 +265,14 @@ func printSummary(c *cli, sum deploy.Summary) {
 		fmt.Fprintln(tw, "API\tSTAGE\tURL")
 		for _, a := range sum.APIs {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", a.ID, a.Stage, a.URL)
+		}
+		_ = tw.Flush()
+	}
+	if len(sum.URLs) > 0 {
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FUNCTION URL\tAUTH\tURL")
+		for _, u := range sum.URLs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Function, u.AuthType, u.URL)
 		}
 		_ = tw.Flush()
 	}

@@ -23,11 +23,14 @@ func TestPrintSummaryListsAPIs(t *testing.T) {
 			{ID: "adminapi", Stage: "admin", URL: "http://adminapi.execute-api.localhost:5000/admin/"},
 			{ID: "ordersapi", Stage: "v1", URL: "http://ordersapi.execute-api.localhost:5000/v1/"},
 		},
+		URLs: []deploy.URLEndpoint{{Function: "Orders", AuthType: "AWS_IAM", URL: "http://aaaa.lambda-url.us-east-1.localhost:5000/"}},
 	})
 	assert.Equal(t, `FUNCTION  DIGEST      ROUTES       STATUS
 Orders    sha256:abc  GET /orders  changed
 API        STAGE  URL
 adminapi   admin  http://adminapi.execute-api.localhost:5000/admin/
 ordersapi  v1     http://ordersapi.execute-api.localhost:5000/v1/
+FUNCTION URL  AUTH     URL
+Orders        AWS_IAM  http://aaaa.lambda-url.us-east-1.localhost:5000/
 `, stdout.String())
 }

@@ -31,6 +31,11 @@ const (
 	// changes the environment keeps the digest but must still retire the
 	// containers running the old configuration.
 	LabelConfig = "dev.esb.config"
+	// LabelRuntimeSecret holds the container's Runtime API secret (see
+	// Lease.RuntimeSecret), so an agent that restarts and adopts the
+	// container leases it out with the secret its runtime sends. Whoever
+	// reads labels can read the container's environment too.
+	LabelRuntimeSecret = "dev.esb.runtime-secret"
 )
 
 // DefaultPort is where the agent listens on the platform network.
@@ -101,6 +106,11 @@ type Lease struct {
 	Endpoint  string `json:"endpoint"`
 	Container string `json:"container"`
 	Cold      bool   `json:"cold"` // started for this request
+	// RuntimeSecret is the container's own secret, the path of its
+	// AWS_LAMBDA_RUNTIME_API: the gateway's Runtime API serves the
+	// container's session only to calls that carry it. Empty: the
+	// container got none (its runtime calls without a path).
+	RuntimeSecret string `json:"runtime_secret,omitempty"`
 }
 
 // ReleaseRequest returns a lease. Discard removes the container instead of

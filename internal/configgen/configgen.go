@@ -170,6 +170,7 @@ func function(f sam.Function, opts Options) runtimeconfig.Function {
 	if len(f.Environment) > 0 {
 		fn.Environment = f.Environment
 	}
+	fn.URL = f.URL
 	for _, l := range f.Layers {
 		fn.Layers = append(fn.Layers, l.Name)
 	}

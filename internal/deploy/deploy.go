@@ -109,6 +109,7 @@ type Summary struct {
 	Functions []pipeline.Built
 	Routes    map[string][]string // "GET /hello" by function
 	APIs      []APIEndpoint       // the template's APIs, sorted by id
+	URLs      []URLEndpoint       // the template's function URLs, sorted by function
 	Warnings  []string
 	ConfigDir string
 	Written   []string // config files that changed
@@ -202,6 +203,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 		Events:          opts.Events,
 		BaseImages:      plan.Images,
 		PublishBases:    plan.Publish,
+		BasePins:        plan.Pins,
 		MavenMirror:     opts.MavenMirror,
 		Architecture:    opts.HostArch,
 	})
@@ -278,6 +280,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	sum.ConfigDir = opts.ConfigDir
 	sum.Routes = routesByFunction(exported)
 	sum.APIs = APIEndpoints(exported, opts.GatewayPort)
+	sum.URLs = URLEndpoints(exported, sam.DefaultRegion, opts.GatewayPort)
 	sum.Duration = time.Since(start)
 	return sum, nil
 }
@@ -414,6 +417,35 @@ func APIEndpoints(cfg runtimeconfig.Config, port int) []APIEndpoint {
 			url += st + "/"
 		}
 		out = append(out, APIEndpoint{ID: id, Stage: stages[id], URL: url})
+	}
+	return out
+}
+
+// URLEndpoint is where a client reaches one function URL of a deploy.
+type URLEndpoint struct {
+	Function string
+	AuthType string // runtimeconfig.URLAuthNone or URLAuthIAM
+	// URL is the gateway on the host name
+	// <url-id>.lambda-url.<region>.localhost (curl resolves *.localhost to
+	// the loopback address), the local twin of Lambda's
+	// https://<url-id>.lambda-url.<region>.on.aws/.
+	URL string
+}
+
+// URLEndpoints lists the function URLs of cfg with their addresses on a
+// gateway published on port of the host (0 leaves the port out).
+func URLEndpoints(cfg runtimeconfig.Config, region string, port int) []URLEndpoint {
+	var out []URLEndpoint
+	for _, name := range slices.Sorted(maps.Keys(cfg.Functions.Functions)) {
+		u := cfg.Functions.Functions[name].URL
+		if u == nil {
+			continue
+		}
+		host := u.ID + ".lambda-url." + region + ".localhost"
+		if port > 0 {
+			host += ":" + strconv.Itoa(port)
+		}
+		out = append(out, URLEndpoint{Function: name, AuthType: u.AuthType, URL: "http://" + host + "/"})
 	}
 	return out
 }

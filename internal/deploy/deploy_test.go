@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -326,4 +327,19 @@ func TestAPIEndpoints(t *testing.T) {
 		{ID: "ordersapi", Stage: "v1", URL: "http://ordersapi.execute-api.localhost:5000/v1/"},
 		{ID: "serverlesshttpapi", Stage: "$default", URL: "http://serverlesshttpapi.execute-api.localhost:5000/"},
 	}, APIEndpoints(cfg, 5000))
+}
+
+func TestURLEndpoints(t *testing.T) {
+	cfg := runtimeconfig.Empty()
+	id1, id2 := strings.Repeat("a", 32), strings.Repeat("b", 32)
+	cfg.Functions.Functions = map[string]runtimeconfig.Function{
+		"Signed": {Image: "i", URL: &runtimeconfig.FunctionURL{ID: id2, AuthType: runtimeconfig.URLAuthIAM}},
+		"Plain":  {Image: "i"},
+		"Open":   {Image: "i", URL: &runtimeconfig.FunctionURL{ID: id1, AuthType: runtimeconfig.URLAuthNone}},
+	}
+	assert.Equal(t, []URLEndpoint{
+		{Function: "Open", AuthType: "NONE", URL: "http://" + id1 + ".lambda-url.us-east-1.localhost:5000/"},
+		{Function: "Signed", AuthType: "AWS_IAM", URL: "http://" + id2 + ".lambda-url.us-east-1.localhost:5000/"},
+	}, URLEndpoints(cfg, "us-east-1", 5000))
+	assert.Empty(t, URLEndpoints(runtimeconfig.Empty(), "us-east-1", 5000))
 }

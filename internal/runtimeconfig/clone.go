@@ -66,6 +66,12 @@ func (fn Function) clone() Function {
 		a.Extra = cloneExtra(a.Extra)
 		out.Async = &a
 	}
+	if fn.URL != nil {
+		u := *fn.URL
+		u.Cors = u.Cors.clone()
+		u.Extra = cloneExtra(u.Extra)
+		out.URL = &u
+	}
 	out.Extra = cloneExtra(fn.Extra)
 	return out
 }

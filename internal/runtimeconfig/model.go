@@ -83,8 +83,40 @@ type Function struct {
 	Async *Async `yaml:"async,omitempty" json:"async,omitempty"`
 	// EventSources are the queues the events service polls for the
 	// function (SAM SQS events, and the queues of its SNS events).
-	EventSources []EventSource  `yaml:"event_sources,omitempty" json:"event_sources,omitempty"`
-	Extra        map[string]any `yaml:",inline" json:"extra,omitempty"`
+	EventSources []EventSource `yaml:"event_sources,omitempty" json:"event_sources,omitempty"`
+	// URL is the function's own HTTP endpoint (SAM FunctionUrlConfig);
+	// nil when it has none.
+	URL   *FunctionURL   `yaml:"url,omitempty" json:"url,omitempty"`
+	Extra map[string]any `yaml:",inline" json:"extra,omitempty"`
+}
+
+// Function URL auth types, as Lambda names them.
+const (
+	URLAuthNone = "NONE"    // anyone who reaches the address
+	URLAuthIAM  = "AWS_IAM" // SigV4-signed requests (service lambda) only
+)
+
+// Function URL invoke modes. Only BUFFERED is served: the SAM parser
+// refuses RESPONSE_STREAM.
+const (
+	URLInvokeBuffered = "BUFFERED"
+	URLInvokeStream   = "RESPONSE_STREAM"
+)
+
+// FunctionURL is a function URL: the gateway serves every method and path
+// of the host <ID>.lambda-url.<region>.<any domain> to the function alone,
+// with Lambda's function URL event (payload 2.0 shape).
+type FunctionURL struct {
+	// ID is the url-id, the host's first label: 32 lower-case letters and
+	// digits (awsid.FunctionURLID), unique in the env.
+	ID       string `yaml:"id" json:"id"`
+	AuthType string `yaml:"auth_type" json:"auth_type"` // URLAuthNone or URLAuthIAM
+	// InvokeMode is URLInvokeBuffered; empty means the same.
+	InvokeMode string `yaml:"invoke_mode,omitempty" json:"invoke_mode,omitempty"`
+	// Cors is answered by the gateway as an HTTP API's CorsConfiguration
+	// is (Kind CorsHTTP): Lambda handles a function URL's CORS the same way.
+	Cors  *Cors          `yaml:"cors,omitempty" json:"cors,omitempty"`
+	Extra map[string]any `yaml:",inline" json:"extra,omitempty"`
 }
 
 // Event source types.
@@ -240,12 +272,16 @@ const (
 	AuthorizerCognito     = "cognito"      // REST Cognito user-pool authorizer
 )
 
-// RouteAuth is a route's authorization: an authorizer, an API key, or both
-// (a REST API checks the key after the authorizer).
+// RouteAuth is a route's authorization: an authorizer or IAM, an API key,
+// or both (a REST API checks the key after the authorizer).
 type RouteAuth struct {
 	// APIKey requires an x-api-key header that names a key of
 	// $CONFIG_DIR/auth/api-keys.
-	APIKey     bool           `yaml:"api_key,omitempty"`
+	APIKey bool `yaml:"api_key,omitempty"`
+	// IAM requires a request signed with SigV4 (service execute-api) by
+	// one of the env's keys: SAM's AWS_IAM authorizer. It excludes
+	// Authorizer.
+	IAM        bool           `yaml:"iam,omitempty"`
 	Authorizer *Authorizer    `yaml:"authorizer,omitempty"`
 	Extra      map[string]any `yaml:",inline"`
 }

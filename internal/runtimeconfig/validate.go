@@ -2,6 +2,7 @@ package runtimeconfig
 
 import (
 	"errors"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -51,6 +52,7 @@ func (r ResourcesFile) Validate() error {
 func validateFunctions(f FunctionsFile, src source) []error {
 	p := problems{src: src}
 	names := make([]string, 0, len(f.Functions))
+	urls := map[string]string{} // url-id -> function
 	for name := range f.Functions {
 		names = append(names, name)
 	}
@@ -70,8 +72,42 @@ func validateFunctions(f FunctionsFile, src source) []error {
 		nonNegative(&p, at.with("scaling", "max_concurrency"), fn.Scaling.MaxConcurrency)
 		nonNegative(&p, at.with("scaling", "min_warm"), fn.Scaling.MinWarm)
 		nonNegative(&p, at.with("scaling", "idle_timeout"), fn.Scaling.IdleTimeout)
+		validateURL(&p, at.with("url"), name, fn.URL, urls)
 	}
 	return p.errs
+}
+
+// urlID is the form of a function URL's url-id.
+var urlID = regexp.MustCompile(`^[a-z0-9]{32}$`)
+
+// validateURL rejects a function URL the gateway could not serve as
+// written: an unknown auth type would otherwise leave it open, and two
+// functions on one host would make which one answers an accident.
+func validateURL(p *problems, at fieldPath, function string, u *FunctionURL, seen map[string]string) {
+	if u == nil {
+		return
+	}
+	switch {
+	case !urlID.MatchString(u.ID):
+		p.add(at.with("id"), "want 32 lower-case letters and digits, got %q", u.ID)
+	case seen[u.ID] != "":
+		p.add(at.with("id"), "url-id %q is also the URL of function %q", u.ID, seen[u.ID])
+	default:
+		seen[u.ID] = function
+	}
+	switch u.AuthType {
+	case URLAuthNone, URLAuthIAM:
+	default:
+		p.add(at.with("auth_type"), "unsupported auth type %q (want %q or %q)", u.AuthType, URLAuthNone, URLAuthIAM)
+	}
+	switch u.InvokeMode {
+	case "", URLInvokeBuffered:
+	default:
+		p.add(at.with("invoke_mode"), "unsupported invoke mode %q (only %q is served)", u.InvokeMode, URLInvokeBuffered)
+	}
+	if u.Cors != nil && u.Cors.Kind != CorsHTTP {
+		p.add(at.with("cors", "kind"), "want %q (a function URL answers CORS as an HTTP API does), got %q", CorsHTTP, u.Cors.Kind)
+	}
 }
 
 func nonNegative(p *problems, at fieldPath, v int) {
@@ -132,6 +168,9 @@ func validateRouting(r RoutingFile, src source, functions map[string]Function) [
 func validateAuth(p *problems, at fieldPath, a *RouteAuth, functions map[string]Function) {
 	if a == nil || a.Authorizer == nil {
 		return
+	}
+	if a.IAM {
+		p.add(at.with("iam"), "a route has either IAM authorization or an authorizer, not both")
 	}
 	az := a.Authorizer
 	at = at.with("authorizer")

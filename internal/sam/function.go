@@ -119,6 +119,7 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 	p.loggingConfig(o, &f)
 	if serverless {
 		p.asyncConfig(o, &f)
+		p.functionURL(o, &f)
 	}
 	p.warnDynamicReferences(o.n, o.path)
 	if serverless {

@@ -71,7 +71,7 @@ func propertyRules(typ string) (map[string]propRule, bool) {
 			"FileSystemConfigs":      warns("EFS file systems are not mounted"),
 			"ImageConfig":            warns("ImageConfig (command, entry point, working directory) is not applied; the image's own CMD and ENTRYPOINT run"),
 			"SnapStart":              warns("SnapStart does not apply; every cold start runs the function's initialisation"),
-			"FunctionUrlConfig":      warns("the function URL is not served; call the function through an Api or HttpApi event or the Lambda Invoke API"),
+			"FunctionUrlConfig":      special(),  // see functionURL
 			"LoggingConfig":          honoured(), // see loggingConfig
 			"RecursiveLoop":          warns("recursive loop detection is not done"),
 			"CapacityProviderConfig": warns("capacity providers do not apply; the function runs on ESB's own containers"),

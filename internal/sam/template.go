@@ -125,6 +125,9 @@ type Function struct {
 	// Async is EventInvokeConfig and DeadLetterQueue; nil when neither is
 	// set.
 	Async *Async
+	// URL is FunctionUrlConfig, the function's own address; nil when the
+	// function has none.
+	URL *runtimeconfig.FunctionURL
 }
 
 // Route is an Api or HttpApi event of a function, or an operation of an

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/esb-dev/esb/internal/awsid"
 )
 
 // APIID is the id ESB gives the API with this logical ID: what Ref
@@ -316,8 +318,14 @@ func (p *parser) getAtt(at *yaml.Node, id, attr, path string) (string, error) {
 		name = n
 	}
 	if im, generated := p.implicit[id]; generated && im.typ == typeLambdaURL {
-		if attr == "FunctionArn" {
+		switch attr {
+		case "FunctionArn":
 			return p.functionARN(at, im.parent, path)
+		case "FunctionUrl":
+			// AWS's form, with the url-id the gateway serves the
+			// function's URL on (<url-id>.lambda-url.<any domain>).
+			fn, err := p.physicalName(at, im.parent, path)
+			return "https://" + awsid.FunctionURLID(p.opts.StackName, fn) + ".lambda-url." + p.opts.Region + ".on.aws/", err
 		}
 	}
 	attrs, modelled := p.attributes(typ, id, name)

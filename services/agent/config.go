@@ -6,12 +6,14 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/platform"
+	"github.com/esb-dev/esb/internal/registryauth"
 	"github.com/esb-dev/esb/services/agent/launcher"
 )
 
@@ -38,7 +40,11 @@ type config struct {
 	SandboxDir    string
 	// TokenFile is where the agent writes the env's API token at start;
 	// the gateway mounts the same file. Empty: the API is open (tests).
-	TokenFile    string
+	TokenFile string
+	// RegistryAuth is the env's registry credential (REGISTRY_PASSWORD_FILE,
+	// made by `esb env`): every pull needs it. Empty: anonymous pulls
+	// (tests against an open registry).
+	RegistryAuth registryauth.Credential
 	StartTimeout time.Duration
 	ReapInterval time.Duration
 	// Containerd is read only with CONTAINER_RUNTIME=containerd.
@@ -81,9 +87,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Runtime: get("CONTAINER_RUNTIME", "docker"),
 		LogsURL: getenv("LOGS_URL"),
 		Platform: launcher.Platform{
-			Region:           get("AWS_REGION", awsid.DefaultRegion),
-			AccessKeyID:      get("FUNCTION_AWS_ACCESS_KEY_ID", "esb"),
-			SecretAccessKey:  get("FUNCTION_AWS_SECRET_ACCESS_KEY", "esb-local-secret"),
+			Region: get("AWS_REGION", awsid.DefaultRegion),
+			// The env's root secret: each function's own key pair is
+			// derived from it (awsid.FunctionKey); no function gets it.
+			KeyRootSecret:    get("FUNCTION_KEY_ROOT_SECRET", "esb-local-secret"),
 			S3Endpoint:       get("S3_ENDPOINT", "http://s3-storage:7070"),
 			DynamoDBEndpoint: get("DYNAMODB_ENDPOINT", "http://database:8000"),
 			SQSEndpoint:      get("SQS_ENDPOINT", "http://messaging:4566"),
@@ -112,6 +119,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	cfg.Sandboxinit = get("SANDBOXINIT", "/usr/local/bin/sandboxinit")
 	cfg.TokenFile = getenv("AUTH_TOKEN_FILE")
+	if path := getenv("REGISTRY_PASSWORD_FILE"); path != "" {
+		data, err := os.ReadFile(path)
+		if err == nil {
+			cfg.RegistryAuth, err = registryauth.Parse(string(data))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("REGISTRY_PASSWORD_FILE: %w", err))
+		}
+	}
 	switch v := get("KEEP_CONTAINERS_ON_STOP", "false"); v {
 	case "true", "1":
 		cfg.KeepOnStop = true

@@ -36,8 +36,7 @@ func TestLoadConfig(t *testing.T) {
 				SandboxDir:    "/var/lib/esb-sandbox",
 				Platform: launcher.Platform{
 					Region:           "us-east-1",
-					AccessKeyID:      "esb",
-					SecretAccessKey:  "esb-local-secret",
+					KeyRootSecret:    "esb-local-secret",
 					S3Endpoint:       "http://s3-storage:7070",
 					DynamoDBEndpoint: "http://database:8000",
 					SQSEndpoint:      "http://messaging:4566",
@@ -53,7 +52,7 @@ func TestLoadConfig(t *testing.T) {
 				"LISTEN": "127.0.0.1:9100", "ESB_BRAND": "acme", "ESB_ENV": "prod", "NETWORK": "acme-prod_functions",
 				"SANDBOX_VOLUME": "acme-prod_sandbox", "SANDBOX_DIR": "/sb", "SANDBOXINIT": "/bin/si", "FUNCTION_EGRESS": "none",
 				"IMAGE_PULL_POLICY": "always", "CONTAINER_RUNTIME": "docker", "LOGS_URL": "http://logs:9428",
-				"AWS_REGION": "ap-northeast-1", "FUNCTION_AWS_ACCESS_KEY_ID": "k", "FUNCTION_AWS_SECRET_ACCESS_KEY": "s",
+				"AWS_REGION": "ap-northeast-1", "FUNCTION_KEY_ROOT_SECRET": "s",
 				"S3_ENDPOINT": "http://s3:1", "DYNAMODB_ENDPOINT": "http://ddb:2",
 				"SQS_ENDPOINT": "http://sqs:3", "SNS_ENDPOINT": "http://sns:4", "START_TIMEOUT": "3s", "REAP_INTERVAL": "250ms",
 				"RUNTIME_API": "gateway:9001",
@@ -71,7 +70,7 @@ func TestLoadConfig(t *testing.T) {
 				SandboxDir:    "/sb",
 				LogsURL:       "http://logs:9428",
 				Platform: launcher.Platform{
-					Region: "ap-northeast-1", AccessKeyID: "k", SecretAccessKey: "s",
+					Region: "ap-northeast-1", KeyRootSecret: "s",
 					S3Endpoint: "http://s3:1", DynamoDBEndpoint: "http://ddb:2", RuntimeAPI: "gateway:9001",
 					SQSEndpoint: "http://sqs:3", SNSEndpoint: "http://sns:4",
 				},
@@ -113,8 +112,7 @@ func TestLoadConfig(t *testing.T) {
 				},
 				Platform: launcher.Platform{
 					Region:           "us-east-1",
-					AccessKeyID:      "esb",
-					SecretAccessKey:  "esb-local-secret",
+					KeyRootSecret:    "esb-local-secret",
 					S3Endpoint:       "http://s3-storage:7070",
 					DynamoDBEndpoint: "http://database:8000",
 					SQSEndpoint:      "http://messaging:4566",

@@ -204,7 +204,7 @@ func (w *world) startAgentKeeping(t *testing.T, env, logsURL string, keep bool) 
 		StartTimeout: 20 * time.Second,
 		ReapInterval: 100 * time.Millisecond,
 		Platform: launcher.Platform{
-			Region: "us-east-1", AccessKeyID: "esb", SecretAccessKey: "esb-local-secret",
+			Region: "us-east-1", KeyRootSecret: "esb-local-secret",
 			S3Endpoint: "http://s3-storage:7070", DynamoDBEndpoint: "http://database:8000",
 		},
 	}

@@ -12,8 +12,13 @@
 //	SQS_ENDPOINT           default http://messaging:4566
 //	SNS_ENDPOINT           default http://messaging:4566
 //	AWS_REGION             default us-east-1
-//	AWS_ACCESS_KEY_ID      default esb
-//	AWS_SECRET_ACCESS_KEY  default esb-local-secret
+//	AWS_ACCESS_KEY_ID      default esb (the env's root key)
+//	AWS_SECRET_ACCESS_KEY  default esb-local-secret (the env's root secret)
+//
+// Then it gives each function of functions.yml (in CONFIG_DIR) its own
+// account on the S3 service, under the key pair the agent hands it
+// (derived from the root secret), and lets every function use every bucket
+// of resources.yml (package functionaccess).
 //
 // Exit status: 0 when every resource exists afterwards (or there is nothing
 // to do), 1 when the manifest is malformed or any resource failed.
@@ -24,21 +29,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/services/provisioner/functionaccess"
 	"github.com/esb-dev/esb/services/provisioner/provision"
 )
 
 // config is everything the provisioner takes from its environment.
 type config struct {
 	manifestPaths []string // tried in order
+	functionsPath string   // functions.yml; missing: no function accounts
 	endpoints     provision.Endpoints
 }
 
@@ -49,11 +59,13 @@ func configFromEnv(getenv func(string) string) config {
 		}
 		return def
 	}
+	dir := or("CONFIG_DIR", "/app/runtime-config")
 	return config{
 		manifestPaths: []string{
-			filepath.Join(or("CONFIG_DIR", "/app/runtime-config"), runtimeconfig.ResourcesFileName),
+			filepath.Join(dir, runtimeconfig.ResourcesFileName),
 			getenv("RESOURCES_YML"),
 		},
+		functionsPath: filepath.Join(dir, runtimeconfig.FunctionsFileName),
 		endpoints: provision.Endpoints{
 			DynamoDB:        or("DYNAMODB_ENDPOINT", "http://database:8000"),
 			S3:              or("S3_ENDPOINT", "http://s3-storage:7070"),
@@ -87,22 +99,34 @@ func run(ctx context.Context, cfg config, out io.Writer) int {
 		}
 		return 1
 	}
+	buckets, code := provisionResources(ctx, cfg, out, fail)
+	if code != 0 {
+		return code
+	}
+	if err := grantFunctions(ctx, cfg, buckets, out); err != nil {
+		return fail(err)
+	}
+	return 0
+}
 
+// provisionResources creates what resources.yml declares and returns the
+// names of its buckets.
+func provisionResources(ctx context.Context, cfg config, out io.Writer, fail func(error) int) ([]string, int) {
 	m, found, err := provision.ReadManifest(cfg.manifestPaths...)
 	if err != nil {
-		return fail(err)
+		return nil, fail(err)
 	}
 	if !found {
 		fmt.Fprintf(out, "WARNING: no resources manifest (looked for %s); nothing to provision\n",
 			strings.Join(nonEmpty(cfg.manifestPaths), ", "))
-		return 0
+		return nil, 0
 	}
 	if provision.IsEmpty(m.File.Resources) {
 		fmt.Fprintf(out, "WARNING: %s declares no tables, buckets, queues or topics; nothing to provision\n", m.Path)
-		return 0
+		return nil, 0
 	}
 	if err := checkEndpoints(cfg.endpoints); err != nil {
-		return fail(err)
+		return nil, fail(err)
 	}
 
 	db, s3c := provision.NewClients(cfg.endpoints)
@@ -117,9 +141,41 @@ func run(ctx context.Context, cfg config, out io.Writer) int {
 	sum, err := p.Run(ctx, m.File.Resources)
 	fmt.Fprintf(out, "summary: %s\n", sum)
 	if err != nil {
-		return fail(err)
+		return nil, fail(err)
 	}
-	return 0
+	var buckets []string
+	for _, b := range m.File.Resources.S3 {
+		buckets = append(buckets, b.BucketName)
+	}
+	return buckets, 0
+}
+
+// grantFunctions gives each function of functions.yml its own S3 account
+// and every bucket of the env. No functions.yml, or none in it: nothing.
+func grantFunctions(ctx context.Context, cfg config, buckets []string, out io.Writer) error {
+	data, err := os.ReadFile(cfg.functionsPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read functions: %w", err)
+	}
+	f, err := runtimeconfig.DecodeFunctions(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.functionsPath, err)
+	}
+	if len(f.Functions) == 0 {
+		return nil
+	}
+	if err := checkEndpoints(cfg.endpoints); err != nil {
+		return err
+	}
+	_, s3c := provision.NewClients(cfg.endpoints)
+	e := cfg.endpoints
+	admin := &functionaccess.Admin{Endpoint: e.S3, Region: e.Region, Root: awsid.Key{AccessKeyID: e.AccessKeyID, SecretAccessKey: e.SecretAccessKey}}
+	res, err := functionaccess.Run(ctx, admin, s3c, e.SecretAccessKey, slices.Collect(maps.Keys(f.Functions)), buckets)
+	fmt.Fprintf(out, "function S3 accounts: %d created, %d updated; buckets every function may use: %d\n", res.Created, res.Updated, len(res.Buckets))
+	return err
 }
 
 // printer renders events one line each, in the order they happen.

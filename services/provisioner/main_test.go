@@ -23,6 +23,7 @@ func TestConfigFromEnv(t *testing.T) {
 			env:  map[string]string{},
 			want: config{
 				manifestPaths: []string{"/app/runtime-config/resources.yml", ""},
+				functionsPath: "/app/runtime-config/functions.yml",
 				endpoints: provision.Endpoints{
 					DynamoDB: "http://database:8000", S3: "http://s3-storage:7070", Region: "us-east-1",
 					SQS: "http://messaging:4566", SNS: "http://messaging:4566",
@@ -40,6 +41,7 @@ func TestConfigFromEnv(t *testing.T) {
 			},
 			want: config{
 				manifestPaths: []string{"/cfg/resources.yml", "/other.yml"},
+				functionsPath: "/cfg/functions.yml",
 				endpoints: provision.Endpoints{
 					DynamoDB: "http://127.0.0.1:5030", S3: "http://127.0.0.1:5020", Region: "eu-west-1",
 					SQS: "http://127.0.0.1:5050", SNS: "http://127.0.0.1:5051",

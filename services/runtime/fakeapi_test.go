@@ -70,12 +70,26 @@ func newFakeRuntimeAPI(t *testing.T) *fakeRuntimeAPI {
 	return f
 }
 
-// addr is host:port, the form AWS_LAMBDA_RUNTIME_API takes.
-func (f *fakeRuntimeAPI) addr() string { return strings.TrimPrefix(f.srv.URL, "http://") }
+// addr is host:port/prefix, the form AWS_LAMBDA_RUNTIME_API takes on ESB:
+// the gateway names each container's session by the path, so a client
+// must send every call under it (a call without it is refused here, as
+// there).
+func (f *fakeRuntimeAPI) addr() string {
+	return strings.TrimPrefix(f.srv.URL, "http://") + sessionPrefix
+}
 
-const runtimeBase = "/2018-06-01/runtime"
+const (
+	runtimeBase   = "/2018-06-01/runtime"
+	sessionPrefix = "/0123456789abcdef0123456789abcdef"
+)
 
 func (f *fakeRuntimeAPI) serve(w http.ResponseWriter, r *http.Request) {
+	path, ok := strings.CutPrefix(r.URL.Path, sessionPrefix)
+	if !ok {
+		http.Error(w, "call without the session prefix of AWS_LAMBDA_RUNTIME_API: "+r.URL.Path, http.StatusForbidden)
+		return
+	}
+	r.URL.Path = path
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == runtimeBase+"/invocation/next":
 		select {

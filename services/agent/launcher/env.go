@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/services/agent/engine"
 	"github.com/esb-dev/esb/services/agent/plan"
 	"github.com/esb-dev/esb/services/agent/sandbox"
@@ -56,11 +57,12 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 		timeout = defaultTimeoutSec
 	}
 	p := l.cfg.Platform
+	key := awsid.FunctionKey(p.KeyRootSecret, spec.Name)
 	env := map[string]string{
 		"AWS_REGION":                p.Region,
 		"AWS_DEFAULT_REGION":        p.Region,
-		"AWS_ACCESS_KEY_ID":         p.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":     p.SecretAccessKey,
+		"AWS_ACCESS_KEY_ID":         key.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":     key.SecretAccessKey,
 		"AWS_ENDPOINT_URL_S3":       p.S3Endpoint,
 		"AWS_ENDPOINT_URL_DYNAMODB": p.DynamoDBEndpoint,
 		"AWS_ENDPOINT_URL_SQS":      p.SQSEndpoint,
@@ -79,9 +81,7 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 	env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = strconv.Itoa(timeout)
 	env["AWS_LAMBDA_FUNCTION_VERSION"] = "$LATEST"
 	env["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + spec.Name
-	if p.RuntimeAPI != "" {
-		env["AWS_LAMBDA_RUNTIME_API"] = p.RuntimeAPI
-	}
+	// AWS_LAMBDA_RUNTIME_API is per container (its secret): Start adds it.
 	var cmd []string
 	if fn.Handler != "" {
 		env["_HANDLER"] = fn.Handler
@@ -96,13 +96,16 @@ func (l *Launcher) containerConfig(spec agentapi.FunctionSpec) containerConfig {
 	// The hash covers everything that makes two containers of a function
 	// behave differently; the sorted env keeps it stable across map order.
 	// The sandbox is in it so an agent that seals differently (an upgrade
-	// from none, another egress) replaces the containers it adopts.
+	// from none, another egress) replaces the containers it adopts; the
+	// Runtime API too (its per-container secret is not), so switching
+	// modes, or from an agent that gave no secrets, replaces them as well.
 	sum, _ := json.Marshal(struct { // strings, ints and slices always marshal
 		Image, Digest string
 		Cmd, Env      []string
 		Memory        int
 		Sandbox       *engine.Sandbox `json:",omitempty"`
-	}{fn.Image, fn.Digest, cmd, list, memory, sb})
+		RuntimeAPI    string
+	}{fn.Image, fn.Digest, cmd, list, memory, sb, p.RuntimeAPI + "/<secret>"})
 	h := sha256.Sum256(sum)
 	ident := plan.Identity{Function: spec.Name, Digest: fn.Digest, Config: hex.EncodeToString(h[:16])}
 

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -46,9 +47,12 @@ const logDrainTimeout = 5 * time.Second
 
 // Platform holds the values every function container is handed.
 type Platform struct {
-	Region           string
-	AccessKeyID      string
-	SecretAccessKey  string
+	Region string
+	// KeyRootSecret is the env's root secret, from which each function's
+	// own access key pair is derived (awsid.FunctionKey): the data
+	// services know each function by it, and a function never sees the
+	// root key.
+	KeyRootSecret    string
 	S3Endpoint       string
 	DynamoDBEndpoint string
 	SQSEndpoint      string
@@ -101,7 +105,11 @@ type Instance struct {
 	Name     string
 	Endpoint string // base URL of its RIE
 	Image    string // the reference it was created from
-	Identity plan.Identity
+	// RuntimeSecret is the path of its AWS_LAMBDA_RUNTIME_API, which the
+	// gateway's Runtime API requires of every call of its session; empty
+	// when it got none (no RuntimeAPI, or a container of an older agent).
+	RuntimeSecret string
+	Identity      plan.Identity
 	// Exited is closed when its log stream ends, which for a running
 	// container means it exited; nil when logs are not followed.
 	Exited <-chan struct{}
@@ -161,12 +169,23 @@ func (l *Launcher) Start(ctx context.Context, spec agentapi.FunctionSpec) (Insta
 	}
 	name := fmt.Sprintf("%s-%s-fn-%s-%s", l.cfg.Brand, l.cfg.Env, containerName(spec.Name), randomHex(4))
 	env := append(slices.Clip(cc.env), "AWS_LAMBDA_LOG_STREAM_NAME="+l.logStream())
+	labels := cc.labels
+	var secret string
+	if api := l.cfg.Platform.RuntimeAPI; api != "" {
+		// Each container its own secret, as the path of its Runtime API:
+		// every call of an unmodified runtime client carries it, and the
+		// gateway serves the container's session to nothing else.
+		secret = randomHex(16)
+		env = append(env, "AWS_LAMBDA_RUNTIME_API="+api+"/"+secret)
+		labels = maps.Clone(labels)
+		labels[agentapi.LabelRuntimeSecret] = secret
+	}
 	id, err := l.rt.Create(ctx, engine.Spec{
 		Name:        name,
 		Image:       ref,
 		Cmd:         cc.cmd,
 		Env:         env,
-		Labels:      cc.labels,
+		Labels:      labels,
 		MemoryBytes: int64(cc.memoryMB) << 20,
 		Sandbox:     cc.sandbox,
 	})
@@ -180,6 +199,7 @@ func (l *Launcher) Start(ctx context.Context, spec agentapi.FunctionSpec) (Insta
 	var inst Instance
 	if err == nil {
 		inst, err = l.ready(ctx, id, name, cc.identity, time.Time{})
+		inst.RuntimeSecret = secret
 	}
 	if err != nil {
 		l.cleanup(ctx, id)
@@ -197,6 +217,7 @@ func (l *Launcher) Adopt(ctx context.Context, o Observed) (Instance, error) {
 		return Instance{}, fmt.Errorf("adopt container %s: %w", o.Name, err)
 	}
 	inst.Image = o.Image
+	inst.RuntimeSecret = o.Labels[agentapi.LabelRuntimeSecret]
 	return inst, nil
 }
 

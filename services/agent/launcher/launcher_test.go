@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/agent/engine"
 	"github.com/esb-dev/esb/services/agent/engine/enginetest"
@@ -28,8 +29,7 @@ func digestOf(s string) string {
 
 var platform = Platform{
 	Region:           "eu-west-1",
-	AccessKeyID:      "esb",
-	SecretAccessKey:  "esb-local-secret",
+	KeyRootSecret:    "esb-local-secret",
 	S3Endpoint:       "http://s3-storage:7070",
 	DynamoDBEndpoint: "http://database:8000",
 	SQSEndpoint:      "http://messaging:4566",
@@ -187,14 +187,15 @@ func TestContainerConfig(t *testing.T) {
 		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/HelloFunction",
 		"AWS_REGION":                      "ap-northeast-1",
 		"AWS_DEFAULT_REGION":              "eu-west-1",
-		"AWS_ACCESS_KEY_ID":               "esb",
-		"AWS_SECRET_ACCESS_KEY":           "esb-local-secret",
-		"AWS_ENDPOINT_URL_S3":             "http://s3-storage:7070",
-		"AWS_ENDPOINT_URL_DYNAMODB":       "http://database:8000",
-		"AWS_ENDPOINT_URL_SQS":            "http://messaging:4566",
-		"AWS_ENDPOINT_URL_SNS":            "http://messaging:4566",
-		"_HANDLER":                        "lambda_function.handler",
-		"TABLE":                           "items",
+		// The function's own pair, derived from the root secret, never the root key.
+		"AWS_ACCESS_KEY_ID":         awsid.FunctionKey("esb-local-secret", "HelloFunction").AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":     awsid.FunctionKey("esb-local-secret", "HelloFunction").SecretAccessKey,
+		"AWS_ENDPOINT_URL_S3":       "http://s3-storage:7070",
+		"AWS_ENDPOINT_URL_DYNAMODB": "http://database:8000",
+		"AWS_ENDPOINT_URL_SQS":      "http://messaging:4566",
+		"AWS_ENDPOINT_URL_SNS":      "http://messaging:4566",
+		"_HANDLER":                  "lambda_function.handler",
+		"TABLE":                     "items",
 	}, env)
 	stream, ok := enginetest.Env(spec, "AWS_LAMBDA_LOG_STREAM_NAME")
 	require.True(t, ok)
@@ -345,7 +346,25 @@ func TestRuntimeAPIMode(t *testing.T) {
 	require.NoError(t, err, "a runtime that talks to the gateway is not dialed")
 	spec, ok := fake.Spec(inst.ID)
 	require.True(t, ok)
-	assert.Contains(t, spec.Env, "AWS_LAMBDA_RUNTIME_API=gateway:9001")
+	require.Len(t, inst.RuntimeSecret, 32, "each container gets its own Runtime API secret")
+	assert.Contains(t, spec.Env, "AWS_LAMBDA_RUNTIME_API=gateway:9001/"+inst.RuntimeSecret)
+	assert.Equal(t, inst.RuntimeSecret, spec.Labels[agentapi.LabelRuntimeSecret], "kept for an agent that adopts it")
+	other, err := l.Start(t.Context(), helloSpec(""))
+	require.NoError(t, err)
+	assert.NotEqual(t, inst.RuntimeSecret, other.RuntimeSecret)
+	assert.Equal(t, inst.Identity.Config, other.Identity.Config, "the secret does not make two containers of a function differ")
+	found, err := l.List(t.Context())
+	require.NoError(t, err)
+	seen := false
+	for _, o := range found {
+		if o.ID == other.ID {
+			seen = true
+			adopted, err := l.Adopt(t.Context(), o)
+			require.NoError(t, err)
+			assert.Equal(t, other.RuntimeSecret, adopted.RuntimeSecret, "an adopted container keeps its secret")
+		}
+	}
+	assert.True(t, seen, "the runtime lists the container")
 	assert.NotEqual(t, newLauncher(fake, PullIfNotPresent, Options{}).Identity(helloSpec("")).Config, inst.Identity.Config,
 		"switching modes retires the containers of the other")
 

@@ -543,7 +543,7 @@ func (p *Pool) leaseLocked(e *entry, ttl time.Duration, cold bool) agentapi.Leas
 	e.leaseTTL = ttl
 	e.lastUsed = p.opts.Now()
 	p.leases[id] = e
-	return agentapi.Lease{ID: id, Endpoint: e.inst.Endpoint, Container: e.inst.Name, Cold: cold}
+	return agentapi.Lease{ID: id, Endpoint: e.inst.Endpoint, Container: e.inst.Name, Cold: cold, RuntimeSecret: e.inst.RuntimeSecret}
 }
 
 // removeLocked takes e out of service now and removes its container in the

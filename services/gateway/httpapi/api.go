@@ -9,11 +9,13 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/gateway/apigateway"
 	"github.com/esb-dev/esb/services/gateway/cors"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 	"github.com/esb-dev/esb/services/gateway/routing"
+	"github.com/esb-dev/esb/services/gateway/sigv4"
 )
 
 // API Gateway's messages when the integration cannot produce a response.
@@ -73,12 +75,24 @@ func (s *Server) api(c echo.Context) error {
 		c.Response().Header().Set("Apigw-Requestid", requestID(c))
 	}
 
-	body, err := readBody(r, s.opts.MaxBodyBytes)
-	if errors.Is(err, errBodyTooLarge) {
-		return writeJSON(c, http.StatusRequestEntityTooLarge, message{Message: msgTooLarge})
+	// AWS_IAM: the signature is checked first, on the body as sent
+	// (verify reads it and puts it back).
+	var iam *apigateway.IAMCaller
+	if a := m.Route.Auth; a != nil && a.IAM {
+		front := frontREST
+		if v2 {
+			front = frontHTTPAPI
+		}
+		id, done, err := s.verify(c, sigv4.ServiceExecuteAPI, front)
+		if done {
+			return err
+		}
+		r = c.Request()
+		iam = s.iamCaller(id)
 	}
+	body, err := readBody(r, s.opts.MaxBodyBytes)
 	if err != nil {
-		return writeJSON(c, http.StatusBadRequest, message{Message: "Bad Request"})
+		return apiBodyError(c, err)
 	}
 	start, _ := c.Get(keyStart).(time.Time)
 	evReq := apigateway.Request{
@@ -94,8 +108,9 @@ func (s *Server) api(c echo.Context) error {
 		Time:      start,
 		AccountID: s.opts.AccountID,
 		APIID:     apiID,
+		IAM:       iam,
 	}
-	if m.Route.Auth != nil {
+	if a := m.Route.Auth; a != nil && (a.Authorizer != nil || a.APIKey) {
 		d := s.authorize(c, gen, m, prefix, evReq)
 		if d.Refused() {
 			ai.outcome = "unauthorized"
@@ -109,17 +124,33 @@ func (s *Server) api(c echo.Context) error {
 		}
 		evReq.Authorizer, evReq.APIKey = d.Context, d.APIKey
 	}
+	if iam != nil && v2 {
+		if evReq.Authorizer, err = iamAuthorizerV2(iam); err != nil {
+			return err
+		}
+	}
 	event, err := apigateway.Event(m.Route.Payload, evReq)
 	if err != nil {
 		return err
 	}
 
+	return s.invokeProxy(c, m.Function, event, v2, m.Route.Cors)
+}
+
+// invokeProxy invokes fn with event and answers the request with what its
+// proxy integration returned (payload 2.0 rules when v2, else 1.0), or
+// with API Gateway's error answer when the invocation failed; cfg, when an
+// HTTP API's or a function URL's CORS configuration, decorates the answer.
+func (s *Server) invokeProxy(c echo.Context, fn agentapi.FunctionSpec, event []byte, v2 bool, cfg *runtimeconfig.Cors) error {
+	ai := info(c)
+	r := c.Request()
+	function := fn.Name
 	res, err := s.inv.Invoke(r.Context(), lambdainvoke.Request{
-		Function:    m.Function,
+		Function:    fn,
 		Payload:     event,
 		RequestID:   requestID(c),
 		TraceID:     traceID(c),
-		FunctionARN: s.functionARN(m.Function.Name),
+		FunctionARN: s.functionARN(function),
 	})
 	ai.invoked, ai.cold, ai.invokeDur = res.Duration > 0, res.Cold, res.Duration
 	if err != nil {
@@ -138,7 +169,7 @@ func (s *Server) api(c echo.Context) error {
 	if err != nil {
 		ai.outcome = "malformed_response"
 		s.opts.Logger.Warn("function returned a malformed proxy response", "request_id", requestID(c),
-			"function", m.Function.Name, "error", err.Error())
+			"function", function, "error", err.Error())
 		return writeJSON(c, http.StatusBadGateway, message{Message: msgInternal})
 	}
 	h := c.Response().Header()
@@ -148,7 +179,7 @@ func (s *Server) api(c echo.Context) error {
 		}
 		h[k] = vs
 	}
-	cors.Decorate(m.Route.Cors, r, h)
+	cors.Decorate(cfg, r, h)
 	// Sized as API Gateway answers (HEAD too: the length of the GET body).
 	h.Set(echo.HeaderContentLength, strconv.Itoa(len(resp.Body)))
 	c.Response().WriteHeader(resp.StatusCode)
@@ -157,6 +188,15 @@ func (s *Server) api(c echo.Context) error {
 	}
 	_, err = c.Response().Write(resp.Body)
 	return err
+}
+
+// apiBodyError answers a request whose body could not be read as API
+// Gateway does.
+func apiBodyError(c echo.Context, err error) error {
+	if errors.Is(err, errBodyTooLarge) {
+		return writeJSON(c, http.StatusRequestEntityTooLarge, message{Message: msgTooLarge})
+	}
+	return writeJSON(c, http.StatusBadRequest, message{Message: "Bad Request"})
 }
 
 // apiInvokeError answers a failed invocation as API Gateway does.

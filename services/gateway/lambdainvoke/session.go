@@ -134,7 +134,7 @@ func (i *Invoker) exchange(h *held, req Request, timeout time.Duration) (res Res
 		id = rand.Text()
 	}
 	inv := &runtimeapi.Invocation{ID: id, Payload: req.Payload, FunctionARN: req.FunctionARN, TraceID: req.TraceID, Timeout: timeout}
-	sess := i.opts.Runtimes.Session(addr, h.lease.Container, h.acquired)
+	sess := i.opts.Runtimes.Session(addr, h.lease.Container, h.acquired, h.lease.RuntimeSecret)
 	var epitaph func() string
 	if h.exit != nil {
 		epitaph = h.exit.epitaph

@@ -92,7 +92,14 @@ type Table struct {
 	cors      []*Route // those of routes whose API has CORS
 	apis      map[string]*apiRoutes
 	functions map[string]agentapi.FunctionSpec
-	names     []string // sorted function names
+	names     []string       // sorted function names
+	urls      map[string]URL // function URLs by url-id
+}
+
+// URL is a function URL the table serves.
+type URL struct {
+	Config   *runtimeconfig.FunctionURL // shared with the config: read only
+	Function agentapi.FunctionSpec
 }
 
 // apiRoutes are one API's routes, served on its own host name, and the
@@ -116,10 +123,14 @@ type apiRoutes struct {
 // is reported in warnings; one shadowed at the bare address by another
 // API's route is not, as it stays reachable on its API's host.
 func Build(cfg runtimeconfig.Config) (t *Table, warnings []string, err error) {
-	t = &Table{functions: make(map[string]agentapi.FunctionSpec, len(cfg.Functions.Functions)), apis: map[string]*apiRoutes{}}
+	t = &Table{functions: make(map[string]agentapi.FunctionSpec, len(cfg.Functions.Functions)), apis: map[string]*apiRoutes{}, urls: map[string]URL{}}
 	for name, fn := range cfg.Functions.Functions {
 		t.functions[name] = Spec(name, fn, cfg.Functions.Defaults)
 		t.names = append(t.names, name)
+		if fn.URL != nil {
+			// runtimeconfig's validation keeps url-ids unique.
+			t.urls[fn.URL.ID] = URL{Config: fn.URL, Function: t.functions[name]}
+		}
 	}
 	slices.Sort(t.names)
 
@@ -538,6 +549,9 @@ func (t *Table) Function(name string) (agentapi.FunctionSpec, bool) {
 	return s, ok
 }
 
+// FunctionNames returns the names of the functions, sorted (a copy).
+func (t *Table) FunctionNames() []string { return slices.Clone(t.names) }
+
 // Functions returns every function spec, sorted by name: the agent's
 // desired state for this generation.
 func (t *Table) Functions() []agentapi.FunctionSpec {
@@ -554,6 +568,15 @@ func (t *Table) Routes() []*Route { return slices.Clone(t.routes) }
 
 // RouteCount is the number of routes served.
 func (t *Table) RouteCount() int { return len(t.routes) }
+
+// URL returns the function URL whose url-id is id.
+func (t *Table) URL(id string) (URL, bool) {
+	u, ok := t.urls[id]
+	return u, ok
+}
+
+// URLCount is the number of function URLs served.
+func (t *Table) URLCount() int { return len(t.urls) }
 
 // FunctionCount is the number of functions known.
 func (t *Table) FunctionCount() int { return len(t.names) }

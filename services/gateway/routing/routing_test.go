@@ -274,3 +274,19 @@ func TestAPIFromHost(t *testing.T) {
 		})
 	}
 }
+
+func TestFunctionURLs(t *testing.T) {
+	cfg := config(route("GET", "/hello", "Hello"))
+	u := &runtimeconfig.FunctionURL{ID: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", AuthType: runtimeconfig.URLAuthIAM}
+	cfg.Functions.Functions["Signed"] = runtimeconfig.Function{Image: "img/signed", URL: u}
+	table, _, err := Build(cfg)
+	require.NoError(t, err)
+	assert.Equal(t, 1, table.URLCount())
+	got, ok := table.URL(u.ID)
+	require.True(t, ok)
+	assert.Same(t, u, got.Config)
+	assert.Equal(t, "Signed", got.Function.Name)
+	assert.Equal(t, DefaultTimeout, got.Function.Function.Timeout, "the spec the agent runs, defaults filled in")
+	_, ok = table.URL("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")
+	assert.False(t, ok)
+}

@@ -4,19 +4,30 @@
 // between them. The event and the result then cross the network once each,
 // as when a caller talks to a container's RIE directly.
 //
-// Runtimes are told apart by their address: each function container has
-// its own on the platform network (docker mode) or the node's bridge
-// (containerd mode), and the gateway leases containers by that address.
-// A Session is one address's exchange; the invoker hands it an Invocation
-// and waits for the Outcome.
+// Runtimes are told apart by their address and a secret. Each function
+// container has its own address on the functions network (docker mode) or
+// the node's bridge (containerd mode), which it cannot forge (it holds no
+// NET_RAW or NET_ADMIN), and the gateway leases containers by that
+// address. Each also gets its own secret from the agent, as the path of
+// AWS_LAMBDA_RUNTIME_API (gateway:9001/<secret>), so every call of an
+// unmodified runtime client carries it; the lease tells the gateway the
+// same secret. A call whose secret is not that of the container leased at
+// its address gets 403 and a warning in the log: an address alone no
+// longer lets anyone take or answer a container's invocations. A Session
+// is one address's exchange; the invoker hands it an Invocation and waits
+// for the Outcome.
 //
-//	GET  /2018-06-01/runtime/invocation/next             the next event (long poll)
-//	POST /2018-06-01/runtime/invocation/{id}/response    the result
-//	POST /2018-06-01/runtime/invocation/{id}/error       the function's error
-//	POST /2018-06-01/runtime/init/error                  init failed; the runtime exits
+//	GET  [/{secret}]/2018-06-01/runtime/invocation/next             the next event (long poll)
+//	POST [/{secret}]/2018-06-01/runtime/invocation/{id}/response    the result
+//	POST [/{secret}]/2018-06-01/runtime/invocation/{id}/error       the function's error
+//	POST [/{secret}]/2018-06-01/runtime/init/error                  init failed; the runtime exits
+//
+// A lease without a secret (an agent that hands out none) is served
+// without the prefix, by address alone.
 package runtimeapi
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -118,24 +129,28 @@ func New(opts Options) *Server {
 }
 
 // Session returns the session of the runtime at addr, running in
-// container, which may have started since then (at the earliest). A
-// session that served another container at that address (which the
-// runtime reused) starts over: whatever that container left behind is not
-// this one's. An init error reported since then stays: a runtime that
-// fails fast reports before the gateway has its lease in hand.
-func (s *Server) Session(addr netip.Addr, container string, since time.Time) *Session {
+// container, which may have started since then (at the earliest), whose
+// calls carry secret. A session that served another container at that
+// address (which the runtime reused) starts over: whatever that container
+// left behind is not this one's. An init error reported since then with
+// this secret stays: a runtime that fails fast reports before the gateway
+// has its lease in hand.
+func (s *Server) Session(addr netip.Addr, container string, since time.Time, secret string) *Session {
 	sess := s.session(addr)
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
 	if sess.container != container {
 		sess.container = container
-		if sess.initErrAt.Before(since) {
+		sess.secret = secret
+		if sess.initErrAt.Before(since) || !sess.matchesLocked(sess.initErrSecret) {
 			sess.initErr = nil
 		}
 		sess.pending = nil
 		if sess.current != nil {
 			sess.finishLocked(sess.current, nil)
 		}
+		// Polls that arrived before the lease wait for its secret.
+		sess.broadcastLocked()
 	}
 	return sess
 }
@@ -152,13 +167,16 @@ func (s *Server) session(addr netip.Addr) *Session {
 	return sess
 }
 
-// Handler serves the Runtime API.
+// Handler serves the Runtime API, under a container's secret and (for
+// leases without one) without.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", s.next)
-	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", s.response)
-	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", s.invocationError)
-	mux.HandleFunc("POST /2018-06-01/runtime/init/error", s.initError)
+	for _, prefix := range []string{"", "/{secret}"} {
+		mux.HandleFunc("GET "+prefix+"/2018-06-01/runtime/invocation/next", s.next)
+		mux.HandleFunc("POST "+prefix+"/2018-06-01/runtime/invocation/{id}/response", s.response)
+		mux.HandleFunc("POST "+prefix+"/2018-06-01/runtime/invocation/{id}/error", s.invocationError)
+		mux.HandleFunc("POST "+prefix+"/2018-06-01/runtime/init/error", s.initError)
+	}
 	return mux
 }
 
@@ -166,14 +184,23 @@ func (s *Server) Handler() http.Handler {
 type Session struct {
 	addr netip.Addr
 
-	mu        sync.Mutex
-	container string
-	changed   chan struct{} // closed and replaced on every change below
-	waiters   uint64        // how many /next polls arrived; only the latest may take an event
-	pending   *Invocation   // offered, not yet taken
-	current   *Invocation   // taken, not yet answered
-	initErr   *Outcome      // the runtime failed its init and exits
-	initErrAt time.Time     // when initErr was reported
+	mu            sync.Mutex
+	container     string
+	secret        string        // what the container's calls carry; "" for a lease without one
+	changed       chan struct{} // closed and replaced on every change below
+	waiters       uint64        // how many /next polls with the secret arrived; only the latest may take an event
+	pending       *Invocation   // offered, not yet taken
+	current       *Invocation   // taken, not yet answered
+	initErr       *Outcome      // the runtime failed its init and exits
+	initErrAt     time.Time     // when initErr was reported
+	initErrSecret string        // the secret initErr's report carried
+}
+
+// matchesLocked reports whether a call carrying secret comes from the
+// container leased at this address. Constant time: a runtime must not
+// learn another's secret byte by byte.
+func (s *Session) matchesLocked(secret string) bool {
+	return subtle.ConstantTimeCompare([]byte(s.secret), []byte(secret)) == 1
 }
 
 func (s *Session) broadcastLocked() {
@@ -222,7 +249,7 @@ func (s *Session) Exchange(inv *Invocation, initBy time.Time, grace time.Duratio
 	default:
 	}
 	s.mu.Lock()
-	if o := s.initErr; o != nil {
+	if o := s.initErr; o != nil && s.matchesLocked(s.initErrSecret) {
 		s.mu.Unlock()
 		return *o, nil
 	}
@@ -235,6 +262,9 @@ func (s *Session) Exchange(inv *Invocation, initBy time.Time, grace time.Duratio
 	for {
 		s.mu.Lock()
 		delivered, changed, initErr := inv.delivered, s.changed, s.initErr
+		if initErr != nil && !s.matchesLocked(s.initErrSecret) {
+			initErr = nil
+		}
 		if !delivered && initErr != nil {
 			s.pending = nil
 		}
@@ -315,30 +345,68 @@ func (s *Server) sessionOf(r *http.Request) (*Session, error) {
 	return s.session(ap.Addr()), nil
 }
 
+// refuse answers a call whose secret is not that of the container leased
+// at its address, and logs it: a runtime trying another's session.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, sess *Session, call string) {
+	s.opts.Logger.Warn("runtime API call refused: its secret is not that of the container leased at its address",
+		"call", call, "remote", r.RemoteAddr, "container", sess.leasedContainer(), "with_secret", r.PathValue("secret") != "")
+	apiError(w, http.StatusForbidden, "AccessDenied", "this call does not carry the runtime secret of the container at its address")
+}
+
+func (s *Session) leasedContainer() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.container
+}
+
 // next hands the runtime its next event. A runtime asks again only once
 // it is done with the last one, so a poll that arrives while an older one
 // from the same address still waits means the older one's runtime is gone
 // (its container exited and another got the address): only the latest
 // takes events.
+//
+// A poll whose secret is not the session's is refused at once while the
+// leased container has an event: it is not that container's runtime. A
+// poll that comes before its container's lease (a cold start, the lease
+// still on its way, or an address the last container left) waits without
+// touching the session until a lease names its secret, and is refused
+// once a lease names another or an event is offered to another.
 func (s *Server) next(w http.ResponseWriter, r *http.Request) {
 	sess, err := s.sessionOf(r)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 		return
 	}
+	secret := r.PathValue("secret")
 	sess.mu.Lock()
-	sess.waiters++
-	me := sess.waiters
-	sess.initErr = nil // a runtime that polls initialized fine
-	if cur := sess.current; cur != nil {
-		// The runtime asked again without answering: the event is lost to
-		// it, as when it exits.
-		sess.finishLocked(cur, &Outcome{Kind: FunctionError, ErrorType: "Runtime.Unknown",
-			Payload: errorBody("Runtime.Unknown", "the runtime asked for the next event without answering the last one")})
+	if !sess.matchesLocked(secret) && (sess.current != nil || sess.pending != nil) {
+		sess.mu.Unlock()
+		s.refuse(w, r, sess, "next")
+		return
 	}
-	sess.broadcastLocked()
+	var me uint64 // 0 until the poll has the session's secret
+	leased := sess.container
 	for {
-		if sess.waiters != me {
+		match := sess.matchesLocked(secret)
+		if !match && sess.container != leased {
+			// A lease came, and its secret is not this poll's.
+			sess.mu.Unlock()
+			s.refuse(w, r, sess, "next")
+			return
+		}
+		if match && me == 0 {
+			sess.waiters++
+			me = sess.waiters
+			sess.initErr = nil // a runtime that polls initialized fine
+			if cur := sess.current; cur != nil {
+				// The runtime asked again without answering: the event is
+				// lost to it, as when it exits.
+				sess.finishLocked(cur, &Outcome{Kind: FunctionError, ErrorType: "Runtime.Unknown",
+					Payload: errorBody("Runtime.Unknown", "the runtime asked for the next event without answering the last one")})
+			}
+			sess.broadcastLocked()
+		}
+		if me != 0 && sess.waiters != me {
 			sess.mu.Unlock()
 			apiError(w, http.StatusGone, "Replaced", "a newer poll from this address took over")
 			return
@@ -349,6 +417,11 @@ func (s *Server) next(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if inv := sess.pending; inv != nil {
+			if !match {
+				sess.mu.Unlock()
+				s.refuse(w, r, sess, "next")
+				return
+			}
 			sess.pending = nil
 			sess.current = inv
 			inv.delivered = true
@@ -395,8 +468,12 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, kind Kind, limit
 	}
 	id := r.PathValue("id")
 	sess.mu.Lock()
-	inv := sess.current
+	inv, match := sess.current, sess.matchesLocked(r.PathValue("secret"))
 	sess.mu.Unlock()
+	if !match {
+		s.refuse(w, r, sess, "answer")
+		return
+	}
 	if inv == nil || inv.ID != id {
 		apiError(w, http.StatusBadRequest, "InvalidRequestID", fmt.Sprintf("invocation %q is not in progress", id))
 		return
@@ -446,8 +523,19 @@ func (s *Server) initError(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o := &Outcome{Kind: InitError, Payload: body, ErrorType: r.Header.Get(HeaderErrorType)}
+	secret := r.PathValue("secret")
 	sess.mu.Lock()
-	sess.initErr, sess.initErrAt = o, time.Now()
+	match := sess.matchesLocked(secret)
+	if !match && sess.current != nil {
+		// The leased container is busy with an event: this report is
+		// not its runtime's.
+		sess.mu.Unlock()
+		s.refuse(w, r, sess, "init error")
+		return
+	}
+	// Kept with its secret: a report that comes before the lease counts
+	// once the lease names the same secret.
+	sess.initErr, sess.initErrAt, sess.initErrSecret = o, time.Now(), secret
 	if cur := sess.current; cur != nil {
 		sess.finishLocked(cur, o)
 	}

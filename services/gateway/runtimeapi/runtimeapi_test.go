@@ -31,10 +31,20 @@ type runtime struct {
 }
 
 func newRuntime(t *testing.T, srv *httptest.Server, ip string) *runtime {
+	return newRuntimeWithSecret(t, srv, ip, "")
+}
+
+// newRuntimeWithSecret is a runtime whose AWS_LAMBDA_RUNTIME_API carries
+// secret as its path ("" none).
+func newRuntimeWithSecret(t *testing.T, srv *httptest.Server, ip, secret string) *runtime {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 	tr := &http.Transport{DialContext: d.DialContext}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &runtime{t: t, base: srv.URL + "/2018-06-01/runtime", hc: &http.Client{Transport: tr}}
+	base := srv.URL
+	if secret != "" {
+		base += "/" + secret
+	}
+	return &runtime{t: t, base: base + "/2018-06-01/runtime", hc: &http.Client{Transport: tr}}
 }
 
 type event struct {
@@ -120,7 +130,7 @@ func TestExchange(t *testing.T) {
 	t.Run("the runtime polls first, then answers", func(t *testing.T) {
 		ev := rt.next(t.Context())
 		before := time.Now()
-		done := exchangeAsync(s.Session(addr1, "c1", time.Time{}), &Invocation{ID: "req-1", Payload: []byte(`{"a":1}`),
+		done := exchangeAsync(s.Session(addr1, "c1", time.Time{}, ""), &Invocation{ID: "req-1", Payload: []byte(`{"a":1}`),
 			FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:F", TraceID: "Root=1-x", Timeout: 3 * time.Second},
 			time.Second, time.Second, nil)
 		e := wait(t, ev)
@@ -142,7 +152,7 @@ func TestExchange(t *testing.T) {
 	})
 
 	t.Run("the event waits for the runtime's poll", func(t *testing.T) {
-		done := exchangeAsync(s.Session(addr1, "c1", time.Time{}), &Invocation{ID: "req-2", Payload: []byte(`2`), Timeout: time.Second}, 5*time.Second, time.Second, nil)
+		done := exchangeAsync(s.Session(addr1, "c1", time.Time{}, ""), &Invocation{ID: "req-2", Payload: []byte(`2`), Timeout: time.Second}, 5*time.Second, time.Second, nil)
 		time.Sleep(50 * time.Millisecond)
 		e := wait(t, rt.next(t.Context()))
 		assert.Equal(t, "req-2", e.id)
@@ -168,7 +178,7 @@ func TestExchangeWithoutAnswer(t *testing.T) {
 	rt := newRuntime(t, srv, "127.0.0.1")
 
 	t.Run("no poll by the init deadline: withdrawn, never delivered", func(t *testing.T) {
-		x := wait(t, exchangeAsync(s.Session(netip.MustParseAddr("127.0.0.3"), "c3", time.Time{}), &Invocation{ID: "late", Timeout: time.Second}, 50*time.Millisecond, 0, nil))
+		x := wait(t, exchangeAsync(s.Session(netip.MustParseAddr("127.0.0.3"), "c3", time.Time{}, ""), &Invocation{ID: "late", Timeout: time.Second}, 50*time.Millisecond, 0, nil))
 		require.ErrorIs(t, x.err, ErrNotReady)
 		var ee *ExchangeError
 		require.ErrorAs(t, x.err, &ee)
@@ -185,7 +195,7 @@ func TestExchangeWithoutAnswer(t *testing.T) {
 
 	t.Run("no answer by the deadline", func(t *testing.T) {
 		ev := rt.next(t.Context())
-		done := exchangeAsync(s.Session(addr1, "c1", time.Time{}), &Invocation{ID: "slow", Timeout: 50 * time.Millisecond}, time.Second, 20*time.Millisecond, nil)
+		done := exchangeAsync(s.Session(addr1, "c1", time.Time{}, ""), &Invocation{ID: "slow", Timeout: 50 * time.Millisecond}, time.Second, 20*time.Millisecond, nil)
 		assert.Equal(t, "slow", wait(t, ev).id)
 		x := wait(t, done)
 		require.ErrorIs(t, x.err, ErrNoAnswer)
@@ -199,7 +209,7 @@ func TestExchangeWithoutAnswer(t *testing.T) {
 
 	t.Run("the container exits before it polls", func(t *testing.T) {
 		gone := make(chan struct{})
-		done := exchangeAsync(s.Session(addr1, "c1", time.Time{}), &Invocation{ID: "g1", Timeout: time.Second}, 5*time.Second, 0, gone)
+		done := exchangeAsync(s.Session(addr1, "c1", time.Time{}, ""), &Invocation{ID: "g1", Timeout: time.Second}, 5*time.Second, 0, gone)
 		close(gone)
 		x := wait(t, done)
 		require.ErrorIs(t, x.err, ErrGone)
@@ -212,7 +222,7 @@ func TestExchangeWithoutAnswer(t *testing.T) {
 	t.Run("the container exits with the event", func(t *testing.T) {
 		gone := make(chan struct{})
 		ev := rt.next(t.Context())
-		done := exchangeAsync(s.Session(addr1, "c1", time.Time{}), &Invocation{ID: "g2", Timeout: 5 * time.Second}, time.Second, 0, gone)
+		done := exchangeAsync(s.Session(addr1, "c1", time.Time{}, ""), &Invocation{ID: "g2", Timeout: 5 * time.Second}, time.Second, 0, gone)
 		assert.Equal(t, "g2", wait(t, ev).id)
 		close(gone)
 		x := wait(t, done)
@@ -227,7 +237,7 @@ func TestResponseTooLarge(t *testing.T) {
 	s, srv := start(t, Options{MaxResponse: 10})
 	rt := newRuntime(t, srv, "127.0.0.1")
 	ev := rt.next(t.Context())
-	done := exchangeAsync(s.Session(addr1, "c1", time.Time{}), &Invocation{ID: "big", Timeout: time.Second}, time.Second, time.Second, nil)
+	done := exchangeAsync(s.Session(addr1, "c1", time.Time{}, ""), &Invocation{ID: "big", Timeout: time.Second}, time.Second, time.Second, nil)
 	wait(t, ev)
 	status, body := rt.post("/invocation/big/response", strings.Repeat("x", 11), nil)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
@@ -241,7 +251,7 @@ func TestResponseTooLarge(t *testing.T) {
 func TestInitError(t *testing.T) {
 	s, srv := start(t, Options{})
 	rt := newRuntime(t, srv, "127.0.0.1")
-	sess := s.Session(addr1, "c1", time.Time{})
+	sess := s.Session(addr1, "c1", time.Time{}, "")
 	done := exchangeAsync(sess, &Invocation{ID: "i1", Timeout: time.Second}, 5*time.Second, 0, nil)
 	status, _ := rt.post("/init/error", `{"errorType":"Runtime.ImportModuleError","errorMessage":"No module named 'x'"}`,
 		map[string]string{HeaderErrorType: "Runtime.ImportModuleError"})
@@ -259,7 +269,7 @@ func TestInitError(t *testing.T) {
 	assert.Equal(t, InitError, x.o.Kind)
 
 	// Another container at the address, started after the report, starts clean.
-	x = wait(t, exchangeAsync(s.Session(addr1, "c2", time.Now()), &Invocation{ID: "i3", Timeout: time.Second}, 50*time.Millisecond, 0, nil))
+	x = wait(t, exchangeAsync(s.Session(addr1, "c2", time.Now(), ""), &Invocation{ID: "i3", Timeout: time.Second}, 50*time.Millisecond, 0, nil))
 	assert.ErrorIs(t, x.err, ErrNotReady)
 }
 
@@ -271,7 +281,7 @@ func TestInitErrorBeforeTheLease(t *testing.T) {
 	leased := time.Now()
 	status, _ := rt.post("/init/error", `{"errorType":"Runtime.ImportModuleError","errorMessage":"x"}`, nil)
 	require.Equal(t, http.StatusAccepted, status)
-	x := wait(t, exchangeAsync(s.Session(addr1, "fresh", leased), &Invocation{ID: "e1", Timeout: time.Second}, 50*time.Millisecond, 0, nil))
+	x := wait(t, exchangeAsync(s.Session(addr1, "fresh", leased, ""), &Invocation{ID: "e1", Timeout: time.Second}, 50*time.Millisecond, 0, nil))
 	require.NoError(t, x.err)
 	assert.Equal(t, InitError, x.o.Kind)
 }
@@ -280,7 +290,7 @@ func TestSessionsAreTheirAddress(t *testing.T) {
 	s, srv := start(t, Options{})
 	one, two := newRuntime(t, srv, "127.0.0.1"), newRuntime(t, srv, "127.0.0.2")
 	ev1, ev2 := one.next(t.Context()), two.next(t.Context())
-	d2 := exchangeAsync(s.Session(addr2, "c2", time.Time{}), &Invocation{ID: "for-two", Timeout: time.Second}, time.Second, time.Second, nil)
+	d2 := exchangeAsync(s.Session(addr2, "c2", time.Time{}, ""), &Invocation{ID: "for-two", Timeout: time.Second}, time.Second, time.Second, nil)
 	e := wait(t, ev2)
 	require.Equal(t, http.StatusOK, e.status, e.body)
 	assert.Equal(t, "for-two", e.id)
@@ -306,7 +316,7 @@ func TestNewerPollTakesOver(t *testing.T) {
 
 	e := wait(t, stale)
 	assert.Equal(t, http.StatusGone, e.status, "the older poll must give way: %+v", e)
-	done := exchangeAsync(s.Session(addr1, "c1", time.Time{}), &Invocation{ID: "n1", Timeout: time.Second}, time.Second, time.Second, nil)
+	done := exchangeAsync(s.Session(addr1, "c1", time.Time{}, ""), &Invocation{ID: "n1", Timeout: time.Second}, time.Second, time.Second, nil)
 	assert.Equal(t, "n1", wait(t, fresh).id)
 	old.post("/invocation/n1/response", `"ok"`, nil)
 	assert.Equal(t, []byte(`"ok"`), wait(t, done).o.Payload)
@@ -336,7 +346,7 @@ func TestPythonClient(t *testing.T) {
 	cmd.Dir = filepath.Join(dir, "tests/fixtures/task")
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
-		"AWS_LAMBDA_RUNTIME_API=" + ln.Addr().String(),
+		"AWS_LAMBDA_RUNTIME_API=" + ln.Addr().String() + "/py-secret",
 		"LAMBDA_TASK_ROOT=" + cmd.Dir,
 		"ESB_RUNTIME_OPT_DIR=" + filepath.Join(dir, "tests/fixtures/opt"),
 		"AWS_LAMBDA_FUNCTION_NAME=fn",
@@ -348,7 +358,7 @@ func TestPythonClient(t *testing.T) {
 	go func() { _ = cmd.Wait(); close(gone) }()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-gone })
 
-	sess := s.Session(addr1, "py", time.Time{})
+	sess := s.Session(addr1, "py", time.Time{}, "py-secret")
 	var pid any
 	for n := 1; n <= 3; n++ {
 		o, err := sess.Exchange(&Invocation{ID: fmt.Sprint("py-", n), Payload: []byte(`{}`), Timeout: 5 * time.Second},
@@ -368,4 +378,92 @@ func TestPythonClient(t *testing.T) {
 	require.NoError(t, cmd.Process.Kill())
 	_, err = sess.Exchange(&Invocation{ID: "after", Timeout: time.Second}, time.Now().Add(5*time.Second), 0, gone, nil)
 	assert.True(t, errors.Is(err, ErrGone) || errors.Is(err, ErrNotReady), "%v", err)
+}
+
+// A call that does not carry the secret of the container leased at its
+// address is refused, whoever sends it and whenever: the address alone
+// (which a runtime might share with a dead container, or forge with raw
+// sockets it should not have) takes and answers nothing.
+func TestSecret(t *testing.T) {
+	const victim, thief = "victim-secret", "thief-secret"
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s *Server, srv *httptest.Server)
+	}{
+		{name: "a poll without the secret is refused while the container has an event; the holder gets it", run: func(t *testing.T, s *Server, srv *httptest.Server) {
+			done := exchangeAsync(s.Session(addr1, "c1", time.Time{}, victim), &Invocation{ID: "v1", Payload: []byte(`"v"`), Timeout: time.Second}, 5*time.Second, time.Second, nil)
+			require.Eventually(t, func() bool { return pending(s, addr1) }, 5*time.Second, 5*time.Millisecond)
+			for _, secret := range []string{"", thief} {
+				e := wait(t, newRuntimeWithSecret(t, srv, "127.0.0.1", secret).next(t.Context()))
+				assert.Equal(t, http.StatusForbidden, e.status, "secret %q: %+v", secret, e)
+			}
+			rt := newRuntimeWithSecret(t, srv, "127.0.0.1", victim)
+			e := wait(t, rt.next(t.Context()))
+			require.Equal(t, http.StatusOK, e.status, e.body)
+			assert.Equal(t, "v1", e.id)
+			// Answering it needs the secret too.
+			for _, secret := range []string{"", thief} {
+				status, _ := newRuntimeWithSecret(t, srv, "127.0.0.1", secret).post("/invocation/v1/response", `"stolen"`, nil)
+				assert.Equal(t, http.StatusForbidden, status, "secret %q", secret)
+				status, _ = newRuntimeWithSecret(t, srv, "127.0.0.1", secret).post("/invocation/v1/error", `{}`, nil)
+				assert.Equal(t, http.StatusForbidden, status, "secret %q", secret)
+			}
+			status, _ := rt.post("/invocation/v1/response", `"real"`, nil)
+			assert.Equal(t, http.StatusAccepted, status)
+			assert.Equal(t, []byte(`"real"`), wait(t, done).o.Payload)
+		}},
+		{name: "polls before the lease wait for it; only the one with its secret gets the event", run: func(t *testing.T, s *Server, srv *httptest.Server) {
+			wrong := newRuntimeWithSecret(t, srv, "127.0.0.1", thief).next(t.Context())
+			right := newRuntimeWithSecret(t, srv, "127.0.0.1", victim).next(t.Context())
+			time.Sleep(50 * time.Millisecond) // both polls wait
+			done := exchangeAsync(s.Session(addr1, "c1", time.Time{}, victim), &Invocation{ID: "v2", Timeout: time.Second}, 5*time.Second, time.Second, nil)
+			e := wait(t, right)
+			require.Equal(t, http.StatusOK, e.status, e.body)
+			assert.Equal(t, "v2", e.id)
+			e = wait(t, wrong)
+			assert.Equal(t, http.StatusForbidden, e.status, "%+v", e)
+			status, _ := newRuntimeWithSecret(t, srv, "127.0.0.1", victim).post("/invocation/v2/response", `1`, nil)
+			assert.Equal(t, http.StatusAccepted, status)
+			assert.Equal(t, []byte(`1`), wait(t, done).o.Payload)
+		}},
+		{name: "a poll from the right address with its own secret is its own, and cannot answer another's event", run: func(t *testing.T, s *Server, srv *httptest.Server) {
+			done := exchangeAsync(s.Session(addr1, "c1", time.Time{}, victim), &Invocation{ID: "v3", Timeout: time.Second}, 5*time.Second, time.Second, nil)
+			e := wait(t, newRuntimeWithSecret(t, srv, "127.0.0.1", victim).next(t.Context()))
+			require.Equal(t, "v3", e.id)
+			// The thief at its own address, with its own lease and secret.
+			s.Session(addr2, "c2", time.Time{}, thief)
+			status, _ := newRuntimeWithSecret(t, srv, "127.0.0.2", thief).post("/invocation/v3/response", `"stolen"`, nil)
+			assert.Equal(t, http.StatusBadRequest, status, "not in progress in the thief's session")
+			status, _ = newRuntimeWithSecret(t, srv, "127.0.0.2", victim).post("/invocation/v3/response", `"stolen"`, nil)
+			assert.Equal(t, http.StatusForbidden, status, "the victim's secret from another address")
+			status, _ = newRuntimeWithSecret(t, srv, "127.0.0.1", victim).post("/invocation/v3/response", `"real"`, nil)
+			assert.Equal(t, http.StatusAccepted, status)
+			assert.Equal(t, []byte(`"real"`), wait(t, done).o.Payload)
+		}},
+		{name: "an init error with another secret does not fail the lease", run: func(t *testing.T, s *Server, srv *httptest.Server) {
+			status, _ := newRuntimeWithSecret(t, srv, "127.0.0.1", thief).post("/init/error", `{"errorType":"Runtime.Forged"}`, nil)
+			require.Equal(t, http.StatusAccepted, status)
+			x := wait(t, exchangeAsync(s.Session(addr1, "c1", time.Time{}, victim), &Invocation{ID: "v4", Timeout: time.Second}, 50*time.Millisecond, 0, nil))
+			assert.ErrorIs(t, x.err, ErrNotReady, "the forged report must not stand for the container")
+			status, _ = newRuntimeWithSecret(t, srv, "127.0.0.1", victim).post("/init/error", `{"errorType":"Runtime.ImportModuleError"}`, nil)
+			require.Equal(t, http.StatusAccepted, status)
+			x = wait(t, exchangeAsync(s.Session(addr1, "c1", time.Time{}, victim), &Invocation{ID: "v5", Timeout: time.Second}, time.Second, 0, nil))
+			require.NoError(t, x.err)
+			assert.Equal(t, InitError, x.o.Kind)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, srv := start(t, Options{})
+			tt.run(t, s, srv)
+		})
+	}
+}
+
+// pending reports whether the session at addr has an event on offer.
+func pending(s *Server, addr netip.Addr) bool {
+	sess := s.session(addr)
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.pending != nil
 }

@@ -1,7 +1,7 @@
 """The sandbox probe: reports what this function can reach and do.
 
 Event: {"targets": {"label": "host:port" or "udp:host:port", ...},
-"fill_tmp": bool, "fork_bomb": bool}. Reachability results: open (TCP),
+"fill_tmp": bool, "fork_bomb": bool, "s3_bucket": name}. Reachability results: open (TCP),
 sent (UDP), refused-by-sandbox (EPERM: the container's own rules dropped the
 packet, as a UDP send learns at once), timeout (a TCP connect whose SYN was
 dropped: what Lambda answers for an address it does not route either),
@@ -114,6 +114,34 @@ def fork_bomb():
     return {"started": len(pids), "stopped_by": result, "seconds": round(time.monotonic() - began, 2)}
 
 
+def data_services(bucket):
+    """Uses the data services with the function's own key pair, as any SDK
+    code would: an S3 put and get on the template's bucket, a DynamoDB and
+    an SQS list."""
+    import boto3
+
+    out = {"access_key_id": os.environ.get("AWS_ACCESS_KEY_ID", "")}
+    key = "probe/" + context_id()
+    try:
+        s3 = boto3.client("s3")
+        s3.put_object(Bucket=bucket, Key=key, Body=b"written with the function's own key")
+        out["s3_get"] = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    except Exception as e:  # the error's text is the report
+        out["s3_get"] = "error: " + str(e)
+    for name, call in (("dynamodb", lambda: boto3.client("dynamodb").list_tables()),
+                       ("sqs", lambda: boto3.client("sqs").list_queues())):
+        try:
+            call()
+            out[name] = "ok"
+        except Exception as e:
+            out[name] = "error: " + str(e)
+    return out
+
+
+def context_id():
+    return str(os.getpid()) + "-" + str(time.time_ns())
+
+
 def handler(event, context):
     st = os.statvfs("/tmp")
     out = {
@@ -129,6 +157,8 @@ def handler(event, context):
         "reach": {label: send_udp(t[4:]) if t.startswith("udp:") else connect(t)
                   for label, t in event.get("targets", {}).items()},
     }
+    if event.get("s3_bucket"):
+        out["data"] = data_services(event["s3_bucket"])
     if event.get("fill_tmp"):
         out["fill_tmp"] = fill_tmp()
     if event.get("fork_bomb"):

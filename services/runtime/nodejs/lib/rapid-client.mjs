@@ -7,11 +7,19 @@ const BASE = '/2018-06-01/runtime';
 const ERROR_TYPE_HEADER = 'Lambda-Runtime-Function-Error-Type';
 
 export class RapidClient {
-  /** @param {string} address host:port from AWS_LAMBDA_RUNTIME_API */
+  /**
+   * @param {string} address host:port from AWS_LAMBDA_RUNTIME_API, possibly
+   * with a path (host:port/prefix): ESB's gateway names each container's
+   * session by it, so every call goes under it.
+   */
   constructor(address) {
-    const [hostname, port] = address.split(':');
+    const slash = address.indexOf('/');
+    const hostPort = slash < 0 ? address : address.slice(0, slash);
+    const prefix = slash < 0 ? '' : address.slice(slash).replace(/\/+$/, '');
+    const [hostname, port] = hostPort.split(':');
     this.hostname = hostname;
     this.port = Number.parseInt(port, 10);
+    this.prefix = prefix;
     // One keep-alive socket: the protocol is strictly sequential. Idle pooled
     // sockets are unref'd by Node, so they never keep the event loop alive
     // (callbackWaitsForEmptyEventLoop depends on that).
@@ -60,7 +68,7 @@ export class RapidClient {
       const req = http.request({
         hostname: this.hostname,
         port: this.port,
-        path,
+        path: this.prefix + path,
         method,
         agent: this.agent,
         headers: body === undefined ? headers : {

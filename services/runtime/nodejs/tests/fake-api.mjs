@@ -6,6 +6,9 @@ import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 
 const BASE = '/2018-06-01/runtime';
+// The path ESB's agent appends to AWS_LAMBDA_RUNTIME_API; calls without it
+// are refused (403), as by ESB's gateway.
+const SESSION_PREFIX = '/0123456789abcdef0123456789abcdef';
 
 export class FakeRuntimeAPI {
   #pending = [];
@@ -22,7 +25,7 @@ export class FakeRuntimeAPI {
 
   get address() {
     const { address, port } = this.#server.address();
-    return `${address}:${port}`;
+    return `${address}:${port}${SESSION_PREFIX}`;
   }
 
   async close() {
@@ -88,6 +91,11 @@ export class FakeRuntimeAPI {
   }
 
   #handle(req, res) {
+    if (!req.url.startsWith(`${SESSION_PREFIX}/`)) {
+      res.writeHead(403).end('{"errorType":"MissingSessionPrefix"}');
+      return;
+    }
+    req.url = req.url.slice(SESSION_PREFIX.length);
     if (req.method === 'GET' && req.url === `${BASE}/invocation/next`) {
       const inv = this.#pending.shift();
       if (inv) this.#sendInvocation(res, inv);

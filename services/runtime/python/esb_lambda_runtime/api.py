@@ -41,11 +41,16 @@ class RuntimeAPIClient:
     """Talks to the Runtime API at host:port over one keep-alive connection.
 
     The API is strictly sequential (next, then one result), so a single
-    connection is enough; it is re-opened if the peer closed it.
+    connection is enough; it is re-opened if the peer closed it. The address
+    may carry a path (host:port/prefix): ESB's gateway names each container's
+    session by it, so every call goes under it, as a URL built from the
+    address by concatenation (aws-lambda-go, aws-lambda-cpp) would.
     """
 
     def __init__(self, address):
-        self._address = address
+        host, _, path = address.partition("/")
+        self._address = host
+        self._prefix = "/" + path.strip("/") if path.strip("/") else ""
         self._conn = None
 
     def next_invocation(self):
@@ -98,7 +103,7 @@ class RuntimeAPIClient:
             if self._conn is None:
                 self._conn = http.client.HTTPConnection(self._address)
             try:
-                self._conn.request(method, endpoint, body=body, headers=headers or {})
+                self._conn.request(method, self._prefix + endpoint, body=body, headers=headers or {})
                 resp = self._conn.getresponse()
                 data = resp.read()
                 return resp.status, resp.headers, data

@@ -44,8 +44,14 @@ class _Invocation:
     headers: dict = field(default_factory=dict)
 
 
+# SESSION_PREFIX is the path ESB's agent appends to AWS_LAMBDA_RUNTIME_API.
+SESSION_PREFIX = "/0123456789abcdef0123456789abcdef"
+
+
 class FakeRuntimeAPI:
-    """Start with start(), stop with close(); address is "127.0.0.1:port"."""
+    """Start with start(), stop with close(); address is
+    "127.0.0.1:port/<session prefix>", as ESB's agent hands it out: calls
+    without the prefix are refused (403), as by ESB's gateway."""
 
     def __init__(self):
         self._pending = queue.Queue()
@@ -61,7 +67,7 @@ class FakeRuntimeAPI:
     @property
     def address(self):
         host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
+        return f"{host}:{port}{SESSION_PREFIX}"
 
     def start(self):
         self._thread.start()
@@ -129,7 +135,16 @@ class FakeRuntimeAPI:
             def log_message(self, *args):
                 pass
 
+            def _strip_prefix(self):
+                if not self.path.startswith(SESSION_PREFIX + "/"):
+                    self._reply(403, b'{"errorType":"MissingSessionPrefix"}')
+                    return False
+                self.path = self.path[len(SESSION_PREFIX):]
+                return True
+
             def do_GET(self):
+                if not self._strip_prefix():
+                    return None
                 if self.path != f"{_BASE}/invocation/next":
                     return self._reply(404, b'{"errorType":"NotFound"}')
                 inv = api._next()
@@ -141,6 +156,8 @@ class FakeRuntimeAPI:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 headers = {k: v for k, v in self.headers.items()}
+                if not self._strip_prefix():
+                    return None
                 parts = self.path.split("/")
                 if self.path == f"{_BASE}/init/error":
                     api._record(Posted("init_error", None, headers, body))

@@ -25,15 +25,20 @@ module EsbLambdaRuntime
     # Lambda drops the X-Ray cause header above 1 MiB; AWS's clients skip it.
     MAX_XRAY_HEADER = 1024 * 1024
 
+    # address is host:port, possibly with a path (host:port/prefix): ESB's
+    # gateway names each container's session by it, so every call goes
+    # under it.
     def initialize(address)
-      host, port = address.split(':', 2)
+      host_port, slash, path = address.partition('/')
+      host, port = host_port.split(':', 2)
       @host = host
       @port = Integer(port || 80)
+      @base = slash.empty? ? BASE : "/#{path.chomp('/')}#{BASE}"
       @http = nil
     end
 
     def next_invocation
-      res = request(Net::HTTP::Get.new("#{BASE}/invocation/next"))
+      res = request(Net::HTTP::Get.new("#{@base}/invocation/next"))
       raise RuntimeAPIError, "runtime api invocation/next: status #{res.code}: #{res.body.to_s[0, 512]}" unless res.code == '200'
 
       request_id = res['Lambda-Runtime-Aws-Request-Id']
@@ -47,17 +52,17 @@ module EsbLambdaRuntime
     # Returns the status so a refusal (413: response too large) is logged
     # and the runtime goes on, as on Lambda.
     def post_response(request_id, body, content_type)
-      post("#{BASE}/invocation/#{escape(request_id)}/response", body, 'Content-Type' => content_type)
+      post("#{@base}/invocation/#{escape(request_id)}/response", body, 'Content-Type' => content_type)
     end
 
     def post_error(request_id, error, error_type, xray_cause = nil)
       headers = { 'Content-Type' => 'application/json', ERROR_TYPE_HEADER => error_type }
       headers[XRAY_CAUSE_HEADER] = xray_cause if xray_cause && xray_cause.bytesize < MAX_XRAY_HEADER
-      post("#{BASE}/invocation/#{escape(request_id)}/error", JSON.generate(error), headers)
+      post("#{@base}/invocation/#{escape(request_id)}/error", JSON.generate(error), headers)
     end
 
     def post_init_error(error, error_type)
-      post("#{BASE}/init/error", JSON.generate(error),
+      post("#{@base}/init/error", JSON.generate(error),
            'Content-Type' => 'application/json', ERROR_TYPE_HEADER => error_type)
     end
 
