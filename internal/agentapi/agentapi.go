@@ -141,6 +141,13 @@ const (
 	CodeStartTimeout    = "StartTimeout"    // 504: RIE never accepted; the message carries the last log lines
 	CodeEngineTimeout   = "EngineTimeout"   // 504: Docker or containerd did not answer within its deadline
 	CodeUnavailable     = "Unavailable"     // 503: shutting down
-	CodeNotFound        = "NotFound"        // 404: unknown route
-	CodeInternal        = "InternalError"   // 500
+	// CodeNoCapacity (429): starting the container would take the node's
+	// function memory (ESB_FUNCTION_MEMORY) past its budget, and no idle
+	// container was left to evict. The gateway waits for room.
+	CodeNoCapacity = "NoCapacity"
+	// CodeOverBudget (422): a desired state whose min_warm containers do
+	// not fit the node's budget; the agent keeps the previous one.
+	CodeOverBudget = "OverBudget"
+	CodeNotFound   = "NotFound"      // 404: unknown route
+	CodeInternal   = "InternalError" // 500
 )
