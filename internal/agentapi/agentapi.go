@@ -65,6 +65,19 @@ func (s FunctionSpec) Timeout() time.Duration {
 	return time.Duration(t) * time.Second
 }
 
+// DefaultMemoryMB is Lambda's memory size, in MB, for a function that
+// sets none (SAM applies the same).
+const DefaultMemoryMB = 128
+
+// MemoryMB is the memory a container of the function gets, in MB: what
+// it takes of the node's budget for functions.
+func (s FunctionSpec) MemoryMB() int {
+	if s.Function.MemorySize <= 0 {
+		return DefaultMemoryMB
+	}
+	return s.Function.MemorySize
+}
+
 // Desired is the full set of functions of one config generation. The agent
 // retires containers whose digest no longer matches and keeps min_warm
 // containers of each function; it never removes a function the gateway
@@ -124,6 +137,10 @@ type Health struct {
 	Generation uint64 `json:"generation"`
 	Containers int    `json:"containers"`
 	Busy       int    `json:"busy"` // leased: running an invocation, or held warm by the gateway
+	// MemoryMB is what the containers take (starting ones included) of
+	// MemoryBudgetMB, the node's memory for functions; 0: no budget.
+	MemoryMB       int `json:"memory_mb"`
+	MemoryBudgetMB int `json:"memory_budget_mb,omitempty"`
 }
 
 // Error is the body of every non-2xx answer. Callers match on Code, not
