@@ -139,17 +139,24 @@ func (i *Invoker) scheduleLocked(ctx context.Context, spec agentapi.FunctionSpec
 		ColdStart:    f.coldEstimate(),
 		OldestWait:   now.Sub(f.waiters.Front().Value.(*waiter).since),
 	})
+	sctx := i.startCtx
+	if sctx.Err() != nil {
+		// Run ended (the gateway stops, or a test runs without Run): the
+		// start is bounded by its acquire's deadline alone.
+		sctx = context.WithoutCancel(ctx)
+	}
 	for range n {
 		f.starting++
 		i.nodeStarting++
-		i.starts.Go(func() { i.start(context.WithoutCancel(ctx), spec, f) })
+		i.starts.Go(func() { i.start(sctx, spec, f) })
 	}
 }
 
 // start asks the agent for a container of spec (an idle one of its own, or
 // a new one) for the oldest waiting request of the function. It runs
-// apart from the request that caused it: a request that gives up leaves
-// the container to the next.
+// apart from the request that caused it, under the Invoker's own context
+// (which Run's end cancels): a request that gives up leaves the container
+// to the next.
 func (i *Invoker) start(ctx context.Context, spec agentapi.FunctionSpec, f *fnState) {
 	key := keyOf(spec)
 	began := i.opts.Now()
@@ -210,7 +217,7 @@ func (i *Invoker) handLocked(f *fnState, h held, reused bool) []held {
 	if now.Sub(h.acquired) >= i.opts.MaxLeaseAge {
 		return []held{h}
 	}
-	if i.starvedBut(f) && (f.waiters.Len() == 0 || f.busy > 0) {
+	if reused && i.starvedBut(f) && (f.waiters.Len() == 0 || f.busy > 0) {
 		// Fairness under memory pressure: a function waiting for memory
 		// gets this container's room (the agent evicts it once idle),
 		// as long as this function keeps another running container or

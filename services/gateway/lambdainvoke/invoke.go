@@ -191,7 +191,11 @@ type Invoker struct {
 	fns          map[specKey]*fnState
 	latest       map[string]specKey // each function's current spec
 	nodeStarting int
-	starts       sync.WaitGroup
+	// starts are the container starts in flight; they run under startCtx,
+	// which Run cancels as it ends, then waits for them.
+	starts     sync.WaitGroup
+	startCtx   context.Context
+	stopStarts context.CancelFunc
 }
 
 // New returns an Invoker that leases containers from leaser.
@@ -238,14 +242,19 @@ func New(leaser Leaser, opts Options) *Invoker {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	// Not a request's context: a start outlives the request that asked
+	// for it. Run ends them.
+	startCtx, stopStarts := context.WithCancel(context.Background())
 	return &Invoker{
-		leaser:   leaser,
-		opts:     opts,
-		limiters: make(map[string]*limiter),
-		admit:    newAdmission(opts.AccountConcurrency),
-		dialer:   &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
-		fns:      make(map[specKey]*fnState),
-		latest:   make(map[string]specKey),
+		startCtx:   startCtx,
+		stopStarts: stopStarts,
+		leaser:     leaser,
+		opts:       opts,
+		limiters:   make(map[string]*limiter),
+		admit:      newAdmission(opts.AccountConcurrency),
+		dialer:     &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
+		fns:        make(map[specKey]*fnState),
+		latest:     make(map[string]specKey),
 	}
 }
 
@@ -352,8 +361,9 @@ func (i *Invoker) Run(ctx context.Context) error {
 			for _, h := range i.held.setOpen(false) {
 				i.release(ctx, h, false, "")
 			}
-			// Starts in flight end within their acquire bound; what they
-			// bring back goes to the agent, as nothing is held any more.
+			// Starts in flight are cut (the agent finishes them and keeps
+			// their containers idle); nothing is held any more.
+			i.stopStarts()
 			i.starts.Wait()
 			return nil
 		case now := <-tick.C:
