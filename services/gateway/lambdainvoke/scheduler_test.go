@@ -204,3 +204,67 @@ func TestNoNodeMemoryWaitsThenThrottles(t *testing.T) {
 		assert.Less(t, time.Since(start), 2*time.Second)
 	})
 }
+
+// boundedNode is a Leaser with room for capacity leased containers in all:
+// a container given back is evicted at once, as an idle one is when
+// another function needs its memory.
+type boundedNode struct {
+	url      string
+	capacity int
+	mu       sync.Mutex
+	leased   int
+	n        int
+}
+
+func (b *boundedNode) Acquire(_ context.Context, s agentapi.FunctionSpec) (agentapi.Lease, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.leased >= b.capacity {
+		return agentapi.Lease{}, &agentapi.APIError{Status: http.StatusTooManyRequests, Error_: agentapi.Error{Code: agentapi.CodeNoCapacity, Message: "full"}}
+	}
+	b.leased++
+	b.n++
+	return agentapi.Lease{ID: fmt.Sprint(b.n), Endpoint: b.url, Container: fmt.Sprint(s.Name, b.n), Cold: true}, nil
+}
+
+func (b *boundedNode) Release(context.Context, string, agentapi.ReleaseRequest) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.leased--
+	return nil
+}
+
+func TestAHotFunctionGivesBackMemoryToAWaitingOne(t *testing.T) {
+	fn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+		_, _ = w.Write([]byte(`"ok"`))
+	}))
+	t.Cleanup(fn.Close)
+	node := &boundedNode{url: fn.URL, capacity: 2}
+	inv := New(node, Options{MaxQueueWait: 3 * time.Second})
+	ctx, cancel := context.WithCancel(t.Context())
+	var run sync.WaitGroup
+	run.Go(func() { _ = inv.Run(ctx) })
+	t.Cleanup(func() { cancel(); run.Wait() })
+
+	// The hot function keeps 10 requests waiting for its 2 containers.
+	hot, stopHot := context.WithCancel(t.Context())
+	var load sync.WaitGroup
+	for range 10 {
+		load.Go(func() {
+			for hot.Err() == nil {
+				_, _ = inv.Invoke(hot, Request{Function: spec("Hot", 0), Payload: []byte(`{}`)})
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	res, err := inv.Invoke(t.Context(), Request{Function: spec("Cold", 0), Payload: []byte(`{}`)})
+	took := time.Since(start)
+	stopHot()
+	load.Wait()
+	require.NoError(t, err, "the waiting function got room within the queue wait")
+	assert.Equal(t, `"ok"`, string(res.Payload))
+	assert.Less(t, took, time.Second)
+	t.Logf("the cold function's request waited %s for room", took)
+}
