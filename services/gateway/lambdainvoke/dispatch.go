@@ -42,6 +42,7 @@ func (i *Invoker) fnLocked(spec agentapi.FunctionSpec, key specKey) *fnState {
 // its function's current spec, whose measures the next burst uses.
 func (i *Invoker) forgetLocked(f *fnState) {
 	if f.waiters.Len() == 0 && f.busy == 0 && f.starting == 0 && i.latest[f.spec.Name] != f.key {
+		i.setStarvedLocked(f, false)
 		delete(i.fns, f.key)
 	}
 }
@@ -174,13 +175,13 @@ func (i *Invoker) start(ctx context.Context, spec agentapi.FunctionSpec, f *fnSt
 		if !f.starved {
 			i.opts.Logger.Info("no node memory for another container; waiting for room", "function", spec.Name, "waiting", f.waiters.Len())
 		}
-		f.starved = true
+		i.setStarvedLocked(f, true)
 		f.retryAt = i.opts.Now().Add(starvedRetry)
 		out = i.held.takeAllBut(spec.Name)
 	case err != nil:
 		// The agent's error goes to the request that has waited longest,
 		// so no failure is silent; the others get a new start.
-		f.starved = false
+		i.setStarvedLocked(f, false)
 		if el := f.waiters.Front(); el != nil {
 			w := f.waiters.Remove(el).(*waiter)
 			w.el = nil
@@ -189,7 +190,7 @@ func (i *Invoker) start(ctx context.Context, spec agentapi.FunctionSpec, f *fnSt
 			i.opts.Logger.Warn("container start failed", "function", spec.Name, "error", err.Error())
 		}
 	default:
-		f.starved = false
+		i.setStarvedLocked(f, false)
 		if h.lease.Cold {
 			f.cold.add(took)
 		}
@@ -243,9 +244,24 @@ func (i *Invoker) handLocked(f *fnState, h held, reused bool) []held {
 	return []held{h}
 }
 
+// setStarvedLocked marks whether f waits for node memory; i.smu is held.
+func (i *Invoker) setStarvedLocked(f *fnState, starved bool) {
+	switch {
+	case starved && !f.starved:
+		i.starved++
+	case !starved && f.starved:
+		i.starved--
+	}
+	f.starved = starved
+}
+
 // starvedBut reports whether a function other than f's waits for node
-// memory; i.smu is held.
+// memory; i.smu is held. Every finished invocation asks, so the usual
+// answer (nobody waits for memory) costs no walk over the functions.
 func (i *Invoker) starvedBut(f *fnState) bool {
+	if i.starved == 0 {
+		return false
+	}
 	for _, g := range i.fns {
 		if g.spec.Name != f.spec.Name && g.starved && g.waiters.Len() > 0 {
 			return true
@@ -287,6 +303,9 @@ func (i *Invoker) finish(ctx context.Context, spec agentapi.FunctionSpec, h held
 func (i *Invoker) kickStarved(ctx context.Context) {
 	i.smu.Lock()
 	defer i.smu.Unlock()
+	if i.starved == 0 {
+		return
+	}
 	for _, f := range i.fns {
 		if f.starved && f.waiters.Len() > 0 {
 			f.retryAt = time.Time{}

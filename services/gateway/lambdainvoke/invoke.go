@@ -191,6 +191,7 @@ type Invoker struct {
 	fns          map[specKey]*fnState
 	latest       map[string]specKey // each function's current spec
 	nodeStarting int
+	starved      int // functions whose last start found no node memory
 	// starts are the container starts in flight; they run under startCtx,
 	// which Run cancels as it ends, then waits for them.
 	starts     sync.WaitGroup
