@@ -5,7 +5,9 @@ import (
 	_ "embed"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/esb-dev/esb/dagger/internal/dagger"
 )
@@ -52,10 +54,27 @@ func (m *Esb) E2e(
 	// of building it from the Go module proxy at the version setup.sh pins.
 	// +optional
 	composePlugin *dagger.File,
+	// The engine's registry mirror (host:port) and its password (the env's
+	// CONFIG_DIR/../registry-auth/password), which every pull from it
+	// needs.
+	// +optional
+	registry string,
+	// +optional
+	registryPassword *dagger.Secret,
 ) (string, error) {
 	versions, err := setupVersions(ctx, source)
 	if err != nil {
 		return "", err
+	}
+	if registry != "" && registryPassword != nil {
+		// The credential joins the session when this call runs; the nonce
+		// keeps the engine from answering it from cache instead.
+		if _, err := dag.Container().
+			WithEnvVariable("ESB_REGISTRY_AUTH_RUN", strconv.FormatInt(time.Now().UnixNano(), 10)).
+			WithRegistryAuth(registry, "esb", registryPassword).
+			Sync(ctx); err != nil {
+			return "", fmt.Errorf("registry credential for %s: %w", registry, err)
+		}
 	}
 	golang := dag.Container().From(versions.golangImage)
 	// Container builds trust the CAs in certs/ (scripts/setup.sh copies the

@@ -20,6 +20,7 @@ import (
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/deploy"
 	"github.com/esb-dev/esb/internal/platform"
+	"github.com/esb-dev/esb/pipeline"
 )
 
 // Esb is the module's root object.
@@ -71,6 +72,15 @@ func (m *Esb) Deploy(
 	// Image tag the functions are published under.
 	// +default="latest"
 	tag string,
+	// The env's registry password (CONFIG_DIR/../registry-auth/password,
+	// made by `esb env`), e.g. env:ESB_REGISTRY_PASSWORD: the registry
+	// answers nothing without it, the engine's pulls through its mirror
+	// included.
+	// +optional
+	registryPassword *dagger.Secret,
+	// The registry's user.
+	// +default="esb"
+	registryUser string,
 ) (*dagger.Directory, error) {
 	if err := compose.CheckMode(mode); err != nil {
 		return nil, err
@@ -92,6 +102,13 @@ func (m *Esb) Deploy(
 		return nil, err
 	}
 	steps := &moduleSteps{client: client, sources: sources, root: sourceDir}
+	if registryPassword != nil {
+		secret, err := sdkSecret(ctx, client, registryPassword)
+		if err != nil {
+			return nil, err
+		}
+		steps.auth = &pipeline.RegistryAuth{Address: registry, Username: registryUser, Password: secret}
+	}
 	sum, err := deploy.Run(ctx, deploy.Options{
 		Template:       filepath.Join(sourceDir, path.Clean("/"+template)),
 		StackName:      e.Project(),

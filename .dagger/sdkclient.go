@@ -46,3 +46,13 @@ func sdkDirectory(ctx context.Context, client *sdk.Client, d *dagger.Directory) 
 	}
 	return client.LoadDirectoryFromID(sdk.DirectoryID(id)), nil
 }
+
+// sdkSecret turns a secret of the module's client into one the pipeline
+// can use.
+func sdkSecret(ctx context.Context, client *sdk.Client, s *dagger.Secret) (*sdk.Secret, error) {
+	id, err := s.ID(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("secret id: %w", err)
+	}
+	return client.LoadSecretFromID(sdk.SecretID(id)), nil
+}

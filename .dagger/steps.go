@@ -20,7 +20,8 @@ import (
 type moduleSteps struct {
 	client  *sdk.Client
 	sources *sdk.Directory
-	root    string // where sources lie on the local filesystem
+	root    string                 // where sources lie on the local filesystem
+	auth    *pipeline.RegistryAuth // the env's registry credential; nil: anonymous
 
 	result pipeline.Result // what Build produced
 }
@@ -61,6 +62,7 @@ func (s *moduleSteps) Build(ctx context.Context, req pipeline.Request) (pipeline
 	req.Bases = pipeline.Bases{FS: lambdaimages.Context(), Dockerfile: lambdaimages.Dockerfile, Fingerprint: lambdaimages.Fingerprint}
 	req.Sources = s.sources
 	req.SourcesRoot = s.root
+	req.RegistryAuth = s.auth
 	res, err := pipeline.Run(ctx, s.client, req)
 	s.result = res
 	return res, err

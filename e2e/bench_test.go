@@ -74,8 +74,8 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	b.Cleanup(hc.CloseIdleConnections)
 	// Warm: sequential requests keep exactly one container busy.
 	for range 50 {
-		benchCall(b, hc, http.MethodGet, gateway, "", "ok")
-		benchCall(b, hc, http.MethodGet, gatewayDB, "", "ok")
+		benchCall(b, hc, benchCase{method: http.MethodGet, url: gateway, want: "ok"})
+		benchCall(b, hc, benchCase{method: http.MethodGet, url: gatewayDB, want: "ok"})
 	}
 
 	network := s.layout.Env.Project() + "_platform"
@@ -99,6 +99,9 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		{name: "floor", method: http.MethodPost, url: floor, body: benchEvent, want: `"ok"`},
 		{name: "gateway", method: http.MethodGet, url: gateway, want: `ok`},
 		{name: "gateway_container_ip", method: http.MethodGet, url: gatewayIP, want: `ok`},
+		// The Invoke API, signed per call as an SDK signs (the signing is
+		// part of the measure, as it is of any SDK call).
+		{name: "invoke_api", method: http.MethodPost, url: s.url("PORT_GATEWAY", "/2015-03-31/functions/BenchFunction/invocations"), body: benchEvent, want: `ok`, signed: true},
 	}
 	db := []benchCase{
 		{name: "direct_db", method: http.MethodPost, url: directDB, body: benchEventDB, want: `"ok"`},
@@ -106,7 +109,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	}
 	cases := append(slices.Clone(trivial), db...)
 	for _, c := range cases {
-		benchCall(b, hc, c.method, c.url, c.body, c.want) // a fresh connection is not what is measured
+		benchCall(b, hc, c) // a fresh connection is not what is measured
 	}
 	// The cases of a group take turns, one request each, so that all of
 	// them see the same moments of this shared machine; running them one
@@ -119,7 +122,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	round := func(group []benchCase, offset int) {
 		for i, c := range group {
 			start := time.Now()
-			benchCall(b, hc, c.method, c.url, c.body, c.want)
+			benchCall(b, hc, c)
 			took[offset+i] = append(took[offset+i], time.Since(start))
 		}
 	}
@@ -144,6 +147,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	b.ReportMetric(mean["floor"]/mean["direct"], "floor-x-direct")
 	b.ReportMetric(mean["gateway"]/mean["floor"], "gateway-x-floor")
 	b.ReportMetric(mean["gateway_db"]/mean["direct_db"], "gateway_db-x-direct_db")
+	b.ReportMetric(mean["invoke_api"]/mean["direct"], "invoke_api-x-direct")
 	ms := func(ns float64) string { return fmt.Sprintf("%.3f ms", ns/1e6) }
 	b.Logf("warm invoke, mean over %d rounds: direct %s, floor %s, gateway %s, gateway via container IP %s",
 		len(took[0]), ms(mean["direct"]), ms(mean["floor"]), ms(mean["gateway"]), ms(mean["gateway_container_ip"]))
@@ -151,6 +155,8 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		mean["gateway"]/mean["direct"], mean["floor"]/mean["direct"], mean["gateway"]/mean["floor"], mean["gateway_container_ip"]/mean["direct"])
 	b.Logf("warm invoke p50: direct %s, floor %s, gateway %s (%.3fx direct, %.3fx floor)",
 		ms(p50["direct"]), ms(p50["floor"]), ms(p50["gateway"]), p50["gateway"]/p50["direct"], p50["gateway"]/p50["floor"])
+	b.Logf("warm invoke through the Invoke API (SigV4-signed): mean %s, p50 %s, %.3fx direct",
+		ms(mean["invoke_api"]), ms(p50["invoke_api"]), mean["invoke_api"]/mean["direct"])
 	b.Logf("warm invoke of the DynamoDB-reading function, %d rounds after those: direct %s, gateway %s, gateway/direct = %.3fx (overhead %s; trivial function's overhead %s)",
 		len(took[len(trivial)]),
 		ms(mean["direct_db"]), ms(mean["gateway_db"]), mean["gateway_db"]/mean["direct_db"],
@@ -160,10 +166,12 @@ func BenchmarkWarmInvoke(b *testing.B) {
 // benchCase is one way of making the same warm invocation.
 type benchCase struct {
 	name, method, url, body, want string
+	signed                        bool // SigV4 with the platform's key (the Invoke API)
 }
 
 // benchCall sends one request and checks the answer.
-func benchCall(b *testing.B, hc *http.Client, method, url, body, want string) {
+func benchCall(b *testing.B, hc *http.Client, c benchCase) {
+	method, url, body, want := c.method, c.url, c.body, c.want
 	var r io.Reader
 	if body != "" {
 		r = bytes.NewReader([]byte(body))
@@ -171,6 +179,9 @@ func benchCall(b *testing.B, hc *http.Client, method, url, body, want string) {
 	req, err := http.NewRequestWithContext(context.Background(), method, url, r)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if c.signed {
+		signRequest(b, req, body, "lambda", platformKey)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

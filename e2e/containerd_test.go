@@ -21,7 +21,6 @@ import (
 	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/deploy"
 	"github.com/esb-dev/esb/internal/platform"
-	"github.com/esb-dev/esb/internal/registry"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 )
 
@@ -63,7 +62,7 @@ func containerdFlow(t *testing.T, s *stack, tag string, others []*stack) {
 	start := time.Now()
 	s.up(t)
 	t.Logf("containerd env up in %s", time.Since(start).Round(time.Second))
-	require.NoError(t, registry.Client{Addr: s.layout.RegistryAddr()}.WaitReady(ctx, deploy.RegistryInterval, deploy.RegistryTimeout))
+	require.NoError(t, s.registry(t).WaitReady(ctx, deploy.RegistryInterval, deploy.RegistryTimeout))
 
 	t.Run("an empty env warns and serves nothing", func(t *testing.T) {
 		assertEmptyEnv(ctx, t, s)

@@ -19,7 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/deploy"
-	"github.com/esb-dev/esb/internal/registry"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/internal/sam"
 	lambdaimages "github.com/esb-dev/esb/services/runtime"
@@ -47,7 +46,7 @@ func TestDaggerModule(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "config")
 		res := s.dagger(ctx, t, "call", "deploy", "--source", filepath.Join(s.root, "fixtures"),
 			"--template", "template-a.yml", "--env", s.layout.Env.Name, "--registry", s.layout.RegistryAddr(),
-			"--tag", tag, "export", "--path", out)
+			"--registry-password", "env:ESB_REGISTRY_PASSWORD", "--tag", tag, "export", "--path", out)
 		require.NoError(t, res.err)
 		return out
 	}
@@ -116,6 +115,9 @@ func (s *stack) dagger(ctx context.Context, t testing.TB, args ...string) esbRes
 	cmd.Env = append(os.Environ(),
 		"_EXPERIMENTAL_DAGGER_RUNNER_HOST=unix://"+s.layout.DaggerSocket(),
 		"DAGGER_NO_NAG=1",
+		// The module takes the registry's password as a secret
+		// (--registry-password env:ESB_REGISTRY_PASSWORD).
+		"ESB_REGISTRY_PASSWORD="+s.registryAuth(t).Password,
 	)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -143,7 +145,7 @@ func (s *stack) dagger(ctx context.Context, t testing.TB, args ...string) esbRes
 // registry, where the engine's docker.io mirror finds them.
 func mirror(ctx context.Context, t testing.TB, s *stack, refs ...string) {
 	t.Helper()
-	results, err := registry.Client{Addr: s.layout.RegistryAddr()}.Mirror(ctx, dockerClient(t), refs)
+	results, err := s.registry(t).Mirror(ctx, dockerClient(t), refs)
 	require.NoError(t, err)
 	for _, r := range results {
 		require.NotEqual(t, "unavailable", r.Action, "image %s: run scripts/setup.sh", r.Ref)

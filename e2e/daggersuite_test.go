@@ -38,7 +38,8 @@ func moduleSuite(t *testing.T, s *stack) {
 	var outputs []string
 	for i := range 2 {
 		start := time.Now()
-		res := s.dagger(ctx, t, "call", "e-2-e", "--images", strings.Join(ready, ","), "--compose-plugin", composePlugin(t))
+		res := s.dagger(ctx, t, "call", "e-2-e", "--images", strings.Join(ready, ","), "--compose-plugin", composePlugin(t),
+			"--registry", s.layout.RegistryAddr(), "--registry-password", "env:ESB_REGISTRY_PASSWORD")
 		require.NoError(t, res.err, "run %d", i+1)
 		t.Logf("dagger call e-2-e, run %d: %.0fs", i+1, time.Since(start).Seconds())
 		assert.Contains(t, res.stdout, "--- PASS: TestDeployFirstFlow")

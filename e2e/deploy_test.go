@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esb-dev/esb/internal/registryauth"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 )
 
@@ -66,7 +67,7 @@ func TestDeployRuntimes(t *testing.T) {
 	}
 
 	t.Run("each image answers through its RIE, result and error shape", func(t *testing.T) {
-		py := runFunction(ctx, t, docker, first["PyFunction"], "PyFunction")
+		py := runFunction(ctx, t, docker, s.registryAuth(t), first["PyFunction"], "PyFunction")
 		out := invokeJSON(ctx, t, py, `{"echo": 42}`)
 		assert.Equal(t, "python", out["runtime"])
 		assert.Equal(t, "hello-py", out["greeting"])
@@ -79,7 +80,7 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Equal(t, "asked to fail", failed["errorMessage"])
 		assert.NotEmpty(t, failed["stackTrace"])
 
-		node := runFunction(ctx, t, docker, first["NodeFunction"], "NodeFunction")
+		node := runFunction(ctx, t, docker, s.registryAuth(t), first["NodeFunction"], "NodeFunction")
 		out = invokeJSON(ctx, t, node, `{"echo": 7}`)
 		assert.Equal(t, "node", out["runtime"])
 		assert.Equal(t, "NodeFunction", out["functionName"])
@@ -90,7 +91,7 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Equal(t, "asked to fail", failed["errorMessage"])
 		assert.NotEmpty(t, failed["trace"])
 
-		custom := runFunction(ctx, t, docker, first["ProvidedFunction"], "ProvidedFunction")
+		custom := runFunction(ctx, t, docker, s.registryAuth(t), first["ProvidedFunction"], "ProvidedFunction")
 		out = invokeJSON(ctx, t, custom, `{"echo": "x"}`)
 		assert.Equal(t, "provided", out["runtime"])
 		assert.Equal(t, "unused.handler", out["handler"])
@@ -119,7 +120,7 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Equal(t, first["NodeFunction"].Digest, now["NodeFunction"].Digest)
 		assert.Equal(t, first["ProvidedFunction"].Digest, now["ProvidedFunction"].Digest)
 
-		py := runFunction(ctx, t, docker, now["PyFunction"], "PyFunction")
+		py := runFunction(ctx, t, docker, s.registryAuth(t), now["PyFunction"], "PyFunction")
 		assert.Equal(t, "2", invokeJSON(ctx, t, py, `{}`)["version"])
 	})
 
@@ -133,7 +134,7 @@ func TestDeployRuntimes(t *testing.T) {
 			assert.Contains(t, res.stderr, "] "+name+": building ", "%s was built again", name)
 			assert.NotEqual(t, before[name].Digest, after[name].Digest, "%s was rebuilt, its layers have new timestamps", name)
 		}
-		py := runFunction(ctx, t, docker, after["PyFunction"], "PyFunction")
+		py := runFunction(ctx, t, docker, s.registryAuth(t), after["PyFunction"], "PyFunction")
 		assert.Equal(t, "2", invokeJSON(ctx, t, py, `{}`)["version"])
 	})
 
@@ -231,17 +232,17 @@ func buildBootstrap(t *testing.T, dir string) {
 // runFunction pulls a function's published image by digest and starts it
 // as Lambda's local tooling does (RIE on 8080, published on a loopback
 // port); it returns the invoke URL.
-func runFunction(ctx context.Context, t *testing.T, docker client.APIClient, fn runtimeconfig.Function, name string) string {
+func runFunction(ctx context.Context, t *testing.T, docker client.APIClient, auth registryauth.Credential, fn runtimeconfig.Function, name string) string {
 	t.Helper()
-	return startFunction(ctx, t, docker, createFunction(ctx, t, docker, fn, name))
+	return startFunction(ctx, t, docker, createFunction(ctx, t, docker, auth, fn, name))
 }
 
 // createFunction pulls a function's image by digest and creates (does not
 // start) a container of it with the environment functions.yml gives it.
-func createFunction(ctx context.Context, t *testing.T, docker client.APIClient, fn runtimeconfig.Function, name string) string {
+func createFunction(ctx context.Context, t *testing.T, docker client.APIClient, auth registryauth.Credential, fn runtimeconfig.Function, name string) string {
 	t.Helper()
 	image := pinnedImage(fn)
-	pullImage(ctx, t, docker, image)
+	pullImage(ctx, t, docker, image, auth)
 	t.Cleanup(func() { removeImage(docker, image) })
 	// The environment is config, not image content: it comes from
 	// functions.yml, as the agent passes it.

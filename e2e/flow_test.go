@@ -19,7 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/deploy"
-	"github.com/esb-dev/esb/internal/registry"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 )
 
@@ -55,7 +54,7 @@ func abFlow(t *testing.T, s *stack, tag string, others []*stack) {
 	s.up(t)
 	// The runner's own readiness wait, right after the infra is up: the
 	// contract's 1 s interval and 60 s limit.
-	require.NoError(t, registry.Client{Addr: s.layout.RegistryAddr()}.WaitReady(ctx, deploy.RegistryInterval, deploy.RegistryTimeout))
+	require.NoError(t, s.registry(t).WaitReady(ctx, deploy.RegistryInterval, deploy.RegistryTimeout))
 
 	t.Run("an empty env warns and serves nothing", func(t *testing.T) {
 		assertEmptyEnv(ctx, t, s)

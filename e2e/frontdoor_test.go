@@ -16,21 +16,29 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/services/gateway/auth"
 )
 
 // TestFrontDoorAuth deploys a template whose routes SAM Auth protects
 // (a REST TOKEN authorizer as the API's default, an API key, an HTTP API
-// Lambda authorizer with simple responses, an HTTP API JWT authorizer),
-// with CORS on both APIs, and checks the gateway answers as API Gateway does, in docker and in
-// containerd mode side by side. The authorizer is a real function in the
-// env; the JWT is signed in the test with a key whose JWKS the env gets.
+// Lambda authorizer with simple responses, an HTTP API JWT authorizer,
+// with CORS on both APIs, and AWS_IAM routes on both), and checks the
+// gateway answers as API Gateway does, and that its Lambda Invoke API takes
+// only SigV4-signed calls as Lambda does, in docker and in containerd mode
+// side by side. The authorizer is a real function in the env; the JWT is
+// signed in the test with a key whose JWKS the env gets.
 func TestFrontDoorAuth(t *testing.T) {
 	t.Parallel()
 	envs := []struct {
@@ -263,6 +271,129 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 		})
 	})
 
+	t.Run("Invoke API requires SigV4", func(t *testing.T) {
+		const invokePath = "/2015-03-31/functions/EchoFunction/invocations"
+		t.Run("unsigned is refused as Lambda refuses it", func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, gw(invokePath), strings.NewReader(`{}`))
+			require.NoError(t, err)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusForbidden, resp.StatusCode, string(body))
+			assert.Equal(t, "MissingAuthenticationTokenException", resp.Header.Get("X-Amzn-Errortype"))
+			assert.JSONEq(t, `{"message":"Missing Authentication Token"}`, string(body))
+		})
+		client := func(key awsid.Key) *lambda.Client {
+			return lambda.New(lambda.Options{
+				Region:           "us-east-1",
+				BaseEndpoint:     aws.String(gw("")),
+				Credentials:      credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, ""),
+				RetryMaxAttempts: 1,
+			})
+		}
+		invoke := func(t *testing.T, key awsid.Key) (*lambda.InvokeOutput, error) {
+			return client(key).Invoke(t.Context(), &lambda.InvokeInput{FunctionName: aws.String("EchoFunction"), Payload: []byte(`{"body":"hi"}`)})
+		}
+		t.Run("wrong secret", func(t *testing.T) {
+			_, err := invoke(t, awsid.Key{AccessKeyID: platformKey.AccessKeyID, SecretAccessKey: "guess"})
+			var re *awshttp.ResponseError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, http.StatusForbidden, re.HTTPStatusCode())
+			assert.Contains(t, err.Error(), "InvalidSignatureException")
+		})
+		t.Run("unknown key", func(t *testing.T) {
+			_, err := invoke(t, awsid.Key{AccessKeyID: "AKIANOTAKEYOFTHEENV0", SecretAccessKey: "x"})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "UnrecognizedClientException")
+		})
+		for _, k := range []struct {
+			name string
+			key  awsid.Key
+		}{
+			{"the env's root key (aws-sdk-go-v2)", platformKey},
+			{"a function's own key", awsid.FunctionKey(platformKey.SecretAccessKey, "AuthorizerFunction")},
+		} {
+			t.Run(k.name, func(t *testing.T) {
+				out, err := invoke(t, k.key)
+				require.NoError(t, err)
+				assert.EqualValues(t, 200, out.StatusCode)
+				var res struct {
+					StatusCode int    `json:"statusCode"`
+					Body       string `json:"body"`
+				}
+				require.NoError(t, json.Unmarshal(out.Payload, &res), string(out.Payload))
+				assert.Equal(t, 200, res.StatusCode)
+				assert.JSONEq(t, `"hi"`, mustJSONField(t, res.Body, "body"), "the function got the signed payload")
+			})
+		}
+		t.Run("health tells an anonymous caller only ok", func(t *testing.T) {
+			status, body, _ := get(t, "/health", nil)
+			require.Equal(t, http.StatusOK, status, body)
+			assert.JSONEq(t, `{"status":"ok"}`, body)
+		})
+	})
+
+	t.Run("AWS_IAM routes", func(t *testing.T) {
+		send := func(t *testing.T, method, path, body string, key *awsid.Key) (int, http.Header, string) {
+			t.Helper()
+			req, err := http.NewRequestWithContext(t.Context(), method, gw(path), strings.NewReader(body))
+			require.NoError(t, err)
+			if key != nil {
+				signRequest(t, req, body, "execute-api", *key)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			return resp.StatusCode, resp.Header, string(b)
+		}
+		type seen struct {
+			Authorizer map[string]any    `json:"authorizer"`
+			Identity   map[string]string `json:"identity"`
+			Body       string            `json:"body"`
+		}
+		fnKey := awsid.FunctionKey(platformKey.SecretAccessKey, "EchoFunction")
+		t.Run("REST unsigned", func(t *testing.T) {
+			status, h, body := send(t, http.MethodPost, "/iam", `{"n":1}`, nil)
+			require.Equal(t, http.StatusForbidden, status, body)
+			assert.Equal(t, "MissingAuthenticationTokenException", h.Get("X-Amzn-Errortype"))
+			assert.JSONEq(t, `{"message":"Missing Authentication Token"}`, body)
+		})
+		t.Run("REST wrong secret", func(t *testing.T) {
+			status, h, body := send(t, http.MethodPost, "/iam", `{"n":1}`, &awsid.Key{AccessKeyID: platformKey.AccessKeyID, SecretAccessKey: "guess"})
+			require.Equal(t, http.StatusForbidden, status, body)
+			assert.Equal(t, "InvalidSignatureException", h.Get("X-Amzn-Errortype"))
+		})
+		t.Run("REST signed: the caller in requestContext.identity", func(t *testing.T) {
+			status, _, body := send(t, http.MethodPost, "/iam", `{"n":1}`, &platformKey)
+			require.Equal(t, http.StatusOK, status, body)
+			var e seen
+			require.NoError(t, json.Unmarshal([]byte(body), &e), body)
+			assert.Equal(t, `{"n":1}`, e.Body)
+			assert.Equal(t, platformKey.AccessKeyID, e.Identity["accessKey"])
+			assert.Equal(t, "123456789012", e.Identity["caller"])
+			assert.Equal(t, "arn:aws:iam::123456789012:root", e.Identity["userArn"])
+		})
+		t.Run("HTTP API unsigned", func(t *testing.T) {
+			status, _, body := send(t, http.MethodGet, "/iam-http", "", nil)
+			require.Equal(t, http.StatusForbidden, status, body)
+			assert.JSONEq(t, `{"message":"Forbidden"}`, body)
+		})
+		t.Run("HTTP API signed by a function: requestContext.authorizer.iam", func(t *testing.T) {
+			status, _, body := send(t, http.MethodGet, "/iam-http", "", &fnKey)
+			require.Equal(t, http.StatusOK, status, body)
+			var e seen
+			require.NoError(t, json.Unmarshal([]byte(body), &e), body)
+			iam, _ := e.Authorizer["iam"].(map[string]any)
+			require.NotNil(t, iam, body)
+			assert.Equal(t, fnKey.AccessKeyID, iam["accessKey"])
+			assert.Equal(t, "arn:aws:sts::123456789012:assumed-role/EchoFunctionRole/EchoFunction", iam["userArn"])
+		})
+	})
+
 	t.Run("an open route stays open", func(t *testing.T) {
 		status, body, e := get(t, "/open", nil)
 		require.Equal(t, 200, status, body)
@@ -288,6 +419,14 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 		authorized := measure("/token", map[string]string{"Authorization": "allow-bench"})
 		t.Logf("%s mode: median warm request, open route %s, authorized route (cache hit) %s", mode, open, authorized)
 	})
+}
+
+// mustJSONField is field of the JSON object doc, re-encoded.
+func mustJSONField(t *testing.T, doc, field string) string {
+	t.Helper()
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal([]byte(doc), &m), doc)
+	return string(m[field])
 }
 
 // doRequest sends req and returns the status and body.

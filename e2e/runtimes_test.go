@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esb-dev/esb/internal/registryauth"
 	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	lambdaimages "github.com/esb-dev/esb/services/runtime"
@@ -191,7 +192,7 @@ func everyRuntime(t *testing.T, s *stack, docker client.APIClient) {
 	deployed := s.config(t).Functions.Functions
 	var rows []string
 	for _, m := range bench {
-		cold := rieColdStart(ctx, t, docker, deployed[m.function], m.function)
+		cold := rieColdStart(ctx, t, docker, s.registryAuth(t), deployed[m.function], m.function)
 		rows = append(rows, fmt.Sprintf("| %s | %d | %d | %.1f | %s |", m.runtime, cold.Milliseconds(), m.first.Milliseconds(),
 			float64(m.warm.Microseconds())/1000, baseImageSize(ctx, t, docker, m.runtime)))
 	}
@@ -226,9 +227,9 @@ func everyRuntime(t *testing.T, s *stack, docker client.APIClient) {
 
 // rieColdStart starts a container of the function's image behind its RIE
 // and times container start to the first answer of the handler.
-func rieColdStart(ctx context.Context, t *testing.T, docker client.APIClient, fn runtimeconfig.Function, name string) time.Duration {
+func rieColdStart(ctx context.Context, t *testing.T, docker client.APIClient, auth registryauth.Credential, fn runtimeconfig.Function, name string) time.Duration {
 	t.Helper()
-	id := createFunction(ctx, t, docker, fn, name)
+	id := createFunction(ctx, t, docker, auth, fn, name)
 	start := time.Now()
 	url := startFunction(ctx, t, docker, id)
 	deadline := time.Now().Add(60 * time.Second)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -232,6 +233,10 @@ func sandboxFlow(t *testing.T, s *stack) {
 		}))
 	})
 
+	t.Run("the registry refuses anonymous writes and reads; esb deploy's credential reads", func(t *testing.T) {
+		registryChecks(t, s)
+	})
+
 	if s.mode != "docker" {
 		return
 	}
@@ -277,4 +282,70 @@ func serviceIP(ctx context.Context, t *testing.T, docker client.APIClient, s *st
 	ep, ok := list[0].NetworkSettings.Networks[network]
 	require.True(t, ok && ep.IPAddress != "", "%s not on %s (%v)", svc, network, slices.Collect(maps.Keys(list[0].NetworkSettings.Networks)))
 	return ep.IPAddress
+}
+
+// registryChecks calls the env's registry on its host port as anyone on
+// the host (or, with ESB_BIND_ADDR, its network) could: a blob upload, a
+// manifest PUT and a DELETE without credentials get 401, and so does a
+// read; with the env's credential the catalog lists the repository the
+// deploy published (the deploy itself, and the invocations that pulled its
+// images, went through the same credential).
+func registryChecks(t *testing.T, s *stack) {
+	ctx := t.Context()
+	base := "http://" + s.layout.RegistryAddr()
+	repo := s.layout.Env.Project() + "/probefunction"
+	cred := s.registryAuth(t)
+	call := func(method, path, contentType, body string, auth bool) (int, string) {
+		t.Helper()
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(rctx, method, base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if auth {
+			req.SetBasicAuth(cred.Username, cred.Password)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return resp.StatusCode, string(data)
+	}
+
+	// The served digest of a published function: a DELETE would remove it.
+	status, _ := call(http.MethodGet, "/v2/"+repo+"/tags/list", "", "", true)
+	require.Equal(t, http.StatusOK, status, "the deploy published %s", repo)
+	digest := s.config(t).Functions.Functions["ProbeFunction"].Digest
+	require.True(t, strings.HasPrefix(digest, "sha256:"), digest)
+
+	manifest := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}`
+	for _, c := range []struct {
+		name, method, path, contentType, body string
+	}{
+		{"blob upload", http.MethodPost, "/v2/" + repo + "/blobs/uploads/", "", ""},
+		{"manifest put", http.MethodPut, "/v2/" + repo + "/manifests/planted", "application/vnd.oci.image.manifest.v1+json", manifest},
+		{"manifest put over a base", http.MethodPut, "/v2/library/debian/manifests/trixie-slim", "application/vnd.oci.image.manifest.v1+json", manifest},
+		{"delete", http.MethodDelete, "/v2/" + repo + "/manifests/" + digest, "", ""},
+		{"catalog read", http.MethodGet, "/v2/_catalog", "", ""},
+		{"manifest read", http.MethodGet, "/v2/" + repo + "/manifests/" + digest, "", ""},
+	} {
+		status, body := call(c.method, c.path, c.contentType, c.body, false)
+		assert.Equal(t, http.StatusUnauthorized, status, "anonymous %s: %s", c.name, body)
+	}
+
+	status, body := call(http.MethodGet, "/v2/_catalog", "", "", true)
+	require.Equal(t, http.StatusOK, status, body)
+	var catalog struct {
+		Repositories []string `json:"repositories"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &catalog), body)
+	assert.Contains(t, catalog.Repositories, repo)
+
+	// Nothing anonymous changed what the env serves.
+	status, _ = call(http.MethodHead, "/v2/"+repo+"/manifests/"+digest, "", "", true)
+	assert.Equal(t, http.StatusOK, status, "the function's image is still there")
+	status, _ = call(http.MethodHead, "/v2/"+repo+"/manifests/planted", "", "", true)
+	assert.Equal(t, http.StatusNotFound, status, "no planted tag")
 }

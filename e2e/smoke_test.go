@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,6 +26,8 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/esb-dev/esb/internal/registryauth"
+	"github.com/esb-dev/esb/pipeline"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -148,10 +149,10 @@ func TestPlatformSmoke(t *testing.T) {
 		ref := registry + "/smoke/base:" + nonce
 		require.NoError(t, docker.ImageTag(ctx, "debian:bookworm-slim", ref))
 		t.Cleanup(func() { removeImage(docker, ref) })
-		pushDigest := pushImage(ctx, t, docker, ref)
+		pushDigest := pushImage(ctx, t, docker, ref, s.registryAuth(t))
 		_, err := docker.ImageRemove(ctx, ref, image.RemoveOptions{})
 		require.NoError(t, err)
-		pullImage(ctx, t, docker, ref)
+		pullImage(ctx, t, docker, ref, s.registryAuth(t))
 		inspect, err := docker.ImageInspect(ctx, ref)
 		require.NoError(t, err)
 		assert.Contains(t, inspect.RepoDigests, registry+"/smoke/base@"+pushDigest)
@@ -163,13 +164,16 @@ func TestPlatformSmoke(t *testing.T) {
 		mirrored := registry + "/library/debian:bookworm-slim"
 		require.NoError(t, docker.ImageTag(ctx, "debian:bookworm-slim", mirrored))
 		t.Cleanup(func() { removeImage(docker, mirrored) })
-		pushImage(ctx, t, docker, mirrored)
+		pushImage(ctx, t, docker, mirrored, s.registryAuth(t))
 
 		useDaggerCLI(t)
 		var logs bytes.Buffer
 		dag, err := dagger.Connect(ctx, dagger.WithRunnerHost("unix://"+s.layout.DaggerSocket()), dagger.WithLogOutput(&logs))
 		require.NoError(t, err, "connect to the env's dagger engine:\n%s", logs.String())
 		defer dag.Close()
+		require.NoError(t, pipeline.Authorize(ctx, dag, &pipeline.RegistryAuth{
+			Address: registry, Username: registryauth.Username, Password: dag.SetSecret("smoke-registry", s.registryAuth(t).Password),
+		}))
 
 		ctr := dag.Container().
 			From("debian:bookworm-slim").
@@ -187,7 +191,7 @@ func TestPlatformSmoke(t *testing.T) {
 		assert.Equal(t, "bookworm "+nonce+"\n", string(data))
 
 		// What the engine published is an image the host's Docker can pull.
-		pullImage(ctx, t, docker, published)
+		pullImage(ctx, t, docker, published, s.registryAuth(t))
 		pulled, err := docker.ImageInspect(ctx, published)
 		require.NoError(t, err)
 		t.Cleanup(func() { removeImage(docker, pulled.ID) })
@@ -276,9 +280,9 @@ func queryLogs(t *testing.T, q string) []map[string]string {
 }
 
 // pushImage pushes ref and returns the digest the registry reported.
-func pushImage(ctx context.Context, t *testing.T, docker client.APIClient, ref string) string {
+func pushImage(ctx context.Context, t *testing.T, docker client.APIClient, ref string, auth registryauth.Credential) string {
 	t.Helper()
-	rc, err := docker.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: base64.URLEncoding.EncodeToString([]byte("{}"))})
+	rc, err := docker.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: auth.DockerAuth("")})
 	require.NoError(t, err)
 	defer rc.Close()
 	var digest string
@@ -300,9 +304,9 @@ func removeImage(docker client.APIClient, ref string) {
 	_, _ = docker.ImageRemove(context.Background(), ref, image.RemoveOptions{})
 }
 
-func pullImage(ctx context.Context, t *testing.T, docker client.APIClient, ref string) {
+func pullImage(ctx context.Context, t *testing.T, docker client.APIClient, ref string, auth registryauth.Credential) {
 	t.Helper()
-	rc, err := docker.ImagePull(ctx, ref, image.PullOptions{})
+	rc, err := docker.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: auth.DockerAuth("")})
 	require.NoError(t, err)
 	defer rc.Close()
 	require.NoError(t, jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, nil), "pull %s", ref)

@@ -8,6 +8,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +24,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -35,8 +38,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/platform"
+	"github.com/esb-dev/esb/internal/registry"
+	"github.com/esb-dev/esb/internal/registryauth"
+	"github.com/esb-dev/esb/internal/registryauth/provision"
 )
 
 // stack is one env of the platform brought up by a test.
@@ -96,7 +103,25 @@ func newModeStack(t testing.TB, name string, portOffset int, mode string) *stack
 	s.down(t)
 	s.removeLeftovers(t)
 	require.NoError(t, os.RemoveAll(filepath.Dir(l.ConfigDir)))
+	// What `esb env` does before every `up`: the env's registry credential.
+	_, err = provision.Ensure(registryauth.Dir(l.ConfigDir))
+	require.NoError(t, err)
 	return s
+}
+
+// registryAuth is the env's registry credential, as `esb env` made it.
+func (s *stack) registryAuth(t testing.TB) registryauth.Credential {
+	t.Helper()
+	cred, err := registryauth.Load(registryauth.Dir(s.layout.ConfigDir))
+	require.NoError(t, err)
+	return cred
+}
+
+// registry is a client of the env's registry with its credential and
+// base ledger, as `esb deploy` has it.
+func (s *stack) registry(t testing.TB) registry.Client {
+	t.Helper()
+	return registry.Client{Addr: s.layout.RegistryAddr(), Auth: s.registryAuth(t), Ledger: registry.EnvLedger(s.layout.ConfigDir)}
 }
 
 // shifted moves an env to other port blocks and another name when
@@ -384,7 +409,21 @@ func daggerCLI(t testing.TB) string {
 
 // The platform's S3 and DynamoDB as a function sees them: the env's host
 // ports, the compose files' default credentials.
-var platformCredentials = credentials.NewStaticCredentialsProvider("esb", "esb-local-secret", "")
+var platformCredentials = credentials.NewStaticCredentialsProvider(platformKey.AccessKeyID, platformKey.SecretAccessKey, "")
+
+// platformKey is the env's root key (the compose files' defaults), the
+// key of platformCredentials.
+var platformKey = awsid.Key{AccessKeyID: "esb", SecretAccessKey: "esb-local-secret"}
+
+// signRequest signs req with key (SigV4, service lambda or execute-api),
+// as an AWS SDK would: the gateway's Invoke API and AWS_IAM routes refuse
+// unsigned calls.
+func signRequest(t testing.TB, req *http.Request, body, service string, key awsid.Key) {
+	t.Helper()
+	sum := sha256.Sum256([]byte(body))
+	creds := aws.Credentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}
+	require.NoError(t, v4.NewSigner().SignHTTP(req.Context(), creds, req, hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()))
+}
 
 func (s *stack) dynamoDB() *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url("PORT_DATABASE", "")), Credentials: platformCredentials})

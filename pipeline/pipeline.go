@@ -56,6 +56,11 @@ type Request struct {
 	// a function's Source fingerprint, which already covers the
 	// Dockerfiles they were built from.
 	BaseImages map[string]string
+	// BasePins are the docker.io images builds start from, as Dockerfiles
+	// and ImageUri name them (debian:trixie-slim), each to the same image
+	// at the digest checked in the env's registry (PinFrom): the build
+	// resolves them by digest. An image not named here resolves by tag.
+	BasePins map[string]string
 	// PublishBases asks that the base of a runtime, when this run builds
 	// it from its Dockerfile, be published to the ref given (runtime name
 	// -> ref), so later deploys start from it (Result.Bases).
@@ -85,9 +90,21 @@ type Request struct {
 	// Architectures are built for: the host's. Empty leaves it to the
 	// engine's native platform.
 	Architecture string
+	// RegistryAuth is the env's registry credential; nil is anonymous.
+	// The registry answers no request without it, pulls through the
+	// engine's docker.io mirror included.
+	RegistryAuth *RegistryAuth
 	// Concurrency bounds parallel function builds; 0 means 4.
 	Concurrency int
 	Events      progress.Sink
+}
+
+// RegistryAuth is a registry credential as the engine takes it: the
+// password a secret of the session, never a plain value in a query.
+type RegistryAuth struct {
+	Address  string // host:port, as the engine reaches the registry
+	Username string
+	Password *dagger.Secret
 }
 
 // Bases provides the base image of each runtime: either built from the
@@ -154,6 +171,9 @@ func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 	if req.NoCache {
 		r.nonce = fmt.Sprintf("%d", time.Now().UnixNano())
 	}
+	if err := Authorize(ctx, dag, req.RegistryAuth); err != nil {
+		return Result{}, err
+	}
 	built, err := r.buildAll(ctx)
 	if err != nil {
 		return Result{}, err
@@ -176,6 +196,34 @@ func Run(ctx context.Context, dag *dagger.Client, req Request) (Result, error) {
 	return Result{Config: cfg, Functions: built, Files: files, Bases: bases, Warnings: warnings}, nil
 }
 
+// Authorize gives the session the registry's credential before anything
+// pulls: the engine asks the session for it on every pull and push to that
+// host, the docker.io mirror's included. A credential joins the session
+// only when the call that adds it runs, and the engine answers a call
+// it has seen from cache without running it: the call carries a value of
+// this run alone.
+func Authorize(ctx context.Context, dag *dagger.Client, auth *RegistryAuth) error {
+	if auth == nil {
+		return nil
+	}
+	_, err := dag.Container().
+		WithEnvVariable("ESB_REGISTRY_AUTH_RUN", fmt.Sprintf("%d", time.Now().UnixNano())).
+		WithRegistryAuth(auth.Address, auth.Username, auth.Password).
+		Sync(ctx)
+	if err != nil {
+		return fmt.Errorf("registry credential for %s: %w", auth.Address, err)
+	}
+	return nil
+}
+
+// publish publishes ctr to ref with the request's credential.
+func (r *run) publish(ctx context.Context, ctr *dagger.Container, ref string) (string, error) {
+	if auth := r.req.RegistryAuth; auth != nil {
+		ctr = ctr.WithRegistryAuth(auth.Address, auth.Username, auth.Password)
+	}
+	return ctr.Publish(ctx, ref)
+}
+
 // publishBases publishes the bases this run built from their Dockerfiles
 // where the request asked for it. A base nobody's function needed this
 // time is not built just to be kept. A failure costs later deploys a
@@ -193,7 +241,7 @@ func (r *run) publishBases(ctx context.Context) ([]PublishedBase, []string) {
 			continue
 		}
 		done[ref] = true
-		published, err := r.bases[key].Publish(ctx, ref)
+		published, err := r.publish(ctx, r.bases[key], ref)
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("runtime base %s not kept for later deploys: publish %s: %s", rt, ref, err))
 			continue
@@ -272,7 +320,7 @@ func (r *run) buildOne(ctx context.Context, f sam.Function) (Built, error) {
 	if err != nil {
 		return Built{}, err
 	}
-	published, err := ctr.Publish(ctx, ref)
+	published, err := r.publish(ctx, ctr, ref)
 	if err != nil {
 		return Built{}, fmt.Errorf("build and publish %s: %w", ref, err)
 	}
@@ -337,13 +385,23 @@ func (r *run) container(f sam.Function) (*dagger.Container, error) {
 	platform := r.platform(f)
 	if f.PackageType == sam.PackageImage {
 		if f.ImageURI != "" {
-			return r.dag.Container(dagger.ContainerOpts{Platform: platform}).From(f.ImageURI), nil
+			ref := f.ImageURI
+			if pinned, ok := r.req.BasePins[ref]; ok {
+				ref = pinned
+			}
+			return r.dag.Container(dagger.ContainerOpts{Platform: platform}).From(ref), nil
 		}
 		opts := dagger.DirectoryDockerBuildOpts{Dockerfile: f.Dockerfile, Platform: platform}
 		if r.nonce != "" {
 			opts.BuildArgs = []dagger.BuildArg{{Name: "ESB_CACHEBUST", Value: r.nonce}}
 		}
-		return r.hostDir(f.DockerContext).DockerBuild(opts), nil
+		dir, err := r.pinnedContext(r.hostDir(f.DockerContext), f.Dockerfile, func() ([]byte, error) {
+			return os.ReadFile(filepath.Join(f.DockerContext, f.Dockerfile))
+		})
+		if err != nil {
+			return nil, fmt.Errorf("Dockerfile: %w", err)
+		}
+		return dir.DockerBuild(opts), nil
 	}
 	rt, ok := runtimecatalog.Lookup(f.Runtime)
 	if !ok {
@@ -581,11 +639,32 @@ func (r *run) base(rt runtimecatalog.Runtime, platform dagger.Platform) (*dagger
 		if r.nonce != "" {
 			opts.BuildArgs = []dagger.BuildArg{{Name: "ESB_CACHEBUST", Value: r.nonce}}
 		}
+		if dir, err = r.pinnedContext(dir, dockerfile, func() ([]byte, error) { return fs.ReadFile(r.req.Bases.FS, dockerfile) }); err != nil {
+			return nil, fmt.Errorf("runtime %s: %w", rt.Name, err)
+		}
 		ctr = dir.DockerBuild(opts)
 		r.builtBases[key] = rt.Name
 	}
 	r.bases[key] = ctr
 	return ctr, nil
+}
+
+// pinnedContext is a build context whose Dockerfile starts from its bases
+// by digest (Request.BasePins); the context as it is when no FROM line
+// changes.
+func (r *run) pinnedContext(dir *dagger.Directory, dockerfile string, read func() ([]byte, error)) (*dagger.Directory, error) {
+	if len(r.req.BasePins) == 0 {
+		return dir, nil
+	}
+	data, err := read()
+	if err != nil {
+		return nil, err
+	}
+	pinned := PinFrom(string(data), r.req.BasePins)
+	if pinned == string(data) {
+		return dir, nil
+	}
+	return dir.WithNewFile(dockerfile, pinned), nil
 }
 
 // directoryFromFS turns an embedded tree into a Dagger directory. Shell

@@ -13,6 +13,7 @@ import (
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/deploy"
 	"github.com/esb-dev/esb/internal/registry"
+	"github.com/esb-dev/esb/internal/registryauth"
 	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/pipeline"
 	lambdaimages "github.com/esb-dev/esb/services/runtime"
@@ -117,6 +118,10 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	if registryAddr == "" {
 		registryAddr = l.RegistryAddr()
 	}
+	cred, err := registryauth.Load(registryauth.Dir(l.ConfigDir))
+	if err != nil {
+		return err
+	}
 	runnerHost := opts.engine
 	if runnerHost == "" {
 		runnerHost = "unix://" + l.DaggerSocket()
@@ -151,7 +156,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		engineLog = c.stderr
 	}
 	steps := deploy.PlatformSteps{
-		Registry:   registry.Client{Addr: registryAddr},
+		Registry:   registry.Client{Addr: registryAddr, Auth: cred, Ledger: registry.EnvLedger(l.ConfigDir)},
 		Docker:     docker,
 		Project:    compose.Project{Dir: projectDir, Mode: opts.mode, Layout: l, Environ: os.Environ()},
 		RunnerHost: runnerHost,

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/esb-dev/esb/internal/registryauth"
 )
 
 type envCmdOptions struct {
@@ -13,7 +15,7 @@ type envCmdOptions struct {
 }
 
 func envCommand() command {
-	const summary = "Print an env's variables (CONFIG_DIR, project name, ports) for compose"
+	const summary = "Print an env's variables (CONFIG_DIR, project name, ports) for compose; make its registry credential the first time"
 	return command{
 		name:    "env",
 		summary: summary,
@@ -34,6 +36,11 @@ func envCommand() command {
 func runEnv(c *cli, opts envCmdOptions) error {
 	l, err := opts.layout(c)
 	if err != nil {
+		return err
+	}
+	// Every `up` starts here: the env's registry credential is made the
+	// first time, and kept after (the registry and the agent mount it).
+	if err := c.ensureRegistryAuth(registryauth.Dir(l.ConfigDir)); err != nil {
 		return err
 	}
 	vars := l.Vars()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +19,9 @@ func testCLI(t *testing.T, env map[string]string, args ...string) (int, string, 
 	c := &cli{stdout: &stdout, stderr: &stderr, workdir: t.TempDir(), uid: 1000, gid: 1001, lookupEnv: func(k string) (string, bool) {
 		v, ok := env[k]
 		return v, ok
+	}, ensureRegistryAuth: func(dir string) error {
+		fmt.Fprintf(&stderr, "registry credential in %s\n", dir)
+		return nil
 	}}
 	code := run(t.Context(), c, args)
 	return code, stdout.String(), stderr.String()
@@ -28,6 +32,7 @@ func TestEnvShell(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "export ENV=dev\n")
 	assert.Contains(t, out, "export COMPOSE_PROJECT_NAME=esb-dev\n")
+	assert.Contains(t, errOut, "registry credential in /x/esb/staging/esb-dev-7a9f2a81/dev/registry-auth\n", "esb env makes the env's registry credential beside CONFIG_DIR")
 	assert.Contains(t, out, "export CONFIG_DIR=/x/esb/staging/esb-dev-7a9f2a81/dev/config\n")
 	assert.Contains(t, out, "export PORT_REGISTRY=5010\n")
 	assert.Contains(t, out, "export PORT_GATEWAY=5000\n")

@@ -12,13 +12,16 @@ import (
 	"syscall"
 
 	"github.com/docker/docker/client"
+
+	"github.com/esb-dev/esb/internal/registryauth/provision"
 	"github.com/spf13/pflag"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	wd, _ := os.Getwd()
-	c := &cli{stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, workdir: wd, uid: os.Getuid(), gid: os.Getgid()}
+	c := &cli{stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, workdir: wd, uid: os.Getuid(), gid: os.Getgid(),
+		ensureRegistryAuth: func(dir string) error { _, err := provision.Ensure(dir); return err }}
 	code := run(ctx, c, os.Args[1:])
 	stop()
 	os.Exit(code)
@@ -31,6 +34,9 @@ type cli struct {
 	lookupEnv      func(string) (string, bool)
 	workdir        string
 	uid, gid       int // -1 where the platform has none
+	// ensureRegistryAuth makes an env's registry credential in a directory
+	// the first time (provision.Ensure); tests record the call instead.
+	ensureRegistryAuth func(dir string) error
 }
 
 func (c *cli) getenv(key string) string {

@@ -43,6 +43,10 @@ type BasePlan struct {
 	// Publish are the bases this deploy builds and then keeps, by runtime:
 	// refs in the env's registry (pipeline.Request.PublishBases).
 	Publish map[string]string
+	// Pins are the images builds start from (Dockerfile FROM lines,
+	// ImageUri) at the digest checked in the env's registry
+	// (pipeline.Request.BasePins).
+	Pins map[string]string
 	// unlock releases what the plan holds: the machine's claim on the
 	// bases it builds.
 	unlock []func()
@@ -79,21 +83,22 @@ type BaseCache struct {
 // nor the local Docker engine has are reported: the engine then tries
 // docker.io.
 func (s PlatformSteps) PrepareBases(ctx context.Context, needs BaseNeeds) (BasePlan, error) {
-	plan := BasePlan{Images: map[string]string{}, Publish: map[string]string{}}
+	plan := BasePlan{Images: map[string]string{}, Publish: map[string]string{}, Pins: map[string]string{}}
 	byRef, err := s.cachedBaseRefs(needs)
 	if err != nil {
 		return plan, err
 	}
 	var cached, building []string
 	for _, ref := range slices.Sorted(maps.Keys(byRef)) {
-		hit, err := s.takeCachedBase(ctx, ref, &plan)
+		pinned, err := s.takeCachedBase(ctx, ref, &plan)
 		if err != nil {
 			plan.release()
 			return plan, err
 		}
 		for _, rt := range byRef[ref] {
-			if hit {
-				plan.Images[rt] = ref
+			if pinned != "" {
+				// By digest: the engine builds on exactly what was checked.
+				plan.Images[rt] = pinned
 				cached = append(cached, rt)
 				continue
 			}
@@ -119,6 +124,9 @@ func (s PlatformSteps) PrepareBases(ctx context.Context, needs BaseNeeds) (BaseP
 	}
 	var pushed []string
 	for _, r := range results {
+		if r.Digest != "" {
+			plan.Pins[r.Ref] = r.Pinned()
+		}
 		switch r.Action {
 		case "pushed":
 			pushed = append(pushed, r.Ref)
@@ -167,31 +175,36 @@ func (s PlatformSteps) cachedBaseRefs(needs BaseNeeds) (map[string][]string, err
 }
 
 // takeCachedBase makes the cached base ref resolvable by the engine and
-// reports true, or claims it for this deploy to build (false): the claim
-// waits while another deploy of the machine builds it, and then takes the
-// base that deploy kept.
-func (s PlatformSteps) takeCachedBase(ctx context.Context, ref string, plan *BasePlan) (bool, error) {
-	if ok, err := s.mirrorCached(ctx, ref); ok || err != nil {
-		return ok, err
+// returns it pinned to its checked digest, or claims it for this deploy to
+// build (""): the claim waits while another deploy of the machine builds
+// it, and then takes the base that deploy kept.
+func (s PlatformSteps) takeCachedBase(ctx context.Context, ref string, plan *BasePlan) (string, error) {
+	if pinned, err := s.mirrorCached(ctx, ref); pinned != "" || err != nil {
+		return pinned, err
 	}
 	unlock, err := s.BaseCache.lock(ctx, ref)
 	if err != nil {
-		return false, err
+		return "", err
 	}
-	if ok, err := s.mirrorCached(ctx, ref); ok || err != nil {
+	if pinned, err := s.mirrorCached(ctx, ref); pinned != "" || err != nil {
 		unlock()
-		return ok, err
+		return pinned, err
 	}
 	plan.unlock = append(plan.unlock, unlock)
-	return false, nil
+	return "", nil
 }
 
-func (s PlatformSteps) mirrorCached(ctx context.Context, ref string) (bool, error) {
+func (s PlatformSteps) mirrorCached(ctx context.Context, ref string) (string, error) {
 	res, err := s.Registry.Mirror(ctx, s.Docker, []string{ref})
-	if err != nil {
-		return false, err
+	if errors.Is(err, registry.ErrUnverified) {
+		// A runtime base ESB cannot vouch for is built again from its
+		// Dockerfile and published over it.
+		return "", nil
 	}
-	return len(res) == 1 && res[0].Action != "unavailable", nil
+	if err != nil || len(res) != 1 || res[0].Action == "unavailable" {
+		return "", err
+	}
+	return res[0].Pinned(), nil
 }
 
 // lock claims the build of a cached base on this machine.
@@ -249,11 +262,16 @@ func keepBase(ctx context.Context, s PlatformSteps, b pipeline.PublishedBase) (s
 		return "", err
 	}
 	local := reference.Path(named) + ":" + tagOf(b.Ref)
-	pinned := b.Ref
-	if b.Digest != "" {
-		pinned = reference.TrimNamed(named).String() + "@" + b.Digest
+	if b.Digest == "" {
+		return "", fmt.Errorf("publish %s reported no digest", b.Ref)
 	}
-	if err := registry.Pull(ctx, s.Docker, pinned); err != nil {
+	// The engine built it from ESB's own Dockerfile: its digest is the
+	// trusted one the next deploys of this env check the registry against.
+	if err := s.Registry.Ledger.Record(local, b.Digest); err != nil {
+		return "", err
+	}
+	pinned := reference.TrimNamed(named).String() + "@" + b.Digest
+	if err := s.Registry.Pull(ctx, s.Docker, pinned); err != nil {
 		return "", err
 	}
 	if err := s.Docker.ImageTag(ctx, pinned, local); err != nil {

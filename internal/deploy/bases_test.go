@@ -22,30 +22,34 @@ import (
 )
 
 // fakeRegistry answers manifest lookups for the refs it holds
-// ("repo:tag"); pushes through fakeDocker add to it.
+// ("repo:tag", with the digest it serves); pushes through fakeDocker add
+// to it.
 type fakeRegistry struct {
 	mu   sync.Mutex
-	refs map[string]bool
+	refs map[string]string
 }
 
-func (r *fakeRegistry) has(ref string) bool {
+func (r *fakeRegistry) digest(ref string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.refs[ref]
 }
 
-func (r *fakeRegistry) add(ref string) {
+// add stores ref at the digest every push of fakeDocker reports.
+func (r *fakeRegistry) add(ref string) { r.set(ref, pushedDigest) }
+
+func (r *fakeRegistry) set(ref, digest string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.refs[ref] = true
+	r.refs[ref] = digest
 }
 
 func (r *fakeRegistry) serve(t *testing.T) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		path := strings.TrimPrefix(req.URL.Path, "/v2/")
 		repo, ref, ok := strings.Cut(path, "/manifests/")
-		if ok && r.has(repo+":"+ref) {
-			w.Header().Set("Docker-Content-Digest", "sha256:feed")
+		if d := r.digest(repo + ":" + ref); ok && d != "" {
+			w.Header().Set("Docker-Content-Digest", d)
 			return
 		}
 		w.WriteHeader(http.StatusNotFound)
@@ -53,6 +57,9 @@ func (r *fakeRegistry) serve(t *testing.T) string {
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
 }
+
+// pushedDigest is the digest fakeDocker's pushes report.
+const pushedDigest = "sha256:feed"
 
 // fakeDocker is the host's engine: its images by ref, and what was asked
 // of it. Pushes land in reg (by repository path, as the real push does).
@@ -105,7 +112,7 @@ func (d *fakeDocker) ImageRemove(_ context.Context, ref string, _ image.RemoveOp
 func (d *fakeDocker) ImagePush(_ context.Context, ref string, _ image.PushOptions) (io.ReadCloser, error) {
 	d.call("push " + ref)
 	d.reg.add(strings.TrimPrefix(ref, d.addr+"/"))
-	return io.NopCloser(strings.NewReader("{}\n")), nil
+	return io.NopCloser(strings.NewReader(`{"status":"pushed"}` + "\n" + `{"aux":{"Tag":"x","Digest":"` + pushedDigest + `","Size":1}}` + "\n")), nil
 }
 
 func (d *fakeDocker) ImagePull(_ context.Context, ref string, _ image.PullOptions) (io.ReadCloser, error) {
@@ -122,9 +129,12 @@ const (
 )
 
 func baseSteps(t *testing.T, registryRefs, hostImages []string) (PlatformSteps, *fakeDocker, *fakeRegistry) {
-	reg := &fakeRegistry{refs: map[string]bool{}}
+	reg := &fakeRegistry{refs: map[string]string{}}
+	ledger := registry.Ledger{Path: filepath.Join(t.TempDir(), "bases.json")}
+	// What the registry holds, ESB put there: the ledger agrees.
 	for _, r := range registryRefs {
 		reg.add(r)
+		require.NoError(t, ledger.Record(r, pushedDigest))
 	}
 	addr := reg.serve(t)
 	docker := &fakeDocker{images: map[string]bool{}, reg: reg, addr: addr}
@@ -132,7 +142,7 @@ func baseSteps(t *testing.T, registryRefs, hostImages []string) (PlatformSteps, 
 		docker.images[r] = true
 	}
 	steps := PlatformSteps{
-		Registry: registry.Client{Addr: addr},
+		Registry: registry.Client{Addr: addr, Ledger: ledger},
 		Docker:   docker,
 		Bases:    pipeline.Bases{Images: map[string]string{"python3.12": "public.ecr.aws/lambda/python:3.12"}},
 		BaseRefs: []string{"debian:trixie-slim"},
@@ -172,20 +182,20 @@ func TestPrepareBases(t *testing.T) {
 		{
 			name: "the machine has it: pushed into the env's registry, nothing built, debian not needed",
 			host: []string{pyBase, "debian:trixie-slim"}, needs: BaseNeeds{Runtimes: []string{"python3.13"}},
-			wantImages: map[string]string{"python3.13": pyBase},
+			wantImages: map[string]string{"python3.13": pyBase + "@" + pushedDigest},
 			wantPushed: []string{"esb/lambda-base:python3.13-0123456789abcdef"},
 			wantDone:   "runtime bases of python3.13 ready-built",
 		},
 		{
 			name:     "the env's registry has it already",
 			registry: []string{"esb/lambda-base:python3.13-0123456789abcdef"}, needs: BaseNeeds{Runtimes: []string{"python3.13", "python3.12"}},
-			wantImages: map[string]string{"python3.13": pyBase},
+			wantImages: map[string]string{"python3.13": pyBase + "@" + pushedDigest},
 			wantDone:   "runtime bases of python3.13 ready-built",
 		},
 		{
 			name: "one cached, one built",
 			host: []string{pyBase, "debian:trixie-slim"}, needs: BaseNeeds{Runtimes: []string{"python3.13", "nodejs20.x"}},
-			wantImages: map[string]string{"python3.13": pyBase}, wantPublish: []string{"nodejs20.x"},
+			wantImages: map[string]string{"python3.13": pyBase + "@" + pushedDigest}, wantPublish: []string{"nodejs20.x"},
 			wantPushed: []string{"esb/lambda-base:python3.13-0123456789abcdef", "library/debian:trixie-slim"},
 		},
 		{
@@ -264,7 +274,7 @@ func TestPrepareBasesWaitsForTheMachinesBuild(t *testing.T) {
 
 	p := <-got
 	defer p.release()
-	assert.Equal(t, map[string]string{"python3.13": pyBase}, p.Images)
+	assert.Equal(t, map[string]string{"python3.13": pyBase + "@" + pushedDigest}, p.Images)
 	assert.Empty(t, p.Publish)
 }
 
@@ -289,4 +299,56 @@ func TestKeepBases(t *testing.T) {
 	pinned := steps.Registry.Addr + "/esb/lambda-base@sha256:feed"
 	assert.Equal(t, []string{"pull " + pinned, "tag " + pinned + " " + pyBase, "remove " + pinned}, docker.calls)
 	assert.Equal(t, map[string]bool{pyBase: true}, docker.images)
+}
+
+// A base the registry serves at another digest than ESB seeded is never
+// built on; one it has without a record is replaced by the host's copy,
+// or refused when the host has none.
+func TestPrepareBasesChecksDigests(t *testing.T) {
+	t.Run("a base whose digest changed is refused, naming both digests", func(t *testing.T) {
+		steps, docker, reg := baseSteps(t, []string{"library/debian:trixie-slim"}, []string{"debian:trixie-slim"})
+		reg.set("library/debian:trixie-slim", "sha256:planted")
+		_, err := steps.PrepareBases(t.Context(), BaseNeeds{Extra: []string{"debian:trixie-slim"}})
+		require.ErrorIs(t, err, registry.ErrDigestMismatch)
+		assert.Contains(t, err.Error(), "debian:trixie-slim")
+		assert.Contains(t, err.Error(), "sha256:planted")
+		assert.Contains(t, err.Error(), pushedDigest)
+		assert.Contains(t, err.Error(), steps.Registry.Ledger.Path, "says where the record is")
+		assert.Empty(t, docker.calls, "nothing pushed over it, nothing built")
+	})
+	t.Run("a changed runtime base is refused too", func(t *testing.T) {
+		steps, _, reg := baseSteps(t, []string{"esb/lambda-base:python3.13-0123456789abcdef"}, nil)
+		reg.set("esb/lambda-base:python3.13-0123456789abcdef", "sha256:planted")
+		_, err := steps.PrepareBases(t.Context(), BaseNeeds{Runtimes: []string{"python3.13"}})
+		require.ErrorIs(t, err, registry.ErrDigestMismatch)
+	})
+	t.Run("no record, a host copy: pushed over it and recorded", func(t *testing.T) {
+		steps, docker, reg := baseSteps(t, nil, []string{"debian:trixie-slim"})
+		reg.set("library/debian:trixie-slim", "sha256:unknown")
+		plan, err := steps.PrepareBases(t.Context(), BaseNeeds{Extra: []string{"debian:trixie-slim"}})
+		require.NoError(t, err)
+		defer plan.release()
+		assert.Contains(t, docker.calls, "push "+steps.Registry.Addr+"/library/debian:trixie-slim")
+		assert.Equal(t, map[string]string{"debian:trixie-slim": "debian:trixie-slim@" + pushedDigest}, plan.Pins, "the build starts from it by digest")
+		recorded, err := steps.Registry.Ledger.Check("library/debian:trixie-slim", "debian:trixie-slim", steps.Registry.Addr, pushedDigest)
+		require.NoError(t, err)
+		assert.True(t, recorded)
+	})
+	t.Run("a runtime base without record or host copy is built again", func(t *testing.T) {
+		steps, _, reg := baseSteps(t, nil, []string{"debian:trixie-slim"})
+		reg.set("esb/lambda-base:python3.13-0123456789abcdef", "sha256:unknown")
+		plan, err := steps.PrepareBases(t.Context(), BaseNeeds{Runtimes: []string{"python3.13"}})
+		require.NoError(t, err)
+		defer plan.release()
+		assert.Empty(t, plan.Images)
+		assert.Contains(t, plan.Publish, "python3.13", "built and published over the unknown one")
+	})
+	t.Run("no record, no host copy: refused", func(t *testing.T) {
+		steps, _, reg := baseSteps(t, nil, nil)
+		reg.set("library/debian:trixie-slim", "sha256:unknown")
+		_, err := steps.PrepareBases(t.Context(), BaseNeeds{Extra: []string{"debian:trixie-slim"}})
+		require.Error(t, err)
+		require.ErrorIs(t, err, registry.ErrUnverified)
+		assert.Contains(t, err.Error(), "no record of putting it there")
+	})
 }

@@ -202,6 +202,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 		Events:          opts.Events,
 		BaseImages:      plan.Images,
 		PublishBases:    plan.Publish,
+		BasePins:        plan.Pins,
 		MavenMirror:     opts.MavenMirror,
 		Architecture:    opts.HostArch,
 	})

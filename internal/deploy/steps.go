@@ -112,6 +112,13 @@ func (s PlatformSteps) Build(ctx context.Context, req pipeline.Request) (pipelin
 	}
 	defer dag.Close()
 	req.Bases = s.Bases
+	if !s.Registry.Auth.Empty() {
+		req.RegistryAuth = &pipeline.RegistryAuth{
+			Address:  s.Registry.Addr,
+			Username: s.Registry.Auth.Username,
+			Password: dag.SetSecret("esb-registry-"+s.Project.Layout.Env.Project(), s.Registry.Auth.Password),
+		}
+	}
 	return pipeline.Run(ctx, dag, req)
 }
 
@@ -147,11 +154,15 @@ func (s PlatformSteps) PullImages(ctx context.Context, refs []string) (string, [
 	if !running {
 		return "skipped", []string{fmt.Sprintf("runtime-node is not running in %s: the agent pulls the new images at their first invocation", project)}, nil
 	}
-	script := `for ref; do ctr -n "$NS" images pull --plain-http "$ref" >/dev/null || { echo "pull $ref failed" >&2; exit 1; }; done`
-	args := append([]string{"--progress", "quiet", "exec", "-T", "-e", "NS=" + s.Project.Layout.Env.Brand,
+	// The credential travels in the exec's environment (compose copies
+	// ESB_REGISTRY_USERPASS from its own), never on a command line.
+	script := `for ref; do ctr -n "$NS" images pull --plain-http --user "$ESB_REGISTRY_USERPASS" "$ref" >/dev/null || { echo "pull $ref failed" >&2; exit 1; }; done`
+	args := append([]string{"--progress", "quiet", "exec", "-T", "-e", "NS=" + s.Project.Layout.Env.Brand, "-e", "ESB_REGISTRY_USERPASS",
 		"runtime-node", "sh", "-c", script, "pull"}, refs...)
+	node := s.Project
+	node.Environ = append(slices.Clone(node.Environ), "ESB_REGISTRY_USERPASS="+s.Registry.Auth.UserPass())
 	var out bytes.Buffer
-	if err := s.Project.Run(ctx, &out, args...); err != nil {
+	if err := node.Run(ctx, &out, args...); err != nil {
 		return "", nil, fmt.Errorf("%w\n%s", err, lastLines(out.String(), 30))
 	}
 	return fmt.Sprintf("pulled %d images into runtime-node", len(refs)), nil, nil

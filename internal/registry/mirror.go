@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,14 +18,34 @@ import (
 type MirrorResult struct {
 	Ref    string // as asked, e.g. debian:trixie-slim
 	Action string // "present", "pushed" or "unavailable"
+	// Digest is the manifest digest the registry serves for Ref, checked
+	// against the ledger ("present") or just pushed ("pushed"); empty
+	// when "unavailable".
+	Digest string
+}
+
+// Pinned is the result's ref at its digest (name:tag@sha256:...), which
+// the engine resolves by digest alone; Ref when there is no digest.
+func (r MirrorResult) Pinned() string {
+	if r.Digest == "" {
+		return r.Ref
+	}
+	return r.Ref + "@" + r.Digest
 }
 
 // Mirror makes sure the registry serves each docker.io ref in refs under
 // the path the Dagger engine's mirror asks for (library/debian:trixie-slim
-// for debian:trixie-slim). A ref the registry lacks is pushed from the
-// local Docker engine when it has the image; otherwise it is reported
-// "unavailable" and the engine falls back to docker.io itself, which works
-// online and fails with the engine's own error offline.
+// for debian:trixie-slim), at a digest ESB put there:
+//   - the registry has it at the digest the ledger recorded: "present";
+//   - the registry has it at another digest: a DigestMismatchError, and
+//     nothing is built on it;
+//   - the registry lacks it, or has it with no record (seeded before the
+//     ledger existed): pushed from the local Docker engine, the trusted
+//     copy, and its digest recorded ("pushed");
+//   - neither has it: "unavailable", and the engine falls back to
+//     docker.io itself, which works online and fails with the engine's
+//     own error offline. One the registry has that ESB cannot vouch for
+//     (no record, no local copy) is an error.
 func (c Client) Mirror(ctx context.Context, docker client.APIClient, refs []string) ([]MirrorResult, error) {
 	out := make([]MirrorResult, 0, len(refs))
 	for _, ref := range refs {
@@ -52,14 +71,27 @@ func (c Client) mirrorOne(ctx context.Context, docker client.APIClient, ref stri
 		return MirrorResult{}, fmt.Errorf("only docker.io refs go through the mirror, not %s", reference.Domain(named))
 	}
 	repo, tag := reference.Path(named), tagged.Tag()
-	if _, ok, err := c.Manifest(ctx, repo, tag); err != nil {
+	key := repo + ":" + tag
+	served, inRegistry, err := c.Manifest(ctx, repo, tag)
+	if err != nil {
 		return MirrorResult{}, err
-	} else if ok {
-		return MirrorResult{Ref: ref, Action: "present"}, nil
+	}
+	if inRegistry {
+		recorded, err := c.Ledger.Check(key, ref, c.Addr, served)
+		if err != nil {
+			return MirrorResult{}, err
+		}
+		if recorded {
+			return MirrorResult{Ref: ref, Action: "present", Digest: served}, nil
+		}
 	}
 
 	local := reference.FamiliarString(tagged)
 	if _, err := docker.ImageInspect(ctx, local); errdefs.IsNotFound(err) {
+		if inRegistry {
+			return MirrorResult{}, fmt.Errorf("%w: the env's registry %s has it (%s) but ESB has no record of putting it there (%s) and this host's Docker engine has no copy to push instead: "+
+				"load or build %s on this host and deploy again", ErrUnverified, c.Addr, served, c.Ledger.Path, local)
+		}
 		return MirrorResult{Ref: ref, Action: "unavailable"}, nil
 	} else if err != nil {
 		return MirrorResult{}, err
@@ -70,11 +102,19 @@ func (c Client) mirrorOne(ctx context.Context, docker client.APIClient, ref stri
 	}
 	// The extra tag only exists to push; leave the engine's image list as it was.
 	defer func() { _, _ = docker.ImageRemove(context.WithoutCancel(ctx), target, image.RemoveOptions{}) }()
-	if err := Push(ctx, docker, target); err != nil {
+	digest, err := c.Push(ctx, docker, target)
+	if err != nil {
 		return MirrorResult{}, err
 	}
-	return MirrorResult{Ref: ref, Action: "pushed"}, nil
+	if err := c.Ledger.Record(key, digest); err != nil {
+		return MirrorResult{}, err
+	}
+	return MirrorResult{Ref: ref, Action: "pushed", Digest: digest}, nil
 }
+
+// ErrUnverified means the registry holds a base ESB has no record of and
+// no local copy to replace it with.
+var ErrUnverified = errors.New("base image not verifiable")
 
 // ThroughMirror reports whether the engine resolves ref through the
 // registry mirror: a tagged docker.io ref.
@@ -87,35 +127,42 @@ func ThroughMirror(ref string) bool {
 	return !digested
 }
 
-// Push pushes ref through the Docker engine and returns once the engine
-// reports the push finished, with the engine's error if it failed.
-func Push(ctx context.Context, docker client.APIClient, ref string) error {
-	rc, err := docker.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: emptyAuth()})
-	return finish("push", ref, rc, err)
+// Push pushes ref through the Docker engine with the client's credential
+// and returns, once the engine reports the push finished, the manifest
+// digest the engine pushed (from its own report, not a later lookup).
+func (c Client) Push(ctx context.Context, docker client.APIClient, ref string) (string, error) {
+	rc, err := docker.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: c.Auth.DockerAuth(c.Addr)})
+	var digest string
+	if err := finish("push", ref, rc, err, func(m jsonmessage.JSONMessage) {
+		var aux struct{ Digest string }
+		if m.Aux != nil && json.Unmarshal(*m.Aux, &aux) == nil && aux.Digest != "" {
+			digest = aux.Digest
+		}
+	}); err != nil {
+		return "", err
+	}
+	if digest == "" {
+		return "", fmt.Errorf("push %s: the engine reported no digest", ref)
+	}
+	return digest, nil
 }
 
-// emptyAuth is the X-Registry-Auth header for a registry without
-// authentication: the engine API requires the header to be valid JSON.
-func emptyAuth() string {
-	data, _ := json.Marshal(struct{}{})
-	return base64.URLEncoding.EncodeToString(data)
-}
-
-// Pull pulls ref into the Docker engine and returns once the engine
-// reports the pull finished, with the engine's error if it failed.
-func Pull(ctx context.Context, docker client.APIClient, ref string) error {
-	rc, err := docker.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: emptyAuth()})
-	return finish("pull", ref, rc, err)
+// Pull pulls ref from the client's registry into the Docker engine with
+// the client's credential, and returns once the engine reports the pull
+// finished, with the engine's error if it failed.
+func (c Client) Pull(ctx context.Context, docker client.APIClient, ref string) error {
+	rc, err := docker.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: c.Auth.DockerAuth(c.Addr)})
+	return finish("pull", ref, rc, err, nil)
 }
 
 // finish reads a push or pull's progress stream to its end: the engine
 // reports a failure in the stream, not in the call's error.
-func finish(verb, ref string, rc io.ReadCloser, err error) error {
+func finish(verb, ref string, rc io.ReadCloser, err error, aux func(jsonmessage.JSONMessage)) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", verb, ref, err)
 	}
 	defer rc.Close()
-	if err := jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, nil); err != nil {
+	if err := jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, aux); err != nil {
 		return fmt.Errorf("%s %s: %w", verb, ref, err)
 	}
 	return nil

@@ -1,7 +1,9 @@
 // Package registry talks to the platform's image registry over the
-// distribution HTTP API: readiness, manifest lookups, and seeding it with
-// base images from the local Docker engine so an air-gapped Dagger engine
-// can resolve docker.io refs through its mirror.
+// distribution HTTP API, with the env's credential: readiness, manifest
+// lookups, and seeding it with base images from the local Docker engine
+// so an air-gapped Dagger engine can resolve docker.io refs through its
+// mirror, each seeded digest recorded (Ledger) and checked before a build
+// starts from it.
 package registry
 
 import (
@@ -10,6 +12,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/esb-dev/esb/internal/registryauth"
 )
 
 // Client addresses one registry, e.g. 127.0.0.1:5010 (plain HTTP: the
@@ -17,6 +21,19 @@ import (
 type Client struct {
 	Addr string
 	HTTP *http.Client // http.DefaultClient when nil
+	// Auth is the env's registry credential, sent with every request and
+	// every push or pull through the Docker engine; empty is anonymous.
+	Auth registryauth.Credential
+	// Ledger records the digest of every base image ESB seeded into the
+	// registry (Mirror); required by Mirror.
+	Ledger Ledger
+}
+
+// authorize adds the client's credential to req.
+func (c Client) authorize(req *http.Request) {
+	if !c.Auth.Empty() {
+		req.SetBasicAuth(c.Auth.Username, c.Auth.Password)
+	}
 }
 
 func (c Client) http() *http.Client {
@@ -59,15 +76,19 @@ func (c Client) probe(ctx context.Context, url string, interval time.Duration) s
 	if err != nil {
 		return err.Error()
 	}
+	c.authorize(req)
 	resp, err := c.http().Do(req)
 	if err != nil {
 		return err.Error()
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return resp.Status
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return ""
+	case http.StatusUnauthorized:
+		return resp.Status + " (the env's registry credential is wrong: was the env started with another one? `esb env` makes it once, in CONFIG_DIR/../registry-auth)"
 	}
-	return ""
+	return resp.Status
 }
 
 // manifestAccept lists the manifest media types a lookup accepts: image
@@ -88,6 +109,7 @@ func (c Client) Manifest(ctx context.Context, repo, reference string) (digest st
 		return "", false, fmt.Errorf("registry manifest %s:%s: %w", repo, reference, err)
 	}
 	req.Header.Set("Accept", manifestAccept)
+	c.authorize(req)
 	resp, err := c.http().Do(req)
 	if err != nil {
 		return "", false, fmt.Errorf("registry manifest %s:%s: %w", repo, reference, err)

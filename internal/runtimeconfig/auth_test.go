@@ -18,6 +18,9 @@ func TestRouteAuth(t *testing.T) {
 		wantErr string
 	}{
 		{name: "api key", auth: "{api_key: true}"},
+		{name: "iam", auth: "{iam: true}"},
+		{name: "iam and api key", auth: "{iam: true, api_key: true}"},
+		{name: "iam and an authorizer", auth: `{iam: true, authorizer: {name: T, type: token, function: Authz}}`, wantErr: "routes[0].auth.iam: a route has either IAM authorization or an authorizer, not both"},
 		{name: "token", auth: `{authorizer: {name: T, type: token, function: Authz, identity_sources: ["header:Authorization"], ttl: 300}}`},
 		{name: "jwt", auth: `{authorizer: {name: J, type: jwt, issuer: "https://i", audience: [a], identity_sources: ["header:Authorization"]}}`},
 		{name: "unknown fields kept", auth: `{future: 1, authorizer: {name: T, type: token, function: Authz, later: x}}`},

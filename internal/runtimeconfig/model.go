@@ -225,12 +225,16 @@ const (
 	AuthorizerCognito     = "cognito"      // REST Cognito user-pool authorizer
 )
 
-// RouteAuth is a route's authorization: an authorizer, an API key, or both
-// (a REST API checks the key after the authorizer).
+// RouteAuth is a route's authorization: an authorizer or IAM, an API key,
+// or both (a REST API checks the key after the authorizer).
 type RouteAuth struct {
 	// APIKey requires an x-api-key header that names a key of
 	// $CONFIG_DIR/auth/api-keys.
-	APIKey     bool           `yaml:"api_key,omitempty"`
+	APIKey bool `yaml:"api_key,omitempty"`
+	// IAM requires a request signed with SigV4 (service execute-api) by
+	// one of the env's keys: SAM's AWS_IAM authorizer. It excludes
+	// Authorizer.
+	IAM        bool           `yaml:"iam,omitempty"`
 	Authorizer *Authorizer    `yaml:"authorizer,omitempty"`
 	Extra      map[string]any `yaml:",inline"`
 }

@@ -133,6 +133,9 @@ func validateAuth(p *problems, at fieldPath, a *RouteAuth, functions map[string]
 	if a == nil || a.Authorizer == nil {
 		return
 	}
+	if a.IAM {
+		p.add(at.with("iam"), "a route has either IAM authorization or an authorizer, not both")
+	}
 	az := a.Authorizer
 	at = at.with("authorizer")
 	lambda := false

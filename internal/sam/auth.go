@@ -10,11 +10,11 @@ import (
 )
 
 // API Gateway authorization, as the gateway enforces it: each route gets
-// the authorizer and API key requirement AWS would apply, written into
-// routing.yml. What ESB cannot enforce (IAM authorization, resource
-// policies, identity from stage variables or the request context, an
-// authorizer function outside the template, several Cognito pools) is an
-// error where it is written, since serving the route would leave open what
+// the authorizer, IAM (AWS_IAM) and API key requirement AWS would apply,
+// written into routing.yml. What ESB cannot enforce (resource policies,
+// identity from stage variables or the request context, an authorizer
+// function outside the template, several Cognito pools) is an error where
+// it is written, since serving the route would leave open what
 // AWS keeps closed. An OpenAPI operation that needs authorization is left
 // unserved with a warning: its security schemes are not read.
 
@@ -78,10 +78,20 @@ func (p *parser) readRouteAuth(props obj) *routeAuth {
 	if rp := lookup(raw, "ResourcePolicy"); rp != nil {
 		p.d.add(p.d.errf(rp, path+".ResourcePolicy", "ESB does not enforce resource policies yet; serving the route would let any caller in"))
 	}
-	if n := lookup(raw, "InvokeRole"); n != nil {
+	if n := lookup(raw, "InvokeRole"); n != nil && !callerCredentials(n) {
 		p.d.warn(n, path+".InvokeRole", "the invoke role is not assumed; the function runs with ESB's credentials")
 	}
 	return ra
+}
+
+// callerCredentials reports whether an InvokeRole is SAM's default,
+// CALLER_CREDENTIALS, or NONE: API Gateway then invokes with the caller's
+// own credentials or the function's resource policy, and every key the
+// gateway accepts may invoke every function of the env, so ESB does what
+// AWS does. A role ARN would be assumed on AWS; here it is not.
+func callerCredentials(n *yaml.Node) bool {
+	v, ok := literal(n)
+	return ok && (v == "CALLER_CREDENTIALS" || v == "NONE")
 }
 
 // readAPIAuth reads the Auth of an API (Globals merged in already) of type
@@ -117,7 +127,7 @@ func (p *parser) readAPIAuth(o obj, typ string) apiAuth {
 	if rp := lookup(raw, "ResourcePolicy"); rp != nil {
 		p.d.add(p.d.errf(rp, p.pathOf(rp, path+".ResourcePolicy"), "ESB does not enforce resource policies yet; serving the API would let any caller in"))
 	}
-	if n := lookup(raw, "InvokeRole"); n != nil {
+	if n := lookup(raw, "InvokeRole"); n != nil && !callerCredentials(n) {
 		p.d.warn(n, p.pathOf(n, path+".InvokeRole"), "the invoke role is not assumed; functions run with ESB's credentials")
 	}
 	if up := lookup(raw, "UsagePlan"); up != nil {
@@ -402,8 +412,11 @@ func (p *parser) routeAuthConfig(rt Route, api apiAuth, typ string, functions ma
 		return out, true
 	}
 	if name == "AWS_IAM" {
-		p.d.add(p.d.errf(at, path, "route %s %s requires IAM authorization (AWS_IAM), which ESB does not enforce yet; serving it would leave it open to anyone", rt.Method, rt.Path))
-		return nil, false
+		// The gateway verifies SigV4 (service execute-api) against the
+		// env's keys: every one of them may invoke, as an IAM policy
+		// granting execute-api:Invoke to the account would.
+		out.IAM = true
+		return out, true
 	}
 	def := api.authorizers[name]
 	if def == nil {

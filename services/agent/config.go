@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/platform"
+	"github.com/esb-dev/esb/internal/registryauth"
 	"github.com/esb-dev/esb/services/agent/launcher"
 )
 
@@ -41,7 +43,11 @@ type config struct {
 	SandboxDir    string
 	// TokenFile is where the agent writes the env's API token at start;
 	// the gateway mounts the same file. Empty: the API is open (tests).
-	TokenFile    string
+	TokenFile string
+	// RegistryAuth is the env's registry credential (REGISTRY_PASSWORD_FILE,
+	// made by `esb env`): every pull needs it. Empty: anonymous pulls
+	// (tests against an open registry).
+	RegistryAuth registryauth.Credential
 	StartTimeout time.Duration
 	ReapInterval time.Duration
 	// FunctionMemoryMB is the node's memory for function containers
@@ -122,6 +128,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	cfg.Sandboxinit = get("SANDBOXINIT", "/usr/local/bin/sandboxinit")
 	cfg.TokenFile = getenv("AUTH_TOKEN_FILE")
+	if path := getenv("REGISTRY_PASSWORD_FILE"); path != "" {
+		data, err := os.ReadFile(path)
+		if err == nil {
+			cfg.RegistryAuth, err = registryauth.Parse(string(data))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("REGISTRY_PASSWORD_FILE: %w", err))
+		}
+	}
 	switch v := get("KEEP_CONTAINERS_ON_STOP", "false"); v {
 	case "true", "1":
 		cfg.KeepOnStop = true

@@ -109,12 +109,13 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 			return nil, nil, fmt.Errorf("containerd client %s: %w", cc.Address, err)
 		}
 		rt, err := containerdruntime.New(ctx, client, network, containerdruntime.Config{
-			Namespace:   cc.Namespace,
-			DataDir:     cc.DataDir,
-			PlainHTTP:   cc.PlainHTTP,
-			HostNames:   functionHostNames(cfg.Platform),
-			JoinStderr:  cc.JoinStderr,
-			Sandboxinit: cfg.Sandboxinit,
+			Namespace:    cc.Namespace,
+			DataDir:      cc.DataDir,
+			PlainHTTP:    cc.PlainHTTP,
+			HostNames:    functionHostNames(cfg.Platform),
+			JoinStderr:   cc.JoinStderr,
+			Sandboxinit:  cfg.Sandboxinit,
+			RegistryAuth: cfg.RegistryAuth,
 		}, containerdruntime.Options{Logger: logger})
 		if err != nil {
 			client.Close()
@@ -131,7 +132,7 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 		if err != nil {
 			return nil, nil, fmt.Errorf("docker client: %w", err)
 		}
-		rt, err := dockerruntime.New(ctx, docker, cfg.Network, dockerruntime.Options{SandboxVolume: cfg.SandboxVolume})
+		rt, err := dockerruntime.New(ctx, docker, cfg.Network, dockerruntime.Options{SandboxVolume: cfg.SandboxVolume, RegistryAuth: cfg.RegistryAuth})
 		if err != nil {
 			docker.Close()
 			return nil, nil, err

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/esb-dev/esb/internal/logship"
@@ -79,7 +80,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer store.Close()
 
 	functions := configsource.New(cfg.ConfigDir, cfg.ReloadInterval, log)
-	gateway := &lambdaclient.Client{BaseURL: cfg.GatewayURL, HTTP: &http.Client{}}
+	gateway := &lambdaclient.Client{BaseURL: cfg.GatewayURL, HTTP: &http.Client{}, Region: cfg.Region,
+		Credentials: aws.Credentials{AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.SecretAccessKey}}
 	senders := map[string]dispatch.Sender{}
 	sqsSender, snsSender := delivery.New(delivery.Endpoints{
 		SQS: cfg.SQSEndpoint, SNS: cfg.SNSEndpoint, Region: cfg.Region,

@@ -43,6 +43,10 @@ type config struct {
 	// to function runtimes (RUNTIME_API_LISTEN, e.g. ":9001"); empty:
 	// invocations go to each container's RIE.
 	RuntimeAPIListen string
+	// RootKey is the env's access key pair (AWS_ACCESS_KEY_ID,
+	// AWS_SECRET_ACCESS_KEY): the Invoke API and AWS_IAM routes accept
+	// requests signed with it or with a function's key derived from it.
+	RootKey awsid.Key
 }
 
 // configFromEnv reads the gateway's environment through getenv. Every
@@ -67,6 +71,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		AccountID:      get("ACCOUNT_ID", awsid.DefaultAccountID),
 
 		RuntimeAPIListen: get("RUNTIME_API_LISTEN", ""),
+		RootKey:          awsid.Key{AccessKeyID: get("AWS_ACCESS_KEY_ID", ""), SecretAccessKey: get("AWS_SECRET_ACCESS_KEY", "")},
 	}
 	var errs []error
 	var err error
@@ -105,6 +110,11 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		if _, port, err := net.SplitHostPort(c.RuntimeAPIListen); err != nil || port == "" {
 			errs = append(errs, fmt.Errorf("RUNTIME_API_LISTEN: want [host]:port, such as :9001, got %q", c.RuntimeAPIListen))
 		}
+	}
+	if c.RootKey.AccessKeyID == "" || c.RootKey.SecretAccessKey == "" {
+		// Without them no signed call could be checked: the Invoke API
+		// would refuse every caller.
+		errs = append(errs, errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: the env's root key is required (it signs Invoke API calls)"))
 	}
 	if len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "" {
 		errs = append(errs, fmt.Errorf("ACCOUNT_ID: want 12 digits, got %q", c.AccountID))

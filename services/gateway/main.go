@@ -31,6 +31,7 @@ import (
 	"github.com/esb-dev/esb/services/gateway/httpapi"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 	"github.com/esb-dev/esb/services/gateway/runtimeapi"
+	"github.com/esb-dev/esb/services/gateway/sigv4"
 )
 
 // shutdownTimeout bounds the drain on SIGTERM; it stays under Docker's
@@ -148,12 +149,16 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if cfg.EventsURL != "" {
 		asyncQueue = &eventsapi.Client{BaseURL: cfg.EventsURL, HTTP: &http.Client{}}
 	}
+	// The Invoke API and AWS_IAM routes accept the env's root key and the
+	// key of each function of the live generation.
+	verifier := sigv4.New(sigv4.NewKeyring(cfg.RootKey, gens), cfg.Region, sigv4.Options{MaxBodyBytes: lambdainvoke.MaxPayload})
 	server := httpapi.New(bgCtx, gens, invoker, httpapi.Options{
 		AsyncQueue: asyncQueue,
 		Region:     cfg.Region,
 		AccountID:  cfg.AccountID,
 		Env:        cfg.Env,
 		Auth:       auth.New(cfg.ConfigDir, auth.Options{Logger: log}),
+		Verifier:   verifier,
 		AccessLog:  accessLog,
 		Logger:     log,
 	})

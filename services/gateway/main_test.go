@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net"
 	"net/http"
@@ -11,14 +13,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/gateway/fakeagent"
 	"github.com/esb-dev/esb/services/gateway/logwait"
 )
+
+// testRootKey is the env's root key of the gateways these tests run.
+var testRootKey = awsid.Key{AccessKeyID: "esb", SecretAccessKey: "esb-local-secret"}
 
 func TestConfigFromEnv(t *testing.T) {
 	tests := []struct {
@@ -29,22 +37,25 @@ func TestConfigFromEnv(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			env:  map[string]string{},
+			env:  map[string]string{"AWS_ACCESS_KEY_ID": "esb", "AWS_SECRET_ACCESS_KEY": "s"},
 			check: func(t *testing.T, c config) {
 				assert.Equal(t, config{
 					ConfigDir: "/app/runtime-config", SeedDir: "/app/seed-config", ReloadInterval: time.Second,
 					AgentURL: "http://agent:9000", Listen: ":8080", Region: "us-east-1", AccountID: "123456789012",
 					MaxQueueWait: 10 * time.Second, BodyReadTimeout: 30 * time.Second, AccountConcurrency: 1000,
+					RootKey: awsid.Key{AccessKeyID: "esb", SecretAccessKey: "s"},
 				}, c)
 			},
 		},
+		{name: "no root key", env: map[string]string{"AWS_ACCESS_KEY_ID": "esb"},
+			wantErr: []string{"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: the env's root key is required"}},
 		{
 			name: "everything set",
 			env: map[string]string{
 				"CONFIG_DIR": "/c", "SEED_DIR": "/s", "CONFIG_RELOAD_INTERVAL": "750ms", "AGENT_URL": "http://a:1",
 				"LOGS_URL": "http://logs:9428", "LISTEN": ":9", "ESB_ENV": "prod", "AWS_REGION": "eu-west-1",
 				"ACCOUNT_ID": "000000000000", "MAX_QUEUE_WAIT": "2.5", "RUNTIME_API_LISTEN": ":9001",
-				"BODY_READ_TIMEOUT": "5s", "ACCOUNT_CONCURRENCY": "50",
+				"BODY_READ_TIMEOUT": "5s", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "ACCOUNT_CONCURRENCY": "50",
 			},
 			check: func(t *testing.T, c config) {
 				assert.Equal(t, config{
@@ -52,10 +63,11 @@ func TestConfigFromEnv(t *testing.T) {
 					LogsURL: "http://logs:9428", Listen: ":9", Env: "prod", Region: "eu-west-1", AccountID: "000000000000",
 					MaxQueueWait: 2500 * time.Millisecond, RuntimeAPIListen: ":9001", BodyReadTimeout: 5 * time.Second,
 					AccountConcurrency: 50,
+					RootKey: awsid.Key{AccessKeyID: "k", SecretAccessKey: "s"},
 				}, c)
 			},
 		},
-		{name: "interval in plain seconds", env: map[string]string{"CONFIG_RELOAD_INTERVAL": "0.5"}, check: func(t *testing.T, c config) {
+		{name: "interval in plain seconds", env: map[string]string{"CONFIG_RELOAD_INTERVAL": "0.5", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}, check: func(t *testing.T, c config) {
 			assert.Equal(t, 500*time.Millisecond, c.ReloadInterval)
 		}},
 		{name: "interval below the minimum", env: map[string]string{"CONFIG_RELOAD_INTERVAL": "100ms"},
@@ -90,7 +102,7 @@ func TestRunBoundsRequests(t *testing.T) {
 	cfg := config{
 		ConfigDir: filepath.Join(t.TempDir(), "config"), SeedDir: "seed-config", ReloadInterval: time.Second, AgentURL: agent.Server.URL,
 		Listen: "127.0.0.1:0", Env: "test", Region: "us-east-1", AccountID: "123456789012", MaxQueueWait: time.Second,
-		BodyReadTimeout: 300 * time.Millisecond,
+		BodyReadTimeout: 300 * time.Millisecond, RootKey: testRootKey,
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -142,6 +154,7 @@ func TestRunServesAndHotReloads(t *testing.T) {
 	cfg := config{
 		ConfigDir: dir, SeedDir: "seed-config", ReloadInterval: time.Second, AgentURL: agent.Server.URL,
 		Listen: "127.0.0.1:0", Env: "test", Region: "us-east-1", AccountID: "123456789012", MaxQueueWait: time.Second,
+		RootKey: testRootKey,
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -150,7 +163,14 @@ func TestRunServesAndHotReloads(t *testing.T) {
 	rec.Wait(t, runtimeconfig.NoConfigWarning, 1)
 	addr := rec.Wait(t, "gateway listening", 1).Attrs["addr"].(string)
 	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + addr + path)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+path, nil)
+		require.NoError(t, err)
+		if path == "/health" { // signed by the root key: the details
+			sum := sha256.Sum256(nil)
+			require.NoError(t, v4.NewSigner().SignHTTP(t.Context(), aws.Credentials{AccessKeyID: testRootKey.AccessKeyID, SecretAccessKey: testRootKey.SecretAccessKey},
+				req, hex.EncodeToString(sum[:]), "lambda", "us-east-1", time.Now()))
+		}
+		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		body, err := io.ReadAll(resp.Body)

@@ -32,6 +32,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 
+	"github.com/esb-dev/esb/internal/registryauth"
 	"github.com/esb-dev/esb/services/agent/engine"
 	"github.com/esb-dev/esb/services/agent/executable"
 )
@@ -63,7 +64,10 @@ type Config struct {
 	// Sandboxinit is the path, in the agent, of the sandboxinit command
 	// (services/agent/sandboxinit); New copies it into DataDir like
 	// JoinStderr. Required to create a container whose Spec has a Sandbox.
-	Sandboxinit string
+	Sandboxinit string // RegistryAuth is the credential of the registries in PlainHTTP (the
+	// env's own): the registry answers nobody without it. Other registries
+	// are pulled anonymously.
+	RegistryAuth registryauth.Credential
 }
 
 // Options are optional collaborators; the zero value resolves with the
@@ -127,7 +131,16 @@ func New(ctx context.Context, client *containerd.Client, network Network, cfg Co
 		cfg.Sandboxinit = placed
 	}
 	plain := slices.Clone(cfg.PlainHTTP)
-	hosts := docker.ConfigureDefaultRegistries(docker.WithPlainHTTP(func(host string) (bool, error) {
+	cred := cfg.RegistryAuth
+	// Credentials go to the env's registry only, never to another host a
+	// function image might name.
+	authorizer := docker.NewDockerAuthorizer(docker.WithAuthCreds(func(host string) (string, string, error) {
+		if cred.Empty() || !slices.Contains(plain, host) {
+			return "", "", nil
+		}
+		return cred.Username, cred.Password, nil
+	}))
+	hosts := docker.ConfigureDefaultRegistries(docker.WithAuthorizer(authorizer), docker.WithPlainHTTP(func(host string) (bool, error) {
 		if slices.Contains(plain, host) {
 			return true, nil
 		}

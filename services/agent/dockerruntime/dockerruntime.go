@@ -11,6 +11,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -22,6 +23,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/esb-dev/esb/internal/registryauth"
 	"github.com/esb-dev/esb/services/agent/engine"
 	"github.com/esb-dev/esb/services/agent/sandbox"
 )
@@ -50,14 +52,19 @@ type Runtime struct {
 	// sandboxVolume is the Docker volume holding sandboxinit, mounted
 	// read-only at sandbox.Path's directory of every sandboxed container.
 	sandboxVolume string
+	registryAuth  registryauth.Credential
 }
 
-// Options are optional settings; the zero value runs no sandbox.
+// Options are optional settings; the zero value runs no sandbox and pulls
+// anonymously.
 type Options struct {
 	// SandboxVolume names the volume that holds the sandboxinit command
 	// (the agent copies it there at start); required to create a container
 	// whose Spec has a Sandbox.
 	SandboxVolume string
+	// RegistryAuth is the env's registry credential, sent with every pull:
+	// the registry answers nobody without it.
+	RegistryAuth registryauth.Credential
 }
 
 var _ engine.Runtime = (*Runtime)(nil)
@@ -71,7 +78,7 @@ func New(ctx context.Context, api API, networkName string, opts Options) (*Runti
 	if _, err := api.NetworkInspect(ctx, networkName, network.InspectOptions{}); err != nil {
 		return nil, fmt.Errorf("docker network %s: %w", networkName, err)
 	}
-	return &Runtime{api: api, network: networkName, sandboxVolume: opts.SandboxVolume}, nil
+	return &Runtime{api: api, network: networkName, sandboxVolume: opts.SandboxVolume, registryAuth: opts.RegistryAuth}, nil
 }
 
 // Name implements engine.Runtime.
@@ -89,7 +96,11 @@ func (r *Runtime) InspectImage(ctx context.Context, ref string) (engine.Image, e
 // PullImage implements engine.Runtime. The engine reports pull errors inside
 // the progress stream, so the stream is read to its end.
 func (r *Runtime) PullImage(ctx context.Context, ref string) error {
-	rc, err := r.api.ImagePull(ctx, ref, image.PullOptions{})
+	server := ""
+	if named, err := reference.ParseNormalizedNamed(ref); err == nil {
+		server = reference.Domain(named)
+	}
+	rc, err := r.api.ImagePull(ctx, ref, image.PullOptions{RegistryAuth: r.registryAuth.DockerAuth(server)})
 	if err != nil {
 		return fmt.Errorf("pull %s: %w", ref, notFound(err))
 	}

@@ -47,6 +47,20 @@ type Request struct {
 	Authorizer json.RawMessage
 	// APIKey is the API key the caller gave, for requestContext.identity.
 	APIKey string
+	// IAM is the caller an AWS_IAM route verified, for
+	// requestContext.identity (1.0); nil on other routes. (2.0 events
+	// carry it in Authorizer.)
+	IAM *IAMCaller
+}
+
+// IAMCaller is an IAM principal that signed a request.
+type IAMCaller struct {
+	AccessKey string
+	AccountID string
+	// Caller is the principal's unique id: the account id for its root
+	// user, <role id>:<session name> for a role's session.
+	Caller  string
+	UserArn string
 }
 
 // EventV1 builds the REST API (payload 1.0) proxy event.
@@ -90,7 +104,7 @@ func EventV1(r Request) ([]byte, error) {
 			DomainPrefix:      domainPrefix(domain),
 			ExtendedRequestID: extendedID(r.RequestID),
 			HTTPMethod:        r.HTTP.Method,
-			Identity:          identityV1{SourceIP: sourceIP, UserAgent: ua, APIKey: nonEmpty(r.APIKey)},
+			Identity:          identityOf(r, sourceIP, ua),
 			Authorizer:        r.Authorizer,
 			Path:              r.HTTP.URL.Path,
 			Protocol:          r.HTTP.Proto,
@@ -214,6 +228,16 @@ func nonEmpty(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// identityOf is requestContext.identity of a 1.0 event.
+func identityOf(r Request, sourceIP, ua string) identityV1 {
+	id := identityV1{SourceIP: sourceIP, UserAgent: ua, APIKey: nonEmpty(r.APIKey)}
+	if c := r.IAM; c != nil {
+		id.AccessKey, id.AccountID = nonEmpty(c.AccessKey), nonEmpty(c.AccountID)
+		id.Caller, id.User, id.UserArn = nonEmpty(c.Caller), nonEmpty(c.Caller), nonEmpty(c.UserArn)
+	}
+	return id
 }
 
 // identityV1 is the caller identity of a request without authorization:

@@ -70,6 +70,24 @@ func New(ctx context.Context, opts Options) *Manager {
 // load it once per request and must not modify it.
 func (m *Manager) Current() *Generation { return m.cur.Load() }
 
+// Generation is the live generation's ID, 0 before the first Apply. With
+// FunctionNames it makes the Manager the sigv4.FunctionSet whose functions'
+// own keys the gateway accepts.
+func (m *Manager) Generation() uint64 {
+	if g := m.cur.Load(); g != nil {
+		return g.ID
+	}
+	return 0
+}
+
+// FunctionNames lists the functions of the live generation.
+func (m *Manager) FunctionNames() []string {
+	if g := m.cur.Load(); g != nil {
+		return g.Table.FunctionNames()
+	}
+	return nil
+}
+
 // Apply builds a routing table from snap and, only if that succeeds whole,
 // publishes it as the next generation, then cancels the previous one's
 // context. On error nothing changes and the previous generation stays live.

@@ -172,6 +172,9 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if ai.invoked {
 			fields = append(fields, slog.Bool("cold", ai.cold), slog.Float64("invoke_ms", float64(ai.invokeDur.Microseconds())/1000))
 		}
+		if ai.caller != "" {
+			fields = append(fields, slog.String("caller", ai.caller))
+		}
 		if ai.outcome != "" {
 			fields = append(fields, slog.String("outcome", ai.outcome))
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/esb-dev/esb/services/gateway/cors"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 	"github.com/esb-dev/esb/services/gateway/routing"
+	"github.com/esb-dev/esb/services/gateway/sigv4"
 )
 
 // API Gateway's messages when the integration cannot produce a response.
@@ -73,6 +74,21 @@ func (s *Server) api(c echo.Context) error {
 		c.Response().Header().Set("Apigw-Requestid", requestID(c))
 	}
 
+	// AWS_IAM: the signature is checked first, on the body as sent
+	// (verify reads it and puts it back).
+	var iam *apigateway.IAMCaller
+	if a := m.Route.Auth; a != nil && a.IAM {
+		front := frontREST
+		if v2 {
+			front = frontHTTPAPI
+		}
+		id, done, err := s.verify(c, sigv4.ServiceExecuteAPI, front)
+		if done {
+			return err
+		}
+		r = c.Request()
+		iam = s.iamCaller(id)
+	}
 	body, err := readBody(r, s.opts.MaxBodyBytes)
 	if errors.Is(err, errBodyTooLarge) {
 		return writeJSON(c, http.StatusRequestEntityTooLarge, message{Message: msgTooLarge})
@@ -94,8 +110,9 @@ func (s *Server) api(c echo.Context) error {
 		Time:      start,
 		AccountID: s.opts.AccountID,
 		APIID:     apiID,
+		IAM:       iam,
 	}
-	if m.Route.Auth != nil {
+	if a := m.Route.Auth; a != nil && (a.Authorizer != nil || a.APIKey) {
 		d := s.authorize(c, gen, m, prefix, evReq)
 		if d.Refused() {
 			ai.outcome = "unauthorized"
@@ -108,6 +125,11 @@ func (s *Server) api(c echo.Context) error {
 			return writeBlob(c, d.Status, d.Body)
 		}
 		evReq.Authorizer, evReq.APIKey = d.Context, d.APIKey
+	}
+	if iam != nil && v2 {
+		if evReq.Authorizer, err = iamAuthorizerV2(iam); err != nil {
+			return err
+		}
 	}
 	event, err := apigateway.Event(m.Route.Payload, evReq)
 	if err != nil {

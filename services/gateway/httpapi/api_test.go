@@ -167,6 +167,8 @@ func TestEveryResponseCarriesRequestAndTraceIDs(t *testing.T) {
 	})
 }
 
+// TestHealthDoesNotAskTheAgent: the harness signs /health with the root
+// key, which sees what the gateway serves.
 func TestHealthDoesNotAskTheAgent(t *testing.T) {
 	h := newHarness(t, functionsYML, routingYML, harnessOptions{})
 	h.agent.Server.Close() // an agent that is down changes nothing here

@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,15 +14,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/gateway/configwatch"
 	"github.com/esb-dev/esb/services/gateway/fakeagent"
 	"github.com/esb-dev/esb/services/gateway/generation"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 	"github.com/esb-dev/esb/services/gateway/logwait"
+	"github.com/esb-dev/esb/services/gateway/sigv4"
 )
 
 // harness is the whole gateway stack in one process: the real generation
@@ -99,6 +106,9 @@ func newHarness(t testing.TB, functionsYML, routingYML string, opts harnessOptio
 		opts.server.Logger = log
 	}
 	opts.server.Env = "test"
+	if opts.server.Verifier == nil {
+		opts.server.Verifier = sigv4.New(sigv4.NewKeyring(testRootKey, h.gens), "us-east-1", sigv4.Options{})
+	}
 	h.srv = New(ctx, h.gens, inv, opts.server)
 	h.http = httptest.NewServer(h.srv.Handler())
 	t.Cleanup(func() {
@@ -144,15 +154,37 @@ func (h *harness) do(t *testing.T, method, path string, body io.Reader, header h
 	return resp, data
 }
 
-// tryDo is do for goroutines other than the test's.
+// testRootKey is the env's root key in the harness; aws-sdk-go-v2 clients
+// of the tests sign with it.
+var testRootKey = awsid.Key{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "secret"}
+
+// unsignedHeader asks tryDo not to sign an Invoke API request.
+const unsignedHeader = "X-Test-Unsigned"
+
+// tryDo is do for goroutines other than the test's. Invoke API and
+// /health requests are signed with testRootKey, as an AWS SDK signs them, unless header
+// has unsignedHeader.
 func (h *harness) tryDo(ctx context.Context, method, path string, body io.Reader, header http.Header) (*http.Response, string, error) {
-	req, err := http.NewRequestWithContext(ctx, method, h.http.URL+path, body)
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = io.ReadAll(body); err != nil {
+			return nil, "", err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, h.http.URL+path, bytes.NewReader(payload))
 	if err != nil {
 		return nil, "", err
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
+	if (strings.HasPrefix(path, "/2015-03-31/") || path == "/health") && req.Header.Get(unsignedHeader) == "" {
+		if err := signRequest(ctx, req, testRootKey, sigv4.ServiceLambda, payload); err != nil {
+			return nil, "", err
+		}
+	}
+	req.Header.Del(unsignedHeader)
 	resp, err := h.http.Client().Do(req)
 	if err != nil {
 		return nil, "", err
@@ -160,6 +192,13 @@ func (h *harness) tryDo(ctx context.Context, method, path string, body io.Reader
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	return resp, string(data), err
+}
+
+// signRequest signs req as aws-sdk-go-v2 does.
+func signRequest(ctx context.Context, req *http.Request, key awsid.Key, service string, payload []byte) error {
+	sum := sha256.Sum256(payload)
+	return v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey},
+		req, hex.EncodeToString(sum[:]), service, "us-east-1", time.Now())
 }
 
 // echoEventV1 answers with a 1.0 proxy response whose body is the event it

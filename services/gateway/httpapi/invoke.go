@@ -15,6 +15,7 @@ import (
 	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/eventsapi"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
+	"github.com/esb-dev/esb/services/gateway/sigv4"
 )
 
 // Invocation types of the Invoke API (X-Amz-Invocation-Type).
@@ -31,12 +32,18 @@ const executedVersion = "$LATEST"
 const responseSizeLimit = 6291556
 
 // invoke serves POST /2015-03-31/functions/{FunctionName}/invocations, the
-// Lambda Invoke API as the AWS SDKs call it. FunctionName may be a name, a
+// Lambda Invoke API as the AWS SDKs call it, signed with SigV4 by one of
+// the env's keys (the root key, or a function's own). FunctionName may be a name, a
 // name with a qualifier, a partial ARN or a full ARN; every qualifier runs
 // $LATEST, since ESB deploys no versions or aliases.
 func (s *Server) invoke(c echo.Context) error {
 	ai := info(c)
 	ai.kind = "invoke"
+	// Lambda checks the signature before anything else: an unsigned
+	// caller learns not even whether the function exists.
+	if _, done, err := s.verify(c, sigv4.ServiceLambda, frontLambda); done {
+		return err
+	}
 	r := c.Request()
 	raw := c.Param("name")
 	if un, err := url.PathUnescape(raw); err == nil {

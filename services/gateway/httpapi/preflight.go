@@ -11,6 +11,7 @@ import (
 	"github.com/esb-dev/esb/services/gateway/cors"
 	"github.com/esb-dev/esb/services/gateway/generation"
 	"github.com/esb-dev/esb/services/gateway/routing"
+	"github.com/esb-dev/esb/services/gateway/sigv4"
 )
 
 // corsPreflight answers an OPTIONS request from the CORS configuration of
@@ -38,7 +39,12 @@ func (s *Server) corsPreflight(c echo.Context, gen *generation.Generation, api s
 	switch {
 	case cfg.Kind == runtimeconfig.CorsHTTP && cors.IsPreflight(r):
 	case cfg.Kind == runtimeconfig.CorsREST && !explicit:
-		if cfg.PreflightAuth != nil {
+		if cfg.PreflightAuth != nil && cfg.PreflightAuth.IAM {
+			if _, done, err := s.verify(c, sigv4.ServiceExecuteAPI, frontREST); done {
+				return true, err
+			}
+		}
+		if pa := cfg.PreflightAuth; pa != nil && (pa.Authorizer != nil || pa.APIKey) {
 			// The OPTIONS method SAM adds is a route of its own, with the
 			// API's default protection.
 			route := *m.Route

@@ -26,6 +26,7 @@ import (
 	"github.com/esb-dev/esb/services/gateway/auth"
 	"github.com/esb-dev/esb/services/gateway/generation"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
+	"github.com/esb-dev/esb/services/gateway/sigv4"
 )
 
 // Defaults for the zero values of Options.
@@ -67,6 +68,9 @@ type Options struct {
 	// Auth enforces routes' SAM Auth. Nil refuses every protected route
 	// (500), never serves it open.
 	Auth *auth.Enforcer
+	// Verifier checks the SigV4 signature the Invoke API and AWS_IAM
+	// routes require. Nil accepts no key: every such call is refused.
+	Verifier *sigv4.Verifier
 	// AccessLog receives every access log entry besides Logger, e.g. a
 	// logship.Shipper's Send. Nil means Logger only.
 	AccessLog func(entry map[string]any)
@@ -109,6 +113,9 @@ func New(ctx context.Context, gens Generations, inv Invoker, opts Options) *Serv
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Verifier == nil {
+		opts.Verifier = sigv4.New(noKeys{}, opts.Region, sigv4.Options{})
 	}
 	s := &Server{gens: gens, inv: inv, opts: opts, bg: ctx, asyncSlots: make(chan struct{}, opts.MaxAsync)}
 	s.access = newAccessWriter(ctx, s.writeAccess)
@@ -164,6 +171,7 @@ type accessInfo struct {
 	cold      bool
 	invoked   bool
 	outcome   string // e.g. timeout, crash, throttled, function_error
+	caller    string // who signed the request: root or function:<name>
 	invokeDur time.Duration
 }
 
@@ -295,13 +303,25 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// health answers without asking the agent: it reports what this gateway
-// serves.
+// health answers without asking the agent. An anonymous caller (a
+// container healthcheck) learns only that the gateway serves; a caller
+// that signs with the env's root key (service lambda) gets what it serves.
 func (s *Server) health(c echo.Context) error {
 	info(c).kind = "health"
 	g := s.gens.Current()
 	if g == nil {
 		return writeJSON(c, http.StatusServiceUnavailable, map[string]any{"status": "starting"})
+	}
+	r := c.Request()
+	if r.Header.Get("Authorization") == "" && !r.URL.Query().Has("X-Amz-Signature") {
+		return writeJSON(c, http.StatusOK, map[string]any{"status": "ok"})
+	}
+	id, done, err := s.verify(c, sigv4.ServiceLambda, frontLambda)
+	if done {
+		return err
+	}
+	if !id.Root() {
+		return writeJSON(c, http.StatusOK, map[string]any{"status": "ok"})
 	}
 	body := healthBody{
 		Status:     "ok",

@@ -538,6 +538,9 @@ func (t *Table) Function(name string) (agentapi.FunctionSpec, bool) {
 	return s, ok
 }
 
+// FunctionNames returns the names of the functions, sorted (a copy).
+func (t *Table) FunctionNames() []string { return slices.Clone(t.names) }
+
 // Functions returns every function spec, sorted by name: the agent's
 // desired state for this generation.
 func (t *Table) Functions() []agentapi.FunctionSpec {

@@ -7,5 +7,10 @@ def handler(event, context):
     return {
         "statusCode": 200,
         "headers": {"Content-Type": "application/json"},
-        "body": json.dumps({"authorizer": rc.get("authorizer"), "apiKey": identity.get("apiKey")}),
+        "body": json.dumps({
+            "authorizer": rc.get("authorizer"),
+            "apiKey": identity.get("apiKey"),
+            "identity": {k: identity.get(k) for k in ("accessKey", "accountId", "caller", "user", "userArn")},
+            "body": event.get("body"),
+        }),
     }
