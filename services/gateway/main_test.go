@@ -63,7 +63,7 @@ func TestConfigFromEnv(t *testing.T) {
 					LogsURL: "http://logs:9428", Listen: ":9", Env: "prod", Region: "eu-west-1", AccountID: "000000000000",
 					MaxQueueWait: 2500 * time.Millisecond, RuntimeAPIListen: ":9001", BodyReadTimeout: 5 * time.Second,
 					AccountConcurrency: 50,
-					RootKey: awsid.Key{AccessKeyID: "k", SecretAccessKey: "s"},
+					RootKey:            awsid.Key{AccessKeyID: "k", SecretAccessKey: "s"},
 				}, c)
 			},
 		},
