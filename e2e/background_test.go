@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,6 +56,8 @@ func TestBackgroundWork(t *testing.T) {
 			t.Parallel()
 			s := newModeStack(t, e.name, e.offset, e.mode)
 			s.set("ESB_ASYNC_RETRY_BACKOFF", bgRetryBackoff.String())
+			// Short, so that ThrottledFunction's 429s come quickly.
+			s.set("ESB_MAX_QUEUE_WAIT", "2s")
 			backgroundWork(t, s)
 		})
 	}
@@ -188,6 +192,64 @@ func backgroundWork(t *testing.T, s *stack) {
 		_, err := fns.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("OkFunction"), InvocationType: lambdatypes.InvocationTypeEvent, Payload: []byte(big)})
 		var tooLarge *lambdatypes.RequestTooLargeException
 		require.ErrorAs(t, err, &tooLarge)
+	})
+
+	t.Run("reserved concurrency 1: 5 concurrent requests, one runs, four get 429", func(t *testing.T) {
+		for _, c := range []struct {
+			name, method, path, body, want string
+			header                         bool
+		}{
+			{"Invoke API", http.MethodPost, "/2015-03-31/functions/ThrottledFunction/invocations", "{}",
+				`{"Reason":"ReservedFunctionConcurrentInvocationLimitExceeded","Type":"User","message":"Rate Exceeded."}`, true},
+			{"route", http.MethodGet, "/throttled", "", `{"message":"Too Many Requests"}`, false},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				type answer struct {
+					status int
+					kind   string
+					body   string
+					err    error
+				}
+				answers := make([]answer, 5)
+				var wg sync.WaitGroup
+				for i := range answers {
+					wg.Go(func() {
+						req, err := http.NewRequestWithContext(ctx, c.method, s.url("PORT_GATEWAY", c.path), strings.NewReader(c.body))
+						if err != nil {
+							answers[i].err = err
+							return
+						}
+						resp, err := http.DefaultClient.Do(req)
+						if err != nil {
+							answers[i].err = err
+							return
+						}
+						defer resp.Body.Close()
+						b, err := io.ReadAll(resp.Body)
+						answers[i] = answer{status: resp.StatusCode, kind: resp.Header.Get("X-Amzn-Errortype"), body: string(b), err: err}
+					})
+				}
+				wg.Wait()
+				ok, throttled := 0, 0
+				for _, a := range answers {
+					require.NoError(t, a.err)
+					switch a.status {
+					case http.StatusOK:
+						ok++
+					case http.StatusTooManyRequests:
+						throttled++
+						assert.JSONEq(t, c.want, a.body)
+						if c.header {
+							assert.Equal(t, "TooManyRequestsException", a.kind)
+						}
+					default:
+						t.Errorf("answer %d %s", a.status, a.body)
+					}
+				}
+				assert.Equal(t, 1, ok, "one request runs")
+				assert.Equal(t, 4, throttled, "four wait past the queue wait")
+			})
+		}
 	})
 
 	t.Run("a failing Event runs exactly twice across restarts, then reaches OnFailure and its DLQ", func(t *testing.T) {

@@ -70,6 +70,19 @@ func (s FunctionSpec) Timeout() time.Duration {
 	return time.Duration(t) * time.Second
 }
 
+// DefaultMemoryMB is Lambda's memory size, in MB, for a function that
+// sets none (SAM applies the same).
+const DefaultMemoryMB = 128
+
+// MemoryMB is the memory a container of the function gets, in MB: what
+// it takes of the node's budget for functions.
+func (s FunctionSpec) MemoryMB() int {
+	if s.Function.MemorySize <= 0 {
+		return DefaultMemoryMB
+	}
+	return s.Function.MemorySize
+}
+
 // Desired is the full set of functions of one config generation. The agent
 // retires containers whose digest no longer matches and keeps min_warm
 // containers of each function; it never removes a function the gateway
@@ -134,6 +147,10 @@ type Health struct {
 	Generation uint64 `json:"generation"`
 	Containers int    `json:"containers"`
 	Busy       int    `json:"busy"` // leased: running an invocation, or held warm by the gateway
+	// MemoryMB is what the containers take (starting ones included) of
+	// MemoryBudgetMB, the node's memory for functions; 0: no budget.
+	MemoryMB       int `json:"memory_mb"`
+	MemoryBudgetMB int `json:"memory_budget_mb,omitempty"`
 }
 
 // Error is the body of every non-2xx answer. Callers match on Code, not
@@ -151,6 +168,13 @@ const (
 	CodeStartTimeout    = "StartTimeout"    // 504: RIE never accepted; the message carries the last log lines
 	CodeEngineTimeout   = "EngineTimeout"   // 504: Docker or containerd did not answer within its deadline
 	CodeUnavailable     = "Unavailable"     // 503: shutting down
-	CodeNotFound        = "NotFound"        // 404: unknown route
-	CodeInternal        = "InternalError"   // 500
+	// CodeNoCapacity (429): starting the container would take the node's
+	// function memory (ESB_FUNCTION_MEMORY) past its budget, and no idle
+	// container was left to evict. The gateway waits for room.
+	CodeNoCapacity = "NoCapacity"
+	// CodeOverBudget (422): a desired state whose min_warm containers do
+	// not fit the node's budget; the agent keeps the previous one.
+	CodeOverBudget = "OverBudget"
+	CodeNotFound   = "NotFound"      // 404: unknown route
+	CodeInternal   = "InternalError" // 500
 )

@@ -19,6 +19,10 @@ const (
 	// maxEnvironmentBytes is Lambda's limit on a function's variables, all
 	// names and values together.
 	maxEnvironmentBytes = 4096
+	// maxScaling bounds max_concurrency and min_warm: ESB's bound for
+	// ReservedConcurrentExecutions and ProvisionedConcurrentExecutions
+	// (internal/sam), far beyond one node.
+	maxScaling = 10000
 )
 
 var (
@@ -37,6 +41,17 @@ func boundFunction(p *problems, at fieldPath, name string, fn Function) {
 	}
 	if fn.EphemeralStorage != 0 && (fn.EphemeralStorage < minEphemeralMB || fn.EphemeralStorage > maxEphemeralMB) {
 		p.add(at.with("ephemeral_storage"), "must be %d to %d MB, got %d", minEphemeralMB, maxEphemeralMB, fn.EphemeralStorage)
+	}
+	for _, v := range []struct {
+		field string
+		n     int
+	}{{"max_concurrency", fn.Scaling.MaxConcurrency}, {"min_warm", fn.Scaling.MinWarm}} {
+		if v.n > maxScaling {
+			p.add(at.with("scaling", v.field), "must be at most %d, got %d", maxScaling, v.n)
+		}
+	}
+	if fn.Scaling.MaxConcurrency > 0 && fn.Scaling.MinWarm > fn.Scaling.MaxConcurrency {
+		p.add(at.with("scaling", "min_warm"), "%d is more than max_concurrency (%d)", fn.Scaling.MinWarm, fn.Scaling.MaxConcurrency)
 	}
 	if fn.Timeout > maxTimeoutSec {
 		p.add(at.with("timeout"), "must be at most %d seconds, got %d", maxTimeoutSec, fn.Timeout)

@@ -291,6 +291,17 @@ func TestValidateInMemory(t *testing.T) {
 			},
 		},
 		{
+			name: "scaling bounds",
+			cfg: func(c *Config) {
+				c.Functions.Functions["F"] = Function{Image: "x", Scaling: Scaling{MinWarm: 1 << 30}}
+				c.Functions.Functions["G"] = Function{Image: "x", Scaling: Scaling{MaxConcurrency: 2, MinWarm: 3}}
+			},
+			want: []string{
+				`functions.yml: functions.F.scaling.min_warm: must be at most 10000, got 1073741824`,
+				`functions.yml: functions.G.scaling.min_warm: 3 is more than max_concurrency (2)`,
+			},
+		},
+		{
 			name: "empty function name",
 			cfg:  func(c *Config) { c.Functions.Functions[""] = fn("x") },
 			want: []string{`functions.yml: functions[""]: function name must not be empty`},

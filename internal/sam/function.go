@@ -24,7 +24,11 @@ const (
 	minEphemeralStorage = 512
 	maxEphemeralStorage = 10240
 	maxLayers           = 5
-	maxConcurrency      = 1 << 30
+	// maxConcurrency bounds ReservedConcurrentExecutions and
+	// ProvisionedConcurrentExecutions: ten times Lambda's default account
+	// limit, beyond what one node runs (the agent further refuses min_warm
+	// past its memory budget and ESB_ACCOUNT_CONCURRENCY).
+	maxConcurrency = 10000
 )
 
 var (
@@ -89,6 +93,10 @@ func (p *parser) readFunction(r *rawResource) (Function, bool) {
 			p.d.add(p.d.errf(pc.n, pc.path+".ProvisionedConcurrentExecutions", "required"))
 		}
 		f.ProvisionedConcurrency = p.integer(pc, "ProvisionedConcurrentExecutions", 0, 1, maxConcurrency)
+		if v, path := p.field(pc, "ProvisionedConcurrentExecutions"); v != nil && f.ReservedConcurrency > 0 && f.ProvisionedConcurrency > f.ReservedConcurrency {
+			// As AWS refuses it: provisioned instances beyond the reservation could never all run.
+			p.d.add(p.d.errf(v, path, "%d is more than ReservedConcurrentExecutions (%d)", f.ProvisionedConcurrency, f.ReservedConcurrency))
+		}
 	}
 
 	switch {

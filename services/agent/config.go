@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +50,13 @@ type config struct {
 	RegistryAuth registryauth.Credential
 	StartTimeout time.Duration
 	ReapInterval time.Duration
+	// FunctionMemoryMB is the node's memory for function containers
+	// (FUNCTION_MEMORY); 0: the default, 75% of the node's memory, which
+	// main reads from /proc/meminfo.
+	FunctionMemoryMB int
+	// AccountConcurrency (ACCOUNT_CONCURRENCY, default 1,000) bounds the
+	// sum of min_warm, as it bounds concurrency in the gateway.
+	AccountConcurrency int
 	// Containerd is read only with CONTAINER_RUNTIME=containerd.
 	Containerd containerdConfig
 	// KeepOnStop leaves the function containers running at a graceful stop
@@ -184,6 +194,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 			errs = append(errs, fmt.Errorf("LOGS_URL %q: want http(s)://host[:port]", cfg.LogsURL))
 		}
 	}
+	if v := getenv("FUNCTION_MEMORY"); v != "" {
+		mb, err := parseMemoryMB(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("FUNCTION_MEMORY %q: want MB, or a size such as 12g or 4096m", v))
+		}
+		cfg.FunctionMemoryMB = mb
+	}
+	if n, err := strconv.Atoi(get("ACCOUNT_CONCURRENCY", "1000")); err != nil || n <= 0 {
+		errs = append(errs, fmt.Errorf("ACCOUNT_CONCURRENCY %q: want a positive number", getenv("ACCOUNT_CONCURRENCY")))
+	} else {
+		cfg.AccountConcurrency = n
+	}
 	for _, d := range []struct {
 		key string
 		def string
@@ -200,6 +222,55 @@ func loadConfig(getenv func(string) string) (config, error) {
 		*d.dst = v
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// parseMemoryMB reads a memory size in MB: a plain number, or a number
+// with m/mb/mib or g/gb/gib (case-insensitive).
+func parseMemoryMB(v string) (int, error) {
+	s := strings.ToLower(strings.TrimSpace(v))
+	unit := 1.0
+	for _, u := range []struct {
+		suffix string
+		mb     float64
+	}{{"gib", 1024}, {"gb", 1024}, {"g", 1024}, {"mib", 1}, {"mb", 1}, {"m", 1}} {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, unit = rest, u.mb
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f*unit < 1 {
+		return 0, fmt.Errorf("memory size %q: want a positive size", v)
+	}
+	return int(f * unit), nil
+}
+
+// functionMemoryShare is the default share of the node's memory function
+// containers may take: the rest is for the platform's own services, the
+// engine and the host.
+const functionMemoryShare = 0.75
+
+// memTotalMB reads MemTotal from a /proc/meminfo. In a container it is
+// the host's memory, where function containers run (docker mode) or
+// runtime-node runs them (containerd mode, with no memory limit of its
+// own).
+func memTotalMB(meminfo io.Reader) (int, error) {
+	sc := bufio.NewScanner(meminfo)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+		if err != nil {
+			return 0, fmt.Errorf("meminfo MemTotal %q: %w", rest, err)
+		}
+		return kb / 1024, nil
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("read meminfo: %w", err)
+	}
+	return 0, errors.New("meminfo has no MemTotal")
 }
 
 // splitList splits a comma-separated value, dropping empty items.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,8 +43,9 @@ func TestLoadConfig(t *testing.T) {
 					SQSEndpoint:      "http://messaging:4566",
 					SNSEndpoint:      "http://messaging:4566",
 				},
-				StartTimeout: 10 * time.Second,
-				ReapInterval: 5 * time.Second,
+				StartTimeout:       10 * time.Second,
+				AccountConcurrency: 1000,
+				ReapInterval:       5 * time.Second,
 			},
 		},
 		{
@@ -74,8 +76,9 @@ func TestLoadConfig(t *testing.T) {
 					S3Endpoint: "http://s3:1", DynamoDBEndpoint: "http://ddb:2", RuntimeAPI: "gateway:9001",
 					SQSEndpoint: "http://sqs:3", SNSEndpoint: "http://sns:4",
 				},
-				StartTimeout: 3 * time.Second,
-				ReapInterval: 250 * time.Millisecond,
+				StartTimeout:       3 * time.Second,
+				AccountConcurrency: 1000,
+				ReapInterval:       250 * time.Millisecond,
 			},
 		},
 		{
@@ -118,8 +121,9 @@ func TestLoadConfig(t *testing.T) {
 					SQSEndpoint:      "http://messaging:4566",
 					SNSEndpoint:      "http://messaging:4566",
 				},
-				StartTimeout: 10 * time.Second,
-				ReapInterval: 5 * time.Second,
+				StartTimeout:       10 * time.Second,
+				AccountConcurrency: 1000,
+				ReapInterval:       5 * time.Second,
 			},
 		},
 		{
@@ -165,6 +169,19 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: []string{"LOGS_URL"},
 		},
 		{
+			name: "node budget",
+			env:  with(with(base, "FUNCTION_MEMORY", "12g"), "ACCOUNT_CONCURRENCY", "50"),
+			check: func(t *testing.T, c config) {
+				assert.Equal(t, 12*1024, c.FunctionMemoryMB)
+				assert.Equal(t, 50, c.AccountConcurrency)
+			},
+		},
+		{
+			name:    "bad node budget",
+			env:     with(with(base, "FUNCTION_MEMORY", "lots"), "ACCOUNT_CONCURRENCY", "-1"),
+			wantErr: []string{`FUNCTION_MEMORY "lots": want MB, or a size such as 12g or 4096m`, `ACCOUNT_CONCURRENCY "-1": want a positive number`},
+		},
+		{
 			name:    "bad env name",
 			env:     with(base, "ESB_ENV", "dev env"),
 			wantErr: []string{"ESB_BRAND/ESB_ENV"},
@@ -188,6 +205,26 @@ func TestLoadConfig(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+func TestParseMemoryMB(t *testing.T) {
+	for in, want := range map[string]int{"4096": 4096, "4096m": 4096, "4096MB": 4096, "12g": 12288, "12GiB": 12288, "1.5g": 1536} {
+		got, err := parseMemoryMB(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "0", "-1g", "12t", "g"} {
+		_, err := parseMemoryMB(in)
+		assert.Error(t, err, in)
+	}
+}
+
+func TestDefaultFunctionMemory(t *testing.T) {
+	mb, err := memTotalMB(strings.NewReader("MemTotal:       24576000 kB\nMemFree: 1 kB\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 24000, mb)
+	_, err = memTotalMB(strings.NewReader("MemFree: 1 kB\n"))
+	assert.Error(t, err)
 }
 
 func with(m map[string]string, k, v string) map[string]string {

@@ -61,6 +61,18 @@ func runMain(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	if cfg.FunctionMemoryMB == 0 {
+		f, err := os.Open("/proc/meminfo")
+		if err != nil {
+			return fmt.Errorf("node memory (set FUNCTION_MEMORY): %w", err)
+		}
+		total, err := memTotalMB(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("node memory (set FUNCTION_MEMORY): %w", err)
+		}
+		cfg.FunctionMemoryMB = int(float64(total) * functionMemoryShare)
+	}
 	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
 	defer cancel()
 	rt, closeRuntime, err := newRuntime(startCtx, cfg, logger)
@@ -161,7 +173,11 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 		Platform:     cfg.Platform,
 		Sandbox:      cfg.Sandbox,
 	}, launcher.Options{Logs: logs, Logger: logger})
-	p := pool.New(context.WithoutCancel(ctx), l, pool.Options{Logger: logger})
+	p := pool.New(context.WithoutCancel(ctx), l, pool.Options{
+		MemoryBudget:       cfg.FunctionMemoryMB,
+		AccountConcurrency: cfg.AccountConcurrency,
+		Logger:             logger,
+	})
 	defer func() {
 		if cfg.KeepOnStop {
 			p.Close()
@@ -200,7 +216,7 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 	}
 	srv.RegisterOnShutdown(endPolls)
 	logger.Info("agent serving", "listen", ln.Addr().String(), "runtime", rt.Name(), "brand", cfg.Brand, "env", cfg.Env,
-		"network", cfg.Network, "sealed", cfg.Sandbox != nil, "egress", cfg.Sandbox != nil && cfg.Sandbox.Egress, "pull_policy", string(cfg.PullPolicy), "logs", cfg.LogsURL != "")
+		"network", cfg.Network, "function_memory_mb", cfg.FunctionMemoryMB, "account_concurrency", cfg.AccountConcurrency, "sealed", cfg.Sandbox != nil, "egress", cfg.Sandbox != nil && cfg.Sandbox.Egress, "pull_policy", string(cfg.PullPolicy), "logs", cfg.LogsURL != "")
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.Run(gctx, cfg.ReapInterval) })
 	g.Go(func() error {

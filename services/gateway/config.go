@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/duration"
 	"github.com/esb-dev/esb/services/gateway/configwatch"
+	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 )
 
 // config is everything the gateway reads from its environment, read once
@@ -30,6 +32,9 @@ type config struct {
 	Region       string        // AWS_REGION
 	AccountID    string        // ACCOUNT_ID
 	MaxQueueWait time.Duration // MAX_QUEUE_WAIT
+	// AccountConcurrency bounds the invocations in flight of the env's
+	// functions together (ACCOUNT_CONCURRENCY, Lambda's default 1,000).
+	AccountConcurrency int
 	// BodyReadTimeout bounds reading one whole request, head and body
 	// (BODY_READ_TIMEOUT): a client that trickles its body cannot hold a
 	// connection and its goroutine for ever.
@@ -79,6 +84,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Errorf("MAX_QUEUE_WAIT: %w", err))
 	} else if c.MaxQueueWait <= 0 {
 		errs = append(errs, fmt.Errorf("MAX_QUEUE_WAIT: must be positive, got %s", c.MaxQueueWait))
+	}
+	if c.AccountConcurrency, err = strconv.Atoi(get("ACCOUNT_CONCURRENCY", strconv.Itoa(lambdainvoke.DefaultAccountConcurrency))); err != nil || c.AccountConcurrency <= 0 {
+		errs = append(errs, fmt.Errorf("ACCOUNT_CONCURRENCY: want a positive number, got %q", getenv("ACCOUNT_CONCURRENCY")))
 	}
 	if c.BodyReadTimeout, err = duration.Parse(get("BODY_READ_TIMEOUT", "30s")); err != nil {
 		errs = append(errs, fmt.Errorf("BODY_READ_TIMEOUT: %w", err))

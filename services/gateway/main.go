@@ -87,10 +87,16 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	// stopped, not when the signal arrives.
 	genCtx, endGenerations := context.WithCancel(context.WithoutCancel(ctx))
 	defer endGenerations()
+	// The invoker is made after the first generation (it needs the
+	// Runtime API); it learns that generation's reservations when made.
+	var invoker *lambdainvoke.Invoker
 	gens := generation.New(genCtx, generation.Options{
 		Logger: log,
 		OnLive: func(g *generation.Generation) {
 			pusher.Push(g.Context(), agentapi.Desired{Generation: g.ID, Functions: g.Table.Functions()})
+			if invoker != nil {
+				invoker.SetReserved(g.Table.Functions())
+			}
 		},
 	})
 	files, _ := runtimeconfig.ReadFiles(cfg.ConfigDir) // only to point at lines if the build fails
@@ -122,14 +128,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 		defer runtimeLn.Close() // when serving never started
 	}
-	invOpts := lambdainvoke.Options{MaxQueueWait: cfg.MaxQueueWait, Runtimes: runtimes, Logger: log}
+	invOpts := lambdainvoke.Options{MaxQueueWait: cfg.MaxQueueWait, AccountConcurrency: cfg.AccountConcurrency, Runtimes: runtimes, Logger: log}
 	if shipper != nil {
 		env := strings.ToLower(cfg.Env) // as the agent names it in function lines
 		invOpts.FunctionLog = func(spec agentapi.FunctionSpec, container string, at time.Time, line string) {
 			shipper.Send(logship.FunctionLine(env, spec.Name, container, "stdout", line, at))
 		}
 	}
-	invoker := lambdainvoke.New(agent, invOpts)
+	invoker = lambdainvoke.New(agent, invOpts)
+	invoker.SetReserved(gens.Current().Table.Functions())
 	var accessLog func(map[string]any)
 	if shipper != nil {
 		accessLog = shipper.Send

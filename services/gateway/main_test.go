@@ -42,7 +42,7 @@ func TestConfigFromEnv(t *testing.T) {
 				assert.Equal(t, config{
 					ConfigDir: "/app/runtime-config", SeedDir: "/app/seed-config", ReloadInterval: time.Second,
 					AgentURL: "http://agent:9000", Listen: ":8080", Region: "us-east-1", AccountID: "123456789012",
-					MaxQueueWait: 10 * time.Second, BodyReadTimeout: 30 * time.Second,
+					MaxQueueWait: 10 * time.Second, BodyReadTimeout: 30 * time.Second, AccountConcurrency: 1000,
 					RootKey: awsid.Key{AccessKeyID: "esb", SecretAccessKey: "s"},
 				}, c)
 			},
@@ -55,14 +55,15 @@ func TestConfigFromEnv(t *testing.T) {
 				"CONFIG_DIR": "/c", "SEED_DIR": "/s", "CONFIG_RELOAD_INTERVAL": "750ms", "AGENT_URL": "http://a:1",
 				"LOGS_URL": "http://logs:9428", "LISTEN": ":9", "ESB_ENV": "prod", "AWS_REGION": "eu-west-1",
 				"ACCOUNT_ID": "000000000000", "MAX_QUEUE_WAIT": "2.5", "RUNTIME_API_LISTEN": ":9001",
-				"BODY_READ_TIMEOUT": "5s", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
+				"BODY_READ_TIMEOUT": "5s", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "ACCOUNT_CONCURRENCY": "50",
 			},
 			check: func(t *testing.T, c config) {
 				assert.Equal(t, config{
 					ConfigDir: "/c", SeedDir: "/s", ReloadInterval: 750 * time.Millisecond, AgentURL: "http://a:1",
 					LogsURL: "http://logs:9428", Listen: ":9", Env: "prod", Region: "eu-west-1", AccountID: "000000000000",
 					MaxQueueWait: 2500 * time.Millisecond, RuntimeAPIListen: ":9001", BodyReadTimeout: 5 * time.Second,
-					RootKey: awsid.Key{AccessKeyID: "k", SecretAccessKey: "s"},
+					AccountConcurrency: 50,
+					RootKey:            awsid.Key{AccessKeyID: "k", SecretAccessKey: "s"},
 				}, c)
 			},
 		},
@@ -73,8 +74,8 @@ func TestConfigFromEnv(t *testing.T) {
 			wantErr: []string{"CONFIG_RELOAD_INTERVAL: 100ms is below the minimum of 500ms"}},
 		{name: "interval unreadable", env: map[string]string{"CONFIG_RELOAD_INTERVAL": "soon"},
 			wantErr: []string{`CONFIG_RELOAD_INTERVAL: "soon" is neither a duration`}},
-		{name: "all problems at once", env: map[string]string{"MAX_QUEUE_WAIT": "0s", "BODY_READ_TIMEOUT": "-1s", "AGENT_URL": "agent:9000", "LOGS_URL": "ftp://x", "ACCOUNT_ID": "12", "RUNTIME_API_LISTEN": "9001"},
-			wantErr: []string{"MAX_QUEUE_WAIT: must be positive", "BODY_READ_TIMEOUT: must be positive", "AGENT_URL:", "LOGS_URL:", "ACCOUNT_ID: want 12 digits", `RUNTIME_API_LISTEN: want [host]:port, such as :9001, got "9001"`}},
+		{name: "all problems at once", env: map[string]string{"MAX_QUEUE_WAIT": "0s", "BODY_READ_TIMEOUT": "-1s", "AGENT_URL": "agent:9000", "LOGS_URL": "ftp://x", "ACCOUNT_ID": "12", "RUNTIME_API_LISTEN": "9001", "ACCOUNT_CONCURRENCY": "0"},
+			wantErr: []string{"ACCOUNT_CONCURRENCY: want a positive number", "MAX_QUEUE_WAIT: must be positive", "BODY_READ_TIMEOUT: must be positive", "AGENT_URL:", "LOGS_URL:", "ACCOUNT_ID: want 12 digits", `RUNTIME_API_LISTEN: want [host]:port, such as :9001, got "9001"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -28,6 +28,12 @@ import (
 var (
 	ErrUnknownLease = errors.New("unknown lease")
 	ErrClosed       = errors.New("pool closed")
+	// ErrNoCapacity: a new container would take the node's memory for
+	// functions past its budget, and no idle container was left to evict.
+	ErrNoCapacity = errors.New("no node memory for another container")
+	// ErrOverBudget: a desired state's min_warm containers do not fit the
+	// node's budget.
+	ErrOverBudget = errors.New("min_warm beyond the node's budget")
 )
 
 // adoptSlack is added to an adopted container's quarantine (see
@@ -61,8 +67,17 @@ type Options struct {
 	// leases that long. Only a gateway that crashed or restarted leaves
 	// one behind.
 	LeaseGrace time.Duration
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// MemoryBudget is the node's memory for function containers, in MB:
+	// a start that would take the pool past it evicts idle containers of
+	// any function, least recently used first, or fails with
+	// ErrNoCapacity. 0: no bound.
+	MemoryBudget int
+	// AccountConcurrency bounds the sum of min_warm of a desired state
+	// (Lambda's ProvisionedConcurrentExecutions come out of the account's
+	// concurrency). 0: no bound.
+	AccountConcurrency int
+	Logger             *slog.Logger
+	Now                func() time.Time
 }
 
 // Pool is the set of function containers this agent owns.
@@ -79,6 +94,7 @@ type Pool struct {
 	idle       map[plan.Identity][]*entry       // LIFO stacks, so few containers stay hot
 	leases     map[string]*entry                // by lease ID
 	starting   map[plan.Identity]int            // starts in flight
+	startingMB int                              // memory of the starts in flight
 	desired    map[string]plan.Want             // nil until the first desired state
 	specs      map[string]agentapi.FunctionSpec // of the desired state, for min_warm starts
 	backoff    map[plan.Identity]backoff        // failed min_warm starts
@@ -98,6 +114,7 @@ type entry struct {
 	leaseTTL    time.Duration
 	seq         uint64
 	adopted     time.Time // set until first leased, for a container of a previous agent process
+	memoryMB    int       // of the node's budget
 }
 
 type backoff struct {
@@ -241,6 +258,11 @@ func (p *Pool) Acquire(ctx context.Context, spec agentapi.FunctionSpec) (agentap
 		p.mu.Unlock()
 		return lease, nil
 	}
+	if !p.makeRoomLocked(spec.MemoryMB()) {
+		used := p.memoryLocked()
+		p.mu.Unlock()
+		return agentapi.Lease{}, fmt.Errorf("%w: %s needs %d MB, %d of %d MB in use by busy containers", ErrNoCapacity, spec.Name, spec.MemoryMB(), used, p.opts.MemoryBudget)
+	}
 	w := &waiter{result: make(chan startResult, 1)}
 	p.startLocked(spec, ident, w)
 	p.mu.Unlock()
@@ -311,8 +333,14 @@ func (p *Pool) WaitExit(ctx context.Context, leaseID string) (agentapi.Exit, err
 
 // SetDesired replaces the desired state. Stale idle containers go at once,
 // stale busy ones on release; functions below min_warm get starts. A
-// function missing from d keeps its containers until they idle out.
-func (p *Pool) SetDesired(d agentapi.Desired) {
+// function missing from d keeps its containers until they idle out. A
+// desired state whose min_warm containers take more than the node's
+// memory budget or account concurrency is refused (ErrOverBudget) and the
+// previous one stays.
+func (p *Pool) SetDesired(d agentapi.Desired) error {
+	if err := p.checkBudget(d); err != nil {
+		return err
+	}
 	wants := make(map[string]plan.Want, len(d.Functions))
 	specs := make(map[string]agentapi.FunctionSpec, len(d.Functions))
 	for _, s := range d.Functions {
@@ -341,6 +369,83 @@ func (p *Pool) SetDesired(d agentapi.Desired) {
 		}
 	}
 	p.applyLocked(plan.Reconcile(p.inputLocked(nil)))
+	return nil
+}
+
+// checkBudget refuses a desired state whose min_warm containers alone
+// exceed the node's memory for functions or the account's concurrency.
+func (p *Pool) checkBudget(d agentapi.Desired) error {
+	mb, warm := 0, 0
+	var errs []error
+	for _, s := range d.Functions {
+		n := s.Function.Scaling.MinWarm
+		mb += n * s.MemoryMB()
+		warm += n
+		if b := p.opts.MemoryBudget; b > 0 && n*s.MemoryMB() > b {
+			errs = append(errs, fmt.Errorf("function %s: min_warm %d x %d MB = %d MB exceeds the node's memory for functions (%d MB, ESB_FUNCTION_MEMORY)", s.Name, n, s.MemoryMB(), n*s.MemoryMB(), b))
+		}
+	}
+	if b := p.opts.MemoryBudget; b > 0 && mb > b && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("min_warm of all functions takes %d MB, more than the node's memory for functions (%d MB, ESB_FUNCTION_MEMORY)", mb, b))
+	}
+	if c := p.opts.AccountConcurrency; c > 0 && warm > c {
+		errs = append(errs, fmt.Errorf("min_warm of all functions is %d, more than the account concurrency (%d, ESB_ACCOUNT_CONCURRENCY)", warm, c))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrOverBudget, errors.Join(errs...))
+	}
+	return nil
+}
+
+// memoryLocked is the memory the pool's containers take, starting ones
+// included; containers being removed no longer count.
+func (p *Pool) memoryLocked() int {
+	mb := p.startingMB
+	for _, e := range p.entries {
+		if e.phase != plan.Removing {
+			mb += e.memoryMB
+		}
+	}
+	return mb
+}
+
+// makeRoomLocked reports whether a container of mb fits the budget,
+// evicting idle containers, least recently used first, until it does.
+// Containers adopted from a previous agent process and still in
+// quarantine are not evicted: the gateway may still be using them.
+func (p *Pool) makeRoomLocked(mb int) bool {
+	budget := p.opts.MemoryBudget
+	if budget <= 0 {
+		return true
+	}
+	used := p.memoryLocked()
+	if used+mb <= budget {
+		return true
+	}
+	var idle []*entry
+	for _, stack := range p.idle {
+		for _, e := range stack {
+			if e.adopted.IsZero() {
+				idle = append(idle, e)
+			}
+		}
+	}
+	slices.SortFunc(idle, func(a, b *entry) int { return a.lastUsed.Compare(b.lastUsed) })
+	var evict []*entry
+	for _, e := range idle {
+		if used+mb <= budget {
+			break
+		}
+		used -= e.memoryMB
+		evict = append(evict, e)
+	}
+	if used+mb > budget {
+		return false // evicting would not be enough: keep them warm
+	}
+	for _, e := range evict {
+		p.removeLocked(e, "evicted: node memory for functions")
+	}
+	return true
 }
 
 // Run reconciles with the runtime every interval until ctx ends.
@@ -397,7 +502,7 @@ func (p *Pool) Reconcile(ctx context.Context) error {
 func (p *Pool) Health() agentapi.Health {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	h := agentapi.Health{Status: "ok", Generation: p.generation}
+	h := agentapi.Health{Status: "ok", Generation: p.generation, MemoryMB: p.memoryLocked(), MemoryBudgetMB: p.opts.MemoryBudget}
 	for _, e := range p.entries {
 		switch e.phase {
 		case plan.Idle:
@@ -433,6 +538,7 @@ func (p *Pool) startLocked(spec agentapi.FunctionSpec, ident plan.Identity, w *w
 		ctx = pw.ctx
 	}
 	p.starting[ident]++
+	p.startingMB += spec.MemoryMB()
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -441,6 +547,7 @@ func (p *Pool) startLocked(spec agentapi.FunctionSpec, ident plan.Identity, w *w
 		if p.starting[ident]--; p.starting[ident] == 0 {
 			delete(p.starting, ident)
 		}
+		p.startingMB -= spec.MemoryMB()
 		if err != nil {
 			if w == nil {
 				b := p.backoff[ident]
@@ -459,6 +566,7 @@ func (p *Pool) startLocked(spec agentapi.FunctionSpec, ident plan.Identity, w *w
 		}
 		delete(p.backoff, ident)
 		e := p.registerLocked(inst, seconds(spec.Function.Scaling.IdleTimeout))
+		e.memoryMB = spec.MemoryMB()
 		if w != nil && !w.abandoned {
 			lease := p.leaseLocked(e, p.leaseTTL(spec), true)
 			p.mu.Unlock()
@@ -477,6 +585,12 @@ func (p *Pool) adopt(inst launcher.Instance) {
 	defer p.mu.Unlock()
 	e := p.registerLocked(inst, 0)
 	e.adopted = e.lastUsed
+	// The spec it was started from is gone with the previous process: the
+	// desired state's, when it is known, else Lambda's default.
+	e.memoryMB = agentapi.DefaultMemoryMB
+	if s, ok := p.specs[inst.Identity.Function]; ok {
+		e.memoryMB = s.MemoryMB()
+	}
 	p.releaseNewLocked(e)
 }
 
@@ -682,6 +796,10 @@ func (p *Pool) applyLocked(actions []plan.Action) {
 				continue
 			}
 			for range a.Count {
+				if !p.makeRoomLocked(spec.MemoryMB()) {
+					p.opts.Logger.Warn("min_warm start skipped: no node memory for functions", "function", spec.Name, "memory_mb", spec.MemoryMB(), "budget_mb", p.opts.MemoryBudget)
+					break
+				}
 				p.startLocked(spec, ident, nil)
 			}
 		}

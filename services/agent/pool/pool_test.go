@@ -67,6 +67,15 @@ func newHarnessTimeout(t *testing.T, fake *enginetest.Fake, startTimeout time.Du
 	return &harness{fake: fake, clock: clk, pool: p, lnch: l}
 }
 
+// withBudget replaces h's pool by one bounded by opts' budgets.
+func (h *harness) withBudget(t *testing.T, memoryMB, account int) *harness {
+	t.Helper()
+	p := New(t.Context(), h.lnch, Options{Now: h.clock.Now, MemoryBudget: memoryMB, AccountConcurrency: account})
+	t.Cleanup(p.Close)
+	h.pool = p
+	return h
+}
+
 func digestOf(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return "sha256:" + hex.EncodeToString(h[:])
@@ -197,7 +206,7 @@ func TestAcquireRelease(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, h.pool.Release(a.ID, false))
 				h.pool.SetDesired(desired(7, spec("Hello", "1")))
-				assert.Equal(t, agentapi.Health{Status: "ok", Generation: 7, Containers: 2, Busy: 1}, h.pool.Health())
+				assert.Equal(t, agentapi.Health{Status: "ok", Generation: 7, Containers: 2, Busy: 1, MemoryMB: 256}, h.pool.Health())
 			},
 		},
 	}
@@ -662,6 +671,86 @@ func TestImageCleanup(t *testing.T) {
 				h.pool.Close()
 				assert.True(t, h.fake.HasImage(old))
 				assert.Empty(t, h.fake.RemovedImages())
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.run(t, newHarness(t, enginetest.New()))
+		})
+	}
+}
+
+func TestMemoryBudget(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, h *harness)
+	}{
+		{
+			name: "a start past the budget evicts the least recently used idle container of another function",
+			run: func(t *testing.T, h *harness) {
+				h.withBudget(t, 256, 0) // two containers of 128 MB
+				a, err := h.pool.Acquire(t.Context(), spec("A", "1"))
+				require.NoError(t, err)
+				b, err := h.pool.Acquire(t.Context(), spec("B", "1"))
+				require.NoError(t, err)
+				require.NoError(t, h.pool.Release(a.ID, false))
+				h.clock.Advance(time.Second)
+				require.NoError(t, h.pool.Release(b.ID, false))
+
+				c, err := h.pool.Acquire(t.Context(), spec("C", "1"))
+				require.NoError(t, err)
+				assert.True(t, c.Cold)
+				h.removedEventually(t, a.Container) // idle longest
+				assert.NotEmpty(t, h.idOf(b.Container), "the more recently used one stays")
+				assert.LessOrEqual(t, h.pool.Health().MemoryMB, 256)
+			},
+		},
+		{
+			name: "no idle container to evict: ErrNoCapacity, busy ones stay",
+			run: func(t *testing.T, h *harness) {
+				h.withBudget(t, 256, 0)
+				for _, fn := range []string{"A", "B"} {
+					_, err := h.pool.Acquire(t.Context(), spec(fn, "1"))
+					require.NoError(t, err)
+				}
+				_, err := h.pool.Acquire(t.Context(), spec("C", "1"))
+				require.ErrorIs(t, err, ErrNoCapacity)
+				assert.Contains(t, err.Error(), "C needs 128 MB, 256 of 256 MB in use")
+				assert.Equal(t, 2, h.pool.Health().Busy)
+			},
+		},
+		{
+			name: "an idle container of the function itself is leased, not evicted",
+			run: func(t *testing.T, h *harness) {
+				h.withBudget(t, 128, 0)
+				a, err := h.pool.Acquire(t.Context(), spec("A", "1"))
+				require.NoError(t, err)
+				require.NoError(t, h.pool.Release(a.ID, false))
+				b, err := h.pool.Acquire(t.Context(), spec("A", "1"))
+				require.NoError(t, err)
+				assert.Equal(t, a.Container, b.Container)
+				assert.False(t, b.Cold)
+			},
+		},
+		{
+			name: "min_warm beyond the memory budget is refused; the previous desired state stays",
+			run: func(t *testing.T, h *harness) {
+				h.withBudget(t, 512, 0)
+				require.NoError(t, h.pool.SetDesired(desired(1, withScaling(spec("A", "1"), 1, 60))))
+				err := h.pool.SetDesired(desired(2, withScaling(spec("A", "1"), 5, 60)))
+				require.ErrorIs(t, err, ErrOverBudget)
+				assert.Contains(t, err.Error(), "function A: min_warm 5 x 128 MB = 640 MB exceeds the node's memory for functions (512 MB, ESB_FUNCTION_MEMORY)")
+				assert.Equal(t, uint64(1), h.pool.Health().Generation)
+			},
+		},
+		{
+			name: "min_warm beyond the account concurrency is refused",
+			run: func(t *testing.T, h *harness) {
+				h.withBudget(t, 0, 3)
+				err := h.pool.SetDesired(desired(2, withScaling(spec("A", "1"), 2, 60), withScaling(spec("B", "1"), 2, 60)))
+				require.ErrorIs(t, err, ErrOverBudget)
+				assert.Contains(t, err.Error(), "min_warm of all functions is 4, more than the account concurrency (3, ESB_ACCOUNT_CONCURRENCY)")
 			},
 		},
 	}

@@ -27,7 +27,7 @@ type Pool interface {
 	Acquire(ctx context.Context, spec agentapi.FunctionSpec) (agentapi.Lease, error)
 	Release(leaseID string, discard bool) error
 	WaitExit(ctx context.Context, leaseID string) (agentapi.Exit, error)
-	SetDesired(d agentapi.Desired)
+	SetDesired(d agentapi.Desired) error
 	Health() agentapi.Health
 }
 
@@ -97,7 +97,10 @@ func (s *server) setDesired(w http.ResponseWriter, r *http.Request) {
 		}
 		seen[f.Name] = true
 	}
-	s.pool.SetDesired(d)
+	if err := s.pool.SetDesired(d); err != nil {
+		s.fail(w, r, "desired state", err)
+		return
+	}
 	s.opts.Logger.Info("desired state", "generation", d.Generation, "functions", len(d.Functions))
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -182,6 +185,10 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, op string, err err
 		status, code = http.StatusGatewayTimeout, agentapi.CodeStartTimeout
 	case errors.Is(err, engine.ErrEngineTimeout):
 		status, code = http.StatusGatewayTimeout, agentapi.CodeEngineTimeout
+	case errors.Is(err, pool.ErrNoCapacity):
+		status, code = http.StatusTooManyRequests, agentapi.CodeNoCapacity
+	case errors.Is(err, pool.ErrOverBudget):
+		status, code = http.StatusUnprocessableEntity, agentapi.CodeOverBudget
 	case errors.Is(err, pool.ErrClosed), r.Context().Err() != nil:
 		status, code = http.StatusServiceUnavailable, agentapi.CodeUnavailable
 	}

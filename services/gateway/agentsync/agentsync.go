@@ -150,6 +150,12 @@ func (p *Pusher) push(ctx context.Context, j *job) {
 		if ctx.Err() != nil || j.ctx.Err() != nil {
 			return // shutting down, or a newer generation took over
 		}
+		if agentapi.IsCode(err, agentapi.CodeOverBudget) {
+			// Retrying cannot help: the agent keeps the previous desired
+			// state (its min_warm containers) until a deploy fits.
+			log.Error("agent refused the desired state: min_warm beyond the node's budget; the previous min_warm stays", "error", err.Error())
+			return
+		}
 		// Warn once, then only now and then: an agent that is down for a
 		// while should not flood the log.
 		if attempt == 1 || attempt%20 == 0 {

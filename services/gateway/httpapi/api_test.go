@@ -237,6 +237,34 @@ func TestAPICrashDiscardsTheContainer(t *testing.T) {
 	assert.False(t, (<-h.agent.Releases()).Discard)
 }
 
+func TestAccountConcurrencyThrottles(t *testing.T) {
+	h := newHarness(t, functionsYML, routingYML, harnessOptions{invoker: lambdainvoke.Options{MaxQueueWait: 10 * time.Millisecond, AccountConcurrency: 1}})
+	g := newGate(`{"statusCode":200,"body":"first"}`)
+	h.function("Hello", g.handler)
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		resp, body, err := h.tryDo(t.Context(), "GET", "/hello", nil, nil)
+		if assert.NoError(t, err) {
+			assert.Equal(t, 200, resp.StatusCode)
+			assert.Equal(t, "first", body)
+		}
+	})
+	<-g.entered // the account's one slot is used up
+
+	resp, body := h.do(t, "GET", "/hello", nil, nil)
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	assert.Equal(t, `{"message":"Too Many Requests"}`, body)
+
+	resp, body = h.do(t, "POST", "/2015-03-31/functions/Hello/invocations", strings.NewReader(`{}`), nil)
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	assert.Equal(t, "TooManyRequestsException", resp.Header.Get("X-Amzn-Errortype"))
+	assert.JSONEq(t, `{"Reason":"ConcurrentInvocationLimitExceeded","Type":"User","message":"Rate Exceeded."}`, body)
+
+	close(g.open)
+	wg.Wait()
+}
+
 func TestThrottledAfterMaxQueueWait(t *testing.T) {
 	h := newHarness(t, functionsYML, routingYML, harnessOptions{invoker: lambdainvoke.Options{MaxQueueWait: 10 * time.Millisecond}})
 	g := newGate(`{"statusCode":200,"body":"first"}`)

@@ -105,7 +105,7 @@ func (s *Server) invoke(c echo.Context) error {
 			return s.enqueue(c, req)
 		}
 		if !s.startAsync(req) {
-			return s.throttled(c)
+			return s.throttled(c, reasonReserved)
 		}
 		return c.NoContent(http.StatusAccepted)
 	}
@@ -137,7 +137,10 @@ func (s *Server) invokeError(c echo.Context, spec agentapi.FunctionSpec, res lam
 	switch {
 	case errors.Is(err, lambdainvoke.ErrThrottled):
 		ai.outcome = "throttled"
-		return s.throttled(c)
+		if errors.Is(err, lambdainvoke.ErrAccountThrottled) {
+			return s.throttled(c, reasonAccount)
+		}
+		return s.throttled(c, reasonReserved)
 	case errors.Is(err, lambdainvoke.ErrTimeout):
 		ai.outcome = "timeout"
 		msg := fmt.Sprintf("%s %s Task timed out after %s seconds",
@@ -172,11 +175,18 @@ func (s *Server) invokeError(c echo.Context, spec agentapi.FunctionSpec, res lam
 	}
 }
 
-// throttled is Lambda's answer when the function's reserved concurrency
-// is exhausted.
-func (s *Server) throttled(c echo.Context) error {
+// Reasons of Lambda's TooManyRequestsException: the function's reserved
+// concurrency, or the account's (here also the node's memory for
+// functions), was exhausted.
+const (
+	reasonReserved = "ReservedFunctionConcurrentInvocationLimitExceeded"
+	reasonAccount  = "ConcurrentInvocationLimitExceeded"
+)
+
+// throttled is Lambda's answer when a concurrency limit is exhausted.
+func (s *Server) throttled(c echo.Context, reason string) error {
 	return s.lambdaError(c, http.StatusTooManyRequests, "TooManyRequestsException", throttleError{
-		Reason: "ReservedFunctionConcurrentInvocationLimitExceeded", Type: "User", Message: "Rate Exceeded.",
+		Reason: reason, Type: "User", Message: "Rate Exceeded.",
 	})
 }
 

@@ -108,6 +108,22 @@ func (h *heldLeases) expire(now time.Time, idleFor, maxAge time.Duration) []held
 	return out
 }
 
+// takeAllBut removes and returns the leases held for every function but
+// name: they go back to the agent, which may evict their containers to
+// make room for name's.
+func (h *heldLeases) takeAllBut(name string) []held {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []held
+	for n, stack := range h.byName {
+		if n != name {
+			out = append(out, stack...)
+			delete(h.byName, n)
+		}
+	}
+	return out
+}
+
 // setOpen starts or stops holding; stopping hands back everything held.
 func (h *heldLeases) setOpen(open bool) []held {
 	h.mu.Lock()

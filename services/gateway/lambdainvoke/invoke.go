@@ -62,6 +62,10 @@ var (
 	// ErrThrottled: the function's max_concurrency was reached and no slot
 	// freed up within the queue wait.
 	ErrThrottled = errors.New("function concurrency limit reached")
+	// ErrAccountThrottled (which wraps ErrThrottled): the account's
+	// concurrency, or the node's memory for functions, was exhausted for
+	// the whole queue wait.
+	ErrAccountThrottled = fmt.Errorf("%w: account concurrency or node memory exhausted", ErrThrottled)
 	// ErrTimeout: the function ran past its timeout; its container is discarded.
 	ErrTimeout = errors.New("function timed out")
 	// ErrCrashed: the container dropped the connection or its runtime
@@ -113,6 +117,18 @@ type Options struct {
 	// still be reused. agentapi.MaxLeaseHold when zero, and never more: the
 	// agent counts on that bound.
 	MaxLeaseAge time.Duration
+	// AccountConcurrency bounds the invocations in flight of all functions
+	// together; functions with max_concurrency (reserved concurrency) have
+	// their own share, set apart from it (see Invoker.SetReserved).
+	// DefaultAccountConcurrency when zero.
+	AccountConcurrency int
+	// StartsPerFunction and StartsPerNode bound the container starts in
+	// flight for one function and for all. DefaultStartsPerFunction and
+	// DefaultStartsPerNode when zero.
+	StartsPerFunction int
+	StartsPerNode     int
+	// Now is the scheduler's clock; time.Now when nil.
+	Now func() time.Time
 	// Runtimes, when set, is the gateway's Runtime API: invocations go to
 	// the runtime's session there instead of to the container's RIE, and
 	// a leaser that is an ExitWatcher reports crashes.
@@ -164,9 +180,23 @@ type Invoker struct {
 
 	mu       sync.Mutex
 	limiters map[string]*limiter
+	admit    *admission
 
 	held   heldLeases
 	dialer *net.Dialer
+
+	// smu guards the scheduler's state: every function's waiting requests,
+	// busy containers and starts (see scheduler.go).
+	smu          sync.Mutex
+	fns          map[specKey]*fnState
+	latest       map[string]specKey // each function's current spec
+	nodeStarting int
+	starved      int // functions whose last start found no node memory
+	// starts are the container starts in flight; they run under startCtx,
+	// which Run cancels as it ends, then waits for them.
+	starts     sync.WaitGroup
+	startCtx   context.Context
+	stopStarts context.CancelFunc
 }
 
 // New returns an Invoker that leases containers from leaser.
@@ -201,11 +231,31 @@ func New(leaser Leaser, opts Options) *Invoker {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.AccountConcurrency <= 0 {
+		opts.AccountConcurrency = DefaultAccountConcurrency
+	}
+	if opts.StartsPerFunction <= 0 {
+		opts.StartsPerFunction = DefaultStartsPerFunction
+	}
+	if opts.StartsPerNode <= 0 {
+		opts.StartsPerNode = DefaultStartsPerNode
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	// Not a request's context: a start outlives the request that asked
+	// for it. Run ends them.
+	startCtx, stopStarts := context.WithCancel(context.Background())
 	return &Invoker{
-		leaser:   leaser,
-		opts:     opts,
-		limiters: make(map[string]*limiter),
-		dialer:   &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
+		startCtx:   startCtx,
+		stopStarts: stopStarts,
+		leaser:     leaser,
+		opts:       opts,
+		limiters:   make(map[string]*limiter),
+		admit:      newAdmission(opts.AccountConcurrency),
+		dialer:     &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
+		fns:        make(map[specKey]*fnState),
+		latest:     make(map[string]specKey),
 	}
 }
 
@@ -223,14 +273,21 @@ func (i *Invoker) Invoke(ctx context.Context, req Request) (Result, error) {
 	if req.Async {
 		wait = -1
 	}
-	lim := i.limiter(name)
-	if err := lim.acquire(ctx, req.Function.Function.Scaling.MaxConcurrency, wait); err != nil {
-		return Result{}, fmt.Errorf("invoke %s: %w", name, err)
+	if reserved := req.Function.Function.Scaling.MaxConcurrency; reserved > 0 {
+		lim := i.limiter(name)
+		if err := lim.acquire(ctx, reserved, wait); err != nil {
+			return Result{}, fmt.Errorf("invoke %s: %w", name, err)
+		}
+		defer lim.release()
+	} else {
+		if err := i.admit.acquire(ctx, name, wait); err != nil {
+			return Result{}, fmt.Errorf("invoke %s: %w", name, err)
+		}
+		defer i.admit.release()
 	}
-	defer lim.release()
 
 	key := keyOf(req.Function)
-	h, reused, err := i.lease(ctx, req.Function, key)
+	h, reused, err := i.lease(ctx, req.Function, key, wait)
 	if err != nil {
 		return Result{}, fmt.Errorf("invoke %s: %w", name, err)
 	}
@@ -252,26 +309,11 @@ func (i *Invoker) Invoke(ctx context.Context, req Request) (Result, error) {
 	} else if discard {
 		reason = "runtime error " + errorType(res.Payload)
 	}
-	i.finish(ctx, name, h, discard, reason)
+	i.finish(ctx, req.Function, h, discard, reason, res.Duration)
 	if err != nil {
 		return res, fmt.Errorf("invoke %s: %w", name, err)
 	}
 	return res, nil
-}
-
-// lease finds a container for spec: a held lease of the same spec, else
-// one from the agent. Held leases of the function that must not be reused
-// go back first, so the agent can retire their containers.
-func (i *Invoker) lease(ctx context.Context, spec agentapi.FunctionSpec, key specKey) (h held, reused bool, err error) {
-	h, ok, stale := i.held.take(spec.Name, key, time.Now(), i.opts.MaxLeaseAge)
-	for _, s := range stale {
-		i.release(ctx, s, false, "")
-	}
-	if ok {
-		return h, true, nil
-	}
-	h, err = i.acquire(ctx, spec, key)
-	return h, false, err
 }
 
 // acquire leases a container from the agent, within the function's
@@ -300,20 +342,6 @@ func (i *Invoker) acquire(ctx context.Context, spec agentapi.FunctionSpec, key s
 	return held{lease: lease, key: key, acquired: granted, exit: i.watchExit(lease)}, nil
 }
 
-// finish holds a lease whose container finished well for the next
-// invocation, or returns it: discarded, too old to reuse, or not holding.
-func (i *Invoker) finish(ctx context.Context, name string, h held, discard bool, reason string) {
-	now := time.Now()
-	if !discard && i.opts.HoldIdle > 0 && now.Sub(h.acquired) < i.opts.MaxLeaseAge {
-		h.lease.Cold = false // whoever reuses it finds it warm
-		h.idle = now
-		if i.held.put(name, h) {
-			return
-		}
-	}
-	i.release(ctx, h, discard, reason)
-}
-
 // Run holds warm leases between invocations until ctx ends, returning each
 // to the agent once idle for HoldIdle or too old to reuse; then it returns
 // every held lease and returns nil. Without Run, every lease goes back at
@@ -334,6 +362,10 @@ func (i *Invoker) Run(ctx context.Context) error {
 			for _, h := range i.held.setOpen(false) {
 				i.release(ctx, h, false, "")
 			}
+			// Starts in flight are cut (the agent finishes them and keeps
+			// their containers idle); nothing is held any more.
+			i.stopStarts()
+			i.starts.Wait()
 			return nil
 		case now := <-tick.C:
 			for _, h := range i.held.expire(now, i.opts.HoldIdle, i.opts.MaxLeaseAge) {

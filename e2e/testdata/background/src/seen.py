@@ -4,12 +4,18 @@ through boto3's Lambda client, whose endpoint the platform sets
 (AWS_ENDPOINT_URL_LAMBDA)."""
 import json
 import os
+import time
 import urllib.parse
 import uuid
 
 import boto3
 
 table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+
+
+def slow(event, context):
+    time.sleep(3)
+    return {"statusCode": 200, "body": "slow"}
 
 
 def put(item_id, event, **extra):

@@ -1,0 +1,191 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+	"github.com/stretchr/testify/require"
+)
+
+// Burst benchmark shape (issue 17): a cold function that sleeps 200 ms,
+// 1,000 requests with 200 in flight.
+const (
+	burstRequests = 1000
+	burstInFlight = 200
+)
+
+// BenchmarkBurst sends burstRequests requests, burstInFlight at a time, to
+// a cold function that sleeps 200 ms, while a second function's warm
+// requests go on one after another. Every burst request must answer 200;
+// it reports the burst's p50/p90/p99, its throughput and the most
+// containers of the function seen running at once, and the warm function's
+// p50/p99 during the burst (targets: burst p99 <= 5 s, warm p99 < 50 ms).
+// Docker mode by default; ESB_BENCH_MODE=containerd runs it on
+// containerd. Run with `just bench-e2e`.
+func BenchmarkBurst(b *testing.B) {
+	mode := os.Getenv("ESB_BENCH_MODE")
+	if mode == "" {
+		mode = "docker"
+	}
+	s := newModeStack(b, "burst", 2100, mode)
+	s.up(b)
+	ctx := b.Context()
+	work := b.TempDir()
+	copyTree(b, filepath.Join("testdata", "burst"), work)
+	res := s.esb(ctx, b, "deploy", "--mode", mode, "-t", filepath.Join(work, "template.yml"))
+	require.NoError(b, res.err)
+	sleepURL, warmURL := s.url("PORT_GATEWAY", "/sleep"), s.url("PORT_GATEWAY", "/warm")
+	require.NoError(b, waitHTTP(ctx, warmURL, http.StatusOK, time.Second))
+
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: burstInFlight + 4}, Timeout: 5 * time.Minute}
+	b.Cleanup(hc.CloseIdleConnections)
+	call := func(url, want string) (time.Duration, error) {
+		start := time.Now()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return 0, err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return time.Since(start), err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		took := time.Since(start)
+		if err != nil {
+			return took, err
+		}
+		if resp.StatusCode != http.StatusOK || string(body) != want {
+			return took, fmt.Errorf("%d %s", resp.StatusCode, body)
+		}
+		return took, nil
+	}
+	for range 20 {
+		_, err := call(warmURL, "warm")
+		require.NoError(b, err)
+	}
+
+	// One burst per run, whatever b.N: the function must be cold, and a
+	// second burst would find it warm. A burst takes longer than any
+	// -benchtime of seconds, so the framework does not call again.
+	{
+		docker := dockerClient(b)
+		runCtx, stop := context.WithCancel(ctx)
+		var peak atomic.Int64
+		var watchers sync.WaitGroup
+		watchers.Go(func() { watchPeak(runCtx, docker, s, "SleepFunction", &peak) })
+		var warm []time.Duration
+		var warmErrs int
+		watchers.Go(func() {
+			for runCtx.Err() == nil {
+				took, err := call(warmURL, "warm")
+				if runCtx.Err() != nil {
+					return
+				}
+				if err != nil {
+					warmErrs++
+					continue
+				}
+				warm = append(warm, took)
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+
+		took := make([]time.Duration, burstRequests)
+		errs := make([]error, burstRequests)
+		next := atomic.Int64{}
+		start := time.Now()
+		var clients sync.WaitGroup
+		for range burstInFlight {
+			clients.Go(func() {
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= burstRequests {
+						return
+					}
+					took[i], errs[i] = call(sleepURL, "slept")
+				}
+			})
+		}
+		clients.Wait()
+		elapsed := time.Since(start)
+		stop()
+		watchers.Wait()
+
+		var failed []string
+		for i, err := range errs {
+			if err != nil {
+				failed = append(failed, fmt.Sprintf("#%d after %s: %s", i, took[i].Round(time.Millisecond), err))
+			}
+		}
+		slices.Sort(took)
+		slices.Sort(warm)
+		pct := func(d []time.Duration, p float64) time.Duration {
+			if len(d) == 0 {
+				return 0
+			}
+			return d[min(len(d)-1, int(float64(len(d))*p))]
+		}
+		tput := float64(burstRequests) / elapsed.Seconds()
+		b.ReportMetric(float64(len(failed)), "errors")
+		b.ReportMetric(pct(took, 0.50).Seconds(), "p50-s")
+		b.ReportMetric(pct(took, 0.90).Seconds(), "p90-s")
+		b.ReportMetric(pct(took, 0.99).Seconds(), "p99-s")
+		b.ReportMetric(tput, "req/s")
+		b.ReportMetric(float64(peak.Load()), "peak-containers")
+		b.ReportMetric(float64(pct(warm, 0.99))/1e6, "warm-p99-ms")
+		b.Logf("burst (%s mode): %d requests, %d in flight, cold 200 ms function: %d errors, p50 %s, p90 %s, p99 %s (target <= 5 s), max %s, %.1f req/s over %s, peak %d containers",
+			mode, burstRequests, burstInFlight, len(failed), pct(took, 0.5).Round(time.Millisecond), pct(took, 0.9).Round(time.Millisecond),
+			pct(took, 0.99).Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), tput, elapsed.Round(time.Millisecond), peak.Load())
+		b.Logf("warm function during the burst: %d requests, %d errors, p50 %s, p99 %s (target < 50 ms), max %s",
+			len(warm), warmErrs, pct(warm, 0.5).Round(100*time.Microsecond), pct(warm, 0.99).Round(100*time.Microsecond), pct(warm, 1).Round(100*time.Microsecond))
+		if len(failed) > 0 {
+			b.Fatalf("%d of %d burst requests failed; first: %s", len(failed), burstRequests, strings.Join(failed[:min(5, len(failed))], "; "))
+		}
+	}
+}
+
+// watchPeak records in peak the most running containers of function seen
+// at once, until ctx ends: Docker's view in docker mode, runtime-node's
+// containerd tasks in containerd mode.
+func watchPeak(ctx context.Context, docker client.APIClient, s *stack, function string, peak *atomic.Int64) {
+	for ctx.Err() == nil {
+		n := 0
+		if s.mode == "containerd" {
+			out, err := s.compose(ctx, "exec", "-T", "runtime-node", "ctr", "-n", s.layout.Env.Brand, "tasks", "ls")
+			if err == nil {
+				for _, line := range strings.Split(out, "\n") {
+					if strings.Contains(line, "-fn-"+function+"-") && strings.Contains(line, "RUNNING") {
+						n++
+					}
+				}
+			}
+		} else {
+			list, err := docker.ContainerList(ctx, container.ListOptions{Filters: functionFilter(s, function)})
+			if err == nil {
+				n = len(list)
+			}
+		}
+		if int64(n) > peak.Load() {
+			peak.Store(int64(n))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
