@@ -36,9 +36,9 @@ const Dir = "tls"
 // File names inside Dir. CAFile is the one clients need; the keys never
 // leave the directory (mode 0600).
 const (
-	CAFile     = "ca.crt"
-	caKeyFile  = "ca.key"
-	CertFile   = "server.crt"
+	CAFile      = "ca.crt"
+	caKeyFile   = "ca.key"
+	CertFile    = "server.crt"
 	certKeyFile = "server.key"
 )
 
