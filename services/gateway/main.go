@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -31,6 +32,7 @@ import (
 	"github.com/esb-dev/esb/services/gateway/httpapi"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 	"github.com/esb-dev/esb/services/gateway/runtimeapi"
+	"github.com/esb-dev/esb/services/gateway/tlsconfig"
 )
 
 // shutdownTimeout bounds the drain on SIGTERM; it stays under Docker's
@@ -158,10 +160,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	// One server, one handler chain, on every listener: internal plain
+	// HTTP, the public plain HTTP unless turned off, and HTTPS.
+	listeners, certs, err := listen(cfg, log)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return err
 	}
+	defer closeAll(listeners) // when serving never started
 
 	// The log shipper runs longest, so the access log of the last requests
 	// still reaches the log store.
@@ -180,12 +185,17 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	g.Go(func() error { return gens.Run(gctx, watcher.Snapshots()) })
 	g.Go(func() error { return pusher.Run(gctx) })
 	g.Go(func() error { return invoker.Run(gctx) })
-	g.Go(func() error {
-		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve %s: %w", cfg.Listen, err)
-		}
-		return nil
-	})
+	for _, ln := range listeners {
+		g.Go(func() error {
+			if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+			}
+			return nil
+		})
+	}
+	if certs != nil {
+		g.Go(func() error { return certs.Run(gctx) })
+	}
 	if runtimeServer != nil {
 		g.Go(func() error {
 			if err := runtimeServer.Serve(runtimeLn); !errors.Is(err, http.ErrServerClosed) {
@@ -214,7 +224,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return errors.Join(errs...)
 	})
 	first := gens.Current()
-	log.Info("gateway listening", "addr", ln.Addr().String(), "config_dir", cfg.ConfigDir, "agent", cfg.AgentURL,
+	log.Info("gateway listening", "addr", listeners[0].Addr().String(), "public", listenerAddrs(listeners[1:]), "config_dir", cfg.ConfigDir, "agent", cfg.AgentURL,
 		"generation", first.ID, "functions", first.Table.FunctionCount(), "routes", first.Table.RouteCount(), "apis", first.Table.APIs(),
 		"reload_interval", cfg.ReloadInterval.String(), "runtime_api", runtimeAddr(runtimeLn))
 	err = g.Wait()
@@ -223,6 +233,53 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		log.Warn("log entries dropped while shipping", "dropped", shipper.Dropped())
 	}
 	return err
+}
+
+// listen opens the listeners of the one HTTP server: LISTEN, HTTP_LISTEN
+// and TLS_LISTEN (wrapped in TLS with the certificate of certs).
+func listen(cfg config, log *slog.Logger) ([]net.Listener, *tlsconfig.Source, error) {
+	var out []net.Listener
+	for _, addr := range []string{cfg.Listen, cfg.HTTPListen} {
+		if addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			closeAll(out)
+			return nil, nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		out = append(out, ln)
+	}
+	if cfg.TLS.Listen == "" {
+		return out, nil, nil
+	}
+	certs, err := tlsconfig.New(tlsconfig.Options{
+		CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, Dir: cfg.TLS.Dir,
+		Hostnames: cfg.TLS.Hostnames, Subject: cfg.Env, Logger: log,
+	})
+	if err == nil {
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", cfg.TLS.Listen); err == nil {
+			log.Info("HTTPS certificate", "not_after", certs.NotAfter(), "operator", cfg.TLS.CertFile != "")
+			return append(out, tls.NewListener(ln, certs.Config())), certs, nil
+		}
+	}
+	closeAll(out)
+	return nil, nil, fmt.Errorf("https on %s: %w", cfg.TLS.Listen, err)
+}
+
+func closeAll(lns []net.Listener) {
+	for _, ln := range lns {
+		ln.Close()
+	}
+}
+
+func listenerAddrs(lns []net.Listener) []string {
+	out := []string{}
+	for _, ln := range lns {
+		out = append(out, ln.Addr().String())
+	}
+	return out
 }
 
 // runtimeAddr is where the Runtime API listens, for the log: "" when off.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
@@ -35,6 +37,7 @@ func TestConfigFromEnv(t *testing.T) {
 					ConfigDir: "/app/runtime-config", SeedDir: "/app/seed-config", ReloadInterval: time.Second,
 					AgentURL: "http://agent:9000", Listen: ":8080", Region: "us-east-1", AccountID: "123456789012",
 					MaxQueueWait: 10 * time.Second, BodyReadTimeout: 30 * time.Second,
+					TLS: tlsConfig{Dir: "/app/runtime-config/tls"},
 				}, c)
 			},
 		},
@@ -44,16 +47,26 @@ func TestConfigFromEnv(t *testing.T) {
 				"CONFIG_DIR": "/c", "SEED_DIR": "/s", "CONFIG_RELOAD_INTERVAL": "750ms", "AGENT_URL": "http://a:1",
 				"LOGS_URL": "http://logs:9428", "LISTEN": ":9", "ESB_ENV": "prod", "AWS_REGION": "eu-west-1",
 				"ACCOUNT_ID": "000000000000", "MAX_QUEUE_WAIT": "2.5", "RUNTIME_API_LISTEN": ":9001",
-				"BODY_READ_TIMEOUT": "5s",
+				"BODY_READ_TIMEOUT": "5s", "HTTP_LISTEN": ":8081", "TLS_LISTEN": ":8443", "TLS_DIR": "/t",
+				"TLS_CERT_FILE": "/op.crt", "TLS_KEY_FILE": "/op.key", "TLS_HOSTNAMES": "esb.lan, 10.0.0.5",
 			},
 			check: func(t *testing.T, c config) {
 				assert.Equal(t, config{
 					ConfigDir: "/c", SeedDir: "/s", ReloadInterval: 750 * time.Millisecond, AgentURL: "http://a:1",
 					LogsURL: "http://logs:9428", Listen: ":9", Env: "prod", Region: "eu-west-1", AccountID: "000000000000",
 					MaxQueueWait: 2500 * time.Millisecond, RuntimeAPIListen: ":9001", BodyReadTimeout: 5 * time.Second,
+					HTTPListen: ":8081", TLS: tlsConfig{Listen: ":8443", Dir: "/t", CertFile: "/op.crt", KeyFile: "/op.key", Hostnames: []string{"esb.lan", "10.0.0.5"}},
 				}, c)
 			},
 		},
+		{name: "plain HTTP off: no public HTTP listener", env: map[string]string{"GATEWAY_HTTP": "OFF", "HTTP_LISTEN": ":8081", "TLS_LISTEN": ":8443"}, check: func(t *testing.T, c config) {
+			assert.Empty(t, c.HTTPListen)
+			assert.Equal(t, ":8443", c.TLS.Listen)
+			assert.Equal(t, ":8080", c.Listen, "the internal listener stays")
+		}},
+		{name: "plain HTTP off without HTTPS", env: map[string]string{"GATEWAY_HTTP": "off"}, wantErr: []string{"GATEWAY_HTTP=off needs TLS_LISTEN"}},
+		{name: "plain HTTP neither on nor off", env: map[string]string{"GATEWAY_HTTP": "no", "TLS_LISTEN": "8443"},
+			wantErr: []string{`GATEWAY_HTTP: want on or off, got "no"`, `TLS_LISTEN: want [host]:port`}},
 		{name: "interval in plain seconds", env: map[string]string{"CONFIG_RELOAD_INTERVAL": "0.5"}, check: func(t *testing.T, c config) {
 			assert.Equal(t, 500*time.Millisecond, c.ReloadInterval)
 		}},
@@ -255,4 +268,63 @@ func TestRunServesTheRuntimeAPI(t *testing.T) {
 
 	cancel()
 	assert.NoError(t, <-done)
+}
+
+// TestRunServesHTTPS checks the listeners share one handler chain: the
+// internal, the public HTTP and the HTTPS listener answer alike, HTTPS
+// with a certificate a client verifies with the env CA the gateway
+// created in CONFIG_DIR/tls, TLS 1.2 at least.
+func TestRunServesHTTPS(t *testing.T) {
+	agent := fakeagent.New(t, func(agentapi.FunctionSpec) string { return "" })
+	rec, log := logwait.New()
+	dir := filepath.Join(t.TempDir(), "config")
+	cfg := config{
+		ConfigDir: dir, SeedDir: "seed-config", ReloadInterval: time.Second, AgentURL: agent.Server.URL,
+		Listen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0", Env: "test", Region: "us-east-1", AccountID: "123456789012",
+		MaxQueueWait: time.Second, BodyReadTimeout: time.Second,
+		TLS: tlsConfig{Listen: "127.0.0.1:0", Dir: filepath.Join(dir, "tls")},
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, log) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	rec2 := rec.Wait(t, "gateway listening", 1)
+	public := rec2.Attrs["public"].([]string)
+	require.Len(t, public, 2)
+
+	caPEM, err := os.ReadFile(filepath.Join(dir, "tls", "ca.crt"))
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(caPEM))
+	verified := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	get := func(c *http.Client, url string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+		require.NoError(t, err)
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+	wantStatus, wantBody := get(http.DefaultClient, "http://"+rec2.Attrs["addr"].(string)+"/health")
+	require.Equal(t, http.StatusOK, wantStatus)
+	status, body := get(http.DefaultClient, "http://"+public[0]+"/health")
+	assert.Equal(t, wantStatus, status)
+	assert.Equal(t, wantBody, body)
+	_, port, err := net.SplitHostPort(public[1])
+	require.NoError(t, err)
+	status, body = get(verified, "https://localhost:"+port+"/health")
+	assert.Equal(t, wantStatus, status)
+	assert.Equal(t, wantBody, body)
+
+	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11}}}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://localhost:"+port+"/health", nil)
+	require.NoError(t, err)
+	_, err = old.Do(req)
+	assert.Error(t, err, "TLS 1.1 is refused")
 }
