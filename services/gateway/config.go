@@ -26,13 +26,13 @@ type config struct {
 	LogsURL        string        // LOGS_URL; empty: no shipping
 	// EventsURL is the events service (EVENTS_URL); empty: Event
 	// invocations run in the gateway, once, with no retry.
-	EventsURL    string
-	Listen       string        // LISTEN: internal (functions, events, healthcheck)
+	EventsURL string
+	Listen    string // LISTEN: internal (functions, events, healthcheck)
 	// HTTPListen is the public plain-HTTP listener (HTTP_LISTEN); empty
 	// when unset or when GATEWAY_HTTP=off.
 	HTTPListen string
 	// TLS is the public HTTPS listener; TLS.Listen empty: none.
-	TLS tlsConfig
+	TLS          tlsConfig
 	Env          string        // ESB_ENV
 	Region       string        // AWS_REGION
 	AccountID    string        // ACCOUNT_ID
@@ -80,10 +80,10 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		RuntimeAPIListen: get("RUNTIME_API_LISTEN", ""),
 	}
 	c.TLS = tlsConfig{
-		Listen:    get("TLS_LISTEN", ""),
-		Dir:       get("TLS_DIR", filepath.Join(c.ConfigDir, tlsca.Dir)),
-		CertFile:  get("TLS_CERT_FILE", ""),
-		KeyFile:   get("TLS_KEY_FILE", ""),
+		Listen:   get("TLS_LISTEN", ""),
+		Dir:      get("TLS_DIR", filepath.Join(c.ConfigDir, tlsca.Dir)),
+		CertFile: get("TLS_CERT_FILE", ""),
+		KeyFile:  get("TLS_KEY_FILE", ""),
 	}
 	if names := get("TLS_HOSTNAMES", ""); names != "" {
 		c.TLS.Hostnames = strings.FieldsFunc(names, func(r rune) bool { return r == ',' || r == ' ' })

@@ -75,4 +75,3 @@ func TestOperatorCertificate(t *testing.T) {
 	_, err = New(Options{CertFile: filepath.Join(opDir, "missing.crt"), KeyFile: filepath.Join(opDir, "server.key")})
 	assert.ErrorContains(t, err, "missing.crt")
 }
-
