@@ -8,10 +8,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -33,31 +36,52 @@ import (
 // env; the JWT is signed in the test with a key whose JWKS the env gets.
 func TestFrontDoorAuth(t *testing.T) {
 	t.Parallel()
+	// The containerd env turns plain HTTP off (ESB_GATEWAY_HTTP=off) and
+	// is checked over HTTPS alone; the docker env keeps both, so each
+	// setting is covered without an env of its own.
 	envs := []struct {
-		name   string
-		offset int
-		mode   string
+		name    string
+		offset  int
+		mode    string
+		httpOff bool
 	}{
-		{"fd-docker", 1800, "docker"},
-		{"fd-ctrd", 2000, "containerd"},
+		{"fd-docker", 1800, "docker", false},
+		{"fd-ctrd", 2000, "containerd", true},
 	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	stacks := map[string]*stack{}
 	for _, e := range envs {
 		stacks[e.name] = newModeStack(t, e.name, e.offset, e.mode)
+		if e.httpOff {
+			stacks[e.name].set("ESB_GATEWAY_HTTP", "off")
+		}
 	}
 	for _, e := range envs {
 		t.Run(e.mode, func(t *testing.T) {
 			t.Parallel()
-			frontDoorAuth(t, stacks[e.name], e.mode, key)
+			frontDoorAuth(t, stacks[e.name], e.mode, key, e.httpOff)
 		})
 	}
 }
 
-func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
+func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey, httpOff bool) {
 	ctx := t.Context()
 	s.up(t)
+	// The env CA the gateway created on its first start, where `esb env`
+	// says it is; every request below verifies the gateway with it.
+	res := s.esb(ctx, t, "env", "--format", "json")
+	require.NoError(t, res.err, res.stderr)
+	var envVars map[string]string
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &envVars))
+	caFile := envVars["ESB_TLS_CA_FILE"]
+	require.Equal(t, s.layout.TLSCAFile(), caFile)
+	client := caClient(t, caFile)
+	httpsURL := func(path string) string { return s.httpsURL("PORT_GATEWAY_TLS", path) }
+	gw := func(path string) string { return s.url("PORT_GATEWAY", path) }
+	if httpOff {
+		gw = httpsURL
+	}
 	// The operator's key files: written before the deploy, read by the
 	// gateway when a request needs them.
 	dir := filepath.Join(s.layout.ConfigDir, auth.Dir)
@@ -68,15 +92,15 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 	work := t.TempDir()
 	copyTree(t, filepath.Join("testdata", "frontdoor"), work)
 	began := time.Now()
-	res := s.esb(ctx, t, "deploy", "--mode", mode, "-t", filepath.Join(work, "template.yml"), "--tag", "e2e-fd-"+mode)
+	res = s.esb(ctx, t, "deploy", "--mode", mode, "-t", filepath.Join(work, "template.yml"), "--tag", "e2e-fd-"+mode)
 	require.NoError(t, res.err, res.stderr)
 	t.Logf("deploy in %s", time.Since(began).Round(100*time.Millisecond))
-	gw := func(path string) string { return s.url("PORT_GATEWAY", path) }
-	require.NoError(t, waitHTTP(ctx, gw("/open"), http.StatusOK, time.Second), "routes of the deploy never served")
+	require.NoError(t, waitHTTPWith(ctx, client, gw("/open"), http.StatusOK, time.Second), "routes of the deploy never served")
 
 	type echoed struct {
-		Authorizer map[string]any `json:"authorizer"`
-		APIKey     *string        `json:"apiKey"`
+		Authorizer     map[string]any `json:"authorizer"`
+		APIKey         *string        `json:"apiKey"`
+		ForwardedProto string         `json:"forwardedProto"`
 	}
 	get := func(t *testing.T, path string, header map[string]string) (int, string, echoed) {
 		t.Helper()
@@ -85,7 +109,7 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 		for k, v := range header {
 			req.Header.Set(k, v)
 		}
-		status, body := doRequest(t, req)
+		status, body := doRequestWith(t, client, req)
 		var e echoed
 		if status == http.StatusOK {
 			require.NoError(t, json.Unmarshal([]byte(body), &e), body)
@@ -219,7 +243,7 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 			for k, v := range header {
 				req.Header.Set(k, v)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := client.Do(req)
 			require.NoError(t, err)
 			defer resp.Body.Close()
 			body, err := io.ReadAll(resp.Body)
@@ -269,6 +293,84 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 		assert.Nil(t, e.Authorizer)
 	})
 
+	t.Run("TLS", func(t *testing.T) {
+		t.Run("HTTPS verified by the env CA answers as HTTP does", func(t *testing.T) {
+			get := func(url string, header map[string]string) (int, echoed, *tls.ConnectionState) {
+				t.Helper()
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+				require.NoError(t, err)
+				for k, v := range header {
+					req.Header.Set(k, v)
+				}
+				resp, err := client.Do(req)
+				require.NoError(t, err)
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				require.NoError(t, err)
+				var e echoed
+				if resp.StatusCode == http.StatusOK {
+					require.NoError(t, json.Unmarshal(body, &e), string(body))
+				}
+				return resp.StatusCode, e, resp.TLS
+			}
+			allow := map[string]string{"Authorization": "allow-tls"}
+			status, e, st := get(httpsURL("/token"), allow)
+			require.Equal(t, http.StatusOK, status)
+			require.NotNil(t, st)
+			assert.GreaterOrEqual(t, st.Version, uint16(tls.VersionTLS12))
+			assert.Equal(t, "user-allow-tls", e.Authorizer["principalId"], "the same routes and authorizers on HTTPS")
+			assert.Equal(t, "https", e.ForwardedProto, "the event tells the function the request came over HTTPS")
+			status, _, _ = get(httpsURL("/token"), nil)
+			assert.Equal(t, http.StatusUnauthorized, status, "the same middleware on HTTPS")
+			if !httpOff {
+				status, e, st = get(gw("/token"), allow)
+				require.Equal(t, http.StatusOK, status)
+				assert.Nil(t, st)
+				assert.Equal(t, "user-allow-tls", e.Authorizer["principalId"])
+				assert.Equal(t, "http", e.ForwardedProto)
+			}
+			// An API's own host name is covered by the certificate too.
+			status, _, _ = get(s.httpsURLFor("restapi.execute-api.localhost", "PORT_GATEWAY_TLS", "/open"), nil)
+			assert.Equal(t, http.StatusOK, status)
+		})
+		t.Run("TLS below 1.2 is refused", func(t *testing.T) {
+			old := caClient(t, caFile)
+			old.Transport.(*http.Transport).TLSClientConfig.MaxVersion = tls.VersionTLS11
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, httpsURL("/open"), nil)
+			require.NoError(t, err)
+			_, err = old.Do(req)
+			assert.Error(t, err)
+		})
+		t.Run("plain HTTP", func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.url("PORT_GATEWAY", "/open"), nil)
+			require.NoError(t, err)
+			resp, err := http.DefaultClient.Do(req)
+			if httpOff {
+				if err == nil {
+					resp.Body.Close()
+				}
+				assert.Error(t, err, "ESB_GATEWAY_HTTP=off: nothing answers plain HTTP on PORT_GATEWAY")
+				return
+			}
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "plain HTTP stays on by default")
+		})
+		t.Run("esb status shows the certificate's expiry", func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, httpsURL("/open"), nil)
+			require.NoError(t, err)
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			leaf := resp.TLS.PeerCertificates[0]
+			assert.Greater(t, time.Until(leaf.NotAfter), 300*24*time.Hour, "a new certificate lives about 397 days")
+			res := s.esb(ctx, t, "status")
+			require.NoError(t, res.err, res.stderr)
+			assert.Contains(t, res.stdout, "expires "+leaf.NotAfter.UTC().Format(time.RFC3339))
+			assert.Contains(t, res.stdout, "issued by the env CA "+caFile)
+		})
+	})
+
 	t.Run("warm overhead of a cached authorizer", func(t *testing.T) {
 		const n = 40
 		measure := func(path string, header map[string]string) time.Duration {
@@ -293,9 +395,15 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 // doRequest sends req and returns the status and body.
 func doRequest(t *testing.T, req *http.Request) (int, string) {
 	t.Helper()
+	return doRequestWith(t, http.DefaultClient, req)
+}
+
+// doRequestWith is doRequest with the given client.
+func doRequestWith(t *testing.T, c *http.Client, req *http.Request) (int, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(req.Context(), 60*time.Second)
 	defer cancel()
-	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	resp, err := c.Do(req.WithContext(ctx))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	buf, err := io.ReadAll(resp.Body)
@@ -329,4 +437,27 @@ func signRS256(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]
 	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
 	require.NoError(t, err)
 	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// caClient is an HTTP client that trusts the env CA in caFile, and no
+// other (no InsecureSkipVerify): a request it completes over HTTPS was
+// served with a certificate of that CA for the URL's host. Every host
+// name dials loopback, as curl does for *.localhost.
+func caClient(t *testing.T, caFile string) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(caFile)
+	require.NoError(t, err, "the env CA, created by the gateway on first start")
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(pem), caFile)
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool},
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			_, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			return dialer.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+		},
+	}}
 }

@@ -63,6 +63,9 @@ type Options struct {
 	// GatewayPort is the gateway's port on the host, for the API URLs the
 	// summary gives; 0 leaves the port out.
 	GatewayPort int
+	// GatewayHTTPS says GatewayPort is the gateway's HTTPS port (its plain
+	// HTTP is turned off): the URLs start with https://.
+	GatewayHTTPS bool
 	// MavenMirror is the Maven repository Maven and Gradle builds of Java
 	// functions fetch from; without it such functions are refused before
 	// anything is built.
@@ -277,7 +280,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 
 	sum.ConfigDir = opts.ConfigDir
 	sum.Routes = routesByFunction(exported)
-	sum.APIs = APIEndpoints(exported, opts.GatewayPort)
+	sum.APIs = APIEndpoints(exported, opts.GatewayPort, opts.GatewayHTTPS)
 	sum.Duration = time.Since(start)
 	return sum, nil
 }
@@ -392,8 +395,8 @@ type APIEndpoint struct {
 }
 
 // APIEndpoints lists the APIs the routes of cfg belong to, with their URLs
-// on a gateway published on port of the host.
-func APIEndpoints(cfg runtimeconfig.Config, port int) []APIEndpoint {
+// on a gateway published on port of the host, over HTTPS when https is set.
+func APIEndpoints(cfg runtimeconfig.Config, port int, https bool) []APIEndpoint {
 	stages := map[string]string{}
 	for _, r := range cfg.Routing.Routes {
 		if r.API == "" {
@@ -409,7 +412,11 @@ func APIEndpoints(cfg runtimeconfig.Config, port int) []APIEndpoint {
 		if port > 0 {
 			host += ":" + strconv.Itoa(port)
 		}
-		url := "http://" + host + "/"
+		scheme := "http://"
+		if https {
+			scheme = "https://"
+		}
+		url := scheme + host + "/"
 		if st := stages[id]; st != "" && st != "$default" {
 			url += st + "/"
 		}

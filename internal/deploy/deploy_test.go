@@ -325,5 +325,6 @@ func TestAPIEndpoints(t *testing.T) {
 	assert.Equal(t, []APIEndpoint{
 		{ID: "ordersapi", Stage: "v1", URL: "http://ordersapi.execute-api.localhost:5000/v1/"},
 		{ID: "serverlesshttpapi", Stage: "$default", URL: "http://serverlesshttpapi.execute-api.localhost:5000/"},
-	}, APIEndpoints(cfg, 5000))
+	}, APIEndpoints(cfg, 5000, false))
+	assert.Equal(t, "https://ordersapi.execute-api.localhost:5001/v1/", APIEndpoints(cfg, 5001, true)[0].URL, "plain HTTP off")
 }
