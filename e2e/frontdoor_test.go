@@ -104,17 +104,12 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey, htt
 	}
 	get := func(t *testing.T, path string, header map[string]string) (int, string, echoed) {
 		t.Helper()
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, gw(path), nil)
-		require.NoError(t, err)
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		status, body := doRequestWith(t, client, req)
+		r := send(t, client, http.MethodGet, gw(path), header)
 		var e echoed
-		if status == http.StatusOK {
-			require.NoError(t, json.Unmarshal([]byte(body), &e), body)
+		if r.status == http.StatusOK {
+			require.NoError(t, json.Unmarshal([]byte(r.body), &e), r.body)
 		}
-		return status, body, e
+		return r.status, r.body, e
 	}
 
 	t.Run("REST token authorizer", func(t *testing.T) {
@@ -238,17 +233,8 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey, htt
 	t.Run("CORS", func(t *testing.T) {
 		do := func(t *testing.T, method, path string, header map[string]string) (int, http.Header, string) {
 			t.Helper()
-			req, err := http.NewRequestWithContext(t.Context(), method, gw(path), nil)
-			require.NoError(t, err)
-			for k, v := range header {
-				req.Header.Set(k, v)
-			}
-			resp, err := client.Do(req)
-			require.NoError(t, err)
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			require.NoError(t, err)
-			return resp.StatusCode, resp.Header, string(body)
+			r := send(t, client, method, gw(path), header)
+			return r.status, r.header, r.body
 		}
 		const origin = "https://app.e2e.example"
 		preflight := func(origin string) map[string]string {
@@ -297,21 +283,12 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey, htt
 		t.Run("HTTPS verified by the env CA answers as HTTP does", func(t *testing.T) {
 			get := func(url string, header map[string]string) (int, echoed, *tls.ConnectionState) {
 				t.Helper()
-				req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
-				require.NoError(t, err)
-				for k, v := range header {
-					req.Header.Set(k, v)
-				}
-				resp, err := client.Do(req)
-				require.NoError(t, err)
-				defer resp.Body.Close()
-				body, err := io.ReadAll(resp.Body)
-				require.NoError(t, err)
+				r := send(t, client, http.MethodGet, url, header)
 				var e echoed
-				if resp.StatusCode == http.StatusOK {
-					require.NoError(t, json.Unmarshal(body, &e), string(body))
+				if r.status == http.StatusOK {
+					require.NoError(t, json.Unmarshal([]byte(r.body), &e), r.body)
 				}
-				return resp.StatusCode, e, resp.TLS
+				return r.status, e, r.tls
 			}
 			allow := map[string]string{"Authorization": "allow-tls"}
 			status, e, st := get(httpsURL("/token"), allow)
@@ -392,23 +369,30 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey, htt
 	})
 }
 
-// doRequest sends req and returns the status and body.
-func doRequest(t *testing.T, req *http.Request) (int, string) {
-	t.Helper()
-	return doRequestWith(t, http.DefaultClient, req)
+// response is what a test reads of an answer.
+type response struct {
+	status int
+	header http.Header
+	body   string
+	tls    *tls.ConnectionState // nil over plain HTTP
 }
 
-// doRequestWith is doRequest with the given client.
-func doRequestWith(t *testing.T, c *http.Client, req *http.Request) (int, string) {
+// send makes one request with c, bounded by a minute.
+func send(t *testing.T, c *http.Client, method, url string, header map[string]string) response {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(req.Context(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	resp, err := c.Do(req.WithContext(ctx))
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	require.NoError(t, err)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	buf, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	return resp.StatusCode, string(buf)
+	return response{status: resp.StatusCode, header: resp.Header, body: string(buf), tls: resp.TLS}
 }
 
 // jwksOf is a JWKS document holding pub.

@@ -224,10 +224,6 @@ func uncovered(cert *x509.Certificate, names []string) []string {
 }
 
 func issueCA(dir string, opts Options, now time.Time) (*x509.Certificate, crypto.Signer, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("CA key: %w", err)
-	}
 	tmpl := &x509.Certificate{
 		Subject:               pkix.Name{CommonName: "ESB env CA " + opts.Subject, Organization: []string{"ESB"}},
 		NotBefore:             now.Add(-time.Hour), // clocks of clients lag
@@ -237,25 +233,10 @@ func issueCA(dir string, opts Options, now time.Time) (*x509.Certificate, crypto
 		IsCA:                  true,
 		MaxPathLenZero:        true, // it signs server certificates only
 	}
-	der, err := sign(tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("CA certificate: %w", err)
-	}
-	if err := writePair(dir, CAFile, caKeyFile, der, key); err != nil {
-		return nil, nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, fmt.Errorf("CA certificate: %w", err)
-	}
-	return cert, key, nil
+	return issue(dir, CAFile, caKeyFile, tmpl, nil, nil)
 }
 
 func issueCert(dir string, ca *x509.Certificate, caKey crypto.Signer, names []string, opts Options, now time.Time) (*x509.Certificate, crypto.Signer, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("server key: %w", err)
-	}
 	notAfter := now.Add(opts.CertValidity)
 	if notAfter.After(ca.NotAfter) {
 		notAfter = ca.NotAfter
@@ -274,16 +255,29 @@ func issueCert(dir string, ca *x509.Certificate, caKey crypto.Signer, names []st
 			tmpl.DNSNames = append(tmpl.DNSNames, n)
 		}
 	}
-	der, err := sign(tmpl, ca, &key.PublicKey, caKey)
+	return issue(dir, CertFile, certKeyFile, tmpl, ca, caKey)
+}
+
+// issue makes a new key, signs tmpl with parent's key (self-signed when
+// parent is nil) and writes both files.
+func issue(dir, certName, keyName string, tmpl, parent *x509.Certificate, parentKey crypto.Signer) (*x509.Certificate, crypto.Signer, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, nil, fmt.Errorf("server certificate: %w", err)
+		return nil, nil, fmt.Errorf("%s: %w", keyName, err)
 	}
-	if err := writePair(dir, CertFile, certKeyFile, der, key); err != nil {
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := sign(tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", certName, err)
+	}
+	if err := writePair(dir, certName, keyName, der, key); err != nil {
 		return nil, nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, nil, fmt.Errorf("server certificate: %w", err)
+		return nil, nil, fmt.Errorf("%s: %w", certName, err)
 	}
 	return cert, key, nil
 }

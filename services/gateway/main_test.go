@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -104,13 +105,7 @@ func TestRunBoundsRequests(t *testing.T) {
 		Listen: "127.0.0.1:0", Env: "test", Region: "us-east-1", AccountID: "123456789012", MaxQueueWait: time.Second,
 		BodyReadTimeout: 300 * time.Millisecond,
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, log) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	runUntilCleanup(t, cfg, log)
 	addr := rec.Wait(t, "gateway listening", 1).Attrs["addr"].(string)
 
 	head := func(size int) int {
@@ -284,13 +279,7 @@ func TestRunServesHTTPS(t *testing.T) {
 		MaxQueueWait: time.Second, BodyReadTimeout: time.Second,
 		TLS: tlsConfig{Listen: "127.0.0.1:0", Dir: filepath.Join(dir, "tls")},
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, log) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	runUntilCleanup(t, cfg, log)
 	rec2 := rec.Wait(t, "gateway listening", 1)
 	public := rec2.Attrs["public"].([]string)
 	require.Len(t, public, 2)
@@ -327,4 +316,17 @@ func TestRunServesHTTPS(t *testing.T) {
 	require.NoError(t, err)
 	_, err = old.Do(req)
 	assert.Error(t, err, "TLS 1.1 is refused")
+}
+
+// runUntilCleanup runs the gateway until the test ends, then checks it
+// stopped cleanly.
+func runUntilCleanup(t *testing.T, cfg config, log *slog.Logger) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, log) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
 }
