@@ -48,7 +48,8 @@ func (s *stack) esb(ctx context.Context, t testing.TB, args ...string) esbResult
 	require.NoError(t, err, "build esb")
 	full := append(args, "-e", s.layout.Env.Name, "--port-offset", strconv.Itoa(s.layout.PortOffset))
 	cmd := exec.CommandContext(ctx, bin, full...)
-	cmd.Env = append(os.Environ(),
+	// The env's own settings too, as in the shell that started it.
+	cmd.Env = append(append(os.Environ(), s.settings...),
 		"XDG_CACHE_HOME="+s.cacheHome,
 		"ESB_PROJECT_DIR="+s.root,
 	)

@@ -8,6 +8,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -43,31 +45,52 @@ import (
 // signed in the test with a key whose JWKS the env gets.
 func TestFrontDoorAuth(t *testing.T) {
 	t.Parallel()
+	// The containerd env turns plain HTTP off (ESB_GATEWAY_HTTP=off) and
+	// is checked over HTTPS alone; the docker env keeps both, so each
+	// setting is covered without an env of its own.
 	envs := []struct {
-		name   string
-		offset int
-		mode   string
+		name    string
+		offset  int
+		mode    string
+		httpOff bool
 	}{
-		{"fd-docker", 1800, "docker"},
-		{"fd-ctrd", 2000, "containerd"},
+		{"fd-docker", 1800, "docker", false},
+		{"fd-ctrd", 2000, "containerd", true},
 	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	stacks := map[string]*stack{}
 	for _, e := range envs {
 		stacks[e.name] = newModeStack(t, e.name, e.offset, e.mode)
+		if e.httpOff {
+			stacks[e.name].set("ESB_GATEWAY_HTTP", "off")
+		}
 	}
 	for _, e := range envs {
 		t.Run(e.mode, func(t *testing.T) {
 			t.Parallel()
-			frontDoorAuth(t, stacks[e.name], e.mode, key)
+			frontDoorAuth(t, stacks[e.name], e.mode, key, e.httpOff)
 		})
 	}
 }
 
-func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
+func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey, httpOff bool) {
 	ctx := t.Context()
 	s.up(t)
+	// The env CA the gateway created on its first start, where `esb env`
+	// says it is; every request below verifies the gateway with it.
+	res := s.esb(ctx, t, "env", "--format", "json")
+	require.NoError(t, res.err, res.stderr)
+	var envVars map[string]string
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &envVars))
+	caFile := envVars["ESB_TLS_CA_FILE"]
+	require.Equal(t, s.layout.TLSCAFile(), caFile)
+	client := caClient(t, caFile)
+	httpsURL := func(path string) string { return s.httpsURL("PORT_GATEWAY_TLS", path) }
+	gw := func(path string) string { return s.url("PORT_GATEWAY", path) }
+	if httpOff {
+		gw = httpsURL
+	}
 	// The operator's key files: written before the deploy, read by the
 	// gateway when a request needs them.
 	dir := filepath.Join(s.layout.ConfigDir, auth.Dir)
@@ -78,29 +101,24 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 	work := t.TempDir()
 	copyTree(t, filepath.Join("testdata", "frontdoor"), work)
 	began := time.Now()
-	res := s.esb(ctx, t, "deploy", "--mode", mode, "-t", filepath.Join(work, "template.yml"), "--tag", "e2e-fd-"+mode)
+	res = s.esb(ctx, t, "deploy", "--mode", mode, "-t", filepath.Join(work, "template.yml"), "--tag", "e2e-fd-"+mode)
 	require.NoError(t, res.err, res.stderr)
 	t.Logf("deploy in %s", time.Since(began).Round(100*time.Millisecond))
-	gw := func(path string) string { return s.url("PORT_GATEWAY", path) }
-	require.NoError(t, waitHTTP(ctx, gw("/open"), http.StatusOK, time.Second), "routes of the deploy never served")
+	require.NoError(t, waitHTTPWith(ctx, client, gw("/open"), http.StatusOK, time.Second), "routes of the deploy never served")
 
 	type echoed struct {
-		Authorizer map[string]any `json:"authorizer"`
-		APIKey     *string        `json:"apiKey"`
+		Authorizer     map[string]any `json:"authorizer"`
+		APIKey         *string        `json:"apiKey"`
+		ForwardedProto string         `json:"forwardedProto"`
 	}
 	get := func(t *testing.T, path string, header map[string]string) (int, string, echoed) {
 		t.Helper()
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, gw(path), nil)
-		require.NoError(t, err)
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		status, body := doRequest(t, req)
+		r := send(t, client, http.MethodGet, gw(path), header)
 		var e echoed
-		if status == http.StatusOK {
-			require.NoError(t, json.Unmarshal([]byte(body), &e), body)
+		if r.status == http.StatusOK {
+			require.NoError(t, json.Unmarshal([]byte(r.body), &e), r.body)
 		}
-		return status, body, e
+		return r.status, r.body, e
 	}
 
 	t.Run("REST token authorizer", func(t *testing.T) {
@@ -224,17 +242,8 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 	t.Run("CORS", func(t *testing.T) {
 		do := func(t *testing.T, method, path string, header map[string]string) (int, http.Header, string) {
 			t.Helper()
-			req, err := http.NewRequestWithContext(t.Context(), method, gw(path), nil)
-			require.NoError(t, err)
-			for k, v := range header {
-				req.Header.Set(k, v)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			require.NoError(t, err)
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			require.NoError(t, err)
-			return resp.StatusCode, resp.Header, string(body)
+			r := send(t, client, method, gw(path), header)
+			return r.status, r.header, r.body
 		}
 		const origin = "https://app.e2e.example"
 		preflight := func(origin string) map[string]string {
@@ -278,7 +287,7 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 		t.Run("unsigned is refused as Lambda refuses it", func(t *testing.T) {
 			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, gw(invokePath), strings.NewReader(`{}`))
 			require.NoError(t, err)
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := client.Do(req)
 			require.NoError(t, err)
 			defer resp.Body.Close()
 			body, err := io.ReadAll(resp.Body)
@@ -287,8 +296,10 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 			assert.Equal(t, "MissingAuthenticationTokenException", resp.Header.Get("X-Amzn-Errortype"))
 			assert.JSONEq(t, `{"message":"Missing Authentication Token"}`, string(body))
 		})
+		httpClient := client // trusts the env CA: the containerd env answers HTTPS only
 		client := func(key awsid.Key) *lambda.Client {
 			return lambda.New(lambda.Options{
+				HTTPClient:       httpClient,
 				Region:           "us-east-1",
 				BaseEndpoint:     aws.String(gw("")),
 				Credentials:      credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, ""),
@@ -345,7 +356,7 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 			if key != nil {
 				signRequest(t, req, body, "execute-api", *key)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := client.Do(req)
 			require.NoError(t, err)
 			defer resp.Body.Close()
 			b, err := io.ReadAll(resp.Body)
@@ -397,13 +408,82 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey) {
 	})
 
 	t.Run("function URLs", func(t *testing.T) {
-		functionURLs(t, res.stdout)
+		functionURLs(t, client, res.stdout)
 	})
 
 	t.Run("an open route stays open", func(t *testing.T) {
 		status, body, e := get(t, "/open", nil)
 		require.Equal(t, 200, status, body)
 		assert.Nil(t, e.Authorizer)
+	})
+
+	t.Run("TLS", func(t *testing.T) {
+		t.Run("HTTPS verified by the env CA answers as HTTP does", func(t *testing.T) {
+			get := func(url string, header map[string]string) (int, echoed, *tls.ConnectionState) {
+				t.Helper()
+				r := send(t, client, http.MethodGet, url, header)
+				var e echoed
+				if r.status == http.StatusOK {
+					require.NoError(t, json.Unmarshal([]byte(r.body), &e), r.body)
+				}
+				return r.status, e, r.tls
+			}
+			allow := map[string]string{"Authorization": "allow-tls"}
+			status, e, st := get(httpsURL("/token"), allow)
+			require.Equal(t, http.StatusOK, status)
+			require.NotNil(t, st)
+			assert.GreaterOrEqual(t, st.Version, uint16(tls.VersionTLS12))
+			assert.Equal(t, "user-allow-tls", e.Authorizer["principalId"], "the same routes and authorizers on HTTPS")
+			assert.Equal(t, "https", e.ForwardedProto, "the event tells the function the request came over HTTPS")
+			status, _, _ = get(httpsURL("/token"), nil)
+			assert.Equal(t, http.StatusUnauthorized, status, "the same middleware on HTTPS")
+			if !httpOff {
+				status, e, st = get(gw("/token"), allow)
+				require.Equal(t, http.StatusOK, status)
+				assert.Nil(t, st)
+				assert.Equal(t, "user-allow-tls", e.Authorizer["principalId"])
+				assert.Equal(t, "http", e.ForwardedProto)
+			}
+			// An API's own host name is covered by the certificate too.
+			status, _, _ = get(s.httpsURLFor("restapi.execute-api.localhost", "PORT_GATEWAY_TLS", "/open"), nil)
+			assert.Equal(t, http.StatusOK, status)
+		})
+		t.Run("TLS below 1.2 is refused", func(t *testing.T) {
+			old := caClient(t, caFile)
+			old.Transport.(*http.Transport).TLSClientConfig.MaxVersion = tls.VersionTLS11
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, httpsURL("/open"), nil)
+			require.NoError(t, err)
+			_, err = old.Do(req)
+			assert.Error(t, err)
+		})
+		t.Run("plain HTTP", func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.url("PORT_GATEWAY", "/open"), nil)
+			require.NoError(t, err)
+			resp, err := http.DefaultClient.Do(req)
+			if httpOff {
+				if err == nil {
+					resp.Body.Close()
+				}
+				assert.Error(t, err, "ESB_GATEWAY_HTTP=off: nothing answers plain HTTP on PORT_GATEWAY")
+				return
+			}
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "plain HTTP stays on by default")
+		})
+		t.Run("esb status shows the certificate's expiry", func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, httpsURL("/open"), nil)
+			require.NoError(t, err)
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			leaf := resp.TLS.PeerCertificates[0]
+			assert.Greater(t, time.Until(leaf.NotAfter), 300*24*time.Hour, "a new certificate lives about 397 days")
+			res := s.esb(ctx, t, "status")
+			require.NoError(t, res.err, res.stderr)
+			assert.Contains(t, res.stdout, "expires "+leaf.NotAfter.UTC().Format(time.RFC3339))
+			assert.Contains(t, res.stdout, "issued by the env CA "+caFile)
+		})
 	})
 
 	t.Run("warm overhead of a cached authorizer", func(t *testing.T) {
@@ -435,17 +515,30 @@ func mustJSONField(t *testing.T, doc, field string) string {
 	return string(m[field])
 }
 
-// doRequest sends req and returns the status and body.
-func doRequest(t *testing.T, req *http.Request) (int, string) {
+// response is what a test reads of an answer.
+type response struct {
+	status int
+	header http.Header
+	body   string
+	tls    *tls.ConnectionState // nil over plain HTTP
+}
+
+// send makes one request with c, bounded by a minute.
+func send(t *testing.T, c *http.Client, method, url string, header map[string]string) response {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(req.Context(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	require.NoError(t, err)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	buf, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	return resp.StatusCode, string(buf)
+	return response{status: resp.StatusCode, header: resp.Header, body: string(buf), tls: resp.TLS}
 }
 
 // jwksOf is a JWKS document holding pub.
@@ -480,12 +573,11 @@ func signRS256(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]
 // addresses esb deploy printed: the NONE one's event round-trips, its CORS
 // is the gateway's, and the AWS_IAM one serves only SigV4-signed requests
 // (service lambda, the env's key).
-func functionURLs(t *testing.T, deployOut string) {
+func functionURLs(t *testing.T, client *http.Client, deployOut string) {
 	urls := printedURLs(t, deployOut)
 	open, signed := urls["UrlFunction"], urls["IamUrlFunction"]
 	require.Equal(t, "NONE", open.auth, deployOut)
 	require.Equal(t, "AWS_IAM", signed.auth, deployOut)
-	client := localhostClient()
 	do := func(t *testing.T, method, rawURL, body string, header map[string]string) (int, http.Header, string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -626,17 +718,25 @@ func printedURLs(t *testing.T, out string) map[string]printedURL {
 	return urls
 }
 
-// localhostClient resolves every *.localhost name to the loopback
-// address, as curl does, so the URLs esb deploy prints are used as they
-// are (Go's resolver asks DNS for them).
-func localhostClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+// caClient is an HTTP client that trusts the env CA in caFile, and no
+// other (no InsecureSkipVerify): a request it completes over HTTPS was
+// served with a certificate of that CA for the URL's host. Every host
+// name dials loopback, as curl does for *.localhost.
+func caClient(t *testing.T, caFile string) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(caFile)
+	require.NoError(t, err, "the env CA, created by the gateway on first start")
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(pem), caFile)
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if host, port, err := net.SplitHostPort(addr); err == nil && strings.HasSuffix(host, ".localhost") {
-			addr = net.JoinHostPort("127.0.0.1", port)
-		}
-		return dialer.DialContext(ctx, network, addr)
-	}
-	return &http.Client{Transport: tr}
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool},
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			_, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			return dialer.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+		},
+	}}
 }

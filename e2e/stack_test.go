@@ -357,15 +357,31 @@ func (s *stack) url(portVar, path string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d%s", s.layout.Ports[portVar], path)
 }
 
+// httpsURL is the env's HTTPS port by a name its certificate covers.
+func (s *stack) httpsURL(portVar, path string) string {
+	return s.httpsURLFor("localhost", portVar, path)
+}
+
+// httpsURLFor is httpsURL by the given host name.
+func (s *stack) httpsURLFor(host, portVar, path string) string {
+	return fmt.Sprintf("https://%s:%d%s", host, s.layout.Ports[portVar], path)
+}
+
 // waitHTTP polls url every interval until it answers want or ctx ends.
 func waitHTTP(ctx context.Context, url string, want int, interval time.Duration) error {
+	return waitHTTPWith(ctx, http.DefaultClient, url, want, interval)
+}
+
+// waitHTTPWith is waitHTTP with the given client (one that trusts the env
+// CA, for the gateway's HTTPS port).
+func waitHTTPWith(ctx context.Context, c *http.Client, url string, want int, interval time.Duration) error {
 	var last string
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return err
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := c.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == want {

@@ -114,6 +114,11 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	if output, err = filepath.Abs(output); err != nil {
 		return err
 	}
+	// With plain HTTP turned off the APIs are reached over HTTPS alone.
+	gatewayPort, httpOff := l.Ports["PORT_GATEWAY"], strings.EqualFold(c.getenv("ESB_GATEWAY_HTTP"), "off")
+	if httpOff {
+		gatewayPort = l.Ports["PORT_GATEWAY_TLS"]
+	}
 	registryAddr := c.getenv("HOST_REGISTRY_ADDR")
 	if registryAddr == "" {
 		registryAddr = l.RegistryAddr()
@@ -180,7 +185,8 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		CacheNamespace:     l.Env.Project(),
 		NoCache:            opts.noCache,
 		Mode:               opts.mode,
-		GatewayPort:        l.Ports["PORT_GATEWAY"],
+		GatewayPort:        gatewayPort,
+		GatewayHTTPS:       httpOff,
 		MavenMirror:        opts.maven,
 		HostArch:           hostArch,
 		Events:             selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),

@@ -36,6 +36,10 @@ func TestEnvShell(t *testing.T) {
 	assert.Contains(t, out, "export CONFIG_DIR=/x/esb/staging/esb-dev-7a9f2a81/dev/config\n")
 	assert.Contains(t, out, "export PORT_REGISTRY=5010\n")
 	assert.Contains(t, out, "export PORT_GATEWAY=5000\n")
+	assert.Contains(t, out, "export PORT_GATEWAY_TLS=5001\n")
+	assert.Contains(t, out, "export ESB_BIND_ADDR=127.0.0.1\n")
+	assert.Contains(t, out, "export ESB_BIND_ADDR_S3=127.0.0.1\n")
+	assert.Contains(t, out, "export ESB_TLS_CA_FILE=/x/esb/staging/esb-dev-7a9f2a81/dev/config/tls/ca.crt\n")
 	assert.Contains(t, out, "export ESB_UID=1000\nexport ESB_GID=1001\n")
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		assert.True(t, strings.HasPrefix(line, "export "), "line %q", line)
@@ -111,4 +115,18 @@ func TestEnvImageTagInsideACheckout(t *testing.T) {
 	code, out, _ = testCLI(t, map[string]string{"HOME": "/h", "ESB_PROJECT_DIR": repo}, "env")
 	require.Equal(t, 0, code)
 	assert.Regexp(t, `export ESB_IMAGE_TAG=src-[0-9a-f]{12}\n`, out)
+}
+
+func TestEnvBindAddresses(t *testing.T) {
+	code, out, errOut := testCLI(t, map[string]string{"HOME": "/h", "ESB_BIND_ADDR": "0.0.0.0", "ESB_BIND_ADDR_LOGS": "10.0.0.5",
+		"ESB_TLS_CERT_FILE": "/etc/esb/gw.crt"}, "env")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "export ESB_BIND_ADDR=0.0.0.0\n", "the gateway's public ports")
+	assert.Contains(t, out, "export ESB_BIND_ADDR_LOGS=10.0.0.5\n")
+	assert.Contains(t, out, "export ESB_BIND_ADDR_S3=127.0.0.1\n", "ESB_BIND_ADDR does not widen the data services")
+	assert.NotContains(t, out, "ESB_TLS_CA_FILE", "the operator's certificate: no env CA")
+
+	code, _, errOut = testCLI(t, map[string]string{"HOME": "/h", "ESB_BIND_ADDR_S3": "s3.lan"}, "env")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, `ESB_BIND_ADDR_S3="s3.lan": want an IPv4 address`)
 }

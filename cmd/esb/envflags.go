@@ -42,13 +42,19 @@ func (o *envOptions) layout(c *cli) (platform.Layout, error) {
 	if o.portOffset%100 != 0 {
 		return platform.Layout{}, usageError{fmt.Errorf("--port-offset %d: use a multiple of 100", o.portOffset)}
 	}
+	bind := map[string]string{}
+	for _, v := range platform.BindVars() {
+		bind[v] = c.getenv(v)
+	}
 	l, err := platform.Resolve(e, platform.LayoutOptions{
 		Dirs:       platform.Dirs{XDGCacheHome: c.getenv("XDG_CACHE_HOME"), Home: c.getenv("HOME")},
 		PortOffset: o.portOffset,
+		Bind:       bind,
 	})
 	if err != nil {
 		return l, err
 	}
+	l.OperatorCert = c.getenv("ESB_TLS_CERT_FILE") != ""
 	if c.uid >= 0 && c.gid >= 0 {
 		l.UID, l.GID = strconv.Itoa(c.uid), strconv.Itoa(c.gid)
 	}

@@ -63,6 +63,9 @@ type Options struct {
 	// GatewayPort is the gateway's port on the host, for the API URLs the
 	// summary gives; 0 leaves the port out.
 	GatewayPort int
+	// GatewayHTTPS says GatewayPort is the gateway's HTTPS port (its plain
+	// HTTP is turned off): the URLs start with https://.
+	GatewayHTTPS bool
 	// MavenMirror is the Maven repository Maven and Gradle builds of Java
 	// functions fetch from; without it such functions are refused before
 	// anything is built.
@@ -279,8 +282,8 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 
 	sum.ConfigDir = opts.ConfigDir
 	sum.Routes = routesByFunction(exported)
-	sum.APIs = APIEndpoints(exported, opts.GatewayPort)
-	sum.URLs = URLEndpoints(exported, sam.DefaultRegion, opts.GatewayPort)
+	sum.APIs = APIEndpoints(exported, opts.GatewayPort, opts.GatewayHTTPS)
+	sum.URLs = URLEndpoints(exported, sam.DefaultRegion, opts.GatewayPort, opts.GatewayHTTPS)
 	sum.Duration = time.Since(start)
 	return sum, nil
 }
@@ -395,8 +398,8 @@ type APIEndpoint struct {
 }
 
 // APIEndpoints lists the APIs the routes of cfg belong to, with their URLs
-// on a gateway published on port of the host.
-func APIEndpoints(cfg runtimeconfig.Config, port int) []APIEndpoint {
+// on a gateway published on port of the host, over HTTPS when https is set.
+func APIEndpoints(cfg runtimeconfig.Config, port int, https bool) []APIEndpoint {
 	stages := map[string]string{}
 	for _, r := range cfg.Routing.Routes {
 		if r.API == "" {
@@ -412,7 +415,11 @@ func APIEndpoints(cfg runtimeconfig.Config, port int) []APIEndpoint {
 		if port > 0 {
 			host += ":" + strconv.Itoa(port)
 		}
-		url := "http://" + host + "/"
+		scheme := "http://"
+		if https {
+			scheme = "https://"
+		}
+		url := scheme + host + "/"
 		if st := stages[id]; st != "" && st != "$default" {
 			url += st + "/"
 		}
@@ -434,7 +441,7 @@ type URLEndpoint struct {
 
 // URLEndpoints lists the function URLs of cfg with their addresses on a
 // gateway published on port of the host (0 leaves the port out).
-func URLEndpoints(cfg runtimeconfig.Config, region string, port int) []URLEndpoint {
+func URLEndpoints(cfg runtimeconfig.Config, region string, port int, https bool) []URLEndpoint {
 	var out []URLEndpoint
 	for _, name := range slices.Sorted(maps.Keys(cfg.Functions.Functions)) {
 		u := cfg.Functions.Functions[name].URL
@@ -445,7 +452,11 @@ func URLEndpoints(cfg runtimeconfig.Config, region string, port int) []URLEndpoi
 		if port > 0 {
 			host += ":" + strconv.Itoa(port)
 		}
-		out = append(out, URLEndpoint{Function: name, AuthType: u.AuthType, URL: "http://" + host + "/"})
+		scheme := "http://"
+		if https {
+			scheme = "https://"
+		}
+		out = append(out, URLEndpoint{Function: name, AuthType: u.AuthType, URL: scheme + host + "/"})
 	}
 	return out
 }

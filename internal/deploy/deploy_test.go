@@ -326,7 +326,8 @@ func TestAPIEndpoints(t *testing.T) {
 	assert.Equal(t, []APIEndpoint{
 		{ID: "ordersapi", Stage: "v1", URL: "http://ordersapi.execute-api.localhost:5000/v1/"},
 		{ID: "serverlesshttpapi", Stage: "$default", URL: "http://serverlesshttpapi.execute-api.localhost:5000/"},
-	}, APIEndpoints(cfg, 5000))
+	}, APIEndpoints(cfg, 5000, false))
+	assert.Equal(t, "https://ordersapi.execute-api.localhost:5001/v1/", APIEndpoints(cfg, 5001, true)[0].URL, "plain HTTP off")
 }
 
 func TestURLEndpoints(t *testing.T) {
@@ -340,6 +341,6 @@ func TestURLEndpoints(t *testing.T) {
 	assert.Equal(t, []URLEndpoint{
 		{Function: "Open", AuthType: "NONE", URL: "http://" + id1 + ".lambda-url.us-east-1.localhost:5000/"},
 		{Function: "Signed", AuthType: "AWS_IAM", URL: "http://" + id2 + ".lambda-url.us-east-1.localhost:5000/"},
-	}, URLEndpoints(cfg, "us-east-1", 5000))
-	assert.Empty(t, URLEndpoints(runtimeconfig.Empty(), "us-east-1", 5000))
+	}, URLEndpoints(cfg, "us-east-1", 5000, false))
+	assert.Empty(t, URLEndpoints(runtimeconfig.Empty(), "us-east-1", 5000, false))
 }

@@ -2,8 +2,11 @@ package platform
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
 	"strconv"
+
+	"github.com/esb-dev/esb/internal/tlsca"
 )
 
 // Layout is everything the compose files and the CLI need to address one
@@ -13,6 +16,12 @@ type Layout struct {
 	ConfigDir  string
 	PortOffset int
 	Ports      map[string]int // by variable name, e.g. PORT_REGISTRY
+	// Bind is the host address of each bind variable (BindVars), e.g.
+	// ESB_BIND_ADDR_S3: 127.0.0.1.
+	Bind map[string]string
+	// OperatorCert is set when the gateway serves the operator's
+	// certificate (ESB_TLS_CERT_FILE) instead of one from the env CA.
+	OperatorCert bool
 	// ImageTag tags ESB's own service images (ESB_IMAGE_TAG); empty leaves
 	// the compose files' default.
 	ImageTag string
@@ -29,6 +38,9 @@ type Var struct{ Name, Value string }
 type LayoutOptions struct {
 	Dirs       Dirs
 	PortOffset int
+	// Bind holds the operator's ESB_BIND_ADDR* settings by variable name;
+	// what is missing stays on loopback.
+	Bind map[string]string
 }
 
 // Resolve computes an env's layout.
@@ -41,7 +53,33 @@ func Resolve(e Env, opts LayoutOptions) (Layout, error) {
 	if err != nil {
 		return Layout{}, fmt.Errorf("env %s: %w", e.Name, err)
 	}
-	return Layout{Env: e, ConfigDir: dir, PortOffset: opts.PortOffset, Ports: ports}, nil
+	bind, err := BindAddrs(opts.Bind)
+	if err != nil {
+		return Layout{}, fmt.Errorf("env %s: %w", e.Name, err)
+	}
+	return Layout{Env: e, ConfigDir: dir, PortOffset: opts.PortOffset, Ports: ports, Bind: bind}, nil
+}
+
+// DialAddr is host:port where a client on this host reaches the port
+// named by portVar: its bind address, or loopback when it is published on
+// every address.
+func (l Layout) DialAddr(portVar string) string {
+	host := Loopback
+	for _, p := range Ports() {
+		if p.Var == portVar {
+			if b := net.ParseIP(l.Bind[p.BindVar()]); b != nil && !b.IsUnspecified() {
+				host = b.String()
+			}
+		}
+	}
+	return net.JoinHostPort(host, strconv.Itoa(l.Ports[portVar]))
+}
+
+// TLSCAFile is the host path of the env CA's certificate, which the
+// gateway creates on first start (when the operator gives no certificate
+// of their own): clients verify the gateway's HTTPS port with it.
+func (l Layout) TLSCAFile() string {
+	return filepath.Join(l.ConfigDir, tlsca.Dir, tlsca.CAFile)
 }
 
 // slot numbers the env's port block (offsets step by 100); it also keeps the
@@ -67,7 +105,7 @@ const RuntimeRegistryAddr = "registry:5000"
 
 // RegistryAddr is host:port of the env's registry as seen from the host.
 func (l Layout) RegistryAddr() string {
-	return "127.0.0.1:" + strconv.Itoa(l.Ports["PORT_REGISTRY"])
+	return l.DialAddr("PORT_REGISTRY")
 }
 
 // Vars lists the compose contract in a stable order.
@@ -82,6 +120,12 @@ func (l Layout) Vars() []Var {
 	}
 	for _, p := range Ports() {
 		vars = append(vars, Var{p.Var, strconv.Itoa(l.Ports[p.Var])})
+	}
+	for _, b := range BindVars() {
+		vars = append(vars, Var{b, l.Bind[b]})
+	}
+	if !l.OperatorCert {
+		vars = append(vars, Var{"ESB_TLS_CA_FILE", l.TLSCAFile()})
 	}
 	vars = append(vars,
 		Var{"DAGGER_NETWORK_NAME", netName},

@@ -115,3 +115,74 @@ func TestLayout(t *testing.T) {
 	_, err = Resolve(e, LayoutOptions{Dirs: Dirs{Home: "/h"}, PortOffset: -100})
 	assert.ErrorContains(t, err, "out of range")
 }
+
+func TestBindAddrs(t *testing.T) {
+	tests := []struct {
+		name     string
+		settings map[string]string
+		want     map[string]string // only the variables checked
+		wantErr  string
+	}{
+		{name: "nothing set: all on loopback", want: map[string]string{
+			"ESB_BIND_ADDR": "127.0.0.1", "ESB_BIND_ADDR_REGISTRY": "127.0.0.1", "ESB_BIND_ADDR_S3": "127.0.0.1",
+			"ESB_BIND_ADDR_DATABASE": "127.0.0.1", "ESB_BIND_ADDR_LOGS": "127.0.0.1", "ESB_BIND_ADDR_MESSAGING": "127.0.0.1"}},
+		{name: "ESB_BIND_ADDR widens the gateway only", settings: map[string]string{"ESB_BIND_ADDR": "0.0.0.0"},
+			want: map[string]string{"ESB_BIND_ADDR": "0.0.0.0", "ESB_BIND_ADDR_S3": "127.0.0.1", "ESB_BIND_ADDR_REGISTRY": "127.0.0.1", "ESB_BIND_ADDR_LOGS": "127.0.0.1"}},
+		{name: "one service asked for by itself", settings: map[string]string{"ESB_BIND_ADDR_S3": " 10.0.0.5 "},
+			want: map[string]string{"ESB_BIND_ADDR": "127.0.0.1", "ESB_BIND_ADDR_S3": "10.0.0.5", "ESB_BIND_ADDR_DATABASE": "127.0.0.1"}},
+		{name: "registry on every address", settings: map[string]string{"ESB_BIND_ADDR_REGISTRY": "0.0.0.0"},
+			want: map[string]string{"ESB_BIND_ADDR_REGISTRY": "0.0.0.0"}},
+		{name: "registry off loopback is refused", settings: map[string]string{"ESB_BIND_ADDR_REGISTRY": "10.0.0.5"}, wantErr: "ESB_BIND_ADDR_REGISTRY"},
+		{name: "not an address", settings: map[string]string{"ESB_BIND_ADDR": "example.com"}, wantErr: `ESB_BIND_ADDR="example.com"`},
+		{name: "IPv6 is refused", settings: map[string]string{"ESB_BIND_ADDR_LOGS": "::"}, wantErr: "IPv4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := BindAddrs(tt.settings)
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			for k, v := range tt.want {
+				assert.Equal(t, v, got[k], k)
+			}
+			assert.Len(t, got, len(BindVars()))
+		})
+	}
+}
+
+func TestBindVarsOfPorts(t *testing.T) {
+	byPort := map[string]string{}
+	for _, p := range Ports() {
+		byPort[p.Var] = p.BindVar()
+	}
+	assert.Equal(t, map[string]string{
+		"PORT_GATEWAY": "ESB_BIND_ADDR", "PORT_GATEWAY_TLS": "ESB_BIND_ADDR",
+		"PORT_REGISTRY": "ESB_BIND_ADDR_REGISTRY", "PORT_S3": "ESB_BIND_ADDR_S3", "PORT_DATABASE": "ESB_BIND_ADDR_DATABASE",
+		"PORT_LOGS": "ESB_BIND_ADDR_LOGS", "PORT_MESSAGING": "ESB_BIND_ADDR_MESSAGING",
+	}, byPort)
+	assert.Equal(t, []string{"ESB_BIND_ADDR", "ESB_BIND_ADDR_REGISTRY", "ESB_BIND_ADDR_S3", "ESB_BIND_ADDR_DATABASE", "ESB_BIND_ADDR_LOGS", "ESB_BIND_ADDR_MESSAGING"}, BindVars())
+}
+
+func TestDialAddr(t *testing.T) {
+	e, err := New("", "dev")
+	require.NoError(t, err)
+	l, err := Resolve(e, LayoutOptions{Dirs: Dirs{Home: "/h"}, PortOffset: 100, Bind: map[string]string{"ESB_BIND_ADDR": "10.1.2.3", "ESB_BIND_ADDR_S3": "0.0.0.0"}})
+	require.NoError(t, err)
+	assert.Equal(t, "10.1.2.3:5101", l.DialAddr("PORT_GATEWAY_TLS"), "bound to one address: dial it")
+	assert.Equal(t, "127.0.0.1:5120", l.DialAddr("PORT_S3"), "bound to every address: loopback")
+	assert.Equal(t, "127.0.0.1:5130", l.DialAddr("PORT_DATABASE"))
+	vars := map[string]string{}
+	for _, v := range l.Vars() {
+		vars[v.Name] = v.Value
+	}
+	assert.Equal(t, "10.1.2.3", vars["ESB_BIND_ADDR"])
+	assert.Equal(t, "127.0.0.1", vars["ESB_BIND_ADDR_LOGS"])
+	assert.Equal(t, "5101", vars["PORT_GATEWAY_TLS"])
+	assert.Equal(t, l.ConfigDir+"/tls/ca.crt", vars["ESB_TLS_CA_FILE"])
+	l.OperatorCert = true
+	for _, v := range l.Vars() {
+		assert.NotEqual(t, "ESB_TLS_CA_FILE", v.Name, "the operator's certificate: no env CA")
+	}
+}

@@ -1,25 +1,93 @@
 package platform
 
-import "fmt"
+import (
+	"fmt"
+	"net"
+	"strings"
+)
 
 // Port names a host port of the platform, as the compose files read it.
+// This list is the one owner of what an env publishes: a unit test holds
+// every `ports:` entry of the compose files to it.
 type Port struct {
 	Var     string // environment variable, e.g. PORT_REGISTRY
 	Service string // compose service that publishes it
 	Default int
+	// Target is the container port behind it (in containerd mode the
+	// gateway's ports are published by runtime-node, whose network
+	// namespace the gateway shares).
+	Target int
+	// Public marks the gateway's client-facing ports: ESB_BIND_ADDR widens
+	// them. Every other port stays on loopback unless its own variable
+	// (BindVar) asks otherwise.
+	Public bool
 }
 
-// Ports returns the port block of an env with offset 0. Every port is
-// published on 127.0.0.1 only. Parallel envs use offsets in steps of 100.
+// BindAddrVar widens the gateway's public ports (HTTP and HTTPS).
+const BindAddrVar = "ESB_BIND_ADDR"
+
+// Loopback is where every port is published unless the operator says
+// otherwise.
+const Loopback = "127.0.0.1"
+
+// BindVar is the variable that sets the host address p is published on:
+// ESB_BIND_ADDR for the gateway's public ports, ESB_BIND_ADDR_<NAME> for
+// the others (PORT_S3: ESB_BIND_ADDR_S3), one by one.
+func (p Port) BindVar() string {
+	if p.Public {
+		return BindAddrVar
+	}
+	return BindAddrVar + "_" + strings.TrimPrefix(p.Var, "PORT_")
+}
+
+// Ports returns the port block of an env with offset 0. Parallel envs use
+// offsets in steps of 100.
 func Ports() []Port {
 	return []Port{
-		{Var: "PORT_GATEWAY", Service: "gateway", Default: 5000},
-		{Var: "PORT_REGISTRY", Service: "registry", Default: 5010},
-		{Var: "PORT_S3", Service: "s3-storage", Default: 5020},
-		{Var: "PORT_DATABASE", Service: "database", Default: 5030},
-		{Var: "PORT_LOGS", Service: "logs", Default: 5040},
-		{Var: "PORT_MESSAGING", Service: "messaging", Default: 5050},
+		{Var: "PORT_GATEWAY", Service: "gateway", Default: 5000, Target: 8081, Public: true},
+		{Var: "PORT_GATEWAY_TLS", Service: "gateway", Default: 5001, Target: 8443, Public: true},
+		{Var: "PORT_REGISTRY", Service: "registry", Default: 5010, Target: 5000},
+		{Var: "PORT_S3", Service: "s3-storage", Default: 5020, Target: 7070},
+		{Var: "PORT_DATABASE", Service: "database", Default: 5030, Target: 8000},
+		{Var: "PORT_LOGS", Service: "logs", Default: 5040, Target: 9428},
+		{Var: "PORT_MESSAGING", Service: "messaging", Default: 5050, Target: 4566},
 	}
+}
+
+// BindVars lists the bind address variables in the order of Ports, each
+// once.
+func BindVars() []string {
+	var out []string
+	for _, p := range Ports() {
+		if v := p.BindVar(); len(out) == 0 || out[len(out)-1] != v {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// BindAddrs resolves the host address of every bind variable from the
+// operator's settings (by variable name; missing or empty is loopback).
+// An address must be an IPv4 address of this host or 0.0.0.0 (compose's
+// port syntax would misread IPv6). The registry must stay reachable on
+// loopback: the deploy and the Dagger engine push and pull there.
+func BindAddrs(settings map[string]string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range BindVars() {
+		addr := strings.TrimSpace(settings[v])
+		if addr == "" {
+			addr = Loopback
+		}
+		ip := net.ParseIP(addr)
+		if ip == nil || ip.To4() == nil {
+			return nil, fmt.Errorf("%s=%q: want an IPv4 address, such as 127.0.0.1 or 0.0.0.0", v, addr)
+		}
+		if v == (Port{Var: "PORT_REGISTRY"}).BindVar() && !ip.IsLoopback() && !ip.IsUnspecified() {
+			return nil, fmt.Errorf("%s=%q: the registry must stay reachable on 127.0.0.1 (deploys and the Dagger engine use it there): use 0.0.0.0 to add other addresses", v, addr)
+		}
+		out[v] = ip.String()
+	}
+	return out, nil
 }
 
 // PortBlock is the port block shifted by offset. Ports are never read from

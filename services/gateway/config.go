@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/duration"
+	"github.com/esb-dev/esb/internal/tlsca"
 	"github.com/esb-dev/esb/services/gateway/configwatch"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 )
@@ -26,8 +28,13 @@ type config struct {
 	LogsURL        string        // LOGS_URL; empty: no shipping
 	// EventsURL is the events service (EVENTS_URL); empty: Event
 	// invocations run in the gateway, once, with no retry.
-	EventsURL    string
-	Listen       string        // LISTEN
+	EventsURL string
+	Listen    string // LISTEN: internal (functions, events, healthcheck)
+	// HTTPListen is the public plain-HTTP listener (HTTP_LISTEN); empty
+	// when unset or when GATEWAY_HTTP=off.
+	HTTPListen string
+	// TLS is the public HTTPS listener; TLS.Listen empty: none.
+	TLS          tlsConfig
 	Env          string        // ESB_ENV
 	Region       string        // AWS_REGION
 	AccountID    string        // ACCOUNT_ID
@@ -47,6 +54,15 @@ type config struct {
 	// AWS_SECRET_ACCESS_KEY): the Invoke API and AWS_IAM routes accept
 	// requests signed with it or with a function's key derived from it.
 	RootKey awsid.Key
+}
+
+// tlsConfig is the HTTPS side of the gateway's environment.
+type tlsConfig struct {
+	Listen    string   // TLS_LISTEN, e.g. :8443
+	Dir       string   // TLS_DIR: the env CA, default CONFIG_DIR/tls
+	CertFile  string   // TLS_CERT_FILE: the operator's certificate
+	KeyFile   string   // TLS_KEY_FILE
+	Hostnames []string // TLS_HOSTNAMES: comma- or space-separated
 }
 
 // configFromEnv reads the gateway's environment through getenv. Every
@@ -73,8 +89,35 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		RuntimeAPIListen: get("RUNTIME_API_LISTEN", ""),
 		RootKey:          awsid.Key{AccessKeyID: get("AWS_ACCESS_KEY_ID", ""), SecretAccessKey: get("AWS_SECRET_ACCESS_KEY", "")},
 	}
+	c.TLS = tlsConfig{
+		Listen:   get("TLS_LISTEN", ""),
+		Dir:      get("TLS_DIR", filepath.Join(c.ConfigDir, tlsca.Dir)),
+		CertFile: get("TLS_CERT_FILE", ""),
+		KeyFile:  get("TLS_KEY_FILE", ""),
+	}
+	if names := get("TLS_HOSTNAMES", ""); names != "" {
+		c.TLS.Hostnames = strings.FieldsFunc(names, func(r rune) bool { return r == ',' || r == ' ' })
+	}
 	var errs []error
 	var err error
+	switch v := strings.ToLower(get("GATEWAY_HTTP", "on")); v {
+	case "on":
+		c.HTTPListen = get("HTTP_LISTEN", "")
+	case "off":
+		if c.TLS.Listen == "" {
+			errs = append(errs, errors.New("GATEWAY_HTTP=off needs TLS_LISTEN: the gateway would have no public listener"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("GATEWAY_HTTP: want on or off, got %q", v))
+	}
+	for name, addr := range map[string]string{"HTTP_LISTEN": c.HTTPListen, "TLS_LISTEN": c.TLS.Listen} {
+		if addr == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("%s: want [host]:port, such as :8443, got %q", name, addr))
+		}
+	}
 	if c.ReloadInterval, err = duration.Parse(get("CONFIG_RELOAD_INTERVAL", "1s")); err != nil {
 		errs = append(errs, fmt.Errorf("CONFIG_RELOAD_INTERVAL: %w", err))
 	} else if c.ReloadInterval < configwatch.MinInterval {

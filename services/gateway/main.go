@@ -170,10 +170,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	// One server, one handler chain, on every listener: internal plain
+	// HTTP, the public plain HTTP unless turned off, and HTTPS.
+	listeners, certs, err := listen(cfg, log)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return err
 	}
+	defer closeAll(listeners) // when serving never started
 
 	// The log shipper runs longest, so the access log of the last requests
 	// still reaches the log store.
@@ -192,12 +195,17 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	g.Go(func() error { return gens.Run(gctx, watcher.Snapshots()) })
 	g.Go(func() error { return pusher.Run(gctx) })
 	g.Go(func() error { return invoker.Run(gctx) })
-	g.Go(func() error {
-		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve %s: %w", cfg.Listen, err)
-		}
-		return nil
-	})
+	for _, ln := range listeners {
+		g.Go(func() error {
+			if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+			}
+			return nil
+		})
+	}
+	if certs != nil {
+		g.Go(func() error { return certs.Run(gctx) })
+	}
 	if runtimeServer != nil {
 		g.Go(func() error {
 			if err := runtimeServer.Serve(runtimeLn); !errors.Is(err, http.ErrServerClosed) {
@@ -226,7 +234,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return errors.Join(errs...)
 	})
 	first := gens.Current()
-	log.Info("gateway listening", "addr", ln.Addr().String(), "config_dir", cfg.ConfigDir, "agent", cfg.AgentURL,
+	log.Info("gateway listening", "addr", listeners[0].Addr().String(), "public", listenerAddrs(listeners[1:]), "config_dir", cfg.ConfigDir, "agent", cfg.AgentURL,
 		"generation", first.ID, "functions", first.Table.FunctionCount(), "routes", first.Table.RouteCount(), "apis", first.Table.APIs(),
 		"reload_interval", cfg.ReloadInterval.String(), "runtime_api", runtimeAddr(runtimeLn))
 	err = g.Wait()

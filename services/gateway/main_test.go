@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -44,6 +47,7 @@ func TestConfigFromEnv(t *testing.T) {
 					AgentURL: "http://agent:9000", Listen: ":8080", Region: "us-east-1", AccountID: "123456789012",
 					MaxQueueWait: 10 * time.Second, BodyReadTimeout: 30 * time.Second, AccountConcurrency: 1000,
 					RootKey: awsid.Key{AccessKeyID: "esb", SecretAccessKey: "s"},
+					TLS:     tlsConfig{Dir: "/app/runtime-config/tls"},
 				}, c)
 			},
 		},
@@ -56,6 +60,8 @@ func TestConfigFromEnv(t *testing.T) {
 				"LOGS_URL": "http://logs:9428", "LISTEN": ":9", "ESB_ENV": "prod", "AWS_REGION": "eu-west-1",
 				"ACCOUNT_ID": "000000000000", "MAX_QUEUE_WAIT": "2.5", "RUNTIME_API_LISTEN": ":9001",
 				"BODY_READ_TIMEOUT": "5s", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "ACCOUNT_CONCURRENCY": "50",
+				"HTTP_LISTEN": ":8081", "TLS_LISTEN": ":8443", "TLS_DIR": "/t",
+				"TLS_CERT_FILE": "/op.crt", "TLS_KEY_FILE": "/op.key", "TLS_HOSTNAMES": "esb.lan, 10.0.0.5",
 			},
 			check: func(t *testing.T, c config) {
 				assert.Equal(t, config{
@@ -64,9 +70,18 @@ func TestConfigFromEnv(t *testing.T) {
 					MaxQueueWait: 2500 * time.Millisecond, RuntimeAPIListen: ":9001", BodyReadTimeout: 5 * time.Second,
 					AccountConcurrency: 50,
 					RootKey:            awsid.Key{AccessKeyID: "k", SecretAccessKey: "s"},
+					HTTPListen:         ":8081", TLS: tlsConfig{Listen: ":8443", Dir: "/t", CertFile: "/op.crt", KeyFile: "/op.key", Hostnames: []string{"esb.lan", "10.0.0.5"}},
 				}, c)
 			},
 		},
+		{name: "plain HTTP off: no public HTTP listener", env: map[string]string{"GATEWAY_HTTP": "OFF", "HTTP_LISTEN": ":8081", "TLS_LISTEN": ":8443", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}, check: func(t *testing.T, c config) {
+			assert.Empty(t, c.HTTPListen)
+			assert.Equal(t, ":8443", c.TLS.Listen)
+			assert.Equal(t, ":8080", c.Listen, "the internal listener stays")
+		}},
+		{name: "plain HTTP off without HTTPS", env: map[string]string{"GATEWAY_HTTP": "off", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}, wantErr: []string{"GATEWAY_HTTP=off needs TLS_LISTEN"}},
+		{name: "plain HTTP neither on nor off", env: map[string]string{"GATEWAY_HTTP": "no", "TLS_LISTEN": "8443", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"},
+			wantErr: []string{`GATEWAY_HTTP: want on or off, got "no"`, `TLS_LISTEN: want [host]:port`}},
 		{name: "interval in plain seconds", env: map[string]string{"CONFIG_RELOAD_INTERVAL": "0.5", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}, check: func(t *testing.T, c config) {
 			assert.Equal(t, 500*time.Millisecond, c.ReloadInterval)
 		}},
@@ -104,13 +119,7 @@ func TestRunBoundsRequests(t *testing.T) {
 		Listen: "127.0.0.1:0", Env: "test", Region: "us-east-1", AccountID: "123456789012", MaxQueueWait: time.Second,
 		BodyReadTimeout: 300 * time.Millisecond, RootKey: testRootKey,
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, log) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	runUntilCleanup(t, cfg, log)
 	addr := rec.Wait(t, "gateway listening", 1).Attrs["addr"].(string)
 
 	head := func(size int) int {
@@ -276,4 +285,70 @@ func TestRunServesTheRuntimeAPI(t *testing.T) {
 
 	cancel()
 	assert.NoError(t, <-done)
+}
+
+// TestRunServesHTTPS checks the listeners share one handler chain: the
+// internal, the public HTTP and the HTTPS listener answer alike, HTTPS
+// with a certificate a client verifies with the env CA the gateway
+// created in CONFIG_DIR/tls, TLS 1.2 at least.
+func TestRunServesHTTPS(t *testing.T) {
+	agent := fakeagent.New(t, func(agentapi.FunctionSpec) string { return "" })
+	rec, log := logwait.New()
+	dir := filepath.Join(t.TempDir(), "config")
+	cfg := config{
+		ConfigDir: dir, SeedDir: "seed-config", ReloadInterval: time.Second, AgentURL: agent.Server.URL,
+		Listen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0", Env: "test", Region: "us-east-1", AccountID: "123456789012",
+		MaxQueueWait: time.Second, BodyReadTimeout: time.Second,
+		TLS: tlsConfig{Listen: "127.0.0.1:0", Dir: filepath.Join(dir, "tls")},
+	}
+	runUntilCleanup(t, cfg, log)
+	rec2 := rec.Wait(t, "gateway listening", 1)
+	public := rec2.Attrs["public"].([]string)
+	require.Len(t, public, 2)
+
+	caPEM, err := os.ReadFile(filepath.Join(dir, "tls", "ca.crt"))
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(caPEM))
+	verified := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	get := func(c *http.Client, url string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+		require.NoError(t, err)
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+	wantStatus, wantBody := get(http.DefaultClient, "http://"+rec2.Attrs["addr"].(string)+"/health")
+	require.Equal(t, http.StatusOK, wantStatus)
+	status, body := get(http.DefaultClient, "http://"+public[0]+"/health")
+	assert.Equal(t, wantStatus, status)
+	assert.Equal(t, wantBody, body)
+	_, port, err := net.SplitHostPort(public[1])
+	require.NoError(t, err)
+	status, body = get(verified, "https://localhost:"+port+"/health")
+	assert.Equal(t, wantStatus, status)
+	assert.Equal(t, wantBody, body)
+
+	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11}}}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://localhost:"+port+"/health", nil)
+	require.NoError(t, err)
+	_, err = old.Do(req)
+	assert.Error(t, err, "TLS 1.1 is refused")
+}
+
+// runUntilCleanup runs the gateway until the test ends, then checks it
+// stopped cleanly.
+func runUntilCleanup(t *testing.T, cfg config, log *slog.Logger) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, log) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
 }
