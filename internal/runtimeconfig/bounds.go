@@ -1,8 +1,10 @@
 package runtimeconfig
 
 import (
+	"path"
 	"regexp"
 	"sort"
+	"strings"
 )
 
 // Lambda's own bounds. A functions.yml outside them was not written by
@@ -23,6 +25,10 @@ const (
 	// ReservedConcurrentExecutions and ProvisionedConcurrentExecutions
 	// (internal/sam), far beyond one node.
 	maxScaling = 10000
+	// maxLayers is Lambda's limit of layers per function.
+	maxLayers = 5
+	// maxLayerNameLen is Lambda's limit on a layer's name.
+	maxLayerNameLen = 140
 )
 
 var (
@@ -70,5 +76,31 @@ func boundFunction(p *problems, at fieldPath, name string, fn Function) {
 	}
 	if size > maxEnvironmentBytes {
 		p.add(at.with("environment"), "variables take %d bytes, more than Lambda's %d", size, maxEnvironmentBytes)
+	}
+	if len(fn.Layers) > maxLayers {
+		p.add(at.with("layers"), "%d layers, more than Lambda's %d", len(fn.Layers), maxLayers)
+	}
+	for i, l := range fn.Layers {
+		boundLayerName(p, at.with("layers", i), l)
+	}
+}
+
+// boundLayerName checks a layer's name as Lambda does: layer names end up
+// in image build paths.
+func boundLayerName(p *problems, at fieldPath, name string) {
+	if len(name) > maxLayerNameLen || !functionName.MatchString(name) {
+		p.add(at, "layer name %q: want 1 to %d letters, digits, '-' or '_'", name, maxLayerNameLen)
+	}
+}
+
+// boundLayerPath keeps a layer's ContentUri inside the directory of the
+// template that declared it: a relative path that never climbs out.
+func boundLayerPath(p *problems, at fieldPath, uri string) {
+	if uri == "" {
+		return
+	}
+	clean := path.Clean(strings.ReplaceAll(uri, "\\", "/"))
+	if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+		p.add(at, "%q: want a path relative to the template's directory, inside it", uri)
 	}
 }

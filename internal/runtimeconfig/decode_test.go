@@ -302,6 +302,25 @@ func TestValidateInMemory(t *testing.T) {
 			},
 		},
 		{
+			name: "layer bounds",
+			cfg: func(c *Config) {
+				c.Functions.Functions["F"] = Function{Image: "x", Layers: []string{"a", "b", "c", "d", "e", "../f"}}
+				c.Resources.Resources.Layers = []Layer{
+					{Name: "ok", ContentURI: "layers/ok"},
+					{Name: "up", ContentURI: "layers/../../etc"},
+					{Name: "abs", ContentURI: "/etc"},
+					{Name: "x/y", ContentURI: "y"},
+				}
+			},
+			want: []string{
+				`functions.yml: functions.F.layers: 6 layers, more than Lambda's 5`,
+				`functions.yml: functions.F.layers[5]: layer name "../f": want 1 to 140 letters, digits, '-' or '_'`,
+				`resources.yml: resources.layers[1].ContentUri: "layers/../../etc": want a path relative to the template's directory, inside it`,
+				`resources.yml: resources.layers[2].ContentUri: "/etc": want a path relative to the template's directory, inside it`,
+				`resources.yml: resources.layers[3].Name: layer name "x/y": want 1 to 140 letters, digits, '-' or '_'`,
+			},
+		},
+		{
 			name: "empty function name",
 			cfg:  func(c *Config) { c.Functions.Functions[""] = fn("x") },
 			want: []string{`functions.yml: functions[""]: function name must not be empty`},

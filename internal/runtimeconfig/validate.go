@@ -241,8 +241,10 @@ func validateResources(r ResourcesFile, src source) []error {
 		if l.Name == "" {
 			p.add(at.with("Name"), "must not be empty")
 		} else {
+			boundLayerName(&p, at.with("Name"), l.Name)
 			unique(&p, layers, l.Name, at, i, "layer")
 		}
+		boundLayerPath(&p, at.with("ContentUri"), l.ContentURI)
 	}
 	queues := make(map[string]int, len(res.SQS))
 	for i, q := range res.SQS {
