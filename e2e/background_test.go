@@ -219,6 +219,9 @@ func backgroundWork(t *testing.T, s *stack) {
 							answers[i].err = err
 							return
 						}
+						if c.header { // the Invoke API takes only signed calls
+							signRequest(t, req, c.body, "lambda", platformKey)
+						}
 						resp, err := http.DefaultClient.Do(req)
 						if err != nil {
 							answers[i].err = err
