@@ -336,6 +336,14 @@ func (s *stack) down(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	out, err := s.compose(ctx, "down", "--volumes", "--remove-orphans", "--timeout", "10")
+	if err != nil && strings.Contains(out, "active endpoints") {
+		// A function container the agent started while compose stopped it
+		// still sits on the functions network: remove the env's function
+		// containers, then the network can go.
+		t.Logf("compose down left a network with function containers on it: removing them and trying again")
+		s.removeLeftovers(t)
+		out, err = s.compose(ctx, "down", "--volumes", "--remove-orphans", "--timeout", "10")
+	}
 	require.NoError(t, err, "compose down:\n%s", out)
 }
 
