@@ -232,6 +232,8 @@ func sandboxFlow(t *testing.T, s *stack) {
 		}))
 	})
 
+	diskFlow(t, s, invoke)
+
 	if s.mode != "docker" {
 		return
 	}

@@ -7,12 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/deploy"
-	"github.com/esb-dev/esb/internal/registry"
+	"github.com/esb-dev/esb/internal/registrygc"
 	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/pipeline"
 	lambdaimages "github.com/esb-dev/esb/services/runtime"
@@ -151,7 +152,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		engineLog = c.stderr
 	}
 	steps := deploy.PlatformSteps{
-		Registry:   registry.Client{Addr: registryAddr},
+		Registry:   registryClient(c, l),
 		Docker:     docker,
 		Project:    compose.Project{Dir: projectDir, Mode: opts.mode, Layout: l, Environ: os.Environ()},
 		RunnerHost: runnerHost,
@@ -178,12 +179,24 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		GatewayPort:        l.Ports["PORT_GATEWAY"],
 		MavenMirror:        opts.maven,
 		HostArch:           hostArch,
-		Events:             selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),
+		Publishing: func(ctx context.Context) (func() error, error) {
+			return registrygc.Publishing(ctx, l.ConfigDir, registryPruneWait)
+		},
+		Events: selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),
 	}, steps)
 	if err != nil {
 		return templateError(tmplPath, err)
 	}
 	printSummary(c, sum)
+	if slices.ContainsFunc(sum.Functions, func(b pipeline.Built) bool { return b.Changed }) {
+		// A replaced image is garbage from now on; the deploy itself
+		// succeeded, so a failed prune is only reported.
+		if line, err := autoPruneRegistry(ctx, c, l, docker); err != nil {
+			fmt.Fprintf(c.stderr, "warning: registry prune after the deploy: %s\n", err)
+		} else if line != "" {
+			fmt.Fprintln(c.stderr, line)
+		}
+	}
 	return nil
 }
 

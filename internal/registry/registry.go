@@ -59,7 +59,7 @@ func (c Client) probe(ctx context.Context, url string, interval time.Duration) s
 	if err != nil {
 		return err.Error()
 	}
-	resp, err := c.http().Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return err.Error()
 	}
@@ -88,7 +88,7 @@ func (c Client) Manifest(ctx context.Context, repo, reference string) (digest st
 		return "", false, fmt.Errorf("registry manifest %s:%s: %w", repo, reference, err)
 	}
 	req.Header.Set("Accept", manifestAccept)
-	resp, err := c.http().Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return "", false, fmt.Errorf("registry manifest %s:%s: %w", repo, reference, err)
 	}
