@@ -64,9 +64,9 @@ unit:
 bench:
     go test -run '^$' -bench . -benchtime 2s ./internal/configgen ./internal/runtimeconfig
 
-# Warm invoke through the gateway as x-direct (target <= 1.15x) and hot-reload p50/p95 (target p95 < 200 ms), on throwaway envs.
+# Warm invoke through the gateway as x-direct (target <= 1.15x), the chaos table (agent, gateway, registry, database killed under load) and hot-reload p50/p95 (target p95 < 200 ms), on throwaway envs.
 bench-e2e:
-    go test -tags e2e -count=1 -timeout 60m -v -run '^$' -bench '^BenchmarkWarmInvoke$' -benchtime 5s ./e2e/ | grep -v 'compose: '
+    go test -tags e2e -count=1 -timeout 60m -v -run '^$' -bench '^(BenchmarkWarmInvoke|BenchmarkChaos)$' -benchtime 5s ./e2e/ | grep -v 'compose: '
     go test -tags e2e -count=1 -timeout 60m -v -run '^TestDataPlane$/^hot_reload_latency$' ./e2e/ | grep -v 'compose: '
 
 # End-to-end tests against the real stack (starts and removes throwaway envs);
