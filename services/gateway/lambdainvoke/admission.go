@@ -62,20 +62,9 @@ func (a *admission) acquire(ctx context.Context, name string, wait time.Duration
 	a.grantLocked()
 	a.mu.Unlock()
 
-	var expired <-chan time.Time
-	if wait >= 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		expired = t.C
-	}
-	var err error
-	select {
-	case <-ready:
+	err := awaitReady(ctx, ready, wait, ErrAccountThrottled)
+	if err == nil {
 		return nil
-	case <-expired:
-		err = ErrAccountThrottled
-	case <-ctx.Done():
-		err = ctx.Err()
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -34,20 +34,9 @@ func (l *limiter) acquire(ctx context.Context, limit int, wait time.Duration) er
 	el := l.waiters.PushBack(ready)
 	l.mu.Unlock()
 
-	var expired <-chan time.Time
-	if wait >= 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		expired = t.C
-	}
-	var err error
-	select {
-	case <-ready:
+	err := awaitReady(ctx, ready, wait, ErrThrottled)
+	if err == nil {
 		return nil
-	case <-expired:
-		err = ErrThrottled
-	case <-ctx.Done():
-		err = ctx.Err()
 	}
 	l.mu.Lock()
 	select {
@@ -76,5 +65,26 @@ func (l *limiter) grant() {
 		ready := l.waiters.Remove(l.waiters.Front()).(chan struct{})
 		l.active++
 		close(ready)
+	}
+}
+
+// awaitReady waits until ready closes (nil), wait passes (throttled; a
+// negative wait never passes) or ctx ends (its error). The limiter and the
+// account admission queue both wait this way; the caller then takes its
+// lock and settles a grant that raced the give-up.
+func awaitReady(ctx context.Context, ready <-chan struct{}, wait time.Duration, throttled error) error {
+	var expired <-chan time.Time
+	if wait >= 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-ready:
+		return nil
+	case <-expired:
+		return throttled
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
