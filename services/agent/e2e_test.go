@@ -33,6 +33,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esb-dev/esb/internal/awsid"
+
 	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/agent/dockerruntime"
@@ -325,6 +327,8 @@ func (w *world) testLeases(t *testing.T) {
 
 	inv := invoke(t, cold)
 	assert.Equal(t, []string{"app.handler"}, inv.Args)
+	// The function holds its own derived key pair, never the env's root secret.
+	key := awsid.FunctionKey("esb-local-secret", "Hello")
 	assert.Subset(t, inv.Env, map[string]string{
 		"AWS_LAMBDA_FUNCTION_NAME":        "Hello",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
@@ -333,8 +337,8 @@ func (w *world) testLeases(t *testing.T) {
 		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/Hello",
 		"AWS_REGION":                      "us-east-1",
 		"AWS_DEFAULT_REGION":              "us-east-1",
-		"AWS_ACCESS_KEY_ID":               "esb",
-		"AWS_SECRET_ACCESS_KEY":           "esb-local-secret",
+		"AWS_ACCESS_KEY_ID":               key.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":           key.SecretAccessKey,
 		"AWS_ENDPOINT_URL_S3":             "http://s3-storage:7070",
 		"AWS_ENDPOINT_URL_DYNAMODB":       "http://database:8000",
 		"_HANDLER":                        "app.handler",
@@ -342,6 +346,9 @@ func (w *world) testLeases(t *testing.T) {
 		"FN_VERSION":                      "v1",
 	})
 	assert.Regexp(t, `^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$`, inv.Env["AWS_LAMBDA_LOG_STREAM_NAME"])
+	for k, v := range inv.Env {
+		assert.NotContains(t, v, "esb-local-secret", "%s carries the root secret", k)
+	}
 
 	require.NoError(t, a.client.Release(ctx, cold.ID, agentapi.ReleaseRequest{}))
 	warm, err := a.client.Acquire(ctx, spec)
@@ -352,7 +359,7 @@ func (w *world) testLeases(t *testing.T) {
 
 	h, err := a.client.Health(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, agentapi.Health{Status: "ok", Runtime: "docker", Containers: 1, Busy: 1}, h)
+	assert.Equal(t, agentapi.Health{Status: "ok", Runtime: "docker", Containers: 1, Busy: 1, MemoryMB: 128}, h, "one 128 MB container, busy")
 
 	require.NoError(t, a.client.Release(ctx, warm.ID, agentapi.ReleaseRequest{Discard: true, Reason: "test"}))
 	w.gone(t, cold.Container)
