@@ -256,6 +256,15 @@ func (s *stack) buildImages(ctx context.Context, t testing.TB) {
 	once, _ := builtModes.LoadOrStore(s.mode, sync.OnceValue(func() error {
 		building.Lock()
 		defer building.Unlock()
+		// Other test processes on this machine (another package, a second
+		// checkout) build the same images; building them side by side on a
+		// small machine multiplies the time of each. One build at a time per
+		// machine, and whoever waited finds the images there.
+		machine := flock.New(filepath.Join(os.TempDir(), "esb-e2e-compose-build.lock"))
+		if err := machine.Lock(); err != nil {
+			return fmt.Errorf("machine-wide build lock: %w", err)
+		}
+		defer machine.Unlock()
 		missing, err := s.missingImages(ctx, t)
 		if err != nil || len(missing) == 0 {
 			return err
