@@ -68,6 +68,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	require.NoError(b, res.err)
 	gateway := s.url("PORT_GATEWAY", "/bench")
 	gatewayDB := s.url("PORT_GATEWAY", "/bench-db")
+	gatewayAuth := s.url("PORT_GATEWAY", "/bench-auth")
 	require.NoError(b, waitHTTP(ctx, gateway, http.StatusOK, time.Second))
 
 	hc := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4}}
@@ -98,6 +99,9 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		{name: "direct", method: http.MethodPost, url: direct, body: benchEvent, want: `"ok"`},
 		{name: "floor", method: http.MethodPost, url: floor, body: benchEvent, want: `"ok"`},
 		{name: "gateway", method: http.MethodGet, url: gateway, want: `ok`},
+		// The same function behind a Lambda authorizer; after the first
+		// call the gateway answers the token from its authorizer cache.
+		{name: "gateway_auth", method: http.MethodGet, url: gatewayAuth, want: `ok`, authorization: benchToken},
 		{name: "gateway_container_ip", method: http.MethodGet, url: gatewayIP, want: `ok`},
 		// The Invoke API, signed per call as an SDK signs (the signing is
 		// part of the measure, as it is of any SDK call).
@@ -108,6 +112,11 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		{name: "gateway_db", method: http.MethodGet, url: gatewayDB, want: `ok`},
 	}
 	cases := append(slices.Clone(trivial), db...)
+	// The authorized route is really closed: without the token, no answer.
+	unauthorized, err := hc.Get(gatewayAuth)
+	require.NoError(b, err)
+	unauthorized.Body.Close()
+	require.Contains(b, []int{http.StatusUnauthorized, http.StatusForbidden}, unauthorized.StatusCode, "GET /bench-auth without a token")
 	for _, c := range cases {
 		benchCall(b, hc, c) // a fresh connection is not what is measured
 	}
@@ -148,6 +157,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 	b.ReportMetric(mean["gateway"]/mean["floor"], "gateway-x-floor")
 	b.ReportMetric(mean["gateway_db"]/mean["direct_db"], "gateway_db-x-direct_db")
 	b.ReportMetric(mean["invoke_api"]/mean["direct"], "invoke_api-x-direct")
+	b.ReportMetric(mean["gateway_auth"]/mean["gateway"], "gateway_auth-x-gateway")
 	ms := func(ns float64) string { return fmt.Sprintf("%.3f ms", ns/1e6) }
 	b.Logf("warm invoke, mean over %d rounds: direct %s, floor %s, gateway %s, gateway via container IP %s",
 		len(took[0]), ms(mean["direct"]), ms(mean["floor"]), ms(mean["gateway"]), ms(mean["gateway_container_ip"]))
@@ -155,6 +165,8 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		mean["gateway"]/mean["direct"], mean["floor"]/mean["direct"], mean["gateway"]/mean["floor"], mean["gateway_container_ip"]/mean["direct"])
 	b.Logf("warm invoke p50: direct %s, floor %s, gateway %s (%.3fx direct, %.3fx floor)",
 		ms(p50["direct"]), ms(p50["floor"]), ms(p50["gateway"]), p50["gateway"]/p50["direct"], p50["gateway"]/p50["floor"])
+	b.Logf("warm invoke through a route with a Lambda authorizer, cache hit: mean %s, p50 %s, %.3fx the open route (overhead %s)",
+		ms(mean["gateway_auth"]), ms(p50["gateway_auth"]), mean["gateway_auth"]/mean["gateway"], ms(mean["gateway_auth"]-mean["gateway"]))
 	b.Logf("warm invoke through the Invoke API (SigV4-signed): mean %s, p50 %s, %.3fx direct",
 		ms(mean["invoke_api"]), ms(p50["invoke_api"]), mean["invoke_api"]/mean["direct"])
 	b.Logf("warm invoke of the DynamoDB-reading function, %d rounds after those: direct %s, gateway %s, gateway/direct = %.3fx (overhead %s; trivial function's overhead %s)",
@@ -166,8 +178,12 @@ func BenchmarkWarmInvoke(b *testing.B) {
 // benchCase is one way of making the same warm invocation.
 type benchCase struct {
 	name, method, url, body, want string
-	signed                        bool // SigV4 with the platform's key (the Invoke API)
+	authorization                 string // the Authorization header, if any
+	signed                        bool   // SigV4 with the platform's key (the Invoke API)
 }
+
+// benchToken is the token bench_auth.py lets in.
+const benchToken = "bench-token"
 
 // benchCall sends one request and checks the answer.
 func benchCall(b *testing.B, hc *http.Client, c benchCase) {
@@ -179,6 +195,9 @@ func benchCall(b *testing.B, hc *http.Client, c benchCase) {
 	req, err := http.NewRequestWithContext(context.Background(), method, url, r)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if c.authorization != "" {
+		req.Header.Set("Authorization", c.authorization)
 	}
 	if c.signed {
 		signRequest(b, req, body, "lambda", platformKey)
