@@ -42,6 +42,14 @@ func TestErrors(t *testing.T) {
 			},
 		},
 		{
+			name: "event sources the env cannot send are refused, not skipped",
+			file: "unsupported-events.yml",
+			want: []string{
+				`template.yml:11:17: Resources.HelloFunction.Properties.Events.OnOrder.Type: event type EventBridgeRule is not supported locally: nothing in the env would send it, so OnOrder of HelloFunction would never run; supported: Api, HttpApi, Schedule, ScheduleV2, SQS, SNS, S3; remove the event (or deploy the function without it)`,
+				`template.yml:15:17: Resources.HelloFunction.Properties.Events.OnStream.Type: event type Kinesis is not supported locally: the env has no Kinesis streams (its DynamoDB service, dynalite, has none, and there is no Kinesis), so OnStream of HelloFunction would never run; remove the event (or deploy the function without it)`,
+			},
+		},
+		{
 			name: "circular dependency through GetAtt and Sub",
 			file: "circular-dependency.yml",
 			want: []string{

@@ -683,13 +683,15 @@ func (p *parser) events(r *rawResource, evs obj, f *Function) {
 			p.snsEvent(kv.key, props, f)
 		case EventS3:
 			p.s3Event(kv.key, props, f)
+		// The rest are errors, not warnings: the template relies on the
+		// event source, and deploying it without would leave the function
+		// never invoked by it while the deploy looked fine.
 		case "DynamoDB", "Kinesis":
-			// An error, not a warning: the template relies on the stream,
-			// and deploying it would leave the function never invoked.
 			p.d.add(p.d.errf(typ.n, typ.path, "event type %s is not supported locally: the env has no %s streams (its DynamoDB service, dynalite, has none, and there is no Kinesis), so %s of %s would never run; remove the event (or deploy the function without it)",
 				typ.s, typ.s, kv.key, r.id))
 		default:
-			p.d.warn(typ.n, typ.path, "event type %s is not supported locally; event %s of %s skipped", typ.s, kv.key, r.id)
+			p.d.add(p.d.errf(typ.n, typ.path, "event type %s is not supported locally: nothing in the env would send it, so %s of %s would never run; supported: Api, HttpApi, Schedule, ScheduleV2, SQS, SNS, S3; remove the event (or deploy the function without it)",
+				typ.s, kv.key, r.id))
 		}
 	}
 }
