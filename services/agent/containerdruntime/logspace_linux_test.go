@@ -71,4 +71,3 @@ func TestFollowLogReclaimsWhatWasRead(t *testing.T) {
 		})
 	}
 }
-
