@@ -162,7 +162,7 @@ func assertPullable(ctx context.Context, t *testing.T, reg registry.Client, repo
 }
 
 // serviceContainer is the ID of the env's compose service svc.
-func serviceContainer(ctx context.Context, t *testing.T, docker client.APIClient, s *stack, svc string) string {
+func serviceContainer(ctx context.Context, t testing.TB, docker client.APIClient, s *stack, svc string) string {
 	t.Helper()
 	list, err := docker.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(
 		filters.Arg("label", "com.docker.compose.project="+s.layout.Env.Project()),
@@ -175,7 +175,7 @@ func serviceContainer(ctx context.Context, t *testing.T, docker client.APIClient
 
 // agentContainers is the number of function containers the env's agent
 // reports (GET /v1/health, asked from the gateway's namespace).
-func agentContainers(ctx context.Context, t *testing.T, s *stack) int {
+func agentContainers(ctx context.Context, t testing.TB, s *stack) int {
 	t.Helper()
 	agent := "http://agent:9000"
 	if s.mode == "containerd" {
@@ -190,7 +190,7 @@ func agentContainers(ctx context.Context, t *testing.T, s *stack) int {
 
 // runtimeContainers is the number of the env's function containers the
 // runtime holds, running or not: Docker's, or runtime-node's containerd's.
-func runtimeContainers(ctx context.Context, t *testing.T, s *stack) int {
+func runtimeContainers(ctx context.Context, t testing.TB, s *stack) int {
 	t.Helper()
 	if s.mode == "containerd" {
 		out, err := s.compose(ctx, "exec", "-T", "runtime-node", "ctr", "-n", s.layout.Env.Brand, "containers", "ls", "-q")
