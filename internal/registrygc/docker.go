@@ -18,6 +18,7 @@ import (
 // data and its configuration.
 const (
 	registryRoot   = "/var/lib/registry"
+	registryV2     = registryRoot + "/docker/registry/v2"
 	registryConfig = "/etc/distribution/config.yml"
 )
 
@@ -44,38 +45,57 @@ func FindRegistry(ctx context.Context, api client.APIClient, project string) (st
 }
 
 // Collect implements Storage.
-func (s DockerStorage) Collect(ctx context.Context) (string, error) {
+func (s DockerStorage) Collect(ctx context.Context) (Collected, error) {
 	out, err := s.exec(ctx, "registry", "garbage-collect", "--delete-untagged", registryConfig)
 	if err != nil {
-		return "", fmt.Errorf("registry garbage-collect: %w", err)
+		return Collected{}, fmt.Errorf("registry garbage-collect: %w", err)
 	}
-	// The summary line: "N blobs marked, M blobs and K manifests eligible for deletion".
-	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, "eligible for deletion") {
-			return strings.TrimSpace(line), nil
-		}
-	}
-	return "", nil
+	return ParseCollected(out)
 }
 
-// Usage implements Storage: du of the registry's volume and the count of
-// its blob files.
+// RemoveEmptyDirs implements Storage. The paths go to the shell as
+// arguments, never as script text; a tree not there yet is skipped.
+func (s DockerStorage) RemoveEmptyDirs(ctx context.Context, prefix string) (int, error) {
+	if prefix == "" || strings.ContainsAny(prefix, "/.") {
+		return 0, fmt.Errorf("registry empty directories: bad repository prefix %q", prefix)
+	}
+	const script = `n=0
+for d in "$@"; do
+	[ -d "$d" ] || continue
+	found=$(find "$d" -mindepth 1 -type d -empty -print -delete) || exit 1
+	[ -z "$found" ] || n=$((n + $(printf '%s\n' "$found" | wc -l)))
+done
+echo "$n"`
+	out, err := s.exec(ctx, "sh", "-c", script, "sh", registryV2+"/repositories/"+prefix, registryV2+"/blobs")
+	if err != nil {
+		return 0, fmt.Errorf("registry empty directories: %w", err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		return 0, fmt.Errorf("registry empty directories: unexpected output %q", out)
+	}
+	return n, nil
+}
+
+// Usage implements Storage: du of the registry's volume, the count of its
+// blob files and of all its entries.
 func (s DockerStorage) Usage(ctx context.Context) (Usage, error) {
 	out, err := s.exec(ctx, "sh", "-c",
-		"du -sk "+registryRoot+" | cut -f1; find "+registryRoot+" -path '*/blobs/*' -name data -type f | wc -l")
+		"du -sk "+registryRoot+" | cut -f1; find "+registryRoot+" -path '*/blobs/*' -name data -type f | wc -l; find "+registryRoot+" -mindepth 1 | wc -l")
 	if err != nil {
 		return Usage{}, fmt.Errorf("registry disk use: %w", err)
 	}
 	fields := strings.Fields(out)
-	if len(fields) != 2 {
+	if len(fields) != 3 {
 		return Usage{}, fmt.Errorf("registry disk use: unexpected output %q", out)
 	}
 	kb, err1 := strconv.ParseInt(fields[0], 10, 64)
 	blobs, err2 := strconv.Atoi(fields[1])
-	if err := errors.Join(err1, err2); err != nil {
+	entries, err3 := strconv.Atoi(fields[2])
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return Usage{}, fmt.Errorf("registry disk use: %w", err)
 	}
-	return Usage{Bytes: kb * 1024, Blobs: blobs}, nil
+	return Usage{Bytes: kb * 1024, Blobs: blobs, Entries: entries}, nil
 }
 
 // exec runs cmd in the container and returns its stdout; a non-zero exit

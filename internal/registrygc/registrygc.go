@@ -142,16 +142,51 @@ func keepTag(digest string) string {
 // Storage is the registry's disk, reached inside its container.
 type Storage interface {
 	// Collect runs the registry's garbage collection (blobs of no
-	// manifest, and untagged manifests) and returns its summary line.
-	Collect(ctx context.Context) (string, error)
-	// Usage reports the bytes and blob files the registry stores.
+	// manifest, and untagged manifests) and reports what it removed.
+	Collect(ctx context.Context) (Collected, error)
+	// RemoveEmptyDirs removes the empty directories under the
+	// repositories of prefix and under the blob store, and reports how
+	// many. The registry's deletes and its collection remove files and
+	// leave their directories (a revision's, a layer link's, a blob's):
+	// several per pushed image, which would grow without bound with the
+	// deploys. The caller holds Collecting: no push is creating them.
+	RemoveEmptyDirs(ctx context.Context, prefix string) (int, error)
+	// Usage reports the bytes, blob files and entries the registry stores.
 	Usage(ctx context.Context) (Usage, error)
 }
 
 // Usage is the registry's disk use.
 type Usage struct {
-	Bytes int64
-	Blobs int
+	Bytes   int64
+	Blobs   int
+	Entries int // files and directories
+}
+
+// Collected is what a garbage collection removed, from its summary line.
+type Collected struct {
+	Summary string
+	// Manifests are the untagged manifests it deleted, in every
+	// repository (the env's, and untagged bases); Blobs the blobs.
+	Manifests, Blobs int
+}
+
+// ParseCollected reads the summary line of distribution's garbage-collect
+// ("N blobs marked, M blobs and K manifests eligible for deletion") out of
+// its output.
+func ParseCollected(out string) (Collected, error) {
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.Contains(line, "eligible for deletion") {
+			continue
+		}
+		c := Collected{Summary: line}
+		var marked int
+		if _, err := fmt.Sscanf(line, "%d blobs marked, %d blobs and %d manifests eligible for deletion", &marked, &c.Blobs, &c.Manifests); err != nil {
+			return Collected{}, fmt.Errorf("garbage-collect summary %q: %w", line, err)
+		}
+		return c, nil
+	}
+	return Collected{}, fmt.Errorf("garbage-collect printed no summary line (%q)", lastLines(out, 3))
 }
 
 // Options describe one prune.
@@ -168,11 +203,16 @@ type Options struct {
 
 // Result says what a prune did (or, dry, would do).
 type Result struct {
-	Plan    Plan
-	Before  Usage // zero without Storage
-	After   Usage
-	Collect string // the collection's summary
+	Plan      Plan
+	Before    Usage // zero without Storage
+	After     Usage
+	Collected Collected // zero when dry or without Storage
+	EmptyDirs int       // directories removed after the collection
 }
+
+// Deleted is the number of manifests the prune deleted: the tagged ones
+// of its plan and the untagged ones the collection found.
+func (r Result) Deleted() int { return len(r.Plan.Delete) + r.Collected.Manifests }
 
 // Prune deletes the manifests of the env's repositories its config does
 // not reference and collects the garbage. The caller holds Collecting.
@@ -215,7 +255,10 @@ func Prune(ctx context.Context, opts Options) (Result, error) {
 	if opts.Storage == nil {
 		return res, nil
 	}
-	if res.Collect, err = opts.Storage.Collect(ctx); err != nil {
+	if res.Collected, err = opts.Storage.Collect(ctx); err != nil {
+		return res, err
+	}
+	if res.EmptyDirs, err = opts.Storage.RemoveEmptyDirs(ctx, opts.Prefix); err != nil {
 		return res, err
 	}
 	if res.After, err = opts.Storage.Usage(ctx); err != nil {

@@ -85,3 +85,20 @@ func TestLocks(t *testing.T) {
 	require.ErrorIs(t, err, ErrBusy, "a deploy waits for the collection")
 	require.NoError(t, unlock())
 }
+
+func TestParseCollected(t *testing.T) {
+	out := "esb-dev/fn\nesb-dev/fn: marking manifest sha256:aaaa \n\n12 blobs marked, 200 blobs and 99 manifests eligible for deletion\nblob eligible for deletion: sha256:bbbb\n"
+	got, err := ParseCollected(out)
+	require.NoError(t, err)
+	assert.Equal(t, Collected{Summary: "12 blobs marked, 200 blobs and 99 manifests eligible for deletion", Blobs: 200, Manifests: 99}, got)
+
+	_, err = ParseCollected("esb-dev/fn\nfailed to mark: boom\n")
+	require.ErrorContains(t, err, "no summary line", "a collection that printed no summary did not run to its end")
+	_, err = ParseCollected("x blobs marked, 1 blobs and 2 manifests eligible for deletion")
+	require.Error(t, err)
+}
+
+func TestResultDeleted(t *testing.T) {
+	r := Result{Plan: Plan{Delete: []string{"esb-dev/fn@sha256:aaaa"}}, Collected: Collected{Manifests: 99}}
+	assert.Equal(t, 100, r.Deleted(), "the tag's manifest and the 99 it had moved away from")
+}
