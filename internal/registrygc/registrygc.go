@@ -176,7 +176,9 @@ type Collected struct {
 func ParseCollected(out string) (Collected, error) {
 	for _, line := range strings.Split(out, "\n") {
 		line = strings.TrimSpace(line)
-		if !strings.Contains(line, "eligible for deletion") {
+		// Not "eligible for deletion" alone: every manifest and blob it
+		// deletes has a line saying so before the summary.
+		if !strings.Contains(line, " blobs marked, ") {
 			continue
 		}
 		c := Collected{Summary: line}

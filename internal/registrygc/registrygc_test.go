@@ -87,7 +87,7 @@ func TestLocks(t *testing.T) {
 }
 
 func TestParseCollected(t *testing.T) {
-	out := "esb-dev/fn\nesb-dev/fn: marking manifest sha256:aaaa \n\n12 blobs marked, 200 blobs and 99 manifests eligible for deletion\nblob eligible for deletion: sha256:bbbb\n"
+	out := "esb-dev/fn\nesb-dev/fn: marking manifest sha256:aaaa \nmanifest eligible for deletion: {esb-dev/fn sha256:cccc [latest]}\n\n12 blobs marked, 200 blobs and 99 manifests eligible for deletion\nblob eligible for deletion: sha256:bbbb\n"
 	got, err := ParseCollected(out)
 	require.NoError(t, err)
 	assert.Equal(t, Collected{Summary: "12 blobs marked, 200 blobs and 99 manifests eligible for deletion", Blobs: 200, Manifests: 99}, got)
