@@ -24,18 +24,20 @@ import (
 // a steady 50 requests/s on a warm function that reads DynamoDB (so the
 // gateway, the agent, the function and the database are all on the path),
 // while the agent, the gateway, the registry and the database are each
-// killed in turn (docker kill: SIGKILL; compose's restart policy brings
-// them back). Per fault it reports the requests sent from the kill until
-// the service is back and requests have succeeded for chaosSteady, how many
-// failed and how: a 5xx from the platform, another status, or a client
-// side error (refused or reset connection, a timeout), which is what a
-// killed gateway can only give; "wrong" counts 200s with a body that is
-// not the function's (an answer lost silently). It also reports the
-// seconds in which a 5xx was answered, the time from the kill until the
-// first success after the last failure, and the function containers the
-// runtime holds that the agent does not know (leaked). Each mode gets its
-// own env, one after the other on one port block. Not part of CI: `just
-// bench-e2e`.
+// killed in turn (SIGKILL of the container's process from the host, as a
+// crash; compose's restart policy brings them back). Per fault it reports
+// the requests sent from the kill until the service is back and requests
+// have succeeded for chaosSteady, how many failed and how: a 5xx from the
+// platform, another status, or a client side error (refused or reset
+// connection, a timeout), which is what a killed gateway can only give;
+// "wrong" counts 200s with a body that is not the function's (an answer
+// lost silently). It also reports the seconds in which a 5xx was answered,
+// the time from the kill until the first success after the last failure,
+// and the function containers the runtime holds that the agent does not
+// know (leaked). Each mode gets its own env, one after the other on one
+// port block. Not part of CI: `just bench-e2e`, or
+//
+//	go test -tags e2e -count=1 -timeout 60m -v -run '^$' -bench '^BenchmarkChaos$' -benchtime 1x ./e2e/
 func BenchmarkChaos(b *testing.B) {
 	for _, mode := range []string{"docker", "containerd"} {
 		b.Run(mode, func(b *testing.B) {
@@ -172,8 +174,7 @@ func chaos(b *testing.B, s *stack) {
 	for _, svc := range []string{"agent", "gateway", "registry", "database"} {
 		time.Sleep(5 * time.Second) // steady before the fault
 		id := serviceContainer(ctx, b, docker, s, svc)
-		killed := time.Now()
-		require.NoError(b, docker.ContainerKill(ctx, id, "KILL"), "kill %s", svc)
+		killed := crash(ctx, b, docker, id)
 		row := chaosRow{service: svc}
 		for {
 			time.Sleep(250 * time.Millisecond)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -100,8 +101,7 @@ func diskFlow(t *testing.T, s *stack, invoke func(t *testing.T, function string,
 
 	t.Run("a SIGKILLed agent leaks no container and serves again", func(t *testing.T) {
 		invoke(t, "PeerFunction", map[string]any{}) // a warm container
-		agent := serviceContainer(ctx, t, docker, s, "agent")
-		require.NoError(t, docker.ContainerKill(ctx, agent, "KILL"))
+		crash(ctx, t, docker, serviceContainer(ctx, t, docker, s, "agent"))
 		// Compose's restart policy brings it back; the next cold start
 		// pulls the pruned registry's image in containerd mode.
 		out := invoke(t, "PeerFunction", map[string]any{})
@@ -170,6 +170,21 @@ func assertPullable(ctx context.Context, t *testing.T, reg registry.Client, repo
 		require.NoError(t, err)
 		assert.True(t, ok, "blob %s of %s@%s", b, repo, digest)
 	}
+}
+
+// crash SIGKILLs the main process of container id from the host, as the
+// kernel's OOM killer or a crash ends it, and returns when. Not `docker
+// kill`: Docker takes that for a manual stop (HasBeenManuallyStopped), and
+// the restart policy then leaves the container down for good, which no
+// crash does (a SIGKILLed agent stayed down in both modes that way).
+func crash(ctx context.Context, t testing.TB, docker client.APIClient, id string) time.Time {
+	t.Helper()
+	c, err := docker.ContainerInspect(ctx, id)
+	require.NoError(t, err)
+	require.True(t, c.State.Running && c.State.Pid > 0, "container %s is not running", c.Name)
+	killed := time.Now()
+	require.NoError(t, syscall.Kill(c.State.Pid, syscall.SIGKILL), "SIGKILL %s (pid %d)", c.Name, c.State.Pid)
+	return killed
 }
 
 // serviceContainer is the ID of the env's compose service svc.
