@@ -64,12 +64,14 @@ unit:
 bench:
     go test -run '^$' -bench . -benchtime 2s ./internal/configgen ./internal/runtimeconfig
 
-# Warm invoke through the gateway as x-direct (target <= 1.15x), hot-reload p50/p95 (target p95 < 200 ms) and a cold burst
-# (1,000 requests, 200 in flight: p99 <= 5 s; ESB_BENCH_MODE=containerd for that mode), on throwaway envs.
+# Warm invoke through the gateway as x-direct (target <= 1.15x), hot-reload p50/p95 (target p95 < 200 ms), a cold burst
+# (1,000 requests, 200 in flight: p99 <= 5 s; ESB_BENCH_MODE=containerd for that mode) and the chaos table (agent,
+# gateway, registry, database killed under load, both modes), on throwaway envs.
 bench-e2e:
     go test -tags e2e -count=1 -timeout 60m -v -run '^$' -bench '^BenchmarkWarmInvoke$' -benchtime 5s ./e2e/ | grep -v 'compose: '
     go test -tags e2e -count=1 -timeout 60m -v -run '^TestDataPlane$/^hot_reload_latency$' ./e2e/ | grep -v 'compose: '
     go test -tags e2e -count=1 -timeout 60m -v -run '^$' -bench '^BenchmarkBurst$' -benchtime 1x ./e2e/ | grep -v 'compose: '
+    go test -tags e2e -count=1 -timeout 60m -v -run '^$' -bench '^BenchmarkChaos$' -benchtime 1x ./e2e/ | grep -v 'compose: '
 
 # End-to-end tests against the real stack (starts and removes throwaway envs);
 # the services' own Docker-backed tests run here too. One package at a time

@@ -306,6 +306,8 @@ func sandboxFlow(t *testing.T, s *stack) {
 		}))
 	})
 
+	diskFlow(t, s, invoke)
+
 	t.Run("ESB_FUNCTION_EGRESS=none leaves only the env's endpoints", func(t *testing.T) {
 		// A public address: with egress on the sandbox lets the packet go
 		// (wherever this machine's network takes it); with egress off it

@@ -7,13 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/deploy"
-	"github.com/esb-dev/esb/internal/registry"
-	"github.com/esb-dev/esb/internal/registryauth"
+	"github.com/esb-dev/esb/internal/registrygc"
 	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/pipeline"
 	lambdaimages "github.com/esb-dev/esb/services/runtime"
@@ -119,11 +119,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	if httpOff {
 		gatewayPort = l.Ports["PORT_GATEWAY_TLS"]
 	}
-	registryAddr := c.getenv("HOST_REGISTRY_ADDR")
-	if registryAddr == "" {
-		registryAddr = l.RegistryAddr()
-	}
-	cred, err := registryauth.Load(registryauth.Dir(l.ConfigDir))
+	reg, err := registryClient(c, l)
 	if err != nil {
 		return err
 	}
@@ -161,7 +157,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		engineLog = c.stderr
 	}
 	steps := deploy.PlatformSteps{
-		Registry:   registry.Client{Addr: registryAddr, Auth: cred, Ledger: registry.EnvLedger(l.ConfigDir)},
+		Registry:   reg,
 		Docker:     docker,
 		Project:    compose.Project{Dir: projectDir, Mode: opts.mode, Layout: l, Environ: os.Environ()},
 		RunnerHost: runnerHost,
@@ -178,7 +174,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		StackName:          l.Env.Project(),
 		ConfigDir:          l.ConfigDir,
 		Output:             output,
-		Registry:           registryAddr,
+		Registry:           reg.Addr,
 		PullRegistry:       deploy.PullRegistry(opts.mode),
 		Repository:         l.Env.Project(),
 		Tag:                opts.tag,
@@ -189,12 +185,24 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		GatewayHTTPS:       httpOff,
 		MavenMirror:        opts.maven,
 		HostArch:           hostArch,
-		Events:             selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),
+		Publishing: func(ctx context.Context) (func() error, error) {
+			return registrygc.Publishing(ctx, l.ConfigDir, registryPruneWait)
+		},
+		Events: selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),
 	}, steps)
 	if err != nil {
 		return templateError(tmplPath, err)
 	}
 	printSummary(c, sum)
+	if slices.ContainsFunc(sum.Functions, func(b pipeline.Built) bool { return b.Changed }) {
+		// A replaced image is garbage from now on; the deploy itself
+		// succeeded, so a failed prune is only reported.
+		if line, err := autoPruneRegistry(ctx, c, l, docker); err != nil {
+			fmt.Fprintf(c.stderr, "warning: registry prune after the deploy: %s\n", err)
+		} else if line != "" {
+			fmt.Fprintln(c.stderr, line)
+		}
+	}
 	return nil
 }
 

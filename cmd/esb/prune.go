@@ -21,14 +21,20 @@ func pruneCommand() command {
 		name:    "prune",
 		summary: summary,
 		run: func(ctx context.Context, c *cli, args []string) error {
-			fs := newFlagSet(c, "prune", "[--dry-run]", summary+`.
+			if len(args) > 0 && args[0] == "registry" {
+				return runPruneRegistry(ctx, c, args[1:])
+			}
+			fs := newFlagSet(c, "prune", "[--dry-run] | registry [-e ENV] [--dry-run]", summary+`.
 Compose tags the gateway, agent, provisioner and runtime-node images by the
 ESB sources they were built from, so every upgrade (or edit) of ESB leaves
 the previous ones behind. prune removes those tags, keeping the images of
 the current sources and any image a container still uses. The runtime
 bases deploys keep (esb/lambda-base) go the same way: those this esb does
 not build any more are removed. Function images, Debian and Go base images
-and the infrastructure images are never touched.`)
+and the infrastructure images are never touched.
+
+esb prune registry -e ENV removes from the env's registry the function
+images its config no longer names (see esb prune registry --help).`)
 			dryRun := fs.Bool("dry-run", false, "list what would be removed, remove nothing")
 			if err := parseFlags(fs, args); err != nil {
 				return err

@@ -74,7 +74,12 @@ type Options struct {
 	// engine that runs the functions; empty when unknown. Functions are
 	// built for it, and a function declared for another is refused.
 	HostArch string
-	Events   progress.Sink
+	// Publishing, when set, is taken before the first push and released
+	// once the config naming the pushed images is merged (or the deploy
+	// failed): a registry garbage collection, which takes it exclusively,
+	// then never sees a pushed image the config does not name yet.
+	Publishing func(ctx context.Context) (release func() error, err error)
+	Events     progress.Sink
 }
 
 // Steps are the side effects a deploy needs, so the workflow is tested
@@ -175,6 +180,14 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 		status = progress.Warning
 	}
 	ev.phase("preflight", status, "registry ready"+joinPrefixed("; ", warnings))
+
+	if opts.Publishing != nil {
+		release, err := opts.Publishing(ctx)
+		if err != nil {
+			return sum, err
+		}
+		defer func() { _ = release() }()
+	}
 
 	// On an air-gapped site the engine resolves docker.io bases through the
 	// env's registry; the first deploy of an env pushes them there.

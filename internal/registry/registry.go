@@ -76,8 +76,7 @@ func (c Client) probe(ctx context.Context, url string, interval time.Duration) s
 	if err != nil {
 		return err.Error()
 	}
-	c.authorize(req)
-	resp, err := c.http().Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return err.Error()
 	}
@@ -109,8 +108,7 @@ func (c Client) Manifest(ctx context.Context, repo, reference string) (digest st
 		return "", false, fmt.Errorf("registry manifest %s:%s: %w", repo, reference, err)
 	}
 	req.Header.Set("Accept", manifestAccept)
-	c.authorize(req)
-	resp, err := c.http().Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return "", false, fmt.Errorf("registry manifest %s:%s: %w", repo, reference, err)
 	}

@@ -582,16 +582,33 @@ func (r *Runtime) FollowLogs(ctx context.Context, id string, since time.Time, st
 		return fmt.Errorf("logs of container %s: %w", id, err)
 	}
 	defer l.Close()
+	l.warn = r.opts.Logger.Warn
 	return follow(ctx, l, exited, r.opts.LogPoll, stdout)
 }
 
 // logFile reads a container's log file as it grows. It is opened when
 // made, if it exists, so "from the end" means the end at that moment.
+//
+// The file is only a buffer between the shim and the log store, so what
+// has been read is given back to the disk (reclaimEvery bytes at a time):
+// a warm container that prints for days holds at most that much disk,
+// plus what the reader has not caught up with. The file's size still
+// grows (sparse); its blocks do not.
 type logFile struct {
 	path    string
 	fromEnd bool
 	f       *os.File
+
+	reclaimed int64 // bytes from the start whose blocks are freed
+	// noReclaim is set after a failed punch (a filesystem without
+	// hole punching): warned once, the file then grows as the shim writes.
+	noReclaim bool
+	warn      func(msg string, args ...any)
 }
+
+// reclaimEvery is how much read output a log file gathers before its
+// blocks are freed.
+const reclaimEvery = 1 << 20
 
 func openLog(path string, fromEnd bool) (*logFile, error) {
 	l := &logFile{path: path, fromEnd: fromEnd}
@@ -624,7 +641,33 @@ func (l *logFile) copyNew(w io.Writer) (int64, error) {
 	if err := l.open(); err != nil || l.f == nil {
 		return 0, err
 	}
-	return io.Copy(w, l.f)
+	n, err := io.Copy(w, l.f)
+	if err != nil {
+		return n, err
+	}
+	l.reclaim()
+	return n, nil
+}
+
+// reclaim frees the blocks of what has been read, once that is
+// reclaimEvery past the last time, in whole pages.
+func (l *logFile) reclaim() {
+	if l.noReclaim {
+		return
+	}
+	off, err := l.f.Seek(0, io.SeekCurrent)
+	if err != nil || off-l.reclaimed < reclaimEvery {
+		return
+	}
+	end := off &^ 4095
+	if err := punchHole(l.path, end); err != nil {
+		l.noReclaim = true
+		if l.warn != nil {
+			l.warn("function log file keeps growing: its read part cannot be freed", "file", l.path, "error", err)
+		}
+		return
+	}
+	l.reclaimed = end
 }
 
 func (l *logFile) Close() error {
