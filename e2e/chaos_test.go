@@ -270,15 +270,24 @@ func tally(r *chaosRow, killed time.Time, outs []chaosOutcome) {
 }
 
 // leaked is how many function containers the runtime holds beyond those
-// the agent knows, once both agree or 30 s have passed.
+// the agent knows, once both agree or 30 s have passed; -1 when the agent
+// never answered (the table must not read 0 then).
 func leaked(ctx context.Context, b *testing.B, s *stack) int {
-	n := 0
-	_ = poll(ctx, time.Second, 30*time.Second, func() error {
-		n = runtimeContainers(ctx, b, s) - agentContainers(ctx, b, s)
+	n := -1
+	err := poll(ctx, time.Second, 30*time.Second, func() error {
+		known, err := agentContainers(ctx, s)
+		if err != nil {
+			n = -1
+			return err
+		}
+		n = runtimeContainers(ctx, b, s) - known
 		if n != 0 {
 			return fmt.Errorf("%d containers the agent does not know", n)
 		}
 		return nil
 	})
+	if err != nil {
+		b.Logf("leak check: %v", err)
+	}
 	return n
 }

@@ -107,8 +107,13 @@ func diskFlow(t *testing.T, s *stack, invoke func(t *testing.T, function string,
 		out := invoke(t, "PeerFunction", map[string]any{})
 		assert.Contains(t, string(out), "ip")
 		require.NoError(t, poll(ctx, time.Second, 60*time.Second, func() error {
-			known, running := agentContainers(ctx, t, s), runtimeContainers(ctx, t, s)
-			if known != running {
+			// The gateway may have answered from a container it held warm
+			// while the agent is still coming back: not serving is a retry.
+			known, err := agentContainers(ctx, s)
+			if err != nil {
+				return err
+			}
+			if running := runtimeContainers(ctx, t, s); known != running {
 				return fmt.Errorf("the agent knows %d function containers, the runtime runs %d", known, running)
 			}
 			return nil
@@ -200,18 +205,22 @@ func serviceContainer(ctx context.Context, t testing.TB, docker client.APIClient
 }
 
 // agentContainers is the number of function containers the env's agent
-// reports (GET /v1/health, asked from the gateway's namespace).
-func agentContainers(ctx context.Context, t testing.TB, s *stack) int {
-	t.Helper()
+// reports (GET /v1/health, asked from the gateway's namespace); an error
+// while the agent is not serving.
+func agentContainers(ctx context.Context, s *stack) (int, error) {
 	agent := "http://agent:9000"
 	if s.mode == "containerd" {
 		agent = "http://127.0.0.1:9000"
 	}
 	out, err := s.compose(ctx, "exec", "-T", "gateway", "curl", "-fsS", agent+"/v1/health")
-	require.NoError(t, err, out)
+	if err != nil {
+		return 0, fmt.Errorf("agent health: %w: %s", err, out)
+	}
 	var h agentapi.Health
-	require.NoError(t, json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &h), out)
-	return h.Containers
+	if i := strings.Index(out, "{"); i < 0 || json.Unmarshal([]byte(out[i:]), &h) != nil {
+		return 0, fmt.Errorf("agent health: not JSON: %s", out)
+	}
+	return h.Containers, nil
 }
 
 // runtimeContainers is the number of the env's function containers the
