@@ -8,6 +8,8 @@ package deploy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,6 +26,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/esb-dev/esb/internal/compose"
+	"github.com/esb-dev/esb/internal/confighistory"
 	"github.com/esb-dev/esb/internal/configgen"
 	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/internal/progress"
@@ -74,7 +77,10 @@ type Options struct {
 	// engine that runs the functions; empty when unknown. Functions are
 	// built for it, and a function declared for another is refused.
 	HostArch string
-	Events   progress.Sink
+	// HistoryKeep is how many generations the env's history keeps
+	// (confighistory.DefaultKeep when zero).
+	HistoryKeep int
+	Events      progress.Sink
 }
 
 // Steps are the side effects a deploy needs, so the workflow is tested
@@ -116,7 +122,10 @@ type Summary struct {
 	Warnings  []string
 	ConfigDir string
 	Written   []string // config files that changed
-	Duration  time.Duration
+	// Generation is the history record of the config set the deploy made
+	// current.
+	Generation confighistory.Generation
+	Duration   time.Duration
 }
 
 // Run deploys one template.
@@ -133,6 +142,11 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	}
 	for _, w := range tmpl.Warnings {
 		sum.Warnings = append(sum.Warnings, w.String())
+	}
+	templateHash, err := fileHash(opts.Template)
+	if err != nil {
+		ev.phase("parse", progress.Failed, "cannot read the template")
+		return sum, err
 	}
 	if err := pipeline.CheckBuilds(tmpl, opts.MavenMirror); err != nil {
 		ev.phase("parse", progress.Failed, "a function cannot be built here")
@@ -241,9 +255,9 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	}
 
 	ev.phase("merge", progress.Working, "merging into "+opts.ConfigDir)
-	var pullWarnings []string
+	var pullWarnings, historyWarnings []string
 	merged, err := runtimeconfig.MergeInto(ctx, opts.ConfigDir, exported, runtimeconfig.MergeOptions{
-		AfterWrite: func(ctx context.Context, _ runtimeconfig.Result) error {
+		AfterWrite: func(ctx context.Context, written runtimeconfig.Result) error {
 			// Containerd mode pulls before provisioning: a runtime node that
 			// cannot fetch the new images fails the deploy, and CONFIG_DIR
 			// goes back to the images it can run.
@@ -268,6 +282,16 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 				return fmt.Errorf("provision: %w", err)
 			}
 			ev.phase("provision", progress.Done, summary)
+			// Recorded last and still under the lock: a generation exists
+			// exactly for each config set a deploy or rollback completed.
+			gen, warnings, err := confighistory.Store{ConfigDir: opts.ConfigDir, Keep: opts.HistoryKeep}.Record(confighistory.Entry{
+				Kind: confighistory.KindDeploy, Template: opts.Template, TemplateHash: templateHash,
+				Config: written.Config, Previous: written.Previous, Time: time.Now(),
+			})
+			if err != nil {
+				return fmt.Errorf("record the deploy in the env's history: %w", err)
+			}
+			sum.Generation, historyWarnings = gen, warnings
 			return nil
 		},
 	})
@@ -277,6 +301,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	}
 	sum.Warnings = append(sum.Warnings, merged.Warnings...)
 	sum.Warnings = append(sum.Warnings, pullWarnings...)
+	sum.Warnings = append(sum.Warnings, historyWarnings...)
 	sum.Written = merged.Written
 	ev.phase("merge", progress.Done, fmt.Sprintf("%d of 3 files changed", len(merged.Written)))
 
@@ -311,15 +336,33 @@ func pullRefs(mode string, built []pipeline.Built) []string {
 		if !b.Changed || b.Digest == "" {
 			continue
 		}
-		ref := b.Image
-		if named, err := reference.ParseNormalizedNamed(b.Image); err == nil {
-			if canonical, err := reference.WithDigest(reference.TrimNamed(named), digest.Digest(b.Digest)); err == nil {
-				ref = canonical.String()
-			}
-		}
-		refs = append(refs, ref)
+		refs = append(refs, pinnedRef(b.Image, b.Digest))
 	}
 	return refs
+}
+
+// pinnedRef is image's repository at dgst (image itself if either does
+// not parse).
+func pinnedRef(image, dgst string) string {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return image
+	}
+	canonical, err := reference.WithDigest(reference.TrimNamed(named), digest.Digest(dgst))
+	if err != nil {
+		return image
+	}
+	return canonical.String()
+}
+
+// fileHash is the sha256 (hex) of a file's bytes.
+func fileHash(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // imageBases lists the docker.io images the template's image functions
