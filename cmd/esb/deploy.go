@@ -12,8 +12,6 @@ import (
 
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/deploy"
-	"github.com/esb-dev/esb/internal/registry"
-	"github.com/esb-dev/esb/internal/registryauth"
 	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/pipeline"
 	lambdaimages "github.com/esb-dev/esb/services/runtime"
@@ -34,6 +32,7 @@ type deployOptions struct {
 	runtimeImages []string
 	aliases       []string
 	maven         string
+	historyKeep   int
 }
 
 func deployCommand() command {
@@ -60,6 +59,7 @@ gateway picks the new routes up without a restart.`)
 			fs.StringArrayVar(&opts.runtimeImages, "runtime-image", nil, "use IMAGE as the base of RUNTIME instead of the built-in one: RUNTIME=IMAGE (repeatable)")
 			bindRuntimeAliases(fs, &opts.aliases)
 			bindMavenMirror(fs, c, &opts.maven)
+			bindHistoryKeep(fs, c, &opts.historyKeep)
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
@@ -78,6 +78,9 @@ func envOr(c *cli, key, def string) string {
 func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	if err := compose.CheckMode(opts.mode); err != nil {
 		return usageError{err}
+	}
+	if err := checkHistoryKeep(opts.historyKeep); err != nil {
+		return err
 	}
 	l, err := opts.layout(c)
 	if err != nil {
@@ -119,11 +122,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	if httpOff {
 		gatewayPort = l.Ports["PORT_GATEWAY_TLS"]
 	}
-	registryAddr := c.getenv("HOST_REGISTRY_ADDR")
-	if registryAddr == "" {
-		registryAddr = l.RegistryAddr()
-	}
-	cred, err := registryauth.Load(registryauth.Dir(l.ConfigDir))
+	reg, err := envRegistry(c, l)
 	if err != nil {
 		return err
 	}
@@ -161,7 +160,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		engineLog = c.stderr
 	}
 	steps := deploy.PlatformSteps{
-		Registry:   registry.Client{Addr: registryAddr, Auth: cred, Ledger: registry.EnvLedger(l.ConfigDir)},
+		Registry:   reg,
 		Docker:     docker,
 		Project:    compose.Project{Dir: projectDir, Mode: opts.mode, Layout: l, Environ: os.Environ()},
 		RunnerHost: runnerHost,
@@ -178,7 +177,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		StackName:          l.Env.Project(),
 		ConfigDir:          l.ConfigDir,
 		Output:             output,
-		Registry:           registryAddr,
+		Registry:           reg.Addr,
 		PullRegistry:       deploy.PullRegistry(opts.mode),
 		Repository:         l.Env.Project(),
 		Tag:                opts.tag,
@@ -189,6 +188,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		GatewayHTTPS:       httpOff,
 		MavenMirror:        opts.maven,
 		HostArch:           hostArch,
+		HistoryKeep:        opts.historyKeep,
 		Events:             selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),
 	}, steps)
 	if err != nil {
@@ -282,7 +282,7 @@ func printSummary(c *cli, sum deploy.Summary) {
 		}
 		_ = tw.Flush()
 	}
-	fmt.Fprintf(c.stderr, "deployed %d functions in %.1fs into %s\n", len(sum.Functions), sum.Duration.Seconds(), sum.ConfigDir)
+	fmt.Fprintf(c.stderr, "deployed %d functions in %.1fs into %s (generation %d; esb history lists them)\n", len(sum.Functions), sum.Duration.Seconds(), sum.ConfigDir, sum.Generation.Number)
 }
 
 // runtimeBases are the built-in Lambda base images (their Dockerfiles are

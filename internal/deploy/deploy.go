@@ -26,8 +26,8 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/esb-dev/esb/internal/compose"
-	"github.com/esb-dev/esb/internal/confighistory"
 	"github.com/esb-dev/esb/internal/configgen"
+	"github.com/esb-dev/esb/internal/confighistory"
 	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/internal/progress"
 	"github.com/esb-dev/esb/internal/registry"
@@ -255,44 +255,17 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	}
 
 	ev.phase("merge", progress.Working, "merging into "+opts.ConfigDir)
-	var pullWarnings, historyWarnings []string
+	var activateWarnings []string
 	merged, err := runtimeconfig.MergeInto(ctx, opts.ConfigDir, exported, runtimeconfig.MergeOptions{
 		AfterWrite: func(ctx context.Context, written runtimeconfig.Result) error {
-			// Containerd mode pulls before provisioning: a runtime node that
-			// cannot fetch the new images fails the deploy, and CONFIG_DIR
-			// goes back to the images it can run.
-			if refs := pullRefs(opts.Mode, res.Functions); len(refs) > 0 {
-				ev.phase("pull", progress.Working, fmt.Sprintf("pulling %d changed images into the runtime node", len(refs)))
-				done, warnings, err := steps.PullImages(ctx, refs)
-				if err != nil {
-					ev.phase("pull", progress.Failed, "runtime node cannot pull; CONFIG_DIR restored")
-					return fmt.Errorf("pull into the runtime node: %w", err)
-				}
-				pullWarnings = warnings
-				status := progress.Done
-				if len(warnings) > 0 {
-					status = progress.Warning
-				}
-				ev.phase("pull", status, done)
-			}
-			ev.phase("provision", progress.Working, "creating tables, buckets, queues and topics")
-			summary, err := steps.Provision(ctx)
-			if err != nil {
-				ev.phase("provision", progress.Failed, "provisioner failed; CONFIG_DIR restored")
-				return fmt.Errorf("provision: %w", err)
-			}
-			ev.phase("provision", progress.Done, summary)
-			// Recorded last and still under the lock: a generation exists
-			// exactly for each config set a deploy or rollback completed.
-			gen, warnings, err := confighistory.Store{ConfigDir: opts.ConfigDir, Keep: opts.HistoryKeep}.Record(confighistory.Entry{
-				Kind: confighistory.KindDeploy, Template: opts.Template, TemplateHash: templateHash,
-				Config: written.Config, Previous: written.Previous, Time: time.Now(),
-			})
-			if err != nil {
-				return fmt.Errorf("record the deploy in the env's history: %w", err)
-			}
-			sum.Generation, historyWarnings = gen, warnings
-			return nil
+			gen, warnings, err := activate(ctx, ev, steps, pullRefs(opts.Mode, res.Functions),
+				confighistory.Store{ConfigDir: opts.ConfigDir, Keep: opts.HistoryKeep},
+				confighistory.Entry{
+					Kind: confighistory.KindDeploy, Template: opts.Template, TemplateHash: templateHash,
+					Config: written.Config, Previous: written.Previous,
+				})
+			sum.Generation, activateWarnings = gen, warnings
+			return err
 		},
 	})
 	if err != nil {
@@ -300,8 +273,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 		return sum, err
 	}
 	sum.Warnings = append(sum.Warnings, merged.Warnings...)
-	sum.Warnings = append(sum.Warnings, pullWarnings...)
-	sum.Warnings = append(sum.Warnings, historyWarnings...)
+	sum.Warnings = append(sum.Warnings, activateWarnings...)
 	sum.Written = merged.Written
 	ev.phase("merge", progress.Done, fmt.Sprintf("%d of 3 files changed", len(merged.Written)))
 

@@ -29,6 +29,7 @@ type RollbackOptions struct {
 // since nothing is built.
 type RollbackSteps interface {
 	WaitRegistry(ctx context.Context) error
+	PlatformWarnings(ctx context.Context) []string
 	ImageExists(ctx context.Context, image, digest string) (bool, error)
 	Provision(ctx context.Context) (string, error)
 	PullImages(ctx context.Context, refs []string) (done string, warnings []string, err error)
@@ -72,38 +73,23 @@ func Rollback(ctx context.Context, opts RollbackOptions, steps RollbackSteps) (R
 		ev.phase("preflight", progress.Failed, "registry not ready")
 		return sum, err
 	}
-	ev.phase("preflight", progress.Done, "registry ready")
+	sum.Warnings = append(sum.Warnings, steps.PlatformWarnings(ctx)...)
+	status := progress.Done
+	if len(sum.Warnings) > 0 {
+		status = progress.Warning
+	}
+	ev.phase("preflight", status, "registry ready"+joinPrefixed("; ", sum.Warnings))
 
 	ev.phase("switch", progress.Working, "loading the generation under the deploy lock")
-	var historyWarnings []string
+	var activateWarnings []string
 	res, err := runtimeconfig.Replace(ctx, opts.ConfigDir, runtimeconfig.MergeOptions{
 		AfterWrite: func(ctx context.Context, written runtimeconfig.Result) error {
-			if refs := rollbackPulls(opts.Mode, written); len(refs) > 0 {
-				ev.phase("pull", progress.Working, fmt.Sprintf("pulling %d images into the runtime node", len(refs)))
-				done, warnings, err := steps.PullImages(ctx, refs)
-				if err != nil {
-					ev.phase("pull", progress.Failed, "runtime node cannot pull; CONFIG_DIR restored")
-					return fmt.Errorf("pull into the runtime node: %w", err)
-				}
-				sum.Warnings = append(sum.Warnings, warnings...)
-				ev.phase("pull", progress.Done, done)
-			}
-			ev.phase("provision", progress.Working, "creating the generation's tables, buckets, queues and topics")
-			summary, err := steps.Provision(ctx)
-			if err != nil {
-				ev.phase("provision", progress.Failed, "provisioner failed; CONFIG_DIR restored")
-				return fmt.Errorf("provision: %w", err)
-			}
-			ev.phase("provision", progress.Done, summary)
-			gen, warnings, err := store.Record(confighistory.Entry{
+			gen, warnings, err := activate(ctx, ev, steps, rollbackPulls(opts.Mode, written), store, confighistory.Entry{
 				Kind: confighistory.KindRollback, Template: sum.Target.Template, TemplateHash: sum.Target.TemplateHash,
-				RollbackOf: sum.Target.Number, Config: written.Config, Previous: written.Previous, Time: time.Now(),
+				RollbackOf: sum.Target.Number, Config: written.Config, Previous: written.Previous,
 			})
-			if err != nil {
-				return fmt.Errorf("record the rollback in the env's history: %w", err)
-			}
-			sum.Recorded, historyWarnings = gen, warnings
-			return nil
+			sum.Recorded, activateWarnings = gen, warnings
+			return err
 		},
 	}, func(runtimeconfig.Config) (runtimeconfig.Config, error) {
 		n := opts.Generation
@@ -139,7 +125,7 @@ func Rollback(ctx context.Context, opts RollbackOptions, steps RollbackSteps) (R
 		return RollbackSummary{}, err
 	}
 	sum.Written = res.Written
-	sum.Warnings = append(sum.Warnings, historyWarnings...)
+	sum.Warnings = append(sum.Warnings, activateWarnings...)
 	ev.phase("switch", progress.Done, fmt.Sprintf("generation %d is current again, recorded as generation %d", sum.Target.Number, sum.Recorded.Number))
 	sum.Duration = time.Since(start)
 	return sum, nil
