@@ -23,7 +23,7 @@ func historyCommand() command {
 			fs := newFlagSet(c, "history", "[-e ENV]", summary+`.
 Each successful deploy or rollback records the config set it made current
 (functions.yml, routing.yml, resources.yml), the image digests it names and
-the template's sha256, beside CONFIG_DIR. The current generation is marked
+the template's sha256, in CONFIG_DIR/.history. The current generation is marked
 with *. esb rollback makes an earlier one current again.`)
 			opts.bind(fs, c)
 			if err := parseFlags(fs, args); err != nil {

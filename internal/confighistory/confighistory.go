@@ -4,16 +4,18 @@
 // those files name and the template it came from, so an earlier set can be
 // made current again without a rebuild.
 //
-//	<env dir>/history/000007/functions.yml   the three files, as written
-//	<env dir>/history/000007/routing.yml
-//	<env dir>/history/000007/resources.yml
-//	<env dir>/history/000007/generation.json what, when, from which template,
-//	                                         checksums of the three files
-//	<env dir>/history/images.txt             repository@digest of every image
-//	                                         a retained generation names
+//	CONFIG_DIR/.history/000007/functions.yml   the three files, as written
+//	CONFIG_DIR/.history/000007/routing.yml
+//	CONFIG_DIR/.history/000007/resources.yml
+//	CONFIG_DIR/.history/000007/generation.json what, when, from which
+//	                                           template, checksums
+//	CONFIG_DIR/.history/images.txt             repository@digest of every
+//	                                           image a retained generation names
 //
-// The history lives beside CONFIG_DIR (<env dir> is its parent), so it is
-// never mounted into a container. Writers hold the env's deploy lock
+// The history lives inside CONFIG_DIR, so resetting an env (deleting
+// CONFIG_DIR) resets its history too: a generation whose images went with
+// the registry's volume must not be offered. Services ignore it (they read
+// the three names only). Writers hold the env's deploy lock
 // (runtimeconfig.Lock) for the whole of a record: generation numbers are
 // taken under it and never reused. A generation dir appears by one rename,
 // so a crash leaves either no generation or a whole one.
@@ -53,7 +55,7 @@ const (
 )
 
 const (
-	dirName    = "history"
+	dirName    = ".history"
 	metaName   = "generation.json"
 	imagesName = "images.txt"
 	tmpPrefix  = ".tmp-"
@@ -67,7 +69,7 @@ var ErrCorrupt = errors.New("generation is corrupt")
 
 // Dir is the history of the env whose CONFIG_DIR is configDir.
 func Dir(configDir string) string {
-	return filepath.Join(filepath.Dir(configDir), dirName)
+	return filepath.Join(configDir, dirName)
 }
 
 // ImagesFile is the file listing, one "repository@digest" a line, every
