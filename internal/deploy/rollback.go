@@ -46,6 +46,11 @@ type RollbackSummary struct {
 	Duration time.Duration
 }
 
+// imageLookupTimeout bounds one manifest lookup of a rollback; the
+// registry answered WaitRegistry moments before, so a lookup is
+// milliseconds.
+const imageLookupTimeout = 10 * time.Second
+
 // ErrImageGone is wrapped when a generation names an image the registry
 // no longer has.
 var ErrImageGone = errors.New("image no longer in the registry")
@@ -106,7 +111,10 @@ func Rollback(ctx context.Context, opts RollbackOptions, steps RollbackSteps) (R
 		}
 		var gone []string
 		for _, img := range g.Images {
-			ok, err := steps.ImageExists(ctx, img.Image, img.Digest)
+			// Under the deploy lock: a registry that hangs must not hold it.
+			lookupCtx, cancel := context.WithTimeout(ctx, imageLookupTimeout)
+			ok, err := steps.ImageExists(lookupCtx, img.Image, img.Digest)
+			cancel()
 			if err != nil {
 				return runtimeconfig.Config{}, fmt.Errorf("generation %d: look up %s@%s: %w; nothing changed", n, img.Image, img.Digest, err)
 			}
