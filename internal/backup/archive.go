@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -143,6 +144,28 @@ func Each(file string, fn func(e Entry, r io.Reader) error) (Manifest, error) {
 		return m, err
 	}
 	return m, nil
+}
+
+// Extract verifies the archive at file and writes its entries into dir
+// (which should be empty), for a restore to read once Extract returned
+// nil; on an error dir holds part of them and should be removed.
+func Extract(file, dir string) (Manifest, error) {
+	return Each(file, func(e Entry, r io.Reader) error {
+		path := filepath.Join(dir, filepath.FromSlash(e.Name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return fmt.Errorf("stage %s: %w", e.Name, err)
+		}
+		_, werr := io.Copy(f, r)
+		cerr := f.Close()
+		if err := errors.Join(werr, cerr); err != nil {
+			return fmt.Errorf("stage %s: %w", e.Name, err)
+		}
+		return nil
+	})
 }
 
 // scan reads the archive once, checking each entry's hash as it streams

@@ -100,13 +100,7 @@ func TestImagesRoundTripUnderAnotherRepository(t *testing.T) {
 	require.NoError(t, f.Close())
 
 	stage := t.TempDir()
-	_, err = Each(file, func(e Entry, r io.Reader) error {
-		path := filepath.Join(stage, filepath.FromSlash(e.Name))
-		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		data, err := io.ReadAll(r)
-		require.NoError(t, err)
-		return os.WriteFile(path, data, 0o644)
-	})
+	_, err = Extract(file, stage)
 	require.NoError(t, err)
 
 	dst := newMem()
