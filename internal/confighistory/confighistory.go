@@ -52,6 +52,8 @@ const DefaultKeep = 10
 const (
 	KindDeploy   = "deploy"
 	KindRollback = "rollback"
+	// KindRestore is the set esb restore made current in a new env.
+	KindRestore = "restore"
 )
 
 const (
@@ -142,10 +144,6 @@ type Entry struct {
 // is not an error of the record: it comes back as a warning, since the
 // generation itself is safe on disk.
 func (s Store) Record(e Entry) (Generation, []string, error) {
-	files, err := runtimeconfig.Marshal(e.Config)
-	if err != nil {
-		return Generation{}, nil, err
-	}
 	dir := s.dir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Generation{}, nil, fmt.Errorf("create history %s: %w", dir, err)
@@ -162,8 +160,6 @@ func (s Store) Record(e Entry) (Generation, []string, error) {
 		Template:     e.Template,
 		TemplateHash: e.TemplateHash,
 		RollbackOf:   e.RollbackOf,
-		Images:       images(e.Config),
-		Files:        map[string]string{},
 	}
 	if g.Time.IsZero() {
 		g.Time = time.Now().UTC()
@@ -172,19 +168,7 @@ func (s Store) Record(e Entry) (Generation, []string, error) {
 		g.Number = numbers[len(numbers)-1] + 1
 	}
 	g.Changed, g.Removed = diff(e.Previous, e.Config)
-	out := map[string][]byte{}
-	for _, name := range runtimeconfig.FileNames {
-		data := files.Get(name)
-		sum := sha256.Sum256(data)
-		g.Files[name] = hex.EncodeToString(sum[:])
-		out[name] = data
-	}
-	meta, err := json.MarshalIndent(g, "", "  ")
-	if err != nil {
-		return Generation{}, nil, fmt.Errorf("encode generation %d: %w", g.Number, err)
-	}
-	out[metaName] = append(meta, '\n')
-	if err := writeDir(dir, genName(g.Number), out); err != nil {
+	if g, err = s.write(g, e.Config); err != nil {
 		return Generation{}, nil, err
 	}
 	var warnings []string
@@ -195,6 +179,56 @@ func (s Store) Record(e Entry) (Generation, []string, error) {
 		warnings = append(warnings, err.Error())
 	}
 	return g, warnings, nil
+}
+
+// Import writes g, a generation of another env's history, with cfg as
+// its config set (its image names already rewritten for this env): its
+// number, time, kind, template and changes are kept, its checksums and
+// images are those of cfg. A number the history has already is refused.
+// The caller holds the env's deploy lock; Import does not prune (the
+// imported history keeps the length it had).
+func (s Store) Import(g Generation, cfg runtimeconfig.Config) (Generation, error) {
+	if err := os.MkdirAll(s.dir(), 0o755); err != nil {
+		return Generation{}, fmt.Errorf("create history %s: %w", s.dir(), err)
+	}
+	if _, err := os.Stat(filepath.Join(s.dir(), genName(g.Number))); err == nil {
+		return Generation{}, fmt.Errorf("generation %d: already in %s", g.Number, s.dir())
+	}
+	g, err := s.write(g, cfg)
+	if err != nil {
+		return Generation{}, err
+	}
+	return g, s.writeImages()
+}
+
+// write fills in g's checksums and images from cfg and writes it as
+// generation g.Number, whole or not at all.
+func (s Store) write(g Generation, cfg runtimeconfig.Config) (Generation, error) {
+	if g.Number < 1 {
+		return Generation{}, fmt.Errorf("generation number %d: want 1 or more", g.Number)
+	}
+	files, err := runtimeconfig.Marshal(cfg)
+	if err != nil {
+		return Generation{}, err
+	}
+	g.Images = images(cfg)
+	g.Files = map[string]string{}
+	out := map[string][]byte{}
+	for _, name := range runtimeconfig.FileNames {
+		data := files.Get(name)
+		sum := sha256.Sum256(data)
+		g.Files[name] = hex.EncodeToString(sum[:])
+		out[name] = data
+	}
+	meta, err := json.MarshalIndent(g, "", "  ")
+	if err != nil {
+		return Generation{}, fmt.Errorf("encode generation %d: %w", g.Number, err)
+	}
+	out[metaName] = append(meta, '\n')
+	if err := writeDir(s.dir(), genName(g.Number), out); err != nil {
+		return Generation{}, err
+	}
+	return g, nil
 }
 
 // Listed is one generation of List: its record, or why it cannot be read.

@@ -186,3 +186,22 @@ func TestStaleTemporaryDirIsNoGeneration(t *testing.T) {
 	assert.False(t, errors.Is(listed[0].Err, ErrCorrupt))
 	assert.NoDirExists(t, filepath.Join(Dir(s.ConfigDir), tmpPrefix+"000001-123"), "the next record removes it")
 }
+
+func TestImportKeepsNumbersAndRecomputesChecksums(t *testing.T) {
+	s := newStore(t, 0)
+	cfg := config(map[string]string{"Fn": digest(1)})
+	g, err := s.Import(Generation{Number: 7, Kind: KindRollback, RollbackOf: 3, Template: "/t.yml", Time: time.Unix(5, 0).UTC(), Changed: []string{"Fn"}, Removed: []string{}}, cfg)
+	require.NoError(t, err)
+	loaded, _, err := s.Load(7)
+	require.NoError(t, err)
+	assert.Equal(t, g, loaded)
+	assert.Equal(t, 3, loaded.RollbackOf)
+	_, err = s.Import(Generation{Number: 7}, cfg)
+	assert.ErrorContains(t, err, "already")
+	next, _, err := s.Record(Entry{Kind: KindRestore, Config: cfg, Previous: cfg})
+	require.NoError(t, err)
+	assert.Equal(t, 8, next.Number, "numbering goes on after the imported ones")
+	refs, err := Referenced(s.ConfigDir)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"esb-dev/fn@" + digest(1)}, refs)
+}
