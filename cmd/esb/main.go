@@ -62,6 +62,8 @@ func commands() []command {
 		pruneCommand(),
 		historyCommand(),
 		rollbackCommand(),
+		backupCommand(),
+		restoreCommand(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
