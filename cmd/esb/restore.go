@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -13,11 +12,7 @@ import (
 )
 
 type restoreOptions struct {
-	envOptions
-	mode        string
-	projectDir  string
-	historyKeep int
-	verbose     bool
+	switchOptions
 }
 
 func restoreCommand() command {
@@ -36,11 +31,7 @@ backup's tables and buckets are provisioned and filled, and only then do
 its functions and routes go live; the history comes along (image names
 rewritten for the new env, digests kept) and the restore is recorded as a
 generation. Nothing is built.`)
-			opts.bind(fs, c)
-			fs.StringVarP(&opts.mode, "mode", "m", compose.ModeDocker, "function runtime of the env: docker or containerd")
-			fs.StringVar(&opts.projectDir, "project-dir", c.getenv("ESB_PROJECT_DIR"), "ESB checkout holding compose/ (default: found above the current directory; $ESB_PROJECT_DIR)")
-			bindHistoryKeep(fs, c, &opts.historyKeep)
-			fs.BoolVarP(&opts.verbose, "verbose", "v", false, "stream the provisioner's output")
+			opts.switchOptions.bind(fs, c)
 			if err := parseFlagsArgs(fs, args, 1); err != nil {
 				return err
 			}
@@ -53,39 +44,13 @@ generation. Nothing is built.`)
 }
 
 func runRestore(ctx context.Context, c *cli, opts restoreOptions, file string) error {
-	if err := compose.CheckMode(opts.mode); err != nil {
-		return usageError{err}
-	}
-	if err := checkHistoryKeep(opts.historyKeep); err != nil {
-		return err
-	}
-	l, err := opts.layout(c)
+	l, steps, closeFn, err := opts.steps(c)
 	if err != nil {
 		return err
 	}
-	projectDir, err := compose.FindDir(opts.projectDir, c.workdir)
-	if err != nil {
-		return err
-	}
-	reg, err := envRegistry(c, l)
-	if err != nil {
-		return err
-	}
+	defer closeFn()
 	if file, err = filepath.Abs(file); err != nil {
 		return err
-	}
-	docker, err := newDockerClient()
-	if err != nil {
-		return err
-	}
-	defer docker.Close()
-	steps := deploy.PlatformSteps{
-		Registry: reg,
-		Docker:   docker,
-		Project:  compose.Project{Dir: projectDir, Mode: opts.mode, Layout: l, Environ: os.Environ()},
-	}
-	if opts.verbose {
-		steps.Verbose = c.stderr
 	}
 	if err := steps.WaitRegistry(ctx); err != nil {
 		return err
@@ -95,9 +60,9 @@ func runRestore(ctx context.Context, c *cli, opts restoreOptions, file string) e
 	}
 	pullRegistry := deploy.PullRegistry(opts.mode)
 	if pullRegistry == "" {
-		pullRegistry = reg.Addr
+		pullRegistry = steps.Registry.Addr
 	}
-	targets := backup.Targets{Registry: reg, Tables: envTables(c, l), Objects: envObjects(c, l), Provision: steps.Provision}
+	targets := backup.Targets{Registry: steps.Registry, Tables: envTables(c, l), Objects: envObjects(c, l), Provision: steps.Provision}
 	if opts.mode == compose.ModeContainerd {
 		targets.PullImages = func(ctx context.Context, refs []string) error {
 			_, warnings, err := steps.PullImages(ctx, refs)

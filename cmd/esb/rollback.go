@@ -3,20 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 
-	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/deploy"
 )
 
 type rollbackOptions struct {
-	envOptions
-	mode        string
-	projectDir  string
-	historyKeep int
-	verbose     bool
-	quiet       bool
+	switchOptions
+	quiet bool
 }
 
 func rollbackCommand() command {
@@ -37,11 +31,7 @@ provisioner creates the generation's tables and buckets if they are gone.
 Data is not rolled back: items, objects and resources added since stay.
 The rollback is recorded as a new generation. A missing or corrupt
 generation, a missing image or a failed provisioner changes nothing.`)
-			opts.bind(fs, c)
-			fs.StringVarP(&opts.mode, "mode", "m", compose.ModeDocker, "function runtime of the env: docker or containerd")
-			fs.StringVar(&opts.projectDir, "project-dir", c.getenv("ESB_PROJECT_DIR"), "ESB checkout holding compose/ (default: found above the current directory; $ESB_PROJECT_DIR)")
-			bindHistoryKeep(fs, c, &opts.historyKeep)
-			fs.BoolVarP(&opts.verbose, "verbose", "v", false, "stream the provisioner's output")
+			opts.switchOptions.bind(fs, c)
 			fs.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress, only warnings, errors and the summary")
 			if err := parseFlagsArgs(fs, args, 1); err != nil {
 				return err
@@ -60,37 +50,11 @@ generation, a missing image or a failed provisioner changes nothing.`)
 }
 
 func runRollback(ctx context.Context, c *cli, opts rollbackOptions, gen int) error {
-	if err := compose.CheckMode(opts.mode); err != nil {
-		return usageError{err}
-	}
-	if err := checkHistoryKeep(opts.historyKeep); err != nil {
-		return err
-	}
-	l, err := opts.layout(c)
+	l, steps, closeFn, err := opts.steps(c)
 	if err != nil {
 		return err
 	}
-	projectDir, err := compose.FindDir(opts.projectDir, c.workdir)
-	if err != nil {
-		return err
-	}
-	reg, err := envRegistry(c, l)
-	if err != nil {
-		return err
-	}
-	docker, err := newDockerClient()
-	if err != nil {
-		return err
-	}
-	defer docker.Close()
-	steps := deploy.PlatformSteps{
-		Registry: reg,
-		Docker:   docker,
-		Project:  compose.Project{Dir: projectDir, Mode: opts.mode, Layout: l, Environ: os.Environ()},
-	}
-	if opts.verbose {
-		steps.Verbose = c.stderr
-	}
+	defer closeFn()
 	sum, err := deploy.Rollback(ctx, deploy.RollbackOptions{
 		ConfigDir:   l.ConfigDir,
 		Generation:  gen,
