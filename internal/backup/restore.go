@@ -13,6 +13,7 @@ import (
 	"github.com/distribution/reference"
 
 	"github.com/esb-dev/esb/internal/confighistory"
+	"github.com/esb-dev/esb/internal/registry"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 )
 
@@ -114,7 +115,7 @@ func Restore(ctx context.Context, opts RestoreOptions, dst Targets) (Summary, er
 				var refs []string
 				for _, f := range res.Config.Functions.Functions {
 					if f.Digest != "" {
-						refs = append(refs, pinned(f.Image, f.Digest))
+						refs = append(refs, registry.PinnedRef(f.Image, f.Digest))
 					}
 				}
 				slices.Sort(refs)
@@ -230,13 +231,4 @@ func stagedHistory(stage string, rw rewriter) ([]stagedGen, error) {
 		out = append(out, stagedGen{gen: g, config: rw.config(cfg)})
 	}
 	return out, nil
-}
-
-// pinned is image's repository at dgst.
-func pinned(image, dgst string) string {
-	named, err := reference.ParseNormalizedNamed(image)
-	if err != nil {
-		return image
-	}
-	return reference.TrimNamed(named).String() + "@" + dgst
 }

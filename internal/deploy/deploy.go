@@ -22,9 +22,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distribution/reference"
-	"github.com/opencontainers/go-digest"
-
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/configgen"
 	"github.com/esb-dev/esb/internal/confighistory"
@@ -308,23 +305,9 @@ func pullRefs(mode string, built []pipeline.Built) []string {
 		if !b.Changed || b.Digest == "" {
 			continue
 		}
-		refs = append(refs, pinnedRef(b.Image, b.Digest))
+		refs = append(refs, registry.PinnedRef(b.Image, b.Digest))
 	}
 	return refs
-}
-
-// pinnedRef is image's repository at dgst (image itself if either does
-// not parse).
-func pinnedRef(image, dgst string) string {
-	named, err := reference.ParseNormalizedNamed(image)
-	if err != nil {
-		return image
-	}
-	canonical, err := reference.WithDigest(reference.TrimNamed(named), digest.Digest(dgst))
-	if err != nil {
-		return image
-	}
-	return canonical.String()
 }
 
 // fileHash is the sha256 (hex) of a file's bytes.

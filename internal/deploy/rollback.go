@@ -10,6 +10,7 @@ import (
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/confighistory"
 	"github.com/esb-dev/esb/internal/progress"
+	"github.com/esb-dev/esb/internal/registry"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 )
 
@@ -153,7 +154,7 @@ func rollbackPulls(mode string, written runtimeconfig.Result) []string {
 		if old, ok := written.Previous.Functions.Functions[name]; ok && old.Digest == f.Digest && old.Image == f.Image {
 			continue
 		}
-		refs = append(refs, pinnedRef(f.Image, f.Digest))
+		refs = append(refs, registry.PinnedRef(f.Image, f.Digest))
 	}
 	return refs
 }

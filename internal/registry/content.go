@@ -9,7 +9,24 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
 )
+
+// PinnedRef is image's repository at dgst ("host/repo@sha256:..."), the
+// tag dropped; image itself when either does not parse.
+func PinnedRef(image, dgst string) string {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return image
+	}
+	canonical, err := reference.WithDigest(reference.TrimNamed(named), digest.Digest(dgst))
+	if err != nil {
+		return image
+	}
+	return canonical.String()
+}
 
 // GetManifest fetches repo's manifest at reference (a tag or a digest):
 // its bytes, media type and digest.
