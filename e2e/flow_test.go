@@ -49,9 +49,9 @@ func TestDeployFirstFlow(t *testing.T) {
 	}
 }
 
-// abFlow is the A/B deploy flow; withRollback adds history and rollback
-// (rollbackFlow) before the reset.
-func abFlow(t *testing.T, s *stack, tag string, others []*stack, withRollback bool) {
+// abFlow is the A/B deploy flow; lifecycle adds history and rollback
+// (rollbackFlow) and backup and restore (backupFlow) before the reset.
+func abFlow(t *testing.T, s *stack, tag string, others []*stack, lifecycle bool) {
 	ctx := t.Context()
 	s.up(t)
 	// The runner's own readiness wait, right after the infra is up: the
@@ -105,9 +105,12 @@ func abFlow(t *testing.T, s *stack, tag string, others []*stack, withRollback bo
 		}
 	})
 
-	if withRollback {
+	if lifecycle {
 		t.Run("history and rollback", func(t *testing.T) {
 			rollbackFlow(t, s, `{"version": "B"}`)
+		})
+		t.Run("backup, reset, restore: data and routes identical", func(t *testing.T) {
+			backupFlow(t, s)
 		})
 	}
 
