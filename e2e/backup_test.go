@@ -66,11 +66,24 @@ func backupFlow(t *testing.T, s *stack) {
 		assert.Equal(t, fn.Digest, after.Functions.Functions[name].Digest, name)
 		assert.Equal(t, fn.Image, after.Functions.Functions[name].Image, name)
 	}
-	resp, err := http.Get(s.url("PORT_GATEWAY", "/items/e2e"))
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	// The items function's first start in the restored env is a cold
+	// one (image from the restored registry): retried while the gateway
+	// answers 5xx, for at most a minute.
+	var status int
+	var body []byte
+	for deadline := time.Now().Add(time.Minute); ; {
+		resp, err := http.Get(s.url("PORT_GATEWAY", "/items/e2e"))
+		require.NoError(t, err)
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		status = resp.StatusCode
+		if status < 500 || time.Now().After(deadline) {
+			break
+		}
+		t.Logf("GET /items/e2e: %d %s; again", status, body)
+		time.Sleep(time.Second)
+	}
+	assert.Equal(t, http.StatusOK, status)
 	assert.JSONEq(t, `{"color": "blue", "id": "e2e"}`, string(body), "A's item came back")
 	obj, err := s.s3().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("uploads-b"), Key: aws.String("docs/one.txt")})
 	require.NoError(t, err)
