@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/confighistory"
 	"github.com/esb-dev/esb/internal/deploy"
 	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
@@ -28,7 +29,8 @@ import (
 // env while a docker-mode env runs the same suite beside it: function
 // containers on runtime-node's containerd, reached over its CNI bridge,
 // images pulled from registry:5000, and a redeploy under the same tag
-// serving the new code (pull-always).
+// serving the new code (pull-always). Both envs also run history and
+// rollback (rollbackFlow) on their deploys.
 func TestContainerdMode(t *testing.T) {
 	t.Parallel()
 	envs := []struct {
@@ -49,7 +51,7 @@ func TestContainerdMode(t *testing.T) {
 			t.Parallel()
 			s := stacks[e.name]
 			if e.mode == "docker" {
-				abFlow(t, s, e.tag, othersOf(stacks, e.name))
+				abFlow(t, s, e.tag, othersOf(stacks, e.name), true)
 				return
 			}
 			containerdFlow(t, s, e.tag, othersOf(stacks, e.name))
@@ -155,6 +157,26 @@ def handler(event, context):
 		assert.Contains(t, images, "@"+after.Digest)
 
 		assert.NoError(t, pollBody(ctx, s.url("PORT_GATEWAY", "/hello"), `{"version": "B2", "bucket": "uploads-b"}`, time.Second, 30*time.Second))
+	})
+
+	t.Run("history and rollback", func(t *testing.T) {
+		rollbackFlow(t, s, `{"version": "B2", "bucket": "uploads-b"}`)
+		// Generations 2 and 3 run two digests of HelloBFunction under one
+		// tag: rolling back to 2 must pull and run the older digest.
+		store := confighistory.Store{ConfigDir: s.layout.ConfigDir}
+		_, gen2, err := store.Load(2)
+		require.NoError(t, err)
+		_, gen3, err := store.Load(3)
+		require.NoError(t, err)
+		older := gen2.Functions.Functions["HelloBFunction"]
+		require.NotEqual(t, older.Digest, gen3.Functions.Functions["HelloBFunction"].Digest)
+		res := s.esb(ctx, t, "rollback", "--mode", "containerd", "2")
+		require.NoError(t, res.err)
+		assert.NoError(t, pollBody(ctx, s.url("PORT_GATEWAY", "/hello"), `{"version": "B"}`, time.Second, 30*time.Second))
+		assert.Equal(t, older.Digest, s.config(t).Functions.Functions["HelloBFunction"].Digest)
+		images, err := s.compose(ctx, "exec", "-T", "runtime-node", "ctr", "-n", s.layout.Env.Brand, "images", "ls", "-q")
+		require.NoError(t, err, images)
+		assert.Contains(t, images, "@"+older.Digest, "the rollback pulled the older digest into runtime-node")
 	})
 
 	t.Run("reset removes the env's volumes, containerd's included", func(t *testing.T) {

@@ -152,7 +152,7 @@ func pushChurnImage(ctx context.Context, t *testing.T, reg registry.Client, repo
 // names (an index's manifests too) are served.
 func assertPullable(ctx context.Context, t *testing.T, reg registry.Client, repo, digest string) {
 	t.Helper()
-	body, _, err := reg.GetManifest(ctx, repo, digest)
+	body, _, _, err := reg.GetManifest(ctx, repo, digest)
 	require.NoError(t, err)
 	var m struct {
 		Config    struct{ Digest string }

@@ -44,12 +44,14 @@ func TestDeployFirstFlow(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
 			s := stacks[e.name]
-			abFlow(t, s, e.tag, othersOf(stacks, e.name))
+			abFlow(t, s, e.tag, othersOf(stacks, e.name), false)
 		})
 	}
 }
 
-func abFlow(t *testing.T, s *stack, tag string, others []*stack) {
+// abFlow is the A/B deploy flow; lifecycle adds history and rollback
+// (rollbackFlow) and backup and restore (backupFlow) before the reset.
+func abFlow(t *testing.T, s *stack, tag string, others []*stack, lifecycle bool) {
 	ctx := t.Context()
 	s.up(t)
 	// The runner's own readiness wait, right after the infra is up: the
@@ -102,6 +104,15 @@ func abFlow(t *testing.T, s *stack, tag string, others []*stack) {
 			assert.NotEqual(t, s.layout.ConfigDir, o.layout.ConfigDir)
 		}
 	})
+
+	if lifecycle {
+		t.Run("history and rollback", func(t *testing.T) {
+			rollbackFlow(t, s, `{"version": "B"}`)
+		})
+		t.Run("backup, reset, restore: data and routes identical", func(t *testing.T) {
+			backupFlow(t, s)
+		})
+	}
 
 	t.Run("reset starts clean, and a deploy right after up succeeds", func(t *testing.T) {
 		docker := dockerClient(t)

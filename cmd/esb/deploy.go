@@ -34,6 +34,7 @@ type deployOptions struct {
 	runtimeImages []string
 	aliases       []string
 	maven         string
+	historyKeep   int
 }
 
 func deployCommand() command {
@@ -60,6 +61,7 @@ gateway picks the new routes up without a restart.`)
 			fs.StringArrayVar(&opts.runtimeImages, "runtime-image", nil, "use IMAGE as the base of RUNTIME instead of the built-in one: RUNTIME=IMAGE (repeatable)")
 			bindRuntimeAliases(fs, &opts.aliases)
 			bindMavenMirror(fs, c, &opts.maven)
+			bindHistoryKeep(fs, c, &opts.historyKeep)
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
@@ -78,6 +80,9 @@ func envOr(c *cli, key, def string) string {
 func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	if err := compose.CheckMode(opts.mode); err != nil {
 		return usageError{err}
+	}
+	if err := checkHistoryKeep(opts.historyKeep); err != nil {
+		return err
 	}
 	l, err := opts.layout(c)
 	if err != nil {
@@ -119,7 +124,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	if httpOff {
 		gatewayPort = l.Ports["PORT_GATEWAY_TLS"]
 	}
-	reg, err := registryClient(c, l)
+	reg, err := envRegistry(c, l)
 	if err != nil {
 		return err
 	}
@@ -188,7 +193,8 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		Publishing: func(ctx context.Context) (func() error, error) {
 			return registrygc.Publishing(ctx, l.ConfigDir, registryPruneWait)
 		},
-		Events: selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),
+		HistoryKeep: opts.historyKeep,
+		Events:      selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),
 	}, steps)
 	if err != nil {
 		return templateError(tmplPath, err)
@@ -290,7 +296,7 @@ func printSummary(c *cli, sum deploy.Summary) {
 		}
 		_ = tw.Flush()
 	}
-	fmt.Fprintf(c.stderr, "deployed %d functions in %.1fs into %s\n", len(sum.Functions), sum.Duration.Seconds(), sum.ConfigDir)
+	fmt.Fprintf(c.stderr, "deployed %d functions in %.1fs into %s (generation %d; esb history lists them)\n", len(sum.Functions), sum.Duration.Seconds(), sum.ConfigDir, sum.Generation.Number)
 }
 
 // runtimeBases are the built-in Lambda base images (their Dockerfiles are

@@ -8,6 +8,8 @@ import (
 
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/platform"
+	"github.com/esb-dev/esb/internal/registry"
+	"github.com/esb-dev/esb/internal/registryauth"
 )
 
 // envOptions selects an env; every command that talks to a platform env
@@ -66,4 +68,19 @@ func (o *envOptions) layout(c *cli) (platform.Layout, error) {
 		}
 	}
 	return l, nil
+}
+
+// envRegistry is the client of the env's registry as the host reaches it:
+// $HOST_REGISTRY_ADDR, else the env's published port, with the env's
+// credential.
+func envRegistry(c *cli, l platform.Layout) (registry.Client, error) {
+	addr := c.getenv("HOST_REGISTRY_ADDR")
+	if addr == "" {
+		addr = l.RegistryAddr()
+	}
+	cred, err := registryauth.Load(registryauth.Dir(l.ConfigDir))
+	if err != nil {
+		return registry.Client{}, err
+	}
+	return registry.Client{Addr: addr, Auth: cred, Ledger: registry.EnvLedger(l.ConfigDir)}, nil
 }

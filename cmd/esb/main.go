@@ -60,6 +60,10 @@ func commands() []command {
 		statusCommand(),
 		deployCommand(),
 		pruneCommand(),
+		historyCommand(),
+		rollbackCommand(),
+		backupCommand(),
+		restoreCommand(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
@@ -127,17 +131,24 @@ func newFlagSet(c *cli, name, usage, summary string) *pflag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args and turns flag errors into usage errors. No
-// command takes positional arguments, so any is one too.
+// parseFlags parses args and turns flag errors into usage errors. A
+// positional argument is one too (parseFlagsArgs for commands that take
+// some).
 func parseFlags(fs *pflag.FlagSet, args []string) error {
+	return parseFlagsArgs(fs, args, 0)
+}
+
+// parseFlagsArgs is parseFlags for a command taking up to max positional
+// arguments.
+func parseFlagsArgs(fs *pflag.FlagSet, args []string, max int) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return err
 		}
 		return usageError{err}
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	if fs.NArg() > max {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(max))}
 	}
 	return nil
 }

@@ -9,9 +9,8 @@ import (
 
 	"github.com/docker/docker/client"
 
+	"github.com/esb-dev/esb/internal/confighistory"
 	"github.com/esb-dev/esb/internal/platform"
-	"github.com/esb-dev/esb/internal/registry"
-	"github.com/esb-dev/esb/internal/registryauth"
 	"github.com/esb-dev/esb/internal/registrygc"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 )
@@ -86,21 +85,6 @@ func describePrune(project string, res registrygc.Result, dryRun bool) string {
 	return line
 }
 
-// registryClient is the env's registry as the host reaches it, with the
-// env's credential (the registry answers nothing without it) and its
-// ledger of seeded base images.
-func registryClient(c *cli, l platform.Layout) (registry.Client, error) {
-	addr := c.getenv("HOST_REGISTRY_ADDR")
-	if addr == "" {
-		addr = l.RegistryAddr()
-	}
-	cred, err := registryauth.Load(registryauth.Dir(l.ConfigDir))
-	if err != nil {
-		return registry.Client{}, err
-	}
-	return registry.Client{Addr: addr, Auth: cred, Ledger: registry.EnvLedger(l.ConfigDir)}, nil
-}
-
 // pruneRegistry holds the env's publish lock exclusively (waiting up to
 // wait) and prunes its registry down to what its config names.
 func pruneRegistry(ctx context.Context, c *cli, l platform.Layout, docker client.APIClient, dryRun bool, wait time.Duration) (registrygc.Result, error) {
@@ -119,11 +103,22 @@ func pruneRegistry(ctx context.Context, c *cli, l platform.Layout, docker client
 	if err != nil {
 		return registrygc.Result{}, err
 	}
+	// The generations esb history keeps stay pullable: esb rollback needs
+	// their images. An unreadable history prunes nothing.
+	refs, err := confighistory.Referenced(l.ConfigDir)
+	if err != nil {
+		return registrygc.Result{}, fmt.Errorf("nothing pruned: %w", err)
+	}
+	pinned, err := registrygc.Pinned(refs)
+	if err != nil {
+		return registrygc.Result{}, fmt.Errorf("nothing pruned: %w", err)
+	}
+	keep = append(keep, pinned...)
 	id, err := registrygc.FindRegistry(ctx, docker, l.Env.Project())
 	if err != nil {
 		return registrygc.Result{}, err
 	}
-	reg, err := registryClient(c, l)
+	reg, err := envRegistry(c, l)
 	if err != nil {
 		return registrygc.Result{}, err
 	}

@@ -231,11 +231,11 @@ func writeGeneration(dir string, files map[string][]byte) (string, error) {
 		return fail(fmt.Errorf("chmod %s: %w", gen, err))
 	}
 	for name, data := range files {
-		if err := writeSynced(filepath.Join(gen, name), data); err != nil {
+		if err := WriteNew(filepath.Join(gen, name), data); err != nil {
 			return fail(err)
 		}
 	}
-	if err := syncDir(gen); err != nil {
+	if err := SyncDir(gen); err != nil {
 		return fail(err)
 	}
 	return filepath.Base(gen), nil
@@ -261,7 +261,7 @@ func link(dir string, names []string) error {
 			return fmt.Errorf("link %s: %w", name, err)
 		}
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
 // swap points ..data at gen with one rename over it.
@@ -276,7 +276,7 @@ func swap(dir, gen string) error {
 	if err := os.Rename(tmp, filepath.Join(dir, DataLink)); err != nil {
 		return fmt.Errorf("switch %s to %s: %w", dir, gen, err)
 	}
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
 // prune removes every generation dir of dir but keep.
@@ -305,8 +305,9 @@ func names(files map[string][]byte) []string {
 	return out
 }
 
-// writeSynced writes data to a new file at path and syncs it.
-func writeSynced(path string, data []byte) error {
+// WriteNew writes data to a new file at path (it must not exist yet) and
+// syncs it.
+func WriteNew(path string, data []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -320,7 +321,8 @@ func writeSynced(path string, data []byte) error {
 	return nil
 }
 
-func syncDir(dir string) error {
+// SyncDir syncs dir, so renames and new names in it survive a crash.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync %s: %w", dir, err)

@@ -8,6 +8,8 @@ package deploy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,11 +22,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distribution/reference"
-	"github.com/opencontainers/go-digest"
-
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/configgen"
+	"github.com/esb-dev/esb/internal/confighistory"
 	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/internal/progress"
 	"github.com/esb-dev/esb/internal/registry"
@@ -79,7 +79,10 @@ type Options struct {
 	// failed): a registry garbage collection, which takes it exclusively,
 	// then never sees a pushed image the config does not name yet.
 	Publishing func(ctx context.Context) (release func() error, err error)
-	Events     progress.Sink
+	// HistoryKeep is how many generations the env's history keeps
+	// (confighistory.DefaultKeep when zero).
+	HistoryKeep int
+	Events      progress.Sink
 }
 
 // Steps are the side effects a deploy needs, so the workflow is tested
@@ -121,7 +124,10 @@ type Summary struct {
 	Warnings  []string
 	ConfigDir string
 	Written   []string // config files that changed
-	Duration  time.Duration
+	// Generation is the history record of the config set the deploy made
+	// current.
+	Generation confighistory.Generation
+	Duration   time.Duration
 }
 
 // Run deploys one template.
@@ -138,6 +144,11 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	}
 	for _, w := range tmpl.Warnings {
 		sum.Warnings = append(sum.Warnings, w.String())
+	}
+	templateHash, err := fileHash(opts.Template)
+	if err != nil {
+		ev.phase("parse", progress.Failed, "cannot read the template")
+		return sum, err
 	}
 	if err := pipeline.CheckBuilds(tmpl, opts.MavenMirror); err != nil {
 		ev.phase("parse", progress.Failed, "a function cannot be built here")
@@ -254,34 +265,17 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	}
 
 	ev.phase("merge", progress.Working, "merging into "+opts.ConfigDir)
-	var pullWarnings []string
+	var activateWarnings []string
 	merged, err := runtimeconfig.MergeInto(ctx, opts.ConfigDir, exported, runtimeconfig.MergeOptions{
-		AfterWrite: func(ctx context.Context, _ runtimeconfig.Result) error {
-			// Containerd mode pulls before provisioning: a runtime node that
-			// cannot fetch the new images fails the deploy, and CONFIG_DIR
-			// goes back to the images it can run.
-			if refs := pullRefs(opts.Mode, res.Functions); len(refs) > 0 {
-				ev.phase("pull", progress.Working, fmt.Sprintf("pulling %d changed images into the runtime node", len(refs)))
-				done, warnings, err := steps.PullImages(ctx, refs)
-				if err != nil {
-					ev.phase("pull", progress.Failed, "runtime node cannot pull; CONFIG_DIR restored")
-					return fmt.Errorf("pull into the runtime node: %w", err)
-				}
-				pullWarnings = warnings
-				status := progress.Done
-				if len(warnings) > 0 {
-					status = progress.Warning
-				}
-				ev.phase("pull", status, done)
-			}
-			ev.phase("provision", progress.Working, "creating tables, buckets, queues and topics")
-			summary, err := steps.Provision(ctx)
-			if err != nil {
-				ev.phase("provision", progress.Failed, "provisioner failed; CONFIG_DIR restored")
-				return fmt.Errorf("provision: %w", err)
-			}
-			ev.phase("provision", progress.Done, summary)
-			return nil
+		AfterWrite: func(ctx context.Context, written runtimeconfig.Result) error {
+			gen, warnings, err := activate(ctx, ev, steps, pullRefs(opts.Mode, res.Functions),
+				confighistory.Store{ConfigDir: opts.ConfigDir, Keep: opts.HistoryKeep},
+				confighistory.Entry{
+					Kind: confighistory.KindDeploy, Template: opts.Template, TemplateHash: templateHash,
+					Config: written.Config, Previous: written.Previous,
+				})
+			sum.Generation, activateWarnings = gen, warnings
+			return err
 		},
 	})
 	if err != nil {
@@ -289,7 +283,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 		return sum, err
 	}
 	sum.Warnings = append(sum.Warnings, merged.Warnings...)
-	sum.Warnings = append(sum.Warnings, pullWarnings...)
+	sum.Warnings = append(sum.Warnings, activateWarnings...)
 	sum.Written = merged.Written
 	ev.phase("merge", progress.Done, fmt.Sprintf("%d of 3 files changed", len(merged.Written)))
 
@@ -324,15 +318,19 @@ func pullRefs(mode string, built []pipeline.Built) []string {
 		if !b.Changed || b.Digest == "" {
 			continue
 		}
-		ref := b.Image
-		if named, err := reference.ParseNormalizedNamed(b.Image); err == nil {
-			if canonical, err := reference.WithDigest(reference.TrimNamed(named), digest.Digest(b.Digest)); err == nil {
-				ref = canonical.String()
-			}
-		}
-		refs = append(refs, ref)
+		refs = append(refs, registry.PinnedRef(b.Image, b.Digest))
 	}
 	return refs
+}
+
+// fileHash is the sha256 (hex) of a file's bytes.
+func fileHash(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // imageBases lists the docker.io images the template's image functions

@@ -11,8 +11,26 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+
+	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
 )
+
+// PinnedRef is image's repository at dgst ("host/repo@sha256:..."), the
+// tag dropped; image itself when either does not parse.
+func PinnedRef(image, dgst string) string {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return image
+	}
+	canonical, err := reference.WithDigest(reference.TrimNamed(named), digest.Digest(dgst))
+	if err != nil {
+		return image
+	}
+	return canonical.String()
+}
 
 // maxManifestBytes bounds a manifest read: the registry itself refuses
 // manifests over 4 MB.
@@ -120,22 +138,39 @@ func nextLink(h string) string {
 	return u.RequestURI()
 }
 
-// GetManifest reads repo's manifest by tag or digest: its bytes and media
-// type, as stored (a re-PUT of the same bytes keeps the digest).
-func (c Client) GetManifest(ctx context.Context, repo, reference string) (body []byte, mediaType string, err error) {
+// GetManifest reads repo's manifest by tag or digest: its bytes, media
+// type and digest, as stored (a re-PUT of the same bytes keeps the digest).
+func (c Client) GetManifest(ctx context.Context, repo, reference string) (body []byte, mediaType, digest string, err error) {
 	resp, err := c.request(ctx, http.MethodGet, "/v2/"+repo+"/manifests/"+reference, nil, http.Header{"Accept": {manifestAccept}})
 	if err != nil {
-		return nil, "", fmt.Errorf("registry manifest %s:%s: %w", repo, reference, err)
+		return nil, "", "", fmt.Errorf("registry manifest %s:%s: %w", repo, reference, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, "", fmt.Errorf("registry manifest %s:%s: %s", repo, reference, resp.Status)
+		return nil, "", "", fmt.Errorf("registry manifest %s:%s: %s", repo, reference, resp.Status)
 	}
 	body, err = io.ReadAll(io.LimitReader(resp.Body, maxManifestBytes))
 	if err != nil {
-		return nil, "", fmt.Errorf("registry manifest %s:%s: %w", repo, reference, err)
+		return nil, "", "", fmt.Errorf("registry manifest %s:%s: %w", repo, reference, err)
 	}
-	return body, resp.Header.Get("Content-Type"), nil
+	return body, resp.Header.Get("Content-Type"), resp.Header.Get("Docker-Content-Digest"), nil
+}
+
+// GetBlob opens repo's blob digest; the caller closes it.
+func (c Client) GetBlob(ctx context.Context, repo, digest string) (io.ReadCloser, int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.Addr+"/v2/"+repo+"/blobs/"+digest, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("registry blob %s@%s: %w", repo, digest, err)
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("registry blob %s@%s: %w", repo, digest, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, 0, fmt.Errorf("registry blob %s@%s: %s", repo, digest, resp.Status)
+	}
+	return resp.Body, resp.ContentLength, nil
 }
 
 // PutManifest stores body as repo's manifest under reference (a tag) and
@@ -188,36 +223,53 @@ func (c Client) BlobExists(ctx context.Context, repo, digest string) (bool, erro
 	}
 }
 
-// PushBlob uploads data into repo (a monolithic upload) and returns its
-// digest; a blob the repository has is not sent again.
+// PushBlob uploads data into repo and returns its digest.
 func (c Client) PushBlob(ctx context.Context, repo string, data []byte) (string, error) {
 	sum := sha256.Sum256(data)
 	digest := "sha256:" + hex.EncodeToString(sum[:])
+	return digest, c.PutBlob(ctx, repo, digest, int64(len(data)), bytes.NewReader(data))
+}
+
+// PutBlob uploads size bytes of r as repo's blob digest in one request (a
+// monolithic upload; the registry checks the digest). A blob the
+// repository has already is not sent again.
+func (c Client) PutBlob(ctx context.Context, repo, digest string, size int64, r io.Reader) error {
 	if ok, err := c.BlobExists(ctx, repo, digest); err != nil || ok {
-		return digest, err
+		return err
 	}
 	resp, err := c.request(ctx, http.MethodPost, "/v2/"+repo+"/blobs/uploads/", nil, nil)
 	if err != nil {
-		return "", fmt.Errorf("registry upload to %s: %w", repo, err)
+		return fmt.Errorf("registry upload %s@%s: %w", repo, digest, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
-		return "", fmt.Errorf("registry upload to %s: %s", repo, resp.Status)
+		return fmt.Errorf("registry upload %s@%s: start: %s", repo, digest, resp.Status)
 	}
 	loc, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil {
-		return "", fmt.Errorf("registry upload to %s: location: %w", repo, err)
+		return fmt.Errorf("registry upload %s@%s: location: %w", repo, digest, err)
+	}
+	if !loc.IsAbs() {
+		loc = (&url.URL{Scheme: "http", Host: c.Addr}).ResolveReference(loc)
 	}
 	q := loc.Query()
 	q.Set("digest", digest)
 	loc.RawQuery = q.Encode()
-	resp, err = c.request(ctx, http.MethodPut, loc.RequestURI(), data, http.Header{"Content-Type": {"application/octet-stream"}})
+	put, err := http.NewRequestWithContext(ctx, http.MethodPut, loc.String(), r)
 	if err != nil {
-		return "", fmt.Errorf("registry upload to %s: %w", repo, err)
+		return fmt.Errorf("registry upload %s@%s: %w", repo, digest, err)
 	}
-	defer resp.Body.Close()
+	put.ContentLength = size
+	put.Header.Set("Content-Type", "application/octet-stream")
+	put.Header.Set("Content-Length", strconv.FormatInt(size, 10))
+	resp, err = c.do(put)
+	if err != nil {
+		return fmt.Errorf("registry upload %s@%s: %w", repo, digest, err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
-		return "", fmt.Errorf("registry upload to %s: %s", repo, resp.Status)
+		return fmt.Errorf("registry upload %s@%s: %s %s", repo, digest, resp.Status, strings.TrimSpace(string(body)))
 	}
-	return digest, nil
+	return nil
 }

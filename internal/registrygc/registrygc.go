@@ -73,6 +73,24 @@ func Referenced(cfg runtimeconfig.Config) ([]Image, error) {
 	return out, nil
 }
 
+// Pinned lists the images of repo@digest references (the env's config
+// history pins them: a rollback must find them).
+func Pinned(refs []string) ([]Image, error) {
+	out := make([]Image, 0, len(refs))
+	for _, ref := range refs {
+		named, err := reference.ParseNormalizedNamed(ref)
+		if err != nil {
+			return nil, fmt.Errorf("pinned image %q: %w", ref, err)
+		}
+		d, ok := named.(reference.Digested)
+		if !ok {
+			return nil, fmt.Errorf("pinned image %q: no digest", ref)
+		}
+		out = append(out, Image{Repo: reference.Path(named), Digest: d.Digest().String()})
+	}
+	return out, nil
+}
+
 // Repo is what the registry holds in one repository: digest by tag.
 type Repo struct {
 	Name string
@@ -240,7 +258,7 @@ func Prune(ctx context.Context, opts Options) (Result, error) {
 	// Tag first: a referenced manifest must never be untagged while the
 	// collection runs.
 	for _, img := range res.Plan.Tag {
-		body, mediaType, err := opts.Registry.GetManifest(ctx, img.Repo, img.Digest)
+		body, mediaType, _, err := opts.Registry.GetManifest(ctx, img.Repo, img.Digest)
 		if err != nil {
 			return res, err
 		}

@@ -23,9 +23,12 @@ type MergeOptions struct {
 	AfterWrite func(ctx context.Context, res Result) error
 }
 
-// Result is what MergeInto left in the config dir.
+// Result is what MergeInto or Replace left in the config dir.
 type Result struct {
-	Config   Config   // the merged aggregate, as now on disk
+	Config Config // the new aggregate, as now on disk
+	// Previous is the aggregate the call found (empty for a first deploy),
+	// so a hook can tell what changed.
+	Previous Config
 	Warnings []string // from Merge, for the user
 	Written  []string // file names rewritten; files whose bytes did not change are left alone
 }
@@ -46,7 +49,28 @@ type Result struct {
 // failed AfterWrite switches back to the previous generation, again in one
 // rename. If only releasing the lock or removing the previous generation
 // fails, the files are written and res is filled in alongside the error.
-func MergeInto(ctx context.Context, dir string, deploy Config, opts MergeOptions) (res Result, err error) {
+func MergeInto(ctx context.Context, dir string, deploy Config, opts MergeOptions) (Result, error) {
+	return update(ctx, dir, opts, func(existing Config) (Config, []string, error) {
+		merged, warnings := Merge(existing, deploy)
+		return merged, warnings, nil
+	})
+}
+
+// Replace makes next the whole aggregate in dir, with MergeInto's lock,
+// validation, atomic switch and AfterWrite semantics; nothing of the
+// existing aggregate is kept. build runs under the lock, so what it reads
+// (a generation of the env's history, say) cannot change under it; an
+// error from it leaves dir as it was.
+func Replace(ctx context.Context, dir string, opts MergeOptions, build func(existing Config) (Config, error)) (Result, error) {
+	return update(ctx, dir, opts, func(existing Config) (Config, []string, error) {
+		next, err := build(existing)
+		return next, nil, err
+	})
+}
+
+// update is MergeInto and Replace: next computes the new aggregate from the
+// existing one, under the lock.
+func update(ctx context.Context, dir string, opts MergeOptions, next func(existing Config) (Config, []string, error)) (res Result, err error) {
 	unlock, err := Lock(ctx, dir, opts.Lock)
 	if err != nil {
 		return Result{}, err
@@ -65,18 +89,21 @@ func MergeInto(ctx context.Context, dir string, deploy Config, opts MergeOptions
 	if err != nil {
 		return Result{}, fmt.Errorf("existing config in %s: %w", dir, err)
 	}
-	merged, warnings := Merge(existing, deploy)
-	if err := merged.Validate(); err != nil {
+	updated, warnings, err := next(existing)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := updated.Validate(); err != nil {
 		return Result{}, fmt.Errorf("invalid merged config, nothing written: %w", err)
 	}
-	next, err := Marshal(merged)
+	files, err := Marshal(updated)
 	if err != nil {
 		return Result{}, err
 	}
 
 	var changed []string
 	for _, name := range FileNames {
-		if !present[name] || !bytes.Equal(current.Get(name), next.Get(name)) {
+		if !present[name] || !bytes.Equal(current.Get(name), files.Get(name)) {
 			changed = append(changed, name)
 		}
 	}
@@ -84,7 +111,7 @@ func MergeInto(ctx context.Context, dir string, deploy Config, opts MergeOptions
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("merge into %s: %w", dir, err)
 	}
-	res = Result{Config: merged, Warnings: warnings, Written: changed}
+	res = Result{Config: updated, Previous: existing, Warnings: warnings, Written: changed}
 	if len(changed) == 0 {
 		if opts.AfterWrite != nil {
 			if err := opts.AfterWrite(ctx, res); err != nil {
@@ -93,7 +120,7 @@ func MergeInto(ctx context.Context, dir string, deploy Config, opts MergeOptions
 		}
 		return res, nil
 	}
-	commit, err := atomicdir.Publish(dir, next.byName())
+	commit, err := atomicdir.Publish(dir, files.byName())
 	if err != nil {
 		return Result{}, fmt.Errorf("write config to %s: %w", dir, err)
 	}
