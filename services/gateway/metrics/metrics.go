@@ -153,6 +153,15 @@ type invoker struct {
 	m    *Metrics
 }
 
+// Held passes on the wrapped invoker's count of warm leases, which the
+// gateway's signed /health reports.
+func (i invoker) Held() int {
+	if h, ok := i.next.(interface{ Held() int }); ok {
+		return h.Held()
+	}
+	return 0
+}
+
 func (i invoker) Invoke(ctx context.Context, req lambdainvoke.Request) (lambdainvoke.Result, error) {
 	at := time.Now()
 	res, err := i.next.Invoke(ctx, req)
