@@ -60,6 +60,7 @@ func commands() []command {
 		statusCommand(),
 		deployCommand(),
 		pruneCommand(),
+		lsCommand(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
