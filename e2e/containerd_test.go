@@ -28,7 +28,8 @@ import (
 // env while a docker-mode env runs the same suite beside it: function
 // containers on runtime-node's containerd, reached over its CNI bridge,
 // images pulled from registry:5000, and a redeploy under the same tag
-// serving the new code (pull-always).
+// serving the new code (pull-always). Both envs then check the operator
+// surfaces (operateFlow): metrics, `esb ls` and the dashboard.
 func TestContainerdMode(t *testing.T) {
 	t.Parallel()
 	envs := []struct {
@@ -50,6 +51,7 @@ func TestContainerdMode(t *testing.T) {
 			s := stacks[e.name]
 			if e.mode == "docker" {
 				abFlow(t, s, e.tag, othersOf(stacks, e.name))
+				t.Run("operator surfaces", func(t *testing.T) { operateFlow(t, s, "--tag", e.tag) })
 				return
 			}
 			containerdFlow(t, s, e.tag, othersOf(stacks, e.name))
@@ -156,6 +158,8 @@ def handler(event, context):
 
 		assert.NoError(t, pollBody(ctx, s.url("PORT_GATEWAY", "/hello"), `{"version": "B2", "bucket": "uploads-b"}`, time.Second, 30*time.Second))
 	})
+
+	t.Run("operator surfaces", func(t *testing.T) { operateFlow(t, s, "--mode", "containerd", "--tag", tag) })
 
 	t.Run("reset removes the env's volumes, containerd's included", func(t *testing.T) {
 		s.down(t)

@@ -43,7 +43,7 @@ type Function struct {
 	Digest   string   `json:"digest"`
 	Routes   []string `json:"routes"` // "GET /hello"
 	Busy     int      `json:"busy"`   // containers running an invocation
-	Warm     int      `json:"warm"`   // idle containers the gateway holds
+	Warm     int      `json:"warm"`   // idle containers: held by the gateway or kept by the agent
 	Queued   int      `json:"queued"`
 	// LastError is the function's last invocation that did not succeed.
 	LastError *Invocation `json:"last_error,omitempty"`

@@ -511,6 +511,10 @@ func (p *Pool) Health() agentapi.Health {
 		switch e.phase {
 		case plan.Idle:
 			h.Containers++
+			if h.IdleByFunction == nil {
+				h.IdleByFunction = map[string]int{}
+			}
+			h.IdleByFunction[e.inst.Identity.Function]++
 		case plan.Busy:
 			h.Containers++
 			h.Busy++

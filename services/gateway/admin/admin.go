@@ -216,12 +216,21 @@ func (s *Server) snapshot(ctx context.Context) adminapi.Status {
 		st.Routes = append(st.Routes, adminapi.Route{Method: r.Method, Path: r.Path, Function: r.Function, API: r.API, Stage: r.Stage})
 		routes[r.Function] = append(routes[r.Function], r.Method+" "+r.Path)
 	}
+	var idle map[string]int // the agent's warm containers, not leased
+	if s.opts.Agent != nil {
+		actx, cancel := context.WithTimeout(ctx, agentTimeout)
+		defer cancel()
+		if h, err := s.opts.Agent.Health(actx); err == nil {
+			st.Agent = &adminapi.Agent{Runtime: h.Runtime, Containers: h.Containers, Busy: h.Busy, MemoryMB: h.MemoryMB, BudgetMB: h.MemoryBudgetMB}
+			idle = h.IdleByFunction
+		}
+	}
 	for _, spec := range g.Table.Functions() {
 		l := load[spec.Name]
 		f := adminapi.Function{
 			Name: spec.Name, Runtime: spec.Function.Runtime, MemoryMB: spec.MemoryMB(), Timeout: int(spec.Timeout().Seconds()),
 			Image: spec.Function.Image, Digest: spec.Function.Digest, Routes: routes[spec.Name],
-			Busy: l.Busy, Warm: l.Warm, Queued: l.Queued,
+			Busy: l.Busy, Warm: l.Warm + idle[spec.Name], Queued: l.Queued,
 		}
 		if inv, ok := s.opts.Metrics.LastFailure(spec.Name); ok {
 			a := invocation(inv)
@@ -231,13 +240,6 @@ func (s *Server) snapshot(ctx context.Context) adminapi.Status {
 	}
 	for _, inv := range s.opts.Metrics.Recent() {
 		st.Recent = append(st.Recent, invocation(inv))
-	}
-	if s.opts.Agent != nil {
-		actx, cancel := context.WithTimeout(ctx, agentTimeout)
-		defer cancel()
-		if h, err := s.opts.Agent.Health(actx); err == nil {
-			st.Agent = &adminapi.Agent{Runtime: h.Runtime, Containers: h.Containers, Busy: h.Busy, MemoryMB: h.MemoryMB, BudgetMB: h.MemoryBudgetMB}
-		}
 	}
 	return st
 }

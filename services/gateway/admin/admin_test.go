@@ -43,7 +43,7 @@ type fakeAgent struct {
 
 func (a fakeAgent) Metrics(context.Context) ([]byte, error) { return []byte(a.metrics), a.err }
 func (a fakeAgent) Health(context.Context) (agentapi.Health, error) {
-	return agentapi.Health{Runtime: "docker", Containers: 3, Busy: 1, MemoryMB: 384}, a.err
+	return agentapi.Health{Runtime: "docker", Containers: 3, Busy: 1, MemoryMB: 384, IdleByFunction: map[string]int{"Hello": 1}}, a.err
 }
 
 type fixedLoad []lambdainvoke.FunctionLoad
@@ -129,7 +129,7 @@ func TestStatusAndDashboard(t *testing.T) {
 	assert.Equal(t, "sha256:fedcba", hello.Digest)
 	assert.Equal(t, []string{"GET /hello"}, hello.Routes)
 	assert.Equal(t, 1, hello.Busy)
-	assert.Equal(t, 2, hello.Warm)
+	assert.Equal(t, 3, hello.Warm, "2 the gateway holds, 1 the agent keeps")
 	assert.Nil(t, hello.LastError)
 	require.NotNil(t, st.Functions[1].LastError)
 	assert.Equal(t, "function", st.Functions[1].LastError.Outcome)
