@@ -50,8 +50,7 @@ func TestContainerdMode(t *testing.T) {
 			t.Parallel()
 			s := stacks[e.name]
 			if e.mode == "docker" {
-				abFlow(t, s, e.tag, othersOf(stacks, e.name))
-				t.Run("operator surfaces", func(t *testing.T) { operateFlow(t, s, "--tag", e.tag) })
+				abFlow(t, s, e.tag, othersOf(stacks, e.name), func(t *testing.T) { operateFlow(t, s, "--tag", e.tag) })
 				return
 			}
 			containerdFlow(t, s, e.tag, othersOf(stacks, e.name))

@@ -44,12 +44,14 @@ func TestDeployFirstFlow(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
 			s := stacks[e.name]
-			abFlow(t, s, e.tag, othersOf(stacks, e.name))
+			abFlow(t, s, e.tag, othersOf(stacks, e.name), nil)
 		})
 	}
 }
 
-func abFlow(t *testing.T, s *stack, tag string, others []*stack) {
+// abFlow is the A/B flow in s; beforeReset, when set, runs as a subtest
+// while the env still serves both deploys (the reset leaves it down).
+func abFlow(t *testing.T, s *stack, tag string, others []*stack, beforeReset func(t *testing.T)) {
 	ctx := t.Context()
 	s.up(t)
 	// The runner's own readiness wait, right after the infra is up: the
@@ -102,6 +104,10 @@ func abFlow(t *testing.T, s *stack, tag string, others []*stack) {
 			assert.NotEqual(t, s.layout.ConfigDir, o.layout.ConfigDir)
 		}
 	})
+
+	if beforeReset != nil {
+		t.Run("operator surfaces", beforeReset)
+	}
 
 	t.Run("reset starts clean, and a deploy right after up succeeds", func(t *testing.T) {
 		docker := dockerClient(t)
