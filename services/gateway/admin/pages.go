@@ -157,12 +157,12 @@ var dashboardPage = template.Must(template.New("dashboard").Funcs(funcs).Parse(`
 
 <h2>Functions ({{len .Functions}})</h2>
 <div class="box"><table id="functions">
-<tr><th>Function</th><th>Runtime</th><th>Memory</th><th>Digest</th><th>Busy</th><th>Warm</th><th>Queued</th><th>Last error</th>{{if .Logs}}<th>Logs</th>{{end}}</tr>
+<tr><th>Function</th><th>Busy</th><th>Warm</th><th>Queued</th><th>Last error</th>{{if .Logs}}<th>Logs</th>{{end}}<th>Runtime</th><th>Memory</th><th>Digest</th></tr>
 {{- range .Functions}}
-<tr><td>{{.Name}}</td><td>{{or .Runtime "image"}}</td><td>{{.MemoryMB}} MB</td><td><code>{{short .Digest}}</code></td>
-<td>{{.Busy}}</td><td>{{.Warm}}</td><td>{{.Queued}}</td>
+<tr><td>{{.Name}}</td><td>{{.Busy}}</td><td>{{.Warm}}</td><td>{{.Queued}}</td>
 <td>{{with .LastError}}<span class="bad">{{.Outcome}}</span> {{ago $.Now .At}}{{end}}</td>
-{{- if $.Logs}}<td><a href="/logs/{{.Name}}">tail</a></td>{{end}}</tr>
+{{- if $.Logs}}<td><a href="/logs/{{.Name}}">tail</a></td>{{end}}
+<td>{{or .Runtime "image"}}</td><td>{{.MemoryMB}} MB</td><td><code>{{short .Digest}}</code></td></tr>
 {{- end}}
 </table></div>
 
