@@ -133,3 +133,17 @@ func TestConfigLiveDropsFunctionsGone(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, ErrorOther, last.Outcome)
 }
+
+// BenchmarkObserve is what counting costs one invocation: the warm
+// invoke path pays it once per request.
+func BenchmarkObserve(b *testing.B) {
+	m := New(nil)
+	res := lambdainvoke.Result{Duration: 2 * time.Millisecond, QueueWait: time.Microsecond}
+	at := time.Now()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.Observe(at, "Hello", res, nil)
+		}
+	})
+}
