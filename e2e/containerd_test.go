@@ -30,7 +30,8 @@ import (
 // containers on runtime-node's containerd, reached over its CNI bridge,
 // images pulled from registry:5000, and a redeploy under the same tag
 // serving the new code (pull-always). Both envs also run history and
-// rollback (rollbackFlow) on their deploys.
+// rollback (rollbackFlow) on their deploys, then check the operator
+// surfaces (operateFlow): metrics, `esb ls` and the dashboard.
 func TestContainerdMode(t *testing.T) {
 	t.Parallel()
 	envs := []struct {
@@ -51,7 +52,15 @@ func TestContainerdMode(t *testing.T) {
 			t.Parallel()
 			s := stacks[e.name]
 			if e.mode == "docker" {
-				abFlow(t, s, e.tag, othersOf(stacks, e.name), true)
+				abFlow(t, s, e.tag, othersOf(stacks, e.name), func(t *testing.T) {
+					t.Run("history and rollback", func(t *testing.T) {
+						rollbackFlow(t, s, `{"version": "B"}`)
+					})
+					t.Run("backup, reset, restore: data and routes identical", func(t *testing.T) {
+						backupFlow(t, s)
+					})
+					t.Run("operator surfaces", func(t *testing.T) { operateFlow(t, s, "--tag", e.tag) })
+				})
 				return
 			}
 			containerdFlow(t, s, e.tag, othersOf(stacks, e.name))
@@ -178,6 +187,8 @@ def handler(event, context):
 		require.NoError(t, err, images)
 		assert.Contains(t, images, "@"+older.Digest, "the rollback pulled the older digest into runtime-node")
 	})
+
+	t.Run("operator surfaces", func(t *testing.T) { operateFlow(t, s, "--mode", "containerd", "--tag", tag) })
 
 	t.Run("reset removes the env's volumes, containerd's included", func(t *testing.T) {
 		s.down(t)

@@ -44,14 +44,14 @@ func TestDeployFirstFlow(t *testing.T) {
 		t.Run(e.name, func(t *testing.T) {
 			t.Parallel()
 			s := stacks[e.name]
-			abFlow(t, s, e.tag, othersOf(stacks, e.name), false)
+			abFlow(t, s, e.tag, othersOf(stacks, e.name), nil)
 		})
 	}
 }
 
-// abFlow is the A/B deploy flow; lifecycle adds history and rollback
-// (rollbackFlow) and backup and restore (backupFlow) before the reset.
-func abFlow(t *testing.T, s *stack, tag string, others []*stack, lifecycle bool) {
+// abFlow is the A/B flow in s; beforeReset, when set, runs as a subtest
+// while the env still serves both deploys (the reset leaves it down).
+func abFlow(t *testing.T, s *stack, tag string, others []*stack, beforeReset func(t *testing.T)) {
 	ctx := t.Context()
 	s.up(t)
 	// The runner's own readiness wait, right after the infra is up: the
@@ -105,13 +105,8 @@ func abFlow(t *testing.T, s *stack, tag string, others []*stack, lifecycle bool)
 		}
 	})
 
-	if lifecycle {
-		t.Run("history and rollback", func(t *testing.T) {
-			rollbackFlow(t, s, `{"version": "B"}`)
-		})
-		t.Run("backup, reset, restore: data and routes identical", func(t *testing.T) {
-			backupFlow(t, s)
-		})
+	if beforeReset != nil {
+		t.Run("before the reset", beforeReset)
 	}
 
 	t.Run("reset starts clean, and a deploy right after up succeeds", func(t *testing.T) {

@@ -124,6 +124,9 @@ func sandboxFlow(t *testing.T, s *stack) {
 		"peer function":     net.JoinHostPort(peer.IP, strconv.Itoa(peer.Port)),
 		"peer function udp": "udp:" + net.JoinHostPort(peer.IP, "7777"),
 		"cloud metadata":    "169.254.169.254:80",
+		// The admin listener: metrics, dashboard and log tails, for the
+		// operator on host loopback only.
+		"gateway admin": "gateway:8082",
 	}
 	for svc, port := range map[string]int{"registry": 5000, "logs": 9428, "agent": 9000} {
 		if s.mode == "containerd" && svc == "agent" {
@@ -144,6 +147,7 @@ func sandboxFlow(t *testing.T, s *stack) {
 	if s.mode == "containerd" {
 		// The bridge's address is runtime-node's namespace: gateway and agent.
 		control["agent by address"] = "10.88.0.1:9000"
+		control["gateway admin"] = "10.88.0.1:8082"
 		allowed["runtime api"] = "10.88.0.1:9001"
 		allowed["lambda invoke api"] = "10.88.0.1:8080"
 	}

@@ -237,6 +237,13 @@ ensure_client_test_tools() {
 	ok "ruby $(ruby -e 'print RUBY_VERSION'), $(javac -version 2>&1), Jackson in /usr/share/java"
 }
 
+# The e2e tests render the admin dashboard in headless Chromium (Debian's
+# package: no browser download).
+ensure_browser() {
+	apt_install chromium
+	ok "$(chromium --version 2>/dev/null | head -n 1)"
+}
+
 # timed runs a step and records how long it took in $TIMES, for the table
 # main prints at the end (steps run side by side, so each writes a line).
 TIMES=$(mktemp)
@@ -291,6 +298,7 @@ main() {
 	# after another.
 	timed docker ensure_docker
 	timed client-test-tools ensure_client_test_tools
+	timed browser ensure_browser
 	ensure_ca
 	# Installed up front: two debootstraps side by side would both want
 	# apt's lock to install it.

@@ -64,6 +64,7 @@ func commands() []command {
 		rollbackCommand(),
 		backupCommand(),
 		restoreCommand(),
+		lsCommand(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds

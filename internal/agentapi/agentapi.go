@@ -151,6 +151,9 @@ type Health struct {
 	// MemoryBudgetMB, the node's memory for functions; 0: no budget.
 	MemoryMB       int `json:"memory_mb"`
 	MemoryBudgetMB int `json:"memory_budget_mb,omitempty"`
+	// IdleByFunction counts the idle containers (warm, not leased) of each
+	// function that has any.
+	IdleByFunction map[string]int `json:"idle_by_function,omitempty"`
 }
 
 // Error is the body of every non-2xx answer. Callers match on Code, not

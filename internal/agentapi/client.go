@@ -66,6 +66,21 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 	return h, err
 }
 
+// Metrics returns the agent's metrics in Prometheus text format.
+func (c *Client) Metrics(ctx context.Context) ([]byte, error) {
+	resp, data, err := c.send(ctx, http.MethodGet, "/v1/metrics", nil)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && c.Token != nil {
+		resp, data, err = c.send(ctx, http.MethodGet, "/v1/metrics", nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("agent GET /v1/metrics: %s: %s", resp.Status, strings.TrimSpace(string(data)))
+	}
+	return data, nil
+}
+
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var payload []byte
 	if in != nil {

@@ -161,6 +161,7 @@ func TestBindVarsOfPorts(t *testing.T) {
 		"PORT_GATEWAY": "ESB_BIND_ADDR", "PORT_GATEWAY_TLS": "ESB_BIND_ADDR",
 		"PORT_REGISTRY": "ESB_BIND_ADDR_REGISTRY", "PORT_S3": "ESB_BIND_ADDR_S3", "PORT_DATABASE": "ESB_BIND_ADDR_DATABASE",
 		"PORT_LOGS": "ESB_BIND_ADDR_LOGS", "PORT_MESSAGING": "ESB_BIND_ADDR_MESSAGING",
+		"PORT_ADMIN": "", // loopback whatever is set
 	}, byPort)
 	assert.Equal(t, []string{"ESB_BIND_ADDR", "ESB_BIND_ADDR_REGISTRY", "ESB_BIND_ADDR_S3", "ESB_BIND_ADDR_DATABASE", "ESB_BIND_ADDR_LOGS", "ESB_BIND_ADDR_MESSAGING"}, BindVars())
 }
@@ -173,6 +174,10 @@ func TestDialAddr(t *testing.T) {
 	assert.Equal(t, "10.1.2.3:5101", l.DialAddr("PORT_GATEWAY_TLS"), "bound to one address: dial it")
 	assert.Equal(t, "127.0.0.1:5120", l.DialAddr("PORT_S3"), "bound to every address: loopback")
 	assert.Equal(t, "127.0.0.1:5130", l.DialAddr("PORT_DATABASE"))
+	assert.Equal(t, "127.0.0.1:5160", l.DialAddr("PORT_ADMIN"), "the admin port stays on loopback")
+	wide, err := Resolve(e, LayoutOptions{Dirs: Dirs{Home: "/h"}, Bind: map[string]string{"ESB_BIND_ADDR": "0.0.0.0", "ESB_BIND_ADDR_ADMIN": "0.0.0.0"}})
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:5060", wide.DialAddr("PORT_ADMIN"), "no setting widens the admin port")
 	vars := map[string]string{}
 	for _, v := range l.Vars() {
 		vars[v.Name] = v.Value

@@ -21,6 +21,10 @@ type Port struct {
 	// them. Every other port stays on loopback unless its own variable
 	// (BindVar) asks otherwise.
 	Public bool
+	// LoopbackOnly marks a port no setting widens: it is published on
+	// 127.0.0.1 alone and has no bind variable (the admin listener, whose
+	// metrics and dashboard carry no authentication).
+	LoopbackOnly bool
 }
 
 // BindAddrVar widens the gateway's public ports (HTTP and HTTPS).
@@ -32,8 +36,12 @@ const Loopback = "127.0.0.1"
 
 // BindVar is the variable that sets the host address p is published on:
 // ESB_BIND_ADDR for the gateway's public ports, ESB_BIND_ADDR_<NAME> for
-// the others (PORT_S3: ESB_BIND_ADDR_S3), one by one.
+// the others (PORT_S3: ESB_BIND_ADDR_S3), one by one; "" for a port that
+// stays on loopback whatever is set.
 func (p Port) BindVar() string {
+	if p.LoopbackOnly {
+		return ""
+	}
 	if p.Public {
 		return BindAddrVar
 	}
@@ -51,6 +59,7 @@ func Ports() []Port {
 		{Var: "PORT_DATABASE", Service: "database", Default: 5030, Target: 8000},
 		{Var: "PORT_LOGS", Service: "logs", Default: 5040, Target: 9428},
 		{Var: "PORT_MESSAGING", Service: "messaging", Default: 5050, Target: 4566},
+		{Var: "PORT_ADMIN", Service: "gateway", Default: 5060, Target: 8082, LoopbackOnly: true},
 	}
 }
 
@@ -59,7 +68,7 @@ func Ports() []Port {
 func BindVars() []string {
 	var out []string
 	for _, p := range Ports() {
-		if v := p.BindVar(); len(out) == 0 || out[len(out)-1] != v {
+		if v := p.BindVar(); v != "" && (len(out) == 0 || out[len(out)-1] != v) {
 			out = append(out, v)
 		}
 	}

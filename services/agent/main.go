@@ -24,6 +24,7 @@ import (
 
 	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/logship"
+	"github.com/esb-dev/esb/services/agent/agentmetrics"
 	"github.com/esb-dev/esb/services/agent/containerdruntime"
 	"github.com/esb-dev/esb/services/agent/dockerruntime"
 	"github.com/esb-dev/esb/services/agent/engine"
@@ -165,6 +166,7 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 		logs.Wait()
 	}()
 
+	metrics := agentmetrics.New()
 	l := launcher.New(rt, launcher.Config{
 		Brand:        cfg.Brand,
 		Env:          cfg.Env,
@@ -172,12 +174,14 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 		StartTimeout: cfg.StartTimeout,
 		Platform:     cfg.Platform,
 		Sandbox:      cfg.Sandbox,
-	}, launcher.Options{Logs: logs, Logger: logger})
+	}, launcher.Options{Logs: logs, Logger: logger, OnPull: metrics.Pulled})
 	p := pool.New(context.WithoutCancel(ctx), l, pool.Options{
 		MemoryBudget:       cfg.FunctionMemoryMB,
 		AccountConcurrency: cfg.AccountConcurrency,
+		Metrics:            metrics,
 		Logger:             logger,
 	})
+	metrics.WatchContainers(p)
 	defer func() {
 		if cfg.KeepOnStop {
 			p.Close()
@@ -211,7 +215,7 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 	polls, endPolls := context.WithCancel(context.WithoutCancel(ctx))
 	defer endPolls()
 	srv := &http.Server{
-		Handler:           server.New(p, server.Options{Runtime: rt.Name(), Logger: logger, Polls: polls, Token: token}),
+		Handler:           server.New(p, server.Options{Runtime: rt.Name(), Logger: logger, Polls: polls, Token: token, Metrics: metrics.Handler()}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	srv.RegisterOnShutdown(endPolls)

@@ -50,6 +50,10 @@ type config struct {
 	// to function runtimes (RUNTIME_API_LISTEN, e.g. ":9001"); empty:
 	// invocations go to each container's RIE.
 	RuntimeAPIListen string
+	// AdminListen is where the gateway serves /metrics and the dashboard
+	// (ADMIN_LISTEN); empty: not at all. Compose publishes it on host
+	// loopback only, as PORT_ADMIN.
+	AdminListen string
 	// RootKey is the env's access key pair (AWS_ACCESS_KEY_ID,
 	// AWS_SECRET_ACCESS_KEY): the Invoke API and AWS_IAM routes accept
 	// requests signed with it or with a function's key derived from it.
@@ -87,6 +91,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		AccountID:      get("ACCOUNT_ID", awsid.DefaultAccountID),
 
 		RuntimeAPIListen: get("RUNTIME_API_LISTEN", ""),
+		AdminListen:      get("ADMIN_LISTEN", ""),
 		RootKey:          awsid.Key{AccessKeyID: get("AWS_ACCESS_KEY_ID", ""), SecretAccessKey: get("AWS_SECRET_ACCESS_KEY", "")},
 	}
 	c.TLS = tlsConfig{
@@ -147,6 +152,11 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	if c.EventsURL != "" {
 		if err := httpURL(c.EventsURL); err != nil {
 			errs = append(errs, fmt.Errorf("EVENTS_URL: %w", err))
+		}
+	}
+	if c.AdminListen != "" {
+		if _, port, err := net.SplitHostPort(c.AdminListen); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("ADMIN_LISTEN: want [host]:port, such as :8082, got %q", c.AdminListen))
 		}
 	}
 	if c.RuntimeAPIListen != "" {

@@ -24,12 +24,14 @@ import (
 	"github.com/esb-dev/esb/internal/eventsapi"
 	"github.com/esb-dev/esb/internal/logship"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/services/gateway/admin"
 	"github.com/esb-dev/esb/services/gateway/agentsync"
 	"github.com/esb-dev/esb/services/gateway/auth"
 	"github.com/esb-dev/esb/services/gateway/configwatch"
 	"github.com/esb-dev/esb/services/gateway/generation"
 	"github.com/esb-dev/esb/services/gateway/httpapi"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
+	"github.com/esb-dev/esb/services/gateway/metrics"
 	"github.com/esb-dev/esb/services/gateway/runtimeapi"
 	"github.com/esb-dev/esb/services/gateway/sigv4"
 )
@@ -90,6 +92,10 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	// The invoker is made after the first generation (it needs the
 	// Runtime API); it learns that generation's reservations when made.
 	var invoker *lambdainvoke.Invoker
+	// The operator's record: metrics and the deploy history follow every
+	// generation from the first.
+	stats := metrics.New(loadOf{&invoker})
+	history := &admin.History{}
 	gens := generation.New(genCtx, generation.Options{
 		Logger: log,
 		OnLive: func(g *generation.Generation) {
@@ -97,16 +103,20 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 			if invoker != nil {
 				invoker.SetReserved(g.Table.Functions())
 			}
+			stats.ConfigLive(g.ID, g.Table.FunctionNames())
+			history.Record(g.ID, g.LoadedAt, g.Table.Functions())
 		},
+		OnRejected: stats.ConfigRejected,
 	})
 	files, _ := runtimeconfig.ReadFiles(cfg.ConfigDir) // only to point at lines if the build fails
 	if _, err := gens.Apply(configwatch.Snapshot{Config: seeded.Config, Files: files, ReadAt: time.Now()}); err != nil {
 		return fmt.Errorf("runtime config in %s: %w", cfg.ConfigDir, err)
 	}
 	watcher := configwatch.New(cfg.ConfigDir, configwatch.Options{
-		Interval: cfg.ReloadInterval,
-		Initial:  &seeded.Config,
-		Logger:   log,
+		Interval:   cfg.ReloadInterval,
+		Initial:    &seeded.Config,
+		OnRejected: stats.ConfigRejected,
+		Logger:     log,
 	})
 
 	// With the Runtime API, function runtimes ask the gateway for events
@@ -152,7 +162,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	// The Invoke API and AWS_IAM routes accept the env's root key and the
 	// key of each function of the live generation.
 	verifier := sigv4.New(sigv4.NewKeyring(cfg.RootKey, gens), cfg.Region, sigv4.Options{MaxBodyBytes: lambdainvoke.MaxPayload})
-	server := httpapi.New(bgCtx, gens, invoker, httpapi.Options{
+	server := httpapi.New(bgCtx, gens, stats.Invoker(invoker), httpapi.Options{
 		AsyncQueue: asyncQueue,
 		Region:     cfg.Region,
 		AccountID:  cfg.AccountID,
@@ -169,6 +179,26 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		MaxHeaderBytes:    maxRequestHead,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	// The admin listener: its own server, as the Runtime API's, since it
+	// is for the operator alone (compose publishes it on host loopback).
+	var adminServer *http.Server
+	var adminLn net.Listener
+	if cfg.AdminListen != "" {
+		adm := admin.New(admin.Options{
+			Env: cfg.Env, Generations: gens, Metrics: stats, Load: invoker, Agent: agent, History: history,
+			LogsURL: cfg.LogsURL, LogEnv: strings.ToLower(cfg.Env), HTTP: &http.Client{}, Logger: log,
+		})
+		adminServer = &http.Server{
+			Handler:           adm.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		if adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.AdminListen, err)
+		}
+		defer adminLn.Close() // when serving never started
 	}
 	// One server, one handler chain, on every listener: internal plain
 	// HTTP, the public plain HTTP unless turned off, and HTTPS.
@@ -206,6 +236,14 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if certs != nil {
 		g.Go(func() error { return certs.Run(gctx) })
 	}
+	if adminServer != nil {
+		g.Go(func() error {
+			if err := adminServer.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve %s: %w", cfg.AdminListen, err)
+			}
+			return nil
+		})
+	}
 	if runtimeServer != nil {
 		g.Go(func() error {
 			if err := runtimeServer.Serve(runtimeLn); !errors.Is(err, http.ErrServerClosed) {
@@ -227,6 +265,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 			errs = append(errs, err)
 		}
 		endBackground()
+		if adminServer != nil {
+			adminServer.Close() // nothing to drain: pages and scrapes
+		}
 		if runtimeServer != nil {
 			// Every invocation is over: what is left are idle runtimes' polls.
 			runtimeServer.Close()
@@ -236,7 +277,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	first := gens.Current()
 	log.Info("gateway listening", "addr", listeners[0].Addr().String(), "public", listenerAddrs(listeners[1:]), "config_dir", cfg.ConfigDir, "agent", cfg.AgentURL,
 		"generation", first.ID, "functions", first.Table.FunctionCount(), "routes", first.Table.RouteCount(), "apis", first.Table.APIs(),
-		"reload_interval", cfg.ReloadInterval.String(), "runtime_api", runtimeAddr(runtimeLn))
+		"reload_interval", cfg.ReloadInterval.String(), "runtime_api", runtimeAddr(runtimeLn), "admin", runtimeAddr(adminLn))
 	err = g.Wait()
 	gens.Close()
 	if shipper != nil && shipper.Dropped() > 0 {
@@ -245,7 +286,19 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	return err
 }
 
-// runtimeAddr is where the Runtime API listens, for the log: "" when off.
+// loadOf reads the invoker's load once it exists: the metrics are made
+// before it (they count the first generation), the invoker after.
+type loadOf struct{ inv **lambdainvoke.Invoker }
+
+func (l loadOf) Load() []lambdainvoke.FunctionLoad {
+	if *l.inv == nil {
+		return nil
+	}
+	return (*l.inv).Load()
+}
+
+// runtimeAddr is where a listener that may be off listens, for the log:
+// "" when off.
 func runtimeAddr(ln net.Listener) string {
 	if ln == nil {
 		return ""

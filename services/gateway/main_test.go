@@ -163,16 +163,21 @@ func TestRunServesAndHotReloads(t *testing.T) {
 	cfg := config{
 		ConfigDir: dir, SeedDir: "seed-config", ReloadInterval: time.Second, AgentURL: agent.Server.URL,
 		Listen: "127.0.0.1:0", Env: "test", Region: "us-east-1", AccountID: "123456789012", MaxQueueWait: time.Second,
-		RootKey: testRootKey,
+		RootKey: testRootKey, AdminListen: "127.0.0.1:0",
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, log) }()
 
 	rec.Wait(t, runtimeconfig.NoConfigWarning, 1)
-	addr := rec.Wait(t, "gateway listening", 1).Attrs["addr"].(string)
+	listening := rec.Wait(t, "gateway listening", 1)
+	addr, adminAddr := listening.Attrs["addr"].(string), listening.Attrs["admin"].(string)
 	get := func(path string) (int, string) {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+path, nil)
+		host := addr
+		if path == "/metrics" {
+			host = adminAddr
+		}
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+host+path, nil)
 		require.NoError(t, err)
 		if path == "/health" { // signed by the root key: the details
 			sum := sha256.Sum256(nil)
@@ -219,6 +224,13 @@ func TestRunServesAndHotReloads(t *testing.T) {
 	// The container of /hello is held for the next call: run() runs the
 	// invoker's lease holding.
 	assert.JSONEq(t, `{"status":"ok","generation":2,"functions":1,"routes":1,"warm_leases":1}`, body)
+	// The admin listener counted all of it.
+	status, body = get("/metrics")
+	assert.Equal(t, 200, status)
+	for _, want := range []string{"esb_config_generation 2", "esb_config_reload_failures_total 1", `esb_invocations_total{function="A"} 2`,
+		`esb_cold_starts_total{function="A"} 1`, `esb_warm_containers{function="A"} 1`, "esb_agent_up 0"} {
+		assert.Contains(t, body, want+"\n")
+	}
 
 	cancel()
 	assert.NoError(t, <-done)

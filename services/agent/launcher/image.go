@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
@@ -88,7 +89,12 @@ func (l *Launcher) RemoveImage(ctx context.Context, ref string) error {
 // the first caller's context is as good as any other's.
 func (l *Launcher) pull(ctx context.Context, ref string) error {
 	_, err, _ := l.pulls.Do(ref, func() (any, error) {
-		return nil, l.rt.PullImage(ctx, ref)
+		began := time.Now()
+		err := l.rt.PullImage(ctx, ref)
+		if l.opts.OnPull != nil {
+			l.opts.OnPull(time.Since(began), err)
+		}
+		return nil, err
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrImagePull, err)

@@ -92,9 +92,12 @@ type Sandbox struct {
 // Options are optional collaborators; the zero value follows no logs and
 // dials with net.Dialer.
 type Options struct {
-	Logs   *fnlogs.Collector
-	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
-	Port   int // RIE port inside the container; default agentapi.RIEPort
+	Logs *fnlogs.Collector
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	Port int // RIE port inside the container; default agentapi.RIEPort
+	// OnPull, when set, learns of every image pull (one per reference
+	// however many starts share it): how long it took and how it ended.
+	OnPull func(took time.Duration, err error)
 	Logger *slog.Logger
 	Now    func() time.Time
 }

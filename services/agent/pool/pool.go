@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/services/agent/agentmetrics"
 	"github.com/esb-dev/esb/services/agent/engine"
 	"github.com/esb-dev/esb/services/agent/launcher"
 	"github.com/esb-dev/esb/services/agent/plan"
@@ -76,8 +77,11 @@ type Options struct {
 	// (Lambda's ProvisionedConcurrentExecutions come out of the account's
 	// concurrency). 0: no bound.
 	AccountConcurrency int
-	Logger             *slog.Logger
-	Now                func() time.Time
+	// Metrics records starts, removals and images removed; nil records
+	// nothing.
+	Metrics *agentmetrics.Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Pool is the set of function containers this agent owns.
@@ -300,7 +304,7 @@ func (p *Pool) Release(leaseID string, discard bool) error {
 	e.lease = ""
 	switch {
 	case discard:
-		p.removeLocked(e, "discarded")
+		p.removeLocked(e, agentmetrics.ReasonDiscarded)
 	case e.retired:
 		p.removeLocked(e, plan.ReasonRetired)
 	default:
@@ -443,7 +447,7 @@ func (p *Pool) makeRoomLocked(mb int) bool {
 		return false // evicting would not be enough: keep them warm
 	}
 	for _, e := range evict {
-		p.removeLocked(e, "evicted: node memory for functions")
+		p.removeLocked(e, agentmetrics.ReasonEvicted)
 	}
 	return true
 }
@@ -507,6 +511,10 @@ func (p *Pool) Health() agentapi.Health {
 		switch e.phase {
 		case plan.Idle:
 			h.Containers++
+			if h.IdleByFunction == nil {
+				h.IdleByFunction = map[string]int{}
+			}
+			h.IdleByFunction[e.inst.Identity.Function]++
 		case plan.Busy:
 			h.Containers++
 			h.Busy++
@@ -542,7 +550,9 @@ func (p *Pool) startLocked(spec agentapi.FunctionSpec, ident plan.Identity, w *w
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
+		began := time.Now()
 		inst, err := p.launcher.Start(ctx, spec)
+		p.opts.Metrics.Started(spec.Name, time.Since(began), err)
 		p.mu.Lock()
 		if p.starting[ident]--; p.starting[ident] == 0 {
 			delete(p.starting, ident)
@@ -693,6 +703,7 @@ func (p *Pool) removeLocked(e *entry, reason string) {
 			return
 		}
 		delete(p.entries, e.inst.ID)
+		p.opts.Metrics.Removed(reason)
 		p.opts.Logger.Info("removed container", "container", e.inst.Name, "function", e.inst.Identity.Function, "reason", reason)
 		p.dropImageLocked(e.inst.Identity.Function, e.inst.Identity.Digest, e.inst.Image)
 	})
@@ -734,6 +745,7 @@ func (p *Pool) dropImageLocked(fn, digest, ref string) {
 	p.cleanup(func(ctx context.Context) {
 		switch err := p.launcher.RemoveImage(ctx, ref); {
 		case err == nil:
+			p.opts.Metrics.ImageRemoved()
 			p.opts.Logger.Info("removed image", "function", fn, "image", ref, "reason", "digest no longer deployed")
 		case errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrInUse):
 			p.opts.Logger.Debug("image left in place", "function", fn, "image", ref, "why", err)
@@ -815,8 +827,31 @@ func (p *Pool) removeUnknownLocked(id, reason string) {
 			p.opts.Logger.Error("remove container", "container", id, "error", err)
 			return
 		}
+		p.opts.Metrics.Removed(reason)
 		p.opts.Logger.Info("removed container", "container", id, "reason", reason)
 	})
+}
+
+// ContainersByState counts the pool's containers by state: starting,
+// idle, busy and removing.
+func (p *Pool) ContainersByState() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]int{"starting": 0, "idle": 0, "busy": 0, "removing": 0}
+	for _, n := range p.starting {
+		out["starting"] += n
+	}
+	for _, e := range p.entries {
+		switch e.phase {
+		case plan.Idle:
+			out["idle"]++
+		case plan.Busy:
+			out["busy"]++
+		case plan.Removing:
+			out["removing"]++
+		}
+	}
+	return out
 }
 
 // pulledRef reports whether ref names an image by repository and digest,

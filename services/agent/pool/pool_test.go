@@ -206,7 +206,7 @@ func TestAcquireRelease(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, h.pool.Release(a.ID, false))
 				h.pool.SetDesired(desired(7, spec("Hello", "1")))
-				assert.Equal(t, agentapi.Health{Status: "ok", Generation: 7, Containers: 2, Busy: 1, MemoryMB: 256}, h.pool.Health())
+				assert.Equal(t, agentapi.Health{Status: "ok", Generation: 7, Containers: 2, Busy: 1, MemoryMB: 256, IdleByFunction: map[string]int{"Hello": 1}}, h.pool.Health())
 			},
 		},
 	}

@@ -43,6 +43,10 @@ type Options struct {
 	// Token, when set, is required (Authorization: Bearer) on every call
 	// but /v1/health; a call without it gets 401 and is logged.
 	Token string
+	// Metrics, when set, serves GET /v1/metrics (Prometheus text format),
+	// behind the token like every call but health: the gateway scrapes it
+	// for the env's admin listener.
+	Metrics http.Handler
 }
 
 type server struct {
@@ -62,6 +66,9 @@ func New(p Pool, opts Options) http.Handler {
 	mux.HandleFunc("POST /v1/leases/{id}/release", s.release)
 	mux.HandleFunc("GET /v1/leases/{id}/exit", s.waitExit)
 	mux.HandleFunc("GET /v1/health", s.health)
+	if opts.Metrics != nil {
+		mux.Handle("GET /v1/metrics", opts.Metrics)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, agentapi.CodeNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
 	})

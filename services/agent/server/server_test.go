@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/services/agent/agentmetrics"
 	"github.com/esb-dev/esb/services/agent/engine"
 	"github.com/esb-dev/esb/services/agent/engine/enginetest"
 	"github.com/esb-dev/esb/services/agent/fnlogs"
@@ -373,4 +375,51 @@ func TestToken(t *testing.T) {
 	authed := &agentapi.Client{BaseURL: srv.URL, Token: &agentapi.TokenFile{Path: path}}
 	_, err = authed.Acquire(t.Context(), spec("Hello", "1"))
 	require.NoError(t, err)
+}
+
+// GET /v1/metrics serves the agent's metrics behind the token: a start
+// shows as a start and a busy container, a discarded lease as a removal.
+func TestMetrics(t *testing.T) {
+	fake := enginetest.New()
+	m := agentmetrics.New()
+	l := launcher.New(fake, launcher.Config{Brand: "esb", Env: "test", PullPolicy: launcher.PullIfNotPresent, StartTimeout: time.Second},
+		launcher.Options{Dial: fake.Dial, OnPull: m.Pulled})
+	p := pool.New(t.Context(), l, pool.Options{Metrics: m})
+	m.WatchContainers(p)
+	srv := httptest.NewServer(New(p, Options{Token: "s3cret", Metrics: m.Handler()}))
+	t.Cleanup(func() { srv.Close(); p.Close() })
+
+	get := func(token string) (int, string) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/v1/metrics", nil)
+		require.NoError(t, err)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+	status, _ := get("")
+	assert.Equal(t, http.StatusUnauthorized, status)
+
+	path := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(path, []byte("s3cret\n"), 0o644))
+	client := &agentapi.Client{BaseURL: srv.URL, Token: &agentapi.TokenFile{Path: path}}
+	lease, err := client.Acquire(t.Context(), spec("Hello", "1"))
+	require.NoError(t, err)
+	status, body := get("s3cret")
+	require.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, `esb_agent_container_starts_total{function="Hello",result="ok"} 1`)
+	assert.Contains(t, body, `esb_agent_containers{state="busy"} 1`)
+	assert.Contains(t, body, `esb_agent_container_start_duration_seconds_count{function="Hello"} 1`)
+
+	require.NoError(t, client.Release(t.Context(), lease.ID, agentapi.ReleaseRequest{Discard: true, Reason: "test"}))
+	require.Eventually(t, func() bool {
+		_, body := get("s3cret")
+		return strings.Contains(body, `esb_agent_container_removals_total{reason="discarded"} 1`) &&
+			strings.Contains(body, `esb_agent_containers{state="busy"} 0`)
+	}, 5*time.Second, 20*time.Millisecond)
 }

@@ -65,7 +65,10 @@ type Options struct {
 	Initial *runtimeconfig.Config
 	// PollOnly skips file events, for file systems known to drop them.
 	PollOnly bool
-	Logger   *slog.Logger // nil discards
+	// OnRejected, when set, is called for each snapshot that did not
+	// decode or validate (the consumer keeps what it serves).
+	OnRejected func()
+	Logger     *slog.Logger // nil discards
 }
 
 // Watcher watches one config dir.
@@ -245,6 +248,9 @@ func (w *Watcher) reload(ctx context.Context) {
 			return
 		}
 		log.Error("runtime config rejected; keeping the previous config", "dir", w.dir, "problems", Problems(err))
+		if w.opts.OnRejected != nil {
+			w.opts.OnRejected()
+		}
 		return
 	}
 	if w.last != nil && reflect.DeepEqual(*w.last, snap.Config) {

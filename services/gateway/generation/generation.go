@@ -40,7 +40,10 @@ type Options struct {
 	// OnLive is called after a generation is published, from the goroutine
 	// that applied it; it must not block.
 	OnLive func(g *Generation)
-	Logger *slog.Logger // nil discards
+	// OnRejected, when set, is called for each snapshot Run could not
+	// build (the previous generation stays live).
+	OnRejected func()
+	Logger     *slog.Logger // nil discards
 }
 
 // Manager builds and publishes generations.
@@ -133,6 +136,9 @@ func (m *Manager) Run(ctx context.Context, snapshots <-chan configwatch.Snapshot
 				}
 				m.opts.Logger.Error("runtime config rejected; keeping the previous config",
 					"generation", live, "problems", configwatch.Problems(err))
+				if m.opts.OnRejected != nil {
+					m.opts.OnRejected()
+				}
 			}
 		}
 	}

@@ -19,6 +19,9 @@ type held struct {
 	idle     time.Time  // when it was last put back
 	conn     *rieConn   // to the container's RIE; nil until the first call, or after one spoiled it
 	exit     *exitWatch // nil when no exit is watched (RIE mode)
+	// startTook is how long the agent took to grant a cold lease (the
+	// container's start); 0 for a lease on a container that was idle.
+	startTook time.Duration
 }
 
 // specKey identifies a function spec exactly: a container leased for one
@@ -149,4 +152,17 @@ func (h *heldLeases) count() int {
 		n += len(stack)
 	}
 	return n
+}
+
+// counts is how many leases are held per function.
+func (h *heldLeases) counts() map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]int, len(h.byName))
+	for name, stack := range h.byName {
+		if len(stack) > 0 {
+			out[name] = len(stack)
+		}
+	}
+	return out
 }

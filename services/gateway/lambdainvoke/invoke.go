@@ -171,6 +171,12 @@ type Result struct {
 	Cold          bool
 	Container     string
 	Duration      time.Duration // of the call to the container
+	// QueueWait is how long the invocation waited for a concurrency slot
+	// and a container, the container's own start left out.
+	QueueWait time.Duration
+	// StartDuration is, for a cold invocation, how long the agent took to
+	// hand over the new container (start and runtime init); 0 when warm.
+	StartDuration time.Duration
 }
 
 // Invoker runs invocations. It is safe for concurrent use.
@@ -269,6 +275,7 @@ func New(leaser Leaser, opts Options) *Invoker {
 // container is returned warm when it finishes.
 func (i *Invoker) Invoke(ctx context.Context, req Request) (Result, error) {
 	name := req.Function.Name
+	began := time.Now()
 	wait := i.opts.MaxQueueWait
 	if req.Async {
 		wait = -1
@@ -291,6 +298,7 @@ func (i *Invoker) Invoke(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("invoke %s: %w", name, err)
 	}
+	leased := time.Since(began)
 	res, discard, err := i.call(ctx, &h, req)
 	if reused && unreachable(err) {
 		// The container went away while the gateway held its lease (its
@@ -303,6 +311,10 @@ func (i *Invoker) Invoke(ctx context.Context, req Request) (Result, error) {
 		res, discard, err = i.call(ctx, &h, req)
 	}
 	res.Cold, res.Container = h.lease.Cold, h.lease.Container
+	if h.lease.Cold {
+		res.StartDuration = h.startTook
+	}
+	res.QueueWait = max(leased-res.StartDuration, 0)
 	reason := ""
 	if discard && err != nil {
 		reason = err.Error()
@@ -339,7 +351,11 @@ func (i *Invoker) acquire(ctx context.Context, spec agentapi.FunctionSpec, key s
 		return held{}, fmt.Errorf("%w: lease %s has no endpoint", ErrAgent, lease.ID)
 	}
 	// The agent's lease clock started no later than the request went out.
-	return held{lease: lease, key: key, acquired: granted, exit: i.watchExit(lease)}, nil
+	h := held{lease: lease, key: key, acquired: granted, exit: i.watchExit(lease)}
+	if lease.Cold {
+		h.startTook = time.Since(granted)
+	}
+	return h, nil
 }
 
 // Run holds warm leases between invocations until ctx ends, returning each

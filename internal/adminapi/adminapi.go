@@ -1,0 +1,108 @@
+// Package adminapi is the contract of the gateway's admin listener
+// (PORT_ADMIN, host loopback only): GET /metrics in Prometheus text format,
+// GET / the dashboard, and GET /api/status, the JSON below, which `esb ls`
+// and the dashboard both show (one source of truth).
+package adminapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// StatusPath is where the admin listener serves Status.
+const StatusPath = "/api/status"
+
+// Status is what the env serves now.
+type Status struct {
+	Env        string     `json:"env"`
+	Generation uint64     `json:"generation"`
+	LoadedAt   time.Time  `json:"loaded_at"`
+	Functions  []Function `json:"functions"`
+	Routes     []Route    `json:"routes"`
+	// Recent are the last invocations, newest first.
+	Recent []Invocation `json:"recent"`
+	// Deploys are the config generations that went live since the
+	// gateway started, newest first.
+	Deploys []Deploy `json:"deploys"`
+	// Agent is the agent's view of the node; nil when it did not answer.
+	Agent *Agent `json:"agent,omitempty"`
+}
+
+// Function is one function of the live config.
+type Function struct {
+	Name     string   `json:"name"`
+	Runtime  string   `json:"runtime"` // empty for an image function
+	MemoryMB int      `json:"memory_mb"`
+	Timeout  int      `json:"timeout_s"`
+	Image    string   `json:"image"`
+	Digest   string   `json:"digest"`
+	Routes   []string `json:"routes"` // "GET /hello"
+	Busy     int      `json:"busy"`   // containers running an invocation
+	Warm     int      `json:"warm"`   // idle containers: held by the gateway or kept by the agent
+	Queued   int      `json:"queued"`
+	// LastError is the function's last invocation that did not succeed.
+	LastError *Invocation `json:"last_error,omitempty"`
+}
+
+// Route is one API route of the live config.
+type Route struct {
+	Method   string `json:"method"`
+	Path     string `json:"path"`
+	Function string `json:"function"`
+	API      string `json:"api,omitempty"`
+	Stage    string `json:"stage,omitempty"`
+}
+
+// Invocation is one finished invocation.
+type Invocation struct {
+	At         time.Time `json:"at"`
+	Function   string    `json:"function"`
+	Outcome    string    `json:"outcome"` // success, throttled, or an error type
+	DurationMS float64   `json:"duration_ms"`
+	Cold       bool      `json:"cold"`
+}
+
+// Deploy is one config generation that went live.
+type Deploy struct {
+	Generation uint64    `json:"generation"`
+	At         time.Time `json:"at"`
+	Added      []string  `json:"added,omitempty"`
+	Changed    []string  `json:"changed,omitempty"` // image digest or config changed
+	Removed    []string  `json:"removed,omitempty"`
+}
+
+// Agent is the agent's health as the gateway last asked for it.
+type Agent struct {
+	Runtime    string `json:"runtime"`
+	Containers int    `json:"containers"`
+	Busy       int    `json:"busy"`
+	MemoryMB   int    `json:"memory_mb"`
+	BudgetMB   int    `json:"memory_budget_mb,omitempty"`
+}
+
+// Fetch reads Status from the admin listener at base (http://127.0.0.1:PORT).
+func Fetch(ctx context.Context, hc *http.Client, base string) (Status, error) {
+	var st Status
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+StatusPath, nil)
+	if err != nil {
+		return st, fmt.Errorf("admin status: %w", err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return st, fmt.Errorf("admin status: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return st, fmt.Errorf("admin status: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return st, fmt.Errorf("admin status: decode: %w", err)
+	}
+	return st, nil
+}
