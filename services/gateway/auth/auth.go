@@ -49,6 +49,9 @@ type Request struct {
 	CacheScope string
 	// Invoke runs an authorizer function of the request's generation.
 	Invoke InvokeFunc
+	// TemplateKey reports whether a key the template defines
+	// (routing.yml api_keys) opens this route; nil when none does.
+	TemplateKey func(key string) bool
 }
 
 // Decision is the outcome. Refused: Status and Body are API Gateway's
@@ -150,7 +153,7 @@ func (e *Enforcer) Check(ctx context.Context, req Request) (Decision, error) {
 		if kerr != nil {
 			return refuse(http.StatusInternalServerError, bodyRESTError), fmt.Errorf("api keys: %w", kerr)
 		}
-		if key == "" || !keys[key] {
+		if key == "" || !(keys[key] || (req.TemplateKey != nil && req.TemplateKey(key))) {
 			return refuse(http.StatusForbidden, bodyForbidden), nil
 		}
 		d.APIKey = key

@@ -268,6 +268,21 @@ func TestAPIKeys(t *testing.T) {
 	assert.True(t, check("k1").Refused())
 }
 
+func TestTemplateAPIKeys(t *testing.T) {
+	e := New(t.TempDir(), Options{}) // no key file
+	check := func(key string) Decision {
+		d, err := e.Check(t.Context(), Request{
+			HTTP:        newRequest(t, map[string]string{"X-Api-Key": key}, ""),
+			Auth:        &runtimeconfig.RouteAuth{APIKey: true},
+			TemplateKey: func(k string) bool { return k == "from-the-template" },
+		})
+		require.NoError(t, err)
+		return d
+	}
+	assert.Equal(t, "from-the-template", check("from-the-template").APIKey)
+	assert.Equal(t, 403, check("another").Status)
+}
+
 func TestNilEnforcerRefuses(t *testing.T) {
 	var e *Enforcer
 	d, err := e.Check(t.Context(), Request{HTTP: newRequest(t, nil, ""), Auth: &runtimeconfig.RouteAuth{APIKey: true}})
