@@ -36,13 +36,16 @@ import (
 )
 
 // TestFrontDoorAuth deploys a template whose routes SAM Auth protects
-// (a REST TOKEN authorizer as the API's default, an API key, an HTTP API
-// Lambda authorizer with simple responses, an HTTP API JWT authorizer,
+// (a REST TOKEN authorizer as the API's default, an API key from the key
+// file or the template, an HTTP API Lambda authorizer with simple
+// responses, two HTTP API JWT authorizers,
 // with CORS on both APIs, and AWS_IAM routes on both), and checks the
 // gateway answers as API Gateway does, and that its Lambda Invoke API takes
 // only SigV4-signed calls as Lambda does, in docker and in containerd mode
-// side by side. The authorizer is a real function in the env; the JWT is
-// signed in the test with a key whose JWKS the env gets.
+// side by side. The authorizer is a real function in the env; the JWTs are
+// signed in the test with a key whose JWKS the env gets, and with one only
+// the second authorizer's issuer publishes (a function of the env, which
+// the gateway asks through the issuer's discovery document).
 func TestFrontDoorAuth(t *testing.T) {
 	t.Parallel()
 	// The containerd env turns plain HTTP off (ESB_GATEWAY_HTTP=off) and
