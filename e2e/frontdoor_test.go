@@ -36,13 +36,16 @@ import (
 )
 
 // TestFrontDoorAuth deploys a template whose routes SAM Auth protects
-// (a REST TOKEN authorizer as the API's default, an API key, an HTTP API
-// Lambda authorizer with simple responses, an HTTP API JWT authorizer,
+// (a REST TOKEN authorizer as the API's default, an API key from the key
+// file or the template, an HTTP API Lambda authorizer with simple
+// responses, two HTTP API JWT authorizers,
 // with CORS on both APIs, and AWS_IAM routes on both), and checks the
 // gateway answers as API Gateway does, and that its Lambda Invoke API takes
 // only SigV4-signed calls as Lambda does, in docker and in containerd mode
-// side by side. The authorizer is a real function in the env; the JWT is
-// signed in the test with a key whose JWKS the env gets.
+// side by side. The authorizer is a real function in the env; the JWTs are
+// signed in the test with a key whose JWKS the env gets, and with one only
+// the second authorizer's issuer publishes (a function of the env, which
+// the gateway asks through the issuer's discovery document).
 func TestFrontDoorAuth(t *testing.T) {
 	t.Parallel()
 	// The containerd env turns plain HTTP off (ESB_GATEWAY_HTTP=off) and
@@ -100,6 +103,11 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey, htt
 
 	work := t.TempDir()
 	copyTree(t, filepath.Join("testdata", "frontdoor"), work)
+	// The keys IssuerFunction publishes as its issuer's JWKS: not in the
+	// env's jwks.json.
+	published, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(work, "src", "issuer_jwks.json"), jwksOf(t, &published.PublicKey, "e2e-published"), 0o644))
 	began := time.Now()
 	res = s.esb(ctx, t, "deploy", "--mode", mode, "-t", filepath.Join(work, "template.yml"), "--tag", "e2e-fd-"+mode)
 	require.NoError(t, res.err, res.stderr)
@@ -168,6 +176,8 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey, htt
 			{name: "missing", wantStatus: 403},
 			{name: "unknown", key: "key-other", wantStatus: 403},
 			{name: "known", key: "key-e2e-1", wantStatus: 200},
+			// AWS::ApiGateway::ApiKey TemplateApiKey, tied to RestApi's stage.
+			{name: "from the template", key: "e2e-template-key-0123456789", wantStatus: 200},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -237,6 +247,46 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey, htt
 		}
 		status, body, _ := get(t, "/jwt", nil)
 		assert.Equal(t, 401, status, body)
+	})
+
+	t.Run("HTTP API JWT, keys from the issuer's discovery document", func(t *testing.T) {
+		const issuer = "http://127.0.0.1:8080/issuer"
+		// The issuer is a function of this env behind an open route; the
+		// test reads its document as the gateway will (and warms it).
+		r := send(t, client, http.MethodGet, gw("/issuer/.well-known/openid-configuration"), nil)
+		require.Equal(t, http.StatusOK, r.status, r.body)
+		require.JSONEq(t, `"`+issuer+`/jwks"`, mustJSONField(t, r.body, "jwks_uri"))
+		claims := map[string]any{"iss": issuer, "aud": "esb-e2e", "sub": "bob",
+			"exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix()}
+		t.Run("a key only the issuer publishes", func(t *testing.T) {
+			token := signRS256(t, published, "e2e-published", claims)
+			// The gateway fetches the issuer at most once per 15 s: a
+			// fetch that lost a race with a cold start is retried then.
+			var status int
+			var body string
+			var e echoed
+			for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(2 * time.Second) {
+				status, body, e = get(t, "/jwt-discovered", map[string]string{"Authorization": "Bearer " + token})
+				if status == http.StatusOK || time.Now().After(deadline) {
+					break
+				}
+			}
+			require.Equal(t, http.StatusOK, status, body)
+			jwt, _ := e.Authorizer["jwt"].(map[string]any)
+			require.NotNil(t, jwt, body)
+			assert.Equal(t, "bob", jwt["claims"].(map[string]any)["sub"])
+		})
+		t.Run("a kid nobody publishes is 401", func(t *testing.T) {
+			token := signRS256(t, published, "e2e-nobody", claims)
+			status, body, _ := get(t, "/jwt-discovered", map[string]string{"Authorization": "Bearer " + token})
+			assert.Equal(t, http.StatusUnauthorized, status, body)
+			assert.JSONEq(t, `{"message":"Unauthorized"}`, body)
+		})
+		t.Run("jwks.json still verifies the issuer's tokens", func(t *testing.T) {
+			token := signRS256(t, key, "e2e-1", claims)
+			status, body, _ := get(t, "/jwt-discovered", map[string]string{"Authorization": "Bearer " + token})
+			assert.Equal(t, http.StatusOK, status, body)
+		})
 	})
 
 	t.Run("CORS", func(t *testing.T) {

@@ -90,6 +90,7 @@ func Generate(t *sam.Template, opts Options) (runtimeconfig.Config, error) {
 			})
 		}
 	}
+	cfg.Routing.APIKeys = t.APIKeys
 	sort.SliceStable(cfg.Routing.Routes, func(i, j int) bool {
 		a, b := cfg.Routing.Routes[i], cfg.Routing.Routes[j]
 		if a.Path != b.Path {

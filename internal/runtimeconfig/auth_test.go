@@ -50,3 +50,41 @@ func TestRouteAuth(t *testing.T) {
 		})
 	}
 }
+
+func TestAPIKeys(t *testing.T) {
+	const functions = "functions:\n  Fn: {image: i}\n"
+	routing := func(keys string) string { return "routes: []\napi_keys: " + keys + "\n" }
+	tests := []struct {
+		name, keys, wantErr string
+	}{
+		{name: "every API", keys: `[{name: k, value: v0123456789012345678, enabled: true}]`},
+		{name: "tied to a stage", keys: `[{name: k, value: v, enabled: true, stages: [{api: ordersapi, stage: v1}]}]`},
+		{name: "no name", keys: `[{value: v}]`, wantErr: "api_keys[0].name: must not be empty"},
+		{name: "no value", keys: `[{name: k}]`, wantErr: "api_keys[0].value: must not be empty"},
+		{name: "duplicate", keys: `[{name: k, value: a}, {name: k, value: b}]`, wantErr: `api_keys[1]: duplicate API key "k"`},
+		{name: "stage without API", keys: `[{name: k, value: v, stages: [{stage: v1}]}]`, wantErr: "api_keys[0].stages[0].api: must not be empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Decode(Files{Functions: []byte(functions), Routing: []byte(routing(tt.keys))})
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, cfg, cfg.Clone())
+		})
+	}
+	t.Run("merged by name", func(t *testing.T) {
+		base := cfg(func(c *Config) {
+			c.Routing.APIKeys = []APIKey{{Name: "a", Value: "old"}, {Name: "b", Value: "b", Enabled: true}}
+		})
+		deploy := cfg(func(c *Config) {
+			c.Routing.APIKeys = []APIKey{{Name: "c", Value: "c"}, {Name: "a", Value: "new", Enabled: true}}
+		})
+		got, warnings := Merge(base, deploy)
+		assert.Empty(t, warnings)
+		assert.Equal(t, []APIKey{{Name: "a", Value: "new", Enabled: true}, {Name: "b", Value: "b", Enabled: true}, {Name: "c", Value: "c"}}, got.Routing.APIKeys)
+	})
+}

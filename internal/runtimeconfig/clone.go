@@ -84,6 +84,14 @@ func (r RoutingFile) clone() RoutingFile {
 			rt.Cors = rt.Cors.clone()
 			return rt
 		}),
+		APIKeys: cloneEach(r.APIKeys, func(k APIKey) APIKey {
+			k.Stages = cloneEach(k.Stages, func(s APIStage) APIStage {
+				s.Extra = cloneExtra(s.Extra)
+				return s
+			})
+			k.Extra = cloneExtra(k.Extra)
+			return k
+		}),
 		Extra: cloneExtra(r.Extra),
 	}
 }

@@ -17,6 +17,7 @@ import (
 //     order. A route of an older file, which names no API, is the same
 //     route as a deploy's route of any API with its path and method: it
 //     was written for that route before routes had an API.
+//   - api_keys by name: replaced in place, else appended.
 //   - dynamodb by TableName, s3 by BucketName, layers by Name: replaced in
 //     place, else appended.
 //   - a resource kind with no merge key (anything in Resources.Extra) is kept
@@ -43,6 +44,7 @@ func Merge(base, deploy Config) (Config, []string) {
 	if out.Routing.Routes == nil {
 		out.Routing.Routes = []Route{}
 	}
+	out.Routing.APIKeys = mergeByKey(out.Routing.APIKeys, in.Routing.APIKeys, func(k APIKey) string { return k.Name })
 	out.Routing.Extra = overwrite(out.Routing.Extra, in.Routing.Extra)
 
 	res := &out.Resources.Resources

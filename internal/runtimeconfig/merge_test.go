@@ -309,6 +309,8 @@ func richConfig(prefix string) Config {
 			{Path: "/shared", Method: "GET", Function: prefix + "Fn", Payload: PayloadV1, Extra: map[string]any{"x": prefix}},
 			{Path: "/" + prefix, Method: "GET", Function: prefix + "Fn", Payload: PayloadV1},
 		}
+		c.Routing.APIKeys = []APIKey{{Name: "shared", Value: prefix, Enabled: true,
+			Stages: []APIStage{{API: prefix, Stage: "v1", Extra: map[string]any{"x": 1}}}, Extra: map[string]any{"x": prefix}}}
 		c.Routing.Extra = map[string]any{"x": []any{prefix}}
 		c.Resources.Extra = map[string]any{"x": prefix}
 		c.Resources.Resources = Resources{
@@ -356,6 +358,13 @@ func scribble(c Config) {
 			c.Routing.Routes[i].Extra["x"] = "scribbled"
 		}
 		c.Routing.Routes[i].Path = "/scribbled"
+	}
+	for i := range c.Routing.APIKeys {
+		k := &c.Routing.APIKeys[i]
+		k.Value = "scribbled"
+		k.Stages[0].API = "scribbled"
+		k.Stages[0].Extra["x"] = "scribbled"
+		k.Extra["x"] = "scribbled"
 	}
 	c.Routing.Extra["x"].([]any)[0] = "scribbled"
 	c.Resources.Extra["x"] = "scribbled"

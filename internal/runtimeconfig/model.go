@@ -14,6 +14,8 @@
 // routes name functions that exist, even in the middle of a deploy.
 package runtimeconfig
 
+import "strings"
+
 // File names inside CONFIG_DIR.
 const (
 	FunctionsFileName = "functions.yml"
@@ -209,8 +211,49 @@ const (
 
 // RoutingFile is routing.yml.
 type RoutingFile struct {
-	Routes []Route        `yaml:"routes"`
+	Routes []Route `yaml:"routes"`
+	// APIKeys are the template's AWS::ApiGateway::ApiKey resources that
+	// carry a Value: a route with auth.api_key accepts them besides the
+	// lines of $CONFIG_DIR/auth/api-keys.
+	APIKeys []APIKey       `yaml:"api_keys,omitempty"`
+	Extra   map[string]any `yaml:",inline"`
+}
+
+// APIKey is an API key a template defines. Merged by Name: a later deploy
+// replaces a key of the same name.
+type APIKey struct {
+	Name  string `yaml:"name"`  // the key's Name, else its logical ID
+	Value string `yaml:"value"` // what callers send in x-api-key
+	// Enabled false keeps the key refused, as API Gateway refuses a
+	// disabled key.
+	Enabled bool `yaml:"enabled"`
+	// Stages tie the key to these API stages (StageKeys); empty means
+	// every API of the env, as ESB enforces no usage plans.
+	Stages []APIStage     `yaml:"stages,omitempty"`
 	Extra  map[string]any `yaml:",inline"`
+}
+
+// APIStage names one stage of one API (Route.API and Route.Stage).
+type APIStage struct {
+	API   string         `yaml:"api"`
+	Stage string         `yaml:"stage"`
+	Extra map[string]any `yaml:",inline"`
+}
+
+// Opens reports whether the key opens a route of api and stage.
+func (k APIKey) Opens(api, stage string) bool {
+	if !k.Enabled {
+		return false
+	}
+	if len(k.Stages) == 0 {
+		return true
+	}
+	for _, s := range k.Stages {
+		if strings.EqualFold(s.API, api) && s.Stage == stage {
+			return true
+		}
+	}
+	return false
 }
 
 // Route maps (API, Path, Method) to a function. Path uses API Gateway
@@ -276,7 +319,7 @@ const (
 // or both (a REST API checks the key after the authorizer).
 type RouteAuth struct {
 	// APIKey requires an x-api-key header that names a key of
-	// $CONFIG_DIR/auth/api-keys.
+	// $CONFIG_DIR/auth/api-keys or one of RoutingFile.APIKeys.
 	APIKey bool `yaml:"api_key,omitempty"`
 	// IAM requires a request signed with SigV4 (service execute-api) by
 	// one of the env's keys: SAM's AWS_IAM authorizer. It excludes

@@ -160,6 +160,24 @@ func validateRouting(r RoutingFile, src source, functions map[string]Function) [
 			first[rt.Key()] = i
 		}
 	}
+	names := make(map[string]int, len(r.APIKeys))
+	for i, k := range r.APIKeys {
+		at := fieldPath{"api_keys", i}
+		if k.Name == "" {
+			p.add(at.with("name"), "must not be empty")
+		} else {
+			unique(&p, names, k.Name, at, i, "API key")
+		}
+		// A key with no value would match a caller that sends none.
+		if k.Value == "" {
+			p.add(at.with("value"), "must not be empty")
+		}
+		for j, s := range k.Stages {
+			if s.API == "" {
+				p.add(at.with("stages", j, "api"), "must not be empty")
+			}
+		}
+	}
 	return p.errs
 }
 

@@ -131,7 +131,7 @@ func (p *parser) readAPIAuth(o obj, typ string) apiAuth {
 		p.d.warn(n, p.pathOf(n, path+".InvokeRole"), "the invoke role is not assumed; functions run with ESB's credentials")
 	}
 	if up := lookup(raw, "UsagePlan"); up != nil {
-		p.d.warn(up, p.pathOf(up, path+".UsagePlan"), "usage plans (throttling and quotas) are not enforced locally; API keys are checked against $CONFIG_DIR/auth/api-keys")
+		p.d.warn(up, p.pathOf(up, path+".UsagePlan"), "usage plans (throttling and quotas) are not enforced locally; API keys are checked against $CONFIG_DIR/auth/api-keys and the template's AWS::ApiGateway::ApiKey resources with a Value")
 	}
 	if azs := lookup(raw, "Authorizers"); azs != nil {
 		azPath := p.pathOf(azs, path+".Authorizers")

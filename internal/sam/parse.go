@@ -590,6 +590,7 @@ func (p *parser) applyConditions() {
 
 // readResources turns each created resource into its typed form.
 func (p *parser) readResources(t *Template) {
+	var apiKeys []*rawResource
 	for _, id := range p.order {
 		r := p.resources[id]
 		if r.skipped {
@@ -633,6 +634,8 @@ func (p *parser) readResources(t *Template) {
 			if s, ok := p.readSubscription(r); ok {
 				t.Subscriptions = append(t.Subscriptions, s)
 			}
+		case TypeAPIKey:
+			apiKeys = append(apiKeys, r)
 		default:
 			if rules, ok := propertyRules(r.typ); ok {
 				p.checkProperties(obj{n: r.props, path: r.path + ".Properties"}, r.typ, rules)
@@ -646,6 +649,7 @@ func (p *parser) readResources(t *Template) {
 	t.Queues = append(t.Queues, p.generatedQueues...)
 	t.Topics = append(t.Topics, p.generatedTopics...)
 	p.resolveRoutes(t)
+	p.readAPIKeys(t, apiKeys)
 	p.checkAuth(t)
 	p.checkSQSEvents(t)
 	p.checkS3Events(t)

@@ -152,6 +152,13 @@ func propertyRules(typ string) (map[string]propRule, bool) {
 			"SnapStart":         warns("SnapStart does not apply; every cold start runs the function's initialisation"),
 			"LoggingConfig":     honoured(), // see loggingConfig
 		}, true
+	case TypeAPIKey:
+		return map[string]propRule{
+			"Name": honoured(), "Value": honoured(), "Enabled": honoured(), "StageKeys": honoured(),
+			"Description": inert(), "Tags": inert(),
+			"CustomerId":         warns("AWS Marketplace customers are not tracked locally"),
+			"GenerateDistinctId": inert(),
+		}, true
 	case typeCapacity:
 		return names("CapacityProviderName", "VpcConfig", "OperatorRole", "Tags", "PropagateTags", "InstanceRequirements",
 			"ScalingConfig", "KmsKeyArn"), true

@@ -63,6 +63,8 @@ type Template struct {
 	Queues        []Queue
 	Topics        []Topic
 	Subscriptions []Subscription
+	// APIKeys are the AWS::ApiGateway::ApiKey resources with a Value.
+	APIKeys []runtimeconfig.APIKey
 	// Warnings name what was skipped or cannot behave as on AWS.
 	Warnings []Warning
 }

@@ -1,7 +1,8 @@
 // Package auth enforces a route's SAM Auth the way API Gateway does before
 // it invokes the integration: Lambda authorizers (REST TOKEN and REQUEST,
 // HTTP API REQUEST with payload 1.0 or 2.0 and simple responses), JWT and
-// Cognito user-pool authorizers checked offline against a JWKS file, and
+// Cognito user-pool authorizers checked against a JWKS file and the keys
+// their issuer publishes, and
 // API keys. It holds no HTTP server: the gateway hands it the request and
 // a way to invoke a function, and gets back either the authorizer context
 // for the integration's event or the answer API Gateway would give.
@@ -49,6 +50,9 @@ type Request struct {
 	CacheScope string
 	// Invoke runs an authorizer function of the request's generation.
 	Invoke InvokeFunc
+	// TemplateKey reports whether a key the template defines
+	// (routing.yml api_keys) opens this route; nil when none does.
+	TemplateKey func(key string) bool
 }
 
 // Decision is the outcome. Refused: Status and Body are API Gateway's
@@ -70,6 +74,13 @@ type Options struct {
 	Logger *slog.Logger     // nil discards
 	// MaxCacheEntries bounds the authorizer result cache; DefaultMaxCacheEntries when zero.
 	MaxCacheEntries int
+	// HTTPClient fetches JWT issuers' keys; a plain http.Client when nil.
+	HTTPClient *http.Client
+	// DiscoveryTimeout, DiscoveryTTL and DiscoveryInterval bound the
+	// fetching of JWT issuers' keys (Default* when zero): one fetch's
+	// deadline, how long fetched keys are used, the least time between
+	// two fetches of one issuer.
+	DiscoveryTimeout, DiscoveryTTL, DiscoveryInterval time.Duration
 }
 
 // DefaultMaxCacheEntries bounds the result cache when Options leave it zero.
@@ -82,6 +93,9 @@ type Enforcer struct {
 	keys  *fileCache[map[string]bool]
 	jwks  *fileCache[keySet]
 	cache *resultCache
+	// discovery holds the keys JWT issuers publish, for key ids jwks.json
+	// lacks.
+	discovery *discovery
 }
 
 // New returns an Enforcer reading the env's key files under configDir/auth.
@@ -97,10 +111,11 @@ func New(configDir string, opts Options) *Enforcer {
 	}
 	dir := filepath.Join(configDir, Dir)
 	return &Enforcer{
-		opts:  opts,
-		keys:  newFileCache(filepath.Join(dir, APIKeysFile), parseAPIKeys),
-		jwks:  newFileCache(filepath.Join(dir, JWKSFile), parseJWKS),
-		cache: newResultCache(opts.MaxCacheEntries),
+		opts:      opts,
+		keys:      newFileCache(filepath.Join(dir, APIKeysFile), parseAPIKeys),
+		jwks:      newFileCache(filepath.Join(dir, JWKSFile), parseJWKS),
+		cache:     newResultCache(opts.MaxCacheEntries),
+		discovery: newDiscovery(opts),
 	}
 }
 
@@ -135,7 +150,7 @@ func (e *Enforcer) Check(ctx context.Context, req Request) (Decision, error) {
 		case runtimeconfig.AuthorizerToken, runtimeconfig.AuthorizerRequest, runtimeconfig.AuthorizerHTTPRequest:
 			d, err = e.lambda(ctx, req, az)
 		case runtimeconfig.AuthorizerJWT, runtimeconfig.AuthorizerCognito:
-			d, err = e.jwt(req, az)
+			d, err = e.jwt(ctx, req, az)
 		default:
 			// routing.yml validation refuses these; never serve them open.
 			return refuse(http.StatusInternalServerError, bodyHTTPError), fmt.Errorf("authorizer %s: unknown type %q", az.Name, az.Type)
@@ -150,7 +165,7 @@ func (e *Enforcer) Check(ctx context.Context, req Request) (Decision, error) {
 		if kerr != nil {
 			return refuse(http.StatusInternalServerError, bodyRESTError), fmt.Errorf("api keys: %w", kerr)
 		}
-		if key == "" || !keys[key] {
+		if key == "" || !(keys[key] || (req.TemplateKey != nil && req.TemplateKey(key))) {
 			return refuse(http.StatusForbidden, bodyForbidden), nil
 		}
 		d.APIKey = key

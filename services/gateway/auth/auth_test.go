@@ -268,6 +268,21 @@ func TestAPIKeys(t *testing.T) {
 	assert.True(t, check("k1").Refused())
 }
 
+func TestTemplateAPIKeys(t *testing.T) {
+	e := New(t.TempDir(), Options{}) // no key file
+	check := func(key string) Decision {
+		d, err := e.Check(t.Context(), Request{
+			HTTP:        newRequest(t, map[string]string{"X-Api-Key": key}, ""),
+			Auth:        &runtimeconfig.RouteAuth{APIKey: true},
+			TemplateKey: func(k string) bool { return k == "from-the-template" },
+		})
+		require.NoError(t, err)
+		return d
+	}
+	assert.Equal(t, "from-the-template", check("from-the-template").APIKey)
+	assert.Equal(t, 403, check("another").Status)
+}
+
 func TestNilEnforcerRefuses(t *testing.T) {
 	var e *Enforcer
 	d, err := e.Check(t.Context(), Request{HTTP: newRequest(t, nil, ""), Auth: &runtimeconfig.RouteAuth{APIKey: true}})
@@ -278,12 +293,18 @@ func TestNilEnforcerRefuses(t *testing.T) {
 // signJWT signs claims with key (RS256, kid "k1").
 func signJWT(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
 	t.Helper()
+	return signJWTKid(t, key, "k1", claims)
+}
+
+// signJWTKid signs claims with key (RS256) under key id kid.
+func signJWTKid(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]any) string {
+	t.Helper()
 	enc := func(v any) string {
 		b, err := json.Marshal(v)
 		require.NoError(t, err)
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
-	signing := enc(map[string]string{"alg": "RS256", "kid": "k1", "typ": "JWT"}) + "." + enc(claims)
+	signing := enc(map[string]string{"alg": "RS256", "kid": kid, "typ": "JWT"}) + "." + enc(claims)
 	sum := sha256.Sum256([]byte(signing))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
 	require.NoError(t, err)
@@ -292,15 +313,25 @@ func signJWT(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
 
 func writeJWKS(t *testing.T, dir string, key *rsa.PublicKey) {
 	t.Helper()
-	doc := map[string]any{"keys": []map[string]string{{
-		"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
-		"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()),
-		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
-	}}}
-	b, err := json.Marshal(doc)
-	require.NoError(t, err)
+	b := jwksDoc(t, map[string]*rsa.PublicKey{"k1": key})
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, Dir), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, Dir, JWKSFile), b, 0o600))
+}
+
+// jwksDoc is a JWKS holding keys by kid.
+func jwksDoc(t *testing.T, keys map[string]*rsa.PublicKey) []byte {
+	t.Helper()
+	var list []map[string]string
+	for kid, key := range keys {
+		list = append(list, map[string]string{
+			"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+			"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()),
+			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
+		})
+	}
+	b, err := json.Marshal(map[string]any{"keys": list})
+	require.NoError(t, err)
+	return b
 }
 
 func TestJWT(t *testing.T) {

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto"
 	"crypto/rsa"
 	"encoding/base64"
@@ -28,6 +29,18 @@ type jwk struct {
 	N   string `json:"n"`
 	E   string `json:"e"`
 	Use string `json:"use"`
+}
+
+// lookup returns the key kid names, or the single key for a token that
+// names none.
+func (ks keySet) lookup(kid string) *rsa.PublicKey {
+	if k := ks.keys[kid]; k != nil {
+		return k
+	}
+	if kid == "" {
+		return ks.only
+	}
+	return nil
 }
 
 // parseJWKS reads jwks.json ({"keys": [...]}, the form an issuer publishes
@@ -67,9 +80,11 @@ func parseJWKS(data []byte) (keySet, error) {
 type claims map[string]any
 
 // jwt checks a bearer token as an HTTP API JWT authorizer or a REST Cognito
-// authorizer does: signature by a key of jwks.json, issuer, audience
-// (aud or client_id, JWT only), exp and nbf, and the route's scopes.
-func (e *Enforcer) jwt(req Request, az *runtimeconfig.Authorizer) (Decision, error) {
+// authorizer does: signature by a key of jwks.json or, for a key id the
+// file lacks, one the authorizer's issuer publishes (see discovery),
+// issuer, audience (aud or client_id, JWT only), exp and nbf, and the
+// route's scopes.
+func (e *Enforcer) jwt(ctx context.Context, req Request, az *runtimeconfig.Authorizer) (Decision, error) {
 	unauthorized := refuse(http.StatusUnauthorized, bodyUnauthorized)
 	ids, ok := identity(req.HTTP, az.IdentitySources)
 	if !ok || len(ids) == 0 {
@@ -83,7 +98,13 @@ func (e *Enforcer) jwt(req Request, az *runtimeconfig.Authorizer) (Decision, err
 	if err != nil {
 		return refuse(http.StatusInternalServerError, bodyHTTPError), fmt.Errorf("jwks: %w", err)
 	}
-	c, err := verify(token, ks, e.opts.Now())
+	key := func(kid string) *rsa.PublicKey {
+		if k := ks.lookup(kid); k != nil {
+			return k
+		}
+		return e.discovery.key(ctx, az.Issuer, kid)
+	}
+	c, err := verify(token, key, e.opts.Now())
 	if err != nil {
 		e.opts.Logger.Debug("jwt refused", "authorizer", az.Name, "reason", err.Error())
 		return unauthorized, nil
@@ -162,7 +183,7 @@ func audienceOK(c claims, want []string) bool {
 var hashes = map[string]crypto.Hash{"RS256": crypto.SHA256, "RS384": crypto.SHA384, "RS512": crypto.SHA512}
 
 // verify checks a compact JWS and its time claims and returns its claims.
-func verify(token string, ks keySet, now time.Time) (claims, error) {
+func verify(token string, keyOf func(kid string) *rsa.PublicKey, now time.Time) (claims, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
 		return nil, errors.New("not a JWT")
@@ -178,12 +199,9 @@ func verify(token string, ks keySet, now time.Time) (claims, error) {
 	if !ok {
 		return nil, fmt.Errorf("unsupported alg %q", hdr.Alg)
 	}
-	key := ks.keys[hdr.Kid]
-	if key == nil && hdr.Kid == "" {
-		key = ks.only
-	}
+	key := keyOf(hdr.Kid)
 	if key == nil {
-		return nil, fmt.Errorf("no key %q in jwks", hdr.Kid)
+		return nil, fmt.Errorf("no key %q in jwks.json or published by the issuer", hdr.Kid)
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil {

@@ -25,11 +25,12 @@ func (s *Server) authorize(c echo.Context, gen *generation.Generation, m routing
 	arn := "arn:aws:execute-api:" + s.opts.Region + ":" + s.opts.AccountID + ":" + evReq.APIID + "/" +
 		m.Route.Stage + "/" + r.Method + "/" + strings.TrimPrefix(path, "/")
 	d, err := s.opts.Auth.Check(r.Context(), auth.Request{
-		HTTP:       r,
-		Auth:       m.Route.Auth,
-		MethodARN:  arn,
-		Event:      func(payload string) ([]byte, error) { return apigateway.Event(payload, evReq) },
-		CacheScope: strconv.FormatUint(gen.ID, 10) + "/" + evReq.APIID,
+		HTTP:        r,
+		Auth:        m.Route.Auth,
+		MethodARN:   arn,
+		Event:       func(payload string) ([]byte, error) { return apigateway.Event(payload, evReq) },
+		CacheScope:  strconv.FormatUint(gen.ID, 10) + "/" + evReq.APIID,
+		TemplateKey: func(key string) bool { return gen.Table.APIKey(key, m.Route) },
 		Invoke: func(ctx context.Context, function string, event []byte) ([]byte, string, error) {
 			spec, ok := gen.Table.Function(function)
 			if !ok {

@@ -6,6 +6,7 @@
 package routing
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"maps"
@@ -94,6 +95,7 @@ type Table struct {
 	functions map[string]agentapi.FunctionSpec
 	names     []string       // sorted function names
 	urls      map[string]URL // function URLs by url-id
+	apiKeys   []runtimeconfig.APIKey
 }
 
 // URL is a function URL the table serves.
@@ -123,7 +125,8 @@ type apiRoutes struct {
 // is reported in warnings; one shadowed at the bare address by another
 // API's route is not, as it stays reachable on its API's host.
 func Build(cfg runtimeconfig.Config) (t *Table, warnings []string, err error) {
-	t = &Table{functions: make(map[string]agentapi.FunctionSpec, len(cfg.Functions.Functions)), apis: map[string]*apiRoutes{}, urls: map[string]URL{}}
+	t = &Table{functions: make(map[string]agentapi.FunctionSpec, len(cfg.Functions.Functions)), apis: map[string]*apiRoutes{}, urls: map[string]URL{},
+		apiKeys: cfg.Routing.APIKeys}
 	for name, fn := range cfg.Functions.Functions {
 		t.functions[name] = Spec(name, fn, cfg.Functions.Defaults)
 		t.names = append(t.names, name)
@@ -577,6 +580,17 @@ func (t *Table) URL(id string) (URL, bool) {
 
 // URLCount is the number of function URLs served.
 func (t *Table) URLCount() int { return len(t.urls) }
+
+// APIKey reports whether value is an enabled key of routing.yml that
+// opens route r (its API and stage).
+func (t *Table) APIKey(value string, r *Route) bool {
+	for _, k := range t.apiKeys {
+		if subtle.ConstantTimeCompare([]byte(k.Value), []byte(value)) == 1 && k.Opens(r.API, r.Stage) {
+			return true
+		}
+	}
+	return false
+}
 
 // FunctionCount is the number of functions known.
 func (t *Table) FunctionCount() int { return len(t.names) }

@@ -290,3 +290,27 @@ func TestFunctionURLs(t *testing.T) {
 	_, ok = table.URL("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")
 	assert.False(t, ok)
 }
+
+func TestAPIKey(t *testing.T) {
+	orders := runtimeconfig.Route{Method: "GET", Path: "/items", Function: "Orders", API: "ordersapi", Stage: "v1"}
+	admin := runtimeconfig.Route{Method: "GET", Path: "/admin", Function: "Admin", API: "adminapi", Stage: "Prod"}
+	cfg := config(orders, admin)
+	cfg.Routing.APIKeys = []runtimeconfig.APIKey{
+		{Name: "all", Value: "key-for-every-api-000", Enabled: true},
+		{Name: "orders", Value: "key-for-orders-v1-000", Enabled: true, Stages: []runtimeconfig.APIStage{{API: "OrdersApi", Stage: "v1"}}},
+		{Name: "off", Value: "key-that-is-disabled0"},
+	}
+	table, _, err := Build(cfg)
+	require.NoError(t, err)
+	o, ok := table.Match("GET", "/items")
+	require.True(t, ok)
+	a, ok := table.Match("GET", "/admin")
+	require.True(t, ok)
+	assert.True(t, table.APIKey("key-for-every-api-000", o.Route))
+	assert.True(t, table.APIKey("key-for-every-api-000", a.Route))
+	assert.True(t, table.APIKey("key-for-orders-v1-000", o.Route))
+	assert.False(t, table.APIKey("key-for-orders-v1-000", a.Route), "a key tied to another API")
+	assert.False(t, table.APIKey("key-that-is-disabled0", o.Route), "a disabled key")
+	assert.False(t, table.APIKey("", o.Route))
+	assert.False(t, table.APIKey("key-for-every-api-00", o.Route), "a prefix of a key")
+}
