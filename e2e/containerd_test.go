@@ -56,10 +56,12 @@ func TestContainerdMode(t *testing.T) {
 					t.Run("history and rollback", func(t *testing.T) {
 						rollbackFlow(t, s, `{"version": "B"}`)
 					})
+					t.Run("operator surfaces", func(t *testing.T) { operateFlow(t, s, "--tag", e.tag) })
+					// Last: its reset and restore leave the env down once
+					// the subtest ends (s.up's cleanup is the subtest's).
 					t.Run("backup, reset, restore: data and routes identical", func(t *testing.T) {
 						backupFlow(t, s)
 					})
-					t.Run("operator surfaces", func(t *testing.T) { operateFlow(t, s, "--tag", e.tag) })
 				})
 				return
 			}
