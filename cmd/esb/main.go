@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/docker/docker/client"
@@ -60,6 +61,8 @@ func commands() []command {
 		statusCommand(),
 		deployCommand(),
 		pruneCommand(),
+		invokeCommand(),
+		logsCommand(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
@@ -127,19 +130,30 @@ func newFlagSet(c *cli, name, usage, summary string) *pflag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args and turns flag errors into usage errors. No
-// command takes positional arguments, so any is one too.
+// parseFlags parses the args of a command that takes no positional
+// arguments, turning flag errors into usage errors.
 func parseFlags(fs *pflag.FlagSet, args []string) error {
+	_, err := parseArgs(fs, args, 0, 0)
+	return err
+}
+
+// parseArgs parses args and returns between min and max positional
+// arguments, named by names in errors.
+func parseArgs(fs *pflag.FlagSet, args []string, min, max int, names ...string) ([]string, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			return err
+			return nil, err
 		}
-		return usageError{err}
+		return nil, usageError{err}
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	pos := fs.Args()
+	switch {
+	case len(pos) < min:
+		return nil, usageError{fmt.Errorf("missing %s", strings.Join(names[len(pos):min], " "))}
+	case len(pos) > max:
+		return nil, usageError{fmt.Errorf("unexpected argument %q", pos[max])}
 	}
-	return nil
+	return pos, nil
 }
 
 // newDockerClient connects to the Docker engine the environment names

@@ -30,7 +30,7 @@ import (
 	"github.com/esb-dev/esb/services/events/configsource"
 	"github.com/esb-dev/esb/services/events/delivery"
 	"github.com/esb-dev/esb/services/events/dispatch"
-	"github.com/esb-dev/esb/services/events/lambdaclient"
+	"github.com/esb-dev/esb/internal/lambdaclient"
 	"github.com/esb-dev/esb/services/events/queue"
 	"github.com/esb-dev/esb/services/events/s3notify"
 	"github.com/esb-dev/esb/services/events/schedule"

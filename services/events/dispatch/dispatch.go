@@ -21,7 +21,7 @@ import (
 
 	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
-	"github.com/esb-dev/esb/services/events/lambdaclient"
+	"github.com/esb-dev/esb/internal/lambdaclient"
 	"github.com/esb-dev/esb/services/events/queue"
 )
 

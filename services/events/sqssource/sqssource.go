@@ -35,7 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/esb-dev/esb/internal/runtimeconfig"
-	"github.com/esb-dev/esb/services/events/lambdaclient"
+	"github.com/esb-dev/esb/internal/lambdaclient"
 	"github.com/esb-dev/esb/services/events/queue"
 	"github.com/esb-dev/esb/services/events/snsevent"
 )
