@@ -133,6 +133,14 @@ type ReleaseRequest struct {
 	Reason  string `json:"reason,omitempty"`
 }
 
+// Memory is what the agent knows of a leased container's memory use.
+// MaxBytes is the most its processes used at once since it started (its
+// cgroup's peak, what Lambda's REPORT line calls Max Memory Used); 0 when
+// the container engine does not report it.
+type Memory struct {
+	MaxBytes int64 `json:"max_bytes"`
+}
+
 // Exit reports that a leased container exited: its runtime is gone, and
 // an invocation it had is lost. LastLines is the end of its output.
 type Exit struct {
