@@ -25,6 +25,12 @@ const (
 	logWait = 15 * time.Second
 	// logPoll is how often the log store is asked meanwhile.
 	logPoll = 250 * time.Millisecond
+	// logSettle is how long after the REPORT line the function's own
+	// lines may still be on their way: the agent ships them, apart from
+	// the gateway's lines, within a second of reading them (which may be
+	// a moment after the gateway timed REPORT), and the store shows them
+	// about a second later.
+	logSettle = 2500 * time.Millisecond
 	// maxEventFile is Lambda's limit for a synchronous payload.
 	maxEventFile = 6 << 20
 )
@@ -151,7 +157,7 @@ func runInvoke(ctx context.Context, c *cli, opts invokeOptions, payload []byte, 
 		if res.RequestID == "" {
 			fmt.Fprintln(c.stderr, "warning: the gateway named no request id; its log lines cannot be found")
 		} else {
-			lines, err := invocationLines(ctx, logs, opts.function, res.RequestID, logWait)
+			lines, err := invocationLines(ctx, logs, opts.function, res.RequestID, logWait, logSettle)
 			if err != nil {
 				fmt.Fprintf(c.stderr, "warning: log lines of request %s: %v\n", res.RequestID, err)
 			}
@@ -168,17 +174,18 @@ func runInvoke(ctx context.Context, c *cli, opts invokeOptions, payload []byte, 
 
 // invocationLines finds one invocation's lines in the function's log
 // stream: those of its container from its START line up to its REPORT
-// line, waiting up to wait for the REPORT line to be stored. The
+// line, waiting up to wait for the REPORT line to be stored, and then
+// until settle after it for the function's own lines. The
 // function's own output carries no request id; a container runs one
 // invocation at a time, so its lines between the two are the invocation's.
-func invocationLines(ctx context.Context, logs lineReader, function, requestID string, wait time.Duration) ([]logquery.Entry, error) {
-	ctx, cancel := context.WithTimeout(ctx, wait)
+func invocationLines(ctx context.Context, logs lineReader, function, requestID string, wait, settle time.Duration) ([]logquery.Entry, error) {
+	findCtx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	marks := logquery.FunctionQuery(function, "RequestId: "+requestID)
 	var start, report *logquery.Entry
 	for {
-		found, err := logs.Query(ctx, marks, time.Time{}, time.Time{}, 0)
-		if err != nil && ctx.Err() == nil {
+		found, err := logs.Query(findCtx, marks, time.Time{}, time.Time{}, 0)
+		if err != nil && findCtx.Err() == nil {
 			return nil, err
 		}
 		start, report = nil, nil
@@ -194,15 +201,24 @@ func invocationLines(ctx context.Context, logs lineReader, function, requestID s
 			break
 		}
 		select {
-		case <-ctx.Done():
+		case <-findCtx.Done():
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			return nil, fmt.Errorf("no START and REPORT line in the log store after %s", wait)
 		case <-time.After(logPoll):
 		}
 	}
 	// The container's own lines are timed when the agent read them, which
 	// may be a moment after the gateway timed REPORT: look a second past
-	// it, and stop at the container's next invocation.
-	q := logquery.FunctionQuery(function, "") + " container:" + logquery.Quote(start.Container)
+	// it, once they had time to arrive, and stop at the container's next
+	// invocation.
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(time.Until(report.Time.Add(settle))):
+	}
+	q := logquery.FunctionQuery(function, "") + " container:=" + logquery.Quote(start.Container)
 	all, err := logs.Query(ctx, q, start.Time, report.Time.Add(time.Second), 0)
 	if err != nil {
 		return nil, err

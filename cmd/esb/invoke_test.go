@@ -157,7 +157,7 @@ func invocationLog(t0 time.Time) []logquery.Entry {
 }
 
 func TestRunInvoke(t *testing.T) {
-	t0 := time.Now().Add(-time.Second)
+	t0 := time.Now().Add(-5 * time.Second) // past the settle time: no wait
 	tests := []struct {
 		name       string
 		res        lambdaclient.Result
@@ -207,10 +207,10 @@ func TestRunInvoke(t *testing.T) {
 
 func TestInvocationLinesWaitsForReport(t *testing.T) {
 	store := &fakeStore{}
-	_, err := invocationLines(t.Context(), store, "Fn", "r1", 300*time.Millisecond)
+	_, err := invocationLines(t.Context(), store, "Fn", "r1", 300*time.Millisecond, time.Second)
 	assert.ErrorContains(t, err, "no START and REPORT line in the log store after 300ms")
 	assert.Greater(t, len(store.queries), 1, "asked again until the wait ran out")
-	assert.Equal(t, `service:function function:"Fn" "RequestId: r1"`, store.queries[0])
+	assert.Equal(t, `service:function function:="Fn" "RequestId: r1"`, store.queries[0])
 }
 
 func TestCutInvocation(t *testing.T) {
@@ -233,6 +233,6 @@ func TestRunLogs(t *testing.T) {
 		err := runLogs(t.Context(), &cli{stdout: &stdout}, logsOptions{function: "Fn", filter: "hello", follow: follow}, t0, store)
 		require.NoError(t, err, "follow %v: an interrupt ends -f without an error", follow)
 		assert.Equal(t, "2026-12-03T10:00:00.010Z Fn START RequestId: r1 Version: $LATEST\n2026-12-03T10:00:00.011Z Fn hello from r1\n", stdout.String())
-		assert.Equal(t, []string{`service:function function:"Fn" "hello"`}, store.queries)
+		assert.Equal(t, []string{`service:function function:="Fn" "hello"`}, store.queries)
 	}
 }

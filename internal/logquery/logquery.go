@@ -53,7 +53,7 @@ func Quote(s string) string { return strconv.Quote(s) }
 func FunctionQuery(function, filter string) string {
 	q := "service:function"
 	if function != "" {
-		q += " function:" + Quote(function)
+		q += " function:=" + Quote(function)
 	}
 	if filter != "" {
 		q += " " + Quote(filter)

@@ -18,8 +18,8 @@ func TestFunctionQuery(t *testing.T) {
 		name, function, filter, want string
 	}{
 		{name: "every function", want: `service:function`},
-		{name: "one function", function: "Hello", want: `service:function function:"Hello"`},
-		{name: "a phrase with quotes stays one term", function: "Hello", filter: `say "hi" or`, want: `service:function function:"Hello" "say \"hi\" or"`},
+		{name: "one function", function: "Hello", want: `service:function function:="Hello"`},
+		{name: "a phrase with quotes stays one term", function: "Hello", filter: `say "hi" or`, want: `service:function function:="Hello" "say \"hi\" or"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,7 +84,7 @@ func TestQuery(t *testing.T) {
 	require.Len(t, got, 2)
 	assert.Equal(t, Entry{Time: now.Add(-time.Second).UTC(), Function: "F", Container: "F-1", Stream: "stdout", Message: "START RequestId: r1 Version: $LATEST"}, got[0])
 	assert.Equal(t, "hello\tworld", got[1].Message, "oldest first")
-	assert.Equal(t, []string{`service:function function:"F" | sort by (_time)`}, st.queries)
+	assert.Equal(t, []string{`service:function function:="F" | sort by (_time)`}, st.queries)
 
 	st.status = http.StatusBadRequest
 	_, err = c.Query(t.Context(), "service:function", time.Time{}, time.Time{}, 0)
