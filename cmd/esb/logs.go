@@ -15,7 +15,7 @@ import (
 
 // followInterval is how often `esb logs -f` asks the log store for new
 // lines.
-const followInterval = 500 * time.Millisecond
+const followInterval = 250 * time.Millisecond
 
 type logsOptions struct {
 	envOptions
