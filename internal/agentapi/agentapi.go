@@ -7,6 +7,7 @@
 //	POST /v1/functions/{name}/acquire AcquireRequest -> Lease (an idle warm container, or a new one)
 //	POST /v1/leases/{id}/release     ReleaseRequest -> 204
 //	GET  /v1/leases/{id}/exit        -> Exit, once the leased container has exited (long poll)
+//	GET  /v1/leases/{id}/memory      -> Memory: the leased container's peak memory
 //	GET  /v1/health                  Health
 //
 // Errors are JSON Error bodies with a non-2xx status.

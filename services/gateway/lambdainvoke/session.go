@@ -109,7 +109,10 @@ type MemoryReader interface {
 // burst), a REPORT line goes out without Max Memory Used rather than
 // queueing reads on the agent and its container engine.
 const (
-	memoryReadTimeout = 2 * time.Second
+	// memoryReadTimeout leaves a busy container engine room: with 2 s, a
+	// REPORT line on a loaded host went out without Max Memory Used. The
+	// REPORT line waits for it, never the caller.
+	memoryReadTimeout = 5 * time.Second
 	maxMemoryReads    = 4
 )
 
