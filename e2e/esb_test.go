@@ -44,6 +44,18 @@ type esbResult struct {
 // esb runs the CLI against the stack's env.
 func (s *stack) esb(ctx context.Context, t testing.TB, args ...string) esbResult {
 	t.Helper()
+	cmd := s.esbCmd(ctx, t, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	t.Logf("esb %v: exit %v\n%s%s", args, err, stderr.String(), stdout.String())
+	return esbResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
+}
+
+// esbCmd is the command line of esb against the stack's env, for a caller
+// that runs it itself (one that keeps running, as esb logs -f).
+func (s *stack) esbCmd(ctx context.Context, t testing.TB, args ...string) *exec.Cmd {
+	t.Helper()
 	bin, err := esbBinary()
 	require.NoError(t, err, "build esb")
 	full := append(args, "-e", s.layout.Env.Name, "--port-offset", strconv.Itoa(s.layout.PortOffset))
@@ -53,11 +65,7 @@ func (s *stack) esb(ctx context.Context, t testing.TB, args ...string) esbResult
 		"XDG_CACHE_HOME="+s.cacheHome,
 		"ESB_PROJECT_DIR="+s.root,
 	)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	t.Logf("esb %v: exit %v\n%s%s", args, err, stderr.String(), stdout.String())
-	return esbResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
+	return cmd
 }
 
 // config reads the env's CONFIG_DIR.

@@ -461,6 +461,10 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey, htt
 		functionURLs(t, client, res.stdout)
 	})
 
+	t.Run("esb invoke and esb logs", func(t *testing.T) {
+		opsCLI(t, s)
+	})
+
 	t.Run("an open route stays open", func(t *testing.T) {
 		status, body, e := get(t, "/open", nil)
 		require.Equal(t, 200, status, body)

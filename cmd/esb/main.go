@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/docker/docker/client"
@@ -65,6 +66,8 @@ func commands() []command {
 		backupCommand(),
 		restoreCommand(),
 		lsCommand(),
+		invokeCommand(),
+		logsCommand(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
@@ -132,26 +135,30 @@ func newFlagSet(c *cli, name, usage, summary string) *pflag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args and turns flag errors into usage errors. A
-// positional argument is one too (parseFlagsArgs for commands that take
-// some).
+// parseFlags parses the args of a command that takes no positional
+// arguments, turning flag errors into usage errors.
 func parseFlags(fs *pflag.FlagSet, args []string) error {
-	return parseFlagsArgs(fs, args, 0)
+	_, err := parseArgs(fs, args, 0, 0)
+	return err
 }
 
-// parseFlagsArgs is parseFlags for a command taking up to max positional
-// arguments.
-func parseFlagsArgs(fs *pflag.FlagSet, args []string, max int) error {
+// parseArgs parses args and returns between min and max positional
+// arguments, named by names in errors.
+func parseArgs(fs *pflag.FlagSet, args []string, min, max int, names ...string) ([]string, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			return err
+			return nil, err
 		}
-		return usageError{err}
+		return nil, usageError{err}
 	}
-	if fs.NArg() > max {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(max))}
+	pos := fs.Args()
+	switch {
+	case len(pos) < min:
+		return nil, usageError{fmt.Errorf("missing %s", strings.Join(names[len(pos):min], " "))}
+	case len(pos) > max:
+		return nil, usageError{fmt.Errorf("unexpected argument %q", pos[max])}
 	}
-	return nil
+	return pos, nil
 }
 
 // newDockerClient connects to the Docker engine the environment names

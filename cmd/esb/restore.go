@@ -32,13 +32,11 @@ its functions and routes go live; the history comes along (image names
 rewritten for the new env, digests kept) and the restore is recorded as a
 generation. Nothing is built.`)
 			opts.switchOptions.bind(fs, c)
-			if err := parseFlagsArgs(fs, args, 1); err != nil {
+			pos, err := parseArgs(fs, args, 1, 1, "the backup FILE")
+			if err != nil {
 				return err
 			}
-			if fs.NArg() != 1 {
-				return usageError{fmt.Errorf("name the backup FILE")}
-			}
-			return runRestore(ctx, c, opts, fs.Arg(0))
+			return runRestore(ctx, c, opts, pos[0])
 		},
 	}
 }

@@ -33,14 +33,15 @@ The rollback is recorded as a new generation. A missing or corrupt
 generation, a missing image or a failed provisioner changes nothing.`)
 			opts.switchOptions.bind(fs, c)
 			fs.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress, only warnings, errors and the summary")
-			if err := parseFlagsArgs(fs, args, 1); err != nil {
+			pos, err := parseArgs(fs, args, 0, 1)
+			if err != nil {
 				return err
 			}
 			gen := 0
-			if fs.NArg() == 1 {
-				n, err := strconv.Atoi(fs.Arg(0))
+			if len(pos) == 1 {
+				n, err := strconv.Atoi(pos[0])
 				if err != nil || n < 1 {
-					return usageError{fmt.Errorf("generation %q: want a number from esb history", fs.Arg(0))}
+					return usageError{fmt.Errorf("generation %q: want a number from esb history", pos[0])}
 				}
 				gen = n
 			}

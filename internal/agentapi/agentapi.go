@@ -7,6 +7,7 @@
 //	POST /v1/functions/{name}/acquire AcquireRequest -> Lease (an idle warm container, or a new one)
 //	POST /v1/leases/{id}/release     ReleaseRequest -> 204
 //	GET  /v1/leases/{id}/exit        -> Exit, once the leased container has exited (long poll)
+//	GET  /v1/leases/{id}/memory      -> Memory: the leased container's peak memory
 //	GET  /v1/health                  Health
 //
 // Errors are JSON Error bodies with a non-2xx status.
@@ -131,6 +132,14 @@ type Lease struct {
 type ReleaseRequest struct {
 	Discard bool   `json:"discard"`
 	Reason  string `json:"reason,omitempty"`
+}
+
+// Memory is what the agent knows of a leased container's memory use.
+// MaxBytes is the most its processes used at once since it started (its
+// cgroup's peak, what Lambda's REPORT line calls Max Memory Used); 0 when
+// the container engine does not report it.
+type Memory struct {
+	MaxBytes int64 `json:"max_bytes"`
 }
 
 // Exit reports that a leased container exited: its runtime is gone, and

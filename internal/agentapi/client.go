@@ -59,6 +59,13 @@ func (c *Client) WaitExit(ctx context.Context, leaseID string) (Exit, error) {
 	return e, err
 }
 
+// Memory reports the memory use of lease leaseID's container.
+func (c *Client) Memory(ctx context.Context, leaseID string) (Memory, error) {
+	var m Memory
+	err := c.do(ctx, http.MethodGet, "/v1/leases/"+url.PathEscape(leaseID)+"/memory", nil, &m)
+	return m, err
+}
+
 // Health reports the agent's status.
 func (c *Client) Health(ctx context.Context) (Health, error) {
 	var h Health

@@ -25,12 +25,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/esb-dev/esb/internal/eventsapi"
+	"github.com/esb-dev/esb/internal/lambdaclient"
 	"github.com/esb-dev/esb/internal/logship"
 
 	"github.com/esb-dev/esb/services/events/configsource"
 	"github.com/esb-dev/esb/services/events/delivery"
 	"github.com/esb-dev/esb/services/events/dispatch"
-	"github.com/esb-dev/esb/services/events/lambdaclient"
 	"github.com/esb-dev/esb/services/events/queue"
 	"github.com/esb-dev/esb/services/events/s3notify"
 	"github.com/esb-dev/esb/services/events/schedule"

@@ -24,12 +24,15 @@ import (
 	"syscall"
 	"time"
 
+	cgroup1stats "github.com/containerd/cgroups/v3/cgroup1/stats"
+	cgroup2stats "github.com/containerd/cgroups/v3/cgroup2/stats"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/containerd/typeurl/v2"
 	"github.com/distribution/reference"
 
 	"github.com/esb-dev/esb/internal/registryauth"
@@ -747,4 +750,37 @@ func notFound(err error) error {
 		return fmt.Errorf("%w: %w", engine.ErrNotFound, err)
 	}
 	return err
+}
+
+// PeakMemory implements engine.Runtime from the task's cgroup metrics:
+// memory.max_usage_in_bytes on cgroup v1, memory.peak on cgroup v2
+// (kernels before 5.19 have none).
+func (r *Runtime) PeakMemory(ctx context.Context, id string) (int64, error) {
+	ctx = r.ns(ctx)
+	task, err := r.task(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("memory of container %s: %w", id, err)
+	}
+	if task == nil {
+		return 0, fmt.Errorf("memory of container %s: no task: %w", id, engine.ErrNotFound)
+	}
+	m, err := task.Metrics(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("metrics of container %s: %w", id, notFound(err))
+	}
+	data, err := typeurl.UnmarshalAny(m.Data)
+	if err != nil {
+		return 0, fmt.Errorf("metrics of container %s: %w", id, err)
+	}
+	var peak uint64
+	switch s := data.(type) {
+	case *cgroup1stats.Metrics:
+		peak = s.GetMemory().GetUsage().GetMax()
+	case *cgroup2stats.Metrics:
+		peak = s.GetMemory().GetMaxUsage()
+	}
+	if peak == 0 {
+		return 0, fmt.Errorf("peak memory of container %s (%T): %w", id, data, engine.ErrNoMetric)
+	}
+	return int64(peak), nil
 }

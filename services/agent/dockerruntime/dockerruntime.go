@@ -5,6 +5,7 @@ package dockerruntime
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"path"
@@ -43,6 +44,7 @@ type API interface {
 	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
 	ContainerInspect(ctx context.Context, containerID string) (container.InspectResponse, error)
 	ContainerLogs(ctx context.Context, containerID string, options container.LogsOptions) (io.ReadCloser, error)
+	ContainerStatsOneShot(ctx context.Context, containerID string) (container.StatsResponseReader, error)
 }
 
 // Runtime runs function containers on a Docker engine.
@@ -295,4 +297,23 @@ func trimSlash(name string) string {
 		return name[1:]
 	}
 	return name
+}
+
+// PeakMemory implements engine.Runtime with one stats sample: Docker
+// reports the cgroup's peak (memory.max_usage_in_bytes) on cgroup v1
+// hosts; on cgroup v2 it reports none, and neither does this.
+func (r *Runtime) PeakMemory(ctx context.Context, id string) (int64, error) {
+	resp, err := r.api.ContainerStatsOneShot(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("stats of container %s: %w", id, notFound(err))
+	}
+	defer resp.Body.Close()
+	var st container.StatsResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil {
+		return 0, fmt.Errorf("stats of container %s: %w", id, err)
+	}
+	if st.MemoryStats.MaxUsage == 0 {
+		return 0, fmt.Errorf("peak memory of container %s: %w (cgroup v2)", id, engine.ErrNoMetric)
+	}
+	return int64(st.MemoryStats.MaxUsage), nil
 }

@@ -110,6 +110,10 @@ func (b *bounded) Address(ctx context.Context, id string) (string, error) {
 	return within(ctx, "address of container "+id, b.d.Call, func(ctx context.Context) (string, error) { return b.rt.Address(ctx, id) })
 }
 
+func (b *bounded) PeakMemory(ctx context.Context, id string) (int64, error) {
+	return within(ctx, "memory of container "+id, b.d.Call, func(ctx context.Context) (int64, error) { return b.rt.PeakMemory(ctx, id) })
+}
+
 func (b *bounded) FollowLogs(ctx context.Context, id string, since time.Time, stdout, stderr io.Writer) error {
 	return b.rt.FollowLogs(ctx, id, since, stdout, stderr)
 }

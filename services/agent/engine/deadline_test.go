@@ -42,6 +42,10 @@ func (hung) Address(ctx context.Context, _ string) (string, error) {
 	<-ctx.Done()
 	return "", ctx.Err()
 }
+func (hung) PeakMemory(ctx context.Context, _ string) (int64, error) {
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
 func (hung) FollowLogs(ctx context.Context, _ string, _ time.Time, _, _ io.Writer) error {
 	<-ctx.Done()
 	return ctx.Err()
@@ -57,6 +61,7 @@ func TestWithDeadlines(t *testing.T) {
 		want  string
 	}{
 		{"inspect image", call, func(ctx context.Context) error { _, err := rt.InspectImage(ctx, "img"); return err }, "inspect image img"},
+		{"peak memory", call, func(ctx context.Context) error { _, err := rt.PeakMemory(ctx, "c1"); return err }, "memory of container c1"},
 		{"pull gets the pull bound", pull, func(ctx context.Context) error { return rt.PullImage(ctx, "img") }, "pull img"},
 		{"remove image", call, func(ctx context.Context) error { return rt.RemoveImage(ctx, "img") }, "remove image img"},
 		{"create", call, func(ctx context.Context) error { _, err := rt.Create(ctx, engine.Spec{Name: "fn"}); return err }, "create container fn"},

@@ -17,6 +17,10 @@ import (
 // ErrNotFound is returned, wrapped, when an image or container does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrNoMetric is returned, wrapped, when the engine does not report a
+// container's metric (PeakMemory on a cgroup the engine reads no peak of).
+var ErrNoMetric = errors.New("metric not reported")
+
 // ErrInUse is returned, wrapped, when an image reference cannot be removed
 // because a container, of any env, still runs from it.
 var ErrInUse = errors.New("in use")
@@ -119,4 +123,8 @@ type Runtime interface {
 	// FollowLogs copies the container's output since the given time
 	// (zero: from its start) until the container stops or ctx ends.
 	FollowLogs(ctx context.Context, id string, since time.Time, stdout, stderr io.Writer) error
+	// PeakMemory returns the most memory the container's processes used
+	// at once since it started, in bytes (its cgroup's peak), or
+	// ErrNoMetric when the engine does not tell.
+	PeakMemory(ctx context.Context, id string) (int64, error)
 }

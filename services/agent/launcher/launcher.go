@@ -292,6 +292,13 @@ func (l *Launcher) ready(ctx context.Context, id, name string, ident plan.Identi
 // with ctx's error. A log stream can also end because the logs could not be
 // read; a container that still has its address then runs on, and nothing
 // more can be known of it: WaitExit waits for ctx.
+// PeakMemory returns the most memory inst's processes used at once, in
+// bytes, or an error wrapping engine.ErrNoMetric when the engine does not
+// tell.
+func (l *Launcher) PeakMemory(ctx context.Context, inst Instance) (int64, error) {
+	return l.rt.PeakMemory(ctx, inst.ID)
+}
+
 func (l *Launcher) WaitExit(ctx context.Context, inst Instance) ([]string, error) {
 	select {
 	case <-inst.Exited:

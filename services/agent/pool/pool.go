@@ -57,6 +57,7 @@ type Launcher interface {
 	ImageRef(spec agentapi.FunctionSpec) string
 	RemoveImage(ctx context.Context, ref string) error
 	WaitExit(ctx context.Context, inst launcher.Instance) ([]string, error)
+	PeakMemory(ctx context.Context, inst launcher.Instance) (int64, error)
 }
 
 // Options tune a Pool; zero values are safe.
@@ -313,6 +314,29 @@ func (p *Pool) Release(leaseID string, discard bool) error {
 		p.idle[e.inst.Identity] = append(p.idle[e.inst.Identity], e)
 	}
 	return nil
+}
+
+// Memory reports the peak memory of lease leaseID's container; MaxBytes
+// is 0 when the engine does not report it.
+func (p *Pool) Memory(ctx context.Context, leaseID string) (agentapi.Memory, error) {
+	p.mu.Lock()
+	e, ok := p.leases[leaseID]
+	var inst launcher.Instance
+	if ok {
+		inst = e.inst
+	}
+	p.mu.Unlock()
+	if !ok {
+		return agentapi.Memory{}, fmt.Errorf("lease %s: %w", leaseID, ErrUnknownLease)
+	}
+	peak, err := p.launcher.PeakMemory(ctx, inst)
+	if errors.Is(err, engine.ErrNoMetric) {
+		return agentapi.Memory{}, nil
+	}
+	if err != nil {
+		return agentapi.Memory{}, fmt.Errorf("lease %s: %w", leaseID, err)
+	}
+	return agentapi.Memory{MaxBytes: peak}, nil
 }
 
 // WaitExit returns once the container of lease leaseID has exited, with

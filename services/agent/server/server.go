@@ -27,6 +27,7 @@ type Pool interface {
 	Acquire(ctx context.Context, spec agentapi.FunctionSpec) (agentapi.Lease, error)
 	Release(leaseID string, discard bool) error
 	WaitExit(ctx context.Context, leaseID string) (agentapi.Exit, error)
+	Memory(ctx context.Context, leaseID string) (agentapi.Memory, error)
 	SetDesired(d agentapi.Desired) error
 	Health() agentapi.Health
 }
@@ -65,6 +66,7 @@ func New(p Pool, opts Options) http.Handler {
 	mux.HandleFunc("POST /v1/functions/{name}/acquire", s.acquire)
 	mux.HandleFunc("POST /v1/leases/{id}/release", s.release)
 	mux.HandleFunc("GET /v1/leases/{id}/exit", s.waitExit)
+	mux.HandleFunc("GET /v1/leases/{id}/memory", s.memory)
 	mux.HandleFunc("GET /v1/health", s.health)
 	if opts.Metrics != nil {
 		mux.Handle("GET /v1/metrics", opts.Metrics)
@@ -169,6 +171,15 @@ func (s *server) waitExit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, exit)
+}
+
+func (s *server) memory(w http.ResponseWriter, r *http.Request) {
+	m, err := s.pool.Memory(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, "memory", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
 }
 
 func (s *server) health(w http.ResponseWriter, _ *http.Request) {

@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/esb-dev/esb/internal/awsid"
+	"github.com/esb-dev/esb/internal/lambdaclient"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
-	"github.com/esb-dev/esb/services/events/lambdaclient"
 	"github.com/esb-dev/esb/services/events/queue"
 )
 

@@ -34,8 +34,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/esb-dev/esb/internal/lambdaclient"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
-	"github.com/esb-dev/esb/services/events/lambdaclient"
 	"github.com/esb-dev/esb/services/events/queue"
 	"github.com/esb-dev/esb/services/events/snsevent"
 )

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esb-dev/esb/internal/lambdaclient"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
-	"github.com/esb-dev/esb/services/events/lambdaclient"
 	"github.com/esb-dev/esb/services/events/queue"
 )
 

@@ -35,6 +35,8 @@ type Agent struct {
 	failAcquire atomic.Bool
 	leases      atomic.Int64
 	generation  atomic.Uint64 // of the last desired state accepted; 0 after Restart
+	// PeakBytes is what /v1/leases/{id}/memory reports of every lease.
+	PeakBytes atomic.Int64
 
 	mu    sync.Mutex
 	seen  map[string]bool // functions started at least once: later leases are warm
@@ -63,6 +65,9 @@ func New(t testing.TB, endpoint func(spec agentapi.FunctionSpec) string) *Agent 
 	mux.HandleFunc("POST /v1/functions/{name}/acquire", a.acquire)
 	mux.HandleFunc("POST /v1/leases/{id}/release", a.release)
 	mux.HandleFunc("GET /v1/leases/{id}/exit", a.waitExit)
+	mux.HandleFunc("GET /v1/leases/{id}/memory", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, agentapi.Memory{MaxBytes: a.PeakBytes.Load()})
+	})
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, agentapi.Health{Status: "ok", Runtime: "fake", Generation: a.generation.Load()})
 	})

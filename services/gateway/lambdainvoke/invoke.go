@@ -203,6 +203,10 @@ type Invoker struct {
 	starts     sync.WaitGroup
 	startCtx   context.Context
 	stopStarts context.CancelFunc
+	// reports are REPORT lines waiting for a container's peak memory
+	// (see logInvocation); memoryReads bounds them.
+	reports     sync.WaitGroup
+	memoryReads chan struct{}
 }
 
 // New returns an Invoker that leases containers from leaser.
@@ -253,15 +257,16 @@ func New(leaser Leaser, opts Options) *Invoker {
 	// for it. Run ends them.
 	startCtx, stopStarts := context.WithCancel(context.Background())
 	return &Invoker{
-		startCtx:   startCtx,
-		stopStarts: stopStarts,
-		leaser:     leaser,
-		opts:       opts,
-		limiters:   make(map[string]*limiter),
-		admit:      newAdmission(opts.AccountConcurrency),
-		dialer:     &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
-		fns:        make(map[specKey]*fnState),
-		latest:     make(map[string]specKey),
+		startCtx:    startCtx,
+		stopStarts:  stopStarts,
+		memoryReads: make(chan struct{}, maxMemoryReads),
+		leaser:      leaser,
+		opts:        opts,
+		limiters:    make(map[string]*limiter),
+		admit:       newAdmission(opts.AccountConcurrency),
+		dialer:      &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
+		fns:         make(map[specKey]*fnState),
+		latest:      make(map[string]specKey),
 	}
 }
 
@@ -363,6 +368,7 @@ func (i *Invoker) acquire(ctx context.Context, spec agentapi.FunctionSpec, key s
 // every held lease and returns nil. Without Run, every lease goes back at
 // the end of its invocation.
 func (i *Invoker) Run(ctx context.Context) error {
+	defer i.reports.Wait()
 	if i.opts.HoldIdle < 0 {
 		<-ctx.Done()
 		return nil

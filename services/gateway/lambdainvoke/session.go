@@ -98,14 +98,60 @@ func addrOf(endpoint string) (netip.Addr, error) {
 	return addr, nil
 }
 
+// MemoryReader is the agent's word on a leased container's peak memory,
+// for the REPORT line's Max Memory Used. *agentapi.Client implements it.
+type MemoryReader interface {
+	Memory(ctx context.Context, leaseID string) (agentapi.Memory, error)
+}
+
+// Bounds of the peak memory reads behind REPORT lines. They run beside
+// the request path, never on it; when maxMemoryReads are in flight (a
+// burst), a REPORT line goes out without Max Memory Used rather than
+// queueing reads on the agent and its container engine.
+const (
+	// memoryReadTimeout leaves a busy container engine room: with 2 s, a
+	// REPORT line on a loaded host went out without Max Memory Used. The
+	// REPORT line waits for it, never the caller.
+	memoryReadTimeout = 5 * time.Second
+	maxMemoryReads    = 4
+)
+
+// report is one REPORT line's figures.
+type report struct {
+	id       string
+	duration time.Duration
+	memoryMB int
+	maxBytes int64         // 0: unknown
+	init     time.Duration // 0: a warm start
+}
+
+// String formats the line as Lambda does, leaving out what is unknown.
+func (r report) String() string {
+	billed := (r.duration + time.Millisecond - 1) / time.Millisecond
+	line := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB",
+		r.id, float64(r.duration.Microseconds())/1000, billed, r.memoryMB)
+	if r.maxBytes > 0 {
+		line += fmt.Sprintf("\tMax Memory Used: %d MB", (r.maxBytes+1<<20-1)>>20)
+	}
+	if r.init > 0 {
+		line += fmt.Sprintf("\tInit Duration: %.2f ms", float64(r.init.Microseconds())/1000)
+	}
+	return line
+}
+
 // logInvocation writes Lambda's lines around one invocation into the
-// function's log stream. Duration counts from the offer, which for a warm
-// runtime is the moment it took the event.
-func (i *Invoker) logInvocation(spec agentapi.FunctionSpec, container, id string, start time.Time, timeout time.Duration, err error) {
+// function's log stream. Duration counts from the moment the runtime took
+// the event (delivered; the offer when unknown). For a container started
+// for this invocation, Init Duration runs from the agent's grant to that
+// moment: the runtime's start up to its first ask for an event. The
+// REPORT line waits for the container's peak memory from the agent, off
+// the request path.
+func (i *Invoker) logInvocation(h *held, spec agentapi.FunctionSpec, id string, start, delivered time.Time, timeout time.Duration, err error) {
 	if i.opts.FunctionLog == nil {
 		return
 	}
 	end := time.Now()
+	container := h.lease.Container
 	log := func(at time.Time, format string, args ...any) {
 		i.opts.FunctionLog(spec, container, at, fmt.Sprintf(format, args...))
 	}
@@ -114,10 +160,36 @@ func (i *Invoker) logInvocation(spec agentapi.FunctionSpec, container, id string
 		log(end, "%s %s Task timed out after %.2f seconds", end.UTC().Format("2006-01-02T15:04:05.000Z"), id, timeout.Seconds())
 	}
 	log(end, "END RequestId: %s", id)
-	d := end.Sub(start)
-	billed := (d + time.Millisecond - 1) / time.Millisecond
-	log(end, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB",
-		id, float64(d.Microseconds())/1000, billed, spec.Function.MemorySize)
+	r := report{id: id, duration: end.Sub(start), memoryMB: spec.Function.MemorySize}
+	if !delivered.IsZero() {
+		r.duration = end.Sub(delivered)
+		if h.lease.Cold && !h.acquired.IsZero() {
+			r.init = max(delivered.Sub(h.acquired), 0)
+		}
+	}
+	mem, ok := i.leaser.(MemoryReader)
+	if !ok {
+		log(end, "%s", r)
+		return
+	}
+	select {
+	case i.memoryReads <- struct{}{}:
+	default:
+		log(end, "%s", r)
+		return
+	}
+	leaseID := h.lease.ID
+	i.reports.Go(func() {
+		defer func() { <-i.memoryReads }()
+		ctx, cancel := context.WithTimeout(i.startCtx, memoryReadTimeout)
+		defer cancel()
+		if m, err := mem.Memory(ctx, leaseID); err == nil {
+			r.maxBytes = m.MaxBytes
+		} else {
+			i.opts.Logger.Debug("peak memory for REPORT", "lease", leaseID, "container", container, "error", err.Error())
+		}
+		log(end, "%s", r)
+	})
 }
 
 // exchange runs the invocation through the runtime's session with the
@@ -144,7 +216,7 @@ func (i *Invoker) exchange(h *held, req Request, timeout time.Duration) (res Res
 	o, err := sess.Exchange(inv, start.Add(initWait), i.opts.TimeoutGrace, h.exit.goneCh(), epitaph)
 	var ee *runtimeapi.ExchangeError
 	if err == nil || errors.As(err, &ee) && ee.Delivered {
-		i.logInvocation(req.Function, h.lease.Container, id, start, timeout, err)
+		i.logInvocation(h, req.Function, id, start, o.Delivered, timeout, err)
 	}
 	if errors.As(err, &ee) {
 		switch {

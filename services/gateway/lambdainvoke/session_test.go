@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -296,8 +297,9 @@ func (l *logLines) add(spec agentapi.FunctionSpec, container string, at time.Tim
 
 func TestSessionFunctionLog(t *testing.T) {
 	var got logLines
-	inv, _, api := sessionSetup(t, Options{HoldIdle: -1, FunctionLog: got.add,
+	inv, agent, api := sessionSetup(t, Options{HoldIdle: -1, FunctionLog: got.add,
 		Deadline: func(agentapi.FunctionSpec) time.Duration { return 200 * time.Millisecond }, TimeoutGrace: 10 * time.Millisecond})
+	agent.PeakBytes.Store(41<<20 + 1) // rounds up, as Lambda's MB
 	startRuntime(t, api, "127.0.0.2", echoEvent)
 	s := spec("F", 0)
 	s.Function.MemorySize = 256
@@ -308,16 +310,52 @@ func TestSessionFunctionLog(t *testing.T) {
 	_, err = inv.Invoke(t.Context(), Request{Function: s, Payload: []byte(`2`), RequestID: "req-b"})
 	require.ErrorIs(t, err, ErrTimeout)
 
+	// REPORT lines follow once the agent told the peak memory.
+	require.Eventually(t, func() bool {
+		got.mu.Lock()
+		defer got.mu.Unlock()
+		return len(got.lines) == 7
+	}, 5*time.Second, 5*time.Millisecond)
 	got.mu.Lock()
 	defer got.mu.Unlock()
-	require.Len(t, got.lines, 7, "%q", got.lines)
-	assert.Equal(t, "F F-1 START RequestId: req-a Version: $LATEST", got.lines[0])
-	assert.Equal(t, "F F-1 END RequestId: req-a", got.lines[1])
-	assert.Regexp(t, `^F F-1 REPORT RequestId: req-a\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 256 MB$`, got.lines[2])
-	assert.Equal(t, "F F-2 START RequestId: req-b Version: $LATEST", got.lines[3])
-	assert.Regexp(t, `^F F-2 \d{4}-\d\d-\d\dT[\d:.]+Z req-b Task timed out after 0\.20 seconds$`, got.lines[4])
-	assert.Equal(t, "F F-2 END RequestId: req-b", got.lines[5])
-	assert.Regexp(t, `^F F-2 REPORT RequestId: req-b\t`, got.lines[6])
+	var a, b []string
+	for _, l := range got.lines {
+		if strings.Contains(l, "req-a") {
+			a = append(a, l)
+		} else {
+			b = append(b, l)
+		}
+	}
+	require.Len(t, a, 3, "%q", got.lines)
+	assert.Equal(t, "F F-1 START RequestId: req-a Version: $LATEST", a[0])
+	assert.Equal(t, "F F-1 END RequestId: req-a", a[1])
+	assert.Regexp(t, `^F F-1 REPORT RequestId: req-a\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 256 MB\tMax Memory Used: 42 MB\tInit Duration: \d+\.\d\d ms$`, a[2],
+		"the first invocation of a fresh container reports its init")
+	require.Len(t, b, 4, "%q", got.lines)
+	assert.Equal(t, "F F-2 START RequestId: req-b Version: $LATEST", b[0])
+	assert.Regexp(t, `^F F-2 \d{4}-\d\d-\d\dT[\d:.]+Z req-b Task timed out after 0\.20 seconds$`, b[1])
+	assert.Equal(t, "F F-2 END RequestId: req-b", b[2])
+	assert.Regexp(t, `^F F-2 REPORT RequestId: req-b\t.*\tMax Memory Used: 42 MB$`, b[3], "a warm container reports no init")
+}
+
+func TestReportLine(t *testing.T) {
+	tests := []struct {
+		name string
+		r    report
+		want string
+	}{
+		{name: "what is known", r: report{id: "r1", duration: 1500 * time.Microsecond, memoryMB: 128},
+			want: "REPORT RequestId: r1\tDuration: 1.50 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB"},
+		{name: "peak memory in MB, rounded up", r: report{id: "r1", duration: time.Millisecond, memoryMB: 128, maxBytes: 1},
+			want: "REPORT RequestId: r1\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 1 MB"},
+		{name: "cold start", r: report{id: "r1", duration: time.Millisecond, memoryMB: 128, maxBytes: 30 << 20, init: 250250 * time.Microsecond},
+			want: "REPORT RequestId: r1\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 30 MB\tInit Duration: 250.25 ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, tt.r.String())
+		})
+	}
 }
 
 // An init that runs past InitTimeout is not a failure while the function's

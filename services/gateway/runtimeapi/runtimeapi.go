@@ -75,6 +75,9 @@ type Outcome struct {
 	Kind      Kind
 	Payload   []byte
 	ErrorType string // the runtime's Lambda-Runtime-Function-Error-Type, if any
+	// Delivered is when the runtime took the event; zero for an init
+	// error, which no event reached.
+	Delivered time.Time
 }
 
 // Errors of Session.Exchange, matched with errors.Is.
@@ -290,11 +293,13 @@ func (s *Session) Exchange(inv *Invocation, initBy time.Time, grace time.Duratio
 
 	s.mu.Lock()
 	deadline := inv.deadline.Add(grace)
+	delivered := inv.deadline.Add(-inv.Timeout)
 	s.mu.Unlock()
 	answer := time.NewTimer(time.Until(deadline))
 	defer answer.Stop()
 	select {
 	case o := <-inv.done:
+		o.Delivered = delivered
 		return o, nil
 	case <-answer.C:
 	case <-gone:
@@ -304,6 +309,7 @@ func (s *Session) Exchange(inv *Invocation, initBy time.Time, grace time.Duratio
 	s.mu.Unlock()
 	select {
 	case o := <-inv.done: // the answer raced the deadline or the exit and won
+		o.Delivered = delivered
 		return o, nil
 	default:
 	}

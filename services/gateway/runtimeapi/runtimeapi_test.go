@@ -148,7 +148,9 @@ func TestExchange(t *testing.T) {
 		assert.Equal(t, http.StatusAccepted, status)
 		x := wait(t, done)
 		require.NoError(t, x.err)
-		assert.Equal(t, Outcome{Kind: Response, Payload: []byte(`{"ok":true}`)}, x.o)
+		assert.Equal(t, Response, x.o.Kind)
+		assert.Equal(t, `{"ok":true}`, string(x.o.Payload))
+		assert.WithinRange(t, x.o.Delivered, before, time.Now(), "delivered when the runtime took it")
 	})
 
 	t.Run("the event waits for the runtime's poll", func(t *testing.T) {

@@ -32,6 +32,9 @@ type Fake struct {
 	// FollowGate, when set, holds every FollowLogs until it is closed, as
 	// a busy engine answers a logs request late.
 	FollowGate chan struct{}
+	// Peak is what PeakMemory reports of a container of spec; nil:
+	// engine.ErrNoMetric.
+	Peak func(spec engine.Spec) int64
 
 	mu         sync.Mutex
 	images     map[string]engine.Image
@@ -311,6 +314,20 @@ func (f *Fake) Address(_ context.Context, id string) (string, error) {
 		return "", fmt.Errorf("container %s: no address", id)
 	}
 	return c.ip, nil
+}
+
+// PeakMemory implements engine.Runtime with Peak.
+func (f *Fake) PeakMemory(_ context.Context, id string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok {
+		return 0, fmt.Errorf("memory of %s: %w", id, engine.ErrNotFound)
+	}
+	if f.Peak == nil {
+		return 0, fmt.Errorf("memory of %s: %w", id, engine.ErrNoMetric)
+	}
+	return f.Peak(c.spec), nil
 }
 
 // FollowLogs implements engine.Runtime: a started container prints its

@@ -1,7 +1,8 @@
 // Package lambdaclient invokes functions through the gateway's Lambda
-// Invoke API, synchronously, as any SDK would: the events service runs
-// every asynchronous invocation this way, so invocations from the queue
-// share the gateway's access log, concurrency limits and function logs.
+// Invoke API, signed as any SDK would sign: the events service runs every
+// asynchronous invocation this way, so invocations from the queue share
+// the gateway's access log, concurrency limits and function logs, and
+// `esb invoke` calls it for the operator.
 package lambdaclient
 
 import (
@@ -31,11 +32,19 @@ var ErrThrottled = errors.New("invocation did not run")
 // ErrNotFound means the gateway does not know the function.
 var ErrNotFound = errors.New("function not found")
 
-// Result is the answer of an invocation that ran.
+// Invocation types of the Invoke API (X-Amz-Invocation-Type).
+const (
+	RequestResponse = "RequestResponse"
+	Event           = "Event"
+)
+
+// Result is the answer of an invocation that ran (RequestResponse) or was
+// queued (Event: StatusCode 202, no payload).
 type Result struct {
 	StatusCode    int
 	FunctionError string // X-Amz-Function-Error; empty on success
 	Payload       []byte
+	RequestID     string // X-Amzn-Requestid: names the invocation in the function's log lines
 }
 
 // Client calls the gateway.
@@ -50,13 +59,20 @@ type Client struct {
 
 // Invoke runs function with payload and waits for its answer.
 func (c *Client) Invoke(ctx context.Context, function string, payload []byte) (Result, error) {
+	return c.Call(ctx, function, RequestResponse, payload)
+}
+
+// Call invokes function with the given invocation type: RequestResponse
+// waits for the function's answer, Event returns once the gateway queued
+// the event.
+func (c *Client) Call(ctx context.Context, function, invocationType string, payload []byte) (Result, error) {
 	u := c.BaseURL + "/2015-03-31/functions/" + url.PathEscape(function) + "/invocations"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(payload))
 	if err != nil {
 		return Result{}, fmt.Errorf("invoke %s: %w", function, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Amz-Invocation-Type", "RequestResponse")
+	req.Header.Set("X-Amz-Invocation-Type", invocationType)
 	sum := sha256.Sum256(payload)
 	if err := v4.NewSigner().SignHTTP(ctx, c.Credentials, req, hex.EncodeToString(sum[:]), "lambda", c.Region, time.Now()); err != nil {
 		return Result{}, fmt.Errorf("invoke %s: sign: %w", function, err)
@@ -74,8 +90,9 @@ func (c *Client) Invoke(ctx context.Context, function string, payload []byte) (R
 		return Result{}, fmt.Errorf("invoke %s: read answer: %w: %w", function, ErrThrottled, err)
 	}
 	switch {
-	case resp.StatusCode == http.StatusOK:
-		return Result{StatusCode: resp.StatusCode, FunctionError: resp.Header.Get("X-Amz-Function-Error"), Payload: body}, nil
+	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusAccepted && invocationType == Event:
+		return Result{StatusCode: resp.StatusCode, FunctionError: resp.Header.Get("X-Amz-Function-Error"), Payload: body,
+			RequestID: resp.Header.Get("X-Amzn-Requestid")}, nil
 	case resp.StatusCode == http.StatusNotFound:
 		// A signed call that 404s: the function is gone. (An unsigned or
 		// wrongly signed one gets 403 below, an error that is not retried
