@@ -20,17 +20,17 @@ const (
 	// gateway's queue wait and cold start around it.
 	invokeDeadline = 17 * time.Minute
 	// logWait bounds waiting for an invocation's REPORT line to reach the
-	// log store (logship sends within a second, the store shows it about a
-	// second later).
+	// log store (logship sends within a quarter second, the store shows it
+	// about a second later).
 	logWait = 15 * time.Second
 	// logPoll is how often the log store is asked meanwhile.
 	logPoll = 250 * time.Millisecond
 	// logSettle is how long after the REPORT line the function's own
 	// lines may still be on their way: the agent ships them, apart from
-	// the gateway's lines, within a second of reading them (which may be
-	// a moment after the gateway timed REPORT), and the store shows them
-	// about a second later.
-	logSettle = 2500 * time.Millisecond
+	// the gateway's lines, within a quarter second of reading them (which
+	// may be a moment after the gateway timed REPORT), and the store shows
+	// them about a second later.
+	logSettle = 2 * time.Second
 	// maxEventFile is Lambda's limit for a synchronous payload.
 	maxEventFile = 6 << 20
 )

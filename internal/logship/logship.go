@@ -31,7 +31,11 @@ const InsertPath = "/insert/jsonline?_stream_fields=service,env&_msg_field=messa
 const (
 	DefaultBufferSize    = 4096
 	DefaultBatchSize     = 500
-	DefaultFlushInterval = time.Second
+	// DefaultFlushInterval is short because people wait on it: `esb logs -f`
+	// and `esb invoke` read REPORT lines back from the store, and a line may
+	// wait a whole interval here. Four small POSTs a second cost the store
+	// nothing; batches still fill to BatchSize under load.
+	DefaultFlushInterval = 250 * time.Millisecond
 	DefaultFlushTimeout  = 5 * time.Second
 )
 
