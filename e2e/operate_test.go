@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -102,6 +103,7 @@ func operateFlow(t *testing.T, s *stack, deployArgs ...string) {
 		require.NotEmpty(t, row, res.stdout)
 		assert.Regexp(t, `^OpsFunction\s+python3\.13\s+128 MB\s+[0-9a-f]{12}\s+0\s+1\s+GET /ops$`, row, "warm: the container the gateway holds")
 		assert.Contains(t, res.stdout, "last deploy: generation ")
+		assert.Contains(t, res.stdout, ", deploy of "+filepath.Join(work, "template.yml")+", ", "from the deploy history")
 	})
 
 	t.Run("the dashboard lists functions, routes and the invocations", func(t *testing.T) {
@@ -111,6 +113,10 @@ func operateFlow(t *testing.T, s *stack, deployArgs ...string) {
 		}
 		// The recent invocations table names the function with an outcome.
 		assert.Regexp(t, `<td>OpsFunction</td><td class="bad">function</td>`, page)
+		// The deploy history (CONFIG_DIR/.history) has this test's deploy
+		// as the current generation, with its template and the function
+		// it added.
+		assert.Regexp(t, `<td>\d+ <b>\(current\)</b></td><td>[-0-9: ]+</td><td>deploy</td><td>`+regexp.QuoteMeta(filepath.Join(work, "template.yml"))+`</td><td>[^<]*OpsFunction`, page)
 	})
 
 	t.Run("the log tail shows the function's output", func(t *testing.T) {

@@ -60,10 +60,7 @@ func runHistory(c *cli, store confighistory.Store) error {
 			fmt.Fprintf(tw, "%s\t-\tunreadable\t-\t-\t%v\n", gen, l.Err)
 			continue
 		}
-		kind := l.Kind
-		if l.Kind == confighistory.KindRollback {
-			kind = fmt.Sprintf("rollback to %d", l.RollbackOf)
-		}
+		kind := l.Action()
 		tmpl, hash := l.Template, l.TemplateHash
 		if tmpl == "" {
 			tmpl = "-"

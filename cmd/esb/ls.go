@@ -79,24 +79,42 @@ func printLs(w io.Writer, l platform.Layout, st adminapi.Status, now time.Time) 
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	// The env's deploy history names the template; the gateway's own
+	// record of reloads is the fallback for a CONFIG_DIR written by hand.
+	if len(st.History) > 0 && st.History[0].Error == "" {
+		g := st.History[0]
+		what := g.Action
+		if g.Template != "" {
+			what += " of " + g.Template
+		}
+		fmt.Fprintf(w, "last deploy: generation %d, %s, %s ago (%s)\n", g.Number, what, now.Sub(g.At).Round(time.Second),
+			changeSummary(nil, g.Changed, g.Removed))
+		return nil
+	}
 	if len(st.Deploys) == 0 {
 		fmt.Fprintln(w, "last deploy: none since the gateway started")
 		return nil
 	}
 	d := st.Deploys[0]
+	fmt.Fprintf(w, "last deploy: generation %d, %s ago (%s)\n", d.Generation, now.Sub(d.At).Round(time.Second),
+		changeSummary(d.Added, d.Changed, d.Removed))
+	return nil
+}
+
+// changeSummary is "added A; changed B; removed C", leaving out what is
+// empty.
+func changeSummary(added, changed, removed []string) string {
 	var parts []string
 	for _, p := range []struct {
 		label string
 		names []string
-	}{{"added", d.Added}, {"changed", d.Changed}, {"removed", d.Removed}} {
+	}{{"added", added}, {"changed", changed}, {"removed", removed}} {
 		if len(p.names) > 0 {
 			parts = append(parts, p.label+" "+strings.Join(p.names, ", "))
 		}
 	}
-	what := "no function changed"
-	if len(parts) > 0 {
-		what = strings.Join(parts, "; ")
+	if len(parts) == 0 {
+		return "no function changed"
 	}
-	fmt.Fprintf(w, "last deploy: generation %d, %s ago (%s)\n", d.Generation, now.Sub(d.At).Round(time.Second), what)
-	return nil
+	return strings.Join(parts, "; ")
 }

@@ -37,6 +37,12 @@ Worker    image       512 MB  -             0     0     -
 last deploy: generation 3, 1m30s ago (added Worker; changed Hello)
 `, out.String())
 
+	st.History = []adminapi.Generation{{Number: 5, At: now.Add(-time.Hour), Action: "rollback to 4", Template: "/src/a.yml", Changed: []string{"Hello"}, Removed: []string{"Worker"}}}
+	out.Reset()
+	require.NoError(t, printLs(&out, statusLayout(t), st, now))
+	assert.Contains(t, out.String(), "\nlast deploy: generation 5, rollback to 4 of /src/a.yml, 1h0m0s ago (changed Hello; removed Worker)\n",
+		"the deploy history first")
+
 	out.Reset()
 	require.NoError(t, printLs(&out, statusLayout(t), adminapi.Status{Generation: 1}, now))
 	assert.Contains(t, out.String(), "last deploy: none since the gateway started")

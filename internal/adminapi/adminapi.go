@@ -29,6 +29,11 @@ type Status struct {
 	// Deploys are the config generations that went live since the
 	// gateway started, newest first.
 	Deploys []Deploy `json:"deploys"`
+	// History is the env's deploy history as `esb history` lists it
+	// (CONFIG_DIR/.history: deploys, rollbacks, restores), newest first.
+	History []Generation `json:"history"`
+	// HistoryError says why the history could not be listed.
+	HistoryError string `json:"history_error,omitempty"`
 	// Agent is the agent's view of the node; nil when it did not answer.
 	Agent *Agent `json:"agent,omitempty"`
 }
@@ -74,6 +79,22 @@ type Deploy struct {
 	Added      []string  `json:"added,omitempty"`
 	Changed    []string  `json:"changed,omitempty"` // image digest or config changed
 	Removed    []string  `json:"removed,omitempty"`
+}
+
+// Generation is one generation of the env's deploy history.
+type Generation struct {
+	Number   int       `json:"generation"`
+	At       time.Time `json:"at"`
+	Action   string    `json:"action"` // deploy, restore, rollback to N
+	Template string    `json:"template,omitempty"`
+	// TemplateSHA256 is the deployed template's hash (hex).
+	TemplateSHA256 string   `json:"template_sha256,omitempty"`
+	Changed        []string `json:"changed,omitempty"` // functions added or changed
+	Removed        []string `json:"removed,omitempty"`
+	// Current marks the set CONFIG_DIR holds now.
+	Current bool `json:"current,omitempty"`
+	// Error says why the generation cannot be read (a rollback refuses it).
+	Error string `json:"error,omitempty"`
 }
 
 // Agent is the agent's health as the gateway last asked for it.

@@ -103,6 +103,15 @@ type Generation struct {
 	Files map[string]string `json:"files"`
 }
 
+// Action is the generation's kind for people: "deploy", "restore", or
+// "rollback to N".
+func (g Generation) Action() string {
+	if g.Kind == KindRollback {
+		return fmt.Sprintf("rollback to %d", g.RollbackOf)
+	}
+	return g.Kind
+}
+
 // Image is one function's image in a generation.
 type Image struct {
 	Function string `json:"function"`

@@ -29,8 +29,8 @@ const InsertPath = "/insert/jsonline?_stream_fields=service,env&_msg_field=messa
 
 // Defaults for the zero values of Options.
 const (
-	DefaultBufferSize    = 4096
-	DefaultBatchSize     = 500
+	DefaultBufferSize = 4096
+	DefaultBatchSize  = 500
 	// DefaultFlushInterval is short because people wait on it: `esb logs -f`
 	// and `esb invoke` read REPORT lines back from the store, and a line may
 	// wait a whole interval here. Four small POSTs a second cost the store

@@ -187,7 +187,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if cfg.AdminListen != "" {
 		adm := admin.New(admin.Options{
 			Env: cfg.Env, Generations: gens, Metrics: stats, Load: invoker, Agent: agent, History: history,
-			LogsURL: cfg.LogsURL, LogEnv: strings.ToLower(cfg.Env), HTTP: &http.Client{}, Logger: log,
+			ConfigDir: cfg.ConfigDir,
+			LogsURL:   cfg.LogsURL, LogEnv: strings.ToLower(cfg.Env), HTTP: &http.Client{}, Logger: log,
 		})
 		adminServer = &http.Server{
 			Handler:           adm.Handler(),

@@ -25,6 +25,7 @@ import (
 
 	"github.com/esb-dev/esb/internal/adminapi"
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/confighistory"
 	"github.com/esb-dev/esb/services/gateway/generation"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 	"github.com/esb-dev/esb/services/gateway/metrics"
@@ -59,10 +60,14 @@ type Options struct {
 	LogsURL string
 	// LogEnv is the env as function log lines name it.
 	LogEnv string
-	// History is the deploy record the gateway keeps; nil: an empty one.
+	// History is the record of config reloads the gateway keeps; nil: an
+	// empty one.
 	History *History
-	HTTP    *http.Client // for the log store; http.DefaultClient when nil
-	Logger  *slog.Logger // nil discards
+	// ConfigDir is the env's CONFIG_DIR, whose .history is the deploy
+	// history the dashboard lists; empty: none.
+	ConfigDir string
+	HTTP      *http.Client // for the log store; http.DefaultClient when nil
+	Logger    *slog.Logger // nil discards
 }
 
 // Server serves the admin listener.
@@ -200,6 +205,7 @@ func fingerprint(f agentapi.FunctionSpec) string {
 // snapshot is the Status the dashboard and /api/status show.
 func (s *Server) snapshot(ctx context.Context) adminapi.Status {
 	st := adminapi.Status{Env: s.opts.Env, Deploys: s.history.Deploys()}
+	st.History, st.HistoryError = s.deployHistory()
 	g := s.opts.Generations.Current()
 	if g == nil {
 		return st
@@ -242,6 +248,32 @@ func (s *Server) snapshot(ctx context.Context) adminapi.Status {
 		st.Recent = append(st.Recent, invocation(inv))
 	}
 	return st
+}
+
+// deployHistory lists CONFIG_DIR's generations, newest first. It reads
+// them on every page: a few small files, and the record deploys and
+// rollbacks write is then never stale, whichever process wrote it.
+func (s *Server) deployHistory() ([]adminapi.Generation, string) {
+	if s.opts.ConfigDir == "" {
+		return nil, ""
+	}
+	listed, err := confighistory.Store{ConfigDir: s.opts.ConfigDir}.List()
+	if err != nil {
+		return nil, err.Error()
+	}
+	out := make([]adminapi.Generation, 0, len(listed))
+	for i := len(listed) - 1; i >= 0; i-- {
+		l := listed[i]
+		g := adminapi.Generation{Number: l.Number, Current: l.Current}
+		if l.Err != nil {
+			g.Error = l.Err.Error()
+		} else {
+			g.At, g.Action, g.Template, g.TemplateSHA256 = l.Time, l.Action(), l.Template, l.TemplateHash
+			g.Changed, g.Removed = l.Changed, l.Removed
+		}
+		out = append(out, g)
+	}
+	return out, ""
 }
 
 func invocation(inv metrics.Invocation) adminapi.Invocation {

@@ -2,12 +2,15 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/esb-dev/esb/internal/adminapi"
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/confighistory"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/gateway/configwatch"
 	"github.com/esb-dev/esb/services/gateway/generation"
@@ -151,6 +155,61 @@ func TestStatusAndDashboard(t *testing.T) {
 	assert.NotContains(t, page, "https://")
 	status, _ = get(t, e.srv.URL+"/nothing")
 	assert.Equal(t, http.StatusNotFound, status)
+}
+
+func TestDeployHistory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "config")
+	store := confighistory.Store{ConfigDir: dir}
+	decode := func(fns string) runtimeconfig.Config {
+		cfg, err := runtimeconfig.Decode(runtimeconfig.Files{Functions: []byte(fns), Routing: []byte(routingYML)})
+		require.NoError(t, err)
+		return cfg
+	}
+	a := decode(functionsYML)
+	b := decode(strings.Replace(functionsYML, "sha256:0123456789abcdef0123", "sha256:fedcba", 1))
+	at := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	_, _, err := store.Record(confighistory.Entry{Kind: confighistory.KindDeploy, Template: "/src/a.yml", TemplateHash: "aaaa", Config: a, Previous: runtimeconfig.Empty(), Time: at})
+	require.NoError(t, err)
+	_, _, err = store.Record(confighistory.Entry{Kind: confighistory.KindDeploy, Template: "/src/b.yml", TemplateHash: "bbbb", Config: b, Previous: a, Time: at.Add(time.Minute)})
+	require.NoError(t, err)
+	g3, _, err := store.Record(confighistory.Entry{Kind: confighistory.KindRollback, RollbackOf: 1, Template: "/src/a.yml", TemplateHash: "aaaa", Config: a, Previous: b, Time: at.Add(2 * time.Minute)})
+	require.NoError(t, err)
+	// CONFIG_DIR holds generation 3's set, as the rollback left it.
+	for _, name := range []string{"functions.yml", "routing.yml", "resources.yml"} {
+		data, err := os.ReadFile(filepath.Join(confighistory.Dir(dir), fmt.Sprintf("%06d", g3.Number), name))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o644))
+	}
+
+	e := newEnv(t, fakeAgent{}, "")
+	srv := httptest.NewServer(New(Options{Env: "dev", Generations: e.gens, Metrics: e.m, ConfigDir: dir}).Handler())
+	t.Cleanup(srv.Close)
+	st, err := adminapi.Fetch(t.Context(), http.DefaultClient, srv.URL)
+	require.NoError(t, err)
+	require.Len(t, st.History, 3, "newest first")
+	assert.Equal(t, 3, st.History[0].Number)
+	assert.Equal(t, "rollback to 1", st.History[0].Action)
+	assert.True(t, st.History[0].Current)
+	assert.Equal(t, []string{"Hello"}, st.History[0].Changed)
+	assert.Equal(t, "/src/b.yml", st.History[1].Template)
+	assert.False(t, st.History[1].Current)
+	assert.Equal(t, "deploy", st.History[2].Action)
+	assert.Equal(t, at, st.History[2].At.UTC())
+
+	status, page := get(t, srv.URL+"/")
+	require.Equal(t, http.StatusOK, status)
+	for _, want := range []string{"rollback to 1", "/src/b.yml", "2026-12-03 10:01:00", "(current)"} {
+		assert.Contains(t, page, want)
+	}
+
+	// A generation that cannot be read is shown as such, not left out.
+	require.NoError(t, os.WriteFile(filepath.Join(confighistory.Dir(dir), "000002", "generation.json"), []byte("{"), 0o644))
+	st, err = adminapi.Fetch(t.Context(), http.DefaultClient, srv.URL)
+	require.NoError(t, err)
+	require.Len(t, st.History, 3)
+	assert.NotEmpty(t, st.History[1].Error)
+	_, page = get(t, srv.URL+"/")
+	assert.Contains(t, page, "unreadable")
 }
 
 func TestLogTail(t *testing.T) {

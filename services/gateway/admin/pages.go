@@ -129,6 +129,7 @@ var funcs = template.FuncMap{
 		return now.Sub(t).Round(time.Second).String() + " ago"
 	},
 	"clock": func(t time.Time) string { return t.UTC().Format("15:04:05") },
+	"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 	"ms":    func(v float64) string { return fmt.Sprintf("%.1f ms", v) },
 	"join":  strings.Join,
 }
@@ -185,7 +186,21 @@ var dashboardPage = template.Must(template.New("dashboard").Funcs(funcs).Parse(`
 {{- end}}
 </table></div>
 
-<h2>Deploys</h2>
+<h2>Deploy history</h2>
+<div class="box"><table id="history">
+<tr><th>Generation</th><th>Time (UTC)</th><th>What</th><th>Template</th><th>Functions changed</th></tr>
+{{- range .History}}
+{{- if .Error}}
+<tr><td>{{.Number}}</td><td colspan="4" class="bad">unreadable: {{.Error}}</td></tr>
+{{- else}}
+<tr><td>{{.Number}}{{if .Current}} <b>(current)</b>{{end}}</td><td>{{stamp .At}}</td><td>{{.Action}}</td><td>{{.Template}}</td><td>{{join .Changed ", "}}{{range .Removed}} <s>{{.}}</s>{{end}}</td></tr>
+{{- end}}
+{{- else}}
+<tr><td colspan="5" class="muted">{{with $.HistoryError}}<span class="bad">{{.}}</span>{{else}}no deploy recorded in CONFIG_DIR/.history{{end}}</td></tr>
+{{- end}}
+</table></div>
+
+<h2>Config reloads since the gateway started</h2>
 <div class="box"><table id="deploys">
 <tr><th>Generation</th><th>Time (UTC)</th><th>Added</th><th>Changed</th><th>Removed</th></tr>
 {{- range .Deploys}}
