@@ -15,14 +15,14 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/runtimecatalog"
 )
 
 // Defaults of the pseudo parameters, used when Options leaves them empty.
-// The account ID is the one AWS documentation uses in examples.
+// The account ID is the platform's (awsid.DefaultAccountID).
 const (
 	DefaultRegion    = "us-east-1"
-	DefaultAccountID = "123456789012"
 	DefaultStackName = "esb"
 )
 
@@ -42,7 +42,7 @@ type Options struct {
 	// template does not declare is an error.
 	ParameterOverrides map[string]string
 	Region             string // AWS::Region; DefaultRegion if empty
-	AccountID          string // AWS::AccountId; DefaultAccountID if empty
+	AccountID          string // AWS::AccountId; awsid.DefaultAccountID if empty
 	StackName          string // AWS::StackName; DefaultStackName if empty
 	// RuntimeAliases run a function whose Runtime ESB cannot build on
 	// another runtime of the language (python3.12=python3.13), with a
@@ -272,7 +272,7 @@ func newParser(file, dir string, opts Options) *parser {
 		opts.Region = DefaultRegion
 	}
 	if opts.AccountID == "" {
-		opts.AccountID = DefaultAccountID
+		opts.AccountID = awsid.DefaultAccountID
 	}
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()

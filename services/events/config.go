@@ -55,7 +55,7 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		LogsURL:    get("LOGS_URL", ""),
 		Env:        get("ESB_ENV", ""),
 		Region:     get("AWS_REGION", awsid.DefaultRegion),
-		AccountID:  get("ACCOUNT_ID", "123456789012"),
+		AccountID:  get("ACCOUNT_ID", awsid.DefaultAccountID),
 
 		SQSEndpoint:     strings.TrimSuffix(get("SQS_ENDPOINT", "http://messaging:4566"), "/"),
 		SNSEndpoint:     strings.TrimSuffix(get("SNS_ENDPOINT", "http://messaging:4566"), "/"),
