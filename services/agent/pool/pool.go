@@ -316,18 +316,23 @@ func (p *Pool) Release(leaseID string, discard bool) error {
 	return nil
 }
 
+// leased returns the container of lease leaseID, or ErrUnknownLease.
+func (p *Pool) leased(leaseID string) (launcher.Instance, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.leases[leaseID]
+	if !ok {
+		return launcher.Instance{}, fmt.Errorf("lease %s: %w", leaseID, ErrUnknownLease)
+	}
+	return e.inst, nil
+}
+
 // Memory reports the peak memory of lease leaseID's container; MaxBytes
 // is 0 when the engine does not report it.
 func (p *Pool) Memory(ctx context.Context, leaseID string) (agentapi.Memory, error) {
-	p.mu.Lock()
-	e, ok := p.leases[leaseID]
-	var inst launcher.Instance
-	if ok {
-		inst = e.inst
-	}
-	p.mu.Unlock()
-	if !ok {
-		return agentapi.Memory{}, fmt.Errorf("lease %s: %w", leaseID, ErrUnknownLease)
+	inst, err := p.leased(leaseID)
+	if err != nil {
+		return agentapi.Memory{}, err
 	}
 	peak, err := p.launcher.PeakMemory(ctx, inst)
 	if errors.Is(err, engine.ErrNoMetric) {
@@ -342,15 +347,9 @@ func (p *Pool) Memory(ctx context.Context, leaseID string) (agentapi.Memory, err
 // WaitExit returns once the container of lease leaseID has exited, with
 // its last output lines, or with ctx's error.
 func (p *Pool) WaitExit(ctx context.Context, leaseID string) (agentapi.Exit, error) {
-	p.mu.Lock()
-	e, ok := p.leases[leaseID]
-	var inst launcher.Instance
-	if ok {
-		inst = e.inst
-	}
-	p.mu.Unlock()
-	if !ok {
-		return agentapi.Exit{}, fmt.Errorf("lease %s: %w", leaseID, ErrUnknownLease)
+	inst, err := p.leased(leaseID)
+	if err != nil {
+		return agentapi.Exit{}, err
 	}
 	lines, err := p.launcher.WaitExit(ctx, inst)
 	if err != nil {
