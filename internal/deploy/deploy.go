@@ -341,7 +341,7 @@ type Installed struct {
 // lock, in one atomic switch, and while still holding the lock pulls
 // opts.Pull into the runtime node, provisions and records a history
 // generation (activate). Any failure puts CONFIG_DIR back as it was.
-func Install(ctx context.Context, opts InstallOptions, cfg runtimeconfig.Config, steps activateSteps) (Installed, error) {
+func Install(ctx context.Context, opts InstallOptions, cfg runtimeconfig.Config, steps ActivateSteps) (Installed, error) {
 	ev := events{opts.Events}
 	var out Installed
 	ev.phase("merge", progress.Working, "merging into "+opts.ConfigDir)
