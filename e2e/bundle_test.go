@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esb-dev/esb/internal/bundle"
 	"github.com/esb-dev/esb/internal/confighistory"
 	"github.com/esb-dev/esb/internal/deploy"
 )
@@ -29,17 +30,22 @@ import (
 // exported: export in one mode, import in the other.
 type bundleSwap struct {
 	dir  string            // where bundles are written: the whole test's, so both outlive either env's subtest
+	key  string            // the operator's ed25519 signing key (PKCS#8 PEM)
+	pub  string            // its public half (PKIX PEM)
 	give func(file string) // this env's bundle, "" when there is none; once
 	recv <-chan string     // the other env's
 }
 
-func newBundleSwaps(dir string) (bundleSwap, bundleSwap) {
+func newBundleSwaps(t *testing.T) (bundleSwap, bundleSwap) {
+	dir := t.TempDir()
+	key, pubFile, err := bundle.WriteKeyPair(filepath.Join(dir, "operator"))
+	require.NoError(t, err)
 	ab, ba := make(chan string, 1), make(chan string, 1)
 	giver := func(ch chan string) func(string) {
 		var once sync.Once
 		return func(file string) { once.Do(func() { ch <- file }) }
 	}
-	return bundleSwap{dir: dir, give: giver(ab), recv: ba}, bundleSwap{dir: dir, give: giver(ba), recv: ab}
+	return bundleSwap{dir: dir, key: key, pub: pubFile, give: giver(ab), recv: ba}, bundleSwap{dir: dir, key: key, pub: pubFile, give: giver(ba), recv: ab}
 }
 
 const bundledBody = `{"bundled":"node","isNumber":true,"bucket":"bundled-files"}`
@@ -50,7 +56,8 @@ const bundledBody = `{"bundled":"node","isNumber":true,"bucket":"bundled-files"}
 // engine (nothing may build), refuses a bundle with a flipped byte in an
 // image blob and a truncated one without changing anything, then imports
 // the other env's bundle and invokes its function through this env's
-// gateway: the digests the other env built, this env's repository, the
+// gateway (its signature checked under the operator's key): the digests
+// the other env built, this env's repository, the
 // bucket provisioned, the import recorded in the history.
 func bundleFlow(t *testing.T, s *stack, tag string, swap bundleSwap) {
 	ctx := t.Context()
@@ -60,12 +67,13 @@ func bundleFlow(t *testing.T, s *stack, tag string, swap bundleSwap) {
 	// A failed export still unblocks the other env.
 	defer swap.give("")
 	began := time.Now()
-	res := s.esb(ctx, t, "bundle", "export", "-t", filepath.Join(work, "template.yml"), "-o", exported, "--mode", s.mode, "--tag", tag)
+	res := s.esb(ctx, t, "bundle", "export", "-t", filepath.Join(work, "template.yml"), "-o", exported, "--mode", s.mode, "--tag", tag, "--sign", swap.key)
 	require.NoError(t, res.err)
 	st, err := os.Stat(exported)
 	require.NoError(t, err)
 	t.Logf("bundle export (%s mode): %.1f MB in %s", s.mode, float64(st.Size())/(1<<20), time.Since(began).Round(100*time.Millisecond))
 	assert.Contains(t, res.stdout, "exported 1 functions, 1 images")
+	assert.FileExists(t, exported+".sig")
 	assert.NotContains(t, s.config(t).Functions.Functions, "BundledFunction", "export merges nothing into the exporting env")
 	swap.give(exported)
 
@@ -119,9 +127,9 @@ func bundleFlow(t *testing.T, s *stack, tag string, swap bundleSwap) {
 
 	t.Run("import with the engine stopped serves the other env's build", func(t *testing.T) {
 		began := time.Now()
-		res := s.esb(ctx, t, "bundle", "import", file, "--mode", s.mode)
+		res := s.esb(ctx, t, "bundle", "import", file, "--mode", s.mode, "--verify", swap.pub)
 		require.NoError(t, res.err)
-		t.Logf("bundle import (%s mode, engine stopped): %s", s.mode, time.Since(began).Round(100*time.Millisecond))
+		t.Logf("bundle import (%s mode, engine stopped, signature checked): %s", s.mode, time.Since(began).Round(100*time.Millisecond))
 		assert.Contains(t, res.stdout, "imported 1 functions, 1 images")
 
 		assert.NoError(t, pollBody(ctx, s.url("PORT_GATEWAY", "/bundled"), bundledBody, time.Second, 90*time.Second))

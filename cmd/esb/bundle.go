@@ -30,6 +30,8 @@ func bundleCommand() command {
 				return bundleExport(ctx, c, args[1:])
 			case "import":
 				return bundleImport(ctx, c, args[1:])
+			case "keygen":
+				return bundleKeygen(c, args[1:])
 			case "-h", "--help", "help":
 				printBundleUsage(c.stdout, summary)
 				return nil
@@ -52,6 +54,7 @@ func printBundleUsage(w io.Writer, summary string) {
 Subcommands:
   export     Build a template as esb deploy would and write its images and config into one file
   import     Install an exported bundle into an env: no package index, no Dagger engine
+  keygen     Make an ed25519 key pair for export --sign and import --verify
 
 Run 'esb bundle <subcommand> --help' for its flags.
 `, summary)
@@ -60,7 +63,7 @@ Run 'esb bundle <subcommand> --help' for its flags.
 func bundleExport(ctx context.Context, c *cli, args []string) error {
 	const summary = "Build a SAM template as esb deploy would and write its images and config into one file"
 	var opts deployOptions
-	var out string
+	var out, signKey string
 	fs := newFlagSet(c, "bundle export", "-t template.yml -o app.esbundle [-e ENV] [flags]", summary+`.
 Runs on a machine that can build, in an env that is up (its registry and
 Dagger engine): the deploy's pipeline builds and publishes the images into
@@ -72,6 +75,7 @@ manifest with the size and sha256 of every entry, which esb bundle import
 checks before it changes anything.`)
 	opts.bind(fs, c)
 	fs.StringVarP(&out, "output", "o", "", "the bundle file to write")
+	fs.StringVar(&signKey, "sign", "", "sign the bundle with this ed25519 private key (PKCS#8 PEM, e.g. openssl genpkey -algorithm ed25519): writes FILE.sig")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -118,6 +122,13 @@ checks before it changes anything.`)
 	if err != nil {
 		return err
 	}
+	if signKey != "" {
+		sig, err := bundle.Sign(out, signKey)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stderr, "signed: %s\n", sig)
+	}
 	for _, f := range built.Functions {
 		fmt.Fprintf(c.stdout, "%s\t%s\n", f.Function, f.Digest)
 	}
@@ -130,6 +141,7 @@ func bundleImport(ctx context.Context, c *cli, args []string) error {
 	const summary = "Install an exported bundle into an env, as esb deploy would have"
 	var opts switchOptions
 	var quiet bool
+	var verifyKey string
 	fs := newFlagSet(c, "bundle import", "FILE [-e ENV] [-m MODE] [flags]", summary+`.
 Needs no package index and no Dagger engine. The whole bundle is checked
 against its manifest first: a truncated or tampered one is refused with
@@ -142,6 +154,7 @@ recorded as a generation (esb history; esb rollback undoes it). A failed
 pull or provisioner puts CONFIG_DIR back as it was.`)
 	opts.bind(fs, c)
 	fs.BoolVarP(&quiet, "quiet", "q", false, "no progress, only warnings, errors and the summary")
+	fs.StringVar(&verifyKey, "verify", "", "refuse the bundle unless FILE.sig verifies under this ed25519 public key (PKIX PEM, openssl pkey -pubout)")
 	pos, err := parseArgs(fs, args, 1, 1, "the bundle FILE")
 	if err != nil {
 		return err
@@ -171,13 +184,16 @@ pull or provisioner puts CONFIG_DIR back as it was.`)
 	}
 	res, err := bundle.Import(ctx, bundle.ImportOptions{
 		File: file, ConfigDir: l.ConfigDir, Repository: l.Env.Project(), Registry: pullRegistry, Mode: opts.mode,
-		HistoryKeep: opts.historyKeep,
+		HistoryKeep: opts.historyKeep, VerifyKey: verifyKey,
 		Publishing: func(ctx context.Context) (func() error, error) {
 			return registrygc.Publishing(ctx, l.ConfigDir, registryPruneWait)
 		},
 		Progress: progressTo,
 		Events:   selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, quiet),
 	}, bundle.Targets{Registry: steps.Registry, Steps: steps})
+	for _, w := range res.Warnings {
+		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	}
 	if err != nil {
 		return err
 	}
@@ -190,5 +206,29 @@ pull or provisioner puts CONFIG_DIR back as it was.`)
 	fmt.Fprintf(c.stdout, "imported %d functions, %d images from %s (template %s, sha256 %.12s) into %s in %.1fs (verify %.1fs); generation %d\n",
 		len(res.Meta.Functions), res.Images, filepath.Base(file), res.Meta.Template, res.Meta.TemplateSHA256, l.ConfigDir,
 		res.Duration.Seconds(), res.Verify.Seconds(), res.Installed.Generation.Number)
+	return nil
+}
+
+func bundleKeygen(c *cli, args []string) error {
+	const summary = "Make an ed25519 key pair for esb bundle export --sign and import --verify"
+	var prefix string
+	fs := newFlagSet(c, "bundle keygen", "-o PREFIX", summary+`.
+Writes PREFIX.pem, the private key (PKCS#8 PEM, mode 0600: keep it on the
+machine that exports), and PREFIX.pub, the public key the sites that import
+check signatures with. Existing files are never overwritten. openssl makes
+the same files: openssl genpkey -algorithm ed25519 -out PREFIX.pem;
+openssl pkey -in PREFIX.pem -pubout -out PREFIX.pub.`)
+	fs.StringVarP(&prefix, "output", "o", "", "path prefix of the two key files")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if prefix == "" {
+		return usageError{errors.New("-o PREFIX is required")}
+	}
+	private, public, err := bundle.WriteKeyPair(prefix)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "private key: %s (keep it secret)\npublic key:  %s\n", private, public)
 	return nil
 }

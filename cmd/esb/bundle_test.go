@@ -43,3 +43,14 @@ func TestBundleUsageErrors(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "podman")
 }
+
+func TestBundleKeygen(t *testing.T) {
+	prefix := filepath.Join(t.TempDir(), "operator")
+	code, stdout, stderr := testCLI(t, nil, "bundle", "keygen", "-o", prefix)
+	assert.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, prefix+".pem")
+	assert.FileExists(t, prefix+".pub")
+	code, _, stderr = testCLI(t, nil, "bundle", "keygen", "-o", prefix)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "exists")
+}

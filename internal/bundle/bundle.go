@@ -173,6 +173,10 @@ type ImportOptions struct {
 	Registry    string
 	Mode        string
 	HistoryKeep int
+	// VerifyKey, when set, is the public key file (PKIX PEM, ed25519) the
+	// bundle's signature (SignatureFile) must verify under, before
+	// anything else is read.
+	VerifyKey string
 	// Publishing, when set, is held from the first push until the config
 	// naming the pushed images is merged (deploy.Options.Publishing).
 	Publishing func(ctx context.Context) (release func() error, err error)
@@ -186,8 +190,9 @@ type Imported struct {
 	Meta      Meta
 	Images    int
 	Installed deploy.Installed
-	Verify    time.Duration // checking the whole bundle
+	Verify    time.Duration // checking the signature and the whole bundle
 	Duration  time.Duration
+	Warnings  []string
 }
 
 // Import installs a bundle into an env as esb deploy would have: it checks
@@ -213,6 +218,14 @@ func Import(ctx context.Context, opts ImportOptions, dst Targets) (Imported, err
 	}
 	defer os.RemoveAll(stage)
 
+	if opts.VerifyKey != "" {
+		step("checking the signature " + SignatureFile(opts.File))
+		if err := VerifySignature(opts.File, opts.VerifyKey); err != nil {
+			return out, fmt.Errorf("bundle refused, nothing changed: %w", err)
+		}
+	} else if _, err := os.Stat(SignatureFile(opts.File)); err == nil {
+		out.Warnings = append(out.Warnings, SignatureFile(opts.File)+" was not checked: pass --verify PUBKEY to check it")
+	}
 	step("verifying every entry of " + opts.File + " against its manifest")
 	if _, err := backup.Extract(opts.File, stage); err != nil {
 		return out, fmt.Errorf("bundle refused, nothing changed: %w", err)
