@@ -32,11 +32,15 @@ type bundleSwap struct {
 	dir  string            // where bundles are written: the whole test's, so both outlive either env's subtest
 	key  string            // the operator's ed25519 signing key (PKCS#8 PEM)
 	pub  string            // its public half (PKIX PEM)
+	// otherTag is the tag the other env exports under.
+	otherTag string
 	give func(file string) // this env's bundle, "" when there is none; once
 	recv <-chan string     // the other env's
 }
 
-func newBundleSwaps(t *testing.T) (bundleSwap, bundleSwap) {
+// newBundleSwaps returns the swaps of two envs that export under tagA
+// and tagB.
+func newBundleSwaps(t *testing.T, tagA, tagB string) (bundleSwap, bundleSwap) {
 	dir := t.TempDir()
 	key, pubFile, err := bundle.WriteKeyPair(filepath.Join(dir, "operator"))
 	require.NoError(t, err)
@@ -45,7 +49,8 @@ func newBundleSwaps(t *testing.T) (bundleSwap, bundleSwap) {
 		var once sync.Once
 		return func(file string) { once.Do(func() { ch <- file }) }
 	}
-	return bundleSwap{dir: dir, key: key, pub: pubFile, give: giver(ab), recv: ba}, bundleSwap{dir: dir, key: key, pub: pubFile, give: giver(ba), recv: ab}
+	return bundleSwap{dir: dir, key: key, pub: pubFile, otherTag: tagB, give: giver(ab), recv: ba},
+		bundleSwap{dir: dir, key: key, pub: pubFile, otherTag: tagA, give: giver(ba), recv: ab}
 }
 
 const bundledBody = `{"bundled":"node","isNumber":true,"bucket":"bundled-files"}`
@@ -139,7 +144,9 @@ func bundleFlow(t *testing.T, s *stack, tag string, swap bundleSwap) {
 		if registryAddr == "" {
 			registryAddr = s.layout.RegistryAddr()
 		}
-		assert.Equal(t, registryAddr+"/"+s.layout.Env.Project()+"/bundledfunction:"+tag, fn.Image, "this env's registry and repository")
+		// This env's registry and repository; the tag is the exporting
+		// env's (--tag of the export), carried along as the digest is.
+		assert.Equal(t, registryAddr+"/"+s.layout.Env.Project()+"/bundledfunction:"+swap.otherTag, fn.Image, "this env's registry and repository, the export's tag")
 		dgst, found, err := s.registry(t).Manifest(ctx, s.layout.Env.Project()+"/bundledfunction", fn.Digest)
 		require.NoError(t, err)
 		assert.True(t, found, "pushed into this env's registry")

@@ -50,7 +50,7 @@ func TestContainerdMode(t *testing.T) {
 		stacks[e.name] = newModeStack(t, e.name, e.offset, e.mode)
 	}
 	// Each env imports the bundle the other exported (bundleFlow).
-	ctrdSwap, dockerSwap := newBundleSwaps(t)
+	ctrdSwap, dockerSwap := newBundleSwaps(t, envs[0].tag, envs[1].tag)
 	for _, e := range envs {
 		t.Run(e.name+"-"+e.mode, func(t *testing.T) {
 			t.Parallel()

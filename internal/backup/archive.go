@@ -239,6 +239,10 @@ func check(m Manifest, seen []Entry) error {
 		return fmt.Errorf("%d entries, the manifest lists %d", len(seen), len(m.Entries))
 	}
 	for i, want := range m.Entries {
+		if seen[i].Name == want.Name && seen[i] != want {
+			return fmt.Errorf("entry %s does not match the manifest (tampered or damaged): %d bytes of sha256 %s, the manifest says %d bytes of sha256 %s",
+				want.Name, seen[i].Size, seen[i].SHA256, want.Size, want.SHA256)
+		}
 		if seen[i] != want {
 			return fmt.Errorf("entry %s (%d bytes, sha256 %s) does not match the manifest's %s (%d bytes, sha256 %s)",
 				seen[i].Name, seen[i].Size, seen[i].SHA256, want.Name, want.Size, want.SHA256)
