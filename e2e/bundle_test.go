@@ -29,13 +29,13 @@ import (
 // bundleSwap hands each env of TestContainerdMode the bundle the other
 // exported: export in one mode, import in the other.
 type bundleSwap struct {
-	dir  string            // where bundles are written: the whole test's, so both outlive either env's subtest
-	key  string            // the operator's ed25519 signing key (PKCS#8 PEM)
-	pub  string            // its public half (PKIX PEM)
+	dir string // where bundles are written: the whole test's, so both outlive either env's subtest
+	key string // the operator's ed25519 signing key (PKCS#8 PEM)
+	pub string // its public half (PKIX PEM)
 	// otherTag is the tag the other env exports under.
 	otherTag string
-	give func(file string) // this env's bundle, "" when there is none; once
-	recv <-chan string     // the other env's
+	give     func(file string) // this env's bundle, "" when there is none; once
+	recv     <-chan string     // the other env's
 }
 
 // newBundleSwaps returns the swaps of two envs that export under tagA
