@@ -50,7 +50,7 @@ func backupFlow(t *testing.T, s *stack) {
 	require.NoError(t, os.WriteFile(tampered, data, 0o644))
 	res = s.esb(ctx, t, "restore", tampered, "--mode", s.mode)
 	require.Error(t, res.err)
-	assert.Contains(t, res.stderr, "not a valid backup archive")
+	assert.Contains(t, res.stderr, "not a valid esb archive")
 	assert.Empty(t, s.config(t).Functions.Functions, "a refused backup changes nothing")
 
 	began = time.Now()

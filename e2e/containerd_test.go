@@ -31,7 +31,9 @@ import (
 // images pulled from registry:5000, and a redeploy under the same tag
 // serving the new code (pull-always). Both envs also run history and
 // rollback (rollbackFlow) on their deploys, then check the operator
-// surfaces (operateFlow): metrics, `esb ls` and the dashboard.
+// surfaces (operateFlow): metrics, `esb ls` and the dashboard, then each
+// imports, with its Dagger engine stopped, the application bundle the
+// other exported (bundleFlow).
 func TestContainerdMode(t *testing.T) {
 	t.Parallel()
 	envs := []struct {
@@ -47,16 +49,28 @@ func TestContainerdMode(t *testing.T) {
 	for _, e := range envs {
 		stacks[e.name] = newModeStack(t, e.name, e.offset, e.mode)
 	}
+	// Each env imports the bundle the other exported (bundleFlow).
+	ctrdSwap, dockerSwap := newBundleSwaps(t, envs[0].tag, envs[1].tag)
 	for _, e := range envs {
 		t.Run(e.name+"-"+e.mode, func(t *testing.T) {
 			t.Parallel()
 			s := stacks[e.name]
+			// An env that fails before its bundle subtest must not leave
+			// the other waiting for a bundle.
+			swap := ctrdSwap
+			if e.mode == "docker" {
+				swap = dockerSwap
+			}
+			t.Cleanup(func() { swap.give("") })
 			if e.mode == "docker" {
 				abFlow(t, s, e.tag, othersOf(stacks, e.name), func(t *testing.T) {
 					t.Run("history and rollback", func(t *testing.T) {
 						rollbackFlow(t, s, `{"version": "B"}`)
 					})
 					t.Run("operator surfaces", func(t *testing.T) { operateFlow(t, s, "--tag", e.tag) })
+					t.Run("bundle export, import into the other mode's env", func(t *testing.T) {
+						bundleFlow(t, s, e.tag, swap)
+					})
 					// Last: its reset and restore leave the env down once
 					// the subtest ends (s.up's cleanup is the subtest's).
 					t.Run("backup, reset, restore: data and routes identical", func(t *testing.T) {
@@ -65,12 +79,12 @@ func TestContainerdMode(t *testing.T) {
 				})
 				return
 			}
-			containerdFlow(t, s, e.tag, othersOf(stacks, e.name))
+			containerdFlow(t, s, e.tag, othersOf(stacks, e.name), swap)
 		})
 	}
 }
 
-func containerdFlow(t *testing.T, s *stack, tag string, others []*stack) {
+func containerdFlow(t *testing.T, s *stack, tag string, others []*stack, swap bundleSwap) {
 	ctx := t.Context()
 	start := time.Now()
 	s.up(t)
@@ -191,6 +205,8 @@ def handler(event, context):
 	})
 
 	t.Run("operator surfaces", func(t *testing.T) { operateFlow(t, s, "--mode", "containerd", "--tag", tag) })
+
+	t.Run("bundle export, import into the other mode's env", func(t *testing.T) { bundleFlow(t, s, tag, swap) })
 
 	t.Run("reset removes the env's volumes, containerd's included", func(t *testing.T) {
 		s.down(t)

@@ -11,8 +11,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/pflag"
+
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/deploy"
+	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/internal/registrygc"
 	"github.com/esb-dev/esb/internal/runtimecatalog"
 	"github.com/esb-dev/esb/pipeline"
@@ -47,20 +50,8 @@ func deployCommand() command {
 			fs := newFlagSet(c, "deploy", "-t template.yml [-e ENV] [flags]", summary+`.
 Later deploys win where templates overlap; nothing is ever deleted. The
 gateway picks the new routes up without a restart.`)
-			fs.StringVarP(&opts.template, "template", "t", "", "SAM template (default: template.yaml or template.yml in the current directory)")
 			opts.bind(fs, c)
-			fs.StringVarP(&opts.mode, "mode", "m", compose.ModeDocker, "function runtime of the env: docker or containerd")
 			fs.StringVarP(&opts.output, "output", "o", "", "where the generated functions.yml, routing.yml and resources.yml are exported (default: a folder beside CONFIG_DIR)")
-			fs.StringVar(&opts.tag, "tag", envOr(c, "ESB_TAG", "latest"), "image tag the functions are published under ($ESB_TAG)")
-			fs.BoolVar(&opts.noCache, "no-cache", false, "rebuild every step and start from empty package caches")
-			fs.BoolVarP(&opts.verbose, "verbose", "v", false, "stream the Dagger engine's progress and the provisioner's output")
-			fs.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress, only warnings, errors and the summary table")
-			fs.StringArrayVar(&opts.overrides, "parameter-overrides", nil, "template parameter values: K=V, \"K1=V1 K2=V2\" or ParameterKey=K,ParameterValue=V (repeatable)")
-			fs.StringVar(&opts.projectDir, "project-dir", c.getenv("ESB_PROJECT_DIR"), "ESB checkout holding compose/ (default: found above the current or template directory; $ESB_PROJECT_DIR)")
-			fs.StringVar(&opts.engine, "engine", c.getenv("ESB_DAGGER_RUNNER_HOST"), "Dagger engine to use instead of the env's (e.g. unix:///run/dagger/engine.sock, docker-container://name; $ESB_DAGGER_RUNNER_HOST)")
-			fs.StringArrayVar(&opts.runtimeImages, "runtime-image", nil, "use IMAGE as the base of RUNTIME instead of the built-in one: RUNTIME=IMAGE (repeatable)")
-			bindRuntimeAliases(fs, &opts.aliases)
-			bindMavenMirror(fs, c, &opts.maven)
 			bindHistoryKeep(fs, c, &opts.historyKeep)
 			if err := parseFlags(fs, args); err != nil {
 				return err
@@ -70,6 +61,24 @@ gateway picks the new routes up without a restart.`)
 	}
 }
 
+// bind binds the flags of a build (esb deploy, esb bundle export) but
+// --output and --history-keep.
+func (o *deployOptions) bind(fs *pflag.FlagSet, c *cli) {
+	fs.StringVarP(&o.template, "template", "t", "", "SAM template (default: template.yaml or template.yml in the current directory)")
+	o.envOptions.bind(fs, c)
+	fs.StringVarP(&o.mode, "mode", "m", compose.ModeDocker, "function runtime of the env: docker or containerd")
+	fs.StringVar(&o.tag, "tag", envOr(c, "ESB_TAG", "latest"), "image tag the functions are published under ($ESB_TAG)")
+	fs.BoolVar(&o.noCache, "no-cache", false, "rebuild every step and start from empty package caches")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "stream the Dagger engine's progress and the provisioner's output")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress, only warnings, errors and the summary table")
+	fs.StringArrayVar(&o.overrides, "parameter-overrides", nil, "template parameter values: K=V, \"K1=V1 K2=V2\" or ParameterKey=K,ParameterValue=V (repeatable)")
+	fs.StringVar(&o.projectDir, "project-dir", c.getenv("ESB_PROJECT_DIR"), "ESB checkout holding compose/ (default: found above the current or template directory; $ESB_PROJECT_DIR)")
+	fs.StringVar(&o.engine, "engine", c.getenv("ESB_DAGGER_RUNNER_HOST"), "Dagger engine to use instead of the env's (e.g. unix:///run/dagger/engine.sock, docker-container://name; $ESB_DAGGER_RUNNER_HOST)")
+	fs.StringArrayVar(&o.runtimeImages, "runtime-image", nil, "use IMAGE as the base of RUNTIME instead of the built-in one: RUNTIME=IMAGE (repeatable)")
+	bindRuntimeAliases(fs, &o.aliases)
+	bindMavenMirror(fs, c, &o.maven)
+}
+
 func envOr(c *cli, key, def string) string {
 	if v := c.getenv(key); v != "" {
 		return v
@@ -77,47 +86,60 @@ func envOr(c *cli, key, def string) string {
 	return def
 }
 
-func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
+// deployRun is one build's options and platform steps, resolved from the
+// flags; close, when set (even with an error), releases the Docker client.
+type deployRun struct {
+	layout   platform.Layout
+	template string
+	options  deploy.Options
+	steps    deploy.PlatformSteps
+	close    func()
+}
+
+// prepareDeploy resolves the env, the template, the checkout and the
+// engine for a build into the call deploy.Run or deploy.Build takes.
+func prepareDeploy(ctx context.Context, c *cli, opts deployOptions) (deployRun, error) {
+	var run deployRun
 	if err := compose.CheckMode(opts.mode); err != nil {
-		return usageError{err}
+		return run, usageError{err}
 	}
 	if err := checkHistoryKeep(opts.historyKeep); err != nil {
-		return err
+		return run, err
 	}
 	l, err := opts.layout(c)
 	if err != nil {
-		return err
+		return run, err
 	}
 	tmplPath, err := findTemplate(opts.template)
 	if err != nil {
-		return err
+		return run, err
 	}
 	if tmplPath, err = filepath.Abs(tmplPath); err != nil {
-		return err
+		return run, err
 	}
 	overrides, err := parseParameterOverrides(opts.overrides)
 	if err != nil {
-		return usageError{err}
+		return run, usageError{err}
 	}
 	images, err := parseRuntimeImages(opts.runtimeImages)
 	if err != nil {
-		return usageError{err}
+		return run, usageError{err}
 	}
 	aliases, err := runtimeAliases(c, opts.aliases)
 	if err != nil {
-		return usageError{err}
+		return run, usageError{err}
 	}
 	cwd, _ := os.Getwd()
 	projectDir, err := compose.FindDir(opts.projectDir, cwd, filepath.Dir(tmplPath))
 	if err != nil {
-		return err
+		return run, err
 	}
 	output := opts.output
 	if output == "" {
 		output = filepath.Join(filepath.Dir(l.ConfigDir), "deploys", strings.TrimSuffix(filepath.Base(tmplPath), filepath.Ext(tmplPath)))
 	}
 	if output, err = filepath.Abs(output); err != nil {
-		return err
+		return run, err
 	}
 	// With plain HTTP turned off the APIs are reached over HTTPS alone.
 	gatewayPort, httpOff := l.Ports["PORT_GATEWAY"], strings.EqualFold(c.getenv("ESB_GATEWAY_HTTP"), "off")
@@ -126,7 +148,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	}
 	reg, err := envRegistry(c, l)
 	if err != nil {
-		return err
+		return run, err
 	}
 	runnerHost := opts.engine
 	if runnerHost == "" {
@@ -134,19 +156,19 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	}
 	cliBin, err := daggerCLI(c)
 	if err != nil {
-		return err
+		return run, err
 	}
 	// The Go SDK finds the CLI only through this variable; without it, it
 	// would try to download one.
 	if err := os.Setenv("_EXPERIMENTAL_DAGGER_CLI_BIN", cliBin); err != nil {
-		return err
+		return run, err
 	}
 
 	docker, err := newDockerClient()
 	if err != nil {
-		return err
+		return run, err
 	}
-	defer docker.Close()
+	run.close = func() { _ = docker.Close() }
 	// Functions run on this engine: they are built for its architecture.
 	hostArch := ""
 	if info, err := docker.Info(ctx); err == nil {
@@ -155,7 +177,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 
 	bases, baseRefs, err := runtimeBases(images)
 	if err != nil {
-		return err
+		return run, err
 	}
 	var engineLog io.Writer
 	if opts.verbose {
@@ -172,7 +194,8 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		BaseCache:  deploy.BaseCache{Ref: lambdaimages.RuntimeBaseRef, LockDir: filepath.Join(esbHome(c), "locks")},
 		Verbose:    engineLog,
 	}
-	sum, err := deploy.Run(ctx, deploy.Options{
+	run.layout, run.template, run.steps = l, tmplPath, steps
+	run.options = deploy.Options{
 		Template:           tmplPath,
 		ParameterOverrides: overrides,
 		RuntimeAliases:     aliases,
@@ -195,9 +218,22 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		},
 		HistoryKeep: opts.historyKeep,
 		Events:      selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),
-	}, steps)
+	}
+	return run, nil
+}
+
+func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
+	run, err := prepareDeploy(ctx, c, opts)
+	if run.close != nil {
+		defer run.close()
+	}
 	if err != nil {
-		return templateError(tmplPath, err)
+		return err
+	}
+	l, docker := run.layout, run.steps.Docker
+	sum, err := deploy.Run(ctx, run.options, run.steps)
+	if err != nil {
+		return templateError(run.template, err)
 	}
 	printSummary(c, sum)
 	if slices.ContainsFunc(sum.Functions, func(b pipeline.Built) bool { return b.Changed }) {

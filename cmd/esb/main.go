@@ -65,6 +65,7 @@ func commands() []command {
 		rollbackCommand(),
 		backupCommand(),
 		restoreCommand(),
+		bundleCommand(),
 		lsCommand(),
 		invokeCommand(),
 		logsCommand(),

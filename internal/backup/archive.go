@@ -31,8 +31,8 @@ const FormatVersion = 1
 const ManifestName = "MANIFEST.json"
 
 // ErrInvalid is wrapped by every error about an archive's contents:
-// truncated, tampered, or not a backup.
-var ErrInvalid = errors.New("not a valid backup archive")
+// truncated, tampered, or not an archive of esb (a backup or a bundle).
+var ErrInvalid = errors.New("not a valid esb archive")
 
 // Manifest describes an archive.
 type Manifest struct {
@@ -189,7 +189,7 @@ func scan(file string, fn func(e Entry, r io.Reader) error) (Manifest, error) {
 			return Manifest{}, invalid(file, errors.New("no "+ManifestName+" at its end (truncated?)"))
 		}
 		if err != nil {
-			return Manifest{}, invalid(file, err)
+			return Manifest{}, invalid(file, truncated(err, seen))
 		}
 		if hdr.Typeflag != tar.TypeReg {
 			return Manifest{}, invalid(file, fmt.Errorf("entry %s is not a regular file", hdr.Name))
@@ -223,7 +223,7 @@ func scan(file string, fn func(e Entry, r io.Reader) error) (Manifest, error) {
 			}
 		}
 		if _, err := io.Copy(io.Discard, r); err != nil {
-			return Manifest{}, invalid(file, fmt.Errorf("entry %s: %w", hdr.Name, err))
+			return Manifest{}, invalid(file, fmt.Errorf("entry %s: %w", hdr.Name, truncated(err, nil)))
 		}
 		e.SHA256 = hex.EncodeToString(h.Sum(nil))
 		seen = append(seen, e)
@@ -239,6 +239,10 @@ func check(m Manifest, seen []Entry) error {
 		return fmt.Errorf("%d entries, the manifest lists %d", len(seen), len(m.Entries))
 	}
 	for i, want := range m.Entries {
+		if seen[i].Name == want.Name && seen[i] != want {
+			return fmt.Errorf("entry %s does not match the manifest (tampered or damaged): %d bytes of sha256 %s, the manifest says %d bytes of sha256 %s",
+				want.Name, seen[i].Size, seen[i].SHA256, want.Size, want.SHA256)
+		}
 		if seen[i] != want {
 			return fmt.Errorf("entry %s (%d bytes, sha256 %s) does not match the manifest's %s (%d bytes, sha256 %s)",
 				seen[i].Name, seen[i].Size, seen[i].SHA256, want.Name, want.Size, want.SHA256)
@@ -253,6 +257,18 @@ func checkName(name string) error {
 		return fmt.Errorf("backup entry name %q not allowed", name)
 	}
 	return nil
+}
+
+// truncated names an archive that ends early as such, with the last
+// complete entry, rather than as a bare unexpected EOF.
+func truncated(err error, seen []Entry) error {
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		return err
+	}
+	if len(seen) == 0 {
+		return fmt.Errorf("truncated: %w", err)
+	}
+	return fmt.Errorf("truncated after entry %s: %w", seen[len(seen)-1].Name, err)
 }
 
 func invalid(file string, err error) error {

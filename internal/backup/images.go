@@ -13,33 +13,21 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// Images in an archive:
+// Images in an archive are an OCI image layout under images/, which
+// standard tools read once extracted (skopeo copy oci:DIR:REPO, crane):
 //
-//	images/index.json                    the images, as Image records
+//	images/oci-layout                    {"imageLayoutVersion": "1.0.0"}
+//	images/index.json                    one descriptor an image, named by
+//	                                     its repository (ref.name annotation)
 //	images/blobs/sha256/<hex>            every manifest, config and layer, once
 const (
-	imagesIndex = "images/index.json"
-	blobsDir    = "images/blobs"
+	imagesLayout = "images/oci-layout"
+	imagesIndex  = "images/index.json"
+	blobsDir     = "images/blobs"
+	// refNameAnnotation names an image of an OCI layout.
+	refNameAnnotation = "org.opencontainers.image.ref.name"
+	ociIndexType      = "application/vnd.oci.image.index.v1+json"
 )
-
-// Image is one image of an archive: a repository (the registry path, no
-// host) at a manifest digest.
-type Image struct {
-	Repository string `json:"repository"`
-	Digest     string `json:"digest"`
-	MediaType  string `json:"media_type"`
-	// Manifests are the digests and media types of an index's children,
-	// which are stored as blobs too.
-	Manifests []Manifested `json:"manifests,omitempty"`
-	// Blobs are the configs and layers the manifests name.
-	Blobs []string `json:"blobs"`
-}
-
-// Manifested is a child manifest of an index.
-type Manifested struct {
-	Digest    string `json:"digest"`
-	MediaType string `json:"media_type"`
-}
 
 // ImageSource reads images from a registry (registry.Client).
 type ImageSource interface {
@@ -53,26 +41,29 @@ type ImageSink interface {
 	PutManifest(ctx context.Context, repo, reference, mediaType string, data []byte) (string, error)
 }
 
-// manifestJSON is what an image manifest or index says about its parts.
+// manifestJSON is what an image manifest or index says about its parts;
+// as images/index.json, an OCI image index.
 type manifestJSON struct {
-	MediaType string       `json:"mediaType"`
-	Config    *descriptor  `json:"config"`
-	Layers    []descriptor `json:"layers"`
-	Manifests []descriptor `json:"manifests"`
+	SchemaVersion int          `json:"schemaVersion,omitempty"`
+	MediaType     string       `json:"mediaType"`
+	Config        *descriptor  `json:"config,omitempty"`
+	Layers        []descriptor `json:"layers,omitempty"`
+	Manifests     []descriptor `json:"manifests,omitempty"`
 }
 
 type descriptor struct {
-	MediaType string `json:"mediaType"`
-	Digest    string `json:"digest"`
-	Size      int64  `json:"size"`
+	MediaType   string            `json:"mediaType"`
+	Digest      string            `json:"digest"`
+	Size        int64             `json:"size"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // SaveImages writes the images refs ("repository@digest") name, with
-// every manifest and blob they need, into w. A blob shared by several
-// images is written once.
+// every manifest and blob they need, into w as an OCI image layout. A blob
+// shared by several images is written once.
 func SaveImages(ctx context.Context, w *Writer, src ImageSource, refs []string) error {
 	written := map[string]bool{}
-	var index []Image
+	index := manifestJSON{SchemaVersion: 2, MediaType: ociIndexType, Manifests: []descriptor{}}
 	addBlob := func(name, dgst string, size int64, r io.Reader) error {
 		if written[dgst] {
 			return nil
@@ -85,23 +76,22 @@ func SaveImages(ctx context.Context, w *Writer, src ImageSource, refs []string) 
 		if !ok {
 			return fmt.Errorf("image %q: want repository@digest", ref)
 		}
-		img := Image{Repository: repo, Digest: dgst}
 		data, mediaType, err := saveManifest(ctx, src, repo, dgst, addBlob)
 		if err != nil {
 			return err
 		}
-		img.MediaType = mediaType
+		index.Manifests = append(index.Manifests, descriptor{MediaType: mediaType, Digest: dgst, Size: int64(len(data)),
+			Annotations: map[string]string{refNameAnnotation: repo}})
 		var m manifestJSON
 		if err := json.Unmarshal(data, &m); err != nil {
 			return fmt.Errorf("image %s: manifest: %w", ref, err)
 		}
 		manifests := []manifestJSON{m}
 		for _, child := range m.Manifests {
-			childData, childType, err := saveManifest(ctx, src, repo, child.Digest, addBlob)
+			childData, _, err := saveManifest(ctx, src, repo, child.Digest, addBlob)
 			if err != nil {
 				return err
 			}
-			img.Manifests = append(img.Manifests, Manifested{Digest: child.Digest, MediaType: childType})
 			var cm manifestJSON
 			if err := json.Unmarshal(childData, &cm); err != nil {
 				return fmt.Errorf("image %s: manifest %s: %w", ref, child.Digest, err)
@@ -109,12 +99,7 @@ func SaveImages(ctx context.Context, w *Writer, src ImageSource, refs []string) 
 			manifests = append(manifests, cm)
 		}
 		for _, mm := range manifests {
-			parts := mm.Layers
-			if mm.Config != nil {
-				parts = append([]descriptor{*mm.Config}, parts...)
-			}
-			for _, d := range parts {
-				img.Blobs = append(img.Blobs, d.Digest)
+			for _, d := range parts(mm) {
 				if written[d.Digest] {
 					continue
 				}
@@ -123,13 +108,23 @@ func SaveImages(ctx context.Context, w *Writer, src ImageSource, refs []string) 
 				}
 			}
 		}
-		index = append(index, img)
 	}
 	data, err := json.MarshalIndent(index, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", imagesIndex, err)
 	}
+	if err := w.AddBytes(imagesLayout, []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		return err
+	}
 	return w.AddBytes(imagesIndex, data)
+}
+
+// parts are the config and layers a manifest names.
+func parts(m manifestJSON) []descriptor {
+	if m.Config == nil {
+		return m.Layers
+	}
+	return append([]descriptor{*m.Config}, m.Layers...)
 }
 
 func saveManifest(ctx context.Context, src ImageSource, repo, dgst string, add func(name, dgst string, size int64, r io.Reader) error) ([]byte, string, error) {
@@ -169,7 +164,8 @@ func blobName(dgst string) string {
 
 // LoadImages pushes the images staged from an archive (dir holds the
 // archive's entries as files) into dst, each under rename(repository), and
-// returns the images as pushed ("repository@digest").
+// returns the images as pushed ("repository@digest"): every config and
+// layer first, then an index's child manifests, then the image's manifest.
 func LoadImages(ctx context.Context, dir string, dst ImageSink, rename func(repo string) string) ([]string, error) {
 	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(imagesIndex)))
 	if os.IsNotExist(err) {
@@ -178,29 +174,69 @@ func LoadImages(ctx context.Context, dir string, dst ImageSink, rename func(repo
 	if err != nil {
 		return nil, err
 	}
-	var index []Image
+	var index manifestJSON
 	if err := json.Unmarshal(data, &index); err != nil {
 		return nil, fmt.Errorf("%s: %w", imagesIndex, err)
 	}
 	var out []string
-	for _, img := range index {
-		repo := rename(img.Repository)
-		for _, b := range img.Blobs {
-			if err := pushBlob(ctx, dir, dst, repo, b); err != nil {
+	for _, img := range index.Manifests {
+		name := img.Annotations[refNameAnnotation]
+		if name == "" {
+			return nil, fmt.Errorf("%s: image %s has no %s", imagesIndex, img.Digest, refNameAnnotation)
+		}
+		repo := rename(name)
+		m, err := stagedManifest(dir, img.Digest)
+		if err != nil {
+			return nil, err
+		}
+		children := m.Manifests
+		manifests := []manifestJSON{m}
+		for _, child := range children {
+			cm, err := stagedManifest(dir, child.Digest)
+			if err != nil {
+				return nil, err
+			}
+			manifests = append(manifests, cm)
+		}
+		for _, mm := range manifests {
+			for _, d := range parts(mm) {
+				if err := pushBlob(ctx, dir, dst, repo, d.Digest); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for i, child := range children {
+			mediaType := child.MediaType
+			if mediaType == "" {
+				mediaType = manifests[i+1].MediaType
+			}
+			if err := pushManifest(ctx, dir, dst, repo, child.Digest, mediaType); err != nil {
 				return nil, err
 			}
 		}
-		for _, m := range img.Manifests {
-			if err := pushManifest(ctx, dir, dst, repo, m.Digest, m.MediaType); err != nil {
-				return nil, err
-			}
+		mediaType := img.MediaType
+		if mediaType == "" {
+			mediaType = m.MediaType
 		}
-		if err := pushManifest(ctx, dir, dst, repo, img.Digest, img.MediaType); err != nil {
+		if err := pushManifest(ctx, dir, dst, repo, img.Digest, mediaType); err != nil {
 			return nil, err
 		}
 		out = append(out, repo+"@"+img.Digest)
 	}
 	return out, nil
+}
+
+// stagedManifest reads a staged manifest blob.
+func stagedManifest(dir, dgst string) (manifestJSON, error) {
+	var m manifestJSON
+	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(blobName(dgst))))
+	if err != nil {
+		return m, fmt.Errorf("image manifest %s: %w", dgst, err)
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return m, fmt.Errorf("image manifest %s: %w", dgst, err)
+	}
+	return m, nil
 }
 
 func pushBlob(ctx context.Context, dir string, dst ImageSink, repo, dgst string) error {

@@ -73,7 +73,7 @@ func Restore(ctx context.Context, opts RestoreOptions, dst Targets) (Summary, er
 	if current, err := runtimeconfig.Load(opts.ConfigDir); err == nil && len(current.Functions.Functions) > 0 {
 		return Summary{}, fmt.Errorf("env at %s has %d functions already: restore into a fresh env", opts.ConfigDir, len(current.Functions.Functions))
 	}
-	rw, err := newRewriter(saved, opts)
+	rw, err := NewRewriter(saved, opts.Repository, opts.Registry)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -83,12 +83,12 @@ func Restore(ctx context.Context, opts RestoreOptions, dst Targets) (Summary, er
 	}
 	sum := Summary{Functions: len(saved.Functions.Functions), Generations: len(gens)}
 
-	pushed, err := LoadImages(ctx, stage, dst.Registry, rw.repository)
+	pushed, err := LoadImages(ctx, stage, dst.Registry, rw.Repository)
 	if err != nil {
 		return sum, fmt.Errorf("restore images: %w", err)
 	}
 	sum.Images = len(pushed)
-	restored := rw.config(saved)
+	restored := rw.Config(saved)
 
 	// Data first: the resources alone, provisioned, then filled.
 	dataOnly := runtimeconfig.Empty()
@@ -139,16 +139,19 @@ func Restore(ctx context.Context, opts RestoreOptions, dst Targets) (Summary, er
 	return sum, nil
 }
 
-// rewriter renames an archive's images for the new env: the repository
-// prefix (the old env's "<brand>-<env>") and the registry address change,
-// the rest of the path, the tag and the digest stay.
-type rewriter struct {
+// Rewriter renames an archive's images for the env it is loaded into: the
+// repository prefix (the old env's "<brand>-<env>") and the registry
+// address change, the rest of the path, the tag and the digest stay.
+type Rewriter struct {
 	from, to string // repository prefixes
 	registry string
 }
 
-func newRewriter(saved runtimeconfig.Config, opts RestoreOptions) (rewriter, error) {
-	rw := rewriter{to: opts.Repository, registry: opts.Registry}
+// NewRewriter renames the images of saved's functions into repository
+// (the new env's "<brand>-<env>") on registry (the address functions.yml
+// names images by).
+func NewRewriter(saved runtimeconfig.Config, repository, registry string) (Rewriter, error) {
+	rw := Rewriter{to: repository, registry: registry}
 	for name, f := range saved.Functions.Functions {
 		named, err := reference.ParseNormalizedNamed(f.Image)
 		if err != nil {
@@ -166,29 +169,32 @@ func newRewriter(saved runtimeconfig.Config, opts RestoreOptions) (rewriter, err
 	return rw, nil
 }
 
-func (rw rewriter) repository(path string) string {
+// Repository renames a repository path (no host).
+func (rw Rewriter) Repository(path string) string {
 	if rest, ok := strings.CutPrefix(path, rw.from+"/"); ok && rw.from != "" {
 		return rw.to + "/" + rest
 	}
 	return path
 }
 
-func (rw rewriter) image(image string) string {
+// Image renames an image reference.
+func (rw Rewriter) Image(image string) string {
 	named, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
 		return image
 	}
-	out := rw.registry + "/" + rw.repository(reference.Path(named))
+	out := rw.registry + "/" + rw.Repository(reference.Path(named))
 	if tagged, ok := named.(reference.Tagged); ok {
 		out += ":" + tagged.Tag()
 	}
 	return out
 }
 
-func (rw rewriter) config(cfg runtimeconfig.Config) runtimeconfig.Config {
+// Config renames the images of cfg's functions.
+func (rw Rewriter) Config(cfg runtimeconfig.Config) runtimeconfig.Config {
 	out := cfg.Clone()
 	for name, f := range out.Functions.Functions {
-		f.Image = rw.image(f.Image)
+		f.Image = rw.Image(f.Image)
 		out.Functions.Functions[name] = f
 	}
 	return out
@@ -201,7 +207,7 @@ type stagedGen struct {
 
 // stagedHistory loads the archive's generations, checked as esb rollback
 // checks them, with their images renamed.
-func stagedHistory(stage string, rw rewriter) ([]stagedGen, error) {
+func stagedHistory(stage string, rw Rewriter) ([]stagedGen, error) {
 	// The staged history is a history of its own: history/ stands in for
 	// CONFIG_DIR/.history.
 	store := confighistory.Store{ConfigDir: filepath.Join(stage, "restore-config")}
@@ -228,7 +234,7 @@ func stagedHistory(stage string, rw rewriter) ([]stagedGen, error) {
 		if err != nil {
 			return nil, fmt.Errorf("the backup's history: %w", err)
 		}
-		out = append(out, stagedGen{gen: g, config: rw.config(cfg)})
+		out = append(out, stagedGen{gen: g, config: rw.Config(cfg)})
 	}
 	return out, nil
 }

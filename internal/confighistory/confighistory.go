@@ -54,6 +54,8 @@ const (
 	KindRollback = "rollback"
 	// KindRestore is the set esb restore made current in a new env.
 	KindRestore = "restore"
+	// KindImport is the set esb bundle import merged in, built elsewhere.
+	KindImport = "import"
 )
 
 const (

@@ -9,9 +9,9 @@ import (
 	"github.com/esb-dev/esb/internal/progress"
 )
 
-// activateSteps are the side effects that make a config set just written
+// ActivateSteps are the side effects that make a config set just written
 // to CONFIG_DIR runnable.
-type activateSteps interface {
+type ActivateSteps interface {
 	Provision(ctx context.Context) (string, error)
 	PullImages(ctx context.Context, refs []string) (done string, warnings []string, err error)
 }
@@ -24,7 +24,7 @@ type activateSteps interface {
 // env's history last, so a generation exists exactly for each set a
 // deploy or rollback completed. An error makes the caller restore
 // CONFIG_DIR.
-func activate(ctx context.Context, ev events, steps activateSteps, refs []string, store confighistory.Store, entry confighistory.Entry) (confighistory.Generation, []string, error) {
+func activate(ctx context.Context, ev events, steps ActivateSteps, refs []string, store confighistory.Store, entry confighistory.Entry) (confighistory.Generation, []string, error) {
 	var warnings []string
 	if len(refs) > 0 {
 		ev.phase("pull", progress.Working, fmt.Sprintf("pulling %d changed images into the runtime node", len(refs)))

@@ -130,11 +130,60 @@ type Summary struct {
 	Duration   time.Duration
 }
 
-// Run deploys one template.
+// Run deploys one template: Build, then Install what it built.
 func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	start := time.Now()
+	built, err := Build(ctx, opts, steps)
+	defer built.Release()
+	sum := Summary{Functions: built.Functions, Warnings: built.Warnings}
+	if err != nil {
+		return sum, err
+	}
+	inst, err := Install(ctx, InstallOptions{
+		ConfigDir: opts.ConfigDir, Kind: confighistory.KindDeploy, Template: opts.Template, TemplateHash: built.TemplateHash,
+		Pull: pullRefs(opts.Mode, built.Functions), HistoryKeep: opts.HistoryKeep, Events: opts.Events,
+	}, built.Config, steps)
+	sum.Warnings = append(sum.Warnings, inst.Warnings...)
+	if err != nil {
+		return sum, err
+	}
+	sum.Written, sum.Generation = inst.Written, inst.Generation
+	sum.ConfigDir = opts.ConfigDir
+	sum.Routes = routesByFunction(built.Config)
+	sum.APIs = APIEndpoints(built.Config, opts.GatewayPort, opts.GatewayHTTPS)
+	sum.URLs = URLEndpoints(built.Config, sam.DefaultRegion, opts.GatewayPort, opts.GatewayHTTPS)
+	sum.Duration = time.Since(start)
+	return sum, nil
+}
+
+// Built is what the build half of a deploy produced: the images in the
+// env's registry and the config the pipeline exported, not merged yet.
+type Built struct {
+	Functions []pipeline.Built
+	// Config is the exported config (Options.Output), as the pipeline
+	// wrote it.
+	Config       runtimeconfig.Config
+	TemplateHash string // sha256 (hex) of the template's bytes
+	Warnings     []string
+	release      func() error
+}
+
+// Release ends the registry's publishing hold (Options.Publishing): call
+// it once the config naming the images is merged or the images are read.
+func (b Built) Release() {
+	if b.release != nil {
+		_ = b.release()
+	}
+}
+
+// Build runs the build half of a deploy: parse the template, generate its
+// config, wait for the registry, build and publish the function images on
+// the Dagger engine, and load the config the pipeline exported. CONFIG_DIR
+// is not touched (esb deploy installs the result, esb bundle export
+// packs it). The caller calls Release on the result, even on an error.
+func Build(ctx context.Context, opts Options, steps Steps) (Built, error) {
 	ev := events{opts.Events}
-	var sum Summary
+	var sum Built
 
 	ev.phase("parse", progress.Working, "parsing "+opts.Template)
 	tmpl, err := sam.ParseFile(opts.Template, sam.Options{ParameterOverrides: opts.ParameterOverrides, StackName: opts.StackName, RuntimeAliases: opts.RuntimeAliases})
@@ -145,8 +194,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	for _, w := range tmpl.Warnings {
 		sum.Warnings = append(sum.Warnings, w.String())
 	}
-	templateHash, err := fileHash(opts.Template)
-	if err != nil {
+	if sum.TemplateHash, err = FileHash(opts.Template); err != nil {
 		ev.phase("parse", progress.Failed, "cannot read the template")
 		return sum, err
 	}
@@ -197,7 +245,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 		if err != nil {
 			return sum, err
 		}
-		defer func() { _ = release() }()
+		sum.release = release
 	}
 
 	// On an air-gapped site the engine resolves docker.io bases through the
@@ -260,39 +308,65 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	if err != nil {
 		return sum, fmt.Errorf("exported config in %s: %w", opts.Output, err)
 	}
+	sum.Config = exported
 	if resources := exported.Resources.Resources; len(resources.DynamoDB)+len(resources.S3)+len(resources.Layers) == 0 {
 		sum.Warnings = append(sum.Warnings, "the template declares no tables, buckets or layers: resources.yml stays empty and the provisioner has nothing to do")
 	}
 
+	return sum, nil
+}
+
+// InstallOptions describe making a built config set current.
+type InstallOptions struct {
+	ConfigDir string
+	// Kind, Template and TemplateHash go into the history generation.
+	Kind         string
+	Template     string
+	TemplateHash string
+	// Pull are the image refs (repo@digest) the runtime node pulls before
+	// the switch completes (containerd mode; nil in docker mode).
+	Pull        []string
+	HistoryKeep int
+	Events      progress.Sink
+}
+
+// Installed is what Install did.
+type Installed struct {
+	Written    []string // config files that changed
+	Generation confighistory.Generation
+	Warnings   []string
+}
+
+// Install merges cfg into CONFIG_DIR with the usual rules under the deploy
+// lock, in one atomic switch, and while still holding the lock pulls
+// opts.Pull into the runtime node, provisions and records a history
+// generation (activate). Any failure puts CONFIG_DIR back as it was.
+func Install(ctx context.Context, opts InstallOptions, cfg runtimeconfig.Config, steps ActivateSteps) (Installed, error) {
+	ev := events{opts.Events}
+	var out Installed
 	ev.phase("merge", progress.Working, "merging into "+opts.ConfigDir)
 	var activateWarnings []string
-	merged, err := runtimeconfig.MergeInto(ctx, opts.ConfigDir, exported, runtimeconfig.MergeOptions{
+	merged, err := runtimeconfig.MergeInto(ctx, opts.ConfigDir, cfg, runtimeconfig.MergeOptions{
 		AfterWrite: func(ctx context.Context, written runtimeconfig.Result) error {
-			gen, warnings, err := activate(ctx, ev, steps, pullRefs(opts.Mode, res.Functions),
+			gen, warnings, err := activate(ctx, ev, steps, opts.Pull,
 				confighistory.Store{ConfigDir: opts.ConfigDir, Keep: opts.HistoryKeep},
 				confighistory.Entry{
-					Kind: confighistory.KindDeploy, Template: opts.Template, TemplateHash: templateHash,
+					Kind: opts.Kind, Template: opts.Template, TemplateHash: opts.TemplateHash,
 					Config: written.Config, Previous: written.Previous,
 				})
-			sum.Generation, activateWarnings = gen, warnings
+			out.Generation, activateWarnings = gen, warnings
 			return err
 		},
 	})
 	if err != nil {
 		ev.phase("merge", progress.Failed, "CONFIG_DIR unchanged")
-		return sum, err
+		return out, err
 	}
-	sum.Warnings = append(sum.Warnings, merged.Warnings...)
-	sum.Warnings = append(sum.Warnings, activateWarnings...)
-	sum.Written = merged.Written
+	out.Warnings = append(out.Warnings, merged.Warnings...)
+	out.Warnings = append(out.Warnings, activateWarnings...)
+	out.Written = merged.Written
 	ev.phase("merge", progress.Done, fmt.Sprintf("%d of 3 files changed", len(merged.Written)))
-
-	sum.ConfigDir = opts.ConfigDir
-	sum.Routes = routesByFunction(exported)
-	sum.APIs = APIEndpoints(exported, opts.GatewayPort, opts.GatewayHTTPS)
-	sum.URLs = URLEndpoints(exported, sam.DefaultRegion, opts.GatewayPort, opts.GatewayHTTPS)
-	sum.Duration = time.Since(start)
-	return sum, nil
+	return out, nil
 }
 
 // PullRegistry is the registry address written into functions.yml for a
@@ -323,8 +397,8 @@ func pullRefs(mode string, built []pipeline.Built) []string {
 	return refs
 }
 
-// fileHash is the sha256 (hex) of a file's bytes.
-func fileHash(path string) (string, error) {
+// FileHash is the sha256 (hex) of a file's bytes.
+func FileHash(path string) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("hash %s: %w", path, err)
