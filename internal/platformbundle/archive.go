@@ -213,18 +213,30 @@ func Verify(file string, progress func(read int64)) (Summary, error) {
 	return scan(file, progress, nil)
 }
 
-// Each verifies the archive at file (Verify) and then hands every entry
-// but the manifest to fn, in order, checking each again as it is read: an
-// entry that differs now fails the call once fn has read it.
-func Each(file string, progress func(read int64), fn func(e Entry, r io.Reader) error) (Summary, error) {
-	sum, err := Verify(file, progress)
+// Each reads the archive at file a second time, after Verify returned
+// verified, and hands every entry but the manifest to fn, in order,
+// checking each again as it is read: an entry that differs now fails the
+// call once fn has read it, and so does a file whose whole hash is no
+// longer verified's. Only what fn stages may be trusted once Each
+// returned nil.
+func Each(file string, verified Summary, fn func(e Entry, r io.Reader) error) error {
+	if verified.SHA256 == "" {
+		return errors.New("bundle: Each needs the Summary of a Verify")
+	}
+	sum, err := scan(file, nil, func(e Entry, r io.Reader) error {
+		if err := fn(e, r); err != nil {
+			return err
+		}
+		_, err := io.Copy(io.Discard, r) // the rest, so the hash covers the whole entry
+		return err
+	})
 	if err != nil {
-		return sum, err
+		return err
 	}
-	if _, err := scan(file, nil, fn); err != nil {
-		return sum, err
+	if sum.SHA256 != verified.SHA256 {
+		return invalid(file, errors.New("changed since it was verified"))
 	}
-	return sum, nil
+	return nil
 }
 
 // scan reads the archive once, checking each entry's hash as it streams
