@@ -460,11 +460,21 @@ func installPlatformBundle(ctx context.Context, c *cli, docker bundleImages, fil
 		pr.CloseWithError(err) // a failed load stops the read below
 		loaded <- err
 	}()
-	var imageBytes int64
+	var imageBytes, imageTotal int64
+	for _, e := range sum.Manifest.Entries {
+		if platformbundle.IsPart(imagesStream, e.Name) {
+			imageTotal += e.Size
+		}
+	}
+	last := time.Now()
 	err = platformbundle.Each(file, sum, func(e platformbundle.Entry, r io.Reader) error {
 		if platformbundle.IsPart(imagesStream, e.Name) {
 			n, err := io.Copy(pw, r)
 			imageBytes += n
+			if time.Since(last) > 10*time.Second {
+				last = time.Now()
+				fmt.Fprintf(c.stderr, "    %s / %s (%s)\n", humanBytes(imageBytes), humanBytes(imageTotal), time.Since(loadStart).Round(time.Second))
+			}
 			return err
 		}
 		rel, ok := strings.CutPrefix(e.Name, siteDir)
