@@ -297,8 +297,8 @@ go_chain() {
 	together "timed lambda-rie ensure_rie_image" "timed dagger ensure_dagger"
 }
 
-# install_tool copies a binary the bundle carries to dst unless a working
-# one is there.
+# install_tool installs a binary the bundle carries (src) at dst; it fails
+# when the bundle has none.
 install_tool() {
 	local src=$1 dst=$2
 	[ -x "$src" ] || return 1
