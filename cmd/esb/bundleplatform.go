@@ -306,6 +306,10 @@ func exportPlatformBundle(ctx context.Context, c *cli, docker bundleImages, dir 
 	if err != nil {
 		return err
 	}
+	// A file to hand on, not a secret (CreateTemp made it 0600).
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
