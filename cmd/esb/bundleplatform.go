@@ -284,7 +284,9 @@ func exportPlatformBundle(ctx context.Context, c *cli, docker bundleImages, dir 
 		}
 	}
 
-	fmt.Fprintf(c.stderr, "==> saving %d images (tag %s) from the Docker engine, zstd-compressed\n", len(refs), opts.imageTag)
+	// The engine gathers every layer before it sends the first byte: about a
+	// minute of silence for the 4 GB of a full bundle.
+	fmt.Fprintf(c.stderr, "==> saving %d images (tag %s) from the Docker engine, zstd-compressed (the engine gathers the layers first)\n", len(refs), opts.imageTag)
 	if opts.verbose {
 		for _, r := range refs {
 			fmt.Fprintf(c.stderr, "    %s\n", r)
