@@ -12,9 +12,9 @@ default:
 setup:
     scripts/setup.sh
 
-# Build the esb CLI into bin/.
+# Build the esb CLI into bin/ (a site installed from a platform bundle has no sources: it runs the bin/esb it got).
 cli:
-    go build -o bin/esb ./cmd/esb
+    if [ -d cmd/esb ]; then go build -o bin/esb ./cmd/esb; else test -x bin/esb || { echo "no bin/esb and no sources to build it: run scripts/setup.sh --from-bundle FILE"; exit 1; }; fi
 
 # Start the platform of an env and wait until every service is healthy.
 up: cli

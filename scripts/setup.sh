@@ -6,8 +6,18 @@
 # cannot (air-gapped sites), it is built from Debian's archive and the Go
 # module proxy. A second run does no rebuild work.
 #
+# scripts/setup.sh --from-bundle FILE [--dir DIR] installs a site from a
+# platform bundle (`esb bundle platform -o FILE` on a machine that built
+# ESB) instead: it builds nothing. Docker Engine comes from Debian's archive
+# when missing; the bundle is verified (refused when truncated or tampered,
+# and then nothing changes), its images are loaded, esb, the compose files,
+# justfile and scripts are written into DIR (default $ESB_HOME/site), and
+# the Compose plugin and just it carries are installed where missing.
+# Then: cd DIR && just demo.
+#
 # Environment:
 #   ESB_HOME          where esb keeps its tools (default ~/.esb); dagger lands in $ESB_HOME/bin
+#   ESB_BUNDLE_SHA256 --from-bundle: the bundle's sha256 as its export printed it; another is refused
 #   ESB_EXTRA_CA_FILE extra trusted root CA bundle for container builds
 #                     (default: $SSL_CERT_FILE when set)
 #   ESB_OFFLINE=1     never try to pull from public registries
@@ -25,7 +35,8 @@ GO_TOOLCHAIN=go1.26.8
 GOARCH_HOST=$(go env GOARCH 2>/dev/null || dpkg --print-architecture)
 GOLANG_IMAGE=golang:1.26-bookworm
 # The engine image compose runs; its tag lives once, in the compose file.
-DAGGER_ENGINE_IMAGE=$(sed -n 's/^ *image: \(esb\/dagger-engine:.*\)$/\1/p' "$REPO/compose/docker-compose.infra.yml")
+# (--from-bundle reads it once the bundle's compose files are installed.)
+DAGGER_ENGINE_IMAGE=$(sed -n 's/^ *image: \(esb\/dagger-engine:.*\)$/\1/p' "$REPO/compose/docker-compose.infra.yml" 2>/dev/null || true)
 DAGGER_UPSTREAM_IMAGE=registry.dagger.io/engine:$DAGGER_VERSION
 mkdir -p "$BIN" "$LOG_DIR"
 
@@ -286,7 +297,79 @@ go_chain() {
 	together "timed lambda-rie ensure_rie_image" "timed dagger ensure_dagger"
 }
 
+# install_tool installs a binary the bundle carries (src) at dst; it fails
+# when the bundle has none.
+install_tool() {
+	local src=$1 dst=$2
+	[ -x "$src" ] || return 1
+	$SUDO mkdir -p "$(dirname "$dst")"
+	$SUDO install -m 0755 "$src" "$dst"
+}
+
+# from_bundle installs a site from a platform bundle: no build, no
+# registry; only Docker Engine may come from Debian's archive.
+from_bundle() {
+	local file=$1 site=$2 t0=$SECONDS
+	[ -r "$file" ] || die "bundle $file is not readable"
+	file=$(cd "$(dirname "$file")" && pwd)/$(basename "$file")
+	timed docker ensure_docker
+	# The bundle's own esb verifies the whole bundle (and, with
+	# ESB_BUNDLE_SHA256, the file against the sum its export printed)
+	# before it loads or writes anything.
+	local tmp
+	tmp=$(mktemp -d)
+	tar -xOf "$file" --occurrence=1 site/bin/esb >"$tmp/esb" 2>"$tmp/tar.log" && [ -s "$tmp/esb" ] ||
+		{ cat "$tmp/tar.log" >&2; rm -rf "$tmp"; die "$file has no site/bin/esb: not a platform bundle, or truncated"; }
+	chmod +x "$tmp/esb"
+	local t=$SECONDS
+	"$tmp/esb" bundle platform install "$file" --dir "$site" ${ESB_BUNDLE_SHA256:+--sha256 "$ESB_BUNDLE_SHA256"} ||
+		{ rm -rf "$tmp"; die "installing from $file failed (see above)"; }
+	rm -rf "$tmp"
+	printf 'bundle\t%d\n' $((SECONDS - t)) >>"$TIMES"
+
+	local v plugins=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
+	v=$(docker compose version --short 2>/dev/null || true)
+	case "$v" in
+	2.2[0-9]* | 2.[3-9][0-9]* | v5* | 5*) ok "docker compose $v" ;;
+	*)
+		if install_tool "$site/tools/docker-compose" "$plugins/docker-compose"; then
+			ok "docker compose $(docker compose version --short) from the bundle"
+		else
+			timed compose ensure_compose
+		fi
+		;;
+	esac
+	if command -v just >/dev/null 2>&1; then
+		ok "just $(just --version | cut -d' ' -f2)"
+	elif install_tool "$site/tools/just" /usr/local/bin/just; then
+		ok "just $(just --version | cut -d' ' -f2) from the bundle"
+	else
+		timed just ensure_just
+	fi
+	# The dagger CLI esb drives comes out of the engine image just loaded.
+	REPO=$site
+	DAGGER_ENGINE_IMAGE=$(sed -n 's/^ *image: \(esb\/dagger-engine:.*\)$/\1/p' "$REPO/compose/docker-compose.infra.yml")
+	timed dagger ensure_dagger
+	step "site installed from $(basename "$file") in $(elapsed $t0): cd $site && just demo"
+	sort -t "$(printf '\t')" -k2,2nr "$TIMES" | awk -F '\t' '{ printf "    %-24s %5ds\n", $1, $2 }' >&2
+}
+
 main() {
+	local bundle="" site=${ESB_SITE_DIR:-$ESB_HOME/site}
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--from-bundle) [ $# -ge 2 ] || die "--from-bundle needs a FILE"; bundle=$2; shift 2 ;;
+		--from-bundle=*) bundle=${1#*=}; shift ;;
+		--dir) [ $# -ge 2 ] || die "--dir needs a DIR"; site=$2; shift 2 ;;
+		--dir=*) site=${1#*=}; shift ;;
+		-h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; return 0 ;;
+		*) die "unknown argument $1 (usage: setup.sh [--from-bundle FILE [--dir DIR]])" ;;
+		esac
+	done
+	if [ -n "$bundle" ]; then
+		from_bundle "$bundle" "$site"
+		return
+	fi
 	local t0=$SECONDS
 	command -v go >/dev/null 2>&1 || die "Go is required on PATH"
 	case "$GOARCH_HOST" in

@@ -16,7 +16,7 @@ import (
 )
 
 func bundleCommand() command {
-	const summary = "Carry built applications to sites that cannot build (export, import)"
+	const summary = "Offline bundles for air-gapped sites: applications (export, import) and the platform itself (platform)"
 	return command{
 		name:    "bundle",
 		summary: summary,
@@ -32,6 +32,8 @@ func bundleCommand() command {
 				return bundleImport(ctx, c, args[1:])
 			case "keygen":
 				return bundleKeygen(c, args[1:])
+			case "platform":
+				return runBundlePlatform(ctx, c, args[1:])
 			case "-h", "--help", "help":
 				printBundleUsage(c.stdout, summary)
 				return nil
@@ -55,6 +57,7 @@ Subcommands:
   export     Build a template as esb deploy would and write its images and config into one file
   import     Install an exported bundle into an env: no package index, no Dagger engine
   keygen     Make an ed25519 key pair for export --sign and import --verify
+  platform   Export ESB's own images, the esb binary and the site files; verify or install such a bundle
 
 Run 'esb bundle <subcommand> --help' for its flags.
 `, summary)

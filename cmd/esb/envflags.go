@@ -61,9 +61,10 @@ func (o *envOptions) layout(c *cli) (platform.Layout, error) {
 		l.UID, l.GID = strconv.Itoa(c.uid), strconv.Itoa(c.gid)
 	}
 	// Inside an ESB checkout, ESB's own images are tagged by their sources,
-	// so compose builds them again exactly when they changed.
+	// so compose builds them again exactly when they changed; a site
+	// installed from a platform bundle names the tag it loaded.
 	if dir, err := compose.FindDir(c.getenv("ESB_PROJECT_DIR"), c.workdir); err == nil {
-		if l.ImageTag, err = compose.SourceTag(dir); err != nil {
+		if l.ImageTag, err = compose.ImageTag(dir); err != nil {
 			return l, err
 		}
 	}

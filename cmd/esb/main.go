@@ -56,6 +56,7 @@ type command struct {
 func commands() []command {
 	cmds := []command{
 		versionCommand(),
+		bundleCommand(),
 		validateCommand(),
 		envCommand(),
 		statusCommand(),

@@ -43,7 +43,7 @@ images its config no longer names (see esb prune registry --help).`)
 			if err != nil {
 				return fmt.Errorf("find the ESB checkout, whose sources name the images to keep: %w", err)
 			}
-			current, err := compose.SourceTag(dir)
+			current, err := compose.ImageTag(dir)
 			if err != nil {
 				return err
 			}

@@ -84,3 +84,34 @@ func TestSourceTag(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, first, changed)
 }
+
+// TestImageTag: a checkout's tag is its SourceTag; a site installed from a
+// platform bundle has no sources and names its tag in ImageTagFile.
+func TestImageTag(t *testing.T) {
+	checkout := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(checkout, "go.mod"), []byte("module x"), 0o644))
+	for _, d := range []string{"go.sum", "internal", "services/gateway", "services/events", "services/agent", "services/provisioner", "services/runtime-node"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(checkout, filepath.Dir(d)), 0o755))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(checkout, "go.sum"), nil, 0o644))
+	for _, d := range []string{"internal", "services/gateway", "services/events", "services/agent", "services/provisioner", "services/runtime-node"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(checkout, d), 0o755))
+	}
+	want, err := SourceTag(checkout)
+	require.NoError(t, err)
+	got, err := ImageTag(checkout)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+
+	site := t.TempDir()
+	_, err = ImageTag(site)
+	assert.Error(t, err, "neither sources nor a tag file")
+	require.NoError(t, os.MkdirAll(filepath.Join(site, "compose"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(site, ImageTagFile), []byte("src-0123456789ab\n"), 0o644))
+	got, err = ImageTag(site)
+	require.NoError(t, err)
+	assert.Equal(t, "src-0123456789ab", got)
+	require.NoError(t, os.WriteFile(filepath.Join(site, ImageTagFile), []byte("bad tag;rm"), 0o644))
+	_, err = ImageTag(site)
+	assert.ErrorContains(t, err, "not a Docker tag")
+}

@@ -3,11 +3,14 @@ package compose
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 )
 
 // sourceInputs are what ESB's own service images (gateway, events, agent,
@@ -44,4 +47,30 @@ func SourceTag(dir string) (string, error) {
 		}
 	}
 	return "src-" + hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+// ImageTagFile, in a site installed from a platform bundle (compose files
+// and scripts, no sources), names the tag of the service images the
+// bundle loaded.
+const ImageTagFile = "compose/image-tag"
+
+var imageTagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// ImageTag is the tag of ESB's own service images for the ESB directory
+// dir: the one ImageTagFile names in a site installed from a platform
+// bundle (which has no sources to fingerprint), else the SourceTag of the
+// checkout.
+func ImageTag(dir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(ImageTagFile)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return SourceTag(dir)
+	}
+	if err != nil {
+		return "", fmt.Errorf("service image tag: %w", err)
+	}
+	tag := strings.TrimSpace(string(data))
+	if !imageTagPattern.MatchString(tag) {
+		return "", fmt.Errorf("service image tag %q in %s: not a Docker tag", tag, filepath.Join(dir, ImageTagFile))
+	}
+	return tag, nil
 }
