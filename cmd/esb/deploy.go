@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -34,6 +35,7 @@ type deployOptions struct {
 	runtimeImages []string
 	aliases       []string
 	maven         string
+	mirrors       mirrorOptions
 	historyKeep   int
 }
 
@@ -61,6 +63,7 @@ gateway picks the new routes up without a restart.`)
 			fs.StringArrayVar(&opts.runtimeImages, "runtime-image", nil, "use IMAGE as the base of RUNTIME instead of the built-in one: RUNTIME=IMAGE (repeatable)")
 			bindRuntimeAliases(fs, &opts.aliases)
 			bindMavenMirror(fs, c, &opts.maven)
+			bindMirrors(fs, c, &opts.mirrors)
 			bindHistoryKeep(fs, c, &opts.historyKeep)
 			if err := parseFlags(fs, args); err != nil {
 				return err
@@ -104,6 +107,10 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		return usageError{err}
 	}
 	aliases, err := runtimeAliases(c, opts.aliases)
+	if err != nil {
+		return usageError{err}
+	}
+	mirrors, err := opts.mirrors.mirrors()
 	if err != nil {
 		return usageError{err}
 	}
@@ -189,6 +196,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		GatewayPort:        gatewayPort,
 		GatewayHTTPS:       httpOff,
 		MavenMirror:        opts.maven,
+		Mirrors:            mirrors,
 		HostArch:           hostArch,
 		Publishing: func(ctx context.Context) (func() error, error) {
 			return registrygc.Publishing(ctx, l.ConfigDir, registryPruneWait)
@@ -197,9 +205,13 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		Events:      selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),
 	}, steps)
 	if err != nil {
+		var install *pipeline.InstallError
+		if opts.verbose && errors.As(err, &install) {
+			fmt.Fprintf(c.stderr, "%s output:\n%s\n", install.Tool, install.Output)
+		}
 		return templateError(tmplPath, err)
 	}
-	printSummary(c, sum)
+	printSummary(c, filepath.Dir(tmplPath), sum)
 	if slices.ContainsFunc(sum.Functions, func(b pipeline.Built) bool { return b.Changed }) {
 		// A replaced image is garbage from now on; the deploy itself
 		// succeeded, so a failed prune is only reported.
@@ -256,7 +268,7 @@ func parseRuntimeImages(values []string) (map[string]string, error) {
 	return out, nil
 }
 
-func printSummary(c *cli, sum deploy.Summary) {
+func printSummary(c *cli, templateDir string, sum deploy.Summary) {
 	for _, w := range sum.Warnings {
 		fmt.Fprintf(c.stderr, "warning: %s\n", w)
 	}
@@ -277,6 +289,9 @@ func printSummary(c *cli, sum deploy.Summary) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Function, f.Digest, routes, status)
 	}
 	_ = tw.Flush()
+	for _, f := range sum.Functions {
+		printInstalls(c, templateDir, f.Installs)
+	}
 	if len(sum.APIs) > 0 {
 		// Each API has its own address, as on AWS; the bare gateway address
 		// serves every route too (where APIs share a route, the latest
