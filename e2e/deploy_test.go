@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -178,6 +180,44 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.NoError(t, err, "the deployed image stays")
 	})
 
+	// The install step is the same Dagger pipeline in both modes (only
+	// where the image is published differs, which every other deploy of
+	// the suite covers in containerd mode): docker mode alone runs it.
+	t.Run("dependency mirrors: a wheel directory with no index, an npm registry, a missing package named", func(t *testing.T) {
+		work := t.TempDir()
+		copyTree(t, filepath.Join("testdata", "mirrors"), work)
+		wheels := t.TempDir()
+		writeWheel(t, wheels, "esb_mirror_dep", "1.0.0", map[string]string{"esb_mirror_dep/__init__.py": "VALUE = \"from-wheel\"\n"})
+		tmpl := filepath.Join(work, "template.yml")
+		const npmRegistry = "https://registry.npmjs.org/"
+
+		// No index is set: pip reads the wheel directory alone (PyPI is
+		// unreachable here anyway).
+		res := s.esb(ctx, t, "deploy", "-t", tmpl, "--wheel-dir", wheels, "--npm-registry", npmRegistry)
+		require.NoError(t, res.err)
+		assert.Contains(t, res.stderr, "dependencies: WheelFunction installs py/requirements.txt from wheel directory "+wheels+" (no index)\n")
+		assert.Contains(t, res.stderr, "dependencies: RegistryFunction installs node/package.json from registry "+npmRegistry+"\n")
+		fns := s.config(t).Functions.Functions
+		py := runFunction(ctx, t, docker, s.registryAuth(t), fns["WheelFunction"], "WheelFunction")
+		assert.Equal(t, "from-wheel", invokeJSON(ctx, t, py, `{}`)["dep"], "the function imports the wheel's package")
+		node := runFunction(ctx, t, docker, s.registryAuth(t), fns["RegistryFunction"], "RegistryFunction")
+		assert.Equal(t, true, invokeJSON(ctx, t, node, `{"n": 3}`)["odd"], "is-odd came from the registry")
+		assert.Equal(t, false, invokeJSON(ctx, t, node, `{"n": 4}`)["odd"])
+
+		// A requirement the wheel directory lacks fails the deploy in one
+		// line naming it and where pip looked; pip's log is for --verbose.
+		require.NoError(t, os.WriteFile(filepath.Join(work, "py", "requirements.txt"), []byte("esb-mirror-dep==1.0.0\nesb-mirror-missing==2.0\n"), 0o644))
+		before := s.snapshotConfig(t)
+		res = s.esb(ctx, t, "deploy", "-t", tmpl, "--wheel-dir", wheels, "--npm-registry", npmRegistry)
+		require.Error(t, res.err)
+		assert.Contains(t, res.stderr, "function WheelFunction: pip install of /var/task/requirements.txt failed: could not install esb-mirror-missing==2.0 from wheel directory "+wheels+" (no index); --verbose shows pip's output")
+		assert.NotContains(t, res.stderr, "Looking in links", "pip's own log stays out without --verbose")
+		assert.Equal(t, before, s.snapshotConfig(t), "a failed deploy changes nothing")
+		res = s.esb(ctx, t, "deploy", "-t", tmpl, "--wheel-dir", wheels, "--npm-registry", npmRegistry, "--verbose")
+		require.Error(t, res.err)
+		assert.Contains(t, res.stderr, "No matching distribution found for esb-mirror-missing==2.0", "--verbose shows pip's output")
+	})
+
 	t.Run("registry down fails the deploy clearly and leaves CONFIG_DIR alone", func(t *testing.T) {
 		before := s.snapshotConfig(t)
 		out, err := s.compose(ctx, "stop", "registry")
@@ -194,6 +234,26 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Contains(t, res.stderr, fmt.Sprintf("registry %s not ready after 1m0s", s.layout.RegistryAddr()))
 		assert.Equal(t, before, s.snapshotConfig(t))
 	})
+}
+
+// writeWheel writes a pure-Python wheel of the files given into dir, as
+// a site's wheel directory holds them: a wheel is a zip with the package
+// and its dist-info.
+func writeWheel(t *testing.T, dir, name, version string, files map[string]string) {
+	t.Helper()
+	info := name + "-" + version + ".dist-info/"
+	content := map[string]string{
+		info + "METADATA": "Metadata-Version: 2.1\nName: " + name + "\nVersion: " + version + "\n",
+		info + "WHEEL":    "Wheel-Version: 1.0\nGenerator: esb-e2e\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+	}
+	maps.Copy(content, files)
+	var record strings.Builder
+	for _, p := range slices.Sorted(maps.Keys(content)) {
+		record.WriteString(p + ",,\n")
+	}
+	record.WriteString(info + "RECORD,,\n")
+	content[info+"RECORD"] = record.String()
+	writePackage(t, filepath.Join(dir, name+"-"+version+"-py3-none-any.whl"), content)
 }
 
 // pyVersion reads the Python function's VERSION.
