@@ -280,3 +280,22 @@ func TestValidateNamesPackageIndexes(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, errOut, "dependencies: Fn installs src/package.json from registry https://registry.npmjs.org/\n")
 }
+
+// TestMirrorsFromEnvironment: the mirror settings come from the deploying
+// shell's variables when no flag is given, ESB's own before pip's and
+// npm's.
+func TestMirrorsFromEnvironment(t *testing.T) {
+	tmpl := oneFunctionTemplate(t, "python3.13", "")
+	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(tmpl), "src", "requirements.txt"), []byte("esb-dep==1.0\n"), 0o644))
+	wheels := t.TempDir()
+	env := map[string]string{
+		"ESB_WHEEL_DIR":       wheels,
+		"PIP_INDEX_URL":       "http://pip.example/simple",
+		"ESB_PIP_INDEX_URL":   "http://esb.example/simple",
+		"PIP_EXTRA_INDEX_URL": "http://a.example/simple http://b.example/simple",
+	}
+	var stdout, stderr bytes.Buffer
+	c := &cli{stdout: &stdout, stderr: &stderr, lookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	require.Equal(t, 0, run(t.Context(), c, []string{"validate", "-t", tmpl}), stderr.String())
+	assert.Contains(t, stderr.String(), "from index http://esb.example/simple, extra index http://a.example/simple, extra index http://b.example/simple, wheel directory "+wheels+"\n")
+}
