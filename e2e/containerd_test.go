@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/stretchr/testify/assert"
@@ -191,6 +193,36 @@ def handler(event, context):
 	})
 
 	t.Run("operator surfaces", func(t *testing.T) { operateFlow(t, s, "--mode", "containerd", "--tag", tag) })
+
+	t.Run("a function whose dependency comes from a wheel directory answers through runtime-node", func(t *testing.T) {
+		work := t.TempDir()
+		copyTree(t, filepath.Join("testdata", "mirrors"), work)
+		wheels := t.TempDir()
+		writeWheel(t, wheels, "esb_mirror_dep", "1.0.0", map[string]string{"esb_mirror_dep/__init__.py": "VALUE = \"from-wheel\"\n"})
+		res := s.esb(ctx, t, "deploy", "--mode", "containerd", "-t", filepath.Join(work, "template.yml"), "--tag", tag,
+			"--wheel-dir", wheels, "--npm-registry", "https://registry.npmjs.org/")
+		require.NoError(t, res.err)
+		assert.Contains(t, res.stderr, "dependencies: WheelFunction installs py/requirements.txt from wheel directory "+wheels+" (no index)\n")
+		fns := lambda.New(lambda.Options{
+			Region:           "us-east-1",
+			BaseEndpoint:     aws.String(s.url("PORT_GATEWAY", "")),
+			Credentials:      platformCredentials,
+			RetryMaxAttempts: 1,
+		})
+		for name, want := range map[string]string{"WheelFunction": `{"dep":"from-wheel"}`, "RegistryFunction": `{"odd":true}`} {
+			var got string
+			require.Eventually(t, func() bool {
+				out, err := fns.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(`{"n": 3}`)})
+				if err != nil || out.FunctionError != nil {
+					t.Logf("invoke %s: %v", name, err)
+					return false
+				}
+				got = strings.ReplaceAll(string(out.Payload), " ", "")
+				return true
+			}, 2*time.Minute, time.Second, "%s answers", name)
+			assert.Equal(t, want, got, name)
+		}
+	})
 
 	t.Run("reset removes the env's volumes, containerd's included", func(t *testing.T) {
 		s.down(t)
