@@ -197,12 +197,9 @@ func TestDeployRuntimes(t *testing.T) {
 		require.NoError(t, res.err)
 		assert.Contains(t, res.stderr, "dependencies: WheelFunction installs py/requirements.txt from wheel directory "+wheels+" (no index)\n")
 		assert.Contains(t, res.stderr, "dependencies: RegistryFunction installs node/package.json from registry "+npmRegistry+"\n")
-		fns := s.config(t).Functions.Functions
-		py := runFunction(ctx, t, docker, s.registryAuth(t), fns["WheelFunction"], "WheelFunction")
-		assert.Equal(t, "from-wheel", invokeJSON(ctx, t, py, `{}`)["dep"], "the function imports the wheel's package")
-		node := runFunction(ctx, t, docker, s.registryAuth(t), fns["RegistryFunction"], "RegistryFunction")
-		assert.Equal(t, true, invokeJSON(ctx, t, node, `{"n": 3}`)["odd"], "is-odd came from the registry")
-		assert.Equal(t, false, invokeJSON(ctx, t, node, `{"n": 4}`)["odd"])
+		assert.Equal(t, `{"dep":"from-wheel"}`, invokeGateway(ctx, t, s, "WheelFunction", `{}`), "the function imports the wheel's package")
+		assert.Equal(t, `{"odd":true}`, invokeGateway(ctx, t, s, "RegistryFunction", `{"n": 3}`), "is-odd came from the registry")
+		assert.Equal(t, `{"odd":false}`, invokeGateway(ctx, t, s, "RegistryFunction", `{"n": 4}`))
 
 		// A requirement the wheel directory lacks fails the deploy in one
 		// line naming it and where pip looked; pip's log is for --verbose.
@@ -234,6 +231,30 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Contains(t, res.stderr, fmt.Sprintf("registry %s not ready after 1m0s", s.layout.RegistryAddr()))
 		assert.Equal(t, before, s.snapshotConfig(t))
 	})
+}
+
+// invokeGateway invokes a function through the env's Lambda API and
+// returns its payload without blanks; the first call waits out the cold
+// start (the image is pulled then).
+func invokeGateway(ctx context.Context, t *testing.T, s *stack, name, payload string) string {
+	t.Helper()
+	fns := lambda.New(lambda.Options{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(s.url("PORT_GATEWAY", "")),
+		Credentials:      platformCredentials,
+		RetryMaxAttempts: 1,
+	})
+	var got string
+	require.Eventually(t, func() bool {
+		out, err := fns.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(payload)})
+		if err != nil || out.FunctionError != nil {
+			t.Logf("invoke %s: %v", name, err)
+			return false
+		}
+		got = strings.Join(strings.Fields(string(out.Payload)), "")
+		return true
+	}, 2*time.Minute, time.Second, "%s answers", name)
+	return got
 }
 
 // writeWheel writes a pure-Python wheel of the files given into dir, as
