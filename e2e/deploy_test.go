@@ -247,8 +247,12 @@ func invokeGateway(ctx context.Context, t *testing.T, s *stack, name, payload st
 	var got string
 	require.Eventually(t, func() bool {
 		out, err := fns.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(payload)})
-		if err != nil || out.FunctionError != nil {
+		if err != nil {
 			t.Logf("invoke %s: %v", name, err)
+			return false
+		}
+		if out.FunctionError != nil {
+			t.Logf("invoke %s: %s: %s", name, *out.FunctionError, out.Payload)
 			return false
 		}
 		got = strings.Join(strings.Fields(string(out.Payload)), "")
