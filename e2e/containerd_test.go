@@ -206,6 +206,19 @@ def handler(event, context):
 
 	t.Run("operator surfaces", func(t *testing.T) { operateFlow(t, s, "--mode", "containerd", "--tag", tag) })
 
+	t.Run("a function whose dependency comes from a wheel directory answers through runtime-node", func(t *testing.T) {
+		work := t.TempDir()
+		copyTree(t, filepath.Join("testdata", "mirrors"), work)
+		wheels := t.TempDir()
+		writeWheel(t, wheels, "esb_mirror_dep", "1.0.0", map[string]string{"esb_mirror_dep/__init__.py": "VALUE = \"from-wheel\"\n"})
+		res := s.esb(ctx, t, "deploy", "--mode", "containerd", "-t", filepath.Join(work, "template.yml"), "--tag", tag,
+			"--wheel-dir", wheels, "--npm-registry", "https://registry.npmjs.org/")
+		require.NoError(t, res.err)
+		assert.Contains(t, res.stderr, "dependencies: WheelFunction installs py/requirements.txt from wheel directory "+wheels+" (no index)\n")
+		assert.Equal(t, `{"dep":"from-wheel"}`, invokeGateway(ctx, t, s, "WheelFunction", `{}`), "the function imports the wheel's package")
+		assert.Equal(t, `{"odd":true}`, invokeGateway(ctx, t, s, "RegistryFunction", `{"n": 3}`), "is-odd came from the registry")
+	})
+
 	t.Run("bundle export, import into the other mode's env", func(t *testing.T) { bundleFlow(t, s, tag, swap) })
 
 	t.Run("reset removes the env's volumes, containerd's included", func(t *testing.T) {

@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -178,6 +180,41 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.NoError(t, err, "the deployed image stays")
 	})
 
+	// The install step is the same Dagger pipeline in both modes (only
+	// where the image is published differs, which every other deploy of
+	// the suite covers in containerd mode): docker mode alone runs it.
+	t.Run("dependency mirrors: a wheel directory with no index, an npm registry, a missing package named", func(t *testing.T) {
+		work := t.TempDir()
+		copyTree(t, filepath.Join("testdata", "mirrors"), work)
+		wheels := t.TempDir()
+		writeWheel(t, wheels, "esb_mirror_dep", "1.0.0", map[string]string{"esb_mirror_dep/__init__.py": "VALUE = \"from-wheel\"\n"})
+		tmpl := filepath.Join(work, "template.yml")
+		const npmRegistry = "https://registry.npmjs.org/"
+
+		// No index is set: pip reads the wheel directory alone (PyPI is
+		// unreachable here anyway).
+		res := s.esb(ctx, t, "deploy", "-t", tmpl, "--wheel-dir", wheels, "--npm-registry", npmRegistry)
+		require.NoError(t, res.err)
+		assert.Contains(t, res.stderr, "dependencies: WheelFunction installs py/requirements.txt from wheel directory "+wheels+" (no index)\n")
+		assert.Contains(t, res.stderr, "dependencies: RegistryFunction installs node/package.json from registry "+npmRegistry+"\n")
+		assert.Equal(t, `{"dep":"from-wheel"}`, invokeGateway(ctx, t, s, "WheelFunction", `{}`), "the function imports the wheel's package")
+		assert.Equal(t, `{"odd":true}`, invokeGateway(ctx, t, s, "RegistryFunction", `{"n": 3}`), "is-odd came from the registry")
+		assert.Equal(t, `{"odd":false}`, invokeGateway(ctx, t, s, "RegistryFunction", `{"n": 4}`))
+
+		// A requirement the wheel directory lacks fails the deploy in one
+		// line naming it and where pip looked; pip's log is for --verbose.
+		require.NoError(t, os.WriteFile(filepath.Join(work, "py", "requirements.txt"), []byte("esb-mirror-dep==1.0.0\nesb-mirror-missing==2.0\n"), 0o644))
+		before := s.snapshotConfig(t)
+		res = s.esb(ctx, t, "deploy", "-t", tmpl, "--wheel-dir", wheels, "--npm-registry", npmRegistry)
+		require.Error(t, res.err)
+		assert.Contains(t, res.stderr, "function WheelFunction: pip install of /var/task/requirements.txt failed: could not install esb-mirror-missing==2.0 from wheel directory "+wheels+" (no index); --verbose shows pip's output")
+		assert.NotContains(t, res.stderr, "Looking in links", "pip's own log stays out without --verbose")
+		assert.Equal(t, before, s.snapshotConfig(t), "a failed deploy changes nothing")
+		res = s.esb(ctx, t, "deploy", "-t", tmpl, "--wheel-dir", wheels, "--npm-registry", npmRegistry, "--verbose")
+		require.Error(t, res.err)
+		assert.Contains(t, res.stderr, "No matching distribution found for esb-mirror-missing==2.0", "--verbose shows pip's output")
+	})
+
 	t.Run("registry down fails the deploy clearly and leaves CONFIG_DIR alone", func(t *testing.T) {
 		before := s.snapshotConfig(t)
 		out, err := s.compose(ctx, "stop", "registry")
@@ -194,6 +231,54 @@ func TestDeployRuntimes(t *testing.T) {
 		assert.Contains(t, res.stderr, fmt.Sprintf("registry %s not ready after 1m0s", s.layout.RegistryAddr()))
 		assert.Equal(t, before, s.snapshotConfig(t))
 	})
+}
+
+// invokeGateway invokes a function through the env's Lambda API and
+// returns its payload without blanks; the first call waits out the cold
+// start (the image is pulled then).
+func invokeGateway(ctx context.Context, t *testing.T, s *stack, name, payload string) string {
+	t.Helper()
+	fns := lambda.New(lambda.Options{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(s.url("PORT_GATEWAY", "")),
+		Credentials:      platformCredentials,
+		RetryMaxAttempts: 1,
+	})
+	var got string
+	require.Eventually(t, func() bool {
+		out, err := fns.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(payload)})
+		if err != nil {
+			t.Logf("invoke %s: %v", name, err)
+			return false
+		}
+		if out.FunctionError != nil {
+			t.Logf("invoke %s: %s: %s", name, *out.FunctionError, out.Payload)
+			return false
+		}
+		got = strings.Join(strings.Fields(string(out.Payload)), "")
+		return true
+	}, 2*time.Minute, time.Second, "%s answers", name)
+	return got
+}
+
+// writeWheel writes a pure-Python wheel of the files given into dir, as
+// a site's wheel directory holds them: a wheel is a zip with the package
+// and its dist-info.
+func writeWheel(t *testing.T, dir, name, version string, files map[string]string) {
+	t.Helper()
+	info := name + "-" + version + ".dist-info/"
+	content := map[string]string{
+		info + "METADATA": "Metadata-Version: 2.1\nName: " + name + "\nVersion: " + version + "\n",
+		info + "WHEEL":    "Wheel-Version: 1.0\nGenerator: esb-e2e\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+	}
+	maps.Copy(content, files)
+	var record strings.Builder
+	for _, p := range slices.Sorted(maps.Keys(content)) {
+		record.WriteString(p + ",,\n")
+	}
+	record.WriteString(info + "RECORD,,\n")
+	content[info+"RECORD"] = record.String()
+	writePackage(t, filepath.Join(dir, name+"-"+version+"-py3-none-any.whl"), content)
 }
 
 // pyVersion reads the Python function's VERSION.

@@ -83,6 +83,8 @@ type Request struct {
 	// empty keeps them in the engine only (Result.Files), as a Dagger
 	// module returning them to its caller needs.
 	Output string
+	// Mirrors are where pip and npm installs fetch packages from.
+	Mirrors Mirrors
 	// MavenMirror is the Maven repository (URL) Maven and Gradle builds of
 	// Java functions fetch from; empty refuses such builds (CheckBuilds).
 	MavenMirror string
@@ -126,11 +128,12 @@ type Bases struct {
 // Built is one published function image.
 type Built struct {
 	Function string
-	Image    string // the ref published to
-	Digest   string // sha256:...
-	Source   string // fingerprint of the inputs, see Source
-	Changed  bool   // the digest differs from what the env served
-	Skipped  bool   // inputs unchanged: the served image was kept, nothing built
+	Image    string    // the ref published to
+	Digest   string    // sha256:...
+	Source   string    // fingerprint of the inputs, see Source
+	Changed  bool      // the digest differs from what the env served
+	Skipped  bool      // inputs unchanged: the served image was kept, nothing built
+	Installs []Install // the pip and npm installs the build ran
 	Duration time.Duration
 }
 
@@ -311,7 +314,8 @@ func (r *run) buildOne(ctx context.Context, f sam.Function) (Built, error) {
 		r.event(f.Name, progress.Skipped, "unchanged, kept "+shortDigest(prev.Digest))
 		return Built{Function: f.Name, Image: fn.Image, Digest: prev.Digest, Source: source, Skipped: true, Duration: time.Since(start)}, nil
 	}
-	r.event(f.Name, progress.Working, "building "+describe(f))
+	installs := r.req.Mirrors.installs(f)
+	r.event(f.Name, progress.Working, "building "+describe(f)+describeInstalls(installs))
 	ctr, err := r.container(f)
 	if err != nil {
 		return Built{}, err
@@ -322,6 +326,9 @@ func (r *run) buildOne(ctx context.Context, f sam.Function) (Built, error) {
 	}
 	published, err := r.publish(ctx, ctr, ref)
 	if err != nil {
+		if ie, ok := r.req.Mirrors.installError(err); ok {
+			return Built{}, ie
+		}
 		return Built{}, fmt.Errorf("build and publish %s: %w", ref, err)
 	}
 	_, digest, ok := strings.Cut(published, "@")
@@ -337,6 +344,7 @@ func (r *run) buildOne(ctx context.Context, f sam.Function) (Built, error) {
 		Digest:   digest,
 		Source:   source,
 		Changed:  r.req.Previous[f.Name].Digest != digest,
+		Installs: installs,
 		Duration: time.Since(start),
 	}
 	r.event(f.Name, progress.Done, fmt.Sprintf("published %s (%.1fs)", shortDigest(digest), b.Duration.Seconds()))
@@ -511,10 +519,20 @@ func (r *run) installDeps(ctr *dagger.Container, rt runtimecatalog.Runtime, host
 		if target == "/opt/python" {
 			src = "/opt" // a layer's requirements.txt sits at its root
 		}
-		return ctr.
+		if dir := r.req.Mirrors.WheelDir; dir != "" {
+			// Mounted, not copied: the wheels serve the install and stay
+			// out of the image.
+			ctr = ctr.WithMountedDirectory(wheelMount, r.dag.Host().Directory(dir))
+		}
+		args := append([]string{"python3", "-m", "pip", "install", "--disable-pip-version-check", "--break-system-packages",
+			"--no-compile", "-r", src + "/requirements.txt", "--target", target}, r.req.Mirrors.pipArgs()...)
+		ctr = ctr.
 			WithMountedCache("/root/.cache/pip", r.cache("pip")).
-			WithExec([]string{"python3", "-m", "pip", "install", "--disable-pip-version-check", "--break-system-packages",
-				"--no-compile", "-r", src + "/requirements.txt", "--target", target}), nil
+			WithExec(args)
+		if r.req.Mirrors.WheelDir != "" {
+			ctr = ctr.WithoutMount(wheelMount)
+		}
+		return ctr, nil
 	case runtimecatalog.FamilyNodejs:
 		dir := target
 		if target == "/opt/nodejs" {
@@ -530,7 +548,7 @@ func (r *run) installDeps(ctr *dagger.Container, rt runtimecatalog.Runtime, host
 			WithMountedCache("/root/.npm", r.cache("npm")).
 			WithWorkdir(dir).
 			WithEnvVariable("NODE_EXTRA_CA_CERTS", "/etc/ssl/certs/ca-certificates.crt").
-			WithExec([]string{"npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--no-update-notifier"}).
+			WithExec(append([]string{"npm", "install", "--omit=dev", "--no-audit", "--no-fund", "--no-update-notifier"}, r.req.Mirrors.npmArgs()...)).
 			WithoutEnvVariable("NODE_EXTRA_CA_CERTS").
 			WithWorkdir("/var/task"), nil
 	case runtimecatalog.FamilyRuby:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -37,6 +38,7 @@ type deployOptions struct {
 	runtimeImages []string
 	aliases       []string
 	maven         string
+	mirrors       mirrorOptions
 	historyKeep   int
 }
 
@@ -77,6 +79,7 @@ func (o *deployOptions) bind(fs *pflag.FlagSet, c *cli) {
 	fs.StringArrayVar(&o.runtimeImages, "runtime-image", nil, "use IMAGE as the base of RUNTIME instead of the built-in one: RUNTIME=IMAGE (repeatable)")
 	bindRuntimeAliases(fs, &o.aliases)
 	bindMavenMirror(fs, c, &o.maven)
+	bindMirrors(fs, c, &o.mirrors)
 }
 
 func envOr(c *cli, key, def string) string {
@@ -126,6 +129,10 @@ func prepareDeploy(ctx context.Context, c *cli, opts deployOptions) (deployRun, 
 		return run, usageError{err}
 	}
 	aliases, err := runtimeAliases(c, opts.aliases)
+	if err != nil {
+		return run, usageError{err}
+	}
+	mirrors, err := opts.mirrors.mirrors()
 	if err != nil {
 		return run, usageError{err}
 	}
@@ -212,6 +219,7 @@ func prepareDeploy(ctx context.Context, c *cli, opts deployOptions) (deployRun, 
 		GatewayPort:        gatewayPort,
 		GatewayHTTPS:       httpOff,
 		MavenMirror:        opts.maven,
+		Mirrors:            mirrors,
 		HostArch:           hostArch,
 		Publishing: func(ctx context.Context) (func() error, error) {
 			return registrygc.Publishing(ctx, l.ConfigDir, registryPruneWait)
@@ -233,9 +241,13 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 	l, docker := run.layout, run.steps.Docker
 	sum, err := deploy.Run(ctx, run.options, run.steps)
 	if err != nil {
+		var install *pipeline.InstallError
+		if opts.verbose && errors.As(err, &install) {
+			fmt.Fprintf(c.stderr, "%s output:\n%s\n", install.Tool, install.Output)
+		}
 		return templateError(run.template, err)
 	}
-	printSummary(c, sum)
+	printSummary(c, filepath.Dir(run.template), sum)
 	if slices.ContainsFunc(sum.Functions, func(b pipeline.Built) bool { return b.Changed }) {
 		// A replaced image is garbage from now on; the deploy itself
 		// succeeded, so a failed prune is only reported.
@@ -292,7 +304,7 @@ func parseRuntimeImages(values []string) (map[string]string, error) {
 	return out, nil
 }
 
-func printSummary(c *cli, sum deploy.Summary) {
+func printSummary(c *cli, templateDir string, sum deploy.Summary) {
 	for _, w := range sum.Warnings {
 		fmt.Fprintf(c.stderr, "warning: %s\n", w)
 	}
@@ -313,6 +325,9 @@ func printSummary(c *cli, sum deploy.Summary) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Function, f.Digest, routes, status)
 	}
 	_ = tw.Flush()
+	for _, f := range sum.Functions {
+		printInstalls(c, templateDir, f.Installs)
+	}
 	if len(sum.APIs) > 0 {
 		// Each API has its own address, as on AWS; the bare gateway address
 		// serves every route too (where APIs share a route, the latest

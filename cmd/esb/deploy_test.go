@@ -16,9 +16,10 @@ import (
 func TestPrintSummaryListsAPIs(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	c := &cli{stdout: &stdout, stderr: &stderr}
-	printSummary(c, deploy.Summary{
-		Functions: []pipeline.Built{{Function: "Orders", Digest: "sha256:abc", Changed: true}},
-		Routes:    map[string][]string{"Orders": {"GET /orders"}},
+	printSummary(c, "/work/app", deploy.Summary{
+		Functions: []pipeline.Built{{Function: "Orders", Digest: "sha256:abc", Changed: true,
+			Installs: []pipeline.Install{{Function: "Orders", Manifest: "/work/app/orders/package.json", From: "registry https://npm.example/"}}}},
+		Routes: map[string][]string{"Orders": {"GET /orders"}},
 		APIs: []deploy.APIEndpoint{
 			{ID: "adminapi", Stage: "admin", URL: "http://adminapi.execute-api.localhost:5000/admin/"},
 			{ID: "ordersapi", Stage: "v1", URL: "http://ordersapi.execute-api.localhost:5000/v1/"},
@@ -33,4 +34,6 @@ ordersapi  v1     http://ordersapi.execute-api.localhost:5000/v1/
 FUNCTION URL  AUTH     URL
 Orders        AWS_IAM  http://aaaa.lambda-url.us-east-1.localhost:5000/
 `, stdout.String())
+	assert.Contains(t, stderr.String(), "dependencies: Orders installs orders/package.json from registry https://npm.example/\n",
+		"which registry each function's install used")
 }

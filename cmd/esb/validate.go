@@ -26,6 +26,7 @@ type validateOptions struct {
 	output    string
 	aliases   []string
 	maven     string
+	mirrors   mirrorOptions
 }
 
 func validateCommand() command {
@@ -41,6 +42,7 @@ func validateCommand() command {
 			fs.StringVarP(&opts.output, "output", "o", "", "write functions.yml, routing.yml and resources.yml into `DIR` instead of printing them")
 			bindRuntimeAliases(fs, &opts.aliases)
 			bindMavenMirror(fs, c, &opts.maven)
+			bindMirrors(fs, c, &opts.mirrors)
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
@@ -72,6 +74,14 @@ func runValidate(_ context.Context, c *cli, opts validateOptions) error {
 	if err := pipeline.CheckBuilds(tmpl, opts.maven); err != nil {
 		return err
 	}
+	mirrors, err := opts.mirrors.mirrors()
+	if err != nil {
+		return usageError{err}
+	}
+	if err := mirrors.Check(); err != nil {
+		return err
+	}
+	printInstalls(c, filepath.Dir(path), pipeline.Installs(tmpl, mirrors))
 	// Validate runs without Docker: this machine stands in for the host
 	// a deploy would build on, and a mismatch only warns (the template may
 	// be deployed elsewhere).

@@ -36,7 +36,8 @@ func TestValidatePrintsConfig(t *testing.T) {
 		"---\n# routing.yml\n" + golden("routing.yml") +
 		"---\n# resources.yml\n" + golden("resources.yml")
 	assert.Equal(t, want, out)
-	assert.Equal(t, tmpl+" is valid: 1 function, 1 route, 0 tables, 0 buckets, 0 layers\n", errOut)
+	assert.Equal(t, "dependencies: HelloWorldFunction installs hello_world/requirements.txt from PyPI (pip's default index)\n"+
+		tmpl+" is valid: 1 function, 1 route, 0 tables, 0 buckets, 0 layers\n", errOut)
 }
 
 func TestValidateWritesFiles(t *testing.T) {
@@ -246,4 +247,55 @@ func TestValidateArchitectures(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, errOut, "warning: "+tmpl+":9:22: Resources.Fn.Properties.Architectures: function Fn is declared for "+other)
 	assert.Contains(t, errOut, "(esb deploy refuses it on this machine)")
+}
+
+// TestValidateNamesPackageIndexes: validate says where each function's
+// pip or npm install fetches from, and refuses a wheel directory that is
+// not one or an index that is not a URL.
+func TestValidateNamesPackageIndexes(t *testing.T) {
+	tmpl := oneFunctionTemplate(t, "python3.13", "")
+	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(tmpl), "src", "requirements.txt"), []byte("esb-dep==1.0\n"), 0o644))
+	wheels := t.TempDir()
+
+	code, _, errOut := runESB(t, "validate", "-t", tmpl, "--wheel-dir", wheels)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "dependencies: Fn installs src/requirements.txt from wheel directory "+wheels+" (no index)\n")
+
+	code, _, errOut = runESB(t, "validate", "-t", tmpl, "--wheel-dir", wheels, "--pip-index-url", "https://user:secret@pypi.example/simple")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "from index https://user:xxxxx@pypi.example/simple, wheel directory "+wheels+"\n")
+	assert.NotContains(t, errOut, "secret", "an index password is never printed")
+
+	code, _, errOut = runESB(t, "validate", "-t", tmpl, "--wheel-dir", filepath.Join(wheels, "missing"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "wheel directory "+filepath.Join(wheels, "missing")+": not a directory")
+
+	code, _, errOut = runESB(t, "validate", "-t", tmpl, "--pip-index-url", "pypi.example/simple")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, `package index "pypi.example/simple": want an http:// or https:// URL`)
+
+	node := oneFunctionTemplate(t, "nodejs20.x", "")
+	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(node), "src", "package.json"), []byte(`{"dependencies":{"is-number":"7.0.0"}}`), 0o644))
+	code, _, errOut = runESB(t, "validate", "-t", node, "--npm-registry", "https://registry.npmjs.org/")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "dependencies: Fn installs src/package.json from registry https://registry.npmjs.org/\n")
+}
+
+// TestMirrorsFromEnvironment: the mirror settings come from the deploying
+// shell's variables when no flag is given, ESB's own before pip's and
+// npm's.
+func TestMirrorsFromEnvironment(t *testing.T) {
+	tmpl := oneFunctionTemplate(t, "python3.13", "")
+	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(tmpl), "src", "requirements.txt"), []byte("esb-dep==1.0\n"), 0o644))
+	wheels := t.TempDir()
+	env := map[string]string{
+		"ESB_WHEEL_DIR":       wheels,
+		"PIP_INDEX_URL":       "http://pip.example/simple",
+		"ESB_PIP_INDEX_URL":   "http://esb.example/simple",
+		"PIP_EXTRA_INDEX_URL": "http://a.example/simple http://b.example/simple",
+	}
+	var stdout, stderr bytes.Buffer
+	c := &cli{stdout: &stdout, stderr: &stderr, lookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	require.Equal(t, 0, run(t.Context(), c, []string{"validate", "-t", tmpl}), stderr.String())
+	assert.Contains(t, stderr.String(), "from index http://esb.example/simple, extra index http://a.example/simple, extra index http://b.example/simple, wheel directory "+wheels+"\n")
 }

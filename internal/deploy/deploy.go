@@ -70,6 +70,8 @@ type Options struct {
 	// functions fetch from; without it such functions are refused before
 	// anything is built.
 	MavenMirror string
+	// Mirrors are where pip and npm installs fetch packages from.
+	Mirrors pipeline.Mirrors
 	// HostArch is the architecture (Lambda's name: x86_64 or arm64) of the
 	// engine that runs the functions; empty when unknown. Functions are
 	// built for it, and a function declared for another is refused.
@@ -202,6 +204,10 @@ func Build(ctx context.Context, opts Options, steps Steps) (Built, error) {
 		ev.phase("parse", progress.Failed, "a function cannot be built here")
 		return sum, err
 	}
+	if err := opts.Mirrors.Check(); err != nil {
+		ev.phase("parse", progress.Failed, "a package mirror setting is wrong")
+		return sum, err
+	}
 	archWarnings, err := CheckArchitectures(tmpl, opts.HostArch)
 	sum.Warnings = append(sum.Warnings, archWarnings...)
 	if err != nil {
@@ -280,6 +286,7 @@ func Build(ctx context.Context, opts Options, steps Steps) (Built, error) {
 		PublishBases:    plan.Publish,
 		BasePins:        plan.Pins,
 		MavenMirror:     opts.MavenMirror,
+		Mirrors:         opts.Mirrors,
 		Architecture:    opts.HostArch,
 	})
 	if err != nil {

@@ -344,3 +344,23 @@ func TestURLEndpoints(t *testing.T) {
 	}, URLEndpoints(cfg, "us-east-1", 5000, false))
 	assert.Empty(t, URLEndpoints(runtimeconfig.Empty(), "us-east-1", 5000, false))
 }
+
+// TestRunPassesMirrors: the env's package mirrors reach the pipeline, and
+// a wheel directory that is not one stops the deploy before any work.
+func TestRunPassesMirrors(t *testing.T) {
+	opts := options(t, "hello-python")
+	opts.Mirrors = pipeline.Mirrors{WheelDir: t.TempDir(), NPMRegistry: "https://npm.example/"}
+	steps := &fakeSteps{digest: digestOf("a")}
+	_, err := Run(t.Context(), opts, steps)
+	require.NoError(t, err)
+	assert.Equal(t, opts.Mirrors, steps.request.Mirrors)
+
+	opts = options(t, "hello-python")
+	opts.Mirrors = pipeline.Mirrors{WheelDir: filepath.Join(t.TempDir(), "missing")}
+	steps = &fakeSteps{digest: digestOf("a")}
+	_, err = Run(t.Context(), opts, steps)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "wheel directory "+opts.Mirrors.WheelDir+": not a directory")
+	assert.False(t, steps.built)
+	assert.NoDirExists(t, opts.ConfigDir)
+}
