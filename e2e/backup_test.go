@@ -18,11 +18,11 @@ import (
 )
 
 // backupFlow backs up an env that serves the A/B flow (B's /hello, A's
-// item "e2e", an object in B's bucket), resets it (down --volumes, the
+// item itemID of the given color, an object in B's bucket), resets it (down --volumes, the
 // registry's images and CONFIG_DIR gone), refuses a tampered copy of the
 // backup, restores the backup, and finds routes, digests, items, objects
 // and history as they were.
-func backupFlow(t *testing.T, s *stack) {
+func backupFlow(t *testing.T, s *stack, itemID, color string) {
 	ctx := t.Context()
 	_, err := s.s3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("uploads-b"), Key: aws.String("docs/one.txt"),
 		Body: strings.NewReader("hello backup"), ContentType: aws.String("text/plain")})
@@ -72,7 +72,7 @@ func backupFlow(t *testing.T, s *stack) {
 	var status int
 	var body []byte
 	for deadline := time.Now().Add(time.Minute); ; {
-		resp, err := http.Get(s.url("PORT_GATEWAY", "/items/e2e"))
+		resp, err := http.Get(s.url("PORT_GATEWAY", "/items/"+itemID))
 		require.NoError(t, err)
 		body, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -80,11 +80,11 @@ func backupFlow(t *testing.T, s *stack) {
 		if status < 500 || time.Now().After(deadline) {
 			break
 		}
-		t.Logf("GET /items/e2e: %d %s; again", status, body)
+		t.Logf("GET /items/%s: %d %s; again", itemID, status, body)
 		time.Sleep(time.Second)
 	}
 	assert.Equal(t, http.StatusOK, status)
-	assert.JSONEq(t, `{"color": "blue", "id": "e2e"}`, string(body), "A's item came back")
+	assert.JSONEq(t, `{"color": "`+color+`", "id": "`+itemID+`"}`, string(body), "A's item came back")
 	obj, err := s.s3().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("uploads-b"), Key: aws.String("docs/one.txt")})
 	require.NoError(t, err)
 	content, _ := io.ReadAll(obj.Body)

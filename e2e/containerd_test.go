@@ -74,7 +74,7 @@ func TestContainerdMode(t *testing.T) {
 					// Last: its reset and restore leave the env down once
 					// the subtest ends (s.up's cleanup is the subtest's).
 					t.Run("backup, reset, restore: data and routes identical", func(t *testing.T) {
-						backupFlow(t, s)
+						backupFlow(t, s, "e2e", "blue")
 					})
 				})
 				return
@@ -220,6 +220,11 @@ def handler(event, context):
 	})
 
 	t.Run("bundle export, import into the other mode's env", func(t *testing.T) { bundleFlow(t, s, tag, swap) })
+
+	// Its reset and restore leave the env down once the subtest ends.
+	t.Run("backup, reset, restore: data and routes identical", func(t *testing.T) {
+		backupFlow(t, s, "ctrd", "green")
+	})
 
 	t.Run("reset removes the env's volumes, containerd's included", func(t *testing.T) {
 		s.down(t)
