@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	esbbundle "github.com/esb-dev/esb/internal/bundle"
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/platformbundle"
 )
@@ -126,9 +127,30 @@ func TestPlatformBundleSetup(t *testing.T) {
 		assert.Contains(t, out, "refused")
 		absent(t)
 	})
-	t.Run("install", func(t *testing.T) {
-		out, err := setup(t, bundle)
+	// Signed: the site holds the public key; setup.sh checks FILE.sig
+	// before it runs anything the bundle carries.
+	keys := func(name string) (string, string) {
+		priv, pub, err := esbbundle.WriteKeyPair(filepath.Join(dir, name))
 		require.NoError(t, err)
+		return priv, pub
+	}
+	signer, signerPub := keys("site")
+	other, _ := keys("other")
+	t.Run("signed_by_another_key", func(t *testing.T) {
+		_, err := esbbundle.Sign(bundle, other)
+		require.NoError(t, err)
+		out, err := setup(t, bundle, "ESB_BUNDLE_PUBKEY="+signerPub)
+		require.Error(t, err)
+		assert.Contains(t, out, "does not verify under "+signerPub)
+		absent(t)
+	})
+	t.Run("install", func(t *testing.T) {
+		_, err := esbbundle.Sign(bundle, signer)
+		require.NoError(t, err)
+		out, err := setup(t, bundle, "ESB_BUNDLE_PUBKEY="+signerPub)
+		require.NoError(t, err)
+		assert.Contains(t, out, "ok: signature of "+bundle+".sig under "+signerPub, "setup.sh checked the signature")
+		assert.Contains(t, out, "signature ok", "and the bundle's esb, over the bytes it read")
 		assert.Contains(t, out, "cd "+site+" && just demo")
 		_, err = docker.ImageInspect(ctx, ref)
 		require.NoError(t, err, "the bundle's image is loaded")

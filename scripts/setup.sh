@@ -18,6 +18,8 @@
 # Environment:
 #   ESB_HOME          where esb keeps its tools (default ~/.esb); dagger lands in $ESB_HOME/bin
 #   ESB_BUNDLE_SHA256 --from-bundle: the bundle's sha256 as its export printed it; another is refused
+#   ESB_BUNDLE_PUBKEY --from-bundle: ed25519 public key (esb bundle keygen); the bundle must carry
+#                     FILE.sig made with its private key (esb bundle platform --sign), or it is refused
 #   ESB_EXTRA_CA_FILE extra trusted root CA bundle for container builds
 #                     (default: $SSL_CERT_FILE when set)
 #   ESB_OFFLINE=1     never try to pull from public registries
@@ -308,21 +310,59 @@ install_tool() {
 
 # from_bundle installs a site from a platform bundle: no build, no
 # registry; only Docker Engine may come from Debian's archive.
+# check_bundle_origin checks the bundle file against ESB_BUNDLE_SHA256
+# (sha256sum) and its FILE.sig against ESB_BUNDLE_PUBKEY (openssl: an
+# ed25519 signature of the file's sha256, as esb bundle platform --sign
+# writes it). With neither, it says that only the bundle's own
+# consistency is checked.
+check_bundle_origin() {
+	local file=$1 sum
+	if [ -z "${ESB_BUNDLE_SHA256:-}" ] && [ -z "${ESB_BUNDLE_PUBKEY:-}" ]; then
+		echo "    note: neither ESB_BUNDLE_SHA256 nor ESB_BUNDLE_PUBKEY is set: the bundle is checked against its own manifest only, not against where it came from" >&2
+		return 0
+	fi
+	sum=$(sha256sum "$file" | cut -d' ' -f1)
+	if [ -n "${ESB_BUNDLE_SHA256:-}" ]; then
+		[ "$sum" = "$(echo "$ESB_BUNDLE_SHA256" | tr 'A-F' 'a-f' | tr -d '[:space:]')" ] ||
+			die "refused: $file has sha256 $sum, not the ESB_BUNDLE_SHA256 it should have"
+		ok "sha256 $sum"
+	fi
+	if [ -n "${ESB_BUNDLE_PUBKEY:-}" ]; then
+		command -v openssl >/dev/null 2>&1 || die "ESB_BUNDLE_PUBKEY needs openssl to check $file.sig"
+		[ -r "$file.sig" ] || die "refused: no $file.sig (export with esb bundle platform --sign KEY)"
+		local tmp line
+		tmp=$(mktemp -d)
+		line=$(cat "$file.sig")
+		[ "${line%% *}" = ed25519 ] || { rm -rf "$tmp"; die "refused: $file.sig is not an ed25519 signature line"; }
+		printf '%s' "${line#* }" | base64 -d >"$tmp/sig" 2>/dev/null || { rm -rf "$tmp"; die "refused: $file.sig does not decode"; }
+		printf "$(printf %s "$sum" | sed 's/../\\x&/g')" >"$tmp/digest"
+		if ! openssl pkeyutl -verify -pubin -inkey "$ESB_BUNDLE_PUBKEY" -rawin -in "$tmp/digest" -sigfile "$tmp/sig" >/dev/null 2>&1; then
+			rm -rf "$tmp"
+			die "refused: $file.sig does not verify under $ESB_BUNDLE_PUBKEY (the bundle changed, or another key signed it)"
+		fi
+		rm -rf "$tmp"
+		ok "signature of $file.sig under $ESB_BUNDLE_PUBKEY"
+	fi
+}
+
 from_bundle() {
 	local file=$1 site=$2 t0=$SECONDS
 	[ -r "$file" ] || die "bundle $file is not readable"
 	file=$(cd "$(dirname "$file")" && pwd)/$(basename "$file")
 	timed docker ensure_docker
-	# The bundle's own esb verifies the whole bundle (and, with
-	# ESB_BUNDLE_SHA256, the file against the sum its export printed)
-	# before it loads or writes anything.
+	# The bundle's own esb verifies the whole bundle before it loads or
+	# writes anything, but a bundle someone rewrote carries a rewritten esb
+	# too: the sum and the signature that say where it came from are
+	# checked here, by tools the site already trusts, before that esb runs.
+	check_bundle_origin "$file"
 	local tmp
 	tmp=$(mktemp -d)
 	tar -xOf "$file" --occurrence=1 site/bin/esb >"$tmp/esb" 2>"$tmp/tar.log" && [ -s "$tmp/esb" ] ||
 		{ cat "$tmp/tar.log" >&2; rm -rf "$tmp"; die "$file has no site/bin/esb: not a platform bundle, or truncated"; }
 	chmod +x "$tmp/esb"
 	local t=$SECONDS
-	"$tmp/esb" bundle platform install "$file" --dir "$site" ${ESB_BUNDLE_SHA256:+--sha256 "$ESB_BUNDLE_SHA256"} ||
+	"$tmp/esb" bundle platform install "$file" --dir "$site" ${ESB_BUNDLE_SHA256:+--sha256 "$ESB_BUNDLE_SHA256"} \
+		${ESB_BUNDLE_PUBKEY:+--verify "$ESB_BUNDLE_PUBKEY"} ||
 		{ rm -rf "$tmp"; die "installing from $file failed (see above)"; }
 	rm -rf "$tmp"
 	printf 'bundle\t%d\n' $((SECONDS - t)) >>"$TIMES"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/docker/docker/pkg/jsonmessage"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/esb-dev/esb/internal/bundle"
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/platformbundle"
 	lambdaimages "github.com/esb-dev/esb/services/runtime"
@@ -54,6 +56,10 @@ type bundlePlatformOptions struct {
 	// install and verify
 	dir    string
 	sha256 string
+	// verifyKey: refuse unless FILE.sig verifies under this public key.
+	verifyKey string
+	// signKey: the export signs the bundle with this private key.
+	signKey string
 }
 
 // bundleImages is what the bundle needs of the Docker engine.
@@ -84,6 +90,8 @@ justfile, scripts, bin/esb, tools/) into DIR. scripts/setup.sh
 	fs.StringVar(&opts.imageTag, "image-tag", "", "tag of the service images to export (default: the checkout's source tag, ESB_IMAGE_TAG of `esb env`)")
 	fs.StringVar(&opts.dir, "dir", "", "install: the site directory to write")
 	fs.StringVar(&opts.sha256, "sha256", "", "verify, install: the whole file's sha256 as the export printed it; refuse the bundle when it differs")
+	fs.StringVar(&opts.signKey, "sign", "", "export: sign the bundle with this ed25519 private key (esb bundle keygen): writes FILE.sig")
+	fs.StringVar(&opts.verifyKey, "verify", "", "verify, install: refuse the bundle unless FILE.sig verifies under this ed25519 public key")
 	fs.BoolVarP(&opts.verbose, "verbose", "v", false, "show each image as the engine saves or loads it")
 	pos, err := parseArgs(fs, args, 0, 2, "verify|install", "FILE")
 	if err != nil {
@@ -97,7 +105,7 @@ justfile, scripts, bin/esb, tools/) into DIR. scripts/setup.sh
 			return usageError{fmt.Errorf("-o is for the export, not %s", pos[0])}
 		}
 		if pos[0] == "verify" {
-			_, err := verifyPlatformBundle(c, pos[1], opts.sha256)
+			_, err := verifyPlatformBundle(c, pos[1], opts.sha256, opts.verifyKey)
 			return err
 		}
 		if opts.dir == "" {
@@ -326,6 +334,13 @@ func exportPlatformBundle(ctx context.Context, c *cli, docker bundleImages, dir 
 	if err := os.Rename(tmp.Name(), out); err != nil {
 		return fmt.Errorf("bundle: %w", err)
 	}
+	if opts.signKey != "" {
+		sig, err := bundle.Sign(out, opts.signKey)
+		if err != nil {
+			return fmt.Errorf("bundle written, not signed: %w", err)
+		}
+		fmt.Fprintf(c.stderr, "signed: %s\n", sig)
+	}
 	fmt.Fprintf(c.stdout, "wrote %s: %s (%d images, %s uncompressed; %d entries) in %s\nsha256 %s\n",
 		opts.output, humanBytes(sum.FileSize), len(refs), humanBytes(raw), len(m.Entries), time.Since(start).Round(time.Second), sum.SHA256)
 	fmt.Fprintf(c.stdout, "install on a site: scripts/setup.sh --from-bundle %s (ESB_BUNDLE_SHA256=%s checks it is this one)\n", filepath.Base(out), sum.SHA256)
@@ -405,8 +420,9 @@ func addSiteFiles(w *platformbundle.Writer, dir string) error {
 }
 
 // verifyPlatformBundle reads the whole bundle and checks it against its
-// manifest and, when given, the sum the export printed.
-func verifyPlatformBundle(c *cli, file, want string) (platformbundle.Summary, error) {
+// manifest and, when given, the sum the export printed and the signature
+// beside it (over the sum of the bytes this read checked).
+func verifyPlatformBundle(c *cli, file, want, verifyKey string) (platformbundle.Summary, error) {
 	start := time.Now()
 	st, err := os.Stat(file)
 	if err != nil {
@@ -421,6 +437,18 @@ func verifyPlatformBundle(c *cli, file, want string) (platformbundle.Summary, er
 	}
 	if want != "" && !strings.EqualFold(strings.TrimSpace(want), sum.SHA256) {
 		return sum, fmt.Errorf("refused: %s has sha256 %s, not the %s it should have", file, sum.SHA256, want)
+	}
+	if verifyKey != "" {
+		digest, err := hex.DecodeString(sum.SHA256)
+		if err != nil {
+			return sum, fmt.Errorf("refused: sha256 %q: %w", sum.SHA256, err)
+		}
+		if err := bundle.VerifySignatureSum(file, digest, verifyKey); err != nil {
+			return sum, fmt.Errorf("refused: %w", err)
+		}
+		fmt.Fprintf(c.stderr, "    signature ok (%s)\n", verifyKey)
+	} else if _, err := os.Stat(bundle.SignatureFile(file)); err == nil {
+		fmt.Fprintf(c.stderr, "warning: %s is not checked: pass --verify PUBKEY (ESB_BUNDLE_PUBKEY for setup.sh)\n", bundle.SignatureFile(file))
 	}
 	m := sum.Manifest
 	fmt.Fprintf(c.stderr, "    ok: %d entries, %d images (tag %s, %s), esb %s, exported %s; sha256 %s (%s)\n",
@@ -441,7 +469,7 @@ func installPlatformBundle(ctx context.Context, c *cli, docker bundleImages, fil
 	if err := checkSiteDir(dir); err != nil {
 		return err
 	}
-	sum, err := verifyPlatformBundle(c, file, opts.sha256)
+	sum, err := verifyPlatformBundle(c, file, opts.sha256, opts.verifyKey)
 	if err != nil {
 		return err
 	}

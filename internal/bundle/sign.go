@@ -95,6 +95,17 @@ var ErrSignature = errors.New("bad bundle signature")
 // VerifySignature checks the signature beside the bundle at file against
 // the public key in pubFile.
 func VerifySignature(file, pubFile string) error {
+	sum, err := fileSHA256(file)
+	if err != nil {
+		return err
+	}
+	return VerifySignatureSum(file, sum, pubFile)
+}
+
+// VerifySignatureSum is VerifySignature for a caller that already read the
+// file and holds its sha256 (a reader that checks every byte anyway, and
+// must not sign off on bytes other than those it read).
+func VerifySignatureSum(file string, sum []byte, pubFile string) error {
 	key, err := readPEM(pubFile, "PUBLIC KEY")
 	if err != nil {
 		return err
@@ -119,10 +130,6 @@ func VerifySignature(file, pubFile string) error {
 	sig, err := base64.StdEncoding.DecodeString(encoded)
 	if scheme != sigScheme || err != nil {
 		return fmt.Errorf("%w: %s is not an %s signature line", ErrSignature, sigFile, sigScheme)
-	}
-	sum, err := fileSHA256(file)
-	if err != nil {
-		return err
 	}
 	if !ed25519.Verify(pub, sum, sig) {
 		return fmt.Errorf("%w: %s does not match %s under the key %s (changed, or signed with another key)", ErrSignature, sigFile, file, pubFile)
