@@ -190,6 +190,7 @@ func chaos(b *testing.B, s *stack) {
 			}
 			if time.Since(killed) > chaosLimit {
 				b.Logf("%s: not recovered after %s", svc, chaosLimit)
+				chaosDiagnose(ctx, b, s)
 				break
 			}
 		}
@@ -272,7 +273,7 @@ func tally(r *chaosRow, killed time.Time, outs []chaosOutcome) {
 // leaked is how many function containers the runtime holds beyond those
 // the agent knows, once both agree or 30 s have passed; -1 when the agent
 // never answered (the table must not read 0 then).
-func leaked(ctx context.Context, b *testing.B, s *stack) int {
+func leaked(ctx context.Context, b testing.TB, s *stack) int {
 	n := -1
 	err := poll(ctx, time.Second, 30*time.Second, func() error {
 		known, err := agentContainers(ctx, s)
@@ -290,4 +291,27 @@ func leaked(ctx context.Context, b *testing.B, s *stack) int {
 		b.Logf("leak check: %v", err)
 	}
 	return n
+}
+
+// chaosDiagnose logs what an operator would look at when a service did not
+// come back: each platform container's state and the last lines of the
+// gateway's, the agent's and runtime-node's logs.
+func chaosDiagnose(ctx context.Context, b *testing.B, s *stack) {
+	out, _ := s.compose(ctx, "ps", "-a", "--format", "{{.Service}}\t{{.State}}\t{{.Status}}")
+	b.Logf("compose ps:\n%s", out)
+	services := []string{"gateway", "agent"}
+	if s.mode == "containerd" {
+		services = append(services, "runtime-node")
+		out, _ := s.compose(ctx, "exec", "-T", "runtime-node", "sh", "-c", "ss -ltn 2>/dev/null || cat /proc/net/tcp /proc/net/tcp6")
+		b.Logf("runtime-node listeners:\n%s", out)
+	}
+	docker := dockerClient(b)
+	for _, svc := range services {
+		if c, err := docker.ContainerInspect(ctx, serviceContainer(ctx, b, docker, s, svc)); err == nil {
+			b.Logf("%s: %s pid %d started %s restarts %d error %q network %s sandbox %s", svc, c.State.Status, c.State.Pid,
+				c.State.StartedAt, c.RestartCount, c.State.Error, c.HostConfig.NetworkMode, c.NetworkSettings.SandboxKey)
+		}
+		out, _ := s.compose(ctx, "logs", "--no-color", "--tail", "30", svc)
+		b.Logf("%s logs:\n%s", svc, out)
+	}
 }
