@@ -52,7 +52,9 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	log = log.With("project", project)
 	log.Info("keeping the services that join the node's namespaces", "node", node, "interval", interval.String())
-	k := &keeper{docker: docker, project: project, node: node, stop: 15 * time.Second, log: log}
+	// A joiner left in dead namespaces serves nobody: its clients' connections
+	// died with them, so a long drain on SIGTERM would only delay its return.
+	k := &keeper{docker: docker, project: project, node: node, stop: 2 * time.Second, log: log}
 	k.run(ctx, interval)
 	return nil
 }
