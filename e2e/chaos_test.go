@@ -147,6 +147,7 @@ func chaosCall(hc *http.Client, url string) string {
 type chaosRow struct {
 	service                                    string
 	sent, failed, fivexx, other, client, wrong int
+	refused, reset, timeout                    int // client errors by kind
 	fivexxSeconds                              int
 	recover                                    time.Duration
 	back                                       time.Duration // the container running again
@@ -213,9 +214,10 @@ func chaos(b *testing.B, s *stack) {
 
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "chaos (%s mode, %d req/s on a warm function reading DynamoDB)\t\t\t\t\t\t\t\t\t\t\n", s.mode, chaosRate)
-	fmt.Fprintln(w, "killed\tsent\tfailed\t5xx\tother status\tclient error\twrong 200\t5xx seconds\tback s\trecovered s\tleaked\t")
+	fmt.Fprintln(w, "killed\tsent\tfailed\t5xx\tother status\tclient error (refused/reset/timeout)\twrong 200\t5xx seconds\tback s\trecovered s\tleaked\t")
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%d\t\n", r.service, r.sent, r.failed, r.fivexx, r.other, r.client, r.wrong,
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d (%d/%d/%d)\t%d\t%d\t%.1f\t%.1f\t%d\t\n", r.service, r.sent, r.failed, r.fivexx, r.other,
+			r.client, r.refused, r.reset, r.timeout, r.wrong,
 			r.fivexxSeconds, r.back.Seconds(), r.recover.Seconds(), r.leaked)
 		b.ReportMetric(float64(r.failed), r.service+"_failed")
 		b.ReportMetric(r.recover.Seconds(), r.service+"_recover_s")
@@ -266,6 +268,14 @@ func tally(r *chaosRow, killed time.Time, outs []chaosOutcome) {
 			r.wrong++
 		default:
 			r.client++
+			switch o.kind {
+			case "refused":
+				r.refused++
+			case "reset":
+				r.reset++
+			case "timeout":
+				r.timeout++
+			}
 		}
 	}
 	r.fivexxSeconds = len(seconds)
