@@ -23,9 +23,11 @@ import (
 // BenchmarkChaos measures what issue 17 asks of the platform under faults:
 // a steady 50 requests/s on a warm function that reads DynamoDB (so the
 // gateway, the agent, the function and the database are all on the path),
-// while the agent, the gateway, the registry and the database are each
-// killed in turn (SIGKILL of the container's process from the host, as a
-// crash; compose's restart policy brings them back). Per fault it reports
+// while the agent, the gateway, the registry and the database (and in
+// containerd mode runtime-node, whose namespaces gateway and agent share)
+// are each killed in turn (SIGKILL of the container's process from the
+// host, as a crash; compose's restart policy, and for what joins
+// runtime-node the nodekeeper, brings them back). Per fault it reports
 // the requests sent from the kill until the service is back and requests
 // have succeeded for chaosSteady, how many failed and how: a 5xx from the
 // platform, another status, or a client side error (refused or reset
@@ -48,9 +50,12 @@ func BenchmarkChaos(b *testing.B) {
 }
 
 const (
-	chaosRate    = 50              // requests per second
-	chaosSteady  = 3 * time.Second // successes in a row that count as recovered
-	chaosTimeout = 10 * time.Second
+	chaosRate   = 50              // requests per second
+	chaosSteady = 3 * time.Second // successes in a row that count as recovered
+	// Past the gateway's queue wait (MAX_QUEUE_WAIT, 10 s) plus the
+	// function's timeout: the gateway's own 5xx must arrive before the
+	// client gives up, or it would be counted as a client timeout.
+	chaosTimeout = 30 * time.Second
 	chaosLimit   = 120 * time.Second // the longest a fault is followed
 )
 
@@ -142,6 +147,7 @@ func chaosCall(hc *http.Client, url string) string {
 type chaosRow struct {
 	service                                    string
 	sent, failed, fivexx, other, client, wrong int
+	refused, reset, timeout                    int // client errors by kind
 	fivexxSeconds                              int
 	recover                                    time.Duration
 	back                                       time.Duration // the container running again
@@ -171,7 +177,12 @@ func chaos(b *testing.B, s *stack) {
 	time.Sleep(5 * time.Second) // warm containers for the load
 
 	var rows []chaosRow
-	for _, svc := range []string{"agent", "gateway", "registry", "database"} {
+	faults := []string{"agent", "gateway", "registry", "database"}
+	if s.mode == "containerd" {
+		// Gateway and agent live in its namespaces: they must follow it.
+		faults = append(faults, "runtime-node")
+	}
+	for _, svc := range faults {
 		time.Sleep(5 * time.Second) // steady before the fault
 		id := serviceContainer(ctx, b, docker, s, svc)
 		killed := crash(ctx, b, docker, id)
@@ -190,6 +201,7 @@ func chaos(b *testing.B, s *stack) {
 			}
 			if time.Since(killed) > chaosLimit {
 				b.Logf("%s: not recovered after %s", svc, chaosLimit)
+				chaosDiagnose(ctx, b, s)
 				break
 			}
 		}
@@ -202,9 +214,10 @@ func chaos(b *testing.B, s *stack) {
 
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "chaos (%s mode, %d req/s on a warm function reading DynamoDB)\t\t\t\t\t\t\t\t\t\t\n", s.mode, chaosRate)
-	fmt.Fprintln(w, "killed\tsent\tfailed\t5xx\tother status\tclient error\twrong 200\t5xx seconds\tback s\trecovered s\tleaked\t")
+	fmt.Fprintln(w, "killed\tsent\tfailed\t5xx\tother status\tclient error (refused/reset/timeout)\twrong 200\t5xx seconds\tback s\trecovered s\tleaked\t")
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%d\t\n", r.service, r.sent, r.failed, r.fivexx, r.other, r.client, r.wrong,
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d (%d/%d/%d)\t%d\t%d\t%.1f\t%.1f\t%d\t\n", r.service, r.sent, r.failed, r.fivexx, r.other,
+			r.client, r.refused, r.reset, r.timeout, r.wrong,
 			r.fivexxSeconds, r.back.Seconds(), r.recover.Seconds(), r.leaked)
 		b.ReportMetric(float64(r.failed), r.service+"_failed")
 		b.ReportMetric(r.recover.Seconds(), r.service+"_recover_s")
@@ -255,6 +268,14 @@ func tally(r *chaosRow, killed time.Time, outs []chaosOutcome) {
 			r.wrong++
 		default:
 			r.client++
+			switch o.kind {
+			case "refused":
+				r.refused++
+			case "reset":
+				r.reset++
+			case "timeout":
+				r.timeout++
+			}
 		}
 	}
 	r.fivexxSeconds = len(seconds)
@@ -272,7 +293,7 @@ func tally(r *chaosRow, killed time.Time, outs []chaosOutcome) {
 // leaked is how many function containers the runtime holds beyond those
 // the agent knows, once both agree or 30 s have passed; -1 when the agent
 // never answered (the table must not read 0 then).
-func leaked(ctx context.Context, b *testing.B, s *stack) int {
+func leaked(ctx context.Context, b testing.TB, s *stack) int {
 	n := -1
 	err := poll(ctx, time.Second, 30*time.Second, func() error {
 		known, err := agentContainers(ctx, s)
@@ -290,4 +311,27 @@ func leaked(ctx context.Context, b *testing.B, s *stack) int {
 		b.Logf("leak check: %v", err)
 	}
 	return n
+}
+
+// chaosDiagnose logs what an operator would look at when a service did not
+// come back: each platform container's state and the last lines of the
+// gateway's, the agent's and runtime-node's logs.
+func chaosDiagnose(ctx context.Context, b *testing.B, s *stack) {
+	out, _ := s.compose(ctx, "ps", "-a", "--format", "{{.Service}}\t{{.State}}\t{{.Status}}")
+	b.Logf("compose ps:\n%s", out)
+	services := []string{"gateway", "agent"}
+	if s.mode == "containerd" {
+		services = append(services, "runtime-node", "nodekeeper")
+		out, _ := s.compose(ctx, "exec", "-T", "runtime-node", "sh", "-c", "ss -ltn 2>/dev/null || cat /proc/net/tcp /proc/net/tcp6")
+		b.Logf("runtime-node listeners:\n%s", out)
+	}
+	docker := dockerClient(b)
+	for _, svc := range services {
+		if c, err := docker.ContainerInspect(ctx, serviceContainer(ctx, b, docker, s, svc)); err == nil {
+			b.Logf("%s: %s pid %d started %s restarts %d error %q network %s sandbox %s", svc, c.State.Status, c.State.Pid,
+				c.State.StartedAt, c.RestartCount, c.State.Error, c.HostConfig.NetworkMode, c.NetworkSettings.SandboxKey)
+		}
+		out, _ := s.compose(ctx, "logs", "--no-color", "--tail", "30", svc)
+		b.Logf("%s logs:\n%s", svc, out)
+	}
 }

@@ -204,6 +204,10 @@ def handler(event, context):
 		assert.Contains(t, images, "@"+older.Digest, "the rollback pulled the older digest into runtime-node")
 	})
 
+	t.Run("gateway and agent come back after runtime-node did", func(t *testing.T) {
+		nodeRestartFlow(t, s, s.url("PORT_GATEWAY", "/hello"), `{"version": "B"}`)
+	})
+
 	t.Run("operator surfaces", func(t *testing.T) { operateFlow(t, s, "--mode", "containerd", "--tag", tag) })
 
 	t.Run("a function whose dependency comes from a wheel directory answers through runtime-node", func(t *testing.T) {
@@ -230,6 +234,49 @@ def handler(event, context):
 		s.down(t)
 		assert.Empty(t, projectVolumes(ctx, t, dockerClient(t), s.layout.Env.Project()))
 		require.NoError(t, os.RemoveAll(s.layout.ConfigDir))
+	})
+}
+
+// nodeRestartFlow checks that the gateway and the agent, which join
+// runtime-node's namespaces, come back by themselves when runtime-node
+// went away under them, with no function container leaked:
+//   - the state a Docker daemon restart can leave (moby issue 50326): the
+//     gateway's start found runtime-node down and failed ("cannot join
+//     network of a non running container"), which Docker never retries;
+//     made here by stopping runtime-node and starting the gateway then;
+//   - a crash of runtime-node (SIGKILL), after which the gateway would
+//     keep running in the dead node's network namespace.
+//
+// url must answer want before and after.
+func nodeRestartFlow(t *testing.T, s *stack, url, want string) {
+	ctx := t.Context()
+	docker := dockerClient(t)
+	require.NoError(t, pollBody(ctx, url, want, time.Second, 30*time.Second))
+	node := serviceContainer(ctx, t, docker, s, "runtime-node")
+	gateway := serviceContainer(ctx, t, docker, s, "gateway")
+
+	t.Run("a start that found runtime-node down", func(t *testing.T) {
+		grace := 15
+		require.NoError(t, docker.ContainerStop(ctx, node, container.StopOptions{Timeout: &grace}))
+		require.NoError(t, docker.ContainerStop(ctx, gateway, container.StopOptions{}))
+		err := docker.ContainerStart(ctx, gateway, container.StartOptions{})
+		require.Error(t, err, "the gateway cannot start while runtime-node is down")
+		c, err := docker.ContainerInspect(ctx, gateway)
+		require.NoError(t, err)
+		require.False(t, c.State.Running)
+		t.Logf("gateway: %s, error %q", c.State.Status, c.State.Error)
+		began := time.Now()
+		require.NoError(t, docker.ContainerStart(ctx, node, container.StartOptions{}))
+		assert.NoError(t, pollBody(ctx, url, want, time.Second, 90*time.Second), "the gateway serves again")
+		t.Logf("served again %s after runtime-node started", time.Since(began).Round(100*time.Millisecond))
+		assert.Zero(t, leaked(ctx, t, s), "function containers the agent does not know")
+	})
+
+	t.Run("a crash of runtime-node", func(t *testing.T) {
+		killed := crash(ctx, t, docker, node)
+		assert.NoError(t, pollBody(ctx, url, want, time.Second, 90*time.Second), "the gateway serves again")
+		t.Logf("served again %s after the kill", time.Since(killed).Round(100*time.Millisecond))
+		assert.Zero(t, leaked(ctx, t, s), "function containers the agent does not know")
 	})
 }
 

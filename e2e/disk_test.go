@@ -205,7 +205,7 @@ func serviceContainer(ctx context.Context, t testing.TB, docker client.APIClient
 }
 
 // agentContainers is the number of function containers the env's agent
-// reports (GET /v1/health, asked from the gateway's namespace); an error
+// accounts for (serving, starting or being removed), as it reports them (GET /v1/health, asked from the gateway's namespace); an error
 // while the agent is not serving.
 func agentContainers(ctx context.Context, s *stack) (int, error) {
 	agent := "http://agent:9000"
@@ -220,7 +220,8 @@ func agentContainers(ctx context.Context, s *stack) (int, error) {
 	if i := strings.Index(out, "{"); i < 0 || json.Unmarshal([]byte(out[i:]), &h) != nil {
 		return 0, fmt.Errorf("agent health: not JSON: %s", out)
 	}
-	return h.Containers, nil
+	// Starting and removing containers are in the runtime's list too.
+	return h.Containers + h.Starting + h.Removing, nil
 }
 
 // runtimeContainers is the number of the env's function containers the

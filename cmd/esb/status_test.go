@@ -98,7 +98,8 @@ func TestStatusContainerdModeExpectsTheRuntimeNode(t *testing.T) {
 	for _, s := range platform.Services() {
 		observed = append(observed, platform.ContainerState{Service: s.Name, State: "running", Health: "healthy"})
 	}
-	observed = append(observed, platform.ContainerState{Service: "runtime-node", State: "running", Health: "unhealthy"})
+	observed = append(observed, platform.ContainerState{Service: "runtime-node", State: "running", Health: "unhealthy"},
+		platform.ContainerState{Service: "nodekeeper", State: "running"})
 	var out bytes.Buffer
 	err := runStatus(t.Context(), &cli{stdout: &out}, statusLayout(t), &fakeLister{containers: observed}, healthyHTTPS(t))
 	require.EqualError(t, err, "not running or not healthy: runtime-node")

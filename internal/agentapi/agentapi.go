@@ -156,6 +156,11 @@ type Health struct {
 	Generation uint64 `json:"generation"`
 	Containers int    `json:"containers"`
 	Busy       int    `json:"busy"` // leased: running an invocation, or held warm by the gateway
+	// Starting and Removing count the containers on their way in and out,
+	// which Containers leaves out: with them the agent accounts for every
+	// function container the runtime holds (a leak check compares both).
+	Starting int `json:"starting,omitempty"`
+	Removing int `json:"removing,omitempty"`
 	// MemoryMB is what the containers take (starting ones included) of
 	// MemoryBudgetMB, the node's memory for functions; 0: no budget.
 	MemoryMB       int `json:"memory_mb"`

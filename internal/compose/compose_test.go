@@ -65,7 +65,7 @@ func TestCommand(t *testing.T) {
 
 func TestSourceTag(t *testing.T) {
 	root := t.TempDir()
-	for _, p := range []string{"go.mod", "go.sum", "internal/a/a.go", "services/gateway/main.go", "services/events/main.go", "services/agent/main.go", "services/provisioner/main.go", "services/runtime-node/Dockerfile", "docs/x.md"} {
+	for _, p := range []string{"go.mod", "go.sum", "internal/a/a.go", "services/gateway/main.go", "services/events/main.go", "services/agent/main.go", "services/provisioner/main.go", "services/runtime-node/Dockerfile", "services/nodekeeper/main.go", "docs/x.md"} {
 		require.NoError(t, os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(root, p), []byte(p), 0o644))
 	}

@@ -16,7 +16,7 @@ import (
 // SourceImages are the repositories of ESB's own service images, the ones
 // compose tags with SourceTag (image: <repo>:${ESB_IMAGE_TAG}).
 func SourceImages() []string {
-	return []string{"esb/agent", "esb/agent-containerd", "esb/events", "esb/gateway", "esb/provisioner", "esb/runtime-node"}
+	return []string{"esb/agent", "esb/agent-containerd", "esb/events", "esb/gateway", "esb/nodekeeper", "esb/provisioner", "esb/runtime-node"}
 }
 
 var sourceTagPattern = regexp.MustCompile(`^src-[0-9a-f]{12}$`)

@@ -14,10 +14,10 @@ import (
 )
 
 // sourceInputs are what ESB's own service images (gateway, events, agent,
-// provisioner, runtime-node) are built from, relative to the repository
+// provisioner, runtime-node, nodekeeper) are built from, relative to the repository
 // root.
 func sourceInputs() []string {
-	return []string{"go.mod", "go.sum", "internal", "services/gateway", "services/events", "services/agent", "services/provisioner", "services/runtime-node"}
+	return []string{"go.mod", "go.sum", "internal", "services/gateway", "services/events", "services/agent", "services/provisioner", "services/runtime-node", "services/nodekeeper"}
 }
 
 // SourceTag fingerprints the sources of ESB's own service images. Compose

@@ -25,13 +25,14 @@ func Services() []Service {
 	}
 }
 
-// Expected is Services plus containerd mode's runtime-node when the env
-// runs one, which the observed containers tell.
+// Expected is Services plus containerd mode's runtime-node and nodekeeper
+// when the env runs a runtime-node, which the observed containers tell.
 func Expected(observed []ContainerState) []Service {
 	out := Services()
 	for _, c := range observed {
 		if c.Service == "runtime-node" {
-			return append(out, Service{Name: "runtime-node", Role: "containerd node (containerd mode)"})
+			return append(out, Service{Name: "runtime-node", Role: "containerd node (containerd mode)"},
+				Service{Name: "nodekeeper", Role: "restarts what joins runtime-node (containerd mode)"})
 		}
 	}
 	return out

@@ -530,8 +530,13 @@ func (p *Pool) Health() agentapi.Health {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	h := agentapi.Health{Status: "ok", Generation: p.generation, MemoryMB: p.memoryLocked(), MemoryBudgetMB: p.opts.MemoryBudget}
+	for _, n := range p.starting {
+		h.Starting += n
+	}
 	for _, e := range p.entries {
 		switch e.phase {
+		case plan.Removing:
+			h.Removing++
 		case plan.Idle:
 			h.Containers++
 			if h.IdleByFunction == nil {

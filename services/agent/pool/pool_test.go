@@ -209,6 +209,24 @@ func TestAcquireRelease(t *testing.T) {
 				assert.Equal(t, agentapi.Health{Status: "ok", Generation: 7, Containers: 2, Busy: 1, MemoryMB: 256, IdleByFunction: map[string]int{"Hello": 1}}, h.pool.Health())
 			},
 		},
+		{
+			name: "health counts a start in flight apart",
+			run: func(t *testing.T, h *harness) {
+				gate := make(chan struct{})
+				h.fake.CreateErr = func(engine.Spec) error { <-gate; return nil }
+				done := make(chan error, 1)
+				go func() {
+					_, err := h.pool.Acquire(t.Context(), spec("Hello", "1"))
+					done <- err
+				}()
+				require.Eventually(t, func() bool { return h.pool.Health().Starting == 1 }, 5*time.Second, 10*time.Millisecond)
+				assert.Zero(t, h.pool.Health().Containers, "a starting container is not serving yet")
+				close(gate)
+				require.NoError(t, <-done)
+				assert.Zero(t, h.pool.Health().Starting)
+				assert.Equal(t, 1, h.pool.Health().Busy)
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
