@@ -41,7 +41,7 @@ func (i *Invoker) fnLocked(spec agentapi.FunctionSpec, key specKey) *fnState {
 // forgetLocked drops f's state once nothing of it is left, unless it is
 // its function's current spec, whose measures the next burst uses.
 func (i *Invoker) forgetLocked(f *fnState) {
-	if f.waiters.Len() == 0 && f.busy == 0 && f.starting == 0 && i.latest[f.spec.Name] != f.key {
+	if f.waiters.Len() == 0 && f.busy == 0 && f.starting == 0 && f.initializing == 0 && i.latest[f.spec.Name] != f.key {
 		i.setStarvedLocked(f, false)
 		delete(i.fns, f.key)
 	}
@@ -130,15 +130,17 @@ func (i *Invoker) scheduleLocked(ctx context.Context, spec agentapi.FunctionSpec
 		return
 	}
 	n := startsNeeded(demand{
-		Queued:       f.waiters.Len(),
-		Busy:         f.busy,
-		Starting:     f.starting,
-		NodeStarting: i.nodeStarting,
-		PerFunction:  i.opts.StartsPerFunction,
-		PerNode:      i.opts.StartsPerNode,
-		Duration:     f.dur.v,
-		ColdStart:    f.coldEstimate(),
-		OldestWait:   now.Sub(f.waiters.Front().Value.(*waiter).since),
+		Queued:           f.waiters.Len(),
+		Busy:             f.busy,
+		Starting:         f.starting,
+		NodeStarting:     i.nodeStarting,
+		Initializing:     f.initializing,
+		NodeInitializing: i.nodeInitializing,
+		PerFunction:      i.opts.StartsPerFunction,
+		PerNode:          i.opts.StartsPerNode,
+		Duration:         f.dur.v,
+		ColdStart:        f.coldEstimate(),
+		OldestWait:       now.Sub(f.waiters.Front().Value.(*waiter).since),
 	})
 	sctx := i.startCtx
 	if sctx.Err() != nil {
@@ -160,9 +162,7 @@ func (i *Invoker) scheduleLocked(ctx context.Context, spec agentapi.FunctionSpec
 // to the next.
 func (i *Invoker) start(ctx context.Context, spec agentapi.FunctionSpec, f *fnState) {
 	key := keyOf(spec)
-	began := i.opts.Now()
 	h, err := i.acquire(ctx, spec, key)
-	took := i.opts.Now().Sub(began)
 	i.smu.Lock()
 	f.starting--
 	i.nodeStarting--
@@ -192,20 +192,61 @@ func (i *Invoker) start(ctx context.Context, spec agentapi.FunctionSpec, f *fnSt
 	default:
 		i.setStarvedLocked(f, false)
 		if h.lease.Cold {
-			f.cold.add(took)
+			// Its start is over when its runtime asks for an event
+			// (endInit): a runtime booting is work on the node's CPUs,
+			// and a start bound that let it go at the grant let a burst
+			// boot more runtimes at once than the node could init in
+			// their init timeout, which were discarded and started again.
+			h.initializing = true
+			f.initializing++
+			i.nodeInitializing++
 		}
 		out = i.handLocked(f, h, false)
 	}
-	// A start less in flight on the node: other functions may start now.
+	i.scheduleAllLocked(ctx, f)
+	i.smu.Unlock()
+	i.releaseAll(ctx, out)
+}
+
+// scheduleAllLocked takes the start decisions again after the node got
+// room for a start: other functions' first, then f's. i.smu is held.
+func (i *Invoker) scheduleAllLocked(ctx context.Context, f *fnState) {
 	for _, g := range i.fns {
 		if g != f && g.waiters.Len() > 0 {
 			i.scheduleLocked(ctx, g.spec, g)
 		}
 	}
-	i.scheduleLocked(ctx, spec, f)
-	i.forgetLocked(f)
-	i.smu.Unlock()
-	i.releaseAll(ctx, out)
+	if f != nil {
+		i.scheduleLocked(ctx, f.spec, f)
+		i.forgetLocked(f)
+	}
+}
+
+// endInit ends h's init phase, if it is in one: its runtime took an event
+// (or the container went without taking one). The whole cold start, from
+// the acquire's request (h.acquired) through the agent's start and the
+// runtime's init, is a sample of the function's cold start, and the bounds
+// have room for another start.
+func (i *Invoker) endInit(ctx context.Context, h *held) {
+	if !h.initializing {
+		return
+	}
+	h.initializing = false
+	took := time.Since(h.acquired)
+	if !h.delivered.IsZero() {
+		took = h.delivered.Sub(h.acquired)
+	}
+	i.smu.Lock()
+	defer i.smu.Unlock()
+	i.nodeInitializing--
+	f, ok := i.fns[h.key]
+	if !ok {
+		i.scheduleAllLocked(ctx, nil)
+		return
+	}
+	f.initializing--
+	f.cold.add(max(took, 0))
+	i.scheduleAllLocked(ctx, f)
 }
 
 // handLocked gives h, a container of f's spec that finished well or just

@@ -22,6 +22,13 @@ type held struct {
 	// startTook is how long the agent took to grant a cold lease (the
 	// container's start); 0 for a lease on a container that was idle.
 	startTook time.Duration
+	// initializing marks a container whose runtime has not yet asked for
+	// its first event: its start is not over, and it counts against the
+	// start bounds until then (see Invoker.endInit).
+	initializing bool
+	// delivered is when the runtime took the last event (zero: unknown,
+	// or not taken).
+	delivered time.Time
 }
 
 // specKey identifies a function spec exactly: a container leased for one

@@ -197,7 +197,10 @@ type Invoker struct {
 	fns          map[specKey]*fnState
 	latest       map[string]specKey // each function's current spec
 	nodeStarting int
-	starved      int // functions whose last start found no node memory
+	// nodeInitializing counts the node's granted cold containers whose
+	// runtimes are still starting.
+	nodeInitializing int
+	starved          int // functions whose last start found no node memory
 	// starts are the container starts in flight; they run under startCtx,
 	// which Run cancels as it ends, then waits for them.
 	starts     sync.WaitGroup
@@ -305,6 +308,7 @@ func (i *Invoker) Invoke(ctx context.Context, req Request) (Result, error) {
 	}
 	leased := time.Since(began)
 	res, discard, err := i.call(ctx, &h, req)
+	i.endInit(ctx, &h)
 	if reused && unreachable(err) {
 		// The container went away while the gateway held its lease (its
 		// agent stopped, or someone removed it by hand): the event never
@@ -557,6 +561,7 @@ func errorType(body []byte) string {
 // the caller's ctx is done: a lease never returned would hold its
 // container busy forever.
 func (i *Invoker) release(ctx context.Context, h held, discard bool, reason string) {
+	i.endInit(ctx, &h) // a cold container held and given back unused
 	if h.conn != nil {
 		h.conn.Close()
 	}

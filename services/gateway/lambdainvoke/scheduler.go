@@ -49,15 +49,20 @@ func (e *ewma) add(d time.Duration) {
 
 // demand is what the start decision of one function looks at.
 type demand struct {
-	Queued       int           // requests waiting for a container
-	Busy         int           // containers running an invocation
-	Starting     int           // starts in flight for the function
-	NodeStarting int           // starts in flight on the node
-	PerFunction  int           // bound on Starting
-	PerNode      int           // bound on NodeStarting
-	Duration     time.Duration // expected invocation duration; 0: unknown
-	ColdStart    time.Duration // expected cold start
-	OldestWait   time.Duration // how long the oldest waiting request has waited
+	Queued       int // requests waiting for a container
+	Busy         int // containers running an invocation
+	Starting     int // starts in flight for the function
+	NodeStarting int // starts in flight on the node
+	// Initializing and NodeInitializing are granted containers whose
+	// runtimes are still starting (they boot on the same CPUs): they count
+	// against the bounds, not as starts that will serve a waiting request.
+	Initializing     int
+	NodeInitializing int
+	PerFunction      int           // bound on Starting
+	PerNode          int           // bound on NodeStarting
+	Duration         time.Duration // expected invocation duration; 0: unknown
+	ColdStart        time.Duration // expected cold start
+	OldestWait       time.Duration // how long the oldest waiting request has waited
 }
 
 // startsNeeded is the burst policy: how many containers to start now. Each
@@ -69,7 +74,7 @@ type demand struct {
 // invocation, a stuck container).
 func startsNeeded(d demand) int {
 	uncovered := d.Queued - d.Starting
-	room := min(d.PerFunction-d.Starting, d.PerNode-d.NodeStarting)
+	room := min(d.PerFunction-d.Starting-d.Initializing, d.PerNode-d.NodeStarting-d.NodeInitializing)
 	if uncovered <= 0 || room <= 0 {
 		return 0
 	}
@@ -96,8 +101,13 @@ type fnState struct {
 	waiters  list.List             // of *waiter, oldest first
 	busy     int
 	starting int
-	cold     ewma
-	dur      ewma
+	// initializing are granted cold containers whose runtimes have not
+	// asked for their first event yet.
+	initializing int
+	// cold is the function's cold start: the agent's start plus the
+	// runtime's init, up to its first ask for an event.
+	cold ewma
+	dur  ewma
 	// starved is set while the node had no memory for the function's last
 	// start: its waiting requests then count against the queue wait, and
 	// other functions give containers back as they finish.

@@ -34,6 +34,8 @@ func TestStartsNeeded(t *testing.T) {
 		{"starts in flight cover the waiting", with(func(d *demand) { d.Queued = 3; d.Starting = 3 }), 0},
 		{"node bound", with(func(d *demand) { d.Queued = 200; d.NodeStarting = 6 }), 2},
 		{"node bound reached", with(func(d *demand) { d.Queued = 200; d.NodeStarting = 8 }), 0},
+		{"runtimes still booting count against the bounds", with(func(d *demand) { d.Queued = 200; d.Initializing = 3 }), 1},
+		{"the node's booting runtimes too", with(func(d *demand) { d.Queued = 200; d.NodeStarting = 2; d.NodeInitializing = 5 }), 1},
 		{"duration unknown: start", with(func(d *demand) { d.Queued = 2; d.Busy = 1 }), 2},
 		{"fast function: wait for a busy container", with(func(d *demand) {
 			d.Queued, d.Busy, d.Duration = 10, 5, 100*time.Millisecond // 2 rounds, 200 ms < 1 s

@@ -214,6 +214,7 @@ func (i *Invoker) exchange(h *held, req Request, timeout time.Duration) (res Res
 	start := time.Now()
 	initWait := i.opts.InitTimeout + timeout
 	o, err := sess.Exchange(inv, start.Add(initWait), i.opts.TimeoutGrace, h.exit.goneCh(), epitaph)
+	h.delivered = o.Delivered
 	var ee *runtimeapi.ExchangeError
 	if err == nil || errors.As(err, &ee) && ee.Delivered {
 		i.logInvocation(h, req.Function, id, start, o.Delivered, timeout, err)

@@ -373,3 +373,59 @@ func TestSessionSlowInit(t *testing.T) {
 	startRuntime(t, api, "127.0.0.2", echoEvent)
 	require.NoError(t, <-done)
 }
+
+// bootingStarts grants cold leases at once, each at its own loopback
+// address, whose runtimes begin to poll the Runtime API only after boot:
+// a container the agent handed over but whose runtime still starts.
+type bootingStarts struct {
+	t        *testing.T
+	api      *runtimeAPI
+	boot     time.Duration
+	n        atomic.Int64
+	booting  atomic.Int64
+	maxBoots atomic.Int64
+}
+
+func (b *bootingStarts) Acquire(context.Context, agentapi.FunctionSpec) (agentapi.Lease, error) {
+	n := b.n.Add(1)
+	ip := fmt.Sprintf("127.0.1.%d", n)
+	cur := b.booting.Add(1)
+	for m := b.maxBoots.Load(); cur > m && !b.maxBoots.CompareAndSwap(m, cur); m = b.maxBoots.Load() {
+	}
+	go func() {
+		time.Sleep(b.boot)
+		b.booting.Add(-1)
+		startRuntime(b.t, b.api, ip, echoEvent)
+	}()
+	return agentapi.Lease{ID: fmt.Sprint(n), Endpoint: "http://" + ip + ":8080", Container: fmt.Sprint("c", n), Cold: true}, nil
+}
+
+func (b *bootingStarts) Release(context.Context, string, agentapi.ReleaseRequest) error { return nil }
+
+// A runtime that still boots is part of its container's start: the start
+// bounds count it until it asks for its first event. When they let it go
+// at the agent's grant, a burst booted a runtime per waiting request at
+// once, more than the node could init within the init timeout.
+func TestStartBoundsCoverTheRuntimesBoot(t *testing.T) {
+	srv := runtimeapi.New(runtimeapi.Options{})
+	api := &runtimeAPI{Server: httptest.NewUnstartedServer(srv.Handler()), conns: map[string]int{}}
+	api.Config.ConnState = api.connState
+	api.Start()
+	t.Cleanup(api.Close)
+	leaser := &bootingStarts{t: t, api: api, boot: 200 * time.Millisecond}
+	inv := New(leaser, Options{Runtimes: srv, StartsPerFunction: 2, StartsPerNode: 8})
+	running(t, inv)
+
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Go(func() {
+			res, err := inv.Invoke(t.Context(), Request{Function: spec("F", 0), Payload: []byte(`{"a":1}`)})
+			assert.NoError(t, err)
+			assert.JSONEq(t, `{"a":1}`, string(res.Payload))
+		})
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, leaser.maxBoots.Load(), int64(2), "runtimes booting at once, within the per-function start bound")
+	assert.GreaterOrEqual(t, leaser.n.Load(), int64(2), "containers started")
+	t.Logf("%d containers, at most %d booting at once", leaser.n.Load(), leaser.maxBoots.Load())
+}
