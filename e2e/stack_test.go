@@ -31,6 +31,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
@@ -349,9 +350,18 @@ func (s *stack) down(t testing.TB) {
 		// A function container the agent started while compose stopped it
 		// still sits on the functions network: remove the env's function
 		// containers, then the network can go.
-		t.Logf("compose down left a network with function containers on it: removing them and trying again")
-		s.removeLeftovers(t)
-		out, err = s.compose(ctx, "down", "--volumes", "--remove-orphans", "--timeout", "10")
+		// A start the agent had in flight may still land as the first
+		// removal runs: a few rounds, each removing whatever sits on the
+		// env's networks.
+		for round := 1; round <= 3 && err != nil && strings.Contains(out, "active endpoints"); round++ {
+			t.Logf("compose down left a network with containers on it: removing them and trying again (round %d)", round)
+			s.removeLeftovers(t)
+			s.removeNetworkMembers(t)
+			out, err = s.compose(ctx, "down", "--volumes", "--remove-orphans", "--timeout", "10")
+			if err != nil {
+				time.Sleep(time.Second)
+			}
+		}
 	}
 	require.NoError(t, err, "compose down:\n%s", out)
 }
@@ -481,6 +491,38 @@ func othersOf(stacks map[string]*stack, name string) []*stack {
 // is down: function containers (the agent drains them on stop; a crash of
 // the test may not let it) and the function images it pulled from the
 // env's registry.
+// removeNetworkMembers force-removes every container still attached to
+// one of the env's compose networks, whoever started it (the agent, or a
+// test's helper container), so that compose can remove the networks.
+func (s *stack) removeNetworkMembers(t testing.TB) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Logf("cleanup of %s: %v", s.layout.Env.Project(), err)
+		return
+	}
+	defer docker.Close()
+	nets, err := docker.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+s.layout.Env.Project()))})
+	if err != nil {
+		t.Logf("cleanup of %s: %v", s.layout.Env.Project(), err)
+		return
+	}
+	for _, n := range nets {
+		list, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("network", n.ID))})
+		if err != nil {
+			t.Logf("cleanup of %s: %v", n.Name, err)
+			continue
+		}
+		for _, c := range list {
+			t.Logf("removing %s (%s), still on %s", strings.Join(c.Names, ","), c.Image, n.Name)
+			if err := docker.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil {
+				t.Logf("cleanup of %s: %v", n.Name, err)
+			}
+		}
+	}
+}
+
 func (s *stack) removeLeftovers(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
