@@ -3,6 +3,7 @@ package compose
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -89,13 +90,15 @@ func TestSourceTag(t *testing.T) {
 // platform bundle has no sources and names its tag in ImageTagFile.
 func TestImageTag(t *testing.T) {
 	checkout := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(checkout, "go.mod"), []byte("module x"), 0o644))
-	for _, d := range []string{"go.sum", "internal", "services/gateway", "services/events", "services/agent", "services/provisioner", "services/runtime-node"} {
-		require.NoError(t, os.MkdirAll(filepath.Join(checkout, filepath.Dir(d)), 0o755))
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(checkout, "go.sum"), nil, 0o644))
-	for _, d := range []string{"internal", "services/gateway", "services/events", "services/agent", "services/provisioner", "services/runtime-node"} {
-		require.NoError(t, os.MkdirAll(filepath.Join(checkout, d), 0o755))
+	// Every source input exists (files as files, directories as directories),
+	// taken from the list SourceTag reads so a new service cannot drift from it.
+	for _, in := range sourceInputs() {
+		p := filepath.Join(checkout, in)
+		if strings.HasPrefix(in, "go.") {
+			require.NoError(t, os.WriteFile(p, []byte(in), 0o644))
+			continue
+		}
+		require.NoError(t, os.MkdirAll(p, 0o755))
 	}
 	want, err := SourceTag(checkout)
 	require.NoError(t, err)
