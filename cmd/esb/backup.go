@@ -38,7 +38,7 @@ the backup may or may not be in it). The file ends with a manifest of
 sha256 checksums; esb restore refuses a file that does not match it.`)
 			opts.bind(fs, c)
 			fs.StringVarP(&opts.output, "output", "o", "", "the backup file to write")
-			fs.StringVarP(&opts.mode, "mode", "m", compose.ModeDocker, "function runtime of the env: docker or containerd (recorded in the backup)")
+			fs.StringVarP(&opts.mode, "mode", "m", compose.ModeDocker, "function runtime of the env: docker, containerd or kubernetes (recorded in the backup)")
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}

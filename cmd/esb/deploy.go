@@ -68,7 +68,7 @@ gateway picks the new routes up without a restart.`)
 func (o *deployOptions) bind(fs *pflag.FlagSet, c *cli) {
 	fs.StringVarP(&o.template, "template", "t", "", "SAM template (default: template.yaml or template.yml in the current directory)")
 	o.envOptions.bind(fs, c)
-	fs.StringVarP(&o.mode, "mode", "m", compose.ModeDocker, "function runtime of the env: docker or containerd")
+	fs.StringVarP(&o.mode, "mode", "m", compose.ModeDocker, "function runtime of the env: docker, containerd or kubernetes")
 	fs.StringVar(&o.tag, "tag", envOr(c, "ESB_TAG", "latest"), "image tag the functions are published under ($ESB_TAG)")
 	fs.BoolVar(&o.noCache, "no-cache", false, "rebuild every step and start from empty package caches")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "stream the Dagger engine's progress and the provisioner's output")

@@ -24,7 +24,7 @@ type switchOptions struct {
 
 func (o *switchOptions) bind(fs *pflag.FlagSet, c *cli) {
 	o.envOptions.bind(fs, c)
-	fs.StringVarP(&o.mode, "mode", "m", compose.ModeDocker, "function runtime of the env: docker or containerd")
+	fs.StringVarP(&o.mode, "mode", "m", compose.ModeDocker, "function runtime of the env: docker, containerd or kubernetes")
 	fs.StringVar(&o.projectDir, "project-dir", c.getenv("ESB_PROJECT_DIR"), "ESB checkout holding compose/ (default: found above the current directory; $ESB_PROJECT_DIR)")
 	bindHistoryKeep(fs, c, &o.historyKeep)
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "stream the provisioner's output")

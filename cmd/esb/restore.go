@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/esb-dev/esb/internal/backup"
-	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/deploy"
 )
 
@@ -61,7 +60,7 @@ func runRestore(ctx context.Context, c *cli, opts restoreOptions, file string) e
 		pullRegistry = steps.Registry.Addr
 	}
 	targets := backup.Targets{Registry: steps.Registry, Tables: envTables(c, l), Objects: envObjects(c, l), Provision: steps.Provision}
-	if opts.mode == compose.ModeContainerd {
+	if deploy.PullsImages(opts.mode) {
 		targets.PullImages = func(ctx context.Context, refs []string) error {
 			_, warnings, err := steps.PullImages(ctx, refs)
 			for _, w := range warnings {

@@ -27,7 +27,6 @@ import (
 	"github.com/distribution/reference"
 
 	"github.com/esb-dev/esb/internal/backup"
-	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/confighistory"
 	"github.com/esb-dev/esb/internal/deploy"
 	"github.com/esb-dev/esb/internal/progress"
@@ -257,7 +256,7 @@ func Import(ctx context.Context, opts ImportOptions, dst Targets) (Imported, err
 	out.Images = len(pushed)
 
 	var pull []string
-	if opts.Mode == compose.ModeContainerd {
+	if deploy.PullsImages(opts.Mode) {
 		for _, f := range cfg.Functions.Functions {
 			pull = append(pull, registry.PinnedRef(f.Image, f.Digest))
 		}

@@ -26,23 +26,25 @@ import (
 const (
 	ModeDocker     = "docker"
 	ModeContainerd = "containerd"
+	ModeKubernetes = "kubernetes"
 )
 
 // Modes lists the function runtimes.
-func Modes() []string { return []string{ModeDocker, ModeContainerd} }
+func Modes() []string { return []string{ModeDocker, ModeContainerd, ModeKubernetes} }
 
 // CheckMode rejects a mode without a compose file.
 func CheckMode(mode string) error {
 	if slices.Contains(Modes(), mode) {
 		return nil
 	}
-	return fmt.Errorf("mode %q: want %s", mode, strings.Join(Modes(), " or "))
+	m := Modes()
+	return fmt.Errorf("mode %q: want %s or %s", mode, strings.Join(m[:len(m)-1], ", "), m[len(m)-1])
 }
 
 // Project is one env's compose project.
 type Project struct {
 	Dir    string // repository root: holds docker-compose.yml and compose/
-	Mode   string // docker or containerd
+	Mode   string // docker, containerd or kubernetes
 	Layout platform.Layout
 	// Environ is the base environment of compose commands, os.Environ()
 	// at the edge; the env's variables are added on top.

@@ -61,7 +61,7 @@ func TestCommand(t *testing.T) {
 	assert.Contains(t, cmd.Env, "CONFIG_DIR=/h/.esb/.cache/staging/esb-dev-7a9f2a81/dev/config")
 
 	assert.NoError(t, CheckMode("containerd"))
-	assert.EqualError(t, CheckMode("k8s"), `mode "k8s": want docker or containerd`)
+	assert.EqualError(t, CheckMode("k8s"), `mode "k8s": want docker, containerd or kubernetes`)
 }
 
 func TestSourceTag(t *testing.T) {

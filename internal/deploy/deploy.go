@@ -378,20 +378,30 @@ func Install(ctx context.Context, opts InstallOptions, cfg runtimeconfig.Config,
 
 // PullRegistry is the registry address written into functions.yml for a
 // mode (Options.PullRegistry): in containerd mode the runtime node pulls by
-// the registry's service name on the platform network; docker mode pulls
-// through the address the engine publishes to.
+// the registry's service name on the platform network, and in kubernetes
+// mode the agent, also on that network, names the same images for the
+// nodes by their address (KUBE_REGISTRY); docker mode pulls through the
+// address the engine publishes to.
 func PullRegistry(mode string) string {
-	if mode == compose.ModeContainerd {
+	if PullsImages(mode) {
 		return platform.RuntimeRegistryAddr
 	}
 	return ""
 }
 
-// pullRefs are the images a deploy pulls into the function runtime: in
-// containerd mode, every function whose digest changed, pinned by digest.
-// Docker mode pulls nothing; its agent pulls at the first cold start.
+// PullsImages tells whether a deploy into an env of this mode pulls the
+// changed images into the function runtime before it reports success:
+// runtime-node in containerd mode, every node of the cluster in kubernetes
+// mode. Docker mode pulls nothing: its agent pulls at the first cold start,
+// from the registry on the same host.
+func PullsImages(mode string) bool {
+	return mode == compose.ModeContainerd || mode == compose.ModeKubernetes
+}
+
+// pullRefs are the images a deploy pulls into the function runtime (see
+// PullsImages): every function whose digest changed, pinned by digest.
 func pullRefs(mode string, built []pipeline.Built) []string {
-	if mode != compose.ModeContainerd {
+	if !PullsImages(mode) {
 		return nil
 	}
 	var refs []string

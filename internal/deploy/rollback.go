@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/confighistory"
 	"github.com/esb-dev/esb/internal/progress"
 	"github.com/esb-dev/esb/internal/registry"
@@ -141,9 +140,9 @@ func Rollback(ctx context.Context, opts RollbackOptions, steps RollbackSteps) (R
 }
 
 // rollbackPulls are the images a rollback pulls into the function runtime
-// (containerd mode): every function whose entry it changed, by digest.
+// (PullsImages): every function whose entry it changed, by digest.
 func rollbackPulls(mode string, written runtimeconfig.Result) []string {
-	if mode != compose.ModeContainerd {
+	if !PullsImages(mode) {
 		return nil
 	}
 	var refs []string

@@ -138,21 +138,23 @@ func (s PlatformSteps) Provision(ctx context.Context) (string, error) {
 	return summaryLine(out.String()), nil
 }
 
-// PullImages implements Steps with ctr inside the env's runtime-node, in
-// the brand's containerd namespace, over plain HTTP (the platform
-// registry). One exec pulls every ref. A runtime node that is not running
-// is a warning: its agent pulls at the first invocation instead.
+// PullImages implements Steps: it pulls refs into the env's function
+// runtime (PullsImages), by the runtime node's containerd or, in
+// kubernetes mode, by the agent onto every node of the cluster.
 func (s PlatformSteps) PullImages(ctx context.Context, refs []string) (string, []string, error) {
-	project := s.Project.Layout.Env.Project()
-	observed, err := compose.Containers(ctx, s.Docker, project)
-	if err != nil {
-		return "", nil, err
+	if s.Project.Mode == compose.ModeKubernetes {
+		return s.pullIntoCluster(ctx, refs)
 	}
-	running := slices.ContainsFunc(observed, func(c platform.ContainerState) bool {
-		return c.Service == "runtime-node" && c.State == "running"
-	})
-	if !running {
-		return "skipped", []string{fmt.Sprintf("runtime-node is not running in %s: the agent pulls the new images at their first invocation", project)}, nil
+	return s.pullIntoRuntimeNode(ctx, refs)
+}
+
+// pullIntoRuntimeNode runs ctr inside the env's runtime-node, in the
+// brand's containerd namespace, over plain HTTP (the platform registry).
+// One exec pulls every ref. A runtime node that is not running is a
+// warning: its agent pulls at the first invocation instead.
+func (s PlatformSteps) pullIntoRuntimeNode(ctx context.Context, refs []string) (string, []string, error) {
+	if w, err := s.notRunning(ctx, "runtime-node"); w != nil || err != nil {
+		return "skipped", w, err
 	}
 	// The credential travels in the exec's environment (compose copies
 	// ESB_REGISTRY_USERPASS from its own), never on a command line.
@@ -166,6 +168,41 @@ func (s PlatformSteps) PullImages(ctx context.Context, refs []string) (string, [
 		return "", nil, fmt.Errorf("%w\n%s", err, lastLines(out.String(), 30))
 	}
 	return fmt.Sprintf("pulled %d images into runtime-node", len(refs)), nil, nil
+}
+
+// pullIntoCluster has the env's agent, which holds the cluster
+// credentials, pull refs onto every ready node (`agent pull`), so the
+// first invocation on any node finds its image there. An agent that is not
+// running is a warning: each node pulls at its first cold start instead.
+func (s PlatformSteps) pullIntoCluster(ctx context.Context, refs []string) (string, []string, error) {
+	if w, err := s.notRunning(ctx, "agent"); w != nil || err != nil {
+		return "skipped", w, err
+	}
+	args := append([]string{"--progress", "quiet", "exec", "-T", "agent", "agent", "pull", "--"}, refs...)
+	var out bytes.Buffer
+	if err := s.Project.Run(ctx, &out, args...); err != nil {
+		return "", nil, fmt.Errorf("%w\n%s", err, lastLines(out.String(), 30))
+	}
+	return lastLines(strings.TrimSpace(out.String()), 1), nil, nil
+}
+
+// notRunning warns when the env's service is not running, so the pull is
+// left to the service's first start.
+func (s PlatformSteps) notRunning(ctx context.Context, service string) ([]string, error) {
+	project := s.Project.Layout.Env.Project()
+	observed, err := compose.Containers(ctx, s.Docker, project)
+	if err != nil {
+		return nil, err
+	}
+	if slices.ContainsFunc(observed, func(c platform.ContainerState) bool {
+		return c.Service == service && c.State == "running"
+	}) {
+		return nil, nil
+	}
+	if service == "agent" {
+		return []string{fmt.Sprintf("the agent is not running in %s: each node pulls the new images at their first invocation", project)}, nil
+	}
+	return []string{fmt.Sprintf("%s is not running in %s: the agent pulls the new images at their first invocation", service, project)}, nil
 }
 
 // summaryLine is the provisioner's closing "summary: ..." line, or its

@@ -162,6 +162,8 @@ func TestBindVarsOfPorts(t *testing.T) {
 		"PORT_REGISTRY": "ESB_BIND_ADDR_REGISTRY", "PORT_S3": "ESB_BIND_ADDR_S3", "PORT_DATABASE": "ESB_BIND_ADDR_DATABASE",
 		"PORT_LOGS": "ESB_BIND_ADDR_LOGS", "PORT_MESSAGING": "ESB_BIND_ADDR_MESSAGING",
 		"PORT_ADMIN": "", // loopback whatever is set
+		// kubernetes mode alone, on ESB_K8S_HOST_ADDR
+		"PORT_RUNTIME_API": "", "PORT_INVOKE": "",
 	}, byPort)
 	assert.Equal(t, []string{"ESB_BIND_ADDR", "ESB_BIND_ADDR_REGISTRY", "ESB_BIND_ADDR_S3", "ESB_BIND_ADDR_DATABASE", "ESB_BIND_ADDR_LOGS", "ESB_BIND_ADDR_MESSAGING"}, BindVars())
 }

@@ -25,7 +25,21 @@ type Port struct {
 	// 127.0.0.1 alone and has no bind variable (the admin listener, whose
 	// metrics and dashboard carry no authentication).
 	LoopbackOnly bool
+	// Cluster marks a port kubernetes mode publishes a second time, on
+	// ClusterAddrVar, for the cluster's nodes and Pods (the data services,
+	// and the registry the nodes pull from); the cluster's firewall says
+	// which of them Pods reach.
+	Cluster bool
+	// ClusterOnly marks a port published in kubernetes mode alone, and only
+	// on ClusterAddrVar: the gateway's Runtime API and Invoke API, which
+	// function containers reach on the functions network in the other
+	// modes and which no client outside the cluster needs.
+	ClusterOnly bool
 }
+
+// ClusterAddrVar is this host's address as a Kubernetes cluster's nodes and
+// Pods reach it (kubernetes mode).
+const ClusterAddrVar = "ESB_K8S_HOST_ADDR"
 
 // BindAddrVar widens the gateway's public ports (HTTP and HTTPS).
 const BindAddrVar = "ESB_BIND_ADDR"
@@ -39,7 +53,7 @@ const Loopback = "127.0.0.1"
 // the others (PORT_S3: ESB_BIND_ADDR_S3), one by one; "" for a port that
 // stays on loopback whatever is set.
 func (p Port) BindVar() string {
-	if p.LoopbackOnly {
+	if p.LoopbackOnly || p.ClusterOnly {
 		return ""
 	}
 	if p.Public {
@@ -54,12 +68,14 @@ func Ports() []Port {
 	return []Port{
 		{Var: "PORT_GATEWAY", Service: "gateway", Default: 5000, Target: 8081, Public: true},
 		{Var: "PORT_GATEWAY_TLS", Service: "gateway", Default: 5001, Target: 8443, Public: true},
-		{Var: "PORT_REGISTRY", Service: "registry", Default: 5010, Target: 5000},
-		{Var: "PORT_S3", Service: "s3-storage", Default: 5020, Target: 7070},
-		{Var: "PORT_DATABASE", Service: "database", Default: 5030, Target: 8000},
+		{Var: "PORT_REGISTRY", Service: "registry", Default: 5010, Target: 5000, Cluster: true},
+		{Var: "PORT_S3", Service: "s3-storage", Default: 5020, Target: 7070, Cluster: true},
+		{Var: "PORT_DATABASE", Service: "database", Default: 5030, Target: 8000, Cluster: true},
 		{Var: "PORT_LOGS", Service: "logs", Default: 5040, Target: 9428},
-		{Var: "PORT_MESSAGING", Service: "messaging", Default: 5050, Target: 4566},
+		{Var: "PORT_MESSAGING", Service: "messaging", Default: 5050, Target: 4566, Cluster: true},
 		{Var: "PORT_ADMIN", Service: "gateway", Default: 5060, Target: 8082, LoopbackOnly: true},
+		{Var: "PORT_RUNTIME_API", Service: "gateway", Default: 5070, Target: 9001, ClusterOnly: true},
+		{Var: "PORT_INVOKE", Service: "gateway", Default: 5071, Target: 8080, ClusterOnly: true},
 	}
 }
 
