@@ -50,6 +50,14 @@ func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "pull" {
+		if err := runPull(ctx, os.Args[2:], os.Stdout, logger); err != nil {
+			fmt.Fprintln(os.Stderr, "agent pull:", err)
+			stop()
+			os.Exit(1)
+		}
+		return
+	}
 	if err := runMain(ctx, logger); err != nil {
 		logger.Error("agent stopped", "error", err)
 		stop()
