@@ -40,7 +40,7 @@ func TestClientSendsTheCredential(t *testing.T) {
 	addr := authRegistry(t, cred)
 
 	good := Client{Addr: addr, Auth: cred}
-	require.NoError(t, good.WaitReady(t.Context(), 10*time.Millisecond, time.Second))
+	require.NoError(t, good.WaitReady(t.Context(), 500*time.Millisecond, 10*time.Second))
 	digest, ok, err := good.Manifest(t.Context(), "library/debian", "trixie-slim")
 	require.NoError(t, err)
 	assert.True(t, ok)
@@ -49,7 +49,7 @@ func TestClientSendsTheCredential(t *testing.T) {
 	anonymous := Client{Addr: addr}
 	_, _, err = anonymous.Manifest(t.Context(), "library/debian", "trixie-slim")
 	assert.ErrorContains(t, err, "401")
-	err = Client{Addr: addr, Auth: registryauth.Credential{Username: "esb", Password: "wrong"}}.WaitReady(t.Context(), 10*time.Millisecond, 50*time.Millisecond)
+	err = Client{Addr: addr, Auth: registryauth.Credential{Username: "esb", Password: "wrong"}}.WaitReady(t.Context(), 500*time.Millisecond, 800*time.Millisecond)
 	assert.ErrorContains(t, err, "registry credential is wrong")
 }
 
