@@ -81,6 +81,12 @@ bench-e2e:
 e2e:
     go test -tags e2e -count=1 -p 1 -parallel 3 -timeout 85m -v ./e2e/... ./services/...
 
+# Kubernetes mode alone (part of `just e2e`, needs root): builds the local two-node cluster once per
+# machine (scripts/k8s/cluster.sh), starts it, and runs functions on it as Pods: A/B flow, data plane,
+# the Pods' sandbox, node loss.
+test-k8s:
+    go test -tags e2e -count=1 -timeout 60m -v -run '^TestKubernetesMode$' ./e2e/
+
 # Only the module's e2e function (part of `just e2e`): the A/B suite inside a Dagger pipeline,
 # run twice (the second answers from cache), given the platform images this machine built.
 # Uses the engine of a throwaway env.

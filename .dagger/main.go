@@ -42,7 +42,8 @@ const (
 // resources.yml (with the published digests). It runs the workflow of `esb
 // deploy` (internal/deploy) minus the steps that need the env's host: the
 // caller merges the returned files into CONFIG_DIR and runs the
-// provisioner (and, in containerd mode, the runtime node's pull). On an
+// provisioner (and, in containerd and kubernetes mode, the pull into the
+// function runtime: runtime-node, or `agent pull` onto the nodes). On an
 // air-gapped site the engine's registry mirror must already hold the
 // runtime bases (any `esb deploy` into the env pushes them).
 //
@@ -63,7 +64,7 @@ func (m *Esb) Deploy(
 	// Env name: names the image repository (<brand>-<env>) and the build caches.
 	// +default="dev"
 	env string,
-	// Runtime mode of the env: docker or containerd.
+	// Runtime mode of the env: docker, containerd or kubernetes.
 	// +default="docker"
 	mode string,
 	// Registry host:port as the engine reaches it (the env's registry on its loopback).

@@ -23,6 +23,7 @@
 #   ESB_EXTRA_CA_FILE extra trusted root CA bundle for container builds
 #                     (default: $SSL_CERT_FILE when set)
 #   ESB_OFFLINE=1     never try to pull from public registries
+#   ESB_K8S=off       do not build the local Kubernetes (kubernetes-mode tests then build it)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -299,6 +300,20 @@ go_chain() {
 	together "timed lambda-rie ensure_rie_image" "timed dagger ensure_dagger"
 }
 
+# ensure_kubernetes_build starts the build of the local Kubernetes that the
+# kubernetes-mode tests run (scripts/k8s/cluster.sh build: v1.37.2 and etcd
+# from the Go module proxy, ~25 min on two cores the first time, then cached
+# per machine by version) in the background, at low priority: it overlaps
+# with the rest of setup and with the tests that come before it, which
+# wait on the network and on containers more than on the CPU. cluster.sh
+# holds a lock while it builds, so the tests that need the cluster wait for
+# this build rather than start another. ESB_K8S=off skips it.
+ensure_kubernetes_build() {
+	[ "${ESB_K8S:-on}" != off ] || { ok "kubernetes build skipped (ESB_K8S=off)"; return 0; }
+	step "building Kubernetes in the background for the kubernetes-mode tests (log: $LOG_DIR/k8s-build.log)"
+	$SUDO setsid nohup nice -n 10 "$REPO/scripts/k8s/cluster.sh" build >"$LOG_DIR/k8s-build.log" 2>&1 </dev/null &
+}
+
 # install_tool installs a binary the bundle carries (src) at dst; it fails
 # when the bundle has none.
 install_tool() {
@@ -420,6 +435,7 @@ main() {
 	# apt holds one lock: the steps that install Debian packages go one
 	# after another.
 	timed docker ensure_docker
+	ensure_kubernetes_build
 	timed client-test-tools ensure_client_test_tools
 	timed browser ensure_browser
 	ensure_ca
