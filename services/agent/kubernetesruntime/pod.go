@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -126,6 +127,9 @@ func matches(pod *corev1.Pod, want map[string]string) bool {
 // env's registry as specs and the agent name it) to registry, where the
 // nodes pull it from; other references are returned as they are.
 func nodeImage(ref string, names []string, registry string) (string, error) {
+	if isImageID(ref) {
+		return "", fmt.Errorf("image %s: an image ID of one engine, which no node has", ref)
+	}
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		return "", fmt.Errorf("image reference %q: %w", ref, err)
@@ -143,6 +147,13 @@ func nodeImage(ref string, names []string, registry string) (string, error) {
 		return "", fmt.Errorf("image reference %q on registry %s: %w", ref, registry, err)
 	}
 	return out, nil
+}
+
+// isImageID reports whether ref is a bare image ID (sha256:...), which
+// reference parsing would read as the repository "sha256" on Docker Hub.
+func isImageID(ref string) bool {
+	_, err := digest.Parse(ref)
+	return err == nil
 }
 
 // pullPolicy pulls a tag every time, since a deploy republishes the same
@@ -389,3 +400,27 @@ func detail(reason, message string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// ParseNodeSelector reads a node selector written key=value,key=value,
+// checking keys and values as the API would.
+func ParseNodeSelector(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, fmt.Errorf("node selector %q: want key=value", item)
+		}
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return nil, fmt.Errorf("node selector key %q: %s", k, strings.Join(errs, "; "))
+		}
+		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+			return nil, fmt.Errorf("node selector value %q: %s", v, strings.Join(errs, "; "))
+		}
+		out[k] = v
+	}
+	return out, nil
+}

@@ -59,6 +59,9 @@ func newResolver(names []string, cred registryauth.Credential) remotes.Resolver 
 // A bare image ID (sha256:...) names an image of one engine, which no
 // node has: ErrNotFound.
 func (r *Runtime) InspectImage(ctx context.Context, ref string) (engine.Image, error) {
+	if isImageID(ref) {
+		return engine.Image{}, fmt.Errorf("inspect image %s: %w: an image ID of one engine, not in any registry", ref, engine.ErrNotFound)
+	}
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		return engine.Image{}, fmt.Errorf("inspect image %s: %w: not a registry reference: %w", ref, engine.ErrNotFound, err)
@@ -112,7 +115,7 @@ func (r *Runtime) ensurePullSecret(ctx context.Context) error {
 		Type:       corev1.SecretTypeDockerConfigJson,
 		Data:       map[string][]byte{corev1.DockerConfigJsonKey: data},
 	}
-	secrets := r.client.CoreV1().Secrets(r.cfg.Namespace)
+	secrets := r.client.Secrets(r.cfg.Namespace)
 	_, err = secrets.Create(ctx, want, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		_, err = secrets.Update(ctx, want, metav1.UpdateOptions{})

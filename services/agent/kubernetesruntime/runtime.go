@@ -35,8 +35,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	coreinformers "k8s.io/client-go/informers/core/v1"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
@@ -89,7 +90,7 @@ type Options struct {
 
 // Runtime runs function containers as Pods.
 type Runtime struct {
-	client   kubernetes.Interface
+	client   corev1client.CoreV1Interface
 	cfg      Config
 	opts     Options
 	resolver remotes.Resolver
@@ -115,7 +116,7 @@ var _ engine.Runtime = (*Runtime)(nil)
 // The agent needs, in the namespace: pods (create, get, list, watch,
 // delete), pods/log (get), secrets (create, update); cluster-wide: nodes
 // (list, watch), namespaces (get, create).
-func New(ctx context.Context, client kubernetes.Interface, cfg Config, opts Options) (*Runtime, error) {
+func New(ctx context.Context, client corev1client.CoreV1Interface, cfg Config, opts Options) (*Runtime, error) {
 	if cfg.Namespace == "" {
 		return nil, errors.New("kubernetes runtime: namespace is required")
 	}
@@ -127,7 +128,7 @@ func New(ctx context.Context, client kubernetes.Interface, cfg Config, opts Opti
 	}
 	if opts.OpenLogs == nil {
 		opts.OpenLogs = func(ctx context.Context, namespace, pod string, o *corev1.PodLogOptions) (io.ReadCloser, error) {
-			return client.CoreV1().Pods(namespace).GetLogs(pod, o).Stream(ctx)
+			return client.Pods(namespace).GetLogs(pod, o).Stream(ctx)
 		}
 	}
 	r := &Runtime{
@@ -156,7 +157,7 @@ func New(ctx context.Context, client kubernetes.Interface, cfg Config, opts Opti
 // asked first, so an agent allowed to use an existing namespace but not
 // to create one works.
 func (r *Runtime) ensureNamespace(ctx context.Context) error {
-	_, err := r.client.CoreV1().Namespaces().Get(ctx, r.cfg.Namespace, metav1.GetOptions{})
+	_, err := r.client.Namespaces().Get(ctx, r.cfg.Namespace, metav1.GetOptions{})
 	if err == nil {
 		return nil
 	}
@@ -164,7 +165,7 @@ func (r *Runtime) ensureNamespace(ctx context.Context) error {
 		return fmt.Errorf("kubernetes namespace %s: %w", r.cfg.Namespace, err)
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.cfg.Namespace, Labels: r.cfg.Selector}}
-	if _, err := r.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if _, err := r.client.Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create kubernetes namespace %s: %w", r.cfg.Namespace, err)
 	}
 	return nil
@@ -175,10 +176,27 @@ func (r *Runtime) ensureNamespace(ctx context.Context) error {
 // per-call deadlines (engine.WithDeadlines) never cut them.
 func (r *Runtime) watch(ctx context.Context) error {
 	selector := labels.SelectorFromSet(podLabels(r.cfg.Selector)).String()
-	pods := coreinformers.NewFilteredPodInformer(r.client, r.cfg.Namespace, 0, cache.Indexers{}, func(o *metav1.ListOptions) {
-		o.LabelSelector = selector
-	})
-	nodes := coreinformers.NewNodeInformer(r.client, 0, cache.Indexers{})
+	podAPI, nodeAPI := r.client.Pods(r.cfg.Namespace), r.client.Nodes()
+	// A client may declare it cannot stream the initial list (fakes in
+	// tests): the informer then lists, then watches.
+	pods := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.LabelSelector = selector
+			return podAPI.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = selector
+			return podAPI.Watch(ctx, o)
+		},
+	}, r.client), &corev1.Pod{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	nodes := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return nodeAPI.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return nodeAPI.Watch(ctx, o)
+		},
+	}, r.client), &corev1.Node{}, 0, cache.Indexers{})
 	notify := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { r.changed.fire() },
 		UpdateFunc: func(any, any) { r.changed.fire() },
@@ -285,12 +303,12 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	pod, ok := r.created[id]
 	r.mu.Unlock()
 	if !ok {
-		if _, err := r.client.CoreV1().Pods(r.cfg.Namespace).Get(ctx, id, metav1.GetOptions{}); err != nil {
+		if _, err := r.client.Pods(r.cfg.Namespace).Get(ctx, id, metav1.GetOptions{}); err != nil {
 			return fmt.Errorf("start pod %s: %w", id, apiNotFound(err))
 		}
 		return r.waitRunning(ctx, id)
 	}
-	_, err := r.client.CoreV1().Pods(r.cfg.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	_, err := r.client.Pods(r.cfg.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("start pod %s: %w", id, err)
 	}
@@ -335,7 +353,7 @@ func (r *Runtime) waitRunning(ctx context.Context, name string) error {
 // one: Stop is the graceful Remove.
 func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) error {
 	secs := int64(grace / time.Second)
-	err := r.client.CoreV1().Pods(r.cfg.Namespace).Delete(ctx, id, metav1.DeleteOptions{GracePeriodSeconds: &secs})
+	err := r.client.Pods(r.cfg.Namespace).Delete(ctx, id, metav1.DeleteOptions{GracePeriodSeconds: &secs})
 	if err != nil {
 		return fmt.Errorf("stop pod %s: %w", id, apiNotFound(err))
 	}
@@ -361,7 +379,7 @@ func (r *Runtime) Remove(ctx context.Context, idOrName string) error {
 	delete(r.created, name)
 	r.mu.Unlock()
 	zero := int64(0)
-	err := r.client.CoreV1().Pods(r.cfg.Namespace).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	err := r.client.Pods(r.cfg.Namespace).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("remove pod %s: %w", name, err)
 	}
@@ -373,7 +391,7 @@ func (r *Runtime) Remove(ctx context.Context, idOrName string) error {
 // from the watch.
 func (r *Runtime) List(ctx context.Context, want map[string]string) ([]engine.Container, error) {
 	selector := labels.SelectorFromSet(podLabels(want)).String()
-	list, err := r.client.CoreV1().Pods(r.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	list, err := r.client.Pods(r.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return nil, fmt.Errorf("list pods in %s: %w", r.cfg.Namespace, err)
 	}
@@ -408,7 +426,7 @@ func (r *Runtime) List(ctx context.Context, want map[string]string) ([]engine.Co
 // Address implements engine.Runtime: the Pod's IP while its function
 // container runs on a ready node.
 func (r *Runtime) Address(ctx context.Context, id string) (string, error) {
-	pod, err := r.client.CoreV1().Pods(r.cfg.Namespace).Get(ctx, id, metav1.GetOptions{})
+	pod, err := r.client.Pods(r.cfg.Namespace).Get(ctx, id, metav1.GetOptions{})
 	if err != nil {
 		return "", fmt.Errorf("pod %s: %w", id, apiNotFound(err))
 	}
