@@ -115,7 +115,8 @@ var _ engine.Runtime = (*Runtime)(nil)
 //
 // The agent needs, in the namespace: pods (create, get, list, watch,
 // delete), pods/log (get), secrets (create, update); cluster-wide: nodes
-// (list, watch), namespaces (get, create).
+// (list, watch), and namespaces (get, create) only to create a missing
+// namespace.
 func New(ctx context.Context, client corev1client.CoreV1Interface, cfg Config, opts Options) (*Runtime, error) {
 	if cfg.Namespace == "" {
 		return nil, errors.New("kubernetes runtime: namespace is required")
@@ -155,10 +156,17 @@ func New(ctx context.Context, client corev1client.CoreV1Interface, cfg Config, o
 
 // ensureNamespace creates the namespace when it does not exist. It is
 // asked first, so an agent allowed to use an existing namespace but not
-// to create one works.
+// to create one works; an agent not even allowed to read namespaces (a
+// Role confined to its namespace, the usual grant) takes it as made by
+// whoever granted the Role, and the watch that follows fails clearly if
+// it is not.
 func (r *Runtime) ensureNamespace(ctx context.Context) error {
 	_, err := r.client.Namespaces().Get(ctx, r.cfg.Namespace, metav1.GetOptions{})
 	if err == nil {
+		return nil
+	}
+	if apierrors.IsForbidden(err) {
+		r.opts.Logger.Info("may not read namespaces: using the namespace as given", "namespace", r.cfg.Namespace)
 		return nil
 	}
 	if !apierrors.IsNotFound(err) {

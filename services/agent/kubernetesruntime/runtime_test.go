@@ -13,11 +13,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes/fake"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/registryauth"
@@ -564,4 +568,20 @@ func TestParseNodeSelector(t *testing.T) {
 		_, err := ParseNodeSelector(bad)
 		assert.Error(t, err, bad)
 	}
+}
+
+func TestNewWithoutNamespaceRights(t *testing.T) {
+	client := fake.NewClientset()
+	client.PrependReactor("get", "namespaces", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, testNS, errors.New("a Role in the namespace only"))
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	rt, err := New(ctx, fakeCore{client.CoreV1()}, Config{Namespace: testNS, Selector: selector}, Options{})
+	require.NoError(t, err, "the namespace is taken as made by whoever granted the Role")
+	rt.Close()
+	_, err = client.CoreV1().Namespaces().Get(t.Context(), testNS, metav1.GetOptions{})
+	assert.Error(t, err, "and not created")
+	_, err = client.CoreV1().Secrets(testNS).Get(t.Context(), PullSecretName, metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "anonymous registry: no pull secret")
 }
