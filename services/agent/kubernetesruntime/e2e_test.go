@@ -3,7 +3,6 @@
 package kubernetesruntime
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -178,22 +176,26 @@ func TestKubernetesRuntime(t *testing.T) {
 	assert.Equal(t, nodeRegistry+"/esb-k8srt-e2e/probe@"+dgst, pod.Spec.Containers[0].Image)
 	t.Logf("pod %s on node %s, ip %s", id, pod.Spec.NodeName, ip)
 
-	var logs syncBuffer
+	// A file: written by the stream, read by the test meanwhile.
+	logs, err := os.Create(filepath.Join(work, "pod.log"))
+	require.NoError(t, err)
+	defer logs.Close()
+	logged := func() string { b, _ := os.ReadFile(logs.Name()); return string(b) }
 	followed := make(chan error, 1)
-	go func() { followed <- rt.FollowLogs(context.Background(), id, time.Time{}, &logs, io.Discard) }()
+	go func() { followed <- rt.FollowLogs(context.Background(), id, time.Time{}, logs, io.Discard) }()
 	want := []string{
 		"uid=993 gid=990", "args=handler.main", "greeting=hi $(HOME) $$", "root-writable=false", "tmp-writable=true",
 		"CapEff: 0000000000000000", "NoNewPrivs: 1", "stderr-line", "tick 1",
 	}
 	require.Eventually(t, func() bool {
 		for _, w := range want {
-			if !strings.Contains(logs.String(), w) {
+			if !strings.Contains(logged(), w) {
 				return false
 			}
 		}
 		return true
 	}, e2eWait, 100*time.Millisecond, "the Pod's logs show the sandbox: %v", want)
-	t.Logf("logs:\n%s", logs.String())
+	t.Logf("logs:\n%s", logged())
 
 	require.NoError(t, rt.Remove(ctx, id))
 	select {
@@ -231,23 +233,6 @@ func run(t *testing.T, ctx context.Context, name string, args ...string) string 
 	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 	require.NoError(t, err, "%s %s: %s", name, strings.Join(args, " "), out)
 	return string(out)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 type testWriter struct{ t *testing.T }
