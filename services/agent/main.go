@@ -66,6 +66,20 @@ func runMain(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
+	defer cancel()
+	rt, closeRuntime, err := newRuntime(startCtx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeRuntime()
+	if k, ok := rt.(*kubernetesruntime.Runtime); ok && cfg.FunctionMemoryMB == 0 {
+		// The cluster's nodes run the functions, not this host; they
+		// reserve their own share (allocatable is what is left).
+		if cfg.FunctionMemoryMB = k.AllocatableMemoryMB(); cfg.FunctionMemoryMB == 0 {
+			return errors.New("function memory: no ready node (matching KUBE_NODE_SELECTOR) reports allocatable memory; set FUNCTION_MEMORY")
+		}
+	}
 	if cfg.FunctionMemoryMB == 0 {
 		f, err := os.Open("/proc/meminfo")
 		if err != nil {
@@ -78,13 +92,6 @@ func runMain(ctx context.Context, logger *slog.Logger) error {
 		}
 		cfg.FunctionMemoryMB = int(float64(total) * functionMemoryShare)
 	}
-	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
-	defer cancel()
-	rt, closeRuntime, err := newRuntime(startCtx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer closeRuntime()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)

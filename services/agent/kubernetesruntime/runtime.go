@@ -254,6 +254,28 @@ func (r *Runtime) nodeReady(name string) bool {
 	return false
 }
 
+// AllocatableMemoryMB is the memory the ready nodes that may run function
+// Pods (NodeSelector) offer Pods, in MB, as the watch saw them at the
+// call: the node budget of kubernetes mode. Nodes that come or go later
+// do not change it; the scheduler still refuses what does not fit, and a
+// start then fails as unschedulable.
+func (r *Runtime) AllocatableMemoryMB() int {
+	nodes, err := r.nodes.List(labels.SelectorFromSet(r.cfg.NodeSelector))
+	if err != nil {
+		return 0
+	}
+	var total int64
+	for _, n := range nodes {
+		if !r.nodeReady(n.Name) || n.Spec.Unschedulable {
+			continue
+		}
+		if mem, ok := n.Status.Allocatable[corev1.ResourceMemory]; ok {
+			total += mem.Value()
+		}
+	}
+	return int(total >> 20)
+}
+
 // Create implements engine.Runtime. It builds and records the Pod; Start
 // creates it. A Pod cannot be created stopped: once it exists, the
 // kubelet runs it. The launcher's order is create, start, then wait for

@@ -585,3 +585,19 @@ func TestNewWithoutNamespaceRights(t *testing.T) {
 	_, err = client.CoreV1().Secrets(testNS).Get(t.Context(), PullSecretName, metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "anonymous registry: no pull secret")
 }
+
+func TestAllocatableMemory(t *testing.T) {
+	withMem := func(n *corev1.Node, mem string, lbls map[string]string) *corev1.Node {
+		n.Labels = lbls
+		n.Status.Allocatable = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(mem)}
+		return n
+	}
+	fns := map[string]string{"esb.dev/functions": "true"}
+	h := newHarness(t, Options{},
+		withMem(node("a", corev1.ConditionTrue), "3Gi", fns),
+		withMem(node("b", corev1.ConditionTrue), "1Gi", fns),
+		withMem(node("lost", corev1.ConditionUnknown), "8Gi", fns),
+		withMem(node("other", corev1.ConditionTrue), "16Gi", nil),
+	)
+	assert.Equal(t, 4096, h.rt.AllocatableMemoryMB(), "ready nodes of the node selector")
+}
