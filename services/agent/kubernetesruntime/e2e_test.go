@@ -197,6 +197,23 @@ func TestKubernetesRuntime(t *testing.T) {
 	}, e2eWait, 100*time.Millisecond, "the Pod's logs show the sandbox: %v", want)
 	t.Logf("logs:\n%s", logged())
 
+	// An agent that restarts finds the Pod in the list and follows it
+	// from now on.
+	again, err := New(newCtx, client, Config{
+		Namespace: ns, Registry: nodeRegistry, RegistryNames: []string{agentRegistry}, RegistryAuth: cred, Selector: sel,
+	}, Options{})
+	require.NoError(t, err)
+	defer again.Close()
+	adopted, err := again.List(ctx, sel)
+	require.NoError(t, err)
+	assert.Equal(t, found, adopted)
+	var fromNow strings.Builder
+	followCtx, stopFollow := context.WithTimeout(ctx, 3*time.Second)
+	defer stopFollow()
+	require.NoError(t, again.FollowLogs(followCtx, id, time.Now(), &fromNow, io.Discard))
+	assert.Contains(t, fromNow.String(), "tick ", "the adopted Pod's new lines")
+	assert.NotContains(t, fromNow.String(), "uid=", "not its old ones")
+
 	require.NoError(t, rt.Remove(ctx, id))
 	select {
 	case err := <-followed:
