@@ -199,7 +199,9 @@ func TestKubernetesRuntime(t *testing.T) {
 
 	// An agent that restarts finds the Pod in the list and follows it
 	// from now on.
-	again, err := New(newCtx, client, Config{
+	againCtx, cancelAgain := context.WithTimeout(ctx, time.Minute)
+	defer cancelAgain()
+	again, err := New(againCtx, client, Config{
 		Namespace: ns, Registry: nodeRegistry, RegistryNames: []string{agentRegistry}, RegistryAuth: cred, Selector: sel,
 	}, Options{})
 	require.NoError(t, err)
