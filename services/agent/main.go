@@ -21,7 +21,6 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/docker/docker/client"
 	"golang.org/x/sync/errgroup"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -140,11 +139,9 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 		if err != nil {
 			return nil, nil, err
 		}
-		// The core API group alone: the full clientset would add every
-		// group's client to the agent's binary.
-		client, err := corev1client.NewForConfig(rest)
+		client, err := kubernetesruntime.NewAPI(rest)
 		if err != nil {
-			return nil, nil, fmt.Errorf("kubernetes client: %w", err)
+			return nil, nil, err
 		}
 		rt, err := kubernetesruntime.New(ctx, client, kubernetesruntime.Config{
 			Namespace:     kc.Namespace,

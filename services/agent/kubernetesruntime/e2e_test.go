@@ -110,7 +110,9 @@ func TestKubernetesRuntime(t *testing.T) {
 	// The runtime, as the agent makes it.
 	rest, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	require.NoError(t, err)
-	client, err := corev1client.NewForConfig(rest)
+	client, err := NewAPI(rest)
+	require.NoError(t, err)
+	admin, err := corev1client.NewForConfig(rest) // the test's own cleanup
 	require.NoError(t, err)
 	ns := "esb-k8srt-e2e-" + suffix
 	sel := map[string]string{agentapi.LabelManaged: "true", agentapi.LabelBrand: "esb", agentapi.LabelEnv: "e2e-" + suffix}
@@ -122,7 +124,7 @@ func TestKubernetesRuntime(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		rt.Close()
-		_ = client.Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+		_ = admin.Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 	})
 
 	// Images are the registry's.
@@ -171,7 +173,7 @@ func TestKubernetesRuntime(t *testing.T) {
 	require.Len(t, found, 1)
 	c := found[0]
 	assert.Equal(t, engine.Container{ID: id, Name: spec.Name, Image: image, Labels: labels, State: engine.StateRunning, IP: ip}, c)
-	pod, err := client.Pods(ns).Get(ctx, id, metav1.GetOptions{})
+	pod, err := client.GetPod(ctx, ns, id)
 	require.NoError(t, err)
 	assert.Equal(t, nodeRegistry+"/esb-k8srt-e2e/probe@"+dgst, pod.Spec.Containers[0].Image)
 	t.Logf("pod %s on node %s, ip %s", id, pod.Spec.NodeName, ip)

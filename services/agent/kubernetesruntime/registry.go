@@ -115,10 +115,9 @@ func (r *Runtime) ensurePullSecret(ctx context.Context) error {
 		Type:       corev1.SecretTypeDockerConfigJson,
 		Data:       map[string][]byte{corev1.DockerConfigJsonKey: data},
 	}
-	secrets := r.client.Secrets(r.cfg.Namespace)
-	_, err = secrets.Create(ctx, want, metav1.CreateOptions{})
+	err = r.client.CreateSecret(ctx, want)
 	if apierrors.IsAlreadyExists(err) {
-		_, err = secrets.Update(ctx, want, metav1.UpdateOptions{})
+		err = r.client.UpdateSecret(ctx, want)
 	}
 	if err != nil {
 		return fmt.Errorf("pull secret %s/%s: %w", r.cfg.Namespace, PullSecretName, err)

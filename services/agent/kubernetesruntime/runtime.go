@@ -37,7 +37,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
@@ -76,13 +75,10 @@ type Config struct {
 	Selector map[string]string
 }
 
-// Options are optional settings; the zero value logs nowhere, reads logs
-// through the pods/log API and gives a removed Pod's log stream 2 s to
-// end by itself.
+// Options are optional settings; the zero value logs nowhere and gives a
+// removed Pod's log stream 2 s to end by itself.
 type Options struct {
 	Logger *slog.Logger
-	// OpenLogs opens a Pod's log stream; tests replace the API's.
-	OpenLogs func(ctx context.Context, namespace, pod string, opts *corev1.PodLogOptions) (io.ReadCloser, error)
 	// LogDrain is how long the log stream of a deleted or stopped Pod may
 	// run on to deliver its last lines before it is cut.
 	LogDrain time.Duration
@@ -90,7 +86,7 @@ type Options struct {
 
 // Runtime runs function containers as Pods.
 type Runtime struct {
-	client   corev1client.CoreV1Interface
+	client   API
 	cfg      Config
 	opts     Options
 	resolver remotes.Resolver
@@ -117,7 +113,7 @@ var _ engine.Runtime = (*Runtime)(nil)
 // delete), pods/log (get), secrets (create, update); cluster-wide: nodes
 // (list, watch), and namespaces (get, create) only to create a missing
 // namespace.
-func New(ctx context.Context, client corev1client.CoreV1Interface, cfg Config, opts Options) (*Runtime, error) {
+func New(ctx context.Context, client API, cfg Config, opts Options) (*Runtime, error) {
 	if cfg.Namespace == "" {
 		return nil, errors.New("kubernetes runtime: namespace is required")
 	}
@@ -126,11 +122,6 @@ func New(ctx context.Context, client corev1client.CoreV1Interface, cfg Config, o
 	}
 	if opts.LogDrain <= 0 {
 		opts.LogDrain = 2 * time.Second
-	}
-	if opts.OpenLogs == nil {
-		opts.OpenLogs = func(ctx context.Context, namespace, pod string, o *corev1.PodLogOptions) (io.ReadCloser, error) {
-			return client.Pods(namespace).GetLogs(pod, o).Stream(ctx)
-		}
 	}
 	r := &Runtime{
 		client:   client,
@@ -161,7 +152,7 @@ func New(ctx context.Context, client corev1client.CoreV1Interface, cfg Config, o
 // whoever granted the Role, and the watch that follows fails clearly if
 // it is not.
 func (r *Runtime) ensureNamespace(ctx context.Context) error {
-	_, err := r.client.Namespaces().Get(ctx, r.cfg.Namespace, metav1.GetOptions{})
+	err := r.client.GetNamespace(ctx, r.cfg.Namespace)
 	if err == nil {
 		return nil
 	}
@@ -173,7 +164,7 @@ func (r *Runtime) ensureNamespace(ctx context.Context) error {
 		return fmt.Errorf("kubernetes namespace %s: %w", r.cfg.Namespace, err)
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.cfg.Namespace, Labels: r.cfg.Selector}}
-	if _, err := r.client.Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := r.client.CreateNamespace(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create kubernetes namespace %s: %w", r.cfg.Namespace, err)
 	}
 	return nil
@@ -184,25 +175,25 @@ func (r *Runtime) ensureNamespace(ctx context.Context) error {
 // per-call deadlines (engine.WithDeadlines) never cut them.
 func (r *Runtime) watch(ctx context.Context) error {
 	selector := labels.SelectorFromSet(podLabels(r.cfg.Selector)).String()
-	podAPI, nodeAPI := r.client.Pods(r.cfg.Namespace), r.client.Nodes()
+	ns := r.cfg.Namespace
 	// A client may declare it cannot stream the initial list (fakes in
 	// tests): the informer then lists, then watches.
 	pods := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = selector
-			return podAPI.List(ctx, o)
+			return r.client.ListPods(ctx, ns, o)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = selector
-			return podAPI.Watch(ctx, o)
+			return r.client.WatchPods(ctx, ns, o)
 		},
 	}, r.client), &corev1.Pod{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 	nodes := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return nodeAPI.List(ctx, o)
+			return r.client.ListNodes(ctx, o)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return nodeAPI.Watch(ctx, o)
+			return r.client.WatchNodes(ctx, o)
 		},
 	}, r.client), &corev1.Node{}, 0, cache.Indexers{})
 	notify := cache.ResourceEventHandlerFuncs{
@@ -333,12 +324,12 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	pod, ok := r.created[id]
 	r.mu.Unlock()
 	if !ok {
-		if _, err := r.client.Pods(r.cfg.Namespace).Get(ctx, id, metav1.GetOptions{}); err != nil {
+		if _, err := r.client.GetPod(ctx, r.cfg.Namespace, id); err != nil {
 			return fmt.Errorf("start pod %s: %w", id, apiNotFound(err))
 		}
 		return r.waitRunning(ctx, id)
 	}
-	_, err := r.client.Pods(r.cfg.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	err := r.client.CreatePod(ctx, pod)
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("start pod %s: %w", id, err)
 	}
@@ -383,7 +374,7 @@ func (r *Runtime) waitRunning(ctx context.Context, name string) error {
 // one: Stop is the graceful Remove.
 func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) error {
 	secs := int64(grace / time.Second)
-	err := r.client.Pods(r.cfg.Namespace).Delete(ctx, id, metav1.DeleteOptions{GracePeriodSeconds: &secs})
+	err := r.client.DeletePod(ctx, r.cfg.Namespace, id, metav1.DeleteOptions{GracePeriodSeconds: &secs})
 	if err != nil {
 		return fmt.Errorf("stop pod %s: %w", id, apiNotFound(err))
 	}
@@ -409,7 +400,7 @@ func (r *Runtime) Remove(ctx context.Context, idOrName string) error {
 	delete(r.created, name)
 	r.mu.Unlock()
 	zero := int64(0)
-	err := r.client.Pods(r.cfg.Namespace).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	err := r.client.DeletePod(ctx, r.cfg.Namespace, name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("remove pod %s: %w", name, err)
 	}
@@ -421,7 +412,7 @@ func (r *Runtime) Remove(ctx context.Context, idOrName string) error {
 // from the watch.
 func (r *Runtime) List(ctx context.Context, want map[string]string) ([]engine.Container, error) {
 	selector := labels.SelectorFromSet(podLabels(want)).String()
-	list, err := r.client.Pods(r.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	list, err := r.client.ListPods(ctx, r.cfg.Namespace, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return nil, fmt.Errorf("list pods in %s: %w", r.cfg.Namespace, err)
 	}
@@ -456,7 +447,7 @@ func (r *Runtime) List(ctx context.Context, want map[string]string) ([]engine.Co
 // Address implements engine.Runtime: the Pod's IP while its function
 // container runs on a ready node.
 func (r *Runtime) Address(ctx context.Context, id string) (string, error) {
-	pod, err := r.client.Pods(r.cfg.Namespace).Get(ctx, id, metav1.GetOptions{})
+	pod, err := r.client.GetPod(ctx, r.cfg.Namespace, id)
 	if err != nil {
 		return "", fmt.Errorf("pod %s: %w", id, apiNotFound(err))
 	}
@@ -490,7 +481,7 @@ func (r *Runtime) FollowLogs(ctx context.Context, id string, since time.Time, st
 	defer watching.Wait()
 	defer cut()
 	watching.Go(func() { r.cutWhenGone(sctx, id, cut) })
-	stream, err := r.opts.OpenLogs(sctx, r.cfg.Namespace, id, opts)
+	stream, err := r.client.PodLogs(sctx, r.cfg.Namespace, id, opts)
 	if err != nil {
 		if sctx.Err() != nil && ctx.Err() == nil {
 			return nil // cut: the Pod's node or the Pod went away

@@ -20,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes/fake"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/esb-dev/esb/internal/agentapi"
@@ -68,6 +67,10 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, opts Options, objects ...*corev1.Node) *harness {
+	return newHarnessWithLogs(t, opts, nil, objects...)
+}
+
+func newHarnessWithLogs(t *testing.T, opts Options, logs func(context.Context, string, string, *corev1.PodLogOptions) (io.ReadCloser, error), objects ...*corev1.Node) *harness {
 	t.Helper()
 	client := fake.NewClientset()
 	for _, n := range objects {
@@ -76,7 +79,7 @@ func newHarness(t *testing.T, opts Options, objects ...*corev1.Node) *harness {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
 	defer cancel()
-	rt, err := New(ctx, fakeCore{client.CoreV1()}, Config{
+	rt, err := New(ctx, fakeAPI{c: client.CoreV1(), logs: logs}, Config{
 		Namespace:     testNS,
 		Registry:      "192.168.50.1:5010",
 		RegistryNames: []string{"registry:5000"},
@@ -88,14 +91,6 @@ func newHarness(t *testing.T, opts Options, objects ...*corev1.Node) *harness {
 	t.Cleanup(rt.Close)
 	return &harness{client: client, rt: rt}
 }
-
-// fakeCore says, as the fake clientset does, that the fake serves no
-// streamed initial list.
-type fakeCore struct {
-	corev1client.CoreV1Interface
-}
-
-func (fakeCore) IsWatchListSemanticsUnSupported() bool { return true }
 
 func node(name string, ready corev1.ConditionStatus) *corev1.Node {
 	return &corev1.Node{
@@ -272,7 +267,7 @@ func TestNewMakesNamespaceAndPullSecret(t *testing.T) {
 	assert.Equal(t, base64.StdEncoding.EncodeToString([]byte("esb:pw")), entry.Auth)
 
 	// A restarted agent with a new password updates the secret.
-	rt2, err := New(t.Context(), fakeCore{h.client.CoreV1()}, Config{
+	rt2, err := New(t.Context(), fakeAPI{c: h.client.CoreV1()}, Config{
 		Namespace: testNS, Registry: "192.168.50.1:5010", RegistryNames: []string{"registry:5000"},
 		RegistryAuth: registryauth.Credential{Username: "esb", Password: "pw2"}, Selector: selector,
 	}, Options{})
@@ -492,7 +487,7 @@ func hangingLogs(lines string) func(ctx context.Context, namespace, pod string, 
 }
 
 func TestFollowLogsEndsWhenNodeIsLost(t *testing.T) {
-	h := newHarness(t, Options{OpenLogs: hangingLogs("one\ntwo\n")}, node("node-a", corev1.ConditionTrue))
+	h := newHarnessWithLogs(t, Options{}, hangingLogs("one\ntwo\n"), node("node-a", corev1.ConditionTrue))
 	ctx := t.Context()
 	id, err := h.rt.Create(ctx, testSpec("fn-logs", "Hello"))
 	require.NoError(t, err)
@@ -530,7 +525,7 @@ func TestFollowLogsEndsWhenNodeIsLost(t *testing.T) {
 }
 
 func TestFollowLogsEndsAfterDeletion(t *testing.T) {
-	h := newHarness(t, Options{OpenLogs: hangingLogs("last words\n"), LogDrain: 50 * time.Millisecond}, node("node-a", corev1.ConditionTrue))
+	h := newHarnessWithLogs(t, Options{LogDrain: 50 * time.Millisecond}, hangingLogs("last words\n"), node("node-a", corev1.ConditionTrue))
 	ctx := t.Context()
 	id, err := h.rt.Create(ctx, testSpec("fn-del", "Hello"))
 	require.NoError(t, err)
@@ -577,7 +572,7 @@ func TestNewWithoutNamespaceRights(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
 	defer cancel()
-	rt, err := New(ctx, fakeCore{client.CoreV1()}, Config{Namespace: testNS, Selector: selector}, Options{})
+	rt, err := New(ctx, fakeAPI{c: client.CoreV1()}, Config{Namespace: testNS, Selector: selector}, Options{})
 	require.NoError(t, err, "the namespace is taken as made by whoever granted the Role")
 	rt.Close()
 	_, err = client.CoreV1().Namespaces().Get(t.Context(), testNS, metav1.GetOptions{})
