@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/logship"
@@ -139,6 +140,9 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 		if err != nil {
 			return nil, nil, err
 		}
+		// client-go reports through klog (a lost watch, a retry): into the
+		// agent's JSON log, not as plain lines on stderr.
+		klog.SetSlogLogger(logger.With("component", "client-go"))
 		client, err := kubernetesruntime.NewAPI(rest)
 		if err != nil {
 			return nil, nil, err
