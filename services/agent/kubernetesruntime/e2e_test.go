@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/esb-dev/esb/internal/agentapi"
@@ -107,14 +107,23 @@ func TestKubernetesRuntime(t *testing.T) {
 	require.True(t, ok, repoDigest)
 	image := agentRegistry + "/esb-k8srt-e2e/probe@" + dgst
 
-	// The runtime, as the agent makes it.
-	rest, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	// The runtime, as the agent makes it, with the agent's own
+	// credential: confined to its namespace, nodes read-only.
+	adminRest, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	require.NoError(t, err)
+	admin, err := kubernetes.NewForConfig(adminRest) // the test's own cleanup
+	require.NoError(t, err)
+	ns := "esb-k8srt-e2e-" + suffix
+	agentKubeconfig := filepath.Join(work, "agent.kubeconfig")
+	t.Cleanup(func() {
+		_ = admin.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+		_ = admin.RbacV1().ClusterRoleBindings().Delete(context.Background(), "esb-agent-nodes-"+ns, metav1.DeleteOptions{})
+	})
+	run(t, ctx, clusterSh, "agent-kubeconfig", ns, agentKubeconfig)
+	rest, err := clientcmd.BuildConfigFromFlags("", agentKubeconfig)
 	require.NoError(t, err)
 	client, err := NewAPI(rest)
 	require.NoError(t, err)
-	admin, err := corev1client.NewForConfig(rest) // the test's own cleanup
-	require.NoError(t, err)
-	ns := "esb-k8srt-e2e-" + suffix
 	sel := map[string]string{agentapi.LabelManaged: "true", agentapi.LabelBrand: "esb", agentapi.LabelEnv: "e2e-" + suffix}
 	newCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -122,10 +131,10 @@ func TestKubernetesRuntime(t *testing.T) {
 		Namespace: ns, Registry: nodeRegistry, RegistryNames: []string{agentRegistry}, RegistryAuth: cred, Selector: sel,
 	}, Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
 	require.NoError(t, err)
-	t.Cleanup(func() {
-		rt.Close()
-		_ = admin.Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
-	})
+	t.Cleanup(rt.Close)
+	secret, err := admin.CoreV1().Secrets(ns).Get(ctx, PullSecretName, metav1.GetOptions{})
+	require.NoError(t, err, "the agent made the pull secret")
+	assert.Contains(t, string(secret.Data[".dockerconfigjson"]), nodeRegistry)
 
 	// Images are the registry's.
 	img, err := rt.InspectImage(ctx, image)
