@@ -14,9 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/internal/registryauth"
+	"github.com/esb-dev/esb/services/agent/kubernetesruntime"
 	"github.com/esb-dev/esb/services/agent/launcher"
 )
 
@@ -59,6 +62,8 @@ type config struct {
 	AccountConcurrency int
 	// Containerd is read only with CONTAINER_RUNTIME=containerd.
 	Containerd containerdConfig
+	// Kubernetes is read only with CONTAINER_RUNTIME=kubernetes.
+	Kubernetes kubernetesConfig
 	// KeepOnStop leaves the function containers running at a graceful stop
 	// for the next agent to adopt; by default a stop removes them, so
 	// `docker compose down` leaves nothing of the env behind.
@@ -79,6 +84,21 @@ type containerdConfig struct {
 	CNISubnet  netip.Prefix
 	CNIDataDir string // IPAM allocations; a volume, as they outlive the agent
 	JoinStderr string // the joinstderr command every function process starts behind
+}
+
+// kubernetesConfig is which cluster runs the function Pods, where, and
+// from which registry address the nodes pull.
+type kubernetesConfig struct {
+	Kubeconfig string // KUBECONFIG; empty: the in-cluster config
+	Namespace  string // KUBE_NAMESPACE; <brand>-<env> by default
+	// Registry (KUBE_REGISTRY, required) is the env's registry as the
+	// nodes reach it, host:port.
+	Registry string
+	// RegistryNames (KUBE_REGISTRY_NAMES, default registry:5000) are the
+	// names function specs and the agent give the env's registry; image
+	// references on them are rewritten to Registry for the nodes.
+	RegistryNames []string
+	NodeSelector  map[string]string // KUBE_NODE_SELECTOR, key=value,...
 }
 
 // loadConfig reads and validates the environment, reporting every problem
@@ -181,8 +201,35 @@ func loadConfig(getenv func(string) string) (config, error) {
 			cfg.Platform.LambdaEndpoint = "http://" + net.JoinHostPort(subnet.Masked().Addr().Next().String(), ep)
 		}
 		cfg.Containerd = cc
+	case "kubernetes":
+		kc := kubernetesConfig{
+			Kubeconfig:    getenv("KUBECONFIG"),
+			Namespace:     get("KUBE_NAMESPACE", cfg.Brand+"-"+cfg.Env),
+			Registry:      getenv("KUBE_REGISTRY"),
+			RegistryNames: splitList(get("KUBE_REGISTRY_NAMES", platform.RuntimeRegistryAddr)),
+		}
+		if kc.Kubeconfig != "" {
+			if _, err := os.Stat(kc.Kubeconfig); err != nil {
+				errs = append(errs, fmt.Errorf("KUBECONFIG %q: %w (leave it empty for the in-cluster config)", kc.Kubeconfig, err))
+			}
+		}
+		if msgs := validation.IsDNS1123Label(kc.Namespace); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("KUBE_NAMESPACE %q: want a namespace name: %s", kc.Namespace, strings.Join(msgs, "; ")))
+		}
+		if host, port, err := net.SplitHostPort(kc.Registry); err != nil || host == "" || port == "" {
+			errs = append(errs, fmt.Errorf("KUBE_REGISTRY %q: want the env's registry as the cluster's nodes reach it, host:port, such as 192.168.1.10:5010", kc.Registry))
+		}
+		if len(kc.RegistryNames) == 0 {
+			errs = append(errs, errors.New("KUBE_REGISTRY_NAMES: want the registry names function images use, such as registry:5000"))
+		}
+		if sel, err := kubernetesruntime.ParseNodeSelector(getenv("KUBE_NODE_SELECTOR")); err != nil {
+			errs = append(errs, fmt.Errorf("KUBE_NODE_SELECTOR: %w", err))
+		} else if len(sel) > 0 {
+			kc.NodeSelector = sel
+		}
+		cfg.Kubernetes = kc
 	default:
-		errs = append(errs, fmt.Errorf("CONTAINER_RUNTIME %q: want docker or containerd", cfg.Runtime))
+		errs = append(errs, fmt.Errorf("CONTAINER_RUNTIME %q: want docker, containerd or kubernetes", cfg.Runtime))
 	}
 	if api := cfg.Platform.RuntimeAPI; api != "" {
 		if host, port, err := net.SplitHostPort(api); err != nil || host == "" || port == "" {

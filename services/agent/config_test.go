@@ -146,7 +146,50 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name:    "unknown runtime",
 			env:     with(base, "CONTAINER_RUNTIME", "podman"),
-			wantErr: []string{`CONTAINER_RUNTIME "podman": want docker or containerd`},
+			wantErr: []string{`CONTAINER_RUNTIME "podman": want docker, containerd or kubernetes`},
+		},
+		{
+			name: "kubernetes defaults: the env's namespace, the platform registry's name",
+			env:  map[string]string{"ESB_ENV": "Dev", "CONTAINER_RUNTIME": "kubernetes", "KUBE_REGISTRY": "192.168.50.1:5010", "RUNTIME_API": "192.168.50.1:9001"},
+			check: func(t *testing.T, c config) {
+				assert.Equal(t, kubernetesConfig{
+					Namespace:     "esb-dev",
+					Registry:      "192.168.50.1:5010",
+					RegistryNames: []string{"registry:5000"},
+				}, c.Kubernetes)
+				assert.Equal(t, "192.168.50.1:9001", c.Platform.RuntimeAPI, "used as given: compose sets the cluster's address")
+				assert.Empty(t, c.Network, "no docker network needed")
+			},
+		},
+		{
+			name: "kubernetes, everything set",
+			env: map[string]string{
+				"ESB_ENV": "dev", "CONTAINER_RUNTIME": "kubernetes", "KUBECONFIG": "config_test.go", "KUBE_NAMESPACE": "functions",
+				"KUBE_REGISTRY": "10.0.0.5:5010", "KUBE_REGISTRY_NAMES": "registry:5000, 127.0.0.1:5010",
+				"KUBE_NODE_SELECTOR": "esb.dev/functions=true",
+			},
+			check: func(t *testing.T, c config) {
+				assert.Equal(t, kubernetesConfig{
+					Kubeconfig:    "config_test.go",
+					Namespace:     "functions",
+					Registry:      "10.0.0.5:5010",
+					RegistryNames: []string{"registry:5000", "127.0.0.1:5010"},
+					NodeSelector:  map[string]string{"esb.dev/functions": "true"},
+				}, c.Kubernetes)
+			},
+		},
+		{
+			name: "kubernetes with bad values, all reported at once",
+			env: map[string]string{
+				"ESB_ENV": "dev", "CONTAINER_RUNTIME": "kubernetes", "KUBECONFIG": "/nonexistent/kubeconfig", "KUBE_NAMESPACE": "Bad_NS",
+				"KUBE_REGISTRY": "registry", "KUBE_NODE_SELECTOR": "no-value",
+			},
+			wantErr: []string{`KUBECONFIG "/nonexistent/kubeconfig"`, `KUBE_NAMESPACE "Bad_NS"`, `KUBE_REGISTRY "registry": want the env's registry as the cluster's nodes reach it`, "KUBE_NODE_SELECTOR"},
+		},
+		{
+			name:    "kubernetes needs the nodes' registry address",
+			env:     map[string]string{"ESB_ENV": "dev", "CONTAINER_RUNTIME": "kubernetes"},
+			wantErr: []string{`KUBE_REGISTRY ""`},
 		},
 		{
 			name:    "bad durations",

@@ -21,6 +21,9 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/docker/docker/client"
 	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 
 	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/logship"
@@ -30,6 +33,7 @@ import (
 	"github.com/esb-dev/esb/services/agent/engine"
 	"github.com/esb-dev/esb/services/agent/executable"
 	"github.com/esb-dev/esb/services/agent/fnlogs"
+	"github.com/esb-dev/esb/services/agent/kubernetesruntime"
 	"github.com/esb-dev/esb/services/agent/launcher"
 	"github.com/esb-dev/esb/services/agent/pool"
 	"github.com/esb-dev/esb/services/agent/server"
@@ -70,6 +74,20 @@ func runMain(ctx context.Context, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
+	defer cancel()
+	rt, closeRuntime, err := newRuntime(startCtx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeRuntime()
+	if k, ok := rt.(*kubernetesruntime.Runtime); ok && cfg.FunctionMemoryMB == 0 {
+		// The cluster's nodes run the functions, not this host; they
+		// reserve their own share (allocatable is what is left).
+		if cfg.FunctionMemoryMB = k.AllocatableMemoryMB(); cfg.FunctionMemoryMB == 0 {
+			return errors.New("function memory: no ready node (matching KUBE_NODE_SELECTOR) reports allocatable memory; set FUNCTION_MEMORY")
+		}
+	}
 	if cfg.FunctionMemoryMB == 0 {
 		f, err := os.Open("/proc/meminfo")
 		if err != nil {
@@ -82,13 +100,6 @@ func runMain(ctx context.Context, logger *slog.Logger) error {
 		}
 		cfg.FunctionMemoryMB = int(float64(total) * functionMemoryShare)
 	}
-	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
-	defer cancel()
-	rt, closeRuntime, err := newRuntime(startCtx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer closeRuntime()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
@@ -131,6 +142,35 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 			return nil, nil, err
 		}
 		return rt, func() { client.Close() }, nil
+	case "kubernetes":
+		kc := cfg.Kubernetes
+		rest, err := kubernetesClientConfig(kc.Kubeconfig)
+		if err != nil {
+			return nil, nil, err
+		}
+		// client-go reports through klog (a lost watch, a retry): into the
+		// agent's JSON log, not as plain lines on stderr.
+		klog.SetSlogLogger(logger.With("component", "client-go"))
+		client, err := kubernetesruntime.NewAPI(rest)
+		if err != nil {
+			return nil, nil, err
+		}
+		rt, err := kubernetesruntime.New(ctx, client, kubernetesruntime.Config{
+			Namespace:     kc.Namespace,
+			Registry:      kc.Registry,
+			RegistryNames: kc.RegistryNames,
+			RegistryAuth:  cfg.RegistryAuth,
+			NodeSelector:  kc.NodeSelector,
+			Selector: map[string]string{
+				agentapi.LabelManaged: "true",
+				agentapi.LabelBrand:   cfg.Brand,
+				agentapi.LabelEnv:     cfg.Env,
+			},
+		}, kubernetesruntime.Options{Logger: logger})
+		if err != nil {
+			return nil, nil, err
+		}
+		return rt, rt.Close, nil
 	default:
 		// The volume is how function containers see it: the agent's own
 		// files are not on the host.
@@ -148,6 +188,27 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 		}
 		return rt, func() { docker.Close() }, nil
 	}
+}
+
+// kubernetesClientConfig reads a kubeconfig file, or the in-cluster
+// config when path is empty. The client's rate limit is raised from
+// client-go's 5 requests/s: a burst of cold starts makes a create, a
+// get and a delete each. No client timeout: log streams and the watch
+// last; every other call gets engine.WithDeadlines' bound.
+func kubernetesClientConfig(path string) (*rest.Config, error) {
+	var cfg *rest.Config
+	var err error
+	if path == "" {
+		cfg, err = rest.InClusterConfig()
+	} else {
+		cfg, err = clientcmd.BuildConfigFromFlags("", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client config (KUBECONFIG %q): %w", path, err)
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	cfg.UserAgent = "esb-agent"
+	return cfg, nil
 }
 
 // run serves the agent on ln until ctx ends. Shutdown goes outside in: the
