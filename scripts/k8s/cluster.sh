@@ -49,6 +49,7 @@ LOGS=$STATE/logs
 HOST_ADDR=10.247.0.1         # host side of node 1's pod bridge: API server, node 1's kubelet, Docker-published ESB ports
 CLUSTER_CIDR=10.247.0.0/16   # every Pod address, both nodes
 SVC_CIDR=10.248.0.0/20       # allocated by the API server, not routed (no kube-proxy)
+SVC_APISERVER=10.248.0.1     # the "kubernetes" Service: first address of SVC_CIDR
 N2_LINK_HOST=10.248.255.1    # host end of the veth to node 2's network namespace
 N2_LINK_NODE=10.248.255.2    # node 2's own address (its kubelet, its containerd's pulls)
 APISERVER_PORT=16543
@@ -190,13 +191,13 @@ build_images() {
 	fi
 	build_env
 	mkdir -p "$IMAGES"
-	local img tmp
+	local img tmp out
 	for img in pause probe; do
 		tmp=$(mktemp -d)
 		(cd "$REPO" && go build -trimpath -ldflags '-s -w' -o "$tmp/$img" "./scripts/k8s/images/$img") ||
 			die "building the $img program failed"
 		printf 'FROM scratch\nCOPY %s /%s\nUSER 65535:65535\nENTRYPOINT ["/%s"]\n' $img $img $img >"$tmp/Dockerfile"
-		docker build -q -t "esb-k8s.local/$img:1" "$tmp" >/dev/null || die "docker build of the $img image failed"
+		out=$(docker build -q -t "esb-k8s.local/$img:1" "$tmp" 2>&1) || die "docker build of the $img image failed: $out"
 		docker save "esb-k8s.local/$img:1" -o "$IMAGES/$img.tar" || die "docker save of the $img image failed"
 		cp "$tmp/$img" "$IMAGES/$img"
 		rm -rf "$tmp"
@@ -242,7 +243,7 @@ write_pki() {
 	fi
 	# The API server listens on HOST_ADDR alone: reachable from the host, node 2 and Docker containers.
 	cert apiserver kube-apiserver "" serverAuth \
-		"IP:$HOST_ADDR,IP:${SVC_CIDR%.*/*}.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+		"IP:$HOST_ADDR,IP:$SVC_APISERVER,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 	cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters clientAuth
 	cert admin esb-k8s-admin system:masters clientAuth
 	cert controller-manager system:kube-controller-manager "" clientAuth
@@ -555,16 +556,17 @@ net_node2() {
 	ip route replace "$POD_SUBNET" via $N2_LINK_NODE
 	# Node 2's own firewall (a fresh namespace accepts everything): its Pods reach nothing of node 2 (kubelet,
 	# containerd's streaming port) and no Pod of node 2 reaches another (bridged traffic goes through FORWARD when
-	# br_netfilter is on in the namespace; it is set on below).
+	# br_netfilter is on in the namespace; it is set on below). Everything else they send goes to the host, whose
+	# ESB-K8S-* chains decide (HOST_ADDR is inside CLUSTER_CIDR: no -d CLUSTER_CIDR rule here).
 	"${NS_EXEC[@]}" sh -ec "
-		sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
+		sysctl -qw net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1 2>/dev/null || true
 		$IPT -N $CH_IN 2>/dev/null || $IPT -F $CH_IN
 		$IPT -A $CH_IN -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN
 		$IPT -A $CH_IN -s $CLUSTER_CIDR -j DROP
 		$IPT -C INPUT -j $CH_IN 2>/dev/null || $IPT -I INPUT 1 -j $CH_IN
 		$IPT -N $CH_FWD 2>/dev/null || $IPT -F $CH_FWD
 		$IPT -A $CH_FWD -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN
-		$IPT -A $CH_FWD -s $CLUSTER_CIDR -d $CLUSTER_CIDR -j DROP
+		$IPT -A $CH_FWD -s $CLUSTER_CIDR -o $BRIDGE -j DROP
 		$IPT -C FORWARD -j $CH_FWD 2>/dev/null || $IPT -I FORWARD 1 -j $CH_FWD
 		$IP6T -C FORWARD -i $BRIDGE -j DROP 2>/dev/null || $IP6T -I FORWARD 1 -i $BRIDGE -j DROP"
 }
