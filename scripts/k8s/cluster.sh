@@ -791,6 +791,7 @@ cmd_restore_node() {
 cmd_allow_ports() { # add|remove PORT...
 	local op=$1 p
 	shift
+	need_root allow-ports
 	[ $# -gt 0 ] || die "usage: allow-ports PORT... / deny-ports PORT..."
 	for p in "$@"; do [[ $p =~ ^[0-9]+$ ]] && [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die "not a port: $p"; done
 	mkdir -p "$STATE" "$CACHE"

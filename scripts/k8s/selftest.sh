@@ -117,6 +117,10 @@ selftest() {
 			"$(st_dial $p "$([ $p = probe-1 ] && echo "$ip2" || echo "$ip1b"):8080")"
 	done
 	st_check "probe-1 -> $ip1b:8080 (a Pod on the same bridge)" blocked "$(st_dial probe-1 "$ip1b:8080")"
+	# The controls: the Pods do listen (the host reaches them), and a Pod reaches itself.
+	st_check "host -> $ip1b:8080 and $ip2:8080 (control)" "200 200" \
+		"$(curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$ip1b:8080/") $(curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$ip2:8080/")"
+	st_check "probe-1b -> $ip1b:8080 (itself, control)" open "$(st_dial probe-1b "$ip1b:8080")"
 	st_check "sysctl net.ipv4.conf.esbk8s0.route_localnet (no 127/8 from Pods)" 0 \
 		"$(cat /proc/sys/net/ipv4/conf/esbk8s0/route_localnet)"
 
