@@ -562,10 +562,11 @@ net_node2() {
 		sysctl -qw net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1 2>/dev/null || true
 		$IPT -N $CH_IN 2>/dev/null || $IPT -F $CH_IN
 		$IPT -A $CH_IN -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN
-		$IPT -A $CH_IN -s $CLUSTER_CIDR -j DROP
-		$IPT -C INPUT -j $CH_IN 2>/dev/null || $IPT -I INPUT 1 -j $CH_IN
+		$IPT -A $CH_IN -j DROP
+		$IPT -C INPUT -i $BRIDGE -j $CH_IN 2>/dev/null || $IPT -I INPUT 1 -i $BRIDGE -j $CH_IN
 		$IPT -N $CH_FWD 2>/dev/null || $IPT -F $CH_FWD
 		$IPT -A $CH_FWD -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN
+		$IPT -A $CH_FWD -i $BRIDGE ! -s $POD_SUBNET -j DROP
 		$IPT -A $CH_FWD -s $CLUSTER_CIDR -o $BRIDGE -j DROP
 		$IPT -C FORWARD -j $CH_FWD 2>/dev/null || $IPT -I FORWARD 1 -j $CH_FWD
 		$IP6T -C FORWARD -i $BRIDGE -j DROP 2>/dev/null || $IP6T -I FORWARD 1 -i $BRIDGE -j DROP"
@@ -586,10 +587,17 @@ net_firewall() {
 	$IPT -A $CH_IN -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN
 	$IPT -A $CH_IN -j $CH_ALLOW
 	$IPT -A $CH_IN -j DROP
-	$IPT -C INPUT -s $CLUSTER_CIDR -j $CH_IN 2>/dev/null || $IPT -I INPUT 1 -s $CLUSTER_CIDR -j $CH_IN
+	# By interface: HOST_ADDR is in CLUSTER_CIDR, so the host's own connections to it (over lo) must not match, and
+	# node 2's own address is not a Pod's.
+	for c in "-i $BRIDGE" "-i $N2_VETH_HOST -s $CLUSTER_CIDR"; do
+		# shellcheck disable=SC2086 # $c is several words on purpose
+		$IPT -C INPUT $c -j $CH_IN 2>/dev/null || $IPT -I INPUT 1 $c -j $CH_IN
+	done
 
 	$IPT -A $CH_FWD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 	$IPT -A $CH_FWD -m conntrack --ctstate INVALID -j DROP
+	# No forged sources: node 1's Pods send from its Pod subnet (node 2's namespace checks its own).
+	$IPT -A $CH_FWD -i $BRIDGE ! -s $POD_SUBNET -j DROP
 	$IPT -A $CH_FWD -i $N2_VETH_HOST -s $N2_LINK_NODE -j RETURN
 	$IPT -A $CH_FWD -s $CLUSTER_CIDR -m conntrack --ctstate DNAT -j $CH_ALLOW
 	$IPT -A $CH_FWD -s $CLUSTER_CIDR -m conntrack --ctstate DNAT -j DROP
@@ -737,7 +745,10 @@ cmd_down() {
 			while $IPT -D $hook $c -j $CH_FWD 2>/dev/null; do :; done
 		done
 	done
-	while $IPT -D INPUT -s $CLUSTER_CIDR -j $CH_IN 2>/dev/null; do :; done
+	for c in "-i $BRIDGE" "-i $N2_VETH_HOST -s $CLUSTER_CIDR"; do
+		# shellcheck disable=SC2086
+		while $IPT -D INPUT $c -j $CH_IN 2>/dev/null; do :; done
+	done
 	while $IPT -t nat -D POSTROUTING -s $CLUSTER_CIDR -j $CH_NAT 2>/dev/null; do :; done
 	while $IP6T -D FORWARD -i "$BRIDGE" -j DROP 2>/dev/null; do :; done
 	for c in $CH_FWD $CH_IN $CH_ALLOW; do $IPT -F $c 2>/dev/null && $IPT -X $c 2>/dev/null; done
@@ -930,7 +941,7 @@ cmd_status() {
 		fi
 	done
 	kc get nodes -o wide >&2 2>&1 || bad=1
-	$IPT -S $CH_FWD >/dev/null 2>&1 && $IPT -C INPUT -s $CLUSTER_CIDR -j $CH_IN 2>/dev/null ||
+	$IPT -S $CH_FWD >/dev/null 2>&1 && $IPT -C INPUT -i esbk8s0 -j $CH_IN 2>/dev/null ||
 		{ log "firewall chains missing"; bad=1; }
 	host_safety_check || bad=1
 	cmd_env
