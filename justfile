@@ -105,3 +105,16 @@ test:
     just e2e 2>&1 | tee "$log" || status=$?
     scripts/stage-times.sh "$log" unit=$unit e2e=$((SECONDS - start))
     exit $status
+
+# Build Kubernetes + etcd for the local cluster into ~/.cache/esb/k8s (by version): ~30 min the first time, then seconds.
+k8s-build:
+    scripts/k8s/cluster.sh build
+
+# Start the local two-node Kubernetes cluster (docs/kubernetes.md) and print its KEY=value contract.
+k8s-up: k8s-build
+    scripts/k8s/cluster.sh up
+    scripts/k8s/cluster.sh status
+
+# Stop the local Kubernetes cluster and remove what it added to the host; `just k8s-down --purge` also deletes its state.
+k8s-down *flags:
+    scripts/k8s/cluster.sh down {{flags}}
