@@ -1,0 +1,447 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/esb-dev/esb/internal/agentapi"
+)
+
+// kubeCluster is the local two-node cluster of scripts/k8s/cluster.sh, as
+// its `env` subcommand describes it (docs/kubernetes.md, "Contract").
+type kubeCluster struct {
+	script string
+	vars   map[string]string
+	client kubernetes.Interface
+}
+
+// startKubeCluster builds (cached per machine) and starts the local
+// cluster, and stops it at the end unless it was already running (a
+// developer's cluster is left as found).
+func startKubeCluster(t *testing.T) *kubeCluster {
+	t.Helper()
+	k := &kubeCluster{script: filepath.Join(repoRoot(t), "scripts", "k8s", "cluster.sh")}
+	began := time.Now()
+	k.run(t, 45*time.Minute, "build")
+	t.Logf("kubernetes binaries ready in %s", time.Since(began).Round(time.Second))
+	wasUp := exec.Command(k.script, "env").Run() == nil
+	began = time.Now()
+	k.run(t, 5*time.Minute, "up")
+	t.Logf("cluster up in %s (was up: %t)", time.Since(began).Round(100*time.Millisecond), wasUp)
+	if !wasUp {
+		t.Cleanup(func() {
+			if os.Getenv("ESB_E2E_KEEP") != "1" {
+				k.run(t, 5*time.Minute, "down")
+			}
+		})
+	}
+	k.vars = map[string]string{}
+	for _, line := range strings.Split(k.run(t, time.Minute, "env"), "\n") {
+		if name, value, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			k.vars[name] = strings.Trim(value, `'"`)
+		}
+	}
+	for _, name := range []string{"ESB_K8S_KUBECONFIG", "ESB_K8S_HOST_ADDR", "ESB_K8S_NODES"} {
+		require.NotEmpty(t, k.vars[name], "cluster.sh env: %s", name)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", k.vars["ESB_K8S_KUBECONFIG"])
+	require.NoError(t, err)
+	k.client, err = kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	return k
+}
+
+// run runs cluster.sh and returns its standard output.
+func (k *kubeCluster) run(t testing.TB, limit time.Duration, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, k.script, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "cluster.sh %s:\n%s", strings.Join(args, " "), stderr.String())
+	return string(out)
+}
+
+// nodes lists the cluster's node names.
+func (k *kubeCluster) nodes() []string {
+	return strings.Split(k.vars["ESB_K8S_NODES"], ",")
+}
+
+// connect prepares the cluster for the env s: its namespace and the
+// agent's least-privilege kubeconfig, the nodes' trust of its registry,
+// and the firewall's allowance of the ports its functions call.
+func (k *kubeCluster) connect(t *testing.T, s *stack) {
+	t.Helper()
+	ns := s.layout.Env.Project()
+	kubeconfig := filepath.Join(t.TempDir(), "agent.kubeconfig")
+	k.run(t, time.Minute, "agent-kubeconfig", ns, kubeconfig)
+	s.set("ESB_K8S_HOST_ADDR", k.vars["ESB_K8S_HOST_ADDR"])
+	s.set("ESB_K8S_KUBECONFIG", kubeconfig)
+	registry := net.JoinHostPort(k.vars["ESB_K8S_HOST_ADDR"], strconv.Itoa(s.layout.Ports["PORT_REGISTRY"]))
+	k.run(t, time.Minute, "trust-registry", registry)
+	var ports []string
+	for _, p := range []string{"PORT_RUNTIME_API", "PORT_INVOKE", "PORT_S3", "PORT_DATABASE", "PORT_MESSAGING"} {
+		ports = append(ports, strconv.Itoa(s.layout.Ports[p]))
+	}
+	k.run(t, time.Minute, append([]string{"allow-ports"}, ports...)...)
+	t.Cleanup(func() {
+		k.run(t, time.Minute, append([]string{"deny-ports"}, ports...)...)
+		k.run(t, time.Minute, "untrust-registry", registry)
+		// The env's Pods went with its agent (compose down drains them);
+		// the namespace goes with the env.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = k.client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	})
+}
+
+// functionPods lists the env's Pods of one function that run.
+func (k *kubeCluster) functionPods(ctx context.Context, t testing.TB, ns, function string) []corev1.Pod {
+	t.Helper()
+	list, err := k.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: agentapi.LabelFunction + "=" + function})
+	require.NoError(t, err)
+	var out []corev1.Pod
+	for _, p := range list.Items {
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestKubernetesMode runs functions as Pods on the local two-node cluster
+// (issue 22): the deploy-first A/B flow with the images pulled onto the
+// nodes before the deploy reports success, the data plane through the host
+// address, the Pods' security context and what a function reaches from
+// one, warm containers spread over both nodes, and the loss of a node
+// under load, which the agent answers by replacing the lost containers on
+// the other node while requests keep being served.
+func TestKubernetesMode(t *testing.T) {
+	t.Parallel()
+	k := startKubeCluster(t)
+	s := newModeStack(t, "k8s-a", 2100, "kubernetes")
+	k.connect(t, s)
+	ctx := t.Context()
+	ns := s.layout.Env.Project()
+	tag := "e2e-k8s-a"
+
+	began := time.Now()
+	s.up(t)
+	t.Logf("kubernetes env up in %s", time.Since(began).Round(time.Second))
+
+	deployTemplate := func(t *testing.T, template string) esbResult {
+		t.Helper()
+		began := time.Now()
+		res := s.esb(ctx, t, "deploy", "--mode", "kubernetes", "-t", template, "--tag", tag)
+		require.NoError(t, res.err, res.stderr)
+		t.Logf("deploy %s in %s", filepath.Base(template), time.Since(began).Round(100*time.Millisecond))
+		return res
+	}
+	deployTemplate(t, filepath.Join(s.root, "fixtures", "template-a.yml"))
+	res := deployTemplate(t, filepath.Join(s.root, "fixtures", "template-b.yml"))
+	assert.Regexp(t, `pulled 1 images \(kubernetes runtime\)`, res.stderr, "the changed image is on the nodes before the deploy reports success")
+
+	t.Run("B's /hello wins after a hot reload", func(t *testing.T) {
+		assert.NoError(t, pollBody(ctx, s.url("PORT_GATEWAY", "/hello"), `{"version": "B"}`, time.Second, 60*time.Second))
+	})
+	t.Run("functions reach the database and S3 through the host address", func(t *testing.T) {
+		assertItemRoundTrip(ctx, t, s, "k8s", "green")
+		assertABResources(ctx, t, s)
+	})
+
+	work := t.TempDir()
+	copyTree(t, filepath.Join("testdata", "kubernetes"), work)
+	deployTemplate(t, filepath.Join(work, "template.yml"))
+	where := func(ms int) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url("PORT_GATEWAY", "/where?ms="+strconv.Itoa(ms)), nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		var body struct{ Host string }
+		if resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("GET /where: %s", resp.Status)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			return "", err
+		}
+		return body.Host, nil
+	}
+
+	t.Run("cold start and warm invoke", func(t *testing.T) {
+		began := time.Now()
+		require.NoError(t, poll(ctx, 500*time.Millisecond, 60*time.Second, func() error { _, err := where(0); return err }))
+		cold := time.Since(began)
+		var warm []time.Duration
+		for range 50 {
+			began := time.Now()
+			_, err := where(0)
+			require.NoError(t, err)
+			warm = append(warm, time.Since(began))
+		}
+		slices.Sort(warm)
+		t.Logf("kubernetes mode: first request (cold) %s; warm p50 %s p90 %s over %d",
+			cold.Round(time.Millisecond), warm[len(warm)/2].Round(100*time.Microsecond), warm[len(warm)*9/10].Round(100*time.Microsecond), len(warm))
+	})
+
+	t.Run("function Pods carry the env's labels, Lambda's limits and a locked-down security context", func(t *testing.T) {
+		pods := k.functionPods(ctx, t, ns, "WhereFunction")
+		require.NotEmpty(t, pods)
+		for _, p := range pods {
+			assert.Equal(t, "true", p.Labels[agentapi.LabelManaged], p.Name)
+			assert.Equal(t, corev1.RestartPolicyNever, p.Spec.RestartPolicy)
+			require.NotNil(t, p.Spec.AutomountServiceAccountToken, p.Name)
+			assert.False(t, *p.Spec.AutomountServiceAccountToken, "no API token in a function")
+			assert.NotEmpty(t, p.Spec.ImagePullSecrets, "pulled with the env's credential")
+			require.Len(t, p.Spec.Containers, 1)
+			c := p.Spec.Containers[0]
+			assert.True(t, strings.HasPrefix(c.Image, net.JoinHostPort(k.vars["ESB_K8S_HOST_ADDR"], strconv.Itoa(s.layout.Ports["PORT_REGISTRY"]))+"/"), c.Image)
+			assert.Equal(t, "256Mi", c.Resources.Limits.Memory().String(), "MemorySize")
+			require.NotNil(t, c.SecurityContext, p.Name)
+			sc := c.SecurityContext
+			require.NotNil(t, sc.AllowPrivilegeEscalation)
+			assert.False(t, *sc.AllowPrivilegeEscalation)
+			require.NotNil(t, sc.ReadOnlyRootFilesystem)
+			assert.True(t, *sc.ReadOnlyRootFilesystem)
+			require.NotNil(t, sc.Capabilities)
+			assert.Contains(t, sc.Capabilities.Drop, corev1.Capability("ALL"))
+		}
+	})
+
+	t.Run("a function reaches the Runtime API and the data services, nothing of the control plane", func(t *testing.T) {
+		kubernetesProbe(t, s, k)
+	})
+
+	t.Run("warm containers spread over both nodes; a lost node's are replaced on the other", func(t *testing.T) {
+		nodeLoss(t, s, k, where)
+	})
+}
+
+// kubernetesProbe deploys the sandbox probe and checks from inside a Pod
+// what a function reaches: the allowed ports of the host address and
+// nothing else of the host (API server, kubelet, the registry and the
+// admin port published beside), nor another function's Pod.
+func kubernetesProbe(t *testing.T, s *stack, k *kubeCluster) {
+	ctx := t.Context()
+	work := t.TempDir()
+	copyTree(t, filepath.Join("testdata", "sandbox"), work)
+	res := s.esb(ctx, t, "deploy", "--mode", "kubernetes", "-t", filepath.Join(work, "template.yml"), "--tag", "e2e-k8s-probe")
+	require.NoError(t, res.err, res.stderr)
+	invoke := func(t *testing.T, function string, event any) []byte {
+		t.Helper()
+		body, err := json.Marshal(event)
+		require.NoError(t, err)
+		url := s.url("PORT_GATEWAY", "/2015-03-31/functions/"+function+"/invocations")
+		var out []byte
+		require.NoError(t, poll(ctx, 500*time.Millisecond, 90*time.Second, func() error {
+			status, _, b := dpRequest(ctx, t, http.MethodPost, url, string(body))
+			if status != http.StatusOK {
+				return fmt.Errorf("invoke %s: %d %s", function, status, b)
+			}
+			out = b
+			return nil
+		}))
+		return out
+	}
+	var peer struct {
+		IP   string `json:"ip"`
+		Port int    `json:"port"`
+	}
+	require.NoError(t, json.Unmarshal(invoke(t, "PeerFunction", map[string]any{}), &peer))
+	require.NotEmpty(t, peer.IP)
+
+	host := k.vars["ESB_K8S_HOST_ADDR"]
+	at := func(port string) string { return net.JoinHostPort(host, strconv.Itoa(s.layout.Ports[port])) }
+	api := strings.TrimPrefix(k.vars["ESB_K8S_API"], "https://")
+	control := map[string]string{
+		"api server":               api,
+		"registry on the host":     at("PORT_REGISTRY"),
+		"logs on the host":         net.JoinHostPort(host, strconv.Itoa(s.layout.Ports["PORT_LOGS"])),
+		"gateway's public port":    at("PORT_GATEWAY"),
+		"peer function":            net.JoinHostPort(peer.IP, strconv.Itoa(peer.Port)),
+		"cloud metadata":           "169.254.169.254:80",
+		"host's ssh":               net.JoinHostPort(host, "22"),
+		"agent by name":            "agent:9000",
+		"registry by service name": "registry:5000",
+	}
+	allowed := map[string]string{
+		"runtime api": at("PORT_RUNTIME_API"), "lambda invoke api": at("PORT_INVOKE"),
+		"s3": at("PORT_S3"), "dynamodb": at("PORT_DATABASE"), "sqs and sns": at("PORT_MESSAGING"),
+	}
+	targets := map[string]string{}
+	for k, v := range control {
+		targets[k] = v
+	}
+	for k, v := range allowed {
+		targets[k] = v
+	}
+	var r probeReport
+	raw := invoke(t, "ProbeFunction", map[string]any{"targets": targets, "fill_tmp": true})
+	require.NoError(t, json.Unmarshal(raw, &r), "%s", raw)
+	t.Logf("probe (kubernetes mode): %s", raw)
+	for label, result := range r.Reach {
+		if _, ok := control[label]; !ok {
+			continue
+		}
+		want := []string{"timeout", "refused-by-sandbox"}
+		if strings.HasSuffix(label, "name") {
+			want = append(want, "no-such-host")
+		}
+		assert.Contains(t, want, result, "%s (%s)", label, control[label])
+	}
+	for label := range allowed {
+		assert.Equal(t, "open", r.Reach[label], "%s (%s)", label, allowed[label])
+	}
+	assert.Equal(t, 993, r.UID, "Lambda's user")
+	assert.Equal(t, 990, r.GID)
+	for _, set := range []string{"CapEff", "CapPrm", "CapAmb"} {
+		assert.Equal(t, "0000000000000000", r.Status[set], set)
+	}
+	assert.Equal(t, "1", r.Status["NoNewPrivs"])
+	assert.Equal(t, "EPERM", r.RawSocket, "no raw sockets")
+	assert.Equal(t, "EROFS", r.WriteRoot)
+	assert.Equal(t, "EROFS", r.WriteTask)
+	assert.Equal(t, "written", r.WriteTmp)
+	require.NotNil(t, r.FillTmp)
+	assert.Equal(t, "ENOSPC", r.FillTmp.StoppedBy, "/tmp is bounded")
+	assert.InDelta(t, 512, r.FillTmp.MB, 16, "Lambda's 512 MB of /tmp")
+}
+
+// nodeLoss spreads warm containers of WhereFunction over both nodes, then
+// kills node 2 (its kubelet and every container on it) under a steady load
+// and measures what the clients saw and how long until the agent had
+// replaced the lost containers on node 1.
+func nodeLoss(t *testing.T, s *stack, k *kubeCluster, where func(ms int) (string, error)) {
+	ctx := t.Context()
+	ns := s.layout.Env.Project()
+	nodes := k.nodes()
+	require.Len(t, nodes, 2)
+	lost := nodes[1]
+
+	// Concurrent slow requests make containers; the scheduler spreads
+	// them over the nodes.
+	perNode := map[string]int{}
+	require.NoError(t, poll(ctx, time.Second, 2*time.Minute, func() error {
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() { _, _ = where(1500) })
+		}
+		wg.Wait()
+		clear(perNode)
+		for _, p := range k.functionPods(ctx, t, ns, "WhereFunction") {
+			perNode[p.Spec.NodeName]++
+		}
+		if perNode[nodes[0]] == 0 || perNode[lost] == 0 {
+			return fmt.Errorf("warm Pods per node: %v", perNode)
+		}
+		return nil
+	}))
+	t.Logf("warm Pods per node before the loss: %v", perNode)
+	before := perNode[nodes[0]] + perNode[lost]
+
+	// A steady load: 10 requests/s, each 100 ms of work.
+	var sent, failed atomic.Int64
+	var failures sync.Map
+	stop := make(chan struct{})
+	var load sync.WaitGroup
+	load.Go(func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			load.Go(func() {
+				sent.Add(1)
+				if _, err := where(100); err != nil {
+					failed.Add(1)
+					failures.Store(err.Error(), true)
+				}
+			})
+		}
+	})
+	time.Sleep(3 * time.Second)
+	killed := time.Now()
+	k.run(t, 2*time.Minute, "kill-node", "2")
+	t.Cleanup(func() { k.run(t, 3*time.Minute, "restore-node", "2") })
+
+	// The agent replaces the lost warm containers on the surviving node:
+	// as many running Pods there as there were on both nodes.
+	var replaced time.Duration
+	require.NoError(t, poll(ctx, 500*time.Millisecond, 3*time.Minute, func() error {
+		clear(perNode)
+		for _, p := range k.functionPods(ctx, t, ns, "WhereFunction") {
+			perNode[p.Spec.NodeName]++
+		}
+		node, err := k.client.CoreV1().Nodes().Get(ctx, lost, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if nodeReady(node) {
+			return fmt.Errorf("%s still Ready", lost)
+		}
+		if perNode[nodes[0]] < before {
+			return fmt.Errorf("warm Pods on %s: %d of %d", nodes[0], perNode[nodes[0]], before)
+		}
+		return nil
+	}))
+	replaced = time.Since(killed)
+	time.Sleep(5 * time.Second) // requests keep being served after the replacement
+	close(stop)
+	load.Wait()
+	var reasons []string
+	failures.Range(func(key, _ any) bool { reasons = append(reasons, key.(string)); return true })
+	sort.Strings(reasons)
+	t.Logf("node loss: %d of %d requests failed (%v); %s NotReady and its %d warm Pods replaced on %s %s after the kill",
+		failed.Load(), sent.Load(), reasons, lost, before-(perNode[nodes[0]]-before), nodes[0], replaced.Round(100*time.Millisecond))
+	// Requests that ran in a container of the killed node fail, as they
+	// would on Lambda when a host dies; the rest are served.
+	assert.Less(t, failed.Load(), sent.Load()/4, "requests keep being served: %v", reasons)
+	host, err := where(0)
+	require.NoError(t, err)
+	pod, err := k.client.CoreV1().Pods(ns).Get(ctx, host, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, nodes[0], pod.Spec.NodeName, "served from the surviving node")
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
