@@ -426,7 +426,9 @@ start_bg() { # name cmd...
 	if pid_of "$n" >/dev/null; then
 		return 0
 	fi
-	setsid "$@" >>"$LOGS/$n.log" 2>&1 </dev/null &
+	# fd 9 is the lock of the subcommand that starts it: a daemon must not
+	# inherit it, or it holds the lock for as long as it runs.
+	setsid "$@" 9>&- >>"$LOGS/$n.log" 2>&1 </dev/null &
 	echo $! >"$STATE/pids/$n"
 	log "started $n (pid $!, log $LOGS/$n.log)"
 }
