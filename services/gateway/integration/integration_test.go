@@ -109,3 +109,21 @@ func TestCallUnbounded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 7, got)
 }
+
+// BenchmarkCall is what the bound adds to a call that ends in time (a
+// warm invocation): a goroutine, a timer and a channel, against calling
+// directly.
+func BenchmarkCall(b *testing.B) {
+	var c Calls
+	call := func(context.Context) (int, error) { return 1, nil }
+	b.Run("direct", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = call(b.Context())
+		}
+	})
+	b.Run("bounded", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = Call(&c, b.Context(), 29*time.Second, call, nil)
+		}
+	})
+}
