@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -465,6 +467,10 @@ func frontDoorAuth(t *testing.T, s *stack, mode string, key *rsa.PrivateKey, htt
 		opsCLI(t, s)
 	})
 
+	t.Run("integration timeout: API Gateway answers, the function runs on in its container", func(t *testing.T) {
+		integrationTimeout(t, client, gw)
+	})
+
 	t.Run("an open route stays open", func(t *testing.T) {
 		status, body, e := get(t, "/open", nil)
 		require.Equal(t, 200, status, body)
@@ -593,6 +599,57 @@ func send(t *testing.T, c *http.Client, method, url string, header map[string]st
 	buf, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return response{status: resp.StatusCode, header: resp.Header, body: string(buf), tls: resp.TLS}
+}
+
+// integrationTimeout checks SlowFunction's routes, whose integration
+// timeout the template sets to 1 s (TimeoutInMillis): a call that sleeps
+// 3 s gets API Gateway's answer for the API's kind after about 1 s, and
+// the container it ran in, still leased until the function ended, serves
+// the next call warm.
+func integrationTimeout(t *testing.T, client *http.Client, gw func(string) string) {
+	const sleep = 3 * time.Second
+	tests := []struct {
+		name, path string
+		wantStatus int
+		wantBody   string
+	}{
+		{"REST API: 504", "/slow", http.StatusGatewayTimeout, `{"message":"Endpoint request timed out"}`},
+		{"HTTP API: 503", "/slow-http", http.StatusServiceUnavailable, `{"message":"Service Unavailable"}`},
+	}
+	container := func(t *testing.T, path string) string {
+		t.Helper()
+		r := send(t, client, http.MethodGet, gw(path), nil)
+		require.Equal(t, http.StatusOK, r.status, r.body)
+		return mustJSONField(t, r.body, "container")
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The function's one container, warm. A cold start counts
+			// against the integration timeout, as on AWS: on a busy node
+			// the first calls may get the timeout's answer until the
+			// container they asked for is up.
+			var warm string
+			require.NoError(t, poll(t.Context(), 500*time.Millisecond, 2*time.Minute, func() error {
+				r := send(t, client, http.MethodGet, gw(tt.path), nil)
+				if r.status != http.StatusOK {
+					return fmt.Errorf("%d %s", r.status, r.body)
+				}
+				warm = mustJSONField(t, r.body, "container")
+				return nil
+			}))
+			start := time.Now()
+			r := send(t, client, http.MethodGet, gw(tt.path+"?sleep="+strconv.Itoa(int(sleep.Seconds()))), nil)
+			took := time.Since(start)
+			assert.Equal(t, tt.wantStatus, r.status)
+			assert.Equal(t, tt.wantBody, r.body)
+			assert.Less(t, took, sleep, "answered when the function ended, not at the integration timeout")
+			assert.GreaterOrEqual(t, took, time.Second, "answered before the integration timeout")
+			// Once the function has ended, its container is free again:
+			// the next call is served by it, not by a new one.
+			time.Sleep(time.Until(start.Add(sleep + 3*time.Second)))
+			assert.Equal(t, warm, container(t, tt.path), "the container the late call ran in was not reused")
+		})
+	}
 }
 
 // jwksOf is a JWKS document holding pub.

@@ -79,14 +79,16 @@ func Generate(t *sam.Template, opts Options) (runtimeconfig.Config, error) {
 		cfg.Functions.Functions[f.Name] = function(f, opts)
 		for _, r := range f.Routes {
 			cfg.Routing.Routes = append(cfg.Routing.Routes, runtimeconfig.Route{
-				Path:     r.Path,
-				Method:   r.Method,
-				Function: f.Name,
-				Payload:  r.Payload,
-				Stage:    r.Stage,
-				API:      sam.APIID(r.API),
-				Auth:     r.Auth,
-				Cors:     r.Cors,
+				Path:          r.Path,
+				Method:        r.Method,
+				Function:      f.Name,
+				Payload:       r.Payload,
+				Stage:         r.Stage,
+				API:           sam.APIID(r.API),
+				Auth:          r.Auth,
+				Cors:          r.Cors,
+				Kind:          apiKind(r.Type),
+				TimeoutMillis: r.TimeoutMillis,
 			})
 		}
 	}
@@ -226,4 +228,12 @@ func function(f sam.Function, opts Options) runtimeconfig.Function {
 		}
 	}
 	return fn
+}
+
+// apiKind is the runtime config's API kind of a SAM route's event type.
+func apiKind(eventType string) string {
+	if eventType == sam.EventHTTPAPI {
+		return runtimeconfig.KindHTTP
+	}
+	return runtimeconfig.KindREST
 }

@@ -107,6 +107,9 @@ func TestDecodeErrors(t *testing.T) {
 				`routing.yml:13:5: routes[3].function: unknown function "Missing" (not in functions.yml)`,
 				`routing.yml:16:5: routes[4].method: unsupported method "get"`,
 				`routing.yml:15:5: routes[4].function: must not be empty`,
+				`routing.yml:18:73: routes[5].kind: unknown API kind "websocket" (want "rest" or "http")`,
+				`routing.yml:19:93: routes[6].timeout_ms: 30001 is out of range [50, 30000] (HTTP API)`,
+				`routing.yml:20:82: routes[7].timeout_ms: 49 is out of range [50, 900000] (REST API)`,
 			},
 		},
 		{

@@ -36,6 +36,26 @@ const (
 // MethodAny matches every HTTP method.
 const MethodAny = "ANY"
 
+// API kinds of a route (Route.Kind): an HTTP API may send either payload
+// format, so the payload alone does not tell which API Gateway answers.
+const (
+	KindREST = "rest" // AWS::Serverless::Api, SAM event type Api
+	KindHTTP = "http" // AWS::Serverless::HttpApi, SAM event type HttpApi
+)
+
+// API Gateway's integration timeouts, in milliseconds (Route.TimeoutMillis).
+// A REST API's default is 29 s, which a Regional REST API may raise with
+// a quota increase; an HTTP API's is 30 s, also its maximum.
+const (
+	MinTimeoutMillis         = 50
+	DefaultTimeoutMillisREST = 29000
+	DefaultTimeoutMillisHTTP = 30000
+	MaxTimeoutMillisHTTP     = 30000
+	// MaxTimeoutMillisREST bounds a raised REST timeout: no function runs
+	// longer than Lambda's 15 minutes.
+	MaxTimeoutMillisREST = 15 * 60 * 1000
+)
+
 // Config is one complete generation of runtime config: the three files
 // decoded together.
 type Config struct {
@@ -274,8 +294,39 @@ type Route struct {
 	Auth *RouteAuth `yaml:"auth,omitempty"`
 	// Cors is the CORS configuration of the route's API; nil when it has
 	// none.
-	Cors  *Cors          `yaml:"cors,omitempty"`
-	Extra map[string]any `yaml:",inline"`
+	Cors *Cors `yaml:"cors,omitempty"`
+	// Kind is the route's API kind, KindREST or KindHTTP. Files written
+	// before the field existed have none: payload 2.0 is then an HTTP
+	// API's route, 1.0 a REST API's (see APIKind).
+	Kind string `yaml:"kind,omitempty"`
+	// TimeoutMillis is the integration timeout (TimeoutInMillis): past it
+	// the client gets API Gateway's timeout answer while the function
+	// runs on. 0 means the kind's default.
+	TimeoutMillis int            `yaml:"timeout_ms,omitempty"`
+	Extra         map[string]any `yaml:",inline"`
+}
+
+// APIKind is the route's API kind: Kind, else what its payload implies.
+func (rt Route) APIKind() string {
+	if rt.Kind != "" {
+		return rt.Kind
+	}
+	if rt.Payload == PayloadV2 {
+		return KindHTTP
+	}
+	return KindREST
+}
+
+// IntegrationTimeoutMillis is the route's integration timeout in
+// milliseconds: TimeoutMillis, else its API kind's default.
+func (rt Route) IntegrationTimeoutMillis() int {
+	switch {
+	case rt.TimeoutMillis > 0:
+		return rt.TimeoutMillis
+	case rt.APIKind() == KindHTTP:
+		return DefaultTimeoutMillisHTTP
+	}
+	return DefaultTimeoutMillisREST
 }
 
 // CORS kinds: how the API answers, as API Gateway does for each API type.

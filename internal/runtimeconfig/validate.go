@@ -147,6 +147,20 @@ func validateRouting(r RoutingFile, src source, functions map[string]Function) [
 		} else if _, ok := functions[rt.Function]; functions != nil && !ok {
 			p.add(at.with("function"), "unknown function %q (not in %s)", rt.Function, FunctionsFileName)
 		}
+		switch rt.Kind {
+		case "", KindREST, KindHTTP:
+		default:
+			p.add(at.with("kind"), "unknown API kind %q (want %q or %q)", rt.Kind, KindREST, KindHTTP)
+		}
+		if rt.TimeoutMillis != 0 {
+			limit := MaxTimeoutMillisREST
+			if rt.APIKind() == KindHTTP {
+				limit = MaxTimeoutMillisHTTP
+			}
+			if rt.TimeoutMillis < MinTimeoutMillis || rt.TimeoutMillis > limit {
+				p.add(at.with("timeout_ms"), "%d is out of range [%d, %d] (%s API)", rt.TimeoutMillis, MinTimeoutMillis, limit, strings.ToUpper(rt.APIKind()))
+			}
+		}
 		validateAuth(&p, at.with("auth"), rt.Auth, functions)
 		if c := rt.Cors; c != nil {
 			if c.Kind != CorsREST && c.Kind != CorsHTTP {

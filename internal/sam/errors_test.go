@@ -302,3 +302,62 @@ Resources:
 	_, err = parse("100")
 	assert.EqualError(t, err, "template.yml:10:15: Resources.Fn.Properties.EphemeralStorage.Size: 100 is out of range [512, 10240]")
 }
+
+// TestIntegrationTimeout: an Api or HttpApi event's TimeoutInMillis is
+// the route's integration timeout, within API Gateway's range for the
+// API's kind; a REST API's above 29 s is applied with a warning.
+func TestIntegrationTimeout(t *testing.T) {
+	parse := func(event, timeout string) (*Template, error) {
+		src := []byte(`Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "def handler(e, c): return 1"
+      Handler: index.handler
+      Runtime: python3.13
+      Events:
+        Get:
+          Type: ` + event + `
+          Properties:
+            Path: /slow
+            Method: GET
+            TimeoutInMillis: ` + timeout + `
+`)
+		return Parse("template.yml", src, t.TempDir(), Options{})
+	}
+	tests := []struct {
+		event, timeout string
+		want           int
+		wantErr        string
+		wantWarning    string
+	}{
+		{event: "Api", timeout: "1500", want: 1500},
+		{event: "HttpApi", timeout: "30000", want: 30000},
+		{event: "Api", timeout: "45000", want: 45000, wantWarning: "template.yml:15:30: Resources.Fn.Properties.Events.Get.Properties.TimeoutInMillis: 45000 ms is above a REST API's 29,000 ms integration timeout"},
+		{event: "HttpApi", timeout: "30001", wantErr: "template.yml:15:30: Resources.Fn.Properties.Events.Get.Properties.TimeoutInMillis: 30001 is out of range [50, 30000]"},
+		{event: "Api", timeout: "49", wantErr: "template.yml:15:30: Resources.Fn.Properties.Events.Get.Properties.TimeoutInMillis: 49 is out of range [50, 900000]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.event+" "+tt.timeout, func(t *testing.T) {
+			tpl, err := parse(tt.event, tt.timeout)
+			if tt.wantErr != "" {
+				assert.EqualError(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, tpl.Functions[0].Routes, 1)
+			assert.Equal(t, tt.want, tpl.Functions[0].Routes[0].TimeoutMillis)
+			var warnings []string
+			for _, w := range tpl.Warnings {
+				warnings = append(warnings, w.String())
+			}
+			if tt.wantWarning == "" {
+				assert.Empty(t, warnings, "honoured, not warned about")
+				return
+			}
+			require.Len(t, warnings, 1)
+			assert.Contains(t, warnings[0], tt.wantWarning)
+		})
+	}
+}

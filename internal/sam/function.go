@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/esb-dev/esb/internal/runtimecatalog"
+	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"gopkg.in/yaml.v3"
 )
 
@@ -769,7 +770,11 @@ func (p *parser) apiEvent(name string, props obj, f *Function) {
 	if !okPath || !okMethod {
 		return
 	}
-	f.Routes = append(f.Routes, Route{Event: name, Type: EventAPI, Path: path.s, Method: m, Payload: "1.0", API: api, auth: p.readRouteAuth(props)})
+	timeout, ok := p.integrationTimeout(props, "TimeoutInMillis", EventAPI)
+	if !ok {
+		return
+	}
+	f.Routes = append(f.Routes, Route{Event: name, Type: EventAPI, Path: path.s, Method: m, Payload: "1.0", API: api, TimeoutMillis: timeout, auth: p.readRouteAuth(props)})
 }
 
 func (p *parser) httpAPIEvent(name string, props obj, f *Function) {
@@ -785,10 +790,11 @@ func (p *parser) httpAPIEvent(name string, props obj, f *Function) {
 		}
 		payload = v.s
 	}
-	if !okAPI {
+	timeout, okTimeout := p.integrationTimeout(props, "TimeoutInMillis", EventHTTPAPI)
+	if !okAPI || !okTimeout {
 		return
 	}
-	rt := Route{Event: name, Type: EventHTTPAPI, Payload: payload, API: api, auth: p.readRouteAuth(props)}
+	rt := Route{Event: name, Type: EventHTTPAPI, Payload: payload, API: api, TimeoutMillis: timeout, auth: p.readRouteAuth(props)}
 	switch {
 	case !hasPath && !hasMethod:
 		// SAM makes such an event the API's catch-all ($default) route.
@@ -808,6 +814,32 @@ func (p *parser) httpAPIEvent(name string, props obj, f *Function) {
 		rt.Path, rt.Method = path.s, m
 	}
 	f.Routes = append(f.Routes, rt)
+}
+
+// integrationTimeout reads an integration's timeout in milliseconds, key
+// of o (an event's TimeoutInMillis, an OpenAPI integration's
+// timeoutInMillis), for a route of event type typ; 0 when unset. Out of
+// API Gateway's range it is an error, as CloudFormation rejects it. A
+// REST API's above 29 s is applied with a warning: AWS accepts it only
+// for a Regional API whose account raised the quota.
+func (p *parser) integrationTimeout(o obj, key, typ string) (int, bool) {
+	if v, _ := p.field(o, key); v == nil {
+		return 0, true
+	}
+	limit := runtimeconfig.MaxTimeoutMillisHTTP
+	if typ == EventAPI {
+		limit = runtimeconfig.MaxTimeoutMillisREST
+	}
+	before := len(p.d.errs)
+	ms := p.integer(o, key, 0, runtimeconfig.MinTimeoutMillis, limit)
+	if len(p.d.errs) > before {
+		return 0, false
+	}
+	if typ == EventAPI && ms > runtimeconfig.DefaultTimeoutMillisREST {
+		v, path := p.field(o, key)
+		p.d.warn(v, path, "%d ms is above a REST API's 29,000 ms integration timeout: AWS accepts it only for a Regional API after a quota increase; ESB applies it", ms)
+	}
+	return ms, true
 }
 
 var scheduleExpr = regexp.MustCompile(`^(rate|cron|at)\(.+\)$`)

@@ -195,8 +195,12 @@ func (p *parser) openAPIRoutes(r *rawResource, o obj, a API) {
 			if r.typ == TypeServerlessHTTPAPI {
 				typEvent = EventHTTPAPI
 			}
+			timeout, ok := p.integrationTimeout(obj{n: integ, path: opPath + ".x-amazon-apigateway-integration"}, "timeoutInMillis", typEvent)
+			if !ok {
+				continue
+			}
 			p.openAPI = append(p.openAPI, openAPIRoute{
-				route:    Route{Type: typEvent, Path: path, Method: method, Payload: rtPayload, API: r.id, Stage: a.StageName, OpenAPI: opPath, node: op.knode},
+				route:    Route{Type: typEvent, Path: path, Method: method, Payload: rtPayload, API: r.id, Stage: a.StageName, OpenAPI: opPath, TimeoutMillis: timeout, node: op.knode},
 				function: m[1],
 				at:       op.knode,
 				path:     opPath,

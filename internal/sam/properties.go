@@ -185,7 +185,7 @@ func eventPropertyRules(typ string) (map[string]propRule, bool) {
 			"Path": honoured(), "Method": honoured(), "RestApiId": honoured(), "Stage": inert(), "Auth": special(),
 			"RequestModel":         warns("the request model is not validated"),
 			"RequestParameters":    warns("request parameters are neither required nor validated"),
-			"TimeoutInMillis":      warns("the integration timeout is not applied; the function's Timeout bounds the request"),
+			"TimeoutInMillis":      honoured(),
 			"ResponseTransferMode": warns("responses are not streamed; the function's whole answer is sent at once"),
 		}, true
 	case "Schedule":
@@ -236,7 +236,7 @@ func eventPropertyRules(typ string) (map[string]propRule, bool) {
 		return map[string]propRule{
 			"Path": honoured(), "Method": honoured(), "ApiId": honoured(), "Stage": inert(), "Auth": special(),
 			"PayloadFormatVersion": honoured(),
-			"TimeoutInMillis":      warns("the integration timeout is not applied; the function's Timeout bounds the request"),
+			"TimeoutInMillis":      honoured(),
 			"RouteSettings":        notThrottled(),
 		}, true
 	}

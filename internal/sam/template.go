@@ -148,6 +148,9 @@ type Route struct {
 	Auth *runtimeconfig.RouteAuth
 	// Cors is the CORS configuration of the route's API; nil when none.
 	Cors *runtimeconfig.Cors
+	// TimeoutMillis is the integration timeout the template sets
+	// (TimeoutInMillis); 0 leaves the API kind's default.
+	TimeoutMillis int
 
 	node *yaml.Node // where it is written, for messages
 	auth *routeAuth // the event's Auth, if any

@@ -13,6 +13,7 @@ import (
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/gateway/apigateway"
 	"github.com/esb-dev/esb/services/gateway/cors"
+	"github.com/esb-dev/esb/services/gateway/integration"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 	"github.com/esb-dev/esb/services/gateway/routing"
 	"github.com/esb-dev/esb/services/gateway/sigv4"
@@ -24,6 +25,7 @@ const (
 	msgTooLarge        = "Request Too Long"
 	msgTooManyRequests = "Too Many Requests"
 	msgTimedOut        = "Endpoint request timed out"
+	msgUnavailable     = "Service Unavailable"
 	msgInternal        = "Internal server error"
 )
 
@@ -134,25 +136,47 @@ func (s *Server) api(c echo.Context) error {
 		return err
 	}
 
-	return s.invokeProxy(c, m.Function, event, v2, m.Route.Cors)
+	return s.invokeProxy(c, m.Function, event, v2, m.Route.Cors, m.Route)
 }
 
 // invokeProxy invokes fn with event and answers the request with what its
 // proxy integration returned (payload 2.0 rules when v2, else 1.0), or
 // with API Gateway's error answer when the invocation failed; cfg, when an
 // HTTP API's or a function URL's CORS configuration, decorates the answer.
-func (s *Server) invokeProxy(c echo.Context, fn agentapi.FunctionSpec, event []byte, v2 bool, cfg *runtimeconfig.Cors) error {
+// route, an API route (nil for a function URL, which has no integration
+// timeout), bounds the wait by its integration timeout.
+func (s *Server) invokeProxy(c echo.Context, fn agentapi.FunctionSpec, event []byte, v2 bool, cfg *runtimeconfig.Cors, route *routing.Route) error {
 	ai := info(c)
 	r := c.Request()
 	function := fn.Name
-	res, err := s.inv.Invoke(r.Context(), lambdainvoke.Request{
+	req := lambdainvoke.Request{
 		Function:    fn,
 		Payload:     event,
 		RequestID:   requestID(c),
 		TraceID:     traceID(c),
 		FunctionARN: s.functionARN(function),
-	})
+	}
+	var timeout time.Duration
+	if route != nil {
+		timeout = route.IntegrationTimeout
+	}
+	// Past the timeout the request is answered and its echo.Context
+	// recycled: the late call sees only what is captured here.
+	log := s.opts.Logger
+	late := func(res lambdainvoke.Result, err error, took time.Duration) {
+		attrs := []any{"request_id", req.RequestID, "function", function, "took_ms", took.Milliseconds(), "timeout_ms", timeout.Milliseconds()}
+		if err != nil {
+			attrs = append(attrs, "error", err.Error())
+		}
+		log.Info("invocation ended after its route's integration timeout; its result is discarded", attrs...)
+	}
+	res, err := integration.Call(&s.calls, r.Context(), timeout, func(ctx context.Context) (lambdainvoke.Result, error) {
+		return s.inv.Invoke(ctx, req)
+	}, late)
 	ai.invoked, ai.cold, ai.invokeDur = res.Duration > 0, res.Cold, res.Duration
+	if errors.Is(err, integration.ErrTimeout) {
+		return integrationTimedOut(c, route.Kind)
+	}
 	if err != nil {
 		return s.apiInvokeError(c, err)
 	}
@@ -188,6 +212,18 @@ func (s *Server) invokeProxy(c echo.Context, fn agentapi.FunctionSpec, event []b
 	}
 	_, err = c.Response().Write(resp.Body)
 	return err
+}
+
+// integrationTimedOut answers a request whose function outlived its
+// route's integration timeout as API Gateway does: a REST API with 504
+// "Endpoint request timed out", an HTTP API with 503 "Service
+// Unavailable".
+func integrationTimedOut(c echo.Context, kind string) error {
+	info(c).outcome = "integration_timeout"
+	if kind == runtimeconfig.KindHTTP {
+		return writeJSON(c, http.StatusServiceUnavailable, message{Message: msgUnavailable})
+	}
+	return writeJSON(c, http.StatusGatewayTimeout, message{Message: msgTimedOut})
 }
 
 // apiBodyError answers a request whose body could not be read as API

@@ -82,5 +82,6 @@ func (s *Server) functionURL(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.invokeProxy(c, u.Function, event, true, u.Config.Cors)
+	// No integration timeout: a function URL waits for the function's own.
+	return s.invokeProxy(c, u.Function, event, true, u.Config.Cors, nil)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/esb-dev/esb/services/gateway/apigateway"
 	"github.com/esb-dev/esb/services/gateway/auth"
 	"github.com/esb-dev/esb/services/gateway/generation"
+	"github.com/esb-dev/esb/services/gateway/integration"
 	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 	"github.com/esb-dev/esb/services/gateway/sigv4"
 )
@@ -89,6 +90,9 @@ type Server struct {
 	bg         context.Context
 	async      sync.WaitGroup
 	asyncSlots chan struct{}
+	// calls are route invocations; those past their integration timeout
+	// run on after their requests were answered.
+	calls integration.Calls
 
 	access *accessWriter
 }
@@ -139,9 +143,10 @@ func New(ctx context.Context, gens Generations, inv Invoker, opts Options) *Serv
 // Handler is the HTTP handler to serve.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Wait blocks until every accepted Event invocation has finished and the
-// access log lines of the requests answered so far are written, or ctx
-// ends.
+// Wait blocks until every accepted Event invocation and every route
+// invocation still running past its integration timeout has finished,
+// and the access log lines of the requests answered so far are written,
+// or ctx ends.
 func (s *Server) Wait(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { // ends when the invocations do; nothing else waits on it
@@ -150,10 +155,13 @@ func (s *Server) Wait(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return s.access.sync(ctx)
 	case <-ctx.Done():
 		return fmt.Errorf("wait for event invocations: %w", ctx.Err())
 	}
+	if err := s.calls.Wait(ctx); err != nil {
+		return err
+	}
+	return s.access.sync(ctx)
 }
 
 // Context keys the middleware and handlers share through echo.Context.

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
@@ -71,6 +72,11 @@ type Route struct {
 	// Key is the payload 2.0 route key: "GET /items/{id}", or
 	// DefaultRouteKey for the catch-all.
 	Key string
+	// Kind is the route's API kind: runtimeconfig.KindREST or KindHTTP.
+	Kind string
+	// IntegrationTimeout bounds how long the client waits for the
+	// function: past it API Gateway answers for it (the function runs on).
+	IntegrationTimeout time.Duration
 
 	segs  []segment
 	index int // position in routing.yml, for messages
@@ -160,8 +166,11 @@ func Build(cfg runtimeconfig.Config) (t *Table, warnings []string, err error) {
 			API:      strings.ToLower(rc.API),
 			Auth:     rc.Auth,
 			Cors:     rc.Cors,
+			Kind:     rc.APIKind(),
 			segs:     segs,
 			index:    i,
+
+			IntegrationTimeout: time.Duration(rc.IntegrationTimeoutMillis()) * time.Millisecond,
 		}
 		if r.Stage == "" {
 			r.Stage = DefaultStageV1

@@ -3,6 +3,7 @@ package routing
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -313,4 +314,34 @@ func TestAPIKey(t *testing.T) {
 	assert.False(t, table.APIKey("key-that-is-disabled0", o.Route), "a disabled key")
 	assert.False(t, table.APIKey("", o.Route))
 	assert.False(t, table.APIKey("key-for-every-api-00", o.Route), "a prefix of a key")
+}
+
+// A route's integration timeout is routing.yml's timeout_ms, else API
+// Gateway's default for its API kind (29 s REST, 30 s HTTP API); a file
+// written before routes had a kind gets the kind its payload implies.
+func TestIntegrationTimeout(t *testing.T) {
+	tests := []struct {
+		name     string
+		route    runtimeconfig.Route
+		wantKind string
+		want     time.Duration
+	}{
+		{name: "REST default", route: runtimeconfig.Route{Payload: "1.0", Kind: "rest"}, wantKind: "rest", want: 29 * time.Second},
+		{name: "HTTP API default", route: runtimeconfig.Route{Payload: "2.0", Kind: "http"}, wantKind: "http", want: 30 * time.Second},
+		{name: "HTTP API with payload 1.0", route: runtimeconfig.Route{Payload: "1.0", Kind: "http"}, wantKind: "http", want: 30 * time.Second},
+		{name: "set by the template", route: runtimeconfig.Route{Payload: "1.0", Kind: "rest", TimeoutMillis: 1500}, wantKind: "rest", want: 1500 * time.Millisecond},
+		{name: "no kind, payload 1.0", route: runtimeconfig.Route{Payload: "1.0"}, wantKind: "rest", want: 29 * time.Second},
+		{name: "no kind, payload 2.0", route: runtimeconfig.Route{Payload: "2.0"}, wantKind: "http", want: 30 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.route.Function, tt.route.Method, tt.route.Path = "F", "GET", "/x"
+			table, _, err := Build(config(tt.route))
+			require.NoError(t, err)
+			m, ok := table.Match("GET", "/x")
+			require.True(t, ok)
+			assert.Equal(t, tt.wantKind, m.Route.Kind)
+			assert.Equal(t, tt.want, m.Route.IntegrationTimeout)
+		})
+	}
 }
