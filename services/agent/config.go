@@ -227,6 +227,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		} else if len(sel) > 0 {
 			kc.NodeSelector = sel
 		}
+		if !cfg.Sandbox.Egress {
+			// The agent cannot close a Pod's network: the cluster does
+			// (NetworkPolicy, or the host's firewall where the CNI enforces
+			// none). Starting anyway would leave open what the operator
+			// asked to close.
+			errs = append(errs, errors.New("FUNCTION_EGRESS=none: in kubernetes mode the cluster closes a function's egress, not the agent: set FUNCTION_EGRESS=all and apply the NetworkPolicy of docs/kubernetes.md (or the cluster's firewall rules) to the namespace"))
+		}
 		cfg.Kubernetes = kc
 	default:
 		errs = append(errs, fmt.Errorf("CONTAINER_RUNTIME %q: want docker, containerd or kubernetes", cfg.Runtime))

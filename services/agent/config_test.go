@@ -187,6 +187,11 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: []string{`KUBECONFIG "/nonexistent/kubeconfig"`, `KUBE_NAMESPACE "Bad_NS"`, `KUBE_REGISTRY "registry": want the env's registry as the cluster's nodes reach it`, "KUBE_NODE_SELECTOR"},
 		},
 		{
+			name:    "kubernetes mode refuses egress none, which only the cluster can enforce",
+			env:     map[string]string{"ESB_ENV": "dev", "CONTAINER_RUNTIME": "kubernetes", "KUBE_REGISTRY": "192.168.50.1:5010", "FUNCTION_EGRESS": "none"},
+			wantErr: []string{"FUNCTION_EGRESS=none: in kubernetes mode the cluster closes"},
+		},
+		{
 			name:    "kubernetes needs the nodes' registry address",
 			env:     map[string]string{"ESB_ENV": "dev", "CONTAINER_RUNTIME": "kubernetes"},
 			wantErr: []string{`KUBE_REGISTRY ""`},
