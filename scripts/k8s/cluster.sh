@@ -78,9 +78,11 @@ CH_NAT=ESB-K8S-NAT
 IPT="iptables -w 10"
 IP6T="ip6tables -w 10"
 
-log() { echo "[k8s $(date +%T)] $*" >&2; }
+# Messages go to fd 3, a copy of stderr, so that they survive a caller's 2>/dev/null (wait_for's polls).
+exec 3>&2
+log() { echo "[k8s $(date +%T)] $*" >&3; }
 die() {
-	echo "[k8s $(date +%T)] ERROR: $*" >&2
+	echo "[k8s $(date +%T)] ERROR: $*" >&3
 	exit 1
 }
 need_root() { [ "$(id -u)" = 0 ] || die "$1 needs root (it starts a kubelet and changes iptables)"; }
@@ -462,6 +464,13 @@ kc() { "$BIN/kubectl" --kubeconfig "$CFG/admin.kubeconfig" "$@"; }
 
 api_ready() { kc get --raw /readyz >/dev/null 2>&1; }
 
+# node_up N: node N's kubelet runs (else fail now, with its last words) and the node is Ready.
+node_up() {
+	node_vars "$1"
+	pid_of "kubelet$1" >/dev/null || die "kubelet$1 exited: $(grep -E '^[EF][0-9]' "$LOGS/kubelet$1.log" | tail -1)"
+	node_ready "$NODE"
+}
+
 node_ready() { # node name
 	[ "$(kc get node "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
 }
@@ -634,7 +643,7 @@ start_node() { # N
 	mkdir -p "$NODE_DIR/run" "$NODE_DIR/pod-logs"
 	local c
 	for c in /sys/fs/cgroup/*/; do
-		case $c in */unified/ | */systemd/) continue ;; esac
+		case $c in */unified/) continue ;; esac # the kubelet wants every v1 hierarchy, systemd's named one too
 		mkdir -p "$c$NODE"
 	done
 	start_bg "containerd$1" "${NS_EXEC[@]}" /usr/bin/containerd --config "$NODE_DIR/containerd.toml"
@@ -673,8 +682,7 @@ cmd_up() {
 	start_node 1
 	start_node 2
 	for n in 1 2; do
-		node_vars $n
-		wait_for "node $NODE Ready" 180 node_ready "$NODE"
+		wait_for "node $n Ready" 180 node_up $n
 	done
 	restore_sysctls
 	# ESB creates Pods only; nothing in the cluster needs the default service account's token.
@@ -791,7 +799,7 @@ cmd_restore_node() {
 	node_vars "${1:?usage: restore-node N}"
 	[ "$1" = 2 ] && net_node2
 	start_node "$1"
-	wait_for "node $NODE Ready" 180 node_ready "$NODE"
+	wait_for "node $NODE Ready" 180 node_up "$1"
 	restore_sysctls
 	log "node $NODE Ready"
 }
