@@ -428,7 +428,9 @@ start_bg() { # name cmd...
 	if pid_of "$n" >/dev/null; then
 		return 0
 	fi
-	setsid "$@" >>"$LOGS/$n.log" 2>&1 </dev/null &
+	# Daemons inherit neither fd 9 (the subcommand's lock: they would hold it for as long as they run) nor fd 3 (the
+	# caller's stderr: a caller reading it to EOF would wait for the daemon's death).
+	setsid "$@" 3>&- 9>&- >>"$LOGS/$n.log" 2>&1 </dev/null &
 	echo $! >"$STATE/pids/$n"
 	log "started $n (pid $!, log $LOGS/$n.log)"
 }
