@@ -855,6 +855,20 @@ cmd_agent_kubeconfig() {
 	api_ready || die "the cluster is not up"
 	local user=esb-agent:$ns crt=agent-$ns
 	cert "$crt" "$user" "" clientAuth
+	# Retried: the service account controller creates "default" in a new namespace between apply's get and create.
+	local try
+	for try in 1 2 3 4 5; do
+		agent_rbac "$ns" "$user" 2>"$STATE/agent-rbac.err" && break
+		[ $try = 5 ] && die "applying the agent's namespace and RBAC failed: $(cat "$STATE/agent-rbac.err")"
+		sleep 1
+	done
+	kubeconfig "$out" "$user" "$crt"
+	sed -i "s/^  context: {cluster: esb-k8s, user: .*}/  context: {cluster: esb-k8s, user: \"$user\", namespace: $ns}/" "$out"
+	log "wrote $out: user $user, namespace $ns (pods, pods/log, pods/status, secrets, events; nodes read-only)"
+}
+
+agent_rbac() { # namespace user
+	local ns=$1 user=$2
 	kc apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Namespace
@@ -898,9 +912,6 @@ metadata: {name: "esb-agent-nodes-$ns"}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: esb-agent-nodes}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "$user"}]
 EOF
-	kubeconfig "$out" "$user" "$crt"
-	sed -i "s/^  context: {cluster: esb-k8s, user: .*}/  context: {cluster: esb-k8s, user: \"$user\", namespace: $ns}/" "$out"
-	log "wrote $out: user $user, namespace $ns (pods, pods/log, pods/status, secrets, events; nodes read-only)"
 }
 
 cmd_env() {
