@@ -133,9 +133,11 @@ build_binaries() {
 	# every k8s.io/* staging module with ./staging/... A wrapper module pins each of them to its published tag
 	# (k8s.io/sample-* left out: the proxy refuses one).
 	cd "$CACHE/wrap"
-	local kgomod mods m
-	kgomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-	[ -f "$kgomod" ] || die "go mod download k8s.io/kubernetes@$K8S_VERSION failed (module proxy reachable?)"
+	# go's own chatter (hundreds of "go: downloading" lines) goes to a log, shown when a step fails.
+	local kgomod mods m blog=$CACHE/build.log
+	: >"$blog"
+	kgomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" 2>>"$blog" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p') || true
+	[ -f "$kgomod" ] || die "go mod download k8s.io/kubernetes@$K8S_VERSION failed (module proxy reachable?): $(tail -3 "$blog")"
 	mods=$(sed -n '/^replace (/,/^)/p' "$kgomod" | grep '=> ./staging' | awk '{print $1}' | grep -v 'k8s.io/sample-')
 	{
 		printf 'module esb.local/k8swrap\n\ngo 1.26.0\n\ngodebug default=go1.26\n\nrequire (\n\tk8s.io/kubernetes %s\n' "$K8S_VERSION"
@@ -153,16 +155,16 @@ build_binaries() {
 	local c s
 	for c in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do
 		s=$SECONDS
-		nice -n 10 go build -mod=mod -trimpath -ldflags "$ldf" -o "$BIN/" "k8s.io/kubernetes/cmd/$c" ||
-			die "building $c $K8S_VERSION failed"
+		nice -n 10 go build -mod=mod -trimpath -ldflags "$ldf" -o "$BIN/" "k8s.io/kubernetes/cmd/$c" >>"$blog" 2>&1 ||
+			die "building $c $K8S_VERSION failed; the end of $blog:"$'\n'"$(tail -20 "$blog")"
 		log "built $c in $((SECONDS - s))s"
 	done
 	# etcd 3.6 (Debian bookworm's 3.4 is too old for 1.37's watch cache).
 	cd "$CACHE/etcdwrap"
 	printf 'module esb.local/etcdwrap\n\ngo 1.26.0\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" >go.mod
 	s=$SECONDS
-	nice -n 10 go build -mod=mod -trimpath -ldflags '-s -w' -o "$BIN/etcd" go.etcd.io/etcd/server/v3 ||
-		die "building etcd $ETCD_VERSION failed"
+	nice -n 10 go build -mod=mod -trimpath -ldflags '-s -w' -o "$BIN/etcd" go.etcd.io/etcd/server/v3 >>"$blog" 2>&1 ||
+		die "building etcd $ETCD_VERSION failed; the end of $blog:"$'\n'"$(tail -20 "$blog")"
 	log "built etcd in $((SECONDS - s))s"
 	echo "$want" >"$BUILD_MARKER"
 	log "built $want in $((SECONDS - t0))s into $BIN"
