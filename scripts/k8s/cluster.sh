@@ -78,9 +78,11 @@ CH_NAT=ESB-K8S-NAT
 IPT="iptables -w 10"
 IP6T="ip6tables -w 10"
 
-log() { echo "[k8s $(date +%T)] $*" >&2; }
+# Messages go to fd 3, a copy of stderr, so that they survive a caller's 2>/dev/null (wait_for's polls).
+exec 3>&2
+log() { echo "[k8s $(date +%T)] $*" >&3; }
 die() {
-	echo "[k8s $(date +%T)] ERROR: $*" >&2
+	echo "[k8s $(date +%T)] ERROR: $*" >&3
 	exit 1
 }
 need_root() { [ "$(id -u)" = 0 ] || die "$1 needs root (it starts a kubelet and changes iptables)"; }
@@ -131,9 +133,11 @@ build_binaries() {
 	# every k8s.io/* staging module with ./staging/... A wrapper module pins each of them to its published tag
 	# (k8s.io/sample-* left out: the proxy refuses one).
 	cd "$CACHE/wrap"
-	local kgomod mods m
-	kgomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-	[ -f "$kgomod" ] || die "go mod download k8s.io/kubernetes@$K8S_VERSION failed (module proxy reachable?)"
+	# go's own chatter (hundreds of "go: downloading" lines) goes to a log, shown when a step fails.
+	local kgomod mods m blog=$CACHE/build.log
+	: >"$blog"
+	kgomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" 2>>"$blog" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p') || true
+	[ -f "$kgomod" ] || die "go mod download k8s.io/kubernetes@$K8S_VERSION failed (module proxy reachable?): $(tail -3 "$blog")"
 	mods=$(sed -n '/^replace (/,/^)/p' "$kgomod" | grep '=> ./staging' | awk '{print $1}' | grep -v 'k8s.io/sample-')
 	{
 		printf 'module esb.local/k8swrap\n\ngo 1.26.0\n\ngodebug default=go1.26\n\nrequire (\n\tk8s.io/kubernetes %s\n' "$K8S_VERSION"
@@ -151,16 +155,16 @@ build_binaries() {
 	local c s
 	for c in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do
 		s=$SECONDS
-		nice -n 10 go build -mod=mod -trimpath -ldflags "$ldf" -o "$BIN/" "k8s.io/kubernetes/cmd/$c" ||
-			die "building $c $K8S_VERSION failed"
+		nice -n 10 go build -mod=mod -trimpath -ldflags "$ldf" -o "$BIN/" "k8s.io/kubernetes/cmd/$c" >>"$blog" 2>&1 ||
+			die "building $c $K8S_VERSION failed; the end of $blog:"$'\n'"$(tail -20 "$blog")"
 		log "built $c in $((SECONDS - s))s"
 	done
 	# etcd 3.6 (Debian bookworm's 3.4 is too old for 1.37's watch cache).
 	cd "$CACHE/etcdwrap"
 	printf 'module esb.local/etcdwrap\n\ngo 1.26.0\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" >go.mod
 	s=$SECONDS
-	nice -n 10 go build -mod=mod -trimpath -ldflags '-s -w' -o "$BIN/etcd" go.etcd.io/etcd/server/v3 ||
-		die "building etcd $ETCD_VERSION failed"
+	nice -n 10 go build -mod=mod -trimpath -ldflags '-s -w' -o "$BIN/etcd" go.etcd.io/etcd/server/v3 >>"$blog" 2>&1 ||
+		die "building etcd $ETCD_VERSION failed; the end of $blog:"$'\n'"$(tail -20 "$blog")"
 	log "built etcd in $((SECONDS - s))s"
 	echo "$want" >"$BUILD_MARKER"
 	log "built $want in $((SECONDS - t0))s into $BIN"
@@ -426,9 +430,9 @@ start_bg() { # name cmd...
 	if pid_of "$n" >/dev/null; then
 		return 0
 	fi
-	# fd 9 is the lock of the subcommand that starts it: a daemon must not
-	# inherit it, or it holds the lock for as long as it runs.
-	setsid "$@" 9>&- >>"$LOGS/$n.log" 2>&1 </dev/null &
+	# Daemons inherit neither fd 9 (the subcommand's lock: they would hold it for as long as they run) nor fd 3 (the
+	# caller's stderr: a caller reading it to EOF would wait for the daemon's death).
+	setsid "$@" 3>&- 9>&- >>"$LOGS/$n.log" 2>&1 </dev/null &
 	echo $! >"$STATE/pids/$n"
 	log "started $n (pid $!, log $LOGS/$n.log)"
 }
@@ -463,6 +467,13 @@ wait_for() { # what seconds cmd...
 kc() { "$BIN/kubectl" --kubeconfig "$CFG/admin.kubeconfig" "$@"; }
 
 api_ready() { kc get --raw /readyz >/dev/null 2>&1; }
+
+# node_up N: node N's kubelet runs (else fail now, with its last words) and the node is Ready.
+node_up() {
+	node_vars "$1"
+	pid_of "kubelet$1" >/dev/null || die "kubelet$1 exited: $(grep -E '^[EF][0-9]' "$LOGS/kubelet$1.log" | tail -1)"
+	node_ready "$NODE"
+}
 
 node_ready() { # node name
 	[ "$(kc get node "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
@@ -636,7 +647,7 @@ start_node() { # N
 	mkdir -p "$NODE_DIR/run" "$NODE_DIR/pod-logs"
 	local c
 	for c in /sys/fs/cgroup/*/; do
-		case $c in */unified/ | */systemd/) continue ;; esac
+		case $c in */unified/) continue ;; esac # the kubelet wants every v1 hierarchy, systemd's named one too
 		mkdir -p "$c$NODE"
 	done
 	start_bg "containerd$1" "${NS_EXEC[@]}" /usr/bin/containerd --config "$NODE_DIR/containerd.toml"
@@ -675,8 +686,7 @@ cmd_up() {
 	start_node 1
 	start_node 2
 	for n in 1 2; do
-		node_vars $n
-		wait_for "node $NODE Ready" 180 node_ready "$NODE"
+		wait_for "node $n Ready" 180 node_up $n
 	done
 	restore_sysctls
 	# ESB creates Pods only; nothing in the cluster needs the default service account's token.
@@ -793,7 +803,7 @@ cmd_restore_node() {
 	node_vars "${1:?usage: restore-node N}"
 	[ "$1" = 2 ] && net_node2
 	start_node "$1"
-	wait_for "node $NODE Ready" 180 node_ready "$NODE"
+	wait_for "node $NODE Ready" 180 node_up "$1"
 	restore_sysctls
 	log "node $NODE Ready"
 }
@@ -847,6 +857,20 @@ cmd_agent_kubeconfig() {
 	api_ready || die "the cluster is not up"
 	local user=esb-agent:$ns crt=agent-$ns
 	cert "$crt" "$user" "" clientAuth
+	# Retried: the service account controller creates "default" in a new namespace between apply's get and create.
+	local try
+	for try in 1 2 3 4 5; do
+		agent_rbac "$ns" "$user" 2>"$STATE/agent-rbac.err" && break
+		[ $try = 5 ] && die "applying the agent's namespace and RBAC failed: $(cat "$STATE/agent-rbac.err")"
+		sleep 1
+	done
+	kubeconfig "$out" "$user" "$crt"
+	sed -i "s/^  context: {cluster: esb-k8s, user: .*}/  context: {cluster: esb-k8s, user: \"$user\", namespace: $ns}/" "$out"
+	log "wrote $out: user $user, namespace $ns (pods, pods/log, pods/status, secrets, events; nodes read-only)"
+}
+
+agent_rbac() { # namespace user
+	local ns=$1 user=$2
 	kc apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Namespace
@@ -890,9 +914,6 @@ metadata: {name: "esb-agent-nodes-$ns"}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: esb-agent-nodes}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "$user"}]
 EOF
-	kubeconfig "$out" "$user" "$crt"
-	sed -i "s/^  context: {cluster: esb-k8s, user: .*}/  context: {cluster: esb-k8s, user: \"$user\", namespace: $ns}/" "$out"
-	log "wrote $out: user $user, namespace $ns (pods, pods/log, pods/status, secrets, events; nodes read-only)"
 }
 
 cmd_env() {
