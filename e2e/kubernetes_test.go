@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -28,63 +26,31 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/localcluster"
 )
 
-// kubeCluster is the local two-node cluster of scripts/k8s/cluster.sh, as
-// its `env` subcommand describes it (docs/kubernetes.md, "Contract").
+// kubeCluster is the local two-node cluster of scripts/k8s/cluster.sh
+// with a client of its API server, for what the test observes.
 type kubeCluster struct {
-	script string
+	*localcluster.Cluster
 	vars   map[string]string
 	client kubernetes.Interface
 }
 
-// startKubeCluster builds (cached per machine) and starts the local
-// cluster, and stops it at the end unless it was already running (a
-// developer's cluster is left as found).
 func startKubeCluster(t *testing.T) *kubeCluster {
 	t.Helper()
-	k := &kubeCluster{script: filepath.Join(repoRoot(t), "scripts", "k8s", "cluster.sh")}
-	began := time.Now()
-	k.run(t, 45*time.Minute, "build")
-	t.Logf("kubernetes binaries ready in %s", time.Since(began).Round(time.Second))
-	wasUp := exec.Command(k.script, "env").Run() == nil
-	began = time.Now()
-	k.run(t, 5*time.Minute, "up")
-	t.Logf("cluster up in %s (was up: %t)", time.Since(began).Round(100*time.Millisecond), wasUp)
-	if !wasUp {
-		t.Cleanup(func() {
-			if os.Getenv("ESB_E2E_KEEP") != "1" {
-				k.run(t, 5*time.Minute, "down")
-			}
-		})
-	}
-	k.vars = map[string]string{}
-	for _, line := range strings.Split(k.run(t, time.Minute, "env"), "\n") {
-		if name, value, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
-			k.vars[name] = strings.Trim(value, `'"`)
-		}
-	}
-	for _, name := range []string{"ESB_K8S_KUBECONFIG", "ESB_K8S_HOST_ADDR", "ESB_K8S_NODES"} {
-		require.NotEmpty(t, k.vars[name], "cluster.sh env: %s", name)
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", k.vars["ESB_K8S_KUBECONFIG"])
+	c := localcluster.Start(t, repoRoot(t))
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.Vars["ESB_K8S_KUBECONFIG"])
 	require.NoError(t, err)
-	k.client, err = kubernetes.NewForConfig(cfg)
+	client, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)
-	return k
+	return &kubeCluster{Cluster: c, vars: c.Vars, client: client}
 }
 
 // run runs cluster.sh and returns its standard output.
 func (k *kubeCluster) run(t testing.TB, limit time.Duration, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, k.script, args...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "cluster.sh %s:\n%s", strings.Join(args, " "), stderr.String())
-	return string(out)
+	return k.Run(t, limit, args...)
 }
 
 // nodes lists the cluster's node names.

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/esb-dev/esb/internal/agentapi"
+	"github.com/esb-dev/esb/internal/localcluster"
 	"github.com/esb-dev/esb/internal/registryauth"
 	"github.com/esb-dev/esb/internal/registryauth/provision"
 	"github.com/esb-dev/esb/services/agent/engine"
@@ -28,32 +29,24 @@ import (
 )
 
 // The test runs against a real cluster: the one scripts/k8s/cluster.sh
-// starts, described by its contract (`eval "$(scripts/k8s/cluster.sh
-// env)"`). It starts its own registry (the env's registry image, with a
+// starts (internal/localcluster: built once per machine, started unless it
+// runs, described by its contract). It starts its own registry (the env's registry image, with a
 // credential) published on the cluster's host address, has the nodes
 // trust it, pushes a probe image, and drives the Runtime through a Pod's
 // life: create, start (watched), address, list, logs, remove, and a start
 // that fails on a pull.
 const (
 	registryImage = "esb/registry:v3.1.2-esb2" // the platform's registry (htpasswd required)
-	clusterShEnv  = "ESB_K8S_CLUSTER_SH"       // cluster.sh; default: the repository's
 	e2eWait       = 2 * time.Minute
 )
 
 func TestKubernetesRuntime(t *testing.T) {
-	kubeconfig, hostAddr := os.Getenv("ESB_K8S_KUBECONFIG"), os.Getenv("ESB_K8S_HOST_ADDR")
-	if kubeconfig == "" || hostAddr == "" {
-		t.Fatal(`no cluster: ESB_K8S_KUBECONFIG and ESB_K8S_HOST_ADDR are not set; start one with scripts/k8s/cluster.sh up and run eval "$(scripts/k8s/cluster.sh env)"`)
-	}
 	ctx := t.Context()
 	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
 	require.NoError(t, err)
-	clusterSh := os.Getenv(clusterShEnv)
-	if clusterSh == "" {
-		clusterSh = filepath.Join(root, "scripts", "k8s", "cluster.sh")
-	}
-	_, err = os.Stat(clusterSh)
-	require.NoError(t, err, "cluster.sh (set %s)", clusterShEnv)
+	cluster := localcluster.Start(t, root)
+	kubeconfig, hostAddr := cluster.Vars["ESB_K8S_KUBECONFIG"], cluster.Vars["ESB_K8S_HOST_ADDR"]
+	clusterSh := cluster.Script()
 	suffix := strings.ToLower(rand.Text()[:8])
 	work := t.TempDir()
 
