@@ -828,6 +828,8 @@ cmd_allow_ports() { # add|remove PORT...
 		>"$STATE/allowed-ports.tmp"
 	mv "$STATE/allowed-ports.tmp" "$STATE/allowed-ports"
 	if $IPT -S $CH_ALLOW >/dev/null 2>&1; then apply_allowed_ports; fi
+	# Released here: a caller in this process (selftest) must not hold the lock for the rest of its run.
+	exec 9>&-
 	log "Pods may connect to $HOST_ADDR on: $(echo $(cat "$STATE/allowed-ports"))"
 }
 
