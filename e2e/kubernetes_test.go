@@ -231,19 +231,7 @@ func kubernetesProbe(t *testing.T, s *stack, k *kubeCluster) {
 	require.NoError(t, res.err, res.stderr)
 	invoke := func(t *testing.T, function string, event any) []byte {
 		t.Helper()
-		body, err := json.Marshal(event)
-		require.NoError(t, err)
-		url := s.url("PORT_GATEWAY", "/2015-03-31/functions/"+function+"/invocations")
-		var out []byte
-		require.NoError(t, poll(ctx, 500*time.Millisecond, 90*time.Second, func() error {
-			status, _, b := dpRequest(ctx, t, http.MethodPost, url, string(body))
-			if status != http.StatusOK {
-				return fmt.Errorf("invoke %s: %d %s", function, status, b)
-			}
-			out = b
-			return nil
-		}))
-		return out
+		return invokeUntilOK(ctx, t, s, function, event, 90*time.Second)
 	}
 	var peer struct {
 		IP   string `json:"ip"`

@@ -77,6 +77,26 @@ type probeReport struct {
 	} `json:"fork_bomb"`
 }
 
+// invokeUntilOK invokes function through the env's Invoke API with event
+// until it answers 200 (a cold start, a deploy still reloading) or limit
+// passes, and returns the answer.
+func invokeUntilOK(ctx context.Context, t *testing.T, s *stack, function string, event any, limit time.Duration) []byte {
+	t.Helper()
+	body, err := json.Marshal(event)
+	require.NoError(t, err)
+	url := s.url("PORT_GATEWAY", "/2015-03-31/functions/"+function+"/invocations")
+	var out []byte
+	require.NoError(t, poll(ctx, 500*time.Millisecond, limit, func() error {
+		status, _, b := dpRequest(ctx, t, http.MethodPost, url, string(body))
+		if status != http.StatusOK {
+			return fmt.Errorf("invoke %s: %d %s", function, status, b)
+		}
+		out = b
+		return nil
+	}))
+	return out
+}
+
 func sandboxFlow(t *testing.T, s *stack) {
 	ctx := t.Context()
 	docker := dockerClient(t)
@@ -92,19 +112,7 @@ func sandboxFlow(t *testing.T, s *stack) {
 
 	invoke := func(t *testing.T, function string, event any) []byte {
 		t.Helper()
-		body, err := json.Marshal(event)
-		require.NoError(t, err)
-		url := s.url("PORT_GATEWAY", "/2015-03-31/functions/"+function+"/invocations")
-		var out []byte
-		require.NoError(t, poll(ctx, 500*time.Millisecond, 60*time.Second, func() error {
-			status, _, b := dpRequest(ctx, t, http.MethodPost, url, string(body))
-			if status != http.StatusOK {
-				return fmt.Errorf("invoke %s: %d %s", function, status, b)
-			}
-			out = b
-			return nil
-		}))
-		return out
+		return invokeUntilOK(ctx, t, s, function, event, 60*time.Second)
 	}
 	var peer struct {
 		IP   string `json:"ip"`
