@@ -27,11 +27,11 @@ type ActivateSteps interface {
 func activate(ctx context.Context, ev events, steps ActivateSteps, refs []string, store confighistory.Store, entry confighistory.Entry) (confighistory.Generation, []string, error) {
 	var warnings []string
 	if len(refs) > 0 {
-		ev.phase("pull", progress.Working, fmt.Sprintf("pulling %d changed images into the runtime node", len(refs)))
+		ev.phase("pull", progress.Working, fmt.Sprintf("making %d changed images ready for the function runtime", len(refs)))
 		done, pullWarnings, err := steps.PullImages(ctx, refs)
 		if err != nil {
-			ev.phase("pull", progress.Failed, "runtime node cannot pull; CONFIG_DIR restored")
-			return confighistory.Generation{}, nil, fmt.Errorf("pull into the runtime node: %w", err)
+			ev.phase("pull", progress.Failed, "the function runtime cannot have them; CONFIG_DIR restored")
+			return confighistory.Generation{}, nil, fmt.Errorf("pull into the function runtime: %w", err)
 		}
 		warnings = append(warnings, pullWarnings...)
 		status := progress.Done

@@ -87,7 +87,7 @@ func TestContainerdModePullFailureRestoresConfigDir(t *testing.T) {
 	steps := &fakeSteps{digest: digestOf("bb"), pullErr: errors.New("exit status 1\npull registry:5000/x failed")}
 	_, err = Run(t.Context(), opts, steps)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "pull into the runtime node")
+	assert.Contains(t, err.Error(), "pull into the function runtime")
 	assert.Equal(t, before, readDir(t, opts.ConfigDir))
 	assert.Zero(t, steps.provisions, "no provisioning after a failed pull")
 }

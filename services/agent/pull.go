@@ -45,6 +45,10 @@ func runPull(ctx context.Context, args []string, out io.Writer, logger *slog.Log
 			return fmt.Errorf("pull %s: %w", ref, err)
 		}
 	}
-	_, err = fmt.Fprintf(out, "pulled %d images (%s runtime) in %s\n", len(args), rt.Name(), time.Since(began).Round(100*time.Millisecond))
+	// What a pull means is the runtime's (engine.Runtime.PullImage): in
+	// kubernetes mode the nodes pull for themselves, and the agent checks
+	// each image is in the registry they pull from, with the credential
+	// their pull secret carries.
+	_, err = fmt.Fprintf(out, "%d images ready for the %s runtime (%s)\n", len(args), rt.Name(), time.Since(began).Round(100*time.Millisecond))
 	return err
 }
