@@ -389,10 +389,10 @@ func PullRegistry(mode string) string {
 	return ""
 }
 
-// PullsImages tells whether a deploy into an env of this mode pulls the
-// changed images into the function runtime before it reports success:
-// runtime-node in containerd mode, every node of the cluster in kubernetes
-// mode. Docker mode pulls nothing: its agent pulls at the first cold start,
+// PullsImages tells whether a deploy into an env of this mode makes the
+// changed images ready for the function runtime before it reports success:
+// pulled into runtime-node in containerd mode, found in the registry the
+// nodes pull from in kubernetes mode. Docker mode pulls nothing: its agent pulls at the first cold start,
 // from the registry on the same host.
 func PullsImages(mode string) bool {
 	return mode == compose.ModeContainerd || mode == compose.ModeKubernetes

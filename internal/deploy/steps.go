@@ -170,10 +170,10 @@ func (s PlatformSteps) pullIntoRuntimeNode(ctx context.Context, refs []string) (
 	return fmt.Sprintf("pulled %d images into runtime-node", len(refs)), nil, nil
 }
 
-// pullIntoCluster has the env's agent, which holds the cluster
-// credentials, pull refs onto every ready node (`agent pull`), so the
-// first invocation on any node finds its image there. An agent that is not
-// running is a warning: each node pulls at its first cold start instead.
+// pullIntoCluster has the env's agent, which holds the registry
+// credential and names images as the nodes do, make refs ready for the
+// cluster (`agent pull`: each is in the registry the nodes pull from). An
+// agent that is not running is a warning: the first cold start finds out.
 func (s PlatformSteps) pullIntoCluster(ctx context.Context, refs []string) (string, []string, error) {
 	if w, err := s.notRunning(ctx, "agent"); w != nil || err != nil {
 		return "skipped", w, err

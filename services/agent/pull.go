@@ -18,7 +18,8 @@ const pullTimeout = 10 * time.Minute
 // runPull is `agent pull [--] REF...`: it pulls each ref into the env's
 // function runtime with the agent's own configuration and credentials, as
 // `esb deploy` asks of a mode whose runtime the host cannot reach (in
-// kubernetes mode: onto every ready node of the cluster). It prints one
+// kubernetes mode the runtime checks the registry the nodes pull from).
+// It prints one
 // summary line; the first failure ends it with an error naming the ref.
 func runPull(ctx context.Context, args []string, out io.Writer, logger *slog.Logger) error {
 	if len(args) > 0 && args[0] == "--" {
