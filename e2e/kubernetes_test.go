@@ -75,11 +75,12 @@ func (k *kubeCluster) connect(t *testing.T, s *stack) {
 		ports = append(ports, strconv.Itoa(s.layout.Ports[p]))
 	}
 	k.run(t, time.Minute, append([]string{"allow-ports"}, ports...)...)
+	// Separate cleanups: one that fails does not keep the others from
+	// running. The env's Pods went with its agent (compose down drains
+	// them); the namespace goes with the env.
+	t.Cleanup(func() { k.run(t, time.Minute, append([]string{"deny-ports"}, ports...)...) })
+	t.Cleanup(func() { k.run(t, time.Minute, "untrust-registry", registry) })
 	t.Cleanup(func() {
-		k.run(t, time.Minute, append([]string{"deny-ports"}, ports...)...)
-		k.run(t, time.Minute, "untrust-registry", registry)
-		// The env's Pods went with its agent (compose down drains them);
-		// the namespace goes with the env.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		_ = k.client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})

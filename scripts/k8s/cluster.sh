@@ -823,7 +823,7 @@ cmd_allow_ports() { # add|remove PORT...
 	touch "$STATE/allowed-ports"
 	{
 		cat "$STATE/allowed-ports"
-		[ "$op" = add ] && printf '%s\n' "$@"
+		if [ "$op" = add ]; then printf '%s\n' "$@"; fi # (a false test here would fail the pipeline)
 	} | sort -un | { if [ "$op" = remove ]; then grep -vxF -f <(printf '%s\n' "$@") || true; else cat; fi; } \
 		>"$STATE/allowed-ports.tmp"
 	mv "$STATE/allowed-ports.tmp" "$STATE/allowed-ports"
