@@ -212,6 +212,16 @@ build_images() {
 
 cmd_build() {
 	local t0=$SECONDS
+	# One build at a time per machine: setup.sh starts one in the background
+	# and a test that needs the cluster calls build too; the second waits
+	# here, then finds everything cached. (Its own lock: a build must not
+	# hold up `up`, `down` or the port rules of a running cluster.)
+	mkdir -p "$CACHE"
+	exec 8>"$CACHE/.build.lock"
+	if ! flock -n 8; then
+		log "another build runs (setup.sh starts one in the background); waiting for it"
+		flock 8
+	fi
 	build_binaries
 	build_cni
 	build_images
@@ -432,7 +442,7 @@ start_bg() { # name cmd...
 	fi
 	# Daemons inherit neither fd 9 (the subcommand's lock: they would hold it for as long as they run) nor fd 3 (the
 	# caller's stderr: a caller reading it to EOF would wait for the daemon's death).
-	setsid "$@" 3>&- 9>&- >>"$LOGS/$n.log" 2>&1 </dev/null &
+	setsid "$@" 3>&- 8>&- 9>&- >>"$LOGS/$n.log" 2>&1 </dev/null &
 	echo $! >"$STATE/pids/$n"
 	log "started $n (pid $!, log $LOGS/$n.log)"
 }
