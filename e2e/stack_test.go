@@ -353,13 +353,16 @@ func (s *stack) down(t testing.TB) {
 		// A start the agent had in flight may still land as the first
 		// removal runs: a few rounds, each removing whatever sits on the
 		// env's networks.
-		for round := 1; round <= 3 && err != nil && strings.Contains(out, "active endpoints"); round++ {
+		// Docker can also report active endpoints for a moment after the
+		// last container left (its endpoint cleanup runs behind the
+		// removal): the rounds wait longer each time, 30 s in all.
+		for round := 1; round <= 6 && err != nil && strings.Contains(out, "active endpoints"); round++ {
 			t.Logf("compose down left a network with containers on it: removing them and trying again (round %d)", round)
 			s.removeLeftovers(t)
 			s.removeNetworkMembers(t)
 			out, err = s.compose(ctx, "down", "--volumes", "--remove-orphans", "--timeout", "10")
 			if err != nil {
-				time.Sleep(time.Second)
+				time.Sleep(time.Duration(round) * 2 * time.Second)
 			}
 		}
 	}
