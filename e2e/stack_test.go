@@ -366,7 +366,39 @@ func (s *stack) down(t testing.TB) {
 			}
 		}
 	}
+	if err != nil && strings.Contains(out, "active endpoints") && !s.networkHasMembers(t) {
+		// No container is on the network any more, yet the daemon keeps
+		// an endpoint of one that was removed (seen at load 30+): a leak
+		// of Docker's network store, which only a daemon restart clears.
+		// The env is gone; the empty network stays behind, and the next
+		// `up` of the same env reuses it.
+		t.Logf("compose down: Docker keeps a stale endpoint on a network of %s with no container on it; the network is left behind:\n%s", s.layout.Env.Project(), out)
+		return
+	}
 	require.NoError(t, err, "compose down:\n%s", out)
+}
+
+// networkHasMembers reports whether any container is on one of the env's
+// networks (an error counts as yes: the caller must not assume empty).
+func (s *stack) networkHasMembers(t testing.TB) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return true
+	}
+	defer docker.Close()
+	nets, err := docker.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+s.layout.Env.Project()))})
+	if err != nil {
+		return true
+	}
+	for _, n := range nets {
+		list, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("network", n.ID))})
+		if err != nil || len(list) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // projectVolumes lists the volumes compose created for the env.
