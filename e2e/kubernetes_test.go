@@ -111,7 +111,7 @@ func (k *kubeCluster) functionPods(ctx context.Context, t testing.TB, ns, functi
 func TestKubernetesMode(t *testing.T) {
 	t.Parallel()
 	k := startKubeCluster(t)
-	s := newModeStack(t, "k8s-a", 2100, "kubernetes")
+	s := newModeStack(t, "k8s-a", 2300, "kubernetes")
 	k.connect(t, s)
 	ctx := t.Context()
 	ns := s.layout.Env.Project()
