@@ -151,6 +151,9 @@ func (i *Invoker) logInvocation(h *held, spec agentapi.FunctionSpec, id string, 
 		return
 	}
 	end := time.Now()
+	// REPORT follows END, as on Lambda: a microsecond later, so a log
+	// store that orders by time (and not by arrival) keeps the order.
+	reportAt := end.Add(time.Microsecond)
 	container := h.lease.Container
 	log := func(at time.Time, format string, args ...any) {
 		i.opts.FunctionLog(spec, container, at, fmt.Sprintf(format, args...))
@@ -169,13 +172,13 @@ func (i *Invoker) logInvocation(h *held, spec agentapi.FunctionSpec, id string, 
 	}
 	mem, ok := i.leaser.(MemoryReader)
 	if !ok {
-		log(end, "%s", r)
+		log(reportAt, "%s", r)
 		return
 	}
 	select {
 	case i.memoryReads <- struct{}{}:
 	default:
-		log(end, "%s", r)
+		log(reportAt, "%s", r)
 		return
 	}
 	leaseID := h.lease.ID
@@ -188,7 +191,7 @@ func (i *Invoker) logInvocation(h *held, spec agentapi.FunctionSpec, id string, 
 		} else {
 			i.opts.Logger.Debug("peak memory for REPORT", "lease", leaseID, "container", container, "error", err.Error())
 		}
-		log(end, "%s", r)
+		log(reportAt, "%s", r)
 	})
 }
 

@@ -287,12 +287,14 @@ func TestSessionInit(t *testing.T) {
 type logLines struct {
 	mu    sync.Mutex
 	lines []string
+	times []time.Time
 }
 
 func (l *logLines) add(spec agentapi.FunctionSpec, container string, at time.Time, line string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.lines = append(l.lines, spec.Name+" "+container+" "+line)
+	l.times = append(l.times, at)
 }
 
 func TestSessionFunctionLog(t *testing.T) {
@@ -319,13 +321,20 @@ func TestSessionFunctionLog(t *testing.T) {
 	got.mu.Lock()
 	defer got.mu.Unlock()
 	var a, b []string
-	for _, l := range got.lines {
+	var aTimes []time.Time
+	for i, l := range got.lines {
 		if strings.Contains(l, "req-a") {
 			a = append(a, l)
+			aTimes = append(aTimes, got.times[i])
 		} else {
 			b = append(b, l)
 		}
 	}
+	// The log store orders a stream by time: each line's time is after the
+	// one before it (REPORT after END, though both are written at the end).
+	require.Len(t, aTimes, 3)
+	assert.True(t, aTimes[1].After(aTimes[0]), "END after START")
+	assert.True(t, aTimes[2].After(aTimes[1]), "REPORT after END")
 	require.Len(t, a, 3, "%q", got.lines)
 	assert.Equal(t, "F F-1 START RequestId: req-a Version: $LATEST", a[0])
 	assert.Equal(t, "F F-1 END RequestId: req-a", a[1])
