@@ -953,7 +953,10 @@ host_safety_check() {
 		fi
 	fi
 	local pub
-	pub=$(docker ps --format '{{.Ports}}' 2>/dev/null | grep -o '127\.0\.0\.1:[0-9]*->' | head -1 | tr -d '>-')
+	# || true: no published port (grep finds nothing) or head closing the
+	# pipe early fails the pipeline under pipefail, and set -e would end
+	# the script here without a word.
+	pub=$(docker ps --format '{{.Ports}}' 2>/dev/null | grep -o '127\.0\.0\.1:[0-9]*->' | head -1 | tr -d '>-') || true
 	if [ -z "$pub" ]; then
 		log "host: no Docker-published port to check"
 	elif timeout 3 bash -c "exec 3<>/dev/tcp/${pub%:*}/${pub#*:}" 2>/dev/null; then
