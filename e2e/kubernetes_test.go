@@ -33,7 +33,6 @@ import (
 // with a client of its API server, for what the test observes.
 type kubeCluster struct {
 	*localcluster.Cluster
-	vars   map[string]string
 	client kubernetes.Interface
 }
 
@@ -44,18 +43,12 @@ func startKubeCluster(t *testing.T) *kubeCluster {
 	require.NoError(t, err)
 	client, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)
-	return &kubeCluster{Cluster: c, vars: c.Vars, client: client}
-}
-
-// run runs cluster.sh and returns its standard output.
-func (k *kubeCluster) run(t testing.TB, limit time.Duration, args ...string) string {
-	t.Helper()
-	return k.Run(t, limit, args...)
+	return &kubeCluster{Cluster: c, client: client}
 }
 
 // nodes lists the cluster's node names.
 func (k *kubeCluster) nodes() []string {
-	return strings.Split(k.vars["ESB_K8S_NODES"], ",")
+	return strings.Split(k.Vars["ESB_K8S_NODES"], ",")
 }
 
 // connect prepares the cluster for the env s: its namespace and the
@@ -65,21 +58,21 @@ func (k *kubeCluster) connect(t *testing.T, s *stack) {
 	t.Helper()
 	ns := s.layout.Env.Project()
 	kubeconfig := filepath.Join(t.TempDir(), "agent.kubeconfig")
-	k.run(t, time.Minute, "agent-kubeconfig", ns, kubeconfig)
-	s.set("ESB_K8S_HOST_ADDR", k.vars["ESB_K8S_HOST_ADDR"])
+	k.Run(t, time.Minute, "agent-kubeconfig", ns, kubeconfig)
+	s.set("ESB_K8S_HOST_ADDR", k.Vars["ESB_K8S_HOST_ADDR"])
 	s.set("ESB_K8S_KUBECONFIG", kubeconfig)
-	registry := net.JoinHostPort(k.vars["ESB_K8S_HOST_ADDR"], strconv.Itoa(s.layout.Ports["PORT_REGISTRY"]))
-	k.run(t, time.Minute, "trust-registry", registry)
+	registry := net.JoinHostPort(k.Vars["ESB_K8S_HOST_ADDR"], strconv.Itoa(s.layout.Ports["PORT_REGISTRY"]))
+	k.Run(t, time.Minute, "trust-registry", registry)
 	var ports []string
 	for _, p := range []string{"PORT_RUNTIME_API", "PORT_INVOKE", "PORT_S3", "PORT_DATABASE", "PORT_MESSAGING"} {
 		ports = append(ports, strconv.Itoa(s.layout.Ports[p]))
 	}
-	k.run(t, time.Minute, append([]string{"allow-ports"}, ports...)...)
+	k.Run(t, time.Minute, append([]string{"allow-ports"}, ports...)...)
 	// Separate cleanups: one that fails does not keep the others from
 	// running. The env's Pods went with its agent (compose down drains
 	// them); the namespace goes with the env.
-	t.Cleanup(func() { k.run(t, time.Minute, append([]string{"deny-ports"}, ports...)...) })
-	t.Cleanup(func() { k.run(t, time.Minute, "untrust-registry", registry) })
+	t.Cleanup(func() { k.Run(t, time.Minute, append([]string{"deny-ports"}, ports...)...) })
+	t.Cleanup(func() { k.Run(t, time.Minute, "untrust-registry", registry) })
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -198,7 +191,7 @@ func TestKubernetesMode(t *testing.T) {
 			assert.NotEmpty(t, p.Spec.ImagePullSecrets, "pulled with the env's credential")
 			require.Len(t, p.Spec.Containers, 1)
 			c := p.Spec.Containers[0]
-			assert.True(t, strings.HasPrefix(c.Image, net.JoinHostPort(k.vars["ESB_K8S_HOST_ADDR"], strconv.Itoa(s.layout.Ports["PORT_REGISTRY"]))+"/"), c.Image)
+			assert.True(t, strings.HasPrefix(c.Image, net.JoinHostPort(k.Vars["ESB_K8S_HOST_ADDR"], strconv.Itoa(s.layout.Ports["PORT_REGISTRY"]))+"/"), c.Image)
 			assert.Equal(t, "256Mi", c.Resources.Limits.Memory().String(), "MemorySize")
 			require.NotNil(t, c.SecurityContext, p.Name)
 			sc := c.SecurityContext
@@ -225,25 +218,11 @@ func TestKubernetesMode(t *testing.T) {
 // nothing else of the host (API server, kubelet, the registry and the
 // admin port published beside), nor another function's Pod.
 func kubernetesProbe(t *testing.T, s *stack, k *kubeCluster) {
-	ctx := t.Context()
-	work := t.TempDir()
-	copyTree(t, filepath.Join("testdata", "sandbox"), work)
-	res := s.esb(ctx, t, "deploy", "--mode", "kubernetes", "-t", filepath.Join(work, "template.yml"), "--tag", "e2e-k8s-probe")
-	require.NoError(t, res.err, res.stderr)
-	invoke := func(t *testing.T, function string, event any) []byte {
-		t.Helper()
-		return invokeUntilOK(ctx, t, s, function, event, 90*time.Second)
-	}
-	var peer struct {
-		IP   string `json:"ip"`
-		Port int    `json:"port"`
-	}
-	require.NoError(t, json.Unmarshal(invoke(t, "PeerFunction", map[string]any{}), &peer))
-	require.NotEmpty(t, peer.IP)
+	invoke, peer := deploySandboxProbe(t, s, 90*time.Second, "--mode", "kubernetes", "--tag", "e2e-k8s-probe")
 
-	host := k.vars["ESB_K8S_HOST_ADDR"]
+	host := k.Vars["ESB_K8S_HOST_ADDR"]
 	at := func(port string) string { return net.JoinHostPort(host, strconv.Itoa(s.layout.Ports[port])) }
-	api := strings.TrimPrefix(k.vars["ESB_K8S_API"], "https://")
+	api := strings.TrimPrefix(k.Vars["ESB_K8S_API"], "https://")
 	control := map[string]string{
 		"api server":               api,
 		"registry on the host":     at("PORT_REGISTRY"),
@@ -355,8 +334,8 @@ func nodeLoss(t *testing.T, s *stack, k *kubeCluster, where func(ms int) (string
 	})
 	time.Sleep(3 * time.Second)
 	killed := time.Now()
-	k.run(t, 2*time.Minute, "kill-node", "2")
-	t.Cleanup(func() { k.run(t, 3*time.Minute, "restore-node", "2") })
+	k.Run(t, 2*time.Minute, "kill-node", "2")
+	t.Cleanup(func() { k.Run(t, 3*time.Minute, "restore-node", "2") })
 
 	// The agent replaces the lost warm containers on the surviving node:
 	// all four provisioned ones run there.

@@ -97,29 +97,41 @@ func invokeUntilOK(ctx context.Context, t *testing.T, s *stack, function string,
 	return out
 }
 
+// probePeer is where PeerFunction of testdata/sandbox listens.
+type probePeer struct {
+	IP   string `json:"ip"`
+	Port int    `json:"port"`
+}
+
+// deploySandboxProbe deploys testdata/sandbox into s (extra deploy flags
+// after the template) and returns an invoker that waits up to limit for a
+// 200, and where PeerFunction listens.
+func deploySandboxProbe(t *testing.T, s *stack, limit time.Duration, deployArgs ...string) (func(t *testing.T, function string, event any) []byte, probePeer) {
+	t.Helper()
+	ctx := t.Context()
+	work := t.TempDir()
+	copyTree(t, filepath.Join("testdata", "sandbox"), work)
+	res := s.esb(ctx, t, append([]string{"deploy", "-t", filepath.Join(work, "template.yml")}, deployArgs...)...)
+	require.NoError(t, res.err, res.stderr)
+	invoke := func(t *testing.T, function string, event any) []byte {
+		t.Helper()
+		return invokeUntilOK(ctx, t, s, function, event, limit)
+	}
+	var peer probePeer
+	require.NoError(t, json.Unmarshal(invoke(t, "PeerFunction", map[string]any{}), &peer))
+	require.NotEmpty(t, peer.IP)
+	return invoke, peer
+}
+
 func sandboxFlow(t *testing.T, s *stack) {
 	ctx := t.Context()
 	docker := dockerClient(t)
 	s.up(t)
-	work := t.TempDir()
-	copyTree(t, filepath.Join("testdata", "sandbox"), work)
-	args := []string{"deploy", "-t", filepath.Join(work, "template.yml")}
+	var deployArgs []string
 	if s.mode == "containerd" {
-		args = append(args, "--mode", "containerd", "--tag", "e2e-sandbox")
+		deployArgs = []string{"--mode", "containerd", "--tag", "e2e-sandbox"}
 	}
-	res := s.esb(ctx, t, args...)
-	require.NoError(t, res.err, res.stderr)
-
-	invoke := func(t *testing.T, function string, event any) []byte {
-		t.Helper()
-		return invokeUntilOK(ctx, t, s, function, event, 60*time.Second)
-	}
-	var peer struct {
-		IP   string `json:"ip"`
-		Port int    `json:"port"`
-	}
-	require.NoError(t, json.Unmarshal(invoke(t, "PeerFunction", map[string]any{}), &peer))
-	require.NotEmpty(t, peer.IP)
+	invoke, peer := deploySandboxProbe(t, s, 60*time.Second, deployArgs...)
 
 	// Control-plane services, by name and by their address on the
 	// platform (control) network, the peer function by address; then what

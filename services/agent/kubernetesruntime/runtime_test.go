@@ -279,6 +279,19 @@ func TestNewMakesNamespaceAndPullSecret(t *testing.T) {
 }
 
 // startAsync runs Start in the background.
+// startRunning creates and starts a container of spec, the kubelet reporting
+// it running on node-a at ip, and returns its ID.
+func startRunning(t *testing.T, h *harness, spec engine.Spec, ip string) string {
+	t.Helper()
+	id, err := h.rt.Create(t.Context(), spec)
+	require.NoError(t, err)
+	started := startAsync(h, id)
+	h.waitPod(t, id)
+	h.setStatus(t, id, "node-a", running(ip))
+	require.NoError(t, <-started)
+	return id
+}
+
 func startAsync(h *harness, id string) <-chan error {
 	done := make(chan error, 1)
 	go func() {
@@ -454,12 +467,7 @@ func TestRemove(t *testing.T) {
 	err = h.rt.Start(ctx, id)
 	assert.ErrorIs(t, err, engine.ErrNotFound)
 
-	id, err = h.rt.Create(ctx, spec)
-	require.NoError(t, err)
-	done := startAsync(h, id)
-	h.waitPod(t, id)
-	h.setStatus(t, id, "node-a", running("10.244.1.9"))
-	require.NoError(t, <-done)
+	id = startRunning(t, h, spec, "10.244.1.9")
 	require.NoError(t, h.rt.Remove(ctx, id))
 	_, err = h.client.CoreV1().Pods(testNS).Get(ctx, id, metav1.GetOptions{})
 	assert.True(t, err != nil, "the Pod is deleted")
@@ -489,12 +497,7 @@ func hangingLogs(lines string) func(ctx context.Context, namespace, pod string, 
 func TestFollowLogsEndsWhenNodeIsLost(t *testing.T) {
 	h := newHarnessWithLogs(t, Options{}, hangingLogs("one\ntwo\n"), node("node-a", corev1.ConditionTrue))
 	ctx := t.Context()
-	id, err := h.rt.Create(ctx, testSpec("fn-logs", "Hello"))
-	require.NoError(t, err)
-	started := startAsync(h, id)
-	h.waitPod(t, id)
-	h.setStatus(t, id, "node-a", running("10.244.1.8"))
-	require.NoError(t, <-started)
+	id := startRunning(t, h, testSpec("fn-logs", "Hello"), "10.244.1.8")
 
 	var out strings.Builder
 	done := make(chan error, 1)
@@ -527,12 +530,7 @@ func TestFollowLogsEndsWhenNodeIsLost(t *testing.T) {
 func TestFollowLogsEndsAfterDeletion(t *testing.T) {
 	h := newHarnessWithLogs(t, Options{LogDrain: 50 * time.Millisecond}, hangingLogs("last words\n"), node("node-a", corev1.ConditionTrue))
 	ctx := t.Context()
-	id, err := h.rt.Create(ctx, testSpec("fn-del", "Hello"))
-	require.NoError(t, err)
-	started := startAsync(h, id)
-	h.waitPod(t, id)
-	h.setStatus(t, id, "node-a", running("10.244.1.8"))
-	require.NoError(t, <-started)
+	id := startRunning(t, h, testSpec("fn-del", "Hello"), "10.244.1.8")
 
 	var out strings.Builder
 	done := make(chan error, 1)
