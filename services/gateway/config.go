@@ -42,6 +42,13 @@ type config struct {
 	// AccountConcurrency bounds the invocations in flight of the env's
 	// functions together (ACCOUNT_CONCURRENCY, Lambda's default 1,000).
 	AccountConcurrency int
+	// StartsPerFunction and StartsPerNode bound the container starts in
+	// flight, booting runtimes included, for one function and for the
+	// node (CONTAINER_STARTS_PER_FUNCTION, CONTAINER_STARTS_PER_NODE):
+	// wider bounds ramp a burst faster and take more CPU from the node's
+	// warm functions meanwhile.
+	StartsPerFunction int
+	StartsPerNode     int
 	// BodyReadTimeout bounds reading one whole request, head and body
 	// (BODY_READ_TIMEOUT): a client that trickles its body cannot hold a
 	// connection and its goroutine for ever.
@@ -135,6 +142,14 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	}
 	if c.AccountConcurrency, err = strconv.Atoi(get("ACCOUNT_CONCURRENCY", strconv.Itoa(lambdainvoke.DefaultAccountConcurrency))); err != nil || c.AccountConcurrency <= 0 {
 		errs = append(errs, fmt.Errorf("ACCOUNT_CONCURRENCY: want a positive number, got %q", getenv("ACCOUNT_CONCURRENCY")))
+	}
+	if c.StartsPerFunction, err = strconv.Atoi(get("CONTAINER_STARTS_PER_FUNCTION", strconv.Itoa(lambdainvoke.DefaultStartsPerFunction))); err != nil || c.StartsPerFunction <= 0 {
+		errs = append(errs, fmt.Errorf("CONTAINER_STARTS_PER_FUNCTION: want a positive number, got %q", getenv("CONTAINER_STARTS_PER_FUNCTION")))
+	}
+	if c.StartsPerNode, err = strconv.Atoi(get("CONTAINER_STARTS_PER_NODE", strconv.Itoa(lambdainvoke.DefaultStartsPerNode))); err != nil || c.StartsPerNode <= 0 {
+		errs = append(errs, fmt.Errorf("CONTAINER_STARTS_PER_NODE: want a positive number, got %q", getenv("CONTAINER_STARTS_PER_NODE")))
+	} else if c.StartsPerFunction > c.StartsPerNode {
+		errs = append(errs, fmt.Errorf("CONTAINER_STARTS_PER_FUNCTION: %d is above CONTAINER_STARTS_PER_NODE (%d)", c.StartsPerFunction, c.StartsPerNode))
 	}
 	if c.BodyReadTimeout, err = duration.Parse(get("BODY_READ_TIMEOUT", "30s")); err != nil {
 		errs = append(errs, fmt.Errorf("BODY_READ_TIMEOUT: %w", err))

@@ -138,7 +138,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 		defer runtimeLn.Close() // when serving never started
 	}
-	invOpts := lambdainvoke.Options{MaxQueueWait: cfg.MaxQueueWait, AccountConcurrency: cfg.AccountConcurrency, Runtimes: runtimes, Logger: log}
+	invOpts := lambdainvoke.Options{MaxQueueWait: cfg.MaxQueueWait, AccountConcurrency: cfg.AccountConcurrency,
+		StartsPerFunction: cfg.StartsPerFunction, StartsPerNode: cfg.StartsPerNode, Runtimes: runtimes, Logger: log}
 	if shipper != nil {
 		env := strings.ToLower(cfg.Env) // as the agent names it in function lines
 		invOpts.FunctionLog = func(spec agentapi.FunctionSpec, container string, at time.Time, line string) {
