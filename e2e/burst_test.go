@@ -87,7 +87,8 @@ func BenchmarkBurst(b *testing.B) {
 		runCtx, stop := context.WithCancel(ctx)
 		var peak atomic.Int64
 		var watchers sync.WaitGroup
-		watchers.Go(func() { watchPeak(runCtx, docker, s, "SleepFunction", &peak) })
+		var ramp []int // running containers, one sample per second
+		watchers.Go(func() { ramp = watchPeak(runCtx, docker, s, "SleepFunction", &peak) })
 		var warm []time.Duration
 		var warmErrs int
 		watchers.Go(func() {
@@ -106,6 +107,7 @@ func BenchmarkBurst(b *testing.B) {
 		})
 
 		took := make([]time.Duration, burstRequests)
+		done := make([]time.Duration, burstRequests) // since start
 		errs := make([]error, burstRequests)
 		next := atomic.Int64{}
 		start := time.Now()
@@ -118,6 +120,7 @@ func BenchmarkBurst(b *testing.B) {
 						return
 					}
 					took[i], errs[i] = call(sleepURL, "slept")
+					done[i] = time.Since(start)
 				}
 			})
 		}
@@ -153,6 +156,14 @@ func BenchmarkBurst(b *testing.B) {
 			pct(took, 0.99).Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), tput, elapsed.Round(time.Millisecond), peak.Load())
 		b.Logf("warm function during the burst: %d requests, %d errors, p50 %s, p99 %s (target < 50 ms), max %s",
 			len(warm), warmErrs, pct(warm, 0.5).Round(100*time.Microsecond), pct(warm, 0.99).Round(100*time.Microsecond), pct(warm, 1).Round(100*time.Microsecond))
+		// The ramp: answers and running containers per second of the
+		// burst, which show where its time goes.
+		perSec := make([]int, int(elapsed/time.Second)+1)
+		for _, d := range done {
+			perSec[min(len(perSec)-1, int(d/time.Second))]++
+		}
+		b.Logf("answers per second: %v", perSec)
+		b.Logf("containers running, per second: %v", ramp)
 		if len(failed) > 0 {
 			b.Fatalf("%d of %d burst requests failed; first: %s", len(failed), burstRequests, strings.Join(failed[:min(5, len(failed))], "; "))
 		}
@@ -161,8 +172,11 @@ func BenchmarkBurst(b *testing.B) {
 
 // watchPeak records in peak the most running containers of function seen
 // at once, until ctx ends: Docker's view in docker mode, runtime-node's
-// containerd tasks in containerd mode.
-func watchPeak(ctx context.Context, docker client.APIClient, s *stack, function string, peak *atomic.Int64) {
+// containerd tasks in containerd mode. It returns the count seen at the
+// start of each second.
+func watchPeak(ctx context.Context, docker client.APIClient, s *stack, function string, peak *atomic.Int64) []int {
+	var perSec []int
+	start := time.Now()
 	for ctx.Err() == nil {
 		n := 0
 		if s.mode == "containerd" {
@@ -183,9 +197,13 @@ func watchPeak(ctx context.Context, docker client.APIClient, s *stack, function 
 		if int64(n) > peak.Load() {
 			peak.Store(int64(n))
 		}
+		for sec := int(time.Since(start) / time.Second); sec >= len(perSec) && ctx.Err() == nil; {
+			perSec = append(perSec, n)
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+	return perSec
 }
