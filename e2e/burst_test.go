@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,6 +165,12 @@ func BenchmarkBurst(b *testing.B) {
 		}
 		b.Logf("answers per second: %v", perSec)
 		b.Logf("containers running, per second: %v", ramp)
+		if status, metrics := httpGet(ctx, b, s.url("PORT_ADMIN", "/metrics")); status == http.StatusOK {
+			b.Logf("mean agent start %s, mean runtime init %s, cold starts %s",
+				meanOf(metrics, "esb_agent_container_start_duration_seconds", ""),
+				meanOf(metrics, "esb_init_duration_seconds", `function="SleepFunction"`),
+				sumOf(metrics, "esb_cold_starts_total", `function="SleepFunction"`))
+		}
 		if len(failed) > 0 {
 			b.Fatalf("%d of %d burst requests failed; first: %s", len(failed), burstRequests, strings.Join(failed[:min(5, len(failed))], "; "))
 		}
@@ -206,4 +213,31 @@ func watchPeak(ctx context.Context, docker client.APIClient, s *stack, function 
 		}
 	}
 	return perSec
+}
+
+// sumOf adds up the samples of metric whose labels contain match, in a
+// Prometheus text exposition.
+func sumOf(metrics, metric, match string) string {
+	var sum float64
+	for l := range strings.SplitSeq(metrics, "\n") {
+		name, rest, ok := strings.Cut(l, " ")
+		if !ok || (name != metric && !strings.HasPrefix(name, metric+"{")) || !strings.Contains(name, match) {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(rest, &v); err == nil {
+			sum += v
+		}
+	}
+	return strconv.FormatFloat(sum, 'f', -1, 64)
+}
+
+// meanOf is a histogram's mean over the series whose labels contain match.
+func meanOf(metrics, histogram, match string) string {
+	total, _ := strconv.ParseFloat(sumOf(metrics, histogram+"_sum", match), 64)
+	n, _ := strconv.ParseFloat(sumOf(metrics, histogram+"_count", match), 64)
+	if n == 0 {
+		return "(none)"
+	}
+	return fmt.Sprintf("%s over %.0f", time.Duration(total/n*float64(time.Second)).Round(time.Millisecond), n)
 }
