@@ -163,6 +163,7 @@ func BenchmarkBurst(b *testing.B) {
 		for _, d := range done {
 			perSec[min(len(perSec)-1, int(d/time.Second))]++
 		}
+		b.Logf("burst from %.3f to %.3f (unix seconds, to line up with machine samples)", float64(start.UnixMicro())/1e6, float64(start.Add(elapsed).UnixMicro())/1e6)
 		b.Logf("answers per second: %v", perSec)
 		b.Logf("containers running, per second: %v", ramp)
 		if status, metrics := httpGet(ctx, b, s.url("PORT_ADMIN", "/metrics")); status == http.StatusOK {
