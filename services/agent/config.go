@@ -43,7 +43,11 @@ type config struct {
 	// SandboxVolume (docker mode) is the Docker volume function containers
 	// mount sandboxinit from, and SandboxDir where the agent sees it.
 	SandboxVolume string
-	SandboxDir    string
+	// CgroupRoot (docker mode, HOST_CGROUP_ROOT) is the host's cgroup
+	// filesystem, mounted read-only: a function container's peak memory
+	// is read there instead of through Docker's stats API. Empty: stats.
+	CgroupRoot string
+	SandboxDir string
 	// TokenFile is where the agent writes the env's API token at start;
 	// the gateway mounts the same file. Empty: the API is open (tests).
 	TokenFile string
@@ -172,6 +176,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		cfg.SandboxVolume = getenv("SANDBOX_VOLUME")
 		cfg.SandboxDir = get("SANDBOX_DIR", "/var/lib/esb-sandbox")
+		cfg.CgroupRoot = getenv("HOST_CGROUP_ROOT")
 		if cfg.SandboxVolume == "" {
 			errs = append(errs, errors.New("SANDBOX_VOLUME is required: the docker volume, mounted at SANDBOX_DIR, that function containers get sandboxinit from, e.g. esb-dev_sandbox"))
 		}

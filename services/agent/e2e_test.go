@@ -37,6 +37,7 @@ import (
 
 	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/services/agent/cgroupmem"
 	"github.com/esb-dev/esb/services/agent/dockerruntime"
 	"github.com/esb-dev/esb/services/agent/launcher"
 )
@@ -210,7 +211,11 @@ func (w *world) startAgentKeeping(t *testing.T, env, logsURL string, keep bool) 
 			S3Endpoint: "http://s3-storage:7070", DynamoDBEndpoint: "http://database:8000",
 		},
 	}
-	rt, err := dockerruntime.New(t.Context(), w.docker, w.network, dockerruntime.Options{})
+	// Peak memory is read from the host's cgroup files, as the agent's
+	// container does through its read-only mount of them.
+	cgroups, err := cgroupmem.New("/sys/fs/cgroup")
+	require.NoError(t, err)
+	rt, err := dockerruntime.New(t.Context(), w.docker, w.network, dockerruntime.Options{Cgroups: cgroups})
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -327,6 +332,28 @@ func (w *world) testLeases(t *testing.T) {
 
 	inv := invoke(t, cold)
 	assert.Equal(t, []string{"app.handler"}, inv.Args)
+
+	// REPORT's Max Memory Used: the cgroup's own peak, the counter Docker's
+	// stats report on a cgroup v1 host; a peak never falls, so the read
+	// after Docker's is at least Docker's. Read where the agent reads it,
+	// not through Docker (which the runtime falls back on).
+	stats, err := w.docker.ContainerStatsOneShot(ctx, c.ID)
+	require.NoError(t, err)
+	var st container.StatsResponse
+	require.NoError(t, json.NewDecoder(stats.Body).Decode(&st))
+	stats.Body.Close()
+	mem, err := a.client.Memory(ctx, cold.ID)
+	require.NoError(t, err)
+	cgroups, err := cgroupmem.New("/sys/fs/cgroup")
+	require.NoError(t, err)
+	peak, err := cgroups.Peak(c.ID)
+	require.NoError(t, err, "the container's memory cgroup is where the agent looks")
+	assert.Greater(t, mem.MaxBytes, int64(1<<20), "a Python runtime takes more than 1 MB")
+	assert.LessOrEqual(t, mem.MaxBytes, int64(128)<<20, "within the container's 128 MB")
+	assert.LessOrEqual(t, mem.MaxBytes, peak)
+	if st.MemoryStats.MaxUsage > 0 { // cgroup v1: Docker reports the same counter
+		assert.LessOrEqual(t, int64(st.MemoryStats.MaxUsage), mem.MaxBytes)
+	}
 	// The function holds its own derived key pair, never the env's root secret.
 	key := awsid.FunctionKey("esb-local-secret", "Hello")
 	assert.Subset(t, inv.Env, map[string]string{

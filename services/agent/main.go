@@ -28,6 +28,7 @@ import (
 	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/logship"
 	"github.com/esb-dev/esb/services/agent/agentmetrics"
+	"github.com/esb-dev/esb/services/agent/cgroupmem"
 	"github.com/esb-dev/esb/services/agent/containerdruntime"
 	"github.com/esb-dev/esb/services/agent/dockerruntime"
 	"github.com/esb-dev/esb/services/agent/engine"
@@ -181,7 +182,14 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 		if err != nil {
 			return nil, nil, fmt.Errorf("docker client: %w", err)
 		}
-		rt, err := dockerruntime.New(ctx, docker, cfg.Network, dockerruntime.Options{SandboxVolume: cfg.SandboxVolume, RegistryAuth: cfg.RegistryAuth})
+		opts := dockerruntime.Options{SandboxVolume: cfg.SandboxVolume, RegistryAuth: cfg.RegistryAuth}
+		if cfg.CgroupRoot != "" {
+			if opts.Cgroups, err = cgroupmem.New(cfg.CgroupRoot); err != nil {
+				docker.Close()
+				return nil, nil, fmt.Errorf("HOST_CGROUP_ROOT: %w", err)
+			}
+		}
+		rt, err := dockerruntime.New(ctx, docker, cfg.Network, opts)
 		if err != nil {
 			docker.Close()
 			return nil, nil, err
