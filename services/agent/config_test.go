@@ -57,7 +57,7 @@ func TestLoadConfig(t *testing.T) {
 				"AWS_REGION": "ap-northeast-1", "FUNCTION_KEY_ROOT_SECRET": "s",
 				"S3_ENDPOINT": "http://s3:1", "DYNAMODB_ENDPOINT": "http://ddb:2",
 				"SQS_ENDPOINT": "http://sqs:3", "SNS_ENDPOINT": "http://sns:4", "START_TIMEOUT": "3s", "REAP_INTERVAL": "250ms",
-				"RUNTIME_API": "gateway:9001",
+				"RUNTIME_API": "gateway:9001", "HOST_CGROUP_ROOT": "/host/sys/fs/cgroup",
 			},
 			want: config{
 				Listen:        "127.0.0.1:9100",
@@ -70,6 +70,7 @@ func TestLoadConfig(t *testing.T) {
 				Sandboxinit:   "/bin/si",
 				SandboxVolume: "acme-prod_sandbox",
 				SandboxDir:    "/sb",
+				CgroupRoot:    "/host/sys/fs/cgroup",
 				LogsURL:       "http://logs:9428",
 				Platform: launcher.Platform{
 					Region: "ap-northeast-1", KeyRootSecret: "s",
