@@ -113,7 +113,7 @@ func opsCLI(t *testing.T, s *stack) {
 				assert.Empty(t, other.stdout, "--filter keeps only matching lines")
 			})
 
-			t.Run("esb logs -f shows a new invocation within 2 s, then its REPORT line", func(t *testing.T) {
+			t.Run("esb logs -f shows a new invocation and its REPORT line within 2 s", func(t *testing.T) {
 				followLogs(t, s, tc.function)
 			})
 		})
@@ -121,11 +121,11 @@ func opsCLI(t *testing.T, s *stack) {
 }
 
 // followLogs runs esb logs -f, invokes the function, and times the wait
-// for the new invocation's first line (START) in the follower's output,
-// which must come within 2 s, then for its REPORT line. The REPORT line
-// waits for the container's peak memory; Docker samples container stats
-// once a second, so in docker mode it may follow its START line by up to
-// a second more.
+// for the new invocation's first line (START) and its REPORT line in the
+// follower's output: both must come within 2 s. The REPORT line waits for
+// the container's peak memory, which the agent reads from the container's
+// cgroup (through Docker's stats API, sampled once a second, it came up
+// to 2.35 s after the answer).
 func followLogs(t *testing.T, s *stack, function string) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -183,6 +183,7 @@ func followLogs(t *testing.T, s *stack, function string) {
 	t.Logf("esb logs -f showed the new invocation %s and its REPORT line %s after it answered",
 		lag.Round(time.Millisecond), report.Sub(answered).Round(time.Millisecond))
 	assert.Less(t, lag, 2*time.Second)
+	assert.Less(t, report.Sub(answered), 2*time.Second, "REPORT line")
 }
 
 // requestIDRe finds the request ID in a START, END or REPORT line.
