@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -143,10 +144,11 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	if c.AccountConcurrency, err = strconv.Atoi(get("ACCOUNT_CONCURRENCY", strconv.Itoa(lambdainvoke.DefaultAccountConcurrency))); err != nil || c.AccountConcurrency <= 0 {
 		errs = append(errs, fmt.Errorf("ACCOUNT_CONCURRENCY: want a positive number, got %q", getenv("ACCOUNT_CONCURRENCY")))
 	}
-	if c.StartsPerFunction, err = strconv.Atoi(get("CONTAINER_STARTS_PER_FUNCTION", strconv.Itoa(lambdainvoke.DefaultStartsPerFunction))); err != nil || c.StartsPerFunction <= 0 {
+	perFunction, perNode := lambdainvoke.DefaultStartBounds(runtime.NumCPU())
+	if c.StartsPerFunction, err = strconv.Atoi(get("CONTAINER_STARTS_PER_FUNCTION", strconv.Itoa(perFunction))); err != nil || c.StartsPerFunction <= 0 {
 		errs = append(errs, fmt.Errorf("CONTAINER_STARTS_PER_FUNCTION: want a positive number, got %q", getenv("CONTAINER_STARTS_PER_FUNCTION")))
 	}
-	if c.StartsPerNode, err = strconv.Atoi(get("CONTAINER_STARTS_PER_NODE", strconv.Itoa(lambdainvoke.DefaultStartsPerNode))); err != nil || c.StartsPerNode <= 0 {
+	if c.StartsPerNode, err = strconv.Atoi(get("CONTAINER_STARTS_PER_NODE", strconv.Itoa(perNode))); err != nil || c.StartsPerNode <= 0 {
 		errs = append(errs, fmt.Errorf("CONTAINER_STARTS_PER_NODE: want a positive number, got %q", getenv("CONTAINER_STARTS_PER_NODE")))
 	} else if c.StartsPerFunction > c.StartsPerNode {
 		errs = append(errs, fmt.Errorf("CONTAINER_STARTS_PER_FUNCTION: %d is above CONTAINER_STARTS_PER_NODE (%d)", c.StartsPerFunction, c.StartsPerNode))

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/esb-dev/esb/internal/awsid"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
 	"github.com/esb-dev/esb/services/gateway/fakeagent"
+	"github.com/esb-dev/esb/services/gateway/lambdainvoke"
 	"github.com/esb-dev/esb/services/gateway/logwait"
 )
 
@@ -32,6 +34,7 @@ import (
 var testRootKey = awsid.Key{AccessKeyID: "esb", SecretAccessKey: "esb-local-secret"}
 
 func TestConfigFromEnv(t *testing.T) {
+	perFunction, perNode := lambdainvoke.DefaultStartBounds(runtime.NumCPU())
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -46,7 +49,7 @@ func TestConfigFromEnv(t *testing.T) {
 					ConfigDir: "/app/runtime-config", SeedDir: "/app/seed-config", ReloadInterval: time.Second,
 					AgentURL: "http://agent:9000", Listen: ":8080", Region: "us-east-1", AccountID: "123456789012",
 					MaxQueueWait: 10 * time.Second, BodyReadTimeout: 30 * time.Second, AccountConcurrency: 1000,
-					StartsPerFunction: 4, StartsPerNode: 8,
+					StartsPerFunction: perFunction, StartsPerNode: perNode,
 					RootKey: awsid.Key{AccessKeyID: "esb", SecretAccessKey: "s"},
 					TLS:     tlsConfig{Dir: "/app/runtime-config/tls"},
 				}, c)

@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -123,8 +124,8 @@ type Options struct {
 	// DefaultAccountConcurrency when zero.
 	AccountConcurrency int
 	// StartsPerFunction and StartsPerNode bound the container starts in
-	// flight for one function and for all. DefaultStartsPerFunction and
-	// DefaultStartsPerNode when zero.
+	// flight for one function and for all; DefaultStartBounds of this
+	// machine's CPUs when zero.
 	StartsPerFunction int
 	StartsPerNode     int
 	// Now is the scheduler's clock; time.Now when nil.
@@ -247,11 +248,14 @@ func New(leaser Leaser, opts Options) *Invoker {
 	if opts.AccountConcurrency <= 0 {
 		opts.AccountConcurrency = DefaultAccountConcurrency
 	}
-	if opts.StartsPerFunction <= 0 {
-		opts.StartsPerFunction = DefaultStartsPerFunction
-	}
-	if opts.StartsPerNode <= 0 {
-		opts.StartsPerNode = DefaultStartsPerNode
+	if opts.StartsPerFunction <= 0 || opts.StartsPerNode <= 0 {
+		perFunction, perNode := DefaultStartBounds(runtime.NumCPU())
+		if opts.StartsPerFunction <= 0 {
+			opts.StartsPerFunction = perFunction
+		}
+		if opts.StartsPerNode <= 0 {
+			opts.StartsPerNode = perNode
+		}
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

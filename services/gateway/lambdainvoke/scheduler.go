@@ -16,11 +16,20 @@ import (
 // node, and a container that finishes goes straight to the oldest waiting
 // request of its function.
 
-// Defaults of the start bounds.
-const (
-	DefaultStartsPerFunction = 4
-	DefaultStartsPerNode     = 8
-)
+// DefaultStartBounds are the start bounds for a node with cpus CPUs: two
+// starts in flight per CPU, three quarters of them for one function, so
+// another function's burst still starts. A start is mostly the engine's
+// work (dockerd or containerd, the shim, runc and their hooks, about half
+// a CPU-second each on a 2-core node) and the runtime's boot, all on the
+// node's CPUs: more starts at once did not ramp a burst faster there, and
+// they took the CPU from the node's warm functions (BenchmarkBurst, 2
+// cores: 4 per function and 8 per node gave a warm function p99 57-85 ms;
+// 3 and 4 gave 50 ms at the same burst p99, 16 and 16 gave 205 ms and a
+// slower burst).
+func DefaultStartBounds(cpus int) (perFunction, perNode int) {
+	perNode = 2 * max(cpus, 1)
+	return max(perNode*3/4, 1), perNode
+}
 
 // Estimates before a function has been measured: a cold start of a small
 // runtime on a busy node; no invocation duration (unknown) means "start".

@@ -174,7 +174,7 @@ func TestBurstStartsFewContainersAndServesEveryRequest(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Zero(t, failed.Load())
-	assert.LessOrEqual(t, leaser.maxInFlght.Load(), int64(DefaultStartsPerFunction), "starts in parallel stay under the per-function bound")
+	assert.LessOrEqual(t, leaser.maxInFlght.Load(), int64(inv.opts.StartsPerFunction), "starts in parallel stay under the per-function bound")
 	// 200 requests of 20 ms against 150 ms starts: waiting for warm
 	// containers soon beats starting; far fewer than one per request.
 	assert.Less(t, leaser.acquires.Load(), int64(requests/4), "containers started")
@@ -269,4 +269,18 @@ func TestAHotFunctionGivesBackMemoryToAWaitingOne(t *testing.T) {
 	assert.Equal(t, `"ok"`, string(res.Payload))
 	assert.Less(t, took, time.Second)
 	t.Logf("the cold function's request waited %s for room", took)
+}
+
+func TestDefaultStartBounds(t *testing.T) {
+	for _, tt := range []struct{ cpus, perFunction, perNode int }{
+		{cpus: 0, perFunction: 1, perNode: 2},
+		{cpus: 1, perFunction: 1, perNode: 2},
+		{cpus: 2, perFunction: 3, perNode: 4},
+		{cpus: 4, perFunction: 6, perNode: 8},
+		{cpus: 16, perFunction: 24, perNode: 32},
+	} {
+		f, n := DefaultStartBounds(tt.cpus)
+		assert.Equal(t, [2]int{tt.perFunction, tt.perNode}, [2]int{f, n}, "%d CPUs", tt.cpus)
+		assert.Less(t, f, n+1, "a function's bound never passes the node's")
+	}
 }
