@@ -133,10 +133,7 @@ func TestFailureAnswers(t *testing.T) {
 				// Fn's one slot is held by a request that waits for the
 				// gate; the queue wait is 10 ms.
 				g := newGate(`{"statusCode":200,"body":"held"}`)
-				h.function("Fn", func(w http.ResponseWriter, r *http.Request) {
-					// Only the holder reaches the function.
-					g.handler(w, r)
-				})
+				h.function("Fn", g.handler)
 				var wg sync.WaitGroup
 				wg.Go(func() {
 					resp, _, err := h.tryDo(t.Context(), "GET", "/rest", nil, nil)
