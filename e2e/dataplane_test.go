@@ -56,7 +56,7 @@ func TestDataPlane(t *testing.T) {
 	// The burst below queues 200 requests behind 5 slots. Unloaded, that is
 	// about 6 s of waiting, inside the default 10 s; on a busy CI host the
 	// same burst takes several times longer and the tail would be
-	// throttled (429) by design. The test is about no request being lost
+	// throttled by design. The test is about no request being lost
 	// and the limit holding, so the env gets room to queue.
 	t.Parallel()
 	s := newStack(t, "dataplane", 800)
