@@ -224,7 +224,7 @@ func apiBodyError(c echo.Context, err error) error {
 
 // apiInvokeError answers a failed invocation as front does (see
 // failureAnswer).
-func (s *Server) apiInvokeError(c echo.Context, front int, err error) error {
+func (s *Server) apiInvokeError(c echo.Context, front front, err error) error {
 	ai := info(c)
 	switch {
 	case errors.Is(err, lambdainvoke.ErrThrottled):

@@ -53,7 +53,7 @@ const (
 )
 
 // frontOf is the front whose failures a route of kind answers.
-func frontOf(kind string) int {
+func frontOf(kind string) front {
 	if kind == runtimeconfig.KindHTTP {
 		return frontHTTPAPI
 	}
@@ -81,7 +81,7 @@ func frontOf(kind string) int {
 // "Internal Server Error" when the invocation is not permitted). No
 // public report shows an HTTP API route of a throttled function; it is
 // answered as Lambda's other refusals are.
-func failureAnswer(front int, f failure) (status int, contentType, body string) {
+func failureAnswer(front front, f failure) (status int, contentType, body string) {
 	const json = echo.MIMEApplicationJSON
 	switch front {
 	case frontHTTPAPI:
@@ -110,7 +110,7 @@ func failureAnswer(front int, f failure) (status int, contentType, body string) 
 }
 
 // writeFailure answers the request with front's answer for f.
-func writeFailure(c echo.Context, front int, f failure) error {
+func writeFailure(c echo.Context, front front, f failure) error {
 	status, contentType, body := failureAnswer(front, f)
 	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
 	return c.Blob(status, contentType, []byte(body))

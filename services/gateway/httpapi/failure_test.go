@@ -212,7 +212,7 @@ func TestHandlerErrorAnswers(t *testing.T) {
 	srv := New(t.Context(), nil, nil, Options{})
 	for _, tt := range []struct {
 		name  string
-		front int
+		front front
 		want  wantAnswer
 	}{
 		{"REST API route", frontREST, wantRESTRefused},

@@ -174,17 +174,18 @@ const (
 
 // accessInfo is what handlers add to the access log line.
 type accessInfo struct {
-	kind      string // api, invoke, health
-	function  string
-	route     string
-	cold      bool
-	invoked   bool
+	kind     string // api, invoke, health
+	function string
+	route    string
+	cold     bool
+	invoked  bool
+	// front is whose error answers the request gets (frontREST,
+	// frontHTTPAPI, frontURL), once its route or URL is known; not logged.
+	// Beside the bools, it keeps the struct in its allocation size class.
+	front     front
 	outcome   string // e.g. timeout, crash, throttled, function_error
 	caller    string // who signed the request: root or function:<name>
 	invokeDur time.Duration
-	// front is whose error answers the request gets (frontREST,
-	// frontHTTPAPI, frontURL), once its route or URL is known; not logged.
-	front int
 }
 
 func info(c echo.Context) *accessInfo {
