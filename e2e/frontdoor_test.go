@@ -613,7 +613,7 @@ func integrationTimeout(t *testing.T, client *http.Client, gw func(string) strin
 		wantStatus int
 		wantBody   string
 	}{
-		{"REST API: 504", "/slow", http.StatusGatewayTimeout, `{"message":"Endpoint request timed out"}`},
+		{"REST API: 504", "/slow", http.StatusGatewayTimeout, `{"message": "Endpoint request timed out"}`},
 		{"HTTP API: 503", "/slow-http", http.StatusServiceUnavailable, `{"message":"Service Unavailable"}`},
 	}
 	container := func(t *testing.T, path string) string {

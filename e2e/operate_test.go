@@ -55,8 +55,10 @@ func operateFlow(t *testing.T, s *stack, deployArgs ...string) {
 		assert.Equal(t, http.StatusOK, status, body)
 	})
 	require.NoError(t, pollMetric(ctx, admin("/metrics"), `esb_concurrent_executions{function="OpsFunction"} 1`, 30*time.Second))
+	// A REST API answers Lambda's throttle 500, as API Gateway does.
 	status, body := httpGet(ctx, t, ops)
-	assert.Equal(t, http.StatusTooManyRequests, status, body)
+	assert.Equal(t, http.StatusInternalServerError, status, body)
+	assert.Equal(t, `{"message": "Internal server error"}`, body)
 	sleeper.Wait()
 
 	t.Run("metrics count exactly one cold start, one error, one throttle", func(t *testing.T) {

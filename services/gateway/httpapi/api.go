@@ -19,14 +19,14 @@ import (
 	"github.com/esb-dev/esb/services/gateway/sigv4"
 )
 
-// API Gateway's messages when the integration cannot produce a response.
+// API Gateway's messages for what it refuses before any invocation.
 const (
-	msgNotFound        = "Not Found"
-	msgTooLarge        = "Request Too Long"
-	msgTooManyRequests = "Too Many Requests"
-	msgTimedOut        = "Endpoint request timed out"
-	msgUnavailable     = "Service Unavailable"
-	msgInternal        = "Internal server error"
+	msgNotFound = "Not Found"
+	// The status is documented (gateway response REQUEST_TOO_LARGE, 413);
+	// the message is what REST APIs are reported to answer. What an HTTP
+	// API or a function URL answers is not documented: they answer the
+	// same.
+	msgTooLarge = "Request Too Long"
 )
 
 // api serves a request on an API route: match it against the live table,
@@ -72,6 +72,7 @@ func (s *Server) api(c echo.Context) error {
 		apiID = m.Route.API
 	}
 	ai.function, ai.route = m.Function.Name, m.Route.Key
+	ai.front = frontOf(m.Route.Kind)
 	v2 := m.Route.Payload == runtimeconfig.PayloadV2
 	if v2 {
 		c.Response().Header().Set("Apigw-Requestid", requestID(c))
@@ -81,11 +82,7 @@ func (s *Server) api(c echo.Context) error {
 	// (verify reads it and puts it back).
 	var iam *apigateway.IAMCaller
 	if a := m.Route.Auth; a != nil && a.IAM {
-		front := frontREST
-		if v2 {
-			front = frontHTTPAPI
-		}
-		id, done, err := s.verify(c, sigv4.ServiceExecuteAPI, front)
+		id, done, err := s.verify(c, sigv4.ServiceExecuteAPI, ai.front)
 		if done {
 			return err
 		}
@@ -141,7 +138,8 @@ func (s *Server) api(c echo.Context) error {
 
 // invokeProxy invokes fn with event and answers the request with what its
 // proxy integration returned (payload 2.0 rules when v2, else 1.0), or
-// with API Gateway's error answer when the invocation failed; cfg, when an
+// with the error answer of the request's front (accessInfo.front: REST
+// API, HTTP API or function URL) when the invocation failed; cfg, when an
 // HTTP API's or a function URL's CORS configuration, decorates the answer.
 // route, an API route (nil for a function URL, which has no integration
 // timeout), bounds the wait by its integration timeout.
@@ -175,14 +173,15 @@ func (s *Server) invokeProxy(c echo.Context, fn agentapi.FunctionSpec, event []b
 	}, late)
 	ai.invoked, ai.cold, ai.invokeDur = res.Duration > 0, res.Cold, res.Duration
 	if errors.Is(err, integration.ErrTimeout) {
-		return integrationTimedOut(c, route.Kind)
+		ai.outcome = "integration_timeout"
+		return writeFailure(c, ai.front, failTimeout)
 	}
 	if err != nil {
-		return s.apiInvokeError(c, err)
+		return s.apiInvokeError(c, ai.front, err)
 	}
 	if res.FunctionError != "" {
 		ai.outcome = "function_error"
-		return writeJSON(c, http.StatusBadGateway, message{Message: msgInternal})
+		return writeFailure(c, ai.front, failFunction)
 	}
 	var resp apigateway.Response
 	if v2 {
@@ -194,7 +193,7 @@ func (s *Server) invokeProxy(c echo.Context, fn agentapi.FunctionSpec, event []b
 		ai.outcome = "malformed_response"
 		s.opts.Logger.Warn("function returned a malformed proxy response", "request_id", requestID(c),
 			"function", function, "error", err.Error())
-		return writeJSON(c, http.StatusBadGateway, message{Message: msgInternal})
+		return writeFailure(c, ai.front, failFunction)
 	}
 	h := c.Response().Header()
 	for k, vs := range resp.Header {
@@ -214,18 +213,6 @@ func (s *Server) invokeProxy(c echo.Context, fn agentapi.FunctionSpec, event []b
 	return err
 }
 
-// integrationTimedOut answers a request whose function outlived its
-// route's integration timeout as API Gateway does: a REST API with 504
-// "Endpoint request timed out", an HTTP API with 503 "Service
-// Unavailable".
-func integrationTimedOut(c echo.Context, kind string) error {
-	info(c).outcome = "integration_timeout"
-	if kind == runtimeconfig.KindHTTP {
-		return writeJSON(c, http.StatusServiceUnavailable, message{Message: msgUnavailable})
-	}
-	return writeJSON(c, http.StatusGatewayTimeout, message{Message: msgTimedOut})
-}
-
 // apiBodyError answers a request whose body could not be read as API
 // Gateway does.
 func apiBodyError(c echo.Context, err error) error {
@@ -235,29 +222,33 @@ func apiBodyError(c echo.Context, err error) error {
 	return writeJSON(c, http.StatusBadRequest, message{Message: "Bad Request"})
 }
 
-// apiInvokeError answers a failed invocation as API Gateway does.
-func (s *Server) apiInvokeError(c echo.Context, err error) error {
+// apiInvokeError answers a failed invocation as front does (see
+// failureAnswer).
+func (s *Server) apiInvokeError(c echo.Context, front front, err error) error {
 	ai := info(c)
 	switch {
 	case errors.Is(err, lambdainvoke.ErrThrottled):
 		ai.outcome = "throttled"
-		return writeJSON(c, http.StatusTooManyRequests, message{Message: msgTooManyRequests})
+		return writeFailure(c, front, failThrottled)
 	case errors.Is(err, lambdainvoke.ErrTimeout):
+		// The function ran past its own Timeout: on Lambda a function
+		// error ("Task timed out"), not API Gateway's integration
+		// timeout.
 		ai.outcome = "timeout"
-		return writeJSON(c, http.StatusGatewayTimeout, message{Message: msgTimedOut})
+		return writeFailure(c, front, failFunction)
 	case errors.Is(err, lambdainvoke.ErrCrashed):
 		ai.outcome = "crash"
 		s.opts.Logger.Warn("function container crashed; discarded", "request_id", requestID(c), "error", err.Error())
-		return writeJSON(c, http.StatusBadGateway, message{Message: msgInternal})
+		return writeFailure(c, front, failFunction)
 	case errors.Is(err, lambdainvoke.ErrResponseTooLarge):
 		ai.outcome = "response_too_large"
-		return writeJSON(c, http.StatusBadGateway, message{Message: msgInternal})
+		return writeFailure(c, front, failFunction)
 	case errors.Is(err, context.Canceled):
 		ai.outcome = "client_gone"
-		return writeJSON(c, http.StatusGatewayTimeout, message{Message: msgTimedOut}) // nobody reads it
+		return writeFailure(c, front, failService) // nobody reads it
 	default:
 		ai.outcome = "agent_error"
 		s.opts.Logger.Error("no container for the function", "request_id", requestID(c), "error", err.Error())
-		return writeJSON(c, http.StatusBadGateway, message{Message: msgInternal})
+		return writeFailure(c, front, failService)
 	}
 }

@@ -94,22 +94,22 @@ func TestAPIRoutes(t *testing.T) {
 		{
 			name: "function error", method: "GET", path: "/hello", fn: "Hello",
 			handler:    answer(200, nil, `{"errorType":"Error","errorMessage":"boom","trace":[]}`),
-			wantStatus: 502, wantBody: `{"message":"Internal server error"}`,
+			wantStatus: 502, wantBody: `{"message": "Internal server error"}`,
 		},
 		{
-			name: "function error by header", method: "GET", path: "/items/1", fn: "Items",
+			name: "function error by header, HTTP API", method: "GET", path: "/items/1", fn: "Items",
 			handler:    answer(200, map[string]string{"X-Amz-Function-Error": "Unhandled"}, `{"errorMessage":"boom"}`),
-			wantStatus: 502, wantBody: `{"message":"Internal server error"}`,
+			wantStatus: 500, wantBody: `{"message":"Internal Server Error"}`,
 		},
 		{
 			name: "malformed 1.0 response", method: "GET", path: "/hello", fn: "Hello",
 			handler:    answer(200, nil, `{"body":"no status"}`),
-			wantStatus: 502, wantBody: `{"message":"Internal server error"}`,
+			wantStatus: 502, wantBody: `{"message": "Internal server error"}`,
 		},
 		{
 			name: "1.0 result that is not an object", method: "GET", path: "/hello", fn: "Hello",
 			handler:    answer(200, nil, `"just a string"`),
-			wantStatus: 502, wantBody: `{"message":"Internal server error"}`,
+			wantStatus: 502, wantBody: `{"message": "Internal server error"}`,
 		},
 	}
 	for _, tt := range tests {
@@ -201,6 +201,9 @@ func TestHealthCountsWarmLeases(t *testing.T) {
 	assert.Empty(t, h.agent.Acquires(), "warm calls reuse the held container without asking the agent")
 }
 
+// A function that runs past its own timeout failed, as Lambda's "Task
+// timed out" is a function error: a REST API answers 502, not its
+// integration timeout's 504.
 func TestAPITimeout(t *testing.T) {
 	h := newHarness(t, functionsYML, routingYML, harnessOptions{invoker: lambdainvoke.Options{
 		Deadline: func(agentapi.FunctionSpec) time.Duration { return 20 * time.Millisecond },
@@ -208,8 +211,8 @@ func TestAPITimeout(t *testing.T) {
 	g := newGate(`{"statusCode":200}`) // never opened: runs until the gateway gives up
 	h.function("Slow", g.handler)
 	resp, body := h.do(t, "GET", "/slow", nil, nil)
-	assert.Equal(t, http.StatusGatewayTimeout, resp.StatusCode)
-	assert.Equal(t, `{"message":"Endpoint request timed out"}`, body)
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	assert.Equal(t, `{"message": "Internal server error"}`, body)
 	rel := <-h.agent.Releases()
 	assert.True(t, rel.Discard, "a timed-out container may still run the function: it is not reused")
 }
@@ -225,7 +228,7 @@ func TestAPICrashDiscardsTheContainer(t *testing.T) {
 	})
 	resp, body := h.do(t, "GET", "/hello", nil, nil)
 	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
-	assert.Equal(t, `{"message":"Internal server error"}`, body)
+	assert.Equal(t, `{"message": "Internal server error"}`, body)
 	rel := <-h.agent.Releases()
 	assert.True(t, rel.Discard)
 	assert.Contains(t, rel.Reason, "crashed")
@@ -252,9 +255,11 @@ func TestAccountConcurrencyThrottles(t *testing.T) {
 	})
 	<-g.entered // the account's one slot is used up
 
+	// A REST API never passes Lambda's 429 on: Lambda refused the
+	// invocation, which API Gateway answers 500.
 	resp, body := h.do(t, "GET", "/hello", nil, nil)
-	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
-	assert.Equal(t, `{"message":"Too Many Requests"}`, body)
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Equal(t, `{"message": "Internal server error"}`, body)
 
 	resp, body = h.do(t, "POST", "/2015-03-31/functions/Hello/invocations", strings.NewReader(`{}`), nil)
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
@@ -281,8 +286,8 @@ func TestThrottledAfterMaxQueueWait(t *testing.T) {
 	<-g.entered // max_concurrency 1 is used up
 
 	resp, body := h.do(t, "GET", "/limited", nil, nil)
-	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
-	assert.Equal(t, `{"message":"Too Many Requests"}`, body)
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Equal(t, `{"message": "Internal server error"}`, body)
 
 	resp, body = h.do(t, "POST", "/2015-03-31/functions/Limited/invocations", strings.NewReader(`{}`), nil)
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)

@@ -46,6 +46,7 @@ func (s *Server) functionURL(c echo.Context) error {
 		return writeJSON(c, http.StatusNotFound, message{Message: msgNotFound})
 	}
 	ai.function, ai.route = u.Function.Name, "function URL "+id
+	ai.front = frontURL
 	if u.Config.Cors != nil && cors.IsPreflight(r) {
 		// Lambda answers a preflight itself, before any signature check:
 		// browsers do not sign preflights.

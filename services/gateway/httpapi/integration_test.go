@@ -38,7 +38,7 @@ func TestIntegrationTimeout(t *testing.T) {
 		wantStatus int
 		wantBody   string
 	}{
-		{"REST API", "/rest-slow", http.StatusGatewayTimeout, `{"message":"Endpoint request timed out"}`},
+		{"REST API", "/rest-slow", http.StatusGatewayTimeout, `{"message": "Endpoint request timed out"}`},
 		{"HTTP API", "/http-slow", http.StatusServiceUnavailable, `{"message":"Service Unavailable"}`},
 		{"HTTP API, payload 1.0", "/http-v1-slow", http.StatusServiceUnavailable, `{"message":"Service Unavailable"}`},
 	}

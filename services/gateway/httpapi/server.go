@@ -174,11 +174,15 @@ const (
 
 // accessInfo is what handlers add to the access log line.
 type accessInfo struct {
-	kind      string // api, invoke, health
-	function  string
-	route     string
-	cold      bool
-	invoked   bool
+	kind     string // api, invoke, health
+	function string
+	route    string
+	cold     bool
+	invoked  bool
+	// front is whose error answers the request gets (frontREST,
+	// frontHTTPAPI, frontURL), once its route or URL is known; not logged.
+	// Beside the bools, it keeps the struct in its allocation size class.
+	front     front
 	outcome   string // e.g. timeout, crash, throttled, function_error
 	caller    string // who signed the request: root or function:<name>
 	invokeDur time.Duration
@@ -249,7 +253,8 @@ func recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // handleError answers errors no handler answered itself (router misses,
-// panics) in API Gateway's JSON form.
+// panics) in API Gateway's JSON form; on a route already matched, in the
+// words of its API's kind.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -265,6 +270,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if status >= 500 {
 		s.opts.Logger.Error("request failed", "request_id", requestID(c), "error", err.Error())
+	}
+	if front := info(c).front; he == nil && (front == frontREST || front == frontHTTPAPI) {
+		_ = writeFailure(c, front, failService)
+		return
 	}
 	_ = writeJSON(c, status, message{Message: msg})
 }

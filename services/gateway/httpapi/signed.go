@@ -20,19 +20,22 @@ type noKeys struct{}
 
 func (noKeys) Secret(string) (string, sigv4.Identity, bool) { return "", sigv4.Identity{}, false }
 
+// front is a way in whose refusals and error answers differ.
+type front uint8
+
 // Fronts whose refusals differ.
 const (
-	frontLambda  = iota // the Invoke API
-	frontREST           // a REST API route with AWS_IAM
-	frontHTTPAPI        // an HTTP API route with AWS_IAM
-	frontURL            // a function URL with AuthType AWS_IAM
+	frontLambda  front = iota // the Invoke API
+	frontREST                 // a REST API route with AWS_IAM
+	frontHTTPAPI              // an HTTP API route with AWS_IAM
+	frontURL                  // a function URL with AuthType AWS_IAM
 )
 
 // verify checks the request's SigV4 signature for service. On success the
 // request's context carries the identity (sigv4.IdentityFrom) and the
 // access log names the caller; otherwise the refusal of front is written
 // and done is true.
-func (s *Server) verify(c echo.Context, service string, front int) (id sigv4.Identity, done bool, err error) {
+func (s *Server) verify(c echo.Context, service string, front front) (id sigv4.Identity, done bool, err error) {
 	r := c.Request()
 	id, verr := s.opts.Verifier.Verify(r, service)
 	ai := info(c)
