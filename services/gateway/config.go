@@ -46,8 +46,9 @@ type config struct {
 	// StartsPerFunction and StartsPerNode bound the container starts in
 	// flight, booting runtimes included, for one function and for the
 	// node (CONTAINER_STARTS_PER_FUNCTION, CONTAINER_STARTS_PER_NODE):
-	// wider bounds ramp a burst faster and take more CPU from the node's
-	// warm functions meanwhile.
+	// wider bounds boot more runtimes at once, which ramps a burst faster
+	// only on a node with CPU to spare and otherwise takes the CPU of its
+	// warm functions.
 	StartsPerFunction int
 	StartsPerNode     int
 	// BodyReadTimeout bounds reading one whole request, head and body

@@ -3,10 +3,10 @@
 //
 // REPORT's "Max Memory Used" needs one read per invocation. Through the
 // Engine API that read is a stats call, which dockerd answers by asking
-// containerd and the container's shim for every cgroup statistic and by
-// entering the container's network namespace for its interface counters:
-// in a burst of 1,000 invocations those calls took more CPU than the
-// containers' starts. The peak is one small file, read in microseconds.
+// containerd and the container's shim for every statistic of the
+// container; it took up to a second, so the REPORT line came up to 2 s
+// after the answer, and on cgroup v2 hosts Docker reports no peak at all.
+// The peak is one small file, read in microseconds.
 package cgroupmem
 
 import (

@@ -71,8 +71,8 @@ type Options struct {
 	// the registry answers nobody without it.
 	RegistryAuth registryauth.Credential
 	// Cgroups, when set, reads a container's peak memory from the host's
-	// cgroup files: a stats call per invocation costs dockerd, containerd
-	// and the shim more CPU than a burst's container starts do.
+	// cgroup files instead of a stats call per invocation (see package
+	// cgroupmem).
 	Cgroups *cgroupmem.Reader
 }
 
