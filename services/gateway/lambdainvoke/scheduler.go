@@ -23,8 +23,9 @@ import (
 // a CPU-second each on a 2-core node) and the runtime's boot, all on the
 // node's CPUs: more starts at once did not ramp a burst faster there, and
 // they took the CPU from the node's warm functions (BenchmarkBurst, 2
-// cores: 4 per function and 8 per node gave a warm function p99 57-85 ms;
-// 3 and 4 gave 50 ms at the same burst p99, 16 and 16 gave 205 ms and a
+// cores, docker mode: 4 per function and 8 per node gave a warm function
+// p99 of 57-85 ms over five runs, 3 and 4 gave 37-58 ms over three at
+// about the same burst p99, 6.3-6.9 s; 16 and 16 gave 205 ms and a
 // slower burst).
 func DefaultStartBounds(cpus int) (perFunction, perNode int) {
 	perNode = 2 * max(cpus, 1)
