@@ -155,7 +155,7 @@ func BenchmarkBurst(b *testing.B) {
 			pct(took, 0.99).Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), tput, elapsed.Round(time.Millisecond), peak.Load())
 		b.Logf("warm function during the burst: %d requests, %d errors, p50 %s, p99 %s (target < 50 ms), max %s",
 			len(warm), warmErrs, pct(warm, 0.5).Round(100*time.Microsecond), pct(warm, 0.99).Round(100*time.Microsecond), pct(warm, 1).Round(100*time.Microsecond))
-		// The ramp: answers and running containers per second of the
+		// The ramp: answers and containers started per second of the
 		// burst, which show where its time goes.
 		perSec := make([]int, int(elapsed/time.Second)+1)
 		for _, d := range done {
