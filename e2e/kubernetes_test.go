@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"path/filepath"
 	"slices"
@@ -229,13 +230,8 @@ func kubernetesProbe(t *testing.T, s *stack, k *kubeCluster) {
 		"runtime api": at("PORT_RUNTIME_API"), "lambda invoke api": at("PORT_INVOKE"),
 		"s3": at("PORT_S3"), "dynamodb": at("PORT_DATABASE"), "sqs and sns": at("PORT_MESSAGING"),
 	}
-	targets := map[string]string{}
-	for k, v := range control {
-		targets[k] = v
-	}
-	for k, v := range allowed {
-		targets[k] = v
-	}
+	targets := maps.Clone(control)
+	maps.Copy(targets, allowed)
 	var r probeReport
 	raw := invoke(t, "ProbeFunction", map[string]any{"targets": targets, "fill_tmp": true})
 	require.NoError(t, json.Unmarshal(raw, &r), "%s", raw)

@@ -171,13 +171,8 @@ func sandboxFlow(t *testing.T, s *stack) {
 		allowed["runtime api"] = "10.88.0.1:9001"
 		allowed["lambda invoke api"] = "10.88.0.1:8080"
 	}
-	targets := map[string]string{}
-	for k, v := range control {
-		targets[k] = v
-	}
-	for k, v := range allowed {
-		targets[k] = v
-	}
+	targets := maps.Clone(control)
+	maps.Copy(targets, allowed)
 
 	var r probeReport
 	raw := invoke(t, "ProbeFunction", map[string]any{"targets": targets, "fill_tmp": true, "fork_bomb": true})
