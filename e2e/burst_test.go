@@ -10,13 +10,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 )
 
@@ -164,11 +166,11 @@ func BenchmarkBurst(b *testing.B) {
 		b.Logf("burst from %.3f to %.3f (unix seconds, to line up with machine samples)", float64(start.UnixMicro())/1e6, float64(start.Add(elapsed).UnixMicro())/1e6)
 		b.Logf("answers per second: %v", perSec)
 		b.Logf("containers started, per second: %v", ramp)
-		if metrics, err := fetchText(ctx, metricsURL); err == nil {
-			b.Logf("mean agent start %s, mean runtime init %s, cold starts %s",
-				meanOf(metrics, "esb_agent_container_start_duration_seconds", ""),
-				meanOf(metrics, "esb_init_duration_seconds", `function="SleepFunction"`),
-				sumOf(metrics, "esb_cold_starts_total", `function="SleepFunction"`))
+		if fams, err := scrape(ctx, metricsURL); err == nil {
+			b.Logf("mean agent start %s, mean runtime init %s, cold starts %.0f",
+				histogramMean(fams["esb_agent_container_start_duration_seconds"], ""),
+				histogramMean(fams["esb_init_duration_seconds"], "SleepFunction"),
+				counterSum(fams["esb_cold_starts_total"], "SleepFunction"))
 		}
 		if len(failed) > 0 {
 			b.Fatalf("%d of %d burst requests failed; first: %s", len(failed), burstRequests, strings.Join(failed[:min(5, len(failed))], "; "))
@@ -187,10 +189,9 @@ func watchStarts(ctx context.Context, metricsURL, function string, peak *atomic.
 	var perSec []int
 	start := time.Now()
 	for ctx.Err() == nil {
-		if metrics, err := fetchText(ctx, metricsURL); err == nil {
-			n, _ := strconv.ParseFloat(sumOf(metrics, "esb_cold_starts_total", `function="`+function+`"`), 64)
-			if int64(n) > peak.Load() {
-				peak.Store(int64(n))
+		if fams, err := scrape(ctx, metricsURL); err == nil {
+			if n := int64(counterSum(fams["esb_cold_starts_total"], function)); n > peak.Load() {
+				peak.Store(n)
 			}
 		}
 		for sec := int(time.Since(start) / time.Second); sec >= len(perSec) && ctx.Err() == nil; {
@@ -226,29 +227,55 @@ func fetchText(ctx context.Context, url string) (string, error) {
 	return string(body), nil
 }
 
-// sumOf adds up the samples of metric whose labels contain match, in a
-// Prometheus text exposition.
-func sumOf(metrics, metric, match string) string {
-	var sum float64
-	for l := range strings.SplitSeq(metrics, "\n") {
-		name, rest, ok := strings.Cut(l, " ")
-		if !ok || (name != metric && !strings.HasPrefix(name, metric+"{")) || !strings.Contains(name, match) {
-			continue
-		}
-		var v float64
-		if _, err := fmt.Sscan(rest, &v); err == nil {
-			sum += v
-		}
+// scrape reads the Prometheus text exposition at url, with the parser the
+// gateway's admin listener uses for the agent's metrics.
+func scrape(ctx context.Context, url string) (map[string]*dto.MetricFamily, error) {
+	text, err := fetchText(ctx, url)
+	if err != nil {
+		return nil, err
 	}
-	return strconv.FormatFloat(sum, 'f', -1, 64)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(strings.NewReader(text))
 }
 
-// meanOf is a histogram's mean over the series whose labels contain match.
-func meanOf(metrics, histogram, match string) string {
-	total, _ := strconv.ParseFloat(sumOf(metrics, histogram+"_sum", match), 64)
-	n, _ := strconv.ParseFloat(sumOf(metrics, histogram+"_count", match), 64)
+// ofFunction reports whether m is function's series; every series when
+// function is empty.
+func ofFunction(m *dto.Metric, function string) bool {
+	if function == "" {
+		return true
+	}
+	for _, l := range m.GetLabel() {
+		if l.GetName() == "function" {
+			return l.GetValue() == function
+		}
+	}
+	return false
+}
+
+// counterSum adds up the counter f's series of function.
+func counterSum(f *dto.MetricFamily, function string) float64 {
+	var sum float64
+	for _, m := range f.GetMetric() {
+		if ofFunction(m, function) {
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
+
+// histogramMean is the mean of the histogram f's series of function, in
+// seconds, with the count of samples it is over.
+func histogramMean(f *dto.MetricFamily, function string) string {
+	var total float64
+	var n uint64
+	for _, m := range f.GetMetric() {
+		if ofFunction(m, function) {
+			total += m.GetHistogram().GetSampleSum()
+			n += m.GetHistogram().GetSampleCount()
+		}
+	}
 	if n == 0 {
 		return "(none)"
 	}
-	return fmt.Sprintf("%s over %.0f", time.Duration(total/n*float64(time.Second)).Round(time.Millisecond), n)
+	return fmt.Sprintf("%s over %d", time.Duration(total/float64(n)*float64(time.Second)).Round(time.Millisecond), n)
 }
