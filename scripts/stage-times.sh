@@ -32,3 +32,24 @@ awk '
 			if (v >= 1) printf "%8.0f  %-34s %s\n", v, name, st[name]
 		}
 	}' "$log" | sort -k1,1nr | awk '{ s = $1; $1 = ""; printf "  %-42s %8d\n", substr($0, 2), s }' >&2
+# The failures last, where a reader of the log's tail sees them: each
+# failing test and subtest, then testify's "Error:" lines with the test
+# each belongs to (parallel tests interleave their output, but testify
+# prints a failure as one block), and any panic or timeout. Capped, so
+# one test failing in a loop cannot bury the table above.
+awk '
+	/^ *--- FAIL: / { sub(/^ +/, ""); fails[++nf] = $0; next }
+	/^panic: |^\*\*\* Test killed|test timed out after/ { other[++no] = $0; next }
+	/^[ \t]+Error Trace:/ { inblock = 1; err = ""; next }
+	inblock && /^[ \t]+Error:/ { line = $0; sub(/^[ \t]+Error:[ \t]+/, "", line); err = line; grab = 3; next }
+	inblock && /^[ \t]+Test:/ { line = $0; sub(/^[ \t]+Test:[ \t]+/, "", line); errs[++ne] = line ": " err; inblock = 0; grab = 0; msg = 1; next }
+	msg && /^[ \t]+Messages:/ { line = $0; sub(/^[ \t]+Messages:[ \t]+/, "", line); errs[ne] = errs[ne] " (" line ")"; msg = 0; next }
+	{ msg = 0 }
+	inblock && grab > 0 { line = $0; sub(/^[ \t]+/, "", line); err = err " | " line; grab--; next }
+	END {
+		if (nf + no == 0) exit
+		printf "\nfailures\n"
+		for (i = 1; i <= nf && i <= 40; i++) printf "  %s\n", fails[i]
+		for (i = 1; i <= no && i <= 5; i++) printf "  %s\n", other[i]
+		for (i = 1; i <= ne && i <= 20; i++) printf "  %s\n", substr(errs[i], 1, 400)
+	}' "$log" >&2
