@@ -64,11 +64,21 @@ func abFlow(t *testing.T, s *stack, tag string, others []*stack, beforeReset fun
 
 	a := filepath.Join(s.root, "fixtures", "template-a.yml")
 	b := filepath.Join(s.root, "fixtures", "template-b.yml")
-	require.NoError(t, s.esb(ctx, t, "deploy", "-t", a, "--tag", tag).err)
-	require.NoError(t, s.esb(ctx, t, "deploy", "-t", b, "--tag", tag).err)
+	// esb deploy returns once the gateway serves what it wrote: the very
+	// next request sees each deploy, with no polling.
+	served := func(t *testing.T, template, want string) {
+		t.Helper()
+		res := s.esb(ctx, t, "deploy", "-t", template, "--tag", tag)
+		require.NoError(t, res.err)
+		assert.Regexp(t, `\[ok\] serve: gateway serves it \(generation \d+\) after \d+\.\ds`, res.stderr)
+		body, err := fetchText(ctx, s.url("PORT_GATEWAY", "/hello"))
+		require.NoError(t, err)
+		assert.Equal(t, want, body, "the first request after the deploy")
+	}
+	served(t, a, `{"version": "A"}`)
 
-	t.Run("B's /hello wins after a hot reload", func(t *testing.T) {
-		assert.NoError(t, pollBody(ctx, s.url("PORT_GATEWAY", "/hello"), `{"version": "B"}`, time.Second, 30*time.Second))
+	t.Run("B's /hello wins after a hot reload, at once", func(t *testing.T) {
+		served(t, b, `{"version": "B"}`)
 	})
 
 	t.Run("nothing A brought was deleted", func(t *testing.T) {

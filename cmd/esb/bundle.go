@@ -145,6 +145,7 @@ func bundleImport(ctx context.Context, c *cli, args []string) error {
 	var opts switchOptions
 	var quiet bool
 	var verifyKey string
+	var wait time.Duration
 	fs := newFlagSet(c, "bundle import", "FILE [-e ENV] [-m MODE] [flags]", summary+`.
 Needs no package index and no Dagger engine. The whole bundle is checked
 against its manifest first: a truncated or tampered one is refused with
@@ -154,10 +155,12 @@ and under the deploy lock its config is merged into CONFIG_DIR with the
 usual rules in one atomic switch, the images are pulled into runtime-node
 (containerd mode), the tables and buckets are provisioned and the import is
 recorded as a generation (esb history; esb rollback undoes it). A failed
-pull or provisioner puts CONFIG_DIR back as it was.`)
+pull or provisioner puts CONFIG_DIR back as it was. It returns once the
+gateway serves the imported config (see --wait).`)
 	opts.bind(fs, c)
 	fs.BoolVarP(&quiet, "quiet", "q", false, "no progress, only warnings, errors and the summary")
 	fs.StringVar(&verifyKey, "verify", "", "refuse the bundle unless FILE.sig verifies under this ed25519 public key (PKIX PEM, openssl pkey -pubout)")
+	bindServeWait(fs, &wait)
 	pos, err := parseArgs(fs, args, 1, 1, "the bundle FILE")
 	if err != nil {
 		return err
@@ -185,6 +188,7 @@ pull or provisioner puts CONFIG_DIR back as it was.`)
 	if !quiet {
 		progressTo = func(step string) { fmt.Fprintln(c.stderr, step) }
 	}
+	events := selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, quiet)
 	res, err := bundle.Import(ctx, bundle.ImportOptions{
 		File: file, ConfigDir: l.ConfigDir, Repository: l.Env.Project(), Registry: pullRegistry, Mode: opts.mode,
 		HistoryKeep: opts.historyKeep, VerifyKey: verifyKey,
@@ -192,7 +196,7 @@ pull or provisioner puts CONFIG_DIR back as it was.`)
 			return registrygc.Publishing(ctx, l.ConfigDir, registryPruneWait)
 		},
 		Progress: progressTo,
-		Events:   selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, quiet),
+		Events:   events,
 	}, bundle.Targets{Registry: steps.Registry, Steps: steps})
 	for _, w := range res.Warnings {
 		fmt.Fprintf(c.stderr, "warning: %s\n", w)
@@ -202,6 +206,9 @@ pull or provisioner puts CONFIG_DIR back as it was.`)
 	}
 	for _, w := range res.Installed.Warnings {
 		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	}
+	if err := awaitServed(ctx, c, l, res.Installed.Digest, wait, events); err != nil {
+		return err
 	}
 	for _, f := range res.Meta.Functions {
 		fmt.Fprintf(c.stdout, "%s\t%s\n", f.Name, f.Digest)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -40,6 +41,7 @@ type deployOptions struct {
 	maven         string
 	mirrors       mirrorOptions
 	historyKeep   int
+	wait          time.Duration
 }
 
 func deployCommand() command {
@@ -51,10 +53,12 @@ func deployCommand() command {
 			var opts deployOptions
 			fs := newFlagSet(c, "deploy", "-t template.yml [-e ENV] [flags]", summary+`.
 Later deploys win where templates overlap; nothing is ever deleted. The
-gateway picks the new routes up without a restart.`)
+gateway picks the new config up without a restart; esb deploy returns once
+it serves it (see --wait).`)
 			opts.bind(fs, c)
 			fs.StringVarP(&opts.output, "output", "o", "", "where the generated functions.yml, routing.yml and resources.yml are exported (default: a folder beside CONFIG_DIR)")
 			bindHistoryKeep(fs, c, &opts.historyKeep)
+			bindServeWait(fs, &opts.wait)
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
@@ -246,6 +250,10 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 			fmt.Fprintf(c.stderr, "%s output:\n%s\n", install.Tool, install.Output)
 		}
 		return templateError(run.template, err)
+	}
+	// The deploy is done when the next request sees it.
+	if err := awaitServed(ctx, c, l, sum.ConfigDigest, opts.wait, run.options.Events); err != nil {
+		return err
 	}
 	printSummary(c, filepath.Dir(run.template), sum)
 	if slices.ContainsFunc(sum.Functions, func(b pipeline.Built) bool { return b.Changed }) {

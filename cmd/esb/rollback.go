@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/esb-dev/esb/internal/deploy"
 )
@@ -11,6 +12,7 @@ import (
 type rollbackOptions struct {
 	switchOptions
 	quiet bool
+	wait  time.Duration
 }
 
 func rollbackCommand() command {
@@ -29,10 +31,12 @@ containers of other digests. The images are the generation's own digests,
 which must still be in the env's registry; nothing is built. The
 provisioner creates the generation's tables and buckets if they are gone.
 Data is not rolled back: items, objects and resources added since stay.
-The rollback is recorded as a new generation. A missing or corrupt
+The rollback is recorded as a new generation, and esb rollback returns once
+the gateway serves it (see --wait). A missing or corrupt
 generation, a missing image or a failed provisioner changes nothing.`)
 			opts.switchOptions.bind(fs, c)
 			fs.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress, only warnings, errors and the summary")
+			bindServeWait(fs, &opts.wait)
 			pos, err := parseArgs(fs, args, 0, 1)
 			if err != nil {
 				return err
@@ -56,14 +60,18 @@ func runRollback(ctx context.Context, c *cli, opts rollbackOptions, gen int) err
 		return err
 	}
 	defer closeFn()
+	events := selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet)
 	sum, err := deploy.Rollback(ctx, deploy.RollbackOptions{
 		ConfigDir:   l.ConfigDir,
 		Generation:  gen,
 		Mode:        opts.mode,
 		HistoryKeep: opts.historyKeep,
-		Events:      selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, opts.quiet),
+		Events:      events,
 	}, steps)
 	if err != nil {
+		return err
+	}
+	if err := awaitServed(ctx, c, l, sum.ConfigDigest, opts.wait, events); err != nil {
 		return err
 	}
 	for _, w := range sum.Warnings {

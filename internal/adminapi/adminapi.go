@@ -17,6 +17,29 @@ import (
 // StatusPath is where the admin listener serves Status.
 const StatusPath = "/api/status"
 
+// LivePath is where the admin listener serves Live: cheap enough to poll,
+// which `esb deploy` does until the gateway serves what it wrote.
+const LivePath = "/api/live"
+
+// Live is the config set the gateway serves now, and the last one it
+// refused.
+type Live struct {
+	Generation uint64    `json:"generation"` // 0 before the first config
+	LoadedAt   time.Time `json:"loaded_at"`
+	// ConfigDigest is the runtimeconfig Config.Digest of the live set.
+	ConfigDigest string `json:"config_digest"`
+	// Rejected is the last set the gateway read and refused to serve,
+	// when that came after the live one.
+	Rejected *Rejection `json:"rejected,omitempty"`
+}
+
+// Rejection is a config set the gateway refused, and why.
+type Rejection struct {
+	ConfigDigest string    `json:"config_digest,omitempty"` // empty when the files did not decode
+	At           time.Time `json:"at"`
+	Problems     []string  `json:"problems"` // "file:line:col: field: message"
+}
+
 // Status is what the env serves now.
 type Status struct {
 	Env        string     `json:"env"`
@@ -109,21 +132,33 @@ type Agent struct {
 // Fetch reads Status from the admin listener at base (http://127.0.0.1:PORT).
 func Fetch(ctx context.Context, hc *http.Client, base string) (Status, error) {
 	var st Status
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+StatusPath, nil)
+	return st, get(ctx, hc, base, StatusPath, "admin status", &st)
+}
+
+// FetchLive reads Live from the admin listener at base.
+func FetchLive(ctx context.Context, hc *http.Client, base string) (Live, error) {
+	var l Live
+	return l, get(ctx, hc, base, LivePath, "admin live config", &l)
+}
+
+// get decodes the JSON the admin listener serves at path into out; what
+// names the call in errors.
+func get(ctx context.Context, hc *http.Client, base, path, what string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+path, nil)
 	if err != nil {
-		return st, fmt.Errorf("admin status: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return st, fmt.Errorf("admin status: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		return st, fmt.Errorf("admin status: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return fmt.Errorf("%s: %s: %s", what, resp.Status, strings.TrimSpace(string(body)))
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return st, fmt.Errorf("admin status: decode: %w", err)
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s: decode: %w", what, err)
 	}
-	return st, nil
+	return nil
 }

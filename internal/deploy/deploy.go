@@ -126,6 +126,10 @@ type Summary struct {
 	Warnings  []string
 	ConfigDir string
 	Written   []string // config files that changed
+	// ConfigDigest identifies the config set now current (see
+	// runtimeconfig.Config.Digest): the gateway reports the same digest
+	// once it serves the set.
+	ConfigDigest string
 	// Generation is the history record of the config set the deploy made
 	// current.
 	Generation confighistory.Generation
@@ -149,7 +153,7 @@ func Run(ctx context.Context, opts Options, steps Steps) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	sum.Written, sum.Generation = inst.Written, inst.Generation
+	sum.Written, sum.Generation, sum.ConfigDigest = inst.Written, inst.Generation, inst.Digest
 	sum.ConfigDir = opts.ConfigDir
 	sum.Routes = routesByFunction(built.Config)
 	sum.APIs = APIEndpoints(built.Config, opts.GatewayPort, opts.GatewayHTTPS)
@@ -340,6 +344,7 @@ type InstallOptions struct {
 // Installed is what Install did.
 type Installed struct {
 	Written    []string // config files that changed
+	Digest     string   // of the config set now current
 	Generation confighistory.Generation
 	Warnings   []string
 }
@@ -371,7 +376,7 @@ func Install(ctx context.Context, opts InstallOptions, cfg runtimeconfig.Config,
 	}
 	out.Warnings = append(out.Warnings, merged.Warnings...)
 	out.Warnings = append(out.Warnings, activateWarnings...)
-	out.Written = merged.Written
+	out.Written, out.Digest = merged.Written, merged.Digest
 	ev.phase("merge", progress.Done, fmt.Sprintf("%d of 3 files changed", len(merged.Written)))
 	return out, nil
 }

@@ -42,8 +42,11 @@ type RollbackSummary struct {
 	Target   confighistory.Generation // the generation made current again
 	Recorded confighistory.Generation // the rollback's own record
 	Written  []string
-	Warnings []string
-	Duration time.Duration
+	// ConfigDigest identifies the config set now current (see
+	// Summary.ConfigDigest).
+	ConfigDigest string
+	Warnings     []string
+	Duration     time.Duration
 }
 
 // imageLookupTimeout bounds one manifest lookup of a rollback; the
@@ -132,7 +135,7 @@ func Rollback(ctx context.Context, opts RollbackOptions, steps RollbackSteps) (R
 		ev.phase("switch", progress.Failed, "CONFIG_DIR unchanged")
 		return RollbackSummary{}, err
 	}
-	sum.Written = res.Written
+	sum.Written, sum.ConfigDigest = res.Written, res.Digest
 	sum.Warnings = append(sum.Warnings, activateWarnings...)
 	ev.phase("switch", progress.Done, fmt.Sprintf("generation %d is current again, recorded as generation %d", sum.Target.Number, sum.Recorded.Number))
 	sum.Duration = time.Since(start)

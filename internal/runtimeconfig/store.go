@@ -31,6 +31,9 @@ type Result struct {
 	Previous Config
 	Warnings []string // from Merge, for the user
 	Written  []string // file names rewritten; files whose bytes did not change are left alone
+	// Digest is the Config.Digest of the set now current, computed from
+	// the bytes written as a reader decodes them.
+	Digest string
 }
 
 // MergeInto merges deploy into the aggregate in dir (the env's CONFIG_DIR)
@@ -111,7 +114,15 @@ func update(ctx context.Context, dir string, opts MergeOptions, next func(existi
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("merge into %s: %w", dir, err)
 	}
-	res = Result{Config: updated, Previous: existing, Warnings: warnings, Written: changed}
+	written, err := Decode(files)
+	if err != nil {
+		return Result{}, fmt.Errorf("merged config does not read back, nothing written: %w", err)
+	}
+	digest, err := written.Digest()
+	if err != nil {
+		return Result{}, err
+	}
+	res = Result{Config: updated, Previous: existing, Warnings: warnings, Written: changed, Digest: digest}
 	if len(changed) == 0 {
 		if opts.AfterWrite != nil {
 			if err := opts.AfterWrite(ctx, res); err != nil {

@@ -106,16 +106,18 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 			stats.ConfigLive(g.ID, g.Table.FunctionNames())
 			history.Record(g.ID, g.LoadedAt, g.Table.Functions())
 		},
-		OnRejected: stats.ConfigRejected,
+		OnRejected: func([]string) { stats.ConfigRejected() },
 	})
 	files, _ := runtimeconfig.ReadFiles(cfg.ConfigDir) // only to point at lines if the build fails
 	if _, err := gens.Apply(configwatch.Snapshot{Config: seeded.Config, Files: files, ReadAt: time.Now()}); err != nil {
 		return fmt.Errorf("runtime config in %s: %w", cfg.ConfigDir, err)
 	}
 	watcher := configwatch.New(cfg.ConfigDir, configwatch.Options{
-		Interval:   cfg.ReloadInterval,
-		Initial:    &seeded.Config,
-		OnRejected: stats.ConfigRejected,
+		Interval: cfg.ReloadInterval,
+		Initial:  &seeded.Config,
+		// A set that does not even decode never reaches gens: record it
+		// there, so a deploy waiting for it learns why.
+		OnRejected: func(problems []string) { stats.ConfigRejected(); gens.Reject("", problems) },
 		Logger:     log,
 	})
 

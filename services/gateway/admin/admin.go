@@ -39,6 +39,7 @@ const agentTimeout = 3 * time.Second
 // implements it.
 type Generations interface {
 	Current() *generation.Generation
+	Rejected() *generation.Rejection
 }
 
 // Agent is what the admin listener asks the agent; *agentapi.Client
@@ -95,6 +96,7 @@ func New(opts Options) *Server {
 	}
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	s.mux.HandleFunc("GET "+adminapi.StatusPath, s.status)
+	s.mux.HandleFunc("GET "+adminapi.LivePath, s.live)
 	s.mux.HandleFunc("GET /logs/{function}", s.logs)
 	s.mux.HandleFunc("GET /{$}", s.dashboard)
 	return s
@@ -200,6 +202,18 @@ func (h *History) Deploys() []adminapi.Deploy {
 func fingerprint(f agentapi.FunctionSpec) string {
 	return fmt.Sprintf("%s|%s|%d|%d|%v|%v", f.Function.Image, f.Function.Digest, f.Function.MemorySize, f.Function.Timeout,
 		f.Function.Environment, f.Function.Scaling)
+}
+
+// liveConfig is what /api/live shows.
+func (s *Server) liveConfig() adminapi.Live {
+	var l adminapi.Live
+	if g := s.opts.Generations.Current(); g != nil {
+		l.Generation, l.LoadedAt, l.ConfigDigest = g.ID, g.LoadedAt, g.Digest
+	}
+	if r := s.opts.Generations.Rejected(); r != nil {
+		l.Rejected = &adminapi.Rejection{ConfigDigest: r.Digest, At: r.At, Problems: r.Problems}
+	}
+	return l
 }
 
 // snapshot is the Status the dashboard and /api/status show.

@@ -243,3 +243,31 @@ func TestStatusJSONShape(t *testing.T) {
 	}
 	assert.NotContains(t, raw, "agent", "no agent: no agent section")
 }
+
+func TestLiveConfig(t *testing.T) {
+	e := newEnv(t, fakeAgent{}, "")
+	cfg, err := runtimeconfig.Decode(runtimeconfig.Files{Functions: []byte(functionsYML), Routing: []byte(routingYML)})
+	require.NoError(t, err)
+	want, err := cfg.Digest()
+	require.NoError(t, err)
+
+	live, err := adminapi.FetchLive(t.Context(), http.DefaultClient, e.srv.URL)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, live.Generation)
+	assert.Equal(t, want, live.ConfigDigest, "the digest a deploy computes from the same files")
+	assert.Nil(t, live.Rejected)
+
+	e.gens.Reject("", []string{"functions.yml:3:5: functions.Hello.image: required"})
+	live, err = adminapi.FetchLive(t.Context(), http.DefaultClient, e.srv.URL)
+	require.NoError(t, err)
+	require.NotNil(t, live.Rejected)
+	assert.Equal(t, []string{"functions.yml:3:5: functions.Hello.image: required"}, live.Rejected.Problems)
+	assert.Equal(t, want, live.ConfigDigest, "the refused set changed nothing")
+
+	apply(t, e.gens, strings.Replace(functionsYML, "sha256:0123456789abcdef0123", "sha256:fedcba", 1))
+	live, err = adminapi.FetchLive(t.Context(), http.DefaultClient, e.srv.URL)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, live.Generation)
+	assert.NotEqual(t, want, live.ConfigDigest)
+	assert.Nil(t, live.Rejected, "a later set went live")
+}

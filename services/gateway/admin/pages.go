@@ -19,10 +19,18 @@ import (
 const logTailLines = 100
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, s.snapshot(r.Context()))
+}
+
+func (s *Server) live(w http.ResponseWriter, _ *http.Request) {
+	s.writeJSON(w, s.liveConfig())
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := json.NewEncoder(w).Encode(s.snapshot(r.Context())); err != nil {
-		s.opts.Logger.Warn("admin status: write answer", "error", err.Error())
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		s.opts.Logger.Warn("admin: write answer", "error", err.Error())
 	}
 }
 

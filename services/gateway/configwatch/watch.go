@@ -67,7 +67,7 @@ type Options struct {
 	PollOnly bool
 	// OnRejected, when set, is called for each snapshot that did not
 	// decode or validate (the consumer keeps what it serves).
-	OnRejected func()
+	OnRejected func(problems []string)
 	Logger     *slog.Logger // nil discards
 }
 
@@ -247,9 +247,10 @@ func (w *Watcher) reload(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		log.Error("runtime config rejected; keeping the previous config", "dir", w.dir, "problems", Problems(err))
+		problems := Problems(err)
+		log.Error("runtime config rejected; keeping the previous config", "dir", w.dir, "problems", problems)
 		if w.opts.OnRejected != nil {
-			w.opts.OnRejected()
+			w.opts.OnRejected(problems)
 		}
 		return
 	}

@@ -27,7 +27,17 @@ type Generation struct {
 	ID       uint64
 	Table    *routing.Table
 	LoadedAt time.Time
-	ctx      context.Context
+	// Digest is the config's runtimeconfig Config.Digest: a deploy waits
+	// until the live generation has the digest of the set it wrote.
+	Digest string
+	ctx    context.Context
+}
+
+// Rejection is a config the gateway read and refused to serve.
+type Rejection struct {
+	Digest   string // empty when the files did not decode
+	At       time.Time
+	Problems []string // "file:line:col: field: message"
 }
 
 // Context is cancelled once the next generation is live (or the Manager
@@ -42,7 +52,7 @@ type Options struct {
 	OnLive func(g *Generation)
 	// OnRejected, when set, is called for each snapshot Run could not
 	// build (the previous generation stays live).
-	OnRejected func()
+	OnRejected func(problems []string)
 	Logger     *slog.Logger // nil discards
 }
 
@@ -51,6 +61,8 @@ type Manager struct {
 	parent context.Context
 	opts   Options
 	cur    atomic.Pointer[Generation]
+	// rejected is the last refused config, nil once a later one is live.
+	rejected atomic.Pointer[Rejection]
 
 	mu     sync.Mutex // serialises Apply
 	nextID uint64
@@ -72,6 +84,16 @@ func New(ctx context.Context, opts Options) *Manager {
 // Current returns the live generation, nil before the first Apply. Callers
 // load it once per request and must not modify it.
 func (m *Manager) Current() *Generation { return m.cur.Load() }
+
+// Rejected is the last config refused since the live generation went
+// live, nil when none was.
+func (m *Manager) Rejected() *Rejection { return m.rejected.Load() }
+
+// Reject records a config that was refused before it reached the Manager
+// (its files did not read or decode), with its digest when known.
+func (m *Manager) Reject(digest string, problems []string) {
+	m.rejected.Store(&Rejection{Digest: digest, At: time.Now(), Problems: problems})
+}
 
 // Generation is the live generation's ID, 0 before the first Apply. With
 // FunctionNames it makes the Manager the sigv4.FunctionSet whose functions'
@@ -104,10 +126,16 @@ func (m *Manager) Apply(snap configwatch.Snapshot) (*Generation, error) {
 	if err != nil {
 		return nil, locate(err, snap.Files.Routing)
 	}
+	digest, err := snap.Config.Digest()
+	if err != nil {
+		// Only a deploy waiting for this config misses it.
+		m.opts.Logger.Warn("runtime config: no digest", "error", err.Error())
+	}
 	ctx, cancel := context.WithCancel(m.parent)
-	g := &Generation{ID: m.nextID, Table: table, LoadedAt: time.Now(), ctx: ctx}
+	g := &Generation{ID: m.nextID, Table: table, LoadedAt: time.Now(), Digest: digest, ctx: ctx}
 	m.nextID++
 	m.cur.Store(g)
+	m.rejected.Store(nil)
 	// Only now that the new generation serves does the old one wind down;
 	// a failed build above left it untouched.
 	if m.cancel != nil {
@@ -134,10 +162,13 @@ func (m *Manager) Run(ctx context.Context, snapshots <-chan configwatch.Snapshot
 				if g := m.Current(); g != nil {
 					live = g.ID
 				}
+				problems := configwatch.Problems(err)
 				m.opts.Logger.Error("runtime config rejected; keeping the previous config",
-					"generation", live, "problems", configwatch.Problems(err))
+					"generation", live, "problems", problems)
+				digest, _ := snap.Config.Digest()
+				m.Reject(digest, problems)
 				if m.opts.OnRejected != nil {
-					m.opts.OnRejected()
+					m.opts.OnRejected(problems)
 				}
 			}
 		}
