@@ -12,6 +12,7 @@ import (
 
 type restoreOptions struct {
 	switchOptions
+	wait time.Duration
 }
 
 func restoreCommand() command {
@@ -29,8 +30,10 @@ images are pushed into the env's registry under its own repository, the
 backup's tables and buckets are provisioned and filled, and only then do
 its functions and routes go live; the history comes along (image names
 rewritten for the new env, digests kept) and the restore is recorded as a
-generation. Nothing is built.`)
+generation. Nothing is built. It returns once the gateway serves the
+restored config (see --wait).`)
 			opts.switchOptions.bind(fs, c)
+			bindServeWait(fs, &opts.wait)
 			pos, err := parseArgs(fs, args, 1, 1, "the backup FILE")
 			if err != nil {
 				return err
@@ -75,6 +78,9 @@ func runRestore(ctx context.Context, c *cli, opts restoreOptions, file string) e
 		File: file, ConfigDir: l.ConfigDir, Repository: l.Env.Project(), Registry: pullRegistry, HistoryKeep: opts.historyKeep,
 	}, targets)
 	if err != nil {
+		return err
+	}
+	if err := awaitServed(ctx, c, l, sum.ConfigDigest, opts.wait, selectRenderer(c.stderr, isTerminal(c.stderr) && !opts.verbose, false)); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "restored %d functions, %d generations, %d images, %d items, %d objects into %s in %.1fs\n",

@@ -109,7 +109,7 @@ func Restore(ctx context.Context, opts RestoreOptions, dst Targets) (Summary, er
 	}
 
 	// Then functions and routes, with the history they came with.
-	_, err = runtimeconfig.Replace(ctx, opts.ConfigDir, runtimeconfig.MergeOptions{Lock: opts.Lock,
+	live, err := runtimeconfig.Replace(ctx, opts.ConfigDir, runtimeconfig.MergeOptions{Lock: opts.Lock,
 		AfterWrite: func(ctx context.Context, res runtimeconfig.Result) error {
 			if dst.PullImages != nil {
 				var refs []string
@@ -136,6 +136,7 @@ func Restore(ctx context.Context, opts RestoreOptions, dst Targets) (Summary, er
 	if err != nil {
 		return sum, fmt.Errorf("restore functions and routes: %w", err)
 	}
+	sum.ConfigDigest = live.Digest
 	return sum, nil
 }
 

@@ -47,6 +47,9 @@ type TakeOptions struct {
 type Summary struct {
 	Functions, Generations, Images, Items, Objects int
 	Bytes                                          int64
+	// ConfigDigest identifies the config set a restore made current
+	// (runtimeconfig Config.Digest); empty for a backup.
+	ConfigDigest string
 }
 
 // Take writes a backup of the env: its config and history, read together
