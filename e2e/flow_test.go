@@ -70,10 +70,7 @@ func abFlow(t *testing.T, s *stack, tag string, others []*stack, beforeReset fun
 		t.Helper()
 		res := s.esb(ctx, t, "deploy", "-t", template, "--tag", tag)
 		require.NoError(t, res.err)
-		assert.Regexp(t, `\[ok\] serve: gateway serves it \(generation \d+\) after \d+\.\ds`, res.stderr)
-		body, err := fetchText(ctx, s.url("PORT_GATEWAY", "/hello"))
-		require.NoError(t, err)
-		assert.Equal(t, want, body, "the first request after the deploy")
+		assertServedAtOnce(ctx, t, s, res, want)
 	}
 	served(t, a, `{"version": "A"}`)
 
@@ -182,6 +179,17 @@ func assertEmptyEnv(ctx context.Context, t *testing.T, s *stack) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+// assertServedAtOnce checks that a command which switched CONFIG_DIR
+// (deploy, rollback) returned only once the gateway served the new set:
+// it says so, and the very next request to /hello answers want.
+func assertServedAtOnce(ctx context.Context, t *testing.T, s *stack, res esbResult, want string) {
+	t.Helper()
+	assert.Regexp(t, `\[ok\] serve: gateway serves it \(generation \d+\) after \d+\.\ds`, res.stderr)
+	body, err := fetchText(ctx, s.url("PORT_GATEWAY", "/hello"))
+	require.NoError(t, err)
+	assert.Equal(t, want, body, "the first request after the command")
 }
 
 // pollBody GETs url every interval until the body equals want, for at most

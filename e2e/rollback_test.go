@@ -56,7 +56,7 @@ func rollbackFlow(t *testing.T, s *stack, latest string) {
 		t.Logf("rollback to generation 1 in %s", time.Since(began).Round(100*time.Millisecond))
 		assert.Contains(t, res.stdout, "generation 1 ")
 		assert.Contains(t, res.stdout, "recorded as generation "+strconv.Itoa(newest+1))
-		assert.NoError(t, pollBody(ctx, s.url("PORT_GATEWAY", "/hello"), `{"version": "A"}`, time.Second, 30*time.Second))
+		assertServedAtOnce(ctx, t, s, res, `{"version": "A"}`)
 		assertCurrentIs(t, store, 1)
 		assertItemRoundTrip(ctx, t, s, "rolled-back", "red")
 	})
@@ -65,7 +65,7 @@ func rollbackFlow(t *testing.T, s *stack, latest string) {
 		res := rollback(t)
 		require.NoError(t, res.err)
 		assert.Contains(t, res.stdout, "generation "+strconv.Itoa(newest)+" ")
-		assert.NoError(t, pollBody(ctx, s.url("PORT_GATEWAY", "/hello"), latest, time.Second, 30*time.Second))
+		assertServedAtOnce(ctx, t, s, res, latest)
 		assertCurrentIs(t, store, newest)
 	})
 
