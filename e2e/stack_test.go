@@ -13,8 +13,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -36,6 +38,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
 	"github.com/gofrs/flock"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/agentapi"
@@ -101,7 +104,10 @@ func newModeStack(t testing.TB, name string, portOffset int, mode string) *stack
 	// left by an interrupted earlier run. Containers first: Docker restarts
 	// them with the daemon, and compose would keep them, bound to the
 	// directories removed next (an engine socket nobody can reach).
-	s.down(t)
+	// (No check of what the env's Dagger engine left on the host here: an
+	// older engine may have left it, and this env's engine clears it when
+	// it starts.)
+	s.composeDown(t)
 	s.removeLeftovers(t)
 	require.NoError(t, os.RemoveAll(filepath.Dir(l.ConfigDir)))
 	// What `esb env` does before every `up`: the env's registry credential.
@@ -341,7 +347,18 @@ func (w testLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// down takes the env down and checks that its Dagger engine took its host
+// network rules with it.
 func (s *stack) down(t testing.TB) {
+	t.Helper()
+	if s.composeDown(t) {
+		s.assertDaggerNetworkGone(t)
+	}
+}
+
+// composeDown runs compose down, working around Docker's stale endpoints;
+// false when a network had to be left behind.
+func (s *stack) composeDown(t testing.TB) bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -373,9 +390,33 @@ func (s *stack) down(t testing.TB) {
 		// The env is gone; the empty network stays behind, and the next
 		// `up` of the same env reuses it.
 		t.Logf("compose down: Docker keeps a stale endpoint on a network of %s with no container on it; the network is left behind:\n%s", s.layout.Env.Project(), out)
-		return
+		return false
 	}
 	require.NoError(t, err, "compose down:\n%s", out)
+	return true
+}
+
+// assertDaggerNetworkGone checks that the env's Dagger engine, which runs
+// on the host's network, took its CNI leftovers with it when it stopped:
+// no host iptables rule names its network, and its bridge is gone. (Each
+// stop used to leave a dozen rules, which every later packet forwarded on
+// the host and every iptables run paid for.)
+func (s *stack) assertDaggerNetworkGone(t testing.TB) {
+	t.Helper()
+	name, _ := s.layout.DaggerNetwork()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rules, err := exec.CommandContext(ctx, "iptables-save").Output()
+	require.NoError(t, err, "iptables-save (the e2e suite runs as root)")
+	var left []string
+	for _, line := range strings.Split(string(rules), "\n") {
+		if strings.Contains(line, `name: \"`+name+`\" `) {
+			left = append(left, line)
+		}
+	}
+	assert.Empty(t, left, "host iptables rules of %s's Dagger network %s after compose down", s.layout.Env.Project(), name)
+	_, err = net.InterfaceByName(name)
+	assert.Error(t, err, "the bridge %s of %s's Dagger engine is still on the host", name, s.layout.Env.Project())
 }
 
 // networkHasMembers reports whether any container is on one of the env's

@@ -5,6 +5,7 @@
 # the registry is plain HTTP on loopback.
 set -eu
 mirror=${REGISTRY_MIRROR:?REGISTRY_MIRROR is required (e.g. 127.0.0.1:5010)}
+network=${DAGGER_NETWORK_NAME:-dagger}
 mkdir -p /etc/dagger /run/dagger
 cat >/etc/dagger/engine.toml <<TOML
 [registry."docker.io"]
@@ -19,9 +20,58 @@ if [ -z "${DAGGER_GO_SDK_MANIFEST_DIGEST:-}" ] && [ -r /usr/local/share/dagger/g
 	DAGGER_GO_SDK_MANIFEST_DIGEST=$(cat /usr/local/share/dagger/go-sdk.digest)
 	export DAGGER_GO_SDK_MANIFEST_DIGEST
 fi
+
+# The engine runs on the host's network: the CNI plugins it runs for its
+# build containers add the host's iptables rules (a NAT chain per address,
+# CNI-FORWARD accepts) and its bridge. The engine keeps a pool of such
+# namespaces and does not tear them down when it stops, so every stop left
+# a dozen rules behind, for good: hundreds after a day of envs coming and
+# going, and each one makes every later iptables run on the host (Docker
+# runs eleven per container start) and every forwarded packet slower.
+# The network name and subnet are this env's alone (platform.Layout
+# DaggerNetwork), so whatever carries them belongs to this engine or to a
+# dead one of the same env: removed before the engine starts and after it
+# stops.
+purge_network() {
+	tag="name: \\\"$network\\\" "
+	# In the nat table, POSTROUTING jumps into one chain per address; both
+	# the jump and the chain's rules carry the network's name in a comment
+	# (iptables -S prints them shell-quoted). A chain may outlive its jump.
+	iptables -w -t nat -S | grep -F "$tag" >/tmp/purge-nat || true
+	grep '^-A POSTROUTING ' /tmp/purge-nat | while IFS= read -r rule; do
+		eval "iptables -w -t nat -D ${rule#-A }" || true
+		addr=${rule#*-s }
+		echo "${addr%% *}"
+	done >/tmp/purged-ips
+	sed -n 's/^-A \(CNI-[^ ]*\) .*/\1/p' /tmp/purge-nat | sort -u | while IFS= read -r chain; do
+		iptables -w -t nat -F "$chain" 2>/dev/null || true
+		iptables -w -t nat -X "$chain" 2>/dev/null || true
+	done
+	# The firewall plugin's accepts name the address only.
+	while IFS= read -r addr; do
+		iptables -w -D CNI-FORWARD -d "$addr" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null || true
+		iptables -w -D CNI-FORWARD -s "$addr" -j ACCEPT 2>/dev/null || true
+	done </tmp/purged-ips
+	ip link delete "$network" 2>/dev/null || true
+	n=$(grep -c . /tmp/purge-nat || true)
+	[ "$n" -eq 0 ] || echo "entrypoint: network $network: removed $n NAT rules and the accepts of $(grep -c . /tmp/purged-ips || true) addresses ($1)" >&2
+}
+purge_network "left by an engine that did not stop cleanly"
+
 # A socket left by a killed engine would make the new one fail to listen.
 rm -f /run/dagger/engine.sock
-exec dagger-engine --config /etc/dagger/engine.toml \
+dagger-engine --config /etc/dagger/engine.toml \
 	--addr unix:///run/dagger/engine.sock \
-	--network-name "${DAGGER_NETWORK_NAME:-dagger}" \
-	--network-cidr "${DAGGER_NETWORK_CIDR:-10.87.0.0/16}" "$@"
+	--network-name "$network" \
+	--network-cidr "${DAGGER_NETWORK_CIDR:-10.87.0.0/16}" "$@" &
+engine=$!
+# This shell is PID 1 (init: false in compose): pass the stop on, wait
+# for the engine to exit, then clean up after it.
+trap 'kill -TERM "$engine" 2>/dev/null || true' TERM INT
+status=0
+while :; do
+	wait "$engine" && status=0 || status=$?
+	kill -0 "$engine" 2>/dev/null || break
+done
+purge_network "the engine stopped"
+exit "$status"
