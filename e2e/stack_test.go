@@ -362,7 +362,9 @@ func (s *stack) composeDown(t testing.TB) bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := s.compose(ctx, "down", "--volumes", "--remove-orphans", "--timeout", "10")
+	// No --timeout: each service's own stop_grace_period applies (the
+	// Dagger engine's cleanup after its stop needs its 30 s).
+	out, err := s.compose(ctx, "down", "--volumes", "--remove-orphans")
 	if err != nil && strings.Contains(out, "active endpoints") {
 		// A function container the agent started while compose stopped it
 		// still sits on the functions network: remove the env's function
@@ -377,7 +379,7 @@ func (s *stack) composeDown(t testing.TB) bool {
 			t.Logf("compose down left a network with containers on it: removing them and trying again (round %d)", round)
 			s.removeLeftovers(t)
 			s.removeNetworkMembers(t)
-			out, err = s.compose(ctx, "down", "--volumes", "--remove-orphans", "--timeout", "10")
+			out, err = s.compose(ctx, "down", "--volumes", "--remove-orphans")
 			if err != nil {
 				time.Sleep(time.Duration(round) * 2 * time.Second)
 			}

@@ -481,7 +481,26 @@ api_ready() { kc get --raw /readyz >/dev/null 2>&1; }
 # node_up N: node N's kubelet runs (else fail now, with its last words) and the node is Ready.
 node_up() {
 	node_vars "$1"
-	pid_of "kubelet$1" >/dev/null || die "kubelet$1 exited: $(grep -E '^[EF][0-9]' "$LOGS/kubelet$1.log" | tail -1)"
+	if ! pid_of "kubelet$1" >/dev/null; then
+		local last n
+		last=$(grep -E '^[EF][0-9]' "$LOGS/kubelet$1.log" | tail -1)
+		n=$(cat "$STATE/kubelet$1.restarts" 2>/dev/null || echo 0)
+		# containerd serves its socket (ctr version answers) a moment before its CRI plugin has recovered its state;
+		# a kubelet started in that moment exits ("validate service connection ... server is not initialized yet"),
+		# longer on a loaded machine. A service manager would start it again: so does this, a few times, a second apart.
+		case $last in
+		*"validate service connection"*)
+			if [ "$n" -lt 10 ]; then
+				echo $((n + 1)) >"$STATE/kubelet$1.restarts"
+				log "kubelet$1 found containerd's CRI not ready yet; starting it again (${last##*desc = })"
+				sleep 1
+				start_kubelet "$1"
+				return 1
+			fi
+			;;
+		esac
+		die "kubelet$1 exited: $last"
+	fi
 	node_ready "$NODE"
 }
 
@@ -669,10 +688,15 @@ start_node() { # N
 	"${CTR[@]}" images ls -q | grep -qx "$PROBE_IMAGE" || "${CTR[@]}" images import "$IMAGES/probe.tar" >/dev/null
 	if ! pid_of "kubelet$1" >/dev/null; then
 		save_sysctls
-		start_bg "kubelet$1" "${NS_EXEC[@]}" "$BIN/kubelet" --config="$NODE_DIR/kubelet.yaml" \
-			--kubeconfig="$NODE_DIR/kubelet.kubeconfig" --root-dir="$NODE_DIR/kubelet" \
-			--hostname-override="$NODE" --node-ip="$NODE_IP" --v=1
+		rm -f "$STATE/kubelet$1.restarts"
+		start_kubelet "$1"
 	fi
+}
+
+start_kubelet() { # N (node_vars N done)
+	start_bg "kubelet$1" "${NS_EXEC[@]}" "$BIN/kubelet" --config="$NODE_DIR/kubelet.yaml" \
+		--kubeconfig="$NODE_DIR/kubelet.kubeconfig" --root-dir="$NODE_DIR/kubelet" \
+		--hostname-override="$NODE" --node-ip="$NODE_IP" --v=1
 }
 
 cmd_up() {

@@ -66,12 +66,50 @@ dagger-engine --config /etc/dagger/engine.toml \
 	--network-cidr "${DAGGER_NETWORK_CIDR:-10.87.0.0/16}" "$@" &
 engine=$!
 # This shell is PID 1 (init: false in compose): pass the stop on, wait
-# for the engine to exit, then clean up after it.
-trap 'kill -TERM "$engine" 2>/dev/null || true' TERM INT
+# for the engine to exit, then clean up after it. The engine's graceful
+# stop can outlast the container's stop timeout (it releases its network
+# namespaces one by one, each a few iptables runs that queue behind every
+# other iptables user on a loaded host); the stop timeout's SIGKILL would
+# then leave the bridge and rules behind. So the engine gets
+# ENGINE_STOP_TIMEOUT seconds (default 20, under compose's
+# stop_grace_period of 30 s) and is killed after that, keeping the rest of
+# the grace period for the cleanup.
+stop_engine() {
+	kill -TERM "$engine" 2>/dev/null || true
+	[ -n "${killer:-}" ] && return 0
+	(
+		sleep "${ENGINE_STOP_TIMEOUT:-20}"
+		kill -0 "$engine" 2>/dev/null || exit 0
+		echo "entrypoint: the engine did not stop within ${ENGINE_STOP_TIMEOUT:-20}s of SIGTERM: killing it" >&2
+		kill -KILL "$engine" 2>/dev/null || true
+	) &
+	killer=$!
+}
+trap stop_engine TERM INT
 status=0
 while :; do
 	wait "$engine" && status=0 || status=$?
 	kill -0 "$engine" 2>/dev/null || break
+done
+[ -z "${killer:-}" ] || kill "$killer" 2>/dev/null || true
+# A process the engine left running (a CNI plugin it had started, a build
+# container) could add a rule or the bridge back after the purge: all of
+# them go first (kill -1 from PID 1 reaches every other process of the
+# container), and the purge waits, up to 5 s, until none is left.
+kill -KILL -1 2>/dev/null || true
+others_alive() {
+	for d in /proc/[0-9]*; do
+		pid=${d#/proc/}
+		[ "$pid" = 1 ] && continue
+		state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "$d/status" 2>/dev/null) || continue
+		[ -n "$state" ] && [ "$state" != Z ] && return 0
+	done
+	return 1
+}
+i=0
+while [ "$i" -lt 50 ] && others_alive; do
+	sleep 0.1
+	i=$((i + 1))
 done
 purge_network "the engine stopped"
 exit "$status"
