@@ -478,7 +478,8 @@ kc() { "$BIN/kubectl" --kubeconfig "$CFG/admin.kubeconfig" "$@"; }
 
 api_ready() { kc get --raw /readyz >/dev/null 2>&1; }
 
-# node_up N: node N's kubelet runs (else fail now, with its last words) and the node is Ready.
+# node_up N: node N's kubelet runs (started again if it found containerd's CRI not ready; any other exit fails now, with
+# its last words) and the node is Ready.
 node_up() {
 	node_vars "$1"
 	if ! pid_of "kubelet$1" >/dev/null; then
