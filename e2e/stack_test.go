@@ -417,8 +417,9 @@ func (s *stack) assertDaggerNetworkGone(t testing.TB) {
 		}
 	}
 	assert.Empty(t, left, "host iptables rules of %s's Dagger network %s after compose down", s.layout.Env.Project(), name)
-	_, err = net.InterfaceByName(name)
-	assert.Error(t, err, "the bridge %s of %s's Dagger engine is still on the host", name, s.layout.Env.Project())
+	bridge := s.layout.DaggerBridge()
+	_, err = net.InterfaceByName(bridge)
+	assert.Error(t, err, "the bridge %s of %s's Dagger engine is still on the host", bridge, s.layout.Env.Project())
 }
 
 // networkHasMembers reports whether any container is on one of the env's

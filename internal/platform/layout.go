@@ -92,6 +92,15 @@ func (l Layout) DaggerNetwork() (name, cidr string) {
 	return "esbdag" + strconv.Itoa(l.slot()), fmt.Sprintf("10.89.%d.0/24", l.slot())
 }
 
+// DaggerBridge is the host bridge of the env's Dagger engine: Dagger's CNI
+// config names it after the network with a 0 appended
+// (network/netinst/cni.go), so esbdag2's bridge is esbdag20, the name of
+// another env's network.
+func (l Layout) DaggerBridge() string {
+	name, _ := l.DaggerNetwork()
+	return name + "0"
+}
+
 // DaggerSocket is the host path of the env's Dagger engine socket. The
 // compose file mounts ${CONFIG_DIR}/../dagger-run at /run/dagger.
 func (l Layout) DaggerSocket() string {

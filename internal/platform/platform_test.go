@@ -101,6 +101,7 @@ func TestLayout(t *testing.T) {
 	name, cidr := l.DaggerNetwork()
 	assert.Equal(t, "esbdag2", name)
 	assert.Equal(t, "10.89.2.0/24", cidr)
+	assert.Equal(t, "esbdag20", l.DaggerBridge(), "the bridge Dagger makes for network esbdag2")
 
 	vars := map[string]string{}
 	for _, v := range l.Vars() {

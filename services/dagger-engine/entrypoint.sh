@@ -52,7 +52,10 @@ purge_network() {
 		iptables -w -D CNI-FORWARD -d "$addr" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null || true
 		iptables -w -D CNI-FORWARD -s "$addr" -j ACCEPT 2>/dev/null || true
 	done </tmp/purged-ips
-	ip link delete "$network" 2>/dev/null || true
+	# Dagger's CNI config names the bridge after the network with a 0
+	# appended (network/netinst/cni.go): esbdag2's is esbdag20, which is
+	# also the name of another env's network, never of its bridge.
+	ip link delete "${network}0" 2>/dev/null || true
 	n=$(grep -c . /tmp/purge-nat || true)
 	[ "$n" -eq 0 ] || echo "entrypoint: network $network: removed $n NAT rules and the accepts of $(grep -c . /tmp/purged-ips || true) addresses ($1)" >&2
 }
