@@ -55,7 +55,10 @@ purge_network() {
 	# Dagger's CNI config names the bridge after the network with a 0
 	# appended (network/netinst/cni.go): esbdag2's is esbdag20, which is
 	# also the name of another env's network, never of its bridge.
-	ip link delete "${network}0" 2>/dev/null || true
+	bridge=${network}0
+	if [ -e "/sys/class/net/$bridge" ]; then
+		ip link delete "$bridge" || echo "entrypoint: network $network: could not remove the bridge $bridge" >&2
+	fi
 	n=$(grep -c . /tmp/purge-nat || true)
 	[ "$n" -eq 0 ] || echo "entrypoint: network $network: removed $n NAT rules and the accepts of $(grep -c . /tmp/purged-ips || true) addresses ($1)" >&2
 }
