@@ -23,8 +23,10 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -55,12 +57,8 @@ func run(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
 	defer cancel()
 	rules := sandbox.Rules{Egress: policy.Egress}
-	for _, hostport := range policy.Allow {
-		addrs, err := resolve(ctx, hostport)
-		if err != nil {
-			return err
-		}
-		rules.Allow = append(rules.Allow, addrs...)
+	if rules.Allow, err = resolveAll(ctx, policy.Allow); err != nil {
+		return err
 	}
 	if rules.DNS, err = nameservers("/etc/resolv.conf"); err != nil {
 		return err
@@ -77,6 +75,24 @@ func run(args []string) error {
 	}
 	err = syscall.Exec(path, command, os.Environ())
 	return fmt.Errorf("exec %s: %w", path, err)
+}
+
+// resolveAll resolves every allowed endpoint at once: one after another,
+// the lookups (through Docker's embedded DNS, which answers from dockerd,
+// busy with other starts during a burst) added up to a good part of a cold
+// start. The addresses keep the order of allow.
+func resolveAll(ctx context.Context, allow []string) ([]netip.AddrPort, error) {
+	found := make([][]netip.AddrPort, len(allow))
+	errs := make([]error, len(allow))
+	var wg sync.WaitGroup
+	for i, hostport := range allow {
+		wg.Go(func() { found[i], errs[i] = resolve(ctx, hostport) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return slices.Concat(found...), nil
 }
 
 // resolve looks hostport up until it resolves or ctx ends.
