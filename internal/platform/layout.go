@@ -87,7 +87,8 @@ func (l Layout) TLSCAFile() string {
 // bridges and subnets.
 func (l Layout) slot() int { return (l.PortOffset / 100) % 256 }
 
-// DaggerNetwork is the bridge name and CIDR of this env's Dagger engine.
+// DaggerNetwork is the CNI network name and CIDR of this env's Dagger
+// engine (its bridge: DaggerBridge).
 func (l Layout) DaggerNetwork() (name, cidr string) {
 	return "esbdag" + strconv.Itoa(l.slot()), fmt.Sprintf("10.89.%d.0/24", l.slot())
 }

@@ -484,13 +484,13 @@ node_up() {
 	node_vars "$1"
 	if ! pid_of "kubelet$1" >/dev/null; then
 		local last n
-		last=$(grep -E '^[EF][0-9]' "$LOGS/kubelet$1.log" | tail -1)
+		last=$(tail -c +$(($(cat "$STATE/kubelet$1.logstart" 2>/dev/null || echo 0) + 1)) "$LOGS/kubelet$1.log" | grep -E '^[EF][0-9]' | tail -1)
 		n=$(cat "$STATE/kubelet$1.restarts" 2>/dev/null || echo 0)
 		# containerd serves its socket (ctr version answers) a moment before its CRI plugin has recovered its state;
 		# a kubelet started in that moment exits ("validate service connection ... server is not initialized yet"),
 		# longer on a loaded machine. A service manager would start it again: so does this, a few times, a second apart.
 		case $last in
-		*"validate service connection"*)
+		*"validate service connection"*"not initialized yet"*)
 			if [ "$n" -lt 10 ]; then
 				echo $((n + 1)) >"$STATE/kubelet$1.restarts"
 				log "kubelet$1 found containerd's CRI not ready yet; starting it again (${last##*desc = })"
@@ -500,7 +500,7 @@ node_up() {
 			fi
 			;;
 		esac
-		die "kubelet$1 exited: $last"
+		die "kubelet$1 exited: ${last:-see $LOGS/kubelet$1.log}"
 	fi
 	node_ready "$NODE"
 }
@@ -695,6 +695,8 @@ start_node() { # N
 }
 
 start_kubelet() { # N (node_vars N done)
+	# The log is appended to: node_up reads only what this kubelet wrote.
+	wc -c <"$LOGS/kubelet$1.log" 2>/dev/null >"$STATE/kubelet$1.logstart" || echo 0 >"$STATE/kubelet$1.logstart"
 	start_bg "kubelet$1" "${NS_EXEC[@]}" "$BIN/kubelet" --config="$NODE_DIR/kubelet.yaml" \
 		--kubeconfig="$NODE_DIR/kubelet.kubeconfig" --root-dir="$NODE_DIR/kubelet" \
 		--hostname-override="$NODE" --node-ip="$NODE_IP" --v=1

@@ -62,6 +62,11 @@ purge_network() {
 	n=$(grep -c . /tmp/purge-nat || true)
 	[ "$n" -eq 0 ] || echo "entrypoint: network $network: removed $n NAT rules and the accepts of $(grep -c . /tmp/purged-ips || true) addresses ($1)" >&2
 }
+# A stop that comes before the engine runs (the purge can queue behind
+# other iptables users) is kept and passed on once it does: PID 1 without
+# a handler would never see it.
+stopping=
+trap 'stopping=1' TERM INT
 purge_network "left by an engine that did not stop cleanly"
 
 # A socket left by a killed engine would make the new one fail to listen.
@@ -72,11 +77,10 @@ dagger-engine --config /etc/dagger/engine.toml \
 	--network-cidr "${DAGGER_NETWORK_CIDR:-10.87.0.0/16}" "$@" &
 engine=$!
 # This shell is PID 1 (init: false in compose): pass the stop on, wait
-# for the engine to exit, then clean up after it. The engine's graceful
-# stop can outlast the container's stop timeout (it releases its network
-# namespaces one by one, each a few iptables runs that queue behind every
-# other iptables user on a loaded host); the stop timeout's SIGKILL would
-# then leave the bridge and rules behind. So the engine gets
+# for the engine to exit, then clean up after it. On a loaded host the
+# engine's graceful stop can outlast the container's stop timeout, whose
+# SIGKILL would take this shell too and leave the bridge and rules
+# behind. So the engine gets
 # ENGINE_STOP_TIMEOUT seconds (default 20, under compose's
 # stop_grace_period of 30 s) and is killed after that, keeping the rest of
 # the grace period for the cleanup.
@@ -92,11 +96,15 @@ stop_engine() {
 	killer=$!
 }
 trap stop_engine TERM INT
+[ -z "$stopping" ] || stop_engine
 status=0
 while :; do
 	wait "$engine" && status=0 || status=$?
 	kill -0 "$engine" 2>/dev/null || break
 done
+# The engine is gone: a stop from now on has nothing to pass on (and must
+# not start another watchdog for the wait below to see).
+trap : TERM INT
 [ -z "${killer:-}" ] || kill "$killer" 2>/dev/null || true
 # A process the engine left running (a CNI plugin it had started, a build
 # container) could add a rule or the bridge back after the purge: all of

@@ -57,7 +57,7 @@ func run(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
 	defer cancel()
 	rules := sandbox.Rules{Egress: policy.Egress}
-	if rules.Allow, err = resolveAll(ctx, policy.Allow); err != nil {
+	if rules.Allow, err = resolveAll(ctx, policy.Allow, lookupIP); err != nil {
 		return err
 	}
 	if rules.DNS, err = nameservers("/etc/resolv.conf"); err != nil {
@@ -81,12 +81,12 @@ func run(args []string) error {
 // the lookups (through Docker's embedded DNS, which answers from dockerd,
 // busy with other starts during a burst) added up to a good part of a cold
 // start. The addresses keep the order of allow.
-func resolveAll(ctx context.Context, allow []string) ([]netip.AddrPort, error) {
+func resolveAll(ctx context.Context, allow []string, lookup lookupFunc) ([]netip.AddrPort, error) {
 	found := make([][]netip.AddrPort, len(allow))
 	errs := make([]error, len(allow))
 	var wg sync.WaitGroup
 	for i, hostport := range allow {
-		wg.Go(func() { found[i], errs[i] = resolve(ctx, hostport) })
+		wg.Go(func() { found[i], errs[i] = resolve(ctx, hostport, lookup) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -95,15 +95,24 @@ func resolveAll(ctx context.Context, allow []string) ([]netip.AddrPort, error) {
 	return slices.Concat(found...), nil
 }
 
+// lookupFunc finds the addresses of a host name.
+type lookupFunc func(ctx context.Context, host string) ([]netip.Addr, error)
+
+// lookupIP asks the container's resolver (Docker's embedded DNS, or the
+// hosts file the agent writes in containerd mode).
+func lookupIP(ctx context.Context, host string) ([]netip.Addr, error) {
+	return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+}
+
 // resolve looks hostport up until it resolves or ctx ends.
-func resolve(ctx context.Context, hostport string) ([]netip.AddrPort, error) {
+func resolve(ctx context.Context, hostport string, lookup lookupFunc) ([]netip.AddrPort, error) {
 	host, portText, _ := net.SplitHostPort(hostport) // sandbox.Parse checked it
 	port, err := strconv.ParseUint(portText, 10, 16)
 	if err != nil {
 		return nil, fmt.Errorf("allow %s: port: %w", hostport, err)
 	}
 	for {
-		addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		addrs, err := lookup(ctx, host)
 		if err == nil && len(addrs) > 0 {
 			out := make([]netip.AddrPort, 0, len(addrs))
 			for _, a := range addrs {

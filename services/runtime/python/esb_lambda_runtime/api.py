@@ -36,6 +36,11 @@ class ProtocolError(ConnectionError):
     """The peer's answer is not HTTP/1.x as this client reads it."""
 
 
+class _ClosedBeforeAnswer(ConnectionResetError):
+    """The connection ended before the first byte of an answer: on a
+    keep-alive connection, the server closed it while it sat idle."""
+
+
 class Invocation:
     """One event as handed out by GET /runtime/invocation/next."""
 
@@ -120,24 +125,35 @@ class RuntimeAPIClient:
 
     def _request(self, method, endpoint, body=None, headers=None):
         """Sends one request and returns (status, headers with lower-case
-        names, body). One retry on a fresh connection: a keep-alive socket
-        the server has closed only shows up when it is used."""
+        names, body). A keep-alive connection the server has closed only
+        shows up when it is used: when a connection that already served a
+        response fails to take the request, or ends before the first byte
+        of the answer, the request goes once more on a new one. Any other
+        failure is raised: the server may have acted on the request (a
+        /next whose event was handed out, a result it recorded), and
+        sending it again would lose or repeat that."""
         message = _request_bytes(method, self._prefix + endpoint, self._address, body, headers)
-        for attempt in (1, 2):
+        while True:
+            if self._conn is None:
+                self._conn = _Connection(self._address)
+            reused = self._conn.served > 0
             try:
-                if self._conn is None:
-                    self._conn = _Connection(self._address)
                 self._conn.send(message)
                 status, resp_headers, data, keep = self._conn.read_response(method)
-            except (ConnectionError, OSError):
+            except _ClosedBeforeAnswer:
                 self.close()
-                if attempt == 2:
-                    raise
-                continue
-            if not keep:
+                if reused:
+                    continue
+                raise
+            except OSError:
+                # ConnectionError and ProtocolError included.
+                self.close()
+                raise
+            if keep:
+                self._conn.served += 1
+            else:
                 self.close()
             return status, resp_headers, data
-        raise AssertionError("unreachable")
 
     def close(self):
         if self._conn is not None:
@@ -156,9 +172,13 @@ class _Connection:
         # Each request goes out in one send; Nagle would only delay the next.
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._file = self._sock.makefile("rb")
+        self.served = 0  # responses read on this connection
 
     def send(self, message):
-        self._sock.sendall(message)
+        try:
+            self._sock.sendall(message)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            raise _ClosedBeforeAnswer(f"runtime api closed the connection: {e}") from e
 
     def close(self):
         for c in (self._file, self._sock):
@@ -179,7 +199,7 @@ class _Connection:
         while True:
             line = self._line()
             if not line:
-                raise ConnectionResetError("runtime api closed the connection without an answer")
+                raise _ClosedBeforeAnswer("runtime api closed the connection without an answer")
             version, _, rest = line.partition(b" ")
             code = rest[:3]
             if not version.startswith(b"HTTP/1.") or not code.isdigit():
@@ -236,10 +256,10 @@ class _Connection:
         parts = []
         while True:
             size_line = self._line().split(b";", 1)[0].strip()
-            try:
-                size = int(size_line, 16)
-            except ValueError:
-                raise ProtocolError(f"bad chunk size {size_line[:20]!r}") from None
+            # int() alone would take "-1", "0x10" or "1_0".
+            if not size_line or size_line.strip(b"0123456789abcdefABCDEF"):
+                raise ProtocolError(f"bad chunk size {size_line[:20]!r}")
+            size = int(size_line, 16)
             if size == 0:
                 self._headers()  # trailers, up to the final blank line
                 return b"".join(parts)

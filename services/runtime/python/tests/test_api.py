@@ -12,10 +12,15 @@ from esb_lambda_runtime import api
 NEXT = "/2018-06-01/runtime/invocation/next"
 
 
+class Close:
+    def __init__(self, data):
+        self.data = data
+
+
 class RawServer:
     """Accepts connections and answers each request with the next scripted
     reply (bytes), recording the raw requests. A reply of None closes the
-    connection without answering."""
+    connection without answering; Close(reply) answers, then closes."""
 
     def __init__(self, replies, close_after_each=False):
         self._replies = list(replies)
@@ -58,6 +63,9 @@ class RawServer:
                     self.requests.append(head + f.read(length))
                     reply = self._replies.pop(0)
                     if reply is None:
+                        break
+                    if isinstance(reply, Close):
+                        conn.sendall(reply.data)
                         break
                     conn.sendall(reply)
                     if self._close_after_each:
@@ -126,20 +134,42 @@ class ClientHTTPTest(unittest.TestCase):
         client.next_invocation()
         self.assertEqual(client.post_response("req-1", b"{}"), 202)
         self.assertEqual(server.connections, 2)
+        self.assertEqual(len(server.requests), 3)
+
+    def test_a_new_connection_closed_before_the_answer_is_not_retried(self):
+        # A /next the server took may have handed out its event: asking
+        # again would take the next one and leave that one unanswered.
+        server, client = self.serve([None, next_reply(b"{}")])
+        with self.assertRaises(ConnectionError):
+            client.next_invocation()
+        self.assertEqual(len(server.requests), 1)
 
     def test_interim_answer_is_skipped(self):
         _, client = self.serve([b"HTTP/1.1 100 Continue\r\n\r\n" + ACCEPTED])
         self.assertEqual(client.post_response("req-1", b"{}"), 202)
 
-    def test_truncated_body_is_an_error(self):
-        _, client = self.serve([next_reply(b"{}", framing=b"Content-Length: 10\r\n"), None], close_after_each=True)
+    def test_truncated_body_is_an_error_and_not_sent_again(self):
+        # Even on a connection that served before: the server answered.
+        server, client = self.serve([ACCEPTED, Close(next_reply(b"{}", framing=b"Content-Length: 10\r\n")), next_reply(b"{}")])
+        client.post_response("req-0", b"{}")
         with self.assertRaises(ConnectionError):
             client.next_invocation()
+        self.assertEqual(len(server.requests), 2)
 
-    def test_garbage_is_an_error(self):
-        _, client = self.serve([b"SSH-2.0-OpenSSH\r\n\r\n", b"SSH-2.0-OpenSSH\r\n\r\n"], close_after_each=True)
+    def test_garbage_is_an_error_and_not_sent_again(self):
+        server, client = self.serve([ACCEPTED, b"SSH-2.0-OpenSSH\r\n\r\n", next_reply(b"{}")])
+        client.post_response("req-0", b"{}")
         with self.assertRaises(api.ProtocolError):
             client.next_invocation()
+        self.assertEqual(len(server.requests), 2)
+
+    def test_bad_chunk_sizes_are_errors(self):
+        for size in (b"-1", b"0x2", b"1_0", b""):
+            with self.subTest(size=size):
+                body = size + b"\r\n{}\r\n0\r\n\r\n"
+                _, client = self.serve([next_reply(body, framing=b"Transfer-Encoding: chunked\r\n")])
+                with self.assertRaises(api.ProtocolError):
+                    client.next_invocation()
 
     def test_request_id_is_quoted_in_the_path(self):
         server, client = self.serve([ACCEPTED])
