@@ -77,10 +77,10 @@ func run(args []string) error {
 	return fmt.Errorf("exec %s: %w", path, err)
 }
 
-// resolveAll resolves every allowed endpoint at once: one after another,
-// the lookups (through Docker's embedded DNS, which answers from dockerd,
-// busy with other starts during a burst) added up to a good part of a cold
-// start. The addresses keep the order of allow.
+// resolveAll resolves every allowed endpoint at once rather than one after
+// another: in docker mode each lookup is answered by dockerd's embedded
+// DNS, which is busy with the other starts of a burst, so their waits
+// would add up in the cold start. The addresses keep the order of allow.
 func resolveAll(ctx context.Context, allow []string, lookup lookupFunc) ([]netip.AddrPort, error) {
 	found := make([][]netip.AddrPort, len(allow))
 	errs := make([]error, len(allow))
