@@ -79,11 +79,10 @@ engine=$!
 # This shell is PID 1 (init: false in compose): pass the stop on, wait
 # for the engine to exit, then clean up after it. On a loaded host the
 # engine's graceful stop can outlast the container's stop timeout, whose
-# SIGKILL would take this shell too and leave the bridge and rules
-# behind. So the engine gets
-# ENGINE_STOP_TIMEOUT seconds (default 20, under compose's
-# stop_grace_period of 30 s) and is killed after that, keeping the rest of
-# the grace period for the cleanup.
+# SIGKILL would take this shell too and leave the bridge and rules behind.
+# So the engine gets ENGINE_STOP_TIMEOUT seconds (default 20, under
+# compose's stop_grace_period of 30 s) and is killed after that, keeping
+# the rest of the grace period for the cleanup.
 stop_engine() {
 	kill -TERM "$engine" 2>/dev/null || true
 	[ -n "${killer:-}" ] && return 0
