@@ -243,6 +243,7 @@ func runDeploy(ctx context.Context, c *cli, opts deployOptions) error {
 		return err
 	}
 	l, docker := run.layout, run.steps.Docker
+	run.options.Budget = nodeBudget(ctx, l)
 	sum, err := deploy.Run(ctx, run.options, run.steps)
 	if err != nil {
 		var install *pipeline.InstallError

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/esb-dev/esb/internal/adminapi"
+	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/deploy"
 	"github.com/esb-dev/esb/internal/platform"
 	"github.com/esb-dev/esb/internal/progress"
@@ -51,6 +52,27 @@ func awaitServed(ctx context.Context, c *cli, l platform.Layout, digest string, 
 		fmt.Fprintf(c.stderr, "note: the gateway at %s did not answer (%v); it serves this config when it starts\n", base, served.Err)
 	case served.Superseded:
 		fmt.Fprintf(c.stderr, "note: a later deploy made another config current in %s before the gateway loaded this one\n", l.ConfigDir)
+	case served.AgentPending:
+		why := ""
+		if served.AgentProblem != "" {
+			why = " (" + served.AgentProblem + ")"
+		}
+		fmt.Fprintf(c.stderr, "note: the agent has not taken this config's warm containers yet%s; the gateway keeps pushing them (docker compose logs agent)\n", why)
 	}
 	return nil
+}
+
+// nodeBudget asks the env's gateway what its node gives functions, as the
+// agent reports it, so that a deploy whose warm containers do not fit
+// fails before it builds. Nil when the gateway or its agent does not
+// answer: the agent then checks when the gateway pushes the new state,
+// and awaitServed reports a refusal.
+func nodeBudget(ctx context.Context, l platform.Layout) *agentapi.Budget {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	st, err := adminapi.Fetch(ctx, &http.Client{}, "http://"+l.DialAddr("PORT_ADMIN"))
+	if err != nil || st.Agent == nil {
+		return nil
+	}
+	return &agentapi.Budget{MemoryMB: st.Agent.BudgetMB, Concurrency: st.Agent.Concurrency}
 }

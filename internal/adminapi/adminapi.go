@@ -31,7 +31,29 @@ type Live struct {
 	// Rejected is the last set the gateway read and refused to serve,
 	// when that came after the live one.
 	Rejected *Rejection `json:"rejected,omitempty"`
+	// Agent is how the push of the newest generation's desired state
+	// (warm containers, retired digests) to the agent went; nil when the
+	// gateway runs without an agent.
+	Agent *AgentSync `json:"agent,omitempty"`
 }
+
+// AgentSync is the push of a generation's desired state to the agent.
+type AgentSync struct {
+	Generation uint64 `json:"generation"`
+	// State is AgentPending, AgentApplied or AgentRefused.
+	State string `json:"state"`
+	// Problem is the agent's reason for a refusal, or the last error of a
+	// push still being retried.
+	Problem string    `json:"problem,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// The states of AgentSync.
+const (
+	AgentPending = "pending" // not taken yet: the agent is down or starting
+	AgentApplied = "applied"
+	AgentRefused = "refused" // for good: the node cannot hold the warm containers
+)
 
 // Rejection is a config set the gateway refused, and why.
 type Rejection struct {
@@ -127,6 +149,9 @@ type Agent struct {
 	Busy       int    `json:"busy"`
 	MemoryMB   int    `json:"memory_mb"`
 	BudgetMB   int    `json:"memory_budget_mb,omitempty"`
+	// Concurrency is the account concurrency, which bounds the sum of
+	// min_warm; 0: none.
+	Concurrency int `json:"account_concurrency,omitempty"`
 }
 
 // Fetch reads Status from the admin listener at base (http://127.0.0.1:PORT).

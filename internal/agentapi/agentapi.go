@@ -165,6 +165,8 @@ type Health struct {
 	// MemoryBudgetMB, the node's memory for functions; 0: no budget.
 	MemoryMB       int `json:"memory_mb"`
 	MemoryBudgetMB int `json:"memory_budget_mb,omitempty"`
+	// AccountConcurrency bounds the sum of min_warm; 0: no bound.
+	AccountConcurrency int `json:"account_concurrency,omitempty"`
 	// IdleByFunction counts the idle containers (warm, not leased) of each
 	// function that has any.
 	IdleByFunction map[string]int `json:"idle_by_function,omitempty"`

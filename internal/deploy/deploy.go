@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/compose"
 	"github.com/esb-dev/esb/internal/configgen"
 	"github.com/esb-dev/esb/internal/confighistory"
@@ -66,6 +67,10 @@ type Options struct {
 	// GatewayHTTPS says GatewayPort is the gateway's HTTPS port (its plain
 	// HTTP is turned off): the URLs start with https://.
 	GatewayHTTPS bool
+	// Budget is what the env's node gives functions, as its agent reports
+	// it: warm containers past it are refused before anything is built.
+	// Nil: unknown (no env running, or a bundle export), not checked.
+	Budget *agentapi.Budget
 	// MavenMirror is the Maven repository Maven and Gradle builds of Java
 	// functions fetch from; without it such functions are refused before
 	// anything is built.
@@ -229,13 +234,17 @@ func Build(ctx context.Context, opts Options, steps Steps) (Built, error) {
 		ev.phase("parse", progress.Failed, "cannot generate config")
 		return sum, err
 	}
-	ev.phase("parse", progress.Done, fmt.Sprintf("%d functions, %d routes, %d tables, %d buckets",
-		len(tmpl.Functions), len(generated.Routing.Routes), len(generated.Resources.Resources.DynamoDB), len(generated.Resources.Resources.S3)))
-
 	previous, err := currentFunctions(opts.ConfigDir)
 	if err != nil {
+		ev.phase("parse", progress.Failed, "cannot read the env's config")
 		return sum, err
 	}
+	if err := checkBudget(tmpl, opts.Budget, previous, generated); err != nil {
+		ev.phase("parse", progress.Failed, "the warm containers do not fit the node's budget")
+		return sum, err
+	}
+	ev.phase("parse", progress.Done, fmt.Sprintf("%d functions, %d routes, %d tables, %d buckets",
+		len(tmpl.Functions), len(generated.Routing.Routes), len(generated.Resources.Resources.DynamoDB), len(generated.Resources.Resources.S3)))
 
 	ev.phase("preflight", progress.Working, "waiting for registry "+opts.Registry)
 	if err := steps.WaitRegistry(ctx); err != nil {

@@ -88,3 +88,63 @@ func TestAwaitServedStopsWhenALaterDeployReplacedTheSet(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, served.Superseded)
 }
+
+// live2 is the gateway serving sha256:new as generation 2, with the push
+// of its desired state to the agent in the given state.
+func live2(agent *adminapi.AgentSync) adminapi.Live {
+	return adminapi.Live{Generation: 2, ConfigDigest: "sha256:new", Agent: agent}
+}
+
+func TestAwaitServedWaitsForTheAgentToTakeTheSet(t *testing.T) {
+	var polls atomic.Int32
+	served, err := AwaitServed(t.Context(), serveOptions(func(context.Context) (adminapi.Live, error) {
+		switch n := polls.Add(1); {
+		case n < 3: // the push still carries the previous generation
+			return live2(&adminapi.AgentSync{Generation: 1, State: adminapi.AgentApplied}), nil
+		case n < 6:
+			return live2(&adminapi.AgentSync{Generation: 2, State: adminapi.AgentPending}), nil
+		default:
+			return live2(&adminapi.AgentSync{Generation: 2, State: adminapi.AgentApplied}), nil
+		}
+	}))
+	require.NoError(t, err)
+	assert.EqualValues(t, 6, polls.Load(), "waited for the agent's answer on generation 2, and no longer")
+	assert.False(t, served.AgentPending)
+}
+
+func TestAwaitServedFailsOnTheAgentsRefusal(t *testing.T) {
+	problem := "function Hot: min_warm 50 x 1024 MB = 51200 MB exceeds the node's memory for functions (4096 MB, ESB_FUNCTION_MEMORY)"
+	_, err := AwaitServed(t.Context(), serveOptions(func(context.Context) (adminapi.Live, error) {
+		return live2(&adminapi.AgentSync{Generation: 2, State: adminapi.AgentRefused, Problem: problem}), nil
+	}))
+	require.ErrorIs(t, err, ErrAgentRefused)
+	assert.Contains(t, err.Error(), problem)
+	assert.Contains(t, err.Error(), "serves generation 2")
+	assert.Contains(t, err.Error(), "ProvisionedConcurrentExecutions")
+
+	// A refusal of an older generation is not this set's.
+	served, err := AwaitServed(t.Context(), serveOptions(func(context.Context) (adminapi.Live, error) {
+		return live2(&adminapi.AgentSync{Generation: 3, State: adminapi.AgentApplied}), nil
+	}))
+	require.NoError(t, err, "a later generation was pushed: this one's state is past")
+	assert.False(t, served.AgentPending)
+}
+
+func TestAwaitServedEndsWithoutAnAgentThatDoesNotAnswer(t *testing.T) {
+	opts := serveOptions(func(context.Context) (adminapi.Live, error) {
+		return live2(&adminapi.AgentSync{Generation: 2, State: adminapi.AgentPending, Problem: "dial tcp: connection refused"}), nil
+	})
+	opts.AgentWait = 100 * time.Millisecond
+	start := time.Now()
+	served, err := AwaitServed(t.Context(), opts)
+	require.NoError(t, err, "the config is served; the gateway keeps pushing to the agent")
+	assert.True(t, served.AgentPending)
+	assert.Equal(t, "dial tcp: connection refused", served.AgentProblem)
+	assert.Less(t, time.Since(start), time.Second, "ended at AgentWait, not at Timeout")
+
+	// The overall timeout ending first gives the same answer, not "not served".
+	opts.AgentWait, opts.Timeout = time.Hour, 150*time.Millisecond
+	served, err = AwaitServed(t.Context(), opts)
+	require.NoError(t, err)
+	assert.True(t, served.AgentPending)
+}

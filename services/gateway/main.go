@@ -189,9 +189,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	var adminLn net.Listener
 	if cfg.AdminListen != "" {
 		adm := admin.New(admin.Options{
-			Env: cfg.Env, Generations: gens, Metrics: stats, Load: invoker, Agent: agent, History: history,
-			ConfigDir: cfg.ConfigDir,
-			LogsURL:   cfg.LogsURL, LogEnv: strings.ToLower(cfg.Env), HTTP: &http.Client{}, Logger: log,
+			Env: cfg.Env, Generations: gens, Metrics: stats, Load: invoker, Agent: agent, AgentSync: pusher.Status,
+			History: history, ConfigDir: cfg.ConfigDir,
+			LogsURL: cfg.LogsURL, LogEnv: strings.ToLower(cfg.Env), HTTP: &http.Client{}, Logger: log,
 		})
 		adminServer = &http.Server{
 			Handler:           adm.Handler(),

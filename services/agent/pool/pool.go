@@ -402,26 +402,20 @@ func (p *Pool) SetDesired(d agentapi.Desired) error {
 // checkBudget refuses a desired state whose min_warm containers alone
 // exceed the node's memory for functions or the account's concurrency.
 func (p *Pool) checkBudget(d agentapi.Desired) error {
-	mb, warm := 0, 0
-	var errs []error
-	for _, s := range d.Functions {
-		n := s.Function.Scaling.MinWarm
-		mb += n * s.MemoryMB()
-		warm += n
-		if b := p.opts.MemoryBudget; b > 0 && n*s.MemoryMB() > b {
-			errs = append(errs, fmt.Errorf("function %s: min_warm %d x %d MB = %d MB exceeds the node's memory for functions (%d MB, ESB_FUNCTION_MEMORY)", s.Name, n, s.MemoryMB(), n*s.MemoryMB(), b))
-		}
+	problems := p.Budget().Check(d.Functions)
+	if len(problems) == 0 {
+		return nil
 	}
-	if b := p.opts.MemoryBudget; b > 0 && mb > b && len(errs) == 0 {
-		errs = append(errs, fmt.Errorf("min_warm of all functions takes %d MB, more than the node's memory for functions (%d MB, ESB_FUNCTION_MEMORY)", mb, b))
+	errs := make([]error, len(problems))
+	for i, pr := range problems {
+		errs[i] = errors.New(pr.String())
 	}
-	if c := p.opts.AccountConcurrency; c > 0 && warm > c {
-		errs = append(errs, fmt.Errorf("min_warm of all functions is %d, more than the account concurrency (%d, ESB_ACCOUNT_CONCURRENCY)", warm, c))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrOverBudget, errors.Join(errs...))
-	}
-	return nil
+	return fmt.Errorf("%w: %w", ErrOverBudget, errors.Join(errs...))
+}
+
+// Budget is what the node gives function containers.
+func (p *Pool) Budget() agentapi.Budget {
+	return agentapi.Budget{MemoryMB: p.opts.MemoryBudget, Concurrency: p.opts.AccountConcurrency}
 }
 
 // memoryLocked is the memory the pool's containers take, starting ones
@@ -529,7 +523,7 @@ func (p *Pool) Reconcile(ctx context.Context) error {
 func (p *Pool) Health() agentapi.Health {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	h := agentapi.Health{Status: "ok", Generation: p.generation, MemoryMB: p.memoryLocked(), MemoryBudgetMB: p.opts.MemoryBudget}
+	h := agentapi.Health{Status: "ok", Generation: p.generation, MemoryMB: p.memoryLocked(), MemoryBudgetMB: p.opts.MemoryBudget, AccountConcurrency: p.opts.AccountConcurrency}
 	for _, n := range p.starting {
 		h.Starting += n
 	}

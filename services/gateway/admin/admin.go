@@ -57,6 +57,9 @@ type Options struct {
 	Metrics     *metrics.Metrics
 	Load        metrics.LoadSource // nil: no container counts
 	Agent       Agent              // nil: no agent metrics
+	// AgentSync reports the push of the live generation's desired state
+	// to the agent, which /api/live shows; nil: not shown.
+	AgentSync func() adminapi.AgentSync
 	// LogsURL is the env's log store (VictoriaLogs); empty: no log tail.
 	LogsURL string
 	// LogEnv is the env as function log lines name it.
@@ -213,6 +216,10 @@ func (s *Server) liveConfig() adminapi.Live {
 	if r := s.opts.Generations.Rejected(); r != nil {
 		l.Rejected = &adminapi.Rejection{ConfigDigest: r.Digest, At: r.At, Problems: r.Problems}
 	}
+	if s.opts.AgentSync != nil {
+		a := s.opts.AgentSync()
+		l.Agent = &a
+	}
 	return l
 }
 
@@ -241,7 +248,7 @@ func (s *Server) snapshot(ctx context.Context) adminapi.Status {
 		actx, cancel := context.WithTimeout(ctx, agentTimeout)
 		defer cancel()
 		if h, err := s.opts.Agent.Health(actx); err == nil {
-			st.Agent = &adminapi.Agent{Runtime: h.Runtime, Containers: h.Containers, Busy: h.Busy, MemoryMB: h.MemoryMB, BudgetMB: h.MemoryBudgetMB}
+			st.Agent = &adminapi.Agent{Runtime: h.Runtime, Containers: h.Containers, Busy: h.Busy, MemoryMB: h.MemoryMB, BudgetMB: h.MemoryBudgetMB, Concurrency: h.AccountConcurrency}
 			idle = h.IdleByFunction
 		}
 	}

@@ -271,3 +271,20 @@ func TestLiveConfig(t *testing.T) {
 	assert.NotEqual(t, want, live.ConfigDigest)
 	assert.Nil(t, live.Rejected, "a later set went live")
 }
+
+func TestLiveConfigCarriesTheAgentsAnswer(t *testing.T) {
+	e := newEnv(t, fakeAgent{}, "")
+	live, err := adminapi.FetchLive(t.Context(), http.DefaultClient, e.srv.URL)
+	require.NoError(t, err)
+	assert.Nil(t, live.Agent, "no push reported: no agent section")
+
+	sync := adminapi.AgentSync{Generation: 1, State: adminapi.AgentRefused, Problem: "function Hello: min_warm 9 x 128 MB = 1152 MB exceeds the node's memory for functions (1024 MB, ESB_FUNCTION_MEMORY)"}
+	srv := httptest.NewServer(New(Options{Generations: e.gens, Metrics: e.m, AgentSync: func() adminapi.AgentSync { return sync }}).Handler())
+	t.Cleanup(srv.Close)
+	live, err = adminapi.FetchLive(t.Context(), http.DefaultClient, srv.URL)
+	require.NoError(t, err)
+	require.NotNil(t, live.Agent)
+	assert.Equal(t, sync.Problem, live.Agent.Problem)
+	assert.Equal(t, adminapi.AgentRefused, live.Agent.State)
+	assert.EqualValues(t, 1, live.Agent.Generation)
+}

@@ -6,10 +6,12 @@ package agentsync
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/esb-dev/esb/internal/adminapi"
 	"github.com/esb-dev/esb/internal/agentapi"
 )
 
@@ -47,8 +49,9 @@ type Pusher struct {
 
 	mu     sync.Mutex
 	latest *job
-	pushed *job          // the last state that landed
-	wake   chan struct{} // capacity 1: "latest changed"
+	pushed *job               // the last state that landed
+	status adminapi.AgentSync // of the newest state scheduled
+	wake   chan struct{}      // capacity 1: "latest changed"
 }
 
 type job struct {
@@ -82,10 +85,33 @@ func New(agent Agent, opts Options) *Pusher {
 func (p *Pusher) Push(ctx context.Context, d agentapi.Desired) {
 	p.mu.Lock()
 	p.latest = &job{ctx: ctx, desired: d}
+	p.status = adminapi.AgentSync{Generation: d.Generation, State: adminapi.AgentPending, At: time.Now()}
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
 	default:
+	}
+}
+
+// Status reports how the push of the newest desired state went: what
+// `esb deploy` waits for after the gateway serves a new generation, so a
+// state the agent refuses fails the deploy instead of being a log line.
+func (p *Pusher) Status() adminapi.AgentSync {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.status
+}
+
+// settle records how the push of j ended, unless a newer state was
+// scheduled meanwhile.
+func (p *Pusher) settle(j *job, state, problem string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if state == adminapi.AgentApplied {
+		p.pushed = j
+	}
+	if p.status.Generation == j.desired.Generation {
+		p.status = adminapi.AgentSync{Generation: j.desired.Generation, State: state, Problem: problem, At: time.Now()}
 	}
 }
 
@@ -137,9 +163,7 @@ func (p *Pusher) push(ctx context.Context, j *job) {
 	for attempt := 1; ; attempt++ {
 		err := p.attempt(ctx, j)
 		if err == nil {
-			p.mu.Lock()
-			p.pushed = j
-			p.mu.Unlock()
+			p.settle(j, adminapi.AgentApplied, "")
 			if attempt > 1 {
 				log.Info("agent desired state pushed", "attempts", attempt)
 			} else {
@@ -154,10 +178,12 @@ func (p *Pusher) push(ctx context.Context, j *job) {
 			// Retrying cannot help: the agent keeps the previous desired
 			// state (its min_warm containers) until a deploy fits.
 			log.Error("agent refused the desired state: min_warm beyond the node's budget; the previous min_warm stays", "error", err.Error())
+			p.settle(j, adminapi.AgentRefused, refusal(err))
 			return
 		}
 		// Warn once, then only now and then: an agent that is down for a
 		// while should not flood the log.
+		p.settle(j, adminapi.AgentPending, err.Error())
 		if attempt == 1 || attempt%20 == 0 {
 			log.Warn("agent desired state not pushed yet; retrying in the background", "attempt", attempt, "error", err.Error())
 		}
@@ -181,4 +207,13 @@ func (p *Pusher) attempt(ctx context.Context, j *job) error {
 	stop := context.AfterFunc(j.ctx, cancel) // superseded mid-request: give up on it
 	defer stop()
 	return p.agent.SetDesired(actx, j.desired)
+}
+
+// refusal is the agent's own words for a refused state.
+func refusal(err error) string {
+	var apiErr *agentapi.APIError
+	if errors.As(err, &apiErr) && apiErr.Error_.Message != "" {
+		return apiErr.Error_.Message
+	}
+	return err.Error()
 }
