@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,11 +39,15 @@ func TestMessaging(t *testing.T) {
 	stacks := map[string]*stack{}
 	for _, e := range envs {
 		stacks[e.name] = newModeStack(t, e.name, e.offset, e.mode)
+		// The messaging functions ask for no warm containers; capacityFlow
+		// needs a budget it knows.
+		stacks[e.name].set("ESB_FUNCTION_MEMORY", strconv.Itoa(capacityBudgetMB))
 	}
 	for _, e := range envs {
 		t.Run(e.mode, func(t *testing.T) {
 			t.Parallel()
 			messagingFlow(t, stacks[e.name])
+			t.Run("warm containers past the node's budget", func(t *testing.T) { capacityFlow(t, stacks[e.name]) })
 		})
 	}
 }

@@ -51,7 +51,7 @@ func awaitServed(ctx context.Context, c *cli, l platform.Layout, digest string, 
 	case served.Unreachable:
 		fmt.Fprintf(c.stderr, "note: the gateway at %s did not answer (%v); it serves this config when it starts\n", base, served.Err)
 	case served.Superseded:
-		fmt.Fprintf(c.stderr, "note: a later deploy made another config current in %s before the gateway loaded this one\n", l.ConfigDir)
+		fmt.Fprintf(c.stderr, "note: a later deploy made another config current in %s; the gateway serves that one\n", l.ConfigDir)
 	case served.AgentPending:
 		why := ""
 		if served.AgentProblem != "" {

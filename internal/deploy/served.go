@@ -108,8 +108,13 @@ func AwaitServed(ctx context.Context, opts ServeOptions) (Served, error) {
 					return Served{Live: live, Elapsed: time.Since(start), AgentPending: true, AgentProblem: agentProblem(live)}, nil
 				}
 				// The agent is told right after the switch: wait for its answer.
-			}
-			if r := live.Rejected; r != nil && (r.ConfigDigest == opts.Digest || r.ConfigDigest == "" && r.At.After(start)) {
+			} else if !servedAt.IsZero() {
+				// Served, then a later deploy's set went live before the
+				// agent answered for this one: that set's state is what
+				// the agent gets now.
+				ev.phase("serve", progress.Warning, "gateway served it; a later deploy's config replaced it")
+				return Served{Live: live, Superseded: true, Elapsed: time.Since(start)}, nil
+			} else if r := live.Rejected; r != nil && (r.ConfigDigest == opts.Digest || r.ConfigDigest == "" && r.At.After(start)) {
 				ev.phase("serve", progress.Failed, "the gateway refused the new config")
 				return Served{Live: live}, fmt.Errorf("the gateway refused the config in %s and keeps serving generation %d: %s",
 					opts.ConfigDir, live.Generation, strings.Join(r.Problems, "; "))

@@ -148,3 +148,16 @@ func TestAwaitServedEndsWithoutAnAgentThatDoesNotAnswer(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, served.AgentPending)
 }
+
+func TestAwaitServedEndsWhenALaterSetReplacedItBeforeTheAgentAnswered(t *testing.T) {
+	var polls atomic.Int32
+	served, err := AwaitServed(t.Context(), serveOptions(func(context.Context) (adminapi.Live, error) {
+		if polls.Add(1) < 3 {
+			return live2(&adminapi.AgentSync{Generation: 2, State: adminapi.AgentPending}), nil
+		}
+		return adminapi.Live{Generation: 3, ConfigDigest: "sha256:later", Agent: &adminapi.AgentSync{Generation: 3, State: adminapi.AgentPending}}, nil
+	}))
+	require.NoError(t, err)
+	assert.True(t, served.Superseded)
+	assert.EqualValues(t, 3, polls.Load(), "ended at the first poll that saw the later set")
+}

@@ -406,12 +406,22 @@ func (p *Pool) checkBudget(d agentapi.Desired) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	errs := make([]error, len(problems))
-	for i, pr := range problems {
-		errs[i] = errors.New(pr.String())
-	}
-	return fmt.Errorf("%w: %w", ErrOverBudget, errors.Join(errs...))
+	return overBudget(problems)
 }
+
+// overBudget is ErrOverBudget with its problems: its text is theirs
+// alone, as the agent's answer carries it to `esb deploy`.
+type overBudget []agentapi.BudgetProblem
+
+func (e overBudget) Error() string {
+	lines := make([]string, len(e))
+	for i, p := range e {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "; ")
+}
+
+func (e overBudget) Is(target error) bool { return target == ErrOverBudget }
 
 // Budget is what the node gives function containers.
 func (p *Pool) Budget() agentapi.Budget {

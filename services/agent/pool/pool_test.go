@@ -758,7 +758,8 @@ func TestMemoryBudget(t *testing.T) {
 				require.NoError(t, h.pool.SetDesired(desired(1, withScaling(spec("A", "1"), 1, 60))))
 				err := h.pool.SetDesired(desired(2, withScaling(spec("A", "1"), 5, 60)))
 				require.ErrorIs(t, err, ErrOverBudget)
-				assert.Contains(t, err.Error(), "function A: min_warm 5 x 128 MB = 640 MB exceeds the node's memory for functions (512 MB, ESB_FUNCTION_MEMORY)")
+				assert.Equal(t, "function A: min_warm 5 x 128 MB = 640 MB exceeds the node's memory for functions (512 MB, ESB_FUNCTION_MEMORY)", err.Error(),
+					"the problem alone: the agent's answer carries it to esb deploy")
 				assert.Equal(t, uint64(1), h.pool.Health().Generation)
 			},
 		},
@@ -768,7 +769,7 @@ func TestMemoryBudget(t *testing.T) {
 				h.withBudget(t, 0, 3)
 				err := h.pool.SetDesired(desired(2, withScaling(spec("A", "1"), 2, 60), withScaling(spec("B", "1"), 2, 60)))
 				require.ErrorIs(t, err, ErrOverBudget)
-				assert.Contains(t, err.Error(), "min_warm of all functions is 4, more than the account concurrency (3, ESB_ACCOUNT_CONCURRENCY)")
+				assert.Equal(t, "min_warm of all functions is 4, more than the account concurrency (3, ESB_ACCOUNT_CONCURRENCY)", err.Error())
 			},
 		},
 	}
