@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/esb-dev/esb/internal/adminapi"
 	"github.com/esb-dev/esb/internal/runtimeconfig"
+	"github.com/esb-dev/esb/internal/syncbuf"
 )
 
 // adminHTTP calls an env's admin listener.
@@ -123,7 +123,7 @@ func capacityFlow(t *testing.T, s *stack) {
 
 		type run struct {
 			template string
-			stderr   lockedBuffer
+			stderr   syncbuf.Buffer
 			err      error
 		}
 		runs := []*run{{template: "one.yml"}, {template: "two.yml"}}
@@ -183,22 +183,4 @@ func capacityFlow(t *testing.T, s *stack) {
 			assert.Equal(t, adminapi.AgentApplied, l.Agent.State)
 		})
 	})
-}
-
-// lockedBuffer is a bytes.Buffer a process writes while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

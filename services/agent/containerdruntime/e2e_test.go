@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -17,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +25,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esb-dev/esb/internal/syncbuf"
 	"github.com/esb-dev/esb/services/agent/engine"
 )
 
@@ -210,7 +209,7 @@ func testInsideNode(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, netip.MustParsePrefix(testSubnet).Contains(netip.MustParseAddr(ip)), ip)
 
-		logs := &lockedBuffer{}
+		logs := &syncbuf.Buffer{}
 		followed := make(chan error, 1)
 		go func() { followed <- rt.FollowLogs(ctx, id, time.Time{}, logs, logs) }()
 
@@ -296,7 +295,7 @@ func testInsideNode(t *testing.T) {
 		assert.Equal(t, s.Name, list[0].Name)
 
 		// Adoption follows from now on: earlier output is not shipped twice.
-		logs := &lockedBuffer{}
+		logs := &syncbuf.Buffer{}
 		followCtx, stop := context.WithCancel(ctx)
 		followed := make(chan error, 1)
 		go func() { followed <- rt2.FollowLogs(followCtx, id, time.Now(), logs, logs) }()
@@ -327,7 +326,7 @@ func testInsideNode(t *testing.T) {
 			id, err := rt.Create(ctx, s)
 			require.NoError(t, err)
 			require.NoError(t, rt.Start(ctx, id))
-			var logs lockedBuffer
+			var logs syncbuf.Buffer
 			require.NoError(t, rt.FollowLogs(ctx, id, time.Time{}, &logs, &logs), "returns once the task exited")
 			assert.Contains(t, logs.String(), "crashing on purpose", "start %d", i)
 			// The stream ended because the shim let go of the file, not by
@@ -400,22 +399,3 @@ func allocated(t *testing.T, dir string) []string {
 	require.NoError(t, err)
 	return out
 }
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-var _ io.Writer = (*lockedBuffer)(nil)
