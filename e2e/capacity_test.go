@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -174,6 +175,9 @@ func capacityFlow(t *testing.T, s *stack) {
 		require.NotNil(t, l.Agent)
 		assert.Equal(t, adminapi.AgentRefused, l.Agent.State)
 		assert.Equal(t, l.Generation, l.Agent.Generation, "the refusal is of the generation the gateway serves")
+		ls := s.esb(ctx, t, "ls")
+		require.NoError(t, ls.err)
+		assert.Contains(t, ls.stdout, "warning: the agent refused generation "+strconv.FormatUint(l.Generation, 10)+"'s warm containers and keeps the previous ones: min_warm of all functions takes 5120 MB")
 
 		t.Run("a deploy that fits clears it", func(t *testing.T) {
 			require.NoError(t, deploy(ctx, t, failed.template, "1").err)

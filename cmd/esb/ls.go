@@ -79,6 +79,14 @@ func printLs(w io.Writer, l platform.Layout, st adminapi.Status, now time.Time) 
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if a := st.AgentSync; a != nil && a.Generation == st.Generation && a.State != adminapi.AgentApplied {
+		switch a.State {
+		case adminapi.AgentRefused:
+			fmt.Fprintf(w, "warning: the agent refused generation %d's warm containers and keeps the previous ones: %s\n", a.Generation, a.Problem)
+		default:
+			fmt.Fprintf(w, "note: the agent has not taken generation %d yet (%s)\n", a.Generation, a.Problem)
+		}
+	}
 	// The env's deploy history names the template; the gateway's own
 	// record of reloads is the fallback for a CONFIG_DIR written by hand.
 	if len(st.History) > 0 && st.History[0].Error == "" {

@@ -46,6 +46,28 @@ last deploy: generation 3, 1m30s ago (added Worker; changed Hello)
 	out.Reset()
 	require.NoError(t, printLs(&out, statusLayout(t), adminapi.Status{Generation: 1}, now))
 	assert.Contains(t, out.String(), "last deploy: none since the gateway started")
+
+	// The agent's answer on the live generation's warm containers shows
+	// when it is not a plain yes.
+	for _, c := range []struct {
+		sync adminapi.AgentSync
+		want string
+	}{
+		{adminapi.AgentSync{Generation: 3, State: adminapi.AgentRefused, Problem: "function Hello: min_warm 9 x 128 MB = 1152 MB exceeds the node's memory for functions (1024 MB, ESB_FUNCTION_MEMORY)"},
+			"\nwarning: the agent refused generation 3's warm containers and keeps the previous ones: function Hello: min_warm 9 x 128 MB"},
+		{adminapi.AgentSync{Generation: 3, State: adminapi.AgentPending, Problem: "connection refused"}, "\nnote: the agent has not taken generation 3 yet (connection refused)\n"},
+		{adminapi.AgentSync{Generation: 3, State: adminapi.AgentApplied}, ""},
+		{adminapi.AgentSync{Generation: 2, State: adminapi.AgentRefused, Problem: "old"}, ""},
+	} {
+		st.AgentSync = &c.sync
+		out.Reset()
+		require.NoError(t, printLs(&out, statusLayout(t), st, now))
+		if c.want == "" {
+			assert.NotContains(t, out.String(), "agent", "%+v", c.sync)
+		} else {
+			assert.Contains(t, out.String(), c.want)
+		}
+	}
 }
 
 // esb ls reads the admin listener at the env's PORT_ADMIN on loopback.

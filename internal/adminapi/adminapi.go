@@ -81,6 +81,9 @@ type Status struct {
 	HistoryError string `json:"history_error,omitempty"`
 	// Agent is the agent's view of the node; nil when it did not answer.
 	Agent *Agent `json:"agent,omitempty"`
+	// AgentSync is how the push of the newest generation's desired state
+	// to the agent went, as on Live.
+	AgentSync *AgentSync `json:"agent_sync,omitempty"`
 }
 
 // Function is one function of the live config.

@@ -232,6 +232,10 @@ func (s *Server) snapshot(ctx context.Context) adminapi.Status {
 		return st
 	}
 	st.Generation, st.LoadedAt = g.ID, g.LoadedAt
+	if s.opts.AgentSync != nil {
+		a := s.opts.AgentSync()
+		st.AgentSync = &a
+	}
 	load := map[string]lambdainvoke.FunctionLoad{}
 	if s.opts.Load != nil {
 		for _, l := range s.opts.Load.Load() {
