@@ -82,14 +82,6 @@ func runMain(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	defer closeRuntime()
-	if d, ok := rt.(*dockerruntime.Runtime); ok {
-		poolCtx, stopPool := context.WithCancel(context.WithoutCancel(ctx))
-		pooled := make(chan struct{})
-		go func() { defer close(pooled); d.Run(poolCtx) }()
-		// After serving: the pool's unused holders go before the docker
-		// client closes.
-		defer func() { stopPool(); <-pooled }()
-	}
 	if k, ok := rt.(*kubernetesruntime.Runtime); ok && cfg.FunctionMemoryMB == 0 {
 		// The cluster's nodes run the functions, not this host; they
 		// reserve their own share (allocatable is what is left).
@@ -195,17 +187,6 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 			if opts.Cgroups, err = cgroupmem.New(cfg.CgroupRoot); err != nil {
 				docker.Close()
 				return nil, nil, fmt.Errorf("HOST_CGROUP_ROOT: %w", err)
-			}
-		}
-		if cfg.NetnsPool > 0 {
-			// Holders run the agent's own image, which is on the host
-			// wherever the agent runs, air-gapped sites included.
-			if image, err := ownImage(ctx, docker); err != nil {
-				logger.Warn("netns holder pool off: cannot tell the agent's own image", "error", err)
-			} else {
-				opts.NetnsPool, opts.HolderImage = cfg.NetnsPool, image
-				opts.HolderLabels = map[string]string{agentapi.LabelManaged: "true", agentapi.LabelBrand: cfg.Brand, agentapi.LabelEnv: cfg.Env}
-				logger.Info("netns holder pool", "size", cfg.NetnsPool, "image", image)
 			}
 		}
 		rt, err := dockerruntime.New(ctx, docker, cfg.Network, opts)
@@ -338,21 +319,4 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 		return nil
 	})
 	return g.Wait()
-}
-
-// ownImage is the image of the container the agent runs in: Docker names
-// a container's hostname after its ID.
-func ownImage(ctx context.Context, docker *client.Client) (string, error) {
-	host, err := os.Hostname()
-	if err != nil {
-		return "", err
-	}
-	self, err := docker.ContainerInspect(ctx, host)
-	if err != nil {
-		return "", fmt.Errorf("inspect own container %s: %w", host, err)
-	}
-	if self.Config == nil || self.Config.Image == "" {
-		return "", fmt.Errorf("own container %s: no image", host)
-	}
-	return self.Config.Image, nil
 }

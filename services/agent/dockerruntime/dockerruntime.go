@@ -58,8 +58,6 @@ type Runtime struct {
 	sandboxVolume string
 	registryAuth  registryauth.Credential
 	cgroups       *cgroupmem.Reader
-	holders       *holders // nil: every container makes its own network sandbox
-	holderLabels  map[string]string
 }
 
 // Options are optional settings; the zero value runs no sandbox and pulls
@@ -76,14 +74,6 @@ type Options struct {
 	// cgroup files instead of a stats call per invocation (see package
 	// cgroupmem).
 	Cgroups *cgroupmem.Reader
-	// NetnsPool, when positive, keeps that many netns holders ready
-	// (see LabelHolder), made from HolderImage, for sandboxed containers
-	// to join; Run fills it.
-	NetnsPool   int
-	HolderImage string
-	// HolderLabels go on every holder besides LabelHolder: the env's
-	// labels, so that whatever cleans up the env's containers finds them.
-	HolderLabels map[string]string
 }
 
 var _ engine.Runtime = (*Runtime)(nil)
@@ -97,25 +87,7 @@ func New(ctx context.Context, api API, networkName string, opts Options) (*Runti
 	if _, err := api.NetworkInspect(ctx, networkName, network.InspectOptions{}); err != nil {
 		return nil, fmt.Errorf("docker network %s: %w", networkName, err)
 	}
-	r := &Runtime{api: api, network: networkName, sandboxVolume: opts.SandboxVolume, registryAuth: opts.RegistryAuth, cgroups: opts.Cgroups}
-	if opts.NetnsPool > 0 && opts.HolderImage != "" {
-		r.holders = newHolders(r, opts.NetnsPool, opts.HolderImage)
-		r.holderLabels = opts.HolderLabels
-		// An earlier agent's holders: kept for the function containers
-		// that joined them (adopted next), removed otherwise.
-		if err := r.adoptHolders(ctx); err != nil {
-			return nil, err
-		}
-	}
-	return r, nil
-}
-
-// Run keeps the netns holder pool filled until ctx ends; without a pool
-// it returns at once.
-func (r *Runtime) Run(ctx context.Context) {
-	if r.holders != nil {
-		r.holders.run(ctx)
-	}
+	return &Runtime{api: api, network: networkName, sandboxVolume: opts.SandboxVolume, registryAuth: opts.RegistryAuth, cgroups: opts.Cgroups}, nil
 }
 
 // Name implements engine.Runtime.
@@ -185,22 +157,9 @@ func (r *Runtime) Create(ctx context.Context, spec engine.Spec) (string, error) 
 		}
 	}
 	nets := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{r.network: {}}}
-	holder := ""
-	if r.holders != nil && spec.Sandbox != nil {
-		if holder = r.holders.take(); holder != "" {
-			host.NetworkMode = container.NetworkMode("container:" + holder)
-			nets = nil
-		}
-	}
 	resp, err := r.api.ContainerCreate(ctx, cfg, host, nets, nil, spec.Name)
 	if err != nil {
-		if holder != "" {
-			r.removeHolder(ctx, holder)
-		}
 		return "", fmt.Errorf("create container %s: %w", spec.Name, notFound(err))
-	}
-	if holder != "" {
-		r.holders.bind(resp.ID, holder)
 	}
 	return resp.ID, nil
 }
@@ -265,11 +224,6 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
-	if r.holders != nil {
-		if h := r.holders.unbind(id); h != "" {
-			r.removeHolder(ctx, h)
-		}
-	}
 	return nil
 }
 
@@ -285,9 +239,6 @@ func (r *Runtime) List(ctx context.Context, labels map[string]string) ([]engine.
 	}
 	out := make([]engine.Container, 0, len(list))
 	for _, c := range list {
-		if _, ok := c.Labels[LabelHolder]; ok {
-			continue // not a function container
-		}
 		ct := engine.Container{
 			ID:     c.ID,
 			Image:  c.Image,
@@ -309,11 +260,6 @@ func (r *Runtime) List(ctx context.Context, labels map[string]string) ([]engine.
 
 // Address implements engine.Runtime.
 func (r *Runtime) Address(ctx context.Context, id string) (string, error) {
-	if r.holders != nil {
-		if h := r.holders.holderOf(id); h != "" {
-			return r.holderAddress(ctx, id, h)
-		}
-	}
 	c, err := r.api.ContainerInspect(ctx, id)
 	if err != nil {
 		return "", fmt.Errorf("inspect container %s: %w", id, notFound(err))
