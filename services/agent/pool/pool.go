@@ -533,7 +533,8 @@ func (p *Pool) Reconcile(ctx context.Context) error {
 func (p *Pool) Health() agentapi.Health {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	h := agentapi.Health{Status: "ok", Generation: p.generation, MemoryMB: p.memoryLocked(), MemoryBudgetMB: p.opts.MemoryBudget, AccountConcurrency: p.opts.AccountConcurrency}
+	b := p.Budget()
+	h := agentapi.Health{Status: "ok", Generation: p.generation, MemoryMB: p.memoryLocked(), MemoryBudgetMB: b.MemoryMB, AccountConcurrency: b.Concurrency}
 	for _, n := range p.starting {
 		h.Starting += n
 	}

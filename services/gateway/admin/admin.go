@@ -216,11 +216,19 @@ func (s *Server) liveConfig() adminapi.Live {
 	if r := s.opts.Generations.Rejected(); r != nil {
 		l.Rejected = &adminapi.Rejection{ConfigDigest: r.Digest, At: r.At, Problems: r.Problems}
 	}
-	if s.opts.AgentSync != nil {
-		a := s.opts.AgentSync()
-		l.Agent = &a
-	}
+	l.Agent = s.agentSync()
 	return l
+}
+
+// agentSync is how the push of the live generation's desired state to
+// the agent went, for /api/live and /api/status alike; nil without a
+// reporter.
+func (s *Server) agentSync() *adminapi.AgentSync {
+	if s.opts.AgentSync == nil {
+		return nil
+	}
+	a := s.opts.AgentSync()
+	return &a
 }
 
 // snapshot is the Status the dashboard and /api/status show.
@@ -232,10 +240,7 @@ func (s *Server) snapshot(ctx context.Context) adminapi.Status {
 		return st
 	}
 	st.Generation, st.LoadedAt = g.ID, g.LoadedAt
-	if s.opts.AgentSync != nil {
-		a := s.opts.AgentSync()
-		st.AgentSync = &a
-	}
+	st.AgentSync = s.agentSync()
 	load := map[string]lambdainvoke.FunctionLoad{}
 	if s.opts.Load != nil {
 		for _, l := range s.opts.Load.Load() {
