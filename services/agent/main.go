@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -82,6 +83,9 @@ func runMain(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	defer closeRuntime()
+	if d, ok := rt.(*dockerruntime.Runtime); ok {
+		go d.Run(ctx)
+	}
 	if k, ok := rt.(*kubernetesruntime.Runtime); ok && cfg.FunctionMemoryMB == 0 {
 		// The cluster's nodes run the functions, not this host; they
 		// reserve their own share (allocatable is what is left).
@@ -187,6 +191,15 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 			if opts.Cgroups, err = cgroupmem.New(cfg.CgroupRoot); err != nil {
 				docker.Close()
 				return nil, nil, fmt.Errorf("HOST_CGROUP_ROOT: %w", err)
+			}
+		}
+		// Prototype: NETNS_POOL holders from the agent's own image.
+		if n, _ := strconv.Atoi(os.Getenv("NETNS_POOL")); n > 0 {
+			if host, err := os.Hostname(); err == nil {
+				if self, err := docker.ContainerInspect(ctx, host); err == nil && self.Config != nil {
+					opts.NetnsPool, opts.HolderImage = n, self.Config.Image
+					logger.Info("netns holder pool", "size", n, "image", self.Config.Image)
+				}
 			}
 		}
 		rt, err := dockerruntime.New(ctx, docker, cfg.Network, opts)

@@ -58,6 +58,7 @@ type Runtime struct {
 	sandboxVolume string
 	registryAuth  registryauth.Credential
 	cgroups       *cgroupmem.Reader
+	holders       *holders // nil: every container makes its own network sandbox
 }
 
 // Options are optional settings; the zero value runs no sandbox and pulls
@@ -74,6 +75,11 @@ type Options struct {
 	// cgroup files instead of a stats call per invocation (see package
 	// cgroupmem).
 	Cgroups *cgroupmem.Reader
+	// NetnsPool, when positive, keeps that many netns holders ready
+	// (see LabelHolder), made from HolderImage, for sandboxed containers
+	// to join; Run fills it.
+	NetnsPool   int
+	HolderImage string
 }
 
 var _ engine.Runtime = (*Runtime)(nil)
@@ -87,7 +93,27 @@ func New(ctx context.Context, api API, networkName string, opts Options) (*Runti
 	if _, err := api.NetworkInspect(ctx, networkName, network.InspectOptions{}); err != nil {
 		return nil, fmt.Errorf("docker network %s: %w", networkName, err)
 	}
-	return &Runtime{api: api, network: networkName, sandboxVolume: opts.SandboxVolume, registryAuth: opts.RegistryAuth, cgroups: opts.Cgroups}, nil
+	r := &Runtime{api: api, network: networkName, sandboxVolume: opts.SandboxVolume, registryAuth: opts.RegistryAuth, cgroups: opts.Cgroups}
+	if opts.NetnsPool > 0 && opts.HolderImage != "" {
+		r.holders = newHolders(r, opts.NetnsPool, opts.HolderImage)
+		// Holders of an agent that crashed: their function containers
+		// were adopted or removed without them.
+		args := filters.NewArgs(filters.Arg("label", LabelHolder+"=1"))
+		if old, err := api.ContainerList(ctx, container.ListOptions{All: true, Filters: args}); err == nil {
+			for _, c := range old {
+				r.removeHolder(ctx, c.ID)
+			}
+		}
+	}
+	return r, nil
+}
+
+// Run keeps the netns holder pool filled until ctx ends; without a pool
+// it returns at once.
+func (r *Runtime) Run(ctx context.Context) {
+	if r.holders != nil {
+		r.holders.run(ctx)
+	}
 }
 
 // Name implements engine.Runtime.
@@ -157,9 +183,22 @@ func (r *Runtime) Create(ctx context.Context, spec engine.Spec) (string, error) 
 		}
 	}
 	nets := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{r.network: {}}}
+	holder := ""
+	if r.holders != nil && spec.Sandbox != nil {
+		if holder = r.holders.take(); holder != "" {
+			host.NetworkMode = container.NetworkMode("container:" + holder)
+			nets = nil
+		}
+	}
 	resp, err := r.api.ContainerCreate(ctx, cfg, host, nets, nil, spec.Name)
 	if err != nil {
+		if holder != "" {
+			r.removeHolder(context.WithoutCancel(ctx), holder)
+		}
 		return "", fmt.Errorf("create container %s: %w", spec.Name, notFound(err))
+	}
+	if holder != "" {
+		r.holders.bind(resp.ID, holder)
 	}
 	return resp.ID, nil
 }
@@ -224,6 +263,11 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
+	if r.holders != nil {
+		if h := r.holders.unbind(id); h != "" {
+			r.removeHolder(ctx, h)
+		}
+	}
 	return nil
 }
 
@@ -260,6 +304,11 @@ func (r *Runtime) List(ctx context.Context, labels map[string]string) ([]engine.
 
 // Address implements engine.Runtime.
 func (r *Runtime) Address(ctx context.Context, id string) (string, error) {
+	if r.holders != nil {
+		if h := r.holders.holderOf(id); h != "" {
+			return r.holderAddress(ctx, id, h)
+		}
+	}
 	c, err := r.api.ContainerInspect(ctx, id)
 	if err != nil {
 		return "", fmt.Errorf("inspect container %s: %w", id, notFound(err))

@@ -1,0 +1,179 @@
+package dockerruntime
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+)
+
+// LabelHolder marks a netns holder: a container that only keeps a network
+// namespace on the functions' network ready, for exactly one function
+// container to join (NetworkMode container:<holder>). Docker pays most of
+// a container start's CPU when it makes a network sandbox (two re-execs
+// of dockerd, the veth, the embedded DNS rules); a start that joins a
+// holder made earlier skips all of it, which is what a burst of cold
+// starts waits on.
+const LabelHolder = "dev.esb.netns-holder"
+
+// holders is the pool of ready holders and the holder of each function
+// container.
+type holders struct {
+	rt    *Runtime
+	size  int
+	image string
+	// idle is how long after the last take the pool waits before it
+	// refills: a refill made during a burst would take the CPU the
+	// burst's starts need.
+	idle time.Duration
+
+	ready chan string // started holders, not yet joined
+	taken chan struct{}
+
+	mu sync.Mutex
+	of map[string]string // function container ID -> holder ID
+}
+
+func newHolders(rt *Runtime, size int, image string) *holders {
+	return &holders{rt: rt, size: size, image: image, idle: 2 * time.Second,
+		ready: make(chan string, size), taken: make(chan struct{}, 1), of: map[string]string{}}
+}
+
+// run fills the pool until ctx ends, then removes the holders not taken.
+func (h *holders) run(ctx context.Context) {
+	defer func() {
+		for {
+			select {
+			case id := <-h.ready:
+				h.rt.removeHolder(context.WithoutCancel(ctx), id)
+			default:
+				return
+			}
+		}
+	}()
+	for {
+		for len(h.ready) < h.size {
+			id, err := h.rt.newHolder(ctx, h.image)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				select { // the engine may be busy or down: try again later
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+				continue
+			}
+			h.ready <- id
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.taken:
+		}
+		// Wait until takes stop for a while.
+		for quiet := false; !quiet; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-h.taken:
+			case <-time.After(h.idle):
+				quiet = true
+			}
+		}
+	}
+}
+
+// take returns a ready holder, or "" when none is.
+func (h *holders) take() string {
+	select {
+	case id := <-h.ready:
+		select {
+		case h.taken <- struct{}{}:
+		default:
+		}
+		return id
+	default:
+		return ""
+	}
+}
+
+func (h *holders) bind(fn, holder string) {
+	h.mu.Lock()
+	h.of[fn] = holder
+	h.mu.Unlock()
+}
+
+// holderOf is the holder function container fn joined; "" for none.
+func (h *holders) holderOf(fn string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.of[fn]
+}
+
+func (h *holders) unbind(fn string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id := h.of[fn]
+	delete(h.of, fn)
+	return id
+}
+
+// newHolder starts a holder: an inert process with nothing but its
+// network namespace, no capabilities, a read-only root and little memory.
+func (r *Runtime) newHolder(ctx context.Context, image string) (string, error) {
+	cfg := &container.Config{
+		Image:      image,
+		Entrypoint: []string{"sleep", "infinity"},
+		Labels:     map[string]string{LabelHolder: "1"},
+	}
+	pids := int64(4)
+	host := &container.HostConfig{
+		NetworkMode:    container.NetworkMode(r.network),
+		ReadonlyRootfs: true,
+		CapDrop:        []string{"ALL"},
+		SecurityOpt:    []string{"no-new-privileges:true"},
+		Resources:      container.Resources{Memory: 16 << 20, MemorySwap: 16 << 20, PidsLimit: &pids},
+	}
+	nets := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{r.network: {}}}
+	resp, err := r.api.ContainerCreate(ctx, cfg, host, nets, nil, "")
+	if err != nil {
+		return "", fmt.Errorf("create netns holder: %w", err)
+	}
+	if err := r.api.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
+		r.removeHolder(ctx, resp.ID)
+		return "", fmt.Errorf("start netns holder: %w", err)
+	}
+	return resp.ID, nil
+}
+
+func (r *Runtime) removeHolder(ctx context.Context, id string) {
+	_ = r.api.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+}
+
+// holderAddress is the address of the holder a function container
+// joined, while the function container runs.
+func (r *Runtime) holderAddress(ctx context.Context, id, holder string) (string, error) {
+	c, err := r.api.ContainerInspect(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("inspect container %s: %w", id, notFound(err))
+	}
+	if c.State == nil || !c.State.Running || !strings.HasPrefix(string(c.HostConfig.NetworkMode), "container:") {
+		return "", fmt.Errorf("container %s: not running", id)
+	}
+	hc, err := r.api.ContainerInspect(ctx, holder)
+	if err != nil {
+		return "", fmt.Errorf("inspect netns holder %s: %w", holder, notFound(err))
+	}
+	if hc.NetworkSettings != nil {
+		if ep := hc.NetworkSettings.Networks[r.network]; ep != nil && ep.IPAddress != "" {
+			return ep.IPAddress, nil
+		}
+	}
+	return "", fmt.Errorf("netns holder %s: no address on network %s", holder, r.network)
+}
