@@ -84,7 +84,12 @@ func runMain(ctx context.Context, logger *slog.Logger) error {
 	}
 	defer closeRuntime()
 	if d, ok := rt.(*dockerruntime.Runtime); ok {
-		go d.Run(ctx)
+		poolCtx, stopPool := context.WithCancel(context.WithoutCancel(ctx))
+		pooled := make(chan struct{})
+		go func() { defer close(pooled); d.Run(poolCtx) }()
+		// After serving: the pool's unused holders go before the docker
+		// client closes.
+		defer func() { stopPool(); <-pooled }()
 	}
 	if k, ok := rt.(*kubernetesruntime.Runtime); ok && cfg.FunctionMemoryMB == 0 {
 		// The cluster's nodes run the functions, not this host; they
@@ -198,6 +203,7 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 			if host, err := os.Hostname(); err == nil {
 				if self, err := docker.ContainerInspect(ctx, host); err == nil && self.Config != nil {
 					opts.NetnsPool, opts.HolderImage = n, self.Config.Image
+					opts.HolderLabels = map[string]string{agentapi.LabelManaged: "true", agentapi.LabelBrand: cfg.Brand, agentapi.LabelEnv: cfg.Env}
 					logger.Info("netns holder pool", "size", n, "image", self.Config.Image)
 				}
 			}

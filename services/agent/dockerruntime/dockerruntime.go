@@ -59,6 +59,7 @@ type Runtime struct {
 	registryAuth  registryauth.Credential
 	cgroups       *cgroupmem.Reader
 	holders       *holders // nil: every container makes its own network sandbox
+	holderLabels  map[string]string
 }
 
 // Options are optional settings; the zero value runs no sandbox and pulls
@@ -80,6 +81,9 @@ type Options struct {
 	// to join; Run fills it.
 	NetnsPool   int
 	HolderImage string
+	// HolderLabels go on every holder besides LabelHolder: the env's
+	// labels, so that whatever cleans up the env's containers finds them.
+	HolderLabels map[string]string
 }
 
 var _ engine.Runtime = (*Runtime)(nil)
@@ -96,13 +100,11 @@ func New(ctx context.Context, api API, networkName string, opts Options) (*Runti
 	r := &Runtime{api: api, network: networkName, sandboxVolume: opts.SandboxVolume, registryAuth: opts.RegistryAuth, cgroups: opts.Cgroups}
 	if opts.NetnsPool > 0 && opts.HolderImage != "" {
 		r.holders = newHolders(r, opts.NetnsPool, opts.HolderImage)
-		// Holders of an agent that crashed: their function containers
-		// were adopted or removed without them.
-		args := filters.NewArgs(filters.Arg("label", LabelHolder+"=1"))
-		if old, err := api.ContainerList(ctx, container.ListOptions{All: true, Filters: args}); err == nil {
-			for _, c := range old {
-				r.removeHolder(ctx, c.ID)
-			}
+		r.holderLabels = opts.HolderLabels
+		// An earlier agent's holders: kept for the function containers
+		// that joined them (adopted next), removed otherwise.
+		if err := r.adoptHolders(ctx); err != nil {
+			return nil, err
 		}
 	}
 	return r, nil
@@ -283,6 +285,9 @@ func (r *Runtime) List(ctx context.Context, labels map[string]string) ([]engine.
 	}
 	out := make([]engine.Container, 0, len(list))
 	for _, c := range list {
+		if _, ok := c.Labels[LabelHolder]; ok {
+			continue // not a function container
+		}
 		ct := engine.Container{
 			ID:     c.ID,
 			Image:  c.Image,

@@ -3,15 +3,18 @@ package dockerruntime
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 )
 
-// LabelHolder marks a netns holder: a container that only keeps a network
+// LabelHolder marks a netns holder, with the functions' network as its
+// value (one per env): a container that only keeps a network
 // namespace on the functions' network ready, for exactly one function
 // container to join (NetworkMode container:<holder>). Docker pays most of
 // a container start's CPU when it makes a network sandbox (two re-execs
@@ -39,7 +42,7 @@ type holders struct {
 }
 
 func newHolders(rt *Runtime, size int, image string) *holders {
-	return &holders{rt: rt, size: size, image: image, idle: 2 * time.Second,
+	return &holders{rt: rt, size: size, image: image, idle: 5 * time.Second,
 		ready: make(chan string, size), taken: make(chan struct{}, 1), of: map[string]string{}}
 }
 
@@ -127,10 +130,15 @@ func (h *holders) unbind(fn string) string {
 // newHolder starts a holder: an inert process with nothing but its
 // network namespace, no capabilities, a read-only root and little memory.
 func (r *Runtime) newHolder(ctx context.Context, image string) (string, error) {
+	labels := maps.Clone(r.holderLabels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelHolder] = r.network
 	cfg := &container.Config{
 		Image:      image,
 		Entrypoint: []string{"sleep", "infinity"},
-		Labels:     map[string]string{LabelHolder: "1"},
+		Labels:     labels,
 	}
 	pids := int64(4)
 	host := &container.HostConfig{
@@ -176,4 +184,35 @@ func (r *Runtime) holderAddress(ctx context.Context, id, holder string) (string,
 		}
 	}
 	return "", fmt.Errorf("netns holder %s: no address on network %s", holder, r.network)
+}
+
+// adopt binds the holders of function containers an earlier agent left
+// running (NetworkMode container:<holder>) and removes the others.
+func (r *Runtime) adoptHolders(ctx context.Context) error {
+	args := filters.NewArgs(filters.Arg("label", LabelHolder+"="+r.network))
+	held, err := r.api.ContainerList(ctx, container.ListOptions{All: true, Filters: args})
+	if err != nil {
+		return fmt.Errorf("list netns holders: %w", err)
+	}
+	if len(held) == 0 {
+		return nil
+	}
+	all, err := r.api.ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	used := map[string]string{} // holder ID -> function container ID
+	for _, c := range all {
+		if h, ok := strings.CutPrefix(c.HostConfig.NetworkMode, "container:"); ok {
+			used[h] = c.ID
+		}
+	}
+	for _, h := range held {
+		if fn, ok := used[h.ID]; ok {
+			r.holders.bind(fn, h.ID)
+			continue
+		}
+		r.removeHolder(ctx, h.ID)
+	}
+	return nil
 }
