@@ -139,6 +139,8 @@ func (r *Runtime) newHolder(ctx context.Context, image string) (string, error) {
 		Image:      image,
 		Entrypoint: []string{"sleep", "infinity"},
 		Labels:     labels,
+		// The image's own health check is the agent's, not a holder's.
+		Healthcheck: &container.HealthConfig{Test: []string{"NONE"}},
 	}
 	pids := int64(4)
 	host := &container.HostConfig{
