@@ -22,6 +22,7 @@ import (
 	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/internal/registry"
 	"github.com/esb-dev/esb/internal/registrygc"
+	"github.com/esb-dev/esb/services/agent/dockerruntime"
 )
 
 // diskFlow checks issue 17's bounds on disk and leftovers in an env that
@@ -236,5 +237,11 @@ func runtimeContainers(ctx context.Context, t testing.TB, s *stack) int {
 	list, err := dockerClient(t).ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
 		filters.Arg("label", agentapi.LabelEnv+"="+s.layout.Env.Key()))})
 	require.NoError(t, err)
-	return len(list)
+	n := 0
+	for _, c := range list {
+		if _, holder := c.Labels[dockerruntime.LabelHolder]; !holder {
+			n++ // a netns holder is no function container
+		}
+	}
+	return n
 }
