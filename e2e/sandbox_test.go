@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/awsid"
+	"github.com/esb-dev/esb/services/agent/dockerruntime"
 )
 
 // TestSandbox deploys a probe function into a docker-mode and a
@@ -179,6 +180,22 @@ func sandboxFlow(t *testing.T, s *stack) {
 	require.NoError(t, json.Unmarshal(raw, &r), "%s", raw)
 	t.Logf("probe (%s mode): %s", s.mode, raw)
 
+	if s.mode == "docker" {
+		// What this flow checks holds for a container that joined a
+		// netns holder (NETNS_POOL, on by default): the probe must be one.
+		t.Run("docker mode: the probe runs in a network namespace the agent prepared", func(t *testing.T) {
+			probes := functionContainers(ctx, t, docker, s, "ProbeFunction")
+			require.NotEmpty(t, probes)
+			for _, c := range probes {
+				holder, ok := strings.CutPrefix(c.HostConfig.NetworkMode, "container:")
+				require.True(t, ok, "network mode %q", c.HostConfig.NetworkMode)
+				h, err := docker.ContainerInspect(ctx, holder)
+				require.NoError(t, err)
+				assert.Equal(t, s.layout.Env.Project()+"_functions", h.Config.Labels[dockerruntime.LabelHolder])
+				assert.Equal(t, []string{"ALL"}, []string(h.HostConfig.CapDrop), "the holder has no capabilities")
+			}
+		})
+	}
 	t.Run("the control plane and other functions are out of reach", func(t *testing.T) {
 		for label, result := range r.Reach {
 			if _, ok := control[label]; !ok {

@@ -72,6 +72,10 @@ type config struct {
 	// for the next agent to adopt; by default a stop removes them, so
 	// `docker compose down` leaves nothing of the env behind.
 	KeepOnStop bool
+	// NetnsPool (docker mode, NETNS_POOL, default 16) is how many netns
+	// holders the agent keeps ready for cold starts (see
+	// dockerruntime.LabelHolder); 0 turns the pool off.
+	NetnsPool int
 }
 
 // containerdConfig is where the runtime node's containerd is and how
@@ -179,6 +183,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		cfg.CgroupRoot = getenv("HOST_CGROUP_ROOT")
 		if cfg.SandboxVolume == "" {
 			errs = append(errs, errors.New("SANDBOX_VOLUME is required: the docker volume, mounted at SANDBOX_DIR, that function containers get sandboxinit from, e.g. esb-dev_sandbox"))
+		}
+		v := get("NETNS_POOL", "16")
+		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 256 {
+			errs = append(errs, fmt.Errorf("NETNS_POOL %q: want a number of holders from 0 (off) to 256", v))
+		} else {
+			cfg.NetnsPool = n
 		}
 	case "containerd":
 		cc := containerdConfig{

@@ -46,6 +46,7 @@ func TestLoadConfig(t *testing.T) {
 				StartTimeout:       10 * time.Second,
 				AccountConcurrency: 1000,
 				ReapInterval:       5 * time.Second,
+				NetnsPool:          16,
 			},
 		},
 		{
@@ -57,7 +58,7 @@ func TestLoadConfig(t *testing.T) {
 				"AWS_REGION": "ap-northeast-1", "FUNCTION_KEY_ROOT_SECRET": "s",
 				"S3_ENDPOINT": "http://s3:1", "DYNAMODB_ENDPOINT": "http://ddb:2",
 				"SQS_ENDPOINT": "http://sqs:3", "SNS_ENDPOINT": "http://sns:4", "START_TIMEOUT": "3s", "REAP_INTERVAL": "250ms",
-				"RUNTIME_API": "gateway:9001", "HOST_CGROUP_ROOT": "/host/sys/fs/cgroup",
+				"RUNTIME_API": "gateway:9001", "HOST_CGROUP_ROOT": "/host/sys/fs/cgroup", "NETNS_POOL": "0",
 			},
 			want: config{
 				Listen:        "127.0.0.1:9100",
@@ -206,6 +207,11 @@ func TestLoadConfig(t *testing.T) {
 			name:    "runtime api without a port",
 			env:     with(base, "RUNTIME_API", "gateway"),
 			wantErr: []string{`RUNTIME_API "gateway": want host:port`},
+		},
+		{
+			name:    "bad netns pool",
+			env:     with(base, "NETNS_POOL", "lots"),
+			wantErr: []string{`NETNS_POOL "lots": want a number of holders from 0 (off) to 256`},
 		},
 		{
 			name:    "unknown egress",

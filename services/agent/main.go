@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -198,14 +197,15 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 				return nil, nil, fmt.Errorf("HOST_CGROUP_ROOT: %w", err)
 			}
 		}
-		// Prototype: NETNS_POOL holders from the agent's own image.
-		if n, _ := strconv.Atoi(os.Getenv("NETNS_POOL")); n > 0 {
-			if host, err := os.Hostname(); err == nil {
-				if self, err := docker.ContainerInspect(ctx, host); err == nil && self.Config != nil {
-					opts.NetnsPool, opts.HolderImage = n, self.Config.Image
-					opts.HolderLabels = map[string]string{agentapi.LabelManaged: "true", agentapi.LabelBrand: cfg.Brand, agentapi.LabelEnv: cfg.Env}
-					logger.Info("netns holder pool", "size", n, "image", self.Config.Image)
-				}
+		if cfg.NetnsPool > 0 {
+			// Holders run the agent's own image, which is on the host
+			// wherever the agent runs, air-gapped sites included.
+			if image, err := ownImage(ctx, docker); err != nil {
+				logger.Warn("netns holder pool off: cannot tell the agent's own image", "error", err)
+			} else {
+				opts.NetnsPool, opts.HolderImage = cfg.NetnsPool, image
+				opts.HolderLabels = map[string]string{agentapi.LabelManaged: "true", agentapi.LabelBrand: cfg.Brand, agentapi.LabelEnv: cfg.Env}
+				logger.Info("netns holder pool", "size", cfg.NetnsPool, "image", image)
 			}
 		}
 		rt, err := dockerruntime.New(ctx, docker, cfg.Network, opts)
@@ -338,4 +338,21 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 		return nil
 	})
 	return g.Wait()
+}
+
+// ownImage is the image of the container the agent runs in: Docker names
+// a container's hostname after its ID.
+func ownImage(ctx context.Context, docker *client.Client) (string, error) {
+	host, err := os.Hostname()
+	if err != nil {
+		return "", err
+	}
+	self, err := docker.ContainerInspect(ctx, host)
+	if err != nil {
+		return "", fmt.Errorf("inspect own container %s: %w", host, err)
+	}
+	if self.Config == nil || self.Config.Image == "" {
+		return "", fmt.Errorf("own container %s: no image", host)
+	}
+	return self.Config.Image, nil
 }
