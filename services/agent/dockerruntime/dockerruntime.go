@@ -195,7 +195,7 @@ func (r *Runtime) Create(ctx context.Context, spec engine.Spec) (string, error) 
 	resp, err := r.api.ContainerCreate(ctx, cfg, host, nets, nil, spec.Name)
 	if err != nil {
 		if holder != "" {
-			r.removeHolder(context.WithoutCancel(ctx), holder)
+			r.removeHolder(ctx, holder)
 		}
 		return "", fmt.Errorf("create container %s: %w", spec.Name, notFound(err))
 	}

@@ -52,7 +52,7 @@ func (h *holders) run(ctx context.Context) {
 		for {
 			select {
 			case id := <-h.ready:
-				h.rt.removeHolder(context.WithoutCancel(ctx), id)
+				h.rt.removeHolder(ctx, id)
 			default:
 				return
 			}
@@ -129,7 +129,17 @@ func (h *holders) unbind(fn string) string {
 
 // newHolder starts a holder: an inert process with nothing but its
 // network namespace, no capabilities, a read-only root and little memory.
+// Deadlines of the pool's own engine calls, which do not go through
+// engine.WithDeadlines: a hung engine must not hold the filler or a
+// shutdown for good.
+const (
+	holderStartTimeout  = 30 * time.Second
+	holderRemoveTimeout = 10 * time.Second
+)
+
 func (r *Runtime) newHolder(ctx context.Context, image string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, holderStartTimeout)
+	defer cancel()
 	labels := maps.Clone(r.holderLabels)
 	if labels == nil {
 		labels = map[string]string{}
@@ -162,7 +172,12 @@ func (r *Runtime) newHolder(ctx context.Context, image string) (string, error) {
 	return resp.ID, nil
 }
 
+// removeHolder removes holder id, even when ctx has ended (a shutdown, a
+// caller that gave up): a holder left behind keeps the env's network from
+// being removed.
 func (r *Runtime) removeHolder(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), holderRemoveTimeout)
+	defer cancel()
 	_ = r.api.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
 }
 
