@@ -83,11 +83,15 @@ func runMain(ctx context.Context, logger *slog.Logger) error {
 	}
 	defer closeRuntime()
 	if d, ok := rt.(*dockerruntime.Runtime); ok {
-		poolCtx, stopPool := context.WithCancel(context.WithoutCancel(ctx))
+		// The pool stops with the stop signal, not after serving: its
+		// unused holders go while the HTTP server drains (a start in the
+		// drain makes its own network sandbox), so that the whole stop
+		// stays inside compose's grace period. A holder left by a killed
+		// agent would keep the env's network from being removed.
+		poolCtx, stopPool := context.WithCancel(ctx)
 		pooled := make(chan struct{})
 		go func() { defer close(pooled); d.Run(poolCtx) }()
-		// After serving: the pool's unused holders go before the docker
-		// client closes.
+		// The holders are gone before the docker client closes.
 		defer func() { stopPool(); <-pooled }()
 	}
 	if k, ok := rt.(*kubernetesruntime.Runtime); ok && cfg.FunctionMemoryMB == 0 {

@@ -48,16 +48,7 @@ func newHolders(rt *Runtime, size int, image string) *holders {
 
 // run fills the pool until ctx ends, then removes the holders not taken.
 func (h *holders) run(ctx context.Context) {
-	defer func() {
-		for {
-			select {
-			case id := <-h.ready:
-				h.rt.removeHolder(ctx, id)
-			default:
-				return
-			}
-		}
-	}()
+	defer h.removeReady(ctx)
 	for {
 		for len(h.ready) < h.size {
 			id, err := h.rt.newHolder(ctx, h.image)
@@ -88,6 +79,26 @@ func (h *holders) run(ctx context.Context) {
 			case <-time.After(h.idle):
 				quiet = true
 			}
+		}
+	}
+}
+
+// removeReady removes the holders not taken, several at a time: one by
+// one, 16 removals took longer than the agent's stop grace period.
+func (h *holders) removeReady(ctx context.Context) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for {
+		select {
+		case id := <-h.ready:
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				h.rt.removeHolder(ctx, id)
+			})
+		default:
+			wg.Wait()
+			return
 		}
 	}
 }

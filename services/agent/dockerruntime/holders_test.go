@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
@@ -187,4 +189,23 @@ func TestANewAgentKeepsTheHoldersOfAdoptedContainers(t *testing.T) {
 	addr, err := second.Address(t.Context(), fn)
 	require.NoError(t, err)
 	assert.Equal(t, "10.0.0."+used[1:], addr)
+}
+
+func TestThePoolFillsThenRemovesItsHoldersWhenItStops(t *testing.T) {
+	api := newFakeDocker()
+	rt, err := New(t.Context(), api, "fnnet", Options{SandboxVolume: "sbx", NetnsPool: 12, HolderImage: "agent:1"})
+	require.NoError(t, err)
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); rt.Run(ctx) }()
+	holders := func() int {
+		list, err := api.ContainerList(t.Context(), container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelHolder+"=fnnet"))})
+		require.NoError(t, err)
+		return len(list)
+	}
+	require.Eventually(t, func() bool { return holders() == 12 }, 5*time.Second, 10*time.Millisecond, "the pool fills to its size")
+
+	stop()
+	<-done
+	assert.Zero(t, holders(), "every ready holder is removed when the pool stops")
 }
