@@ -114,7 +114,7 @@ func New(ctx context.Context, api API, networkName string, opts Options) (*Runti
 // it returns at once.
 func (r *Runtime) Run(ctx context.Context) {
 	if r.holders != nil {
-		r.holders.run(ctx)
+		r.holders.pool.Run(ctx)
 	}
 }
 

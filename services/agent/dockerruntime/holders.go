@@ -11,6 +11,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
+
+	"github.com/esb-dev/esb/services/agent/netnspool"
 )
 
 // LabelHolder marks a netns holder, with the functions' network as its
@@ -26,95 +28,27 @@ const LabelHolder = "dev.esb.netns-holder"
 // holders is the pool of ready holders and the holder of each function
 // container.
 type holders struct {
-	rt    *Runtime
-	size  int
-	image string
-	// idle is how long after the last take the pool waits before it
-	// refills: a refill made during a burst would take the CPU the
-	// burst's starts need.
-	idle time.Duration
-
-	ready chan string // started holders, not yet joined
-	taken chan struct{}
+	pool *netnspool.Pool[string]
 
 	mu sync.Mutex
 	of map[string]string // function container ID -> holder ID
 }
 
 func newHolders(rt *Runtime, size int, image string) *holders {
-	return &holders{rt: rt, size: size, image: image, idle: 5 * time.Second,
-		ready: make(chan string, size), taken: make(chan struct{}, 1), of: map[string]string{}}
-}
-
-// run fills the pool until ctx ends, then removes the holders not taken.
-func (h *holders) run(ctx context.Context) {
-	defer h.removeReady(ctx)
-	for {
-		for len(h.ready) < h.size {
-			id, err := h.rt.newHolder(ctx, h.image)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				select { // the engine may be busy or down: try again later
-				case <-ctx.Done():
-					return
-				case <-time.After(time.Second):
-				}
-				continue
-			}
-			h.ready <- id
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-h.taken:
-		}
-		// Wait until takes stop for a while.
-		for quiet := false; !quiet; {
-			select {
-			case <-ctx.Done():
-				return
-			case <-h.taken:
-			case <-time.After(h.idle):
-				quiet = true
-			}
-		}
-	}
-}
-
-// removeReady removes the holders not taken, several at a time: one by
-// one, 16 removals took longer than the agent's stop grace period.
-func (h *holders) removeReady(ctx context.Context) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for {
-		select {
-		case id := <-h.ready:
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				h.rt.removeHolder(ctx, id)
-			})
-		default:
-			wg.Wait()
-			return
-		}
+	return &holders{
+		pool: netnspool.New(netnspool.Options[string]{
+			Size:    size,
+			Prepare: func(ctx context.Context) (string, error) { return rt.newHolder(ctx, image) },
+			Discard: rt.removeHolder,
+		}),
+		of: map[string]string{},
 	}
 }
 
 // take returns a ready holder, or "" when none is.
 func (h *holders) take() string {
-	select {
-	case id := <-h.ready:
-		select {
-		case h.taken <- struct{}{}:
-		default:
-		}
-		return id
-	default:
-		return ""
-	}
+	id, _ := h.pool.Take()
+	return id
 }
 
 func (h *holders) bind(fn, holder string) {

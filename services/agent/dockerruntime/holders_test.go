@@ -141,7 +141,7 @@ func TestAFunctionContainerJoinsAReadyHolder(t *testing.T) {
 	holder, err := rt.newHolder(t.Context(), "agent:1")
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"dev.esb.env": "dev", LabelHolder: "fnnet"}, api.created[holder].labels)
-	rt.holders.ready <- holder
+	require.True(t, rt.holders.pool.Offer(holder))
 
 	joined, err := rt.Create(t.Context(), sandboxed("B"))
 	require.NoError(t, err)
@@ -171,7 +171,7 @@ func TestANewAgentKeepsTheHoldersOfAdoptedContainers(t *testing.T) {
 	require.NoError(t, err)
 	spare, err := first.newHolder(t.Context(), "agent:1")
 	require.NoError(t, err)
-	first.holders.ready <- used
+	require.True(t, first.holders.pool.Offer(used))
 	fn, err := first.Create(t.Context(), sandboxed("A"))
 	require.NoError(t, err)
 	require.NoError(t, first.Start(t.Context(), fn))
