@@ -72,9 +72,9 @@ type config struct {
 	// for the next agent to adopt; by default a stop removes them, so
 	// `docker compose down` leaves nothing of the env behind.
 	KeepOnStop bool
-	// NetnsPool (docker mode, NETNS_POOL, default 16) is how many netns
-	// holders the agent keeps ready for cold starts (see
-	// dockerruntime.LabelHolder); 0 turns the pool off.
+	// NetnsPool (docker and containerd mode, NETNS_POOL, default 16) is
+	// how many network namespaces the agent keeps prepared for cold
+	// starts (see package netnspool); 0 turns the pool off.
 	NetnsPool int
 }
 

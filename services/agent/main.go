@@ -82,17 +82,18 @@ func runMain(ctx context.Context, logger *slog.Logger) error {
 		return err
 	}
 	defer closeRuntime()
-	if d, ok := rt.(*dockerruntime.Runtime); ok {
-		// The pool stops with the stop signal, not after serving: its
-		// unused holders go while the HTTP server drains (a start in the
-		// drain makes its own network sandbox), so that the whole stop
-		// stays inside compose's grace period. A holder left by a killed
-		// agent would keep the env's network from being removed.
+	if pooled, ok := rt.(interface{ Run(context.Context) }); ok {
+		// The pool of prepared network namespaces (docker and containerd
+		// mode). It stops with the stop signal, not after serving: what
+		// it prepared goes while the HTTP server drains (a start in the
+		// drain makes its own namespace), so that the whole stop stays
+		// inside compose's grace period. A docker-mode holder left by a
+		// killed agent would keep the env's network from being removed.
 		poolCtx, stopPool := context.WithCancel(ctx)
-		pooled := make(chan struct{})
-		go func() { defer close(pooled); d.Run(poolCtx) }()
-		// The holders are gone before the docker client closes.
-		defer func() { stopPool(); <-pooled }()
+		done := make(chan struct{})
+		go func() { defer close(done); pooled.Run(poolCtx) }()
+		// Emptied before the engine's client closes.
+		defer func() { stopPool(); <-done }()
 	}
 	if k, ok := rt.(*kubernetesruntime.Runtime); ok && cfg.FunctionMemoryMB == 0 {
 		// The cluster's nodes run the functions, not this host; they
@@ -149,7 +150,7 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 			JoinStderr:   cc.JoinStderr,
 			Sandboxinit:  cfg.Sandboxinit,
 			RegistryAuth: cfg.RegistryAuth,
-		}, containerdruntime.Options{Logger: logger})
+		}, containerdruntime.Options{Logger: logger, NetnsPool: cfg.NetnsPool})
 		if err != nil {
 			client.Close()
 			return nil, nil, err

@@ -315,6 +315,55 @@ func testInsideNode(t *testing.T) {
 		assert.Empty(t, allocated(t, cniDir))
 	})
 
+	t.Run("a container starts in a network namespace prepared ahead", func(t *testing.T) {
+		pooled, err := New(ctx, client, network, Config{Namespace: ns, DataDir: data, JoinStderr: os.Getenv(joinEnv)}, Options{NetnsPool: 2})
+		require.NoError(t, err)
+		poolCtx, stopPool := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); pooled.Run(poolCtx) }()
+		require.Eventually(t, func() bool { return pooled.netns.pool.Ready() == 2 }, waitFor, tick)
+		assert.Len(t, allocated(t, cniDir), 2, "on the network before any container asks")
+
+		s := spec
+		s.Name += "-netns"
+		id, err := pooled.Create(ctx, s)
+		require.NoError(t, err)
+		info, err := client.ContainerService().Get(namespaces.WithNamespace(ctx, ns), id)
+		require.NoError(t, err)
+		prepared := info.Labels[labelNetns]
+		require.NotEmpty(t, prepared, "created in a prepared namespace")
+		holderPath := pooled.netns.taken[prepared].holder.Path()
+		heldNS, err := os.Readlink(holderPath)
+		require.NoError(t, err)
+		status, err := os.ReadFile(strings.TrimSuffix(holderPath, "/ns/net") + "/status")
+		require.NoError(t, err)
+		assert.Contains(t, string(status), "CapEff:\t0000000000000000", "the holder has no capability")
+
+		require.NoError(t, pooled.Start(ctx, id))
+		ip, err := pooled.Address(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, info.Labels[labelIP], ip)
+		invoke(t, ip)
+		task, err := pooled.task(namespaces.WithNamespace(ctx, ns), id)
+		require.NoError(t, err)
+		taskNS, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", task.Pid()))
+		require.NoError(t, err)
+		assert.Equal(t, heldNS, taskNS, "the task runs in the prepared namespace")
+		require.Eventually(t, func() bool {
+			_, err := os.Stat(holderPath)
+			return err != nil
+		}, waitFor, tick, "the holder process exits once the task holds the namespace")
+
+		require.NoError(t, pooled.Remove(ctx, id))
+		assert.Len(t, allocated(t, cniDir), 1, "its address went with it; one is still prepared")
+		stopPool()
+		<-done
+		assert.Empty(t, allocated(t, cniDir), "what was not taken is released at stop")
+		ledger, err := os.ReadDir(filepath.Join(data, "netns", ns))
+		require.NoError(t, err)
+		assert.Empty(t, ledger)
+	})
+
 	// A crash's last words go to stderr, written just before the exit. The
 	// shim lost them in one start out of ten to twenty before function processes
 	// started behind joinstderr, so one start would not tell.

@@ -31,9 +31,11 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/containerd/v2/pkg/oci"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
 	"github.com/distribution/reference"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/esb-dev/esb/internal/registryauth"
 	"github.com/esb-dev/esb/services/agent/engine"
@@ -81,6 +83,10 @@ type Options struct {
 	ResolvConf string // path of the resolver config whose nameservers functions get
 	Logger     *slog.Logger
 	LogPoll    time.Duration
+	// NetnsPool, when positive, keeps that many network namespaces
+	// prepared on the function network for cold starts (see
+	// preparedNetns); Run fills the pool.
+	NetnsPool int
 }
 
 // Runtime runs function containers on containerd.
@@ -90,6 +96,7 @@ type Runtime struct {
 	cfg      Config
 	opts     Options
 	resolver remotes.Resolver
+	netns    *netnsPool // nil: each task gets its namespace at start
 }
 
 var _ engine.Runtime = (*Runtime)(nil)
@@ -149,13 +156,52 @@ func New(ctx context.Context, client *containerd.Client, network Network, cfg Co
 		}
 		return docker.MatchLocalhost(host)
 	}))
-	return &Runtime{
+	r := &Runtime{
 		client:   client,
 		network:  network,
 		cfg:      cfg,
 		opts:     opts,
 		resolver: docker.NewResolver(docker.ResolverOptions{Hosts: hosts}),
-	}, nil
+	}
+	if opts.NetnsPool > 0 {
+		pool, err := newNetnsPool(network, opts.NetnsPool, filepath.Join(cfg.DataDir, "netns", cfg.Namespace), holdNetns)
+		if err != nil {
+			return nil, fmt.Errorf("containerd runtime: %w", err)
+		}
+		r.netns = pool
+		if err := r.reclaimNetns(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Run keeps the pool of prepared network namespaces filled until ctx
+// ends; without a pool it returns at once.
+func (r *Runtime) Run(ctx context.Context) {
+	if r.netns != nil {
+		r.netns.pool.Run(ctx)
+	}
+}
+
+// reclaimNetns releases what an earlier agent prepared and no container
+// runs in.
+func (r *Runtime) reclaimNetns(ctx context.Context) error {
+	ctrs, err := r.client.Containers(r.ns(ctx))
+	if err != nil {
+		return fmt.Errorf("containerd runtime: list containers: %w", err)
+	}
+	inUse := map[string]bool{}
+	for _, c := range ctrs {
+		labels, err := c.Labels(r.ns(ctx))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if id := labels[labelNetns]; id != "" {
+			inUse[id] = true
+		}
+	}
+	return r.netns.reclaim(ctx, inUse)
 }
 
 // Name implements engine.Runtime.
@@ -267,6 +313,13 @@ func (r *Runtime) Create(ctx context.Context, spec engine.Spec) (string, error) 
 		_ = os.RemoveAll(r.dir(id))
 		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
 	}
+	var netns *preparedNetns
+	if r.netns != nil {
+		if netns = r.netns.take(); netns != nil {
+			specOpts = append(specOpts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netns.holder.Path()}))
+			labels[labelNetns], labels[labelIP] = netns.id, netns.ip
+		}
+	}
 	opts := []containerd.NewContainerOpts{containerd.WithImage(img)}
 	if r.cfg.Snapshotter != "" {
 		opts = append(opts, containerd.WithSnapshotter(r.cfg.Snapshotter))
@@ -279,6 +332,9 @@ func (r *Runtime) Create(ctx context.Context, spec engine.Spec) (string, error) 
 	if _, err := r.client.NewContainer(ctx, id, opts...); err != nil {
 		if !cerrdefs.IsAlreadyExists(err) {
 			_ = os.RemoveAll(r.dir(id))
+		}
+		if netns != nil {
+			_ = r.netns.removed(ctx, netns.id)
 		}
 		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
 	}
@@ -325,6 +381,10 @@ func (r *Runtime) Start(ctx context.Context, id string) (err error) {
 	if err != nil {
 		return fmt.Errorf("start container %s: %w", id, notFound(err))
 	}
+	info, err := ctr.Info(ctx, containerd.WithoutRefreshedMetadata)
+	if err != nil {
+		return fmt.Errorf("start container %s: %w", id, notFound(err))
+	}
 	task, err := ctr.NewTask(ctx, cio.LogFile(r.logPath(id)))
 	if err != nil {
 		return fmt.Errorf("start container %s: create task: %w", id, err)
@@ -338,6 +398,15 @@ func (r *Runtime) Start(ctx context.Context, id string) (err error) {
 			}
 		}
 	}()
+	if prepared := info.Labels[labelNetns]; prepared != "" && r.netns != nil {
+		// Created in a prepared namespace, which has its address: the
+		// task now keeps it alive, its holder can go.
+		r.netns.joined(prepared)
+		if err := task.Start(ctx); err != nil {
+			return fmt.Errorf("start container %s: %w", id, err)
+		}
+		return nil
+	}
 	netns := fmt.Sprintf("/proc/%d/ns/net", task.Pid())
 	ip, err := r.network.Attach(ctx, id, netns)
 	if err != nil {
@@ -446,8 +515,8 @@ func (r *Runtime) Remove(ctx context.Context, idOrName string) error {
 		errs = append(errs, fmt.Errorf("load task: %w", err))
 	}
 	// The namespace is gone with the task; CNI releases the address and
-	// NAT rules by container ID.
-	if err := r.network.Detach(ctx, id, ""); err != nil {
+	// NAT rules by container ID, or by the prepared namespace's.
+	if err := r.detach(ctx, ctr, id); err != nil {
 		r.opts.Logger.Warn("release function address", "container", id, "error", err)
 	}
 	if err := ctr.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !cerrdefs.IsNotFound(err) {
@@ -460,6 +529,20 @@ func (r *Runtime) Remove(ctx context.Context, idOrName string) error {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
 	return nil
+}
+
+func (r *Runtime) detach(ctx context.Context, ctr containerd.Container, id string) error {
+	info, err := ctr.Info(ctx, containerd.WithoutRefreshedMetadata)
+	if err != nil {
+		return err
+	}
+	if prepared := info.Labels[labelNetns]; prepared != "" {
+		if r.netns != nil {
+			return r.netns.removed(ctx, prepared)
+		}
+		return r.network.Detach(ctx, prepared, "")
+	}
+	return r.network.Detach(ctx, id, "")
 }
 
 // List implements engine.Runtime.
@@ -508,7 +591,7 @@ func (r *Runtime) List(ctx context.Context, labels map[string]string) ([]engine.
 func userLabels(all map[string]string) map[string]string {
 	out := make(map[string]string, len(all))
 	for k, v := range all {
-		if k != labelName && k != labelIP {
+		if k != labelName && k != labelIP && k != labelNetns {
 			out[k] = v
 		}
 	}

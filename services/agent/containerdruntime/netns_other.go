@@ -1,0 +1,7 @@
+//go:build !linux
+
+package containerdruntime
+
+import "errors"
+
+func holdNetns() (holder, error) { return nil, errors.ErrUnsupported }
