@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esb-dev/esb/internal/awsid"
+	"github.com/esb-dev/esb/services/agent/containerdruntime"
 	"github.com/esb-dev/esb/services/agent/dockerruntime"
 )
 
@@ -194,6 +195,29 @@ func sandboxFlow(t *testing.T, s *stack) {
 				assert.Equal(t, s.layout.Env.Project()+"_functions", h.Config.Labels[dockerruntime.LabelHolder])
 				assert.Equal(t, []string{"ALL"}, []string(h.HostConfig.CapDrop), "the holder has no capabilities")
 			}
+		})
+	}
+	if s.mode == "containerd" {
+		// Likewise for a task created in a namespace the agent prepared
+		// with its CNI address (NETNS_POOL, on by default).
+		t.Run("containerd mode: the probe runs in a network namespace the agent prepared", func(t *testing.T) {
+			ids, err := s.compose(ctx, "exec", "-T", "runtime-node", "ctr", "-n", s.layout.Env.Brand, "containers", "ls", "-q")
+			require.NoError(t, err, "%s", ids)
+			probes := 0
+			for _, id := range strings.Fields(ids) {
+				raw, err := s.compose(ctx, "exec", "-T", "runtime-node", "ctr", "-n", s.layout.Env.Brand, "containers", "info", id)
+				require.NoError(t, err, "%s", raw)
+				var info struct {
+					Labels map[string]string `json:"Labels"`
+				}
+				require.NoError(t, json.Unmarshal([]byte(raw), &info), "%s", raw)
+				if info.Labels["dev.esb.function"] != "ProbeFunction" {
+					continue
+				}
+				probes++
+				assert.Regexp(t, "^esb-netns-[0-9a-f]{16}$", info.Labels[containerdruntime.LabelNetns], "container %s", id)
+			}
+			assert.NotZero(t, probes, "the probe's container is on the node")
 		})
 	}
 	t.Run("the control plane and other functions are out of reach", func(t *testing.T) {

@@ -330,7 +330,7 @@ func testInsideNode(t *testing.T) {
 		require.NoError(t, err)
 		info, err := client.ContainerService().Get(namespaces.WithNamespace(ctx, ns), id)
 		require.NoError(t, err)
-		prepared := info.Labels[labelNetns]
+		prepared := info.Labels[LabelNetns]
 		require.NotEmpty(t, prepared, "created in a prepared namespace")
 		holderPath := pooled.netns.taken[prepared].holder.Path()
 		heldNS, err := os.Readlink(holderPath)

@@ -197,7 +197,7 @@ func (r *Runtime) reclaimNetns(ctx context.Context) error {
 		if err != nil {
 			continue // gone meanwhile
 		}
-		if id := labels[labelNetns]; id != "" {
+		if id := labels[LabelNetns]; id != "" {
 			inUse[id] = true
 		}
 	}
@@ -317,7 +317,7 @@ func (r *Runtime) Create(ctx context.Context, spec engine.Spec) (string, error) 
 	if r.netns != nil {
 		if netns = r.netns.take(); netns != nil {
 			specOpts = append(specOpts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netns.holder.Path()}))
-			labels[labelNetns], labels[labelIP] = netns.id, netns.ip
+			labels[LabelNetns], labels[labelIP] = netns.id, netns.ip
 		}
 	}
 	opts := []containerd.NewContainerOpts{containerd.WithImage(img)}
@@ -398,7 +398,7 @@ func (r *Runtime) Start(ctx context.Context, id string) (err error) {
 			}
 		}
 	}()
-	if prepared := info.Labels[labelNetns]; prepared != "" && r.netns != nil {
+	if prepared := info.Labels[LabelNetns]; prepared != "" && r.netns != nil {
 		// Created in a prepared namespace, which has its address: the
 		// task now keeps it alive, its holder can go.
 		r.netns.joined(prepared)
@@ -536,7 +536,7 @@ func (r *Runtime) detach(ctx context.Context, ctr containerd.Container, id strin
 	if err != nil {
 		return err
 	}
-	if prepared := info.Labels[labelNetns]; prepared != "" {
+	if prepared := info.Labels[LabelNetns]; prepared != "" {
 		if r.netns != nil {
 			return r.netns.removed(ctx, prepared)
 		}
@@ -591,7 +591,7 @@ func (r *Runtime) List(ctx context.Context, labels map[string]string) ([]engine.
 func userLabels(all map[string]string) map[string]string {
 	out := make(map[string]string, len(all))
 	for k, v := range all {
-		if k != labelName && k != labelIP && k != labelNetns {
+		if k != labelName && k != labelIP && k != LabelNetns {
 			out[k] = v
 		}
 	}

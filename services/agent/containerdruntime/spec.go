@@ -31,11 +31,11 @@ const (
 	labelName = "dev.esb.containerd.name"
 	// labelIP is the CNI address of the running task, written at start.
 	labelIP = "dev.esb.containerd.ip"
-	// labelNetns names the prepared network namespace (its CNI ID) a
+	// LabelNetns (exported for tests that check it) names the prepared network namespace (its CNI ID) a
 	// container was created in; CNI releases its address by that ID.
 	// Absent: the task made its own, attached at start under the
 	// container's ID.
-	labelNetns = "dev.esb.containerd.netns"
+	LabelNetns = "dev.esb.containerd.netns"
 )
 
 // containerID maps a container name onto a containerd ID. A name that is
