@@ -106,10 +106,17 @@ func TestPullPolicy(t *testing.T) {
 			wantImage: pinnedRef,
 		},
 		{
-			name:      "always: digest is pulled even when present",
+			name:      "always: a digest present is not pulled again (it cannot move)",
 			policy:    PullAlways,
 			digest:    d1,
 			present:   map[string]string{pinnedRef: "sha256:x"},
+			wantImage: pinnedRef,
+		},
+		{
+			name:      "always: a digest missing is pulled",
+			policy:    PullAlways,
+			digest:    d1,
+			present:   map[string]string{image: "sha256:old"},
 			wantPulls: []string{pinnedRef},
 			wantImage: pinnedRef,
 		},
