@@ -20,6 +20,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/esb-dev/esb/internal/agentapi"
 	"github.com/esb-dev/esb/services/agent/engine"
 	"github.com/esb-dev/esb/services/agent/sandbox"
 )
@@ -117,6 +118,10 @@ type functionFiles struct {
 // joinStderrPath is where a function container sees joinstderr.
 const joinStderrPath = "/.esb/joinstderr"
 
+// shimGroupAnnotation makes containerd's runc shim serve every container
+// that carries the same value from one process.
+const shimGroupAnnotation = "io.containerd.runc.v2.group"
+
 // defaultPath is the PATH of an image that sets none, as Docker's.
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -164,6 +169,15 @@ func functionSpecOpts(spec engine.Spec, img ocispec.ImageConfig, files functionF
 	}
 	if spec.MemoryBytes > 0 {
 		opts = append(opts, oci.WithMemoryLimit(uint64(spec.MemoryBytes)), withMemorySwap(spec.MemoryBytes))
+	}
+	if fn := spec.Labels[agentapi.LabelFunction]; fn != "" {
+		// One runc shim for all containers of a function, as Kubernetes
+		// has one per pod: a start then reuses the running shim instead
+		// of starting one more Go daemon (the shims took a seventh of
+		// a containerd burst's CPU, and each holds its own memory). A
+		// shim serves only its function's containers, and exits with
+		// the last of them.
+		opts = append(opts, oci.WithAnnotations(map[string]string{shimGroupAnnotation: spec.Labels[agentapi.LabelEnv] + "/" + fn}))
 	}
 	var mounts []specs.Mount
 	for _, m := range []struct{ src, dst string }{{files.Hosts, "/etc/hosts"}, {files.ResolvConf, "/etc/resolv.conf"}, {files.JoinStderr, joinStderrPath}} {

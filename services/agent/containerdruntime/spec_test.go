@@ -117,6 +117,7 @@ func TestFunctionSpecOpts(t *testing.T) {
 		Image:       "registry:5000/esb-dev/hello:latest",
 		Cmd:         []string{"app.handler"},
 		Env:         []string{"AWS_REGION=eu-west-1", "PATH=/opt/bin:/usr/bin"},
+		Labels:      map[string]string{"dev.esb.env": "dev", "dev.esb.function": "Hello"},
 		MemoryBytes: 256 << 20,
 	}
 	img := ocispec.ImageConfig{
@@ -137,6 +138,7 @@ func TestFunctionSpecOpts(t *testing.T) {
 	assert.Equal(t, "/var/task", s.Process.Cwd)
 	assert.Equal(t, specs.User{UID: 1000, GID: 1001}, s.Process.User)
 	assert.Equal(t, spec.Name, s.Hostname)
+	assert.Equal(t, map[string]string{"io.containerd.runc.v2.group": "dev/Hello"}, s.Annotations, "one shim per function")
 	require.NotNil(t, s.Linux.Resources.Memory)
 	assert.Equal(t, int64(256<<20), *s.Linux.Resources.Memory.Limit)
 	assert.Equal(t, int64(256<<20), *s.Linux.Resources.Memory.Swap, "no swap beyond memory")
@@ -155,6 +157,7 @@ func TestFunctionSpecOpts(t *testing.T) {
 	assert.Equal(t, specs.User{}, s.Process.User)
 	assert.Nil(t, s.Linux.Resources, "no memory limit asked")
 	assert.Empty(t, s.Mounts)
+	assert.Empty(t, s.Annotations, "no function: a shim of its own")
 }
 
 func TestFunctionSpecOptsSandbox(t *testing.T) {
