@@ -195,7 +195,7 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 		if err != nil {
 			return nil, nil, fmt.Errorf("docker client: %w", err)
 		}
-		opts := dockerruntime.Options{SandboxVolume: cfg.SandboxVolume, RegistryAuth: cfg.RegistryAuth}
+		opts := dockerruntime.Options{SandboxVolume: cfg.SandboxVolume, RegistryAuth: cfg.RegistryAuth, Logger: logger}
 		if cfg.CgroupRoot != "" {
 			if opts.Cgroups, err = cgroupmem.New(cfg.CgroupRoot); err != nil {
 				docker.Close()

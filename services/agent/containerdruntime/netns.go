@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -60,12 +61,12 @@ type netnsPool struct {
 	taken map[string]*preparedNetns // CNI ID -> taken, until its task exists
 }
 
-func newNetnsPool(network Network, size int, ledger string, hold func() (holder, error)) (*netnsPool, error) {
+func newNetnsPool(network Network, size int, ledger string, hold func() (holder, error), logger *slog.Logger) (*netnsPool, error) {
 	if err := os.MkdirAll(ledger, 0o700); err != nil {
 		return nil, fmt.Errorf("netns pool ledger: %w", err)
 	}
 	n := &netnsPool{network: network, hold: hold, ledger: ledger, taken: map[string]*preparedNetns{}}
-	n.pool = netnspool.New(netnspool.Options[*preparedNetns]{Size: size, Prepare: n.prepare, Discard: n.discard})
+	n.pool = netnspool.New(netnspool.Options[*preparedNetns]{Size: size, Prepare: n.prepare, Discard: n.discard, Logger: logger})
 	return n, nil
 }
 

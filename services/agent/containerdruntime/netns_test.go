@@ -93,7 +93,7 @@ func ledgerIDs(t *testing.T, dir string) []string {
 
 func TestAPreparedNamespaceHasItsAddressAndGoesWithItsContainer(t *testing.T) {
 	net, holders, ledger := &fakeNetwork{attached: map[string]string{}}, &fakeHolders{}, t.TempDir()
-	n, err := newNetnsPool(net, 2, ledger, holders.hold)
+	n, err := newNetnsPool(net, 2, ledger, holders.hold, nil)
 	require.NoError(t, err)
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan struct{})
@@ -134,7 +134,7 @@ func TestAPreparedNamespaceHasItsAddressAndGoesWithItsContainer(t *testing.T) {
 
 func TestANewAgentReleasesWhatACrashedOneHadPrepared(t *testing.T) {
 	net, holders, ledger := &fakeNetwork{attached: map[string]string{}}, &fakeHolders{}, t.TempDir()
-	first, err := newNetnsPool(net, 3, ledger, holders.hold)
+	first, err := newNetnsPool(net, 3, ledger, holders.hold, nil)
 	require.NoError(t, err)
 	var kept []*preparedNetns
 	for range 3 {
@@ -146,7 +146,7 @@ func TestANewAgentReleasesWhatACrashedOneHadPrepared(t *testing.T) {
 	// One namespace had been taken by a container that still runs.
 	inUse := kept[0].id
 
-	second, err := newNetnsPool(net, 3, ledger, holders.hold)
+	second, err := newNetnsPool(net, 3, ledger, holders.hold, nil)
 	require.NoError(t, err)
 	require.NoError(t, second.reclaim(t.Context(), map[string]bool{inUse: true}))
 	assert.Equal(t, []string{inUse}, net.ids(), "the unused addresses are released, the running container's kept")

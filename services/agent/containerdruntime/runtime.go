@@ -164,7 +164,7 @@ func New(ctx context.Context, client *containerd.Client, network Network, cfg Co
 		resolver: docker.NewResolver(docker.ResolverOptions{Hosts: hosts}),
 	}
 	if opts.NetnsPool > 0 {
-		pool, err := newNetnsPool(network, opts.NetnsPool, filepath.Join(cfg.DataDir, "netns", cfg.Namespace), holdNetns)
+		pool, err := newNetnsPool(network, opts.NetnsPool, filepath.Join(cfg.DataDir, "netns", cfg.Namespace), holdNetns, opts.Logger)
 		if err != nil {
 			return nil, fmt.Errorf("containerd runtime: %w", err)
 		}

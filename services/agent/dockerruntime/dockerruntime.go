@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"path"
 	"time"
 
@@ -84,6 +85,8 @@ type Options struct {
 	// HolderLabels go on every holder besides LabelHolder: the env's
 	// labels, so that whatever cleans up the env's containers finds them.
 	HolderLabels map[string]string
+	// Logger gets the pool's failures; nil logs nowhere.
+	Logger *slog.Logger
 }
 
 var _ engine.Runtime = (*Runtime)(nil)
@@ -99,7 +102,7 @@ func New(ctx context.Context, api API, networkName string, opts Options) (*Runti
 	}
 	r := &Runtime{api: api, network: networkName, sandboxVolume: opts.SandboxVolume, registryAuth: opts.RegistryAuth, cgroups: opts.Cgroups}
 	if opts.NetnsPool > 0 && opts.HolderImage != "" {
-		r.holders = newHolders(r, opts.NetnsPool, opts.HolderImage)
+		r.holders = newHolders(r, opts.NetnsPool, opts.HolderImage, opts.Logger)
 		r.holderLabels = opts.HolderLabels
 		// An earlier agent's holders: kept for the function containers
 		// that joined them (adopted next), removed otherwise.

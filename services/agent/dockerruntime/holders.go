@@ -3,6 +3,7 @@ package dockerruntime
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"strings"
 	"sync"
@@ -34,12 +35,13 @@ type holders struct {
 	of map[string]string // function container ID -> holder ID
 }
 
-func newHolders(rt *Runtime, size int, image string) *holders {
+func newHolders(rt *Runtime, size int, image string, logger *slog.Logger) *holders {
 	return &holders{
 		pool: netnspool.New(netnspool.Options[string]{
 			Size:    size,
 			Prepare: func(ctx context.Context) (string, error) { return rt.newHolder(ctx, image) },
 			Discard: rt.removeHolder,
+			Logger:  logger,
 		}),
 		of: map[string]string{},
 	}

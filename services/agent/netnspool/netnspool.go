@@ -17,6 +17,7 @@ package netnspool
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -27,6 +28,7 @@ type Pool[T any] struct {
 	idle    time.Duration
 	prepare func(context.Context) (T, error)
 	discard func(context.Context, T)
+	logger  *slog.Logger
 
 	ready chan T
 	taken chan struct{}
@@ -44,6 +46,8 @@ type Options[T any] struct {
 	// context has ended: it must clean up all the same).
 	Prepare func(context.Context) (T, error)
 	Discard func(context.Context, T)
+	// Logger gets each failed Prepare (starts then go without the pool).
+	Logger *slog.Logger
 }
 
 // New returns an empty pool; Run fills it.
@@ -51,17 +55,24 @@ func New[T any](opts Options[T]) *Pool[T] {
 	if opts.Idle <= 0 {
 		opts.Idle = 5 * time.Second
 	}
-	return &Pool[T]{size: opts.Size, idle: opts.Idle, prepare: opts.Prepare, discard: opts.Discard,
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Pool[T]{size: opts.Size, idle: opts.Idle, prepare: opts.Prepare, discard: opts.Discard, logger: opts.Logger,
 		ready: make(chan T, opts.Size), taken: make(chan struct{}, 1)}
 }
 
-// retryAfter is the pause after a failed Prepare: the engine may be busy
-// or down.
-const retryAfter = time.Second
+// The pause after a failed Prepare (the engine may be busy or down)
+// doubles from retryFirst up to retryMost while Prepare keeps failing.
+const (
+	retryFirst = time.Second
+	retryMost  = time.Minute
+)
 
 // Run fills the pool until ctx ends, then discards what was not taken.
 func (p *Pool[T]) Run(ctx context.Context) {
 	defer p.discardReady(ctx)
+	retry := retryFirst
 	for {
 		for len(p.ready) < p.size {
 			v, err := p.prepare(ctx)
@@ -69,13 +80,16 @@ func (p *Pool[T]) Run(ctx context.Context) {
 				if ctx.Err() != nil {
 					return
 				}
+				p.logger.Warn("prepare a network namespace for cold starts; starts make their own meanwhile", "error", err, "retry_in", retry)
 				select {
 				case <-ctx.Done():
 					return
-				case <-time.After(retryAfter):
+				case <-time.After(retry):
 				}
+				retry = min(2*retry, retryMost)
 				continue
 			}
+			retry = retryFirst
 			p.ready <- v
 		}
 		select {
