@@ -173,6 +173,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("KEEP_CONTAINERS_ON_STOP %q: want true or false", v))
 	}
+	if cfg.Runtime != "kubernetes" { // a cluster's nodes make their Pods' namespaces
+		v := get("NETNS_POOL", "16")
+		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 256 {
+			errs = append(errs, fmt.Errorf("NETNS_POOL %q: want a number of prepared network namespaces from 0 (off) to 256", v))
+		} else {
+			cfg.NetnsPool = n
+		}
+	}
 	switch cfg.Runtime {
 	case "docker":
 		if cfg.Network == "" {
@@ -183,12 +191,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 		cfg.CgroupRoot = getenv("HOST_CGROUP_ROOT")
 		if cfg.SandboxVolume == "" {
 			errs = append(errs, errors.New("SANDBOX_VOLUME is required: the docker volume, mounted at SANDBOX_DIR, that function containers get sandboxinit from, e.g. esb-dev_sandbox"))
-		}
-		v := get("NETNS_POOL", "16")
-		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 256 {
-			errs = append(errs, fmt.Errorf("NETNS_POOL %q: want a number of holders from 0 (off) to 256", v))
-		} else {
-			cfg.NetnsPool = n
 		}
 	case "containerd":
 		cc := containerdConfig{

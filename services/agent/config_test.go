@@ -115,6 +115,7 @@ func TestLoadConfig(t *testing.T) {
 					CNIDataDir: "/var/lib/cni/networks",
 					JoinStderr: "/usr/local/bin/joinstderr",
 				},
+				NetnsPool: 16,
 				Platform: launcher.Platform{
 					Region:           "us-east-1",
 					KeyRootSecret:    "esb-local-secret",
@@ -211,7 +212,7 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name:    "bad netns pool",
 			env:     with(base, "NETNS_POOL", "lots"),
-			wantErr: []string{`NETNS_POOL "lots": want a number of holders from 0 (off) to 256`},
+			wantErr: []string{`NETNS_POOL "lots": want a number of prepared network namespaces from 0 (off) to 256`},
 		},
 		{
 			name:    "unknown egress",
