@@ -355,7 +355,24 @@ func testInsideNode(t *testing.T) {
 		}, waitFor, tick, "the holder process exits once the task holds the namespace")
 
 		require.NoError(t, pooled.Remove(ctx, id))
-		assert.Len(t, allocated(t, cniDir), 1, "its address went with it; one is still prepared")
+		assert.NotContains(t, allocated(t, cniDir), ip, "its address went with it")
+
+		// A holder that died before its task was created: the start
+		// fails rather than trust a /proc path another process may own.
+		s.Name += "-orphan"
+		orphan, err := pooled.Create(ctx, s)
+		require.NoError(t, err)
+		info, err = client.ContainerService().Get(namespaces.WithNamespace(ctx, ns), orphan)
+		require.NoError(t, err)
+		prepared = info.Labels[LabelNetns]
+		require.NotEmpty(t, prepared)
+		pooled.netns.taken[prepared].holder.Release()
+		require.Eventually(t, func() bool { return !pooled.netns.holds(prepared) }, waitFor, tick)
+		err = pooled.Start(ctx, orphan)
+		require.ErrorContains(t, err, "is no longer held")
+		require.NoError(t, pooled.Remove(ctx, orphan))
+		assert.NotContains(t, allocated(t, cniDir), info.Labels[labelIP], "released with its container")
+
 		stopPool()
 		<-done
 		assert.Empty(t, allocated(t, cniDir), "what was not taken is released at stop")

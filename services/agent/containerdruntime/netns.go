@@ -35,6 +35,9 @@ type holder interface {
 	// Release lets the process go; the namespace lives on in whatever
 	// joined it.
 	Release()
+	// Holds reports that Path still names the namespace held: a holder
+	// that died would leave the path to whatever process gets its PID.
+	Holds() bool
 }
 
 const netnsIDPrefix = "esb-netns-"
@@ -127,6 +130,15 @@ func (n *netnsPool) take() *preparedNetns {
 	n.taken[p.id] = p
 	n.mu.Unlock()
 	return p
+}
+
+// holds reports that CNI ID id was taken by this agent and its holder
+// still holds the namespace, so a task created now joins that one.
+func (n *netnsPool) holds(id string) bool {
+	n.mu.Lock()
+	p := n.taken[id]
+	n.mu.Unlock()
+	return p != nil && p.holder.Holds()
 }
 
 // joined lets the holder of CNI ID id go: a task lives in the namespace

@@ -19,6 +19,7 @@ import (
 type processHolder struct {
 	cmd   *exec.Cmd
 	stdin io.Closer
+	ino   uint64 // the namespace's inode
 	once  sync.Once
 }
 
@@ -32,7 +33,28 @@ func holdNetns() (holder, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start netns holder: %w", err)
 	}
-	return &processHolder{cmd: cmd, stdin: stdin}, nil
+	h := &processHolder{cmd: cmd, stdin: stdin}
+	ino, err := nsInode(h.Path())
+	if err != nil {
+		h.Release()
+		return nil, fmt.Errorf("netns holder: %w", err)
+	}
+	h.ino = ino
+	return h, nil
+}
+
+func nsInode(path string) (uint64, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return 0, err
+	}
+	return st.Ino, nil
+}
+
+// Holds implements holder.
+func (h *processHolder) Holds() bool {
+	ino, err := nsInode(h.Path())
+	return err == nil && ino == h.ino
 }
 
 // Path implements holder. The agent shares the node's PID namespace, so

@@ -57,6 +57,7 @@ type fakeHolder struct {
 
 func (h *fakeHolder) Path() string { return h.path }
 func (h *fakeHolder) Release()     { h.once.Do(func() { close(h.released) }) }
+func (h *fakeHolder) Holds() bool  { return !h.isReleased() }
 
 func (h *fakeHolder) isReleased() bool {
 	select {
@@ -109,7 +110,9 @@ func TestAPreparedNamespaceHasItsAddressAndGoesWithItsContainer(t *testing.T) {
 	assert.NotEmpty(t, p.ip)
 	h := p.holder.(*fakeHolder)
 	assert.False(t, h.isReleased(), "held until a task joins")
+	assert.True(t, n.holds(p.id))
 	n.joined(p.id)
+	assert.False(t, n.holds(p.id), "joined: no longer this pool's to hand out")
 	assert.True(t, h.isReleased(), "the task keeps the namespace now")
 	assert.Contains(t, net.ids(), p.id, "the address stays with the container")
 
@@ -148,6 +151,7 @@ func TestANewAgentReleasesWhatACrashedOneHadPrepared(t *testing.T) {
 
 	second, err := newNetnsPool(net, 3, ledger, holders.hold, nil)
 	require.NoError(t, err)
+	assert.False(t, second.holds(inUse), "an earlier agent's namespace is no new task's to join")
 	require.NoError(t, second.reclaim(t.Context(), map[string]bool{inUse: true}))
 	assert.Equal(t, []string{inUse}, net.ids(), "the unused addresses are released, the running container's kept")
 	assert.Equal(t, []string{inUse}, ledgerIDs(t, ledger))

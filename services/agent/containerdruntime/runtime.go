@@ -385,6 +385,13 @@ func (r *Runtime) Start(ctx context.Context, id string) (err error) {
 	if err != nil {
 		return fmt.Errorf("start container %s: %w", id, notFound(err))
 	}
+	prepared := info.Labels[LabelNetns]
+	if prepared != "" && (r.netns == nil || !r.netns.holds(prepared)) {
+		// Its spec names the holder's /proc path, which would now lead
+		// to whatever process took the PID: the container goes, a new
+		// one takes its place.
+		return fmt.Errorf("start container %s: its prepared network namespace %s is no longer held", id, prepared)
+	}
 	task, err := ctr.NewTask(ctx, cio.LogFile(r.logPath(id)))
 	if err != nil {
 		return fmt.Errorf("start container %s: create task: %w", id, err)
@@ -398,7 +405,7 @@ func (r *Runtime) Start(ctx context.Context, id string) (err error) {
 			}
 		}
 	}()
-	if prepared := info.Labels[LabelNetns]; prepared != "" && r.netns != nil {
+	if prepared != "" {
 		// Created in a prepared namespace, which has its address: the
 		// task now keeps it alive, its holder can go.
 		r.netns.joined(prepared)
