@@ -365,6 +365,14 @@ func (s *stack) composeDown(t testing.TB) bool {
 	// No --timeout: each service's own stop_grace_period applies (the
 	// Dagger engine's cleanup after its stop needs its 30 s).
 	out, err := s.compose(ctx, "down", "--volumes", "--remove-orphans")
+	if err == nil && strings.Contains(out, "Resource is still in use") {
+		// Compose only warns when a network it removes is in use, and
+		// the network stays: a container the agent did not remove in its
+		// stop grace is still on it. That is a leak of the agent's stop.
+		t.Errorf("compose down left a network of %s in use (its agent did not remove all its containers before it stopped):\n%s", s.layout.Env.Project(), out)
+		err = errors.New("network still in use")
+		out += "\nactive endpoints"
+	}
 	if err != nil && strings.Contains(out, "active endpoints") {
 		// A function container the agent started while compose stopped it
 		// still sits on the functions network: remove the env's function

@@ -43,12 +43,15 @@ import (
 const (
 	// startupTimeout bounds the checks against the runtime before serving.
 	startupTimeout = 30 * time.Second
-	// shutdownTimeout bounds in-flight requests (a cold start) at shutdown;
-	// it stays under compose's default 10 s stop grace period.
+	// shutdownTimeout bounds in-flight requests (a cold start) at shutdown.
 	shutdownTimeout = 8 * time.Second
 	// drainTimeout bounds removing the function containers at a graceful
-	// stop; with shutdownTimeout it stays under compose's stop grace (15 s).
-	drainTimeout = 5 * time.Second
+	// stop; with shutdownTimeout it stays under the agent's stop grace in
+	// compose (30 s). Removals left undone when compose kills the agent
+	// keep the env's network in use, and `compose down` then leaves it
+	// behind with a warning: 5 s was too short for 20-odd containers,
+	// each with its prepared namespace, on a busy 2-core node.
+	drainTimeout = 20 * time.Second
 )
 
 func main() {
