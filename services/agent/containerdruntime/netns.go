@@ -91,7 +91,7 @@ func (n *netnsPool) prepare(ctx context.Context) (*preparedNetns, error) {
 	}
 	ip, err := n.network.Attach(ctx, id, h.Path())
 	if err != nil {
-		n.release(context.WithoutCancel(ctx), id, h.Path())
+		_ = n.release(context.WithoutCancel(ctx), id, h.Path())
 		h.Release()
 		return nil, err
 	}
@@ -100,19 +100,22 @@ func (n *netnsPool) prepare(ctx context.Context) (*preparedNetns, error) {
 
 // discard undoes prepare, even when ctx has ended.
 func (n *netnsPool) discard(ctx context.Context, p *preparedNetns) {
-	n.release(ctx, p.id, p.holder.Path())
+	_ = n.release(ctx, p.id, p.holder.Path())
 	p.holder.Release()
 }
 
 // release gives back CNI ID id's address and NAT rules (netns may be
-// empty once the namespace is gone) and drops its ledger entry.
-func (n *netnsPool) release(ctx context.Context, id, netns string) {
+// empty once the namespace is gone) and drops its ledger entry, even
+// when ctx has ended. What CNI fails to release stays in the ledger: the
+// next agent tries again.
+func (n *netnsPool) release(ctx context.Context, id, netns string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), netnsDiscardTimeout)
 	defer cancel()
 	if err := n.network.Detach(ctx, id, netns); err != nil {
-		return // kept in the ledger: the next agent tries again
+		return err
 	}
 	n.forget(id)
+	return nil
 }
 
 func (n *netnsPool) forget(id string) {
@@ -157,13 +160,7 @@ func (n *netnsPool) joined(id string) {
 // entry, and the holder if no task ever joined.
 func (n *netnsPool) removed(ctx context.Context, id string) error {
 	n.joined(id)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), netnsDiscardTimeout)
-	defer cancel()
-	if err := n.network.Detach(ctx, id, ""); err != nil {
-		return err
-	}
-	n.forget(id)
-	return nil
+	return n.release(ctx, id, "")
 }
 
 // reclaim releases the ledger's entries no container in inUse was
@@ -175,7 +172,7 @@ func (n *netnsPool) reclaim(ctx context.Context, inUse map[string]bool) error {
 	}
 	for _, e := range entries {
 		if id := e.Name(); !inUse[id] {
-			n.release(ctx, id, "")
+			_ = n.release(ctx, id, "")
 		}
 	}
 	return nil
