@@ -152,6 +152,7 @@ type chaosRow struct {
 	recover                                    time.Duration
 	back                                       time.Duration // the container running again
 	leaked                                     int
+	leakedNetns                                int // holders or addresses (netnsLeaked)
 }
 
 func chaos(b *testing.B, s *stack) {
@@ -207,21 +208,22 @@ func chaos(b *testing.B, s *stack) {
 		}
 		outs := load.since(killed)
 		tally(&row, killed, outs)
-		row.leaked = leaked(ctx, b, s)
+		row.leaked, row.leakedNetns = leaked(ctx, b, s)
 		rows = append(rows, row)
 		b.Logf("%s killed: %+v", svc, row)
 	}
 
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(w, "chaos (%s mode, %d req/s on a warm function reading DynamoDB)\t\t\t\t\t\t\t\t\t\t\n", s.mode, chaosRate)
-	fmt.Fprintln(w, "killed\tsent\tfailed\t5xx\tother status\tclient error (refused/reset/timeout)\twrong 200\t5xx seconds\tback s\trecovered s\tleaked\t")
+	fmt.Fprintln(w, "killed\tsent\tfailed\t5xx\tother status\tclient error (refused/reset/timeout)\twrong 200\t5xx seconds\tback s\trecovered s\tleaked\tleaked netns\t")
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d (%d/%d/%d)\t%d\t%d\t%.1f\t%.1f\t%d\t\n", r.service, r.sent, r.failed, r.fivexx, r.other,
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d (%d/%d/%d)\t%d\t%d\t%.1f\t%.1f\t%d\t%d\t\n", r.service, r.sent, r.failed, r.fivexx, r.other,
 			r.client, r.refused, r.reset, r.timeout, r.wrong,
-			r.fivexxSeconds, r.back.Seconds(), r.recover.Seconds(), r.leaked)
+			r.fivexxSeconds, r.back.Seconds(), r.recover.Seconds(), r.leaked, r.leakedNetns)
 		b.ReportMetric(float64(r.failed), r.service+"_failed")
 		b.ReportMetric(r.recover.Seconds(), r.service+"_recover_s")
 		b.ReportMetric(float64(r.leaked), r.service+"_leaked")
+		b.ReportMetric(float64(r.leakedNetns), r.service+"_leaked_netns")
 	}
 	require.NoError(b, w.Flush())
 }
@@ -291,26 +293,32 @@ func tally(r *chaosRow, killed time.Time, outs []chaosOutcome) {
 }
 
 // leaked is how many function containers the runtime holds beyond those
-// the agent knows, once both agree or 30 s have passed; -1 when the agent
-// never answered (the table must not read 0 then).
-func leaked(ctx context.Context, b testing.TB, s *stack) int {
-	n := -1
+// the agent knows, and how many network namespaces beyond those of the
+// containers and the agent's prepared ones (netnsLeaked), once both are 0
+// or 30 s have passed; -1 when the agent never answered (the table must
+// not read 0 then).
+func leaked(ctx context.Context, b testing.TB, s *stack) (containers, netns int) {
+	containers, netns = -1, -1
 	err := poll(ctx, time.Second, 30*time.Second, func() error {
-		known, err := agentContainers(ctx, s)
+		h, err := agentHealth(ctx, s)
 		if err != nil {
-			n = -1
+			containers, netns = -1, -1
 			return err
 		}
-		n = runtimeContainers(ctx, b, s) - known
-		if n != 0 {
-			return fmt.Errorf("%d containers the agent does not know", n)
+		containers = runtimeContainers(ctx, b, s) - (h.Containers + h.Starting + h.Removing)
+		if netns, err = netnsLeaked(ctx, b, s, h); err != nil {
+			netns = -1
+			return err
+		}
+		if containers != 0 || netns != 0 {
+			return fmt.Errorf("%d containers the agent does not know, %d network namespaces", containers, netns)
 		}
 		return nil
 	})
 	if err != nil {
 		b.Logf("leak check: %v", err)
 	}
-	return n
+	return containers, netns
 }
 
 // chaosDiagnose logs what an operator would look at when a service did not

@@ -269,14 +269,18 @@ func nodeRestartFlow(t *testing.T, s *stack, url, want string) {
 		require.NoError(t, docker.ContainerStart(ctx, node, container.StartOptions{}))
 		assert.NoError(t, pollBody(ctx, url, want, time.Second, 90*time.Second), "the gateway serves again")
 		t.Logf("served again %s after runtime-node started", time.Since(began).Round(100*time.Millisecond))
-		assert.Zero(t, leaked(ctx, t, s), "function containers the agent does not know")
+		containers, netns := leaked(ctx, t, s)
+		assert.Zero(t, containers, "function containers the agent does not know")
+		assert.Zero(t, netns, "function network addresses beyond the containers' and the agent's prepared ones")
 	})
 
 	t.Run("a crash of runtime-node", func(t *testing.T) {
 		killed := crash(ctx, t, docker, node)
 		assert.NoError(t, pollBody(ctx, url, want, time.Second, 90*time.Second), "the gateway serves again")
 		t.Logf("served again %s after the kill", time.Since(killed).Round(100*time.Millisecond))
-		assert.Zero(t, leaked(ctx, t, s), "function containers the agent does not know")
+		containers, netns := leaked(ctx, t, s)
+		assert.Zero(t, containers, "function containers the agent does not know")
+		assert.Zero(t, netns, "function network addresses beyond the containers' and the agent's prepared ones")
 	})
 }
 

@@ -6,7 +6,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"syscall"
@@ -110,12 +112,22 @@ func diskFlow(t *testing.T, s *stack, invoke func(t *testing.T, function string,
 		require.NoError(t, poll(ctx, time.Second, 60*time.Second, func() error {
 			// The gateway may have answered from a container it held warm
 			// while the agent is still coming back: not serving is a retry.
-			known, err := agentContainers(ctx, s)
+			h, err := agentHealth(ctx, s)
 			if err != nil {
 				return err
 			}
+			known := h.Containers + h.Starting + h.Removing
 			if running := runtimeContainers(ctx, t, s); known != running {
 				return fmt.Errorf("the agent knows %d function containers, the runtime runs %d", known, running)
+			}
+			// What the killed agent had prepared went with it (docker
+			// mode: removed by the next agent; containerd mode: released
+			// from its ledger).
+			if h.Prepared == 0 {
+				return errors.New("the new agent has prepared no network namespace yet")
+			}
+			if n, err := netnsLeaked(ctx, t, s, h); err != nil || n != 0 {
+				return fmt.Errorf("network namespaces beyond containers and the agent's %d prepared: %d (%v)", h.Prepared, n, err)
 			}
 			return nil
 		}))
@@ -209,20 +221,69 @@ func serviceContainer(ctx context.Context, t testing.TB, docker client.APIClient
 // accounts for (serving, starting or being removed), as it reports them (GET /v1/health, asked from the gateway's namespace); an error
 // while the agent is not serving.
 func agentContainers(ctx context.Context, s *stack) (int, error) {
+	h, err := agentHealth(ctx, s)
+	// Starting and removing containers are in the runtime's list too.
+	return h.Containers + h.Starting + h.Removing, err
+}
+
+// agentHealth is the env's agent's /v1/health, asked from the gateway's
+// network namespace (the agent publishes no port).
+func agentHealth(ctx context.Context, s *stack) (agentapi.Health, error) {
 	agent := "http://agent:9000"
 	if s.mode == "containerd" {
 		agent = "http://127.0.0.1:9000"
 	}
+	var h agentapi.Health
 	out, err := s.compose(ctx, "exec", "-T", "gateway", "curl", "-fsS", agent+"/v1/health")
 	if err != nil {
-		return 0, fmt.Errorf("agent health: %w: %s", err, out)
+		return h, fmt.Errorf("agent health: %w: %s", err, out)
 	}
-	var h agentapi.Health
 	if i := strings.Index(out, "{"); i < 0 || json.Unmarshal([]byte(out[i:]), &h) != nil {
-		return 0, fmt.Errorf("agent health: not JSON: %s", out)
+		return h, fmt.Errorf("agent health: not JSON: %s", out)
 	}
-	// Starting and removing containers are in the runtime's list too.
-	return h.Containers + h.Starting + h.Removing, nil
+	return h, nil
+}
+
+// netnsLeaked is how many network namespaces the runtime holds beyond
+// those of the function containers and the ones the agent has prepared
+// (Health.Prepared): in docker mode, netns holders no function container
+// runs in; in containerd mode, addresses allocated on the function
+// network (each function container has one). A crashed agent must leave
+// neither behind: a holder keeps the env's network from being removed, an
+// address is lost to the subnet.
+func netnsLeaked(ctx context.Context, t testing.TB, s *stack, h agentapi.Health) (int, error) {
+	t.Helper()
+	if s.mode == "containerd" {
+		// host-local IPAM keeps one file per address, named by it.
+		out, err := s.compose(ctx, "exec", "-T", "agent", "ls", "-1", "/var/lib/cni/networks/esb-functions")
+		if err != nil {
+			return 0, fmt.Errorf("list function network addresses: %w: %s", err, out)
+		}
+		addrs := 0
+		for _, name := range strings.Fields(out) {
+			if _, err := netip.ParseAddr(name); err == nil {
+				addrs++
+			}
+		}
+		return addrs - runtimeContainers(ctx, t, s) - h.Prepared, nil
+	}
+	list, err := dockerClient(t).ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
+		filters.Arg("label", agentapi.LabelEnv+"="+s.layout.Env.Key()))})
+	if err != nil {
+		return 0, fmt.Errorf("list env containers: %w", err)
+	}
+	holders := map[string]bool{}
+	for _, c := range list {
+		if _, holder := c.Labels[dockerruntime.LabelHolder]; holder {
+			holders[c.ID] = true
+		}
+	}
+	for _, c := range list {
+		if id, ok := strings.CutPrefix(c.HostConfig.NetworkMode, "container:"); ok {
+			delete(holders, id) // a function container runs in it
+		}
+	}
+	return len(holders) - h.Prepared, nil
 }
 
 // runtimeContainers is the number of the env's function containers the

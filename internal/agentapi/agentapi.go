@@ -170,6 +170,11 @@ type Health struct {
 	// IdleByFunction counts the idle containers (warm, not leased) of each
 	// function that has any.
 	IdleByFunction map[string]int `json:"idle_by_function,omitempty"`
+	// Prepared counts the network namespaces made ready ahead of cold
+	// starts (NETNS_POOL): with Containers they account for every holder
+	// and function network address the runtime has (a leak check
+	// compares both).
+	Prepared int `json:"prepared,omitempty"`
 }
 
 // Error is the body of every non-2xx answer. Callers match on Code, not

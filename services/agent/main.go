@@ -318,8 +318,12 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 
 	polls, endPolls := context.WithCancel(context.WithoutCancel(ctx))
 	defer endPolls()
+	serverOpts := server.Options{Runtime: rt.Name(), Logger: logger, Polls: polls, Token: token, Metrics: metrics.Handler()}
+	if prepared, ok := rt.(interface{ Prepared() int }); ok {
+		serverOpts.Prepared = prepared.Prepared
+	}
 	srv := &http.Server{
-		Handler:           server.New(p, server.Options{Runtime: rt.Name(), Logger: logger, Polls: polls, Token: token, Metrics: metrics.Handler()}),
+		Handler:           server.New(p, serverOpts),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	srv.RegisterOnShutdown(endPolls)

@@ -184,6 +184,14 @@ func (r *Runtime) Run(ctx context.Context) {
 	}
 }
 
+// Prepared is how many namespaces are ready for a cold start.
+func (r *Runtime) Prepared() int {
+	if r.netns == nil {
+		return 0
+	}
+	return r.netns.pool.Ready()
+}
+
 // reclaimNetns releases what an earlier agent prepared and no container
 // runs in.
 func (r *Runtime) reclaimNetns(ctx context.Context) error {

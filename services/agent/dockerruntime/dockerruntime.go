@@ -121,6 +121,14 @@ func (r *Runtime) Run(ctx context.Context) {
 	}
 }
 
+// Prepared is how many holders are ready for a cold start.
+func (r *Runtime) Prepared() int {
+	if r.holders == nil {
+		return 0
+	}
+	return r.holders.pool.Ready()
+}
+
 // Name implements engine.Runtime.
 func (r *Runtime) Name() string { return "docker" }
 

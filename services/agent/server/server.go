@@ -48,6 +48,9 @@ type Options struct {
 	// behind the token like every call but health: the gateway scrapes it
 	// for the env's admin listener.
 	Metrics http.Handler
+	// Prepared, when set, reports the network namespaces the runtime
+	// holds ready for cold starts (Health.Prepared).
+	Prepared func() int
 }
 
 type server struct {
@@ -185,6 +188,9 @@ func (s *server) memory(w http.ResponseWriter, r *http.Request) {
 func (s *server) health(w http.ResponseWriter, _ *http.Request) {
 	h := s.pool.Health()
 	h.Runtime = s.opts.Runtime
+	if s.opts.Prepared != nil {
+		h.Prepared = s.opts.Prepared()
+	}
 	writeJSON(w, http.StatusOK, h)
 }
 

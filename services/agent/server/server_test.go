@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -349,6 +350,28 @@ func TestWaitExitEndsAtShutdown(t *testing.T) {
 		t.Fatal("the watch outlived the shutdown")
 	}
 	assert.NotEmpty(t, fake.Running(), "the container runs on")
+}
+
+// Health reports the runtime's prepared namespaces as it has them at the
+// call (the e2e leak checks account holders and addresses with it).
+func TestHealthPrepared(t *testing.T) {
+	fake := enginetest.New()
+	l := launcher.New(fake, launcher.Config{Brand: "esb", Env: "test", PullPolicy: launcher.PullIfNotPresent, StartTimeout: time.Second},
+		launcher.Options{Dial: fake.Dial})
+	p := pool.New(t.Context(), l, pool.Options{})
+	var prepared atomic.Int64
+	prepared.Store(16)
+	srv := httptest.NewServer(New(p, Options{Runtime: "fake", Prepared: func() int { return int(prepared.Load()) }}))
+	t.Cleanup(func() { srv.Close(); p.Close() })
+	c := &agentapi.Client{BaseURL: srv.URL}
+
+	h, err := c.Health(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 16, h.Prepared)
+	prepared.Store(3)
+	h, err = c.Health(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 3, h.Prepared)
 }
 
 // With a token, every call but health needs it: 401 otherwise, logged.
