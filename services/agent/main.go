@@ -213,6 +213,7 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 			} else {
 				opts.NetnsPool, opts.HolderImage = cfg.NetnsPool, image
 				opts.HolderLabels = map[string]string{agentapi.LabelManaged: "true", agentapi.LabelBrand: cfg.Brand, agentapi.LabelEnv: cfg.Env}
+				opts.HolderPrefix = cfg.Brand + "-" + cfg.Env + "-netns-"
 				logger.Info("netns holder pool", "size", cfg.NetnsPool, "image", image)
 			}
 		}

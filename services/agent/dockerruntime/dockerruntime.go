@@ -61,6 +61,7 @@ type Runtime struct {
 	cgroups       *cgroupmem.Reader
 	holders       *holders // nil: every container makes its own network sandbox
 	holderLabels  map[string]string
+	holderPrefix  string
 }
 
 // Options are optional settings; the zero value runs no sandbox and pulls
@@ -85,6 +86,9 @@ type Options struct {
 	// HolderLabels go on every holder besides LabelHolder: the env's
 	// labels, so that whatever cleans up the env's containers finds them.
 	HolderLabels map[string]string
+	// HolderPrefix names holders: the prefix and 8 random characters, so
+	// that docker ps tells whose they are (empty: Docker's random names).
+	HolderPrefix string
 	// Logger gets the pool's failures; nil logs nowhere.
 	Logger *slog.Logger
 }
@@ -103,7 +107,7 @@ func New(ctx context.Context, api API, networkName string, opts Options) (*Runti
 	r := &Runtime{api: api, network: networkName, sandboxVolume: opts.SandboxVolume, registryAuth: opts.RegistryAuth, cgroups: opts.Cgroups}
 	if opts.NetnsPool > 0 && opts.HolderImage != "" {
 		r.holders = newHolders(r, opts.NetnsPool, opts.HolderImage, opts.Logger)
-		r.holderLabels = opts.HolderLabels
+		r.holderLabels, r.holderPrefix = opts.HolderLabels, opts.HolderPrefix
 		// An earlier agent's holders: kept for the function containers
 		// that joined them (adopted next), removed otherwise.
 		if err := r.adoptHolders(ctx); err != nil {

@@ -2,6 +2,7 @@ package dockerruntime
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -108,7 +109,11 @@ func (r *Runtime) newHolder(ctx context.Context, image string) (string, error) {
 		Resources:      container.Resources{Memory: 16 << 20, MemorySwap: 16 << 20, PidsLimit: &pids},
 	}
 	nets := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{r.network: {}}}
-	resp, err := r.api.ContainerCreate(ctx, cfg, host, nets, nil, "")
+	name := ""
+	if r.holderPrefix != "" {
+		name = r.holderPrefix + strings.ToLower(rand.Text()[:8])
+	}
+	resp, err := r.api.ContainerCreate(ctx, cfg, host, nets, nil, name)
 	if err != nil {
 		return "", fmt.Errorf("create netns holder: %w", err)
 	}

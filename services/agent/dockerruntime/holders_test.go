@@ -33,6 +33,7 @@ type fakeDocker struct {
 }
 
 type fakeContainer struct {
+	name    string
 	labels  map[string]string
 	netMode string
 	nets    *network.NetworkingConfig
@@ -49,12 +50,12 @@ func (f *fakeDocker) ImageInspect(context.Context, string, ...client.ImageInspec
 	return image.InspectResponse{Config: &dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Entrypoint: []string{"/bootstrap"}}}}, nil
 }
 
-func (f *fakeDocker) ContainerCreate(_ context.Context, cfg *container.Config, host *container.HostConfig, nets *network.NetworkingConfig, _ *ocispec.Platform, _ string) (container.CreateResponse, error) {
+func (f *fakeDocker) ContainerCreate(_ context.Context, cfg *container.Config, host *container.HostConfig, nets *network.NetworkingConfig, _ *ocispec.Platform, name string) (container.CreateResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.n++
 	id := fmt.Sprintf("c%d", f.n)
-	f.created[id] = fakeContainer{labels: cfg.Labels, netMode: string(host.NetworkMode), nets: nets}
+	f.created[id] = fakeContainer{name: name, labels: cfg.Labels, netMode: string(host.NetworkMode), nets: nets}
 	return container.CreateResponse{ID: id}, nil
 }
 
@@ -130,7 +131,7 @@ func sandboxed(name string) engine.Spec {
 func TestAFunctionContainerJoinsAReadyHolder(t *testing.T) {
 	api := newFakeDocker()
 	rt, err := New(t.Context(), api, "fnnet", Options{SandboxVolume: "sbx", NetnsPool: 2, HolderImage: "agent:1",
-		HolderLabels: map[string]string{"dev.esb.env": "dev"}})
+		HolderLabels: map[string]string{"dev.esb.env": "dev"}, HolderPrefix: "esb-dev-netns-"})
 	require.NoError(t, err)
 
 	// No holder ready yet: the container makes its own network sandbox.
@@ -141,6 +142,7 @@ func TestAFunctionContainerJoinsAReadyHolder(t *testing.T) {
 	holder, err := rt.newHolder(t.Context(), "agent:1")
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"dev.esb.env": "dev", LabelHolder: "fnnet"}, api.created[holder].labels)
+	assert.Regexp(t, `^esb-dev-netns-[a-z2-7]{8}$`, api.created[holder].name, "docker ps tells whose it is")
 	require.True(t, rt.holders.pool.Offer(holder))
 
 	joined, err := rt.Create(t.Context(), sandboxed("B"))
