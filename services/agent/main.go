@@ -320,7 +320,8 @@ func run(ctx context.Context, cfg config, rt engine.Runtime, ln net.Listener, lo
 	polls, endPolls := context.WithCancel(context.WithoutCancel(ctx))
 	defer endPolls()
 	serverOpts := server.Options{Runtime: rt.Name(), Logger: logger, Polls: polls, Token: token, Metrics: metrics.Handler()}
-	if prepared, ok := rt.(interface{ Prepared() int }); ok {
+	// Under the deadlines: the pool is the runtime's own, not an engine call.
+	if prepared, ok := engine.Unwrap(rt).(interface{ Prepared() int }); ok {
 		serverOpts.Prepared = prepared.Prepared
 	}
 	srv := &http.Server{

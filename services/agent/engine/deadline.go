@@ -67,6 +67,21 @@ func none(f func(context.Context) error) func(context.Context) (struct{}, error)
 	return func(ctx context.Context) (struct{}, error) { return struct{}{}, f(ctx) }
 }
 
+// Unwrap returns the runtime the deadlines wrap (see Unwrap).
+func (b *bounded) Unwrap() Runtime { return b.rt }
+
+// Unwrap returns the runtime under any wrappers of rt (WithDeadlines), for
+// what only it offers beyond the Runtime interface.
+func Unwrap(rt Runtime) Runtime {
+	for {
+		w, ok := rt.(interface{ Unwrap() Runtime })
+		if !ok {
+			return rt
+		}
+		rt = w.Unwrap()
+	}
+}
+
 func (b *bounded) Name() string { return b.rt.Name() }
 
 func (b *bounded) InspectImage(ctx context.Context, ref string) (Image, error) {

@@ -101,3 +101,11 @@ func TestWithDeadlines(t *testing.T) {
 		assert.GreaterOrEqual(t, time.Since(start), 3*call)
 	})
 }
+
+// The agent finds the runtime's own methods (its netns pool's count)
+// under the deadlines.
+func TestUnwrap(t *testing.T) {
+	var rt engine.Runtime = hung{}
+	assert.Equal(t, rt, engine.Unwrap(engine.WithDeadlines(engine.WithDeadlines(rt, engine.Deadlines{}), engine.Deadlines{})))
+	assert.Equal(t, rt, engine.Unwrap(rt))
+}
