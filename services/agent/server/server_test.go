@@ -40,6 +40,11 @@ type agent struct {
 // newAgent wires the real launcher, pool and handler over a fake runtime.
 func newAgent(t *testing.T, fake *enginetest.Fake) *agent {
 	t.Helper()
+	return newAgentWith(t, fake, Options{Runtime: fake.Name()})
+}
+
+func newAgentWith(t *testing.T, fake *enginetest.Fake, opts Options) *agent {
+	t.Helper()
 	logs := fnlogs.New(t.Context(), fake, fnlogs.Options{})
 	l := launcher.New(fake, launcher.Config{
 		Brand:        "esb",
@@ -48,7 +53,7 @@ func newAgent(t *testing.T, fake *enginetest.Fake) *agent {
 		StartTimeout: 200 * time.Millisecond,
 	}, launcher.Options{Dial: fake.Dial, Logs: logs})
 	p := pool.New(t.Context(), l, pool.Options{})
-	srv := httptest.NewServer(New(p, Options{Runtime: fake.Name()}))
+	srv := httptest.NewServer(New(p, opts))
 	t.Cleanup(func() {
 		srv.Close()
 		p.Close()
@@ -355,15 +360,9 @@ func TestWaitExitEndsAtShutdown(t *testing.T) {
 // Health reports the runtime's prepared namespaces as it has them at the
 // call (the e2e leak checks account holders and addresses with it).
 func TestHealthPrepared(t *testing.T) {
-	fake := enginetest.New()
-	l := launcher.New(fake, launcher.Config{Brand: "esb", Env: "test", PullPolicy: launcher.PullIfNotPresent, StartTimeout: time.Second},
-		launcher.Options{Dial: fake.Dial})
-	p := pool.New(t.Context(), l, pool.Options{})
 	var prepared atomic.Int64
 	prepared.Store(16)
-	srv := httptest.NewServer(New(p, Options{Runtime: "fake", Prepared: func() int { return int(prepared.Load()) }}))
-	t.Cleanup(func() { srv.Close(); p.Close() })
-	c := &agentapi.Client{BaseURL: srv.URL}
+	c := newAgentWith(t, enginetest.New(), Options{Prepared: func() int { return int(prepared.Load()) }}).client
 
 	h, err := c.Health(t.Context())
 	require.NoError(t, err)
