@@ -10,7 +10,9 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -220,6 +222,51 @@ func sandboxFlow(t *testing.T, s *stack) {
 			assert.NotZero(t, probes, "the probe's container is on the node")
 		})
 	}
+	t.Run("function containers are in the functions' CPU group, which weighs as the node's CPUs", func(t *testing.T) {
+		group := s.layout.Env.Brand // containerd's namespace, and docker mode's cgroup parent
+		if s.mode == "docker" {
+			info, err := docker.Info(ctx)
+			require.NoError(t, err)
+			if info.CgroupDriver != "cgroupfs" {
+				// A parent must then be a systemd slice: the agent says so.
+				out, _ := s.compose(ctx, "logs", "--no-color", "agent")
+				assert.Contains(t, out, "function CPU group not set")
+				return
+			}
+			probes := functionContainers(ctx, t, docker, s, "ProbeFunction")
+			require.NotEmpty(t, probes)
+			for _, c := range probes {
+				full, err := docker.ContainerInspect(ctx, c.ID)
+				require.NoError(t, err)
+				assert.Equal(t, "/"+group, full.HostConfig.CgroupParent)
+			}
+		} else {
+			ids, err := s.compose(ctx, "exec", "-T", "runtime-node", "ctr", "-n", s.layout.Env.Brand, "containers", "ls", "-q")
+			require.NoError(t, err, "%s", ids)
+			require.NotEmpty(t, strings.Fields(ids))
+			for _, id := range strings.Fields(ids) {
+				raw, err := s.compose(ctx, "exec", "-T", "runtime-node", "ctr", "-n", s.layout.Env.Brand, "containers", "info", id)
+				require.NoError(t, err, "%s", raw)
+				var info struct {
+					Spec struct {
+						Linux struct {
+							CgroupsPath string `json:"cgroupsPath"`
+						} `json:"linux"`
+					} `json:"Spec"`
+				}
+				require.NoError(t, json.Unmarshal([]byte(raw), &info), "%s", raw)
+				assert.Equal(t, "/"+group+"/"+id, info.Spec.Linux.CgroupsPath)
+			}
+		}
+		// The test runs on the node, as root (CI does).
+		file, want := filepath.Join("/sys/fs/cgroup/cpu", group, "cpu.shares"), runtime.NumCPU()*1024
+		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+			file, want = filepath.Join("/sys/fs/cgroup", group, "cpu.weight"), min(runtime.NumCPU()*100, 10000)
+		}
+		b, err := os.ReadFile(file)
+		require.NoError(t, err)
+		assert.Equal(t, strconv.Itoa(want), strings.TrimSpace(string(b)), "%s", file)
+	})
 	t.Run("the control plane and other functions are out of reach", func(t *testing.T) {
 		for label, result := range r.Reach {
 			if _, ok := control[label]; !ok {

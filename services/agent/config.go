@@ -43,9 +43,11 @@ type config struct {
 	// SandboxVolume (docker mode) is the Docker volume function containers
 	// mount sandboxinit from, and SandboxDir where the agent sees it.
 	SandboxVolume string
-	// CgroupRoot (docker mode, HOST_CGROUP_ROOT) is the host's cgroup
-	// filesystem, mounted read-only: a function container's peak memory
-	// is read there instead of through Docker's stats API. Empty: stats.
+	// CgroupRoot (HOST_CGROUP_ROOT; docker and containerd mode) is the
+	// host's cgroup filesystem. The agent gives the cgroup of its
+	// function containers the node's CPU weight there (package cpugroup),
+	// and in docker mode reads a function container's peak memory there
+	// instead of through Docker's stats API. Empty: neither.
 	CgroupRoot string
 	SandboxDir string
 	// TokenFile is where the agent writes the env's API token at start;
@@ -182,13 +184,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 	switch cfg.Runtime {
+	case "docker", "containerd":
+		cfg.CgroupRoot = getenv("HOST_CGROUP_ROOT")
+	}
+	switch cfg.Runtime {
 	case "docker":
 		if cfg.Network == "" {
 			errs = append(errs, errors.New("NETWORK is required: the docker network function containers join, e.g. esb-dev_functions"))
 		}
 		cfg.SandboxVolume = getenv("SANDBOX_VOLUME")
 		cfg.SandboxDir = get("SANDBOX_DIR", "/var/lib/esb-sandbox")
-		cfg.CgroupRoot = getenv("HOST_CGROUP_ROOT")
 		if cfg.SandboxVolume == "" {
 			errs = append(errs, errors.New("SANDBOX_VOLUME is required: the docker volume, mounted at SANDBOX_DIR, that function containers get sandboxinit from, e.g. esb-dev_sandbox"))
 		}

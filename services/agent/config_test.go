@@ -131,9 +131,10 @@ func TestLoadConfig(t *testing.T) {
 		},
 		{
 			name: "containerd: the runtime API at the bridge's address",
-			env:  map[string]string{"ESB_ENV": "dev", "CONTAINER_RUNTIME": "containerd", "CNI_SUBNET": "10.90.0.0/16", "RUNTIME_API": ":9001"},
+			env:  map[string]string{"ESB_ENV": "dev", "CONTAINER_RUNTIME": "containerd", "CNI_SUBNET": "10.90.0.0/16", "RUNTIME_API": ":9001", "HOST_CGROUP_ROOT": "/host/sys/fs/cgroup"},
 			check: func(t *testing.T, c config) {
 				assert.Equal(t, "10.90.0.1:9001", c.Platform.RuntimeAPI)
+				assert.Equal(t, "/host/sys/fs/cgroup", c.CgroupRoot, "containerd mode sets its functions' CPU group there")
 			},
 		},
 		{

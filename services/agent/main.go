@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"github.com/esb-dev/esb/services/agent/agentmetrics"
 	"github.com/esb-dev/esb/services/agent/cgroupmem"
 	"github.com/esb-dev/esb/services/agent/containerdruntime"
+	"github.com/esb-dev/esb/services/agent/cpugroup"
 	"github.com/esb-dev/esb/services/agent/dockerruntime"
 	"github.com/esb-dev/esb/services/agent/engine"
 	"github.com/esb-dev/esb/services/agent/executable"
@@ -126,6 +128,40 @@ func runMain(ctx context.Context, logger *slog.Logger) error {
 	return run(ctx, cfg, engine.WithDeadlines(rt, engine.Deadlines{}), ln, logger)
 }
 
+// setCPUGroup gives group, which holds the node's function containers,
+// the node's CPU weight (package cpugroup), and reports whether it did.
+func setCPUGroup(root, group string, logger *slog.Logger) bool {
+	file, value, err := cpugroup.Set(root, group, runtime.NumCPU())
+	if err != nil {
+		logger.Warn("function CPU group not set: function containers weigh little against the engine's own threads, so a burst's cold starts can delay warm functions",
+			"group", group, "error", err)
+		return false
+	}
+	logger.Info("function CPU group", "group", group, "file", file, "value", value)
+	return true
+}
+
+// dockerCPUGroup returns the cgroup parent of docker-mode function
+// containers, /<brand>, once it has the node's CPU weight; empty (Docker's
+// default parent) where it cannot have it: with the systemd cgroup driver
+// a parent must be a systemd slice, which systemd manages.
+func dockerCPUGroup(ctx context.Context, docker *client.Client, cfg config, logger *slog.Logger) string {
+	info, err := docker.Info(ctx)
+	if err != nil {
+		logger.Warn("function CPU group not set: docker info", "error", err)
+		return ""
+	}
+	if info.CgroupDriver != "cgroupfs" {
+		logger.Warn("function CPU group not set: function containers stay under Docker's default cgroup parent", "cgroup_driver", info.CgroupDriver)
+		return ""
+	}
+	group := "/" + cfg.Brand
+	if !setCPUGroup(cfg.CgroupRoot, group, logger) {
+		return ""
+	}
+	return group
+}
+
 // newRuntime connects to the runtime CONTAINER_RUNTIME names; the
 // returned func closes its client.
 func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Runtime, func(), error) {
@@ -144,6 +180,10 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 		client, err := containerd.New(cc.Address)
 		if err != nil {
 			return nil, nil, fmt.Errorf("containerd client %s: %w", cc.Address, err)
+		}
+		if cfg.CgroupRoot != "" {
+			// containerd puts a task's cgroup at /<namespace>/<id>.
+			setCPUGroup(cfg.CgroupRoot, "/"+cc.Namespace, logger)
 		}
 		rt, err := containerdruntime.New(ctx, client, network, containerdruntime.Config{
 			Namespace:    cc.Namespace,
@@ -200,7 +240,8 @@ func newRuntime(ctx context.Context, cfg config, logger *slog.Logger) (engine.Ru
 		}
 		opts := dockerruntime.Options{SandboxVolume: cfg.SandboxVolume, RegistryAuth: cfg.RegistryAuth, Logger: logger}
 		if cfg.CgroupRoot != "" {
-			if opts.Cgroups, err = cgroupmem.New(cfg.CgroupRoot); err != nil {
+			opts.CgroupParent = dockerCPUGroup(ctx, docker, cfg, logger)
+			if opts.Cgroups, err = cgroupmem.New(cfg.CgroupRoot, opts.CgroupParent); err != nil {
 				docker.Close()
 				return nil, nil, fmt.Errorf("HOST_CGROUP_ROOT: %w", err)
 			}

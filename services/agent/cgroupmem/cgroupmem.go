@@ -53,8 +53,10 @@ type Reader struct {
 	found atomic.Int32
 }
 
-// New returns a Reader of the cgroup filesystem mounted at root.
-func New(root string) (*Reader, error) {
+// New returns a Reader of the cgroup filesystem mounted at root. Parents
+// are the cgroup parents (cgroupfs paths, such as /esb) containers may be
+// created under besides Docker's own; they are tried first.
+func New(root string, parents ...string) (*Reader, error) {
 	fi, err := os.Stat(root)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup root: %w", err)
@@ -62,10 +64,25 @@ func New(root string) (*Reader, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("cgroup root %s: not a directory", root)
 	}
-	r := &Reader{root: root, layouts: layoutsV1}
 	// cgroup v2 has one hierarchy, whose root lists its controllers.
-	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
-		r.layouts = layoutsV2
+	_, err = os.Stat(filepath.Join(root, "cgroup.controllers"))
+	v2 := err == nil
+	r := &Reader{root: root}
+	for _, p := range parents {
+		dir := strings.ReplaceAll(strings.Trim(filepath.Clean("/"+p), "/"), "%", "%%")
+		if dir == "" {
+			continue
+		}
+		if v2 {
+			r.layouts = append(r.layouts, layout{dir + "/%s", "memory.peak"})
+		} else {
+			r.layouts = append(r.layouts, layout{"memory/" + dir + "/%s", "memory.max_usage_in_bytes"})
+		}
+	}
+	if v2 {
+		r.layouts = append(r.layouts, layoutsV2...)
+	} else {
+		r.layouts = append(r.layouts, layoutsV1...)
 	}
 	return r, nil
 }

@@ -56,6 +56,33 @@ func TestPeak(t *testing.T) {
 	}
 }
 
+// Containers created under a cgroup parent of the agent's (the functions'
+// CPU group, package cpugroup) are found there first.
+func TestPeakUnderAParent(t *testing.T) {
+	id := strings.Repeat("ef", 32)
+	root := t.TempDir()
+	write(t, filepath.Join(root, "memory/esb/"+id+"/memory.max_usage_in_bytes"), "42\n")
+	r, err := New(root, "/esb")
+	require.NoError(t, err)
+	v, err := r.Peak(id)
+	require.NoError(t, err)
+	assert.Equal(t, int64(42), v)
+
+	root = t.TempDir()
+	write(t, filepath.Join(root, "cgroup.controllers"), "cpu memory\n")
+	write(t, filepath.Join(root, "esb/"+id+"/memory.peak"), "43\n")
+	r, err = New(root, "esb")
+	require.NoError(t, err)
+	v, err = r.Peak(id)
+	require.NoError(t, err)
+	assert.Equal(t, int64(43), v)
+
+	r, err = New(root) // without the parent it is not found
+	require.NoError(t, err)
+	_, err = r.Peak(id)
+	assert.ErrorIs(t, err, ErrNotFound)
+}
+
 func TestPeakRemembersTheLayout(t *testing.T) {
 	root := t.TempDir()
 	a, b := strings.Repeat("1", 64), strings.Repeat("2", 64)

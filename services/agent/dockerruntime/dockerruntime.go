@@ -62,6 +62,7 @@ type Runtime struct {
 	holders       *holders // nil: every container makes its own network sandbox
 	holderLabels  map[string]string
 	holderPrefix  string
+	cgroupParent  string
 }
 
 // Options are optional settings; the zero value runs no sandbox and pulls
@@ -89,6 +90,11 @@ type Options struct {
 	// HolderPrefix names holders: the prefix and 8 random characters, so
 	// that docker ps tells whose they are (empty: Docker's random names).
 	HolderPrefix string
+	// CgroupParent, when set, is the cgroup function containers are
+	// created under (cgroupfs driver: an absolute path such as /esb), the
+	// one the agent gave the node's CPU weight (package cpugroup). Empty:
+	// Docker's default parent.
+	CgroupParent string
 	// Logger gets the pool's failures; nil logs nowhere.
 	Logger *slog.Logger
 }
@@ -104,7 +110,8 @@ func New(ctx context.Context, api API, networkName string, opts Options) (*Runti
 	if _, err := api.NetworkInspect(ctx, networkName, network.InspectOptions{}); err != nil {
 		return nil, fmt.Errorf("docker network %s: %w", networkName, err)
 	}
-	r := &Runtime{api: api, network: networkName, sandboxVolume: opts.SandboxVolume, registryAuth: opts.RegistryAuth, cgroups: opts.Cgroups}
+	r := &Runtime{api: api, network: networkName, sandboxVolume: opts.SandboxVolume, registryAuth: opts.RegistryAuth, cgroups: opts.Cgroups,
+		cgroupParent: opts.CgroupParent}
 	if opts.NetnsPool > 0 && opts.HolderImage != "" {
 		r.holders = newHolders(r, opts.NetnsPool, opts.HolderImage, opts.Logger)
 		r.holderLabels, r.holderPrefix = opts.HolderLabels, opts.HolderPrefix
@@ -188,7 +195,7 @@ func (r *Runtime) Create(ctx context.Context, spec engine.Spec) (string, error) 
 	}
 	host := &container.HostConfig{
 		NetworkMode: container.NetworkMode(r.network),
-		Resources:   container.Resources{Memory: spec.MemoryBytes, MemorySwap: spec.MemoryBytes},
+		Resources:   container.Resources{Memory: spec.MemoryBytes, MemorySwap: spec.MemoryBytes, CgroupParent: r.cgroupParent},
 		LogConfig: container.LogConfig{
 			Type:   "json-file",
 			Config: map[string]string{"max-size": "10m", "max-file": "3"},

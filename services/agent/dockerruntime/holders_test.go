@@ -33,11 +33,12 @@ type fakeDocker struct {
 }
 
 type fakeContainer struct {
-	name    string
-	labels  map[string]string
-	netMode string
-	nets    *network.NetworkingConfig
-	running bool
+	name         string
+	cgroupParent string
+	labels       map[string]string
+	netMode      string
+	nets         *network.NetworkingConfig
+	running      bool
 }
 
 func newFakeDocker() *fakeDocker { return &fakeDocker{created: map[string]fakeContainer{}} }
@@ -55,7 +56,7 @@ func (f *fakeDocker) ContainerCreate(_ context.Context, cfg *container.Config, h
 	defer f.mu.Unlock()
 	f.n++
 	id := fmt.Sprintf("c%d", f.n)
-	f.created[id] = fakeContainer{name: name, labels: cfg.Labels, netMode: string(host.NetworkMode), nets: nets}
+	f.created[id] = fakeContainer{name: name, labels: cfg.Labels, netMode: string(host.NetworkMode), nets: nets, cgroupParent: host.CgroupParent}
 	return container.CreateResponse{ID: id}, nil
 }
 
@@ -131,18 +132,20 @@ func sandboxed(name string) engine.Spec {
 func TestAFunctionContainerJoinsAReadyHolder(t *testing.T) {
 	api := newFakeDocker()
 	rt, err := New(t.Context(), api, "fnnet", Options{SandboxVolume: "sbx", NetnsPool: 2, HolderImage: "agent:1",
-		HolderLabels: map[string]string{"dev.esb.env": "dev"}, HolderPrefix: "esb-dev-netns-"})
+		HolderLabels: map[string]string{"dev.esb.env": "dev"}, HolderPrefix: "esb-dev-netns-", CgroupParent: "/esb"})
 	require.NoError(t, err)
 
 	// No holder ready yet: the container makes its own network sandbox.
 	own, err := rt.Create(t.Context(), sandboxed("A"))
 	require.NoError(t, err)
 	assert.Equal(t, "fnnet", api.created[own].netMode)
+	assert.Equal(t, "/esb", api.created[own].cgroupParent, "under the functions' CPU group")
 
 	holder, err := rt.newHolder(t.Context(), "agent:1")
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"dev.esb.env": "dev", LabelHolder: "fnnet"}, api.created[holder].labels)
 	assert.Regexp(t, `^esb-dev-netns-[a-z2-7]{8}$`, api.created[holder].name, "docker ps tells whose it is")
+	assert.Empty(t, api.created[holder].cgroupParent, "a holder runs no function code")
 	require.True(t, rt.holders.pool.Offer(holder))
 
 	joined, err := rt.Create(t.Context(), sandboxed("B"))
