@@ -8,12 +8,13 @@
 // cgroups a function weighs next to nothing against the platform and the
 // engine's own threads (containerd, its shims, runc, dockerd), which are
 // busiest exactly when a burst starts containers: a warm function's
-// requests then wait behind cold starts of another function. Measured on a
-// 2-core cgroup v1 node during the burst benchmark, the warm function's
-// p99 was 30-51 ms with every container under Docker's one /docker group
-// (weight 1024, as much as a single host thread) and 13-19 ms once that
-// group weighed 8192; in containerd mode, 30-44 ms and 22 ms with the
-// functions' group at 4096. Inside the group each function keeps its
+// requests then wait behind cold starts of another function. On a 2-core
+// cgroup v1 node with every container under Docker's one /docker group
+// (weight 1024, as much as a single dockerd or runc thread), the burst
+// benchmark's warm function had a p99 of 41-51 ms; in a group of its own
+// weighing the node's CPUs, 18-31 ms (3 runs each). In containerd mode,
+// where the engine's threads share runtime-node's one cgroup, it made no
+// measurable difference. Inside the group each function keeps its
 // memory-proportional weight.
 package cpugroup
 
