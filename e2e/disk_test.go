@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -123,7 +124,7 @@ func diskFlow(t *testing.T, s *stack, invoke func(t *testing.T, function string,
 			// What the killed agent had prepared went with it (docker
 			// mode: removed by the next agent; containerd mode: released
 			// from its ledger).
-			if h.Prepared == 0 {
+			if h.Prepared == 0 && os.Getenv("ESB_NETNS_POOL") != "0" {
 				return errors.New("the new agent has prepared no network namespace yet")
 			}
 			if n, err := netnsLeaked(ctx, t, s, h); err != nil || n != 0 {
