@@ -305,7 +305,7 @@ func leaked(ctx context.Context, b testing.TB, s *stack) (containers, netns int)
 			containers, netns = -1, -1
 			return err
 		}
-		containers = runtimeContainers(ctx, b, s) - (h.Containers + h.Starting + h.Removing)
+		containers = runtimeContainers(ctx, b, s) - agentContainers(h)
 		if netns, err = netnsLeaked(ctx, b, s, h); err != nil {
 			netns = -1
 			return err

@@ -117,7 +117,7 @@ func diskFlow(t *testing.T, s *stack, invoke func(t *testing.T, function string,
 			if err != nil {
 				return err
 			}
-			known := h.Containers + h.Starting + h.Removing
+			known := agentContainers(h)
 			if running := runtimeContainers(ctx, t, s); known != running {
 				return fmt.Errorf("the agent knows %d function containers, the runtime runs %d", known, running)
 			}
@@ -218,14 +218,10 @@ func serviceContainer(ctx context.Context, t testing.TB, docker client.APIClient
 	return list[0].ID
 }
 
-// agentContainers is the number of function containers the env's agent
-// accounts for (serving, starting or being removed), as it reports them (GET /v1/health, asked from the gateway's namespace); an error
-// while the agent is not serving.
-func agentContainers(ctx context.Context, s *stack) (int, error) {
-	h, err := agentHealth(ctx, s)
-	// Starting and removing containers are in the runtime's list too.
-	return h.Containers + h.Starting + h.Removing, err
-}
+// agentContainers is the number of function containers an agent's health
+// accounts for: serving, starting or being removed (the last two are in
+// the runtime's list too).
+func agentContainers(h agentapi.Health) int { return h.Containers + h.Starting + h.Removing }
 
 // agentHealth is the env's agent's /v1/health, asked from the gateway's
 // network namespace (the agent publishes no port).
